@@ -1,0 +1,55 @@
+# The commands the README and CI use. Python deps live in .venv (made with uv).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test test-fast lint typecheck fmt bench services clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@test -x $(BIN)/uv || { $(BIN)/python -m ensurepip -q >/dev/null 2>&1 || true; \
+	  $(BIN)/python -m pip install -q --disable-pip-version-check uv==0.13.9; }
+	@$(BIN)/uv pip install -q --python $(BIN)/python -e ".[dev]"
+	@touch $(STAMP)
+
+## run: the embedded stack with the demo company on http://127.0.0.1:8000
+run: $(STAMP)
+	$(BIN)/paceline serve --demo
+
+## services: what the integration tests need (PostgreSQL from Debian, the Kafka broker jars)
+services:
+	bash deploy/postgres/pg.sh install
+	bash deploy/kafka/kafka.sh fetch
+
+## test: lint, type-check, then the whole suite on real PostgreSQL, real Kafka and embedded mode
+test: $(STAMP) services lint typecheck
+	$(BIN)/pytest
+
+## test-fast: unit tests only (no PostgreSQL, no Kafka)
+test-fast: $(STAMP)
+	$(BIN)/pytest -m "not pg and not kafka and not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# mypy needs the installed layout (paceline.* mapped from the folders): a symlink tree.
+typecheck: $(STAMP)
+	@rm -rf build/typecheck && mkdir -p build/typecheck/paceline
+	@ln -s ../../../services/__init__.py build/typecheck/paceline/__init__.py
+	@for d in api ingest scoring cli; do ln -s ../../../services/$$d build/typecheck/paceline/$$d; done
+	@ln -s ../../../shared build/typecheck/paceline/shared
+	@ln -s ../../../migrations build/typecheck/paceline/migrations
+	MYPYPATH=build/typecheck $(BIN)/mypy -p paceline
+
+fmt: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## bench: the benchmarks (writes docs/PERFORMANCE.md and bench/results/latest.json)
+bench: $(STAMP) services
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache .hypothesis var

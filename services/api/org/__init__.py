@@ -1,0 +1,1 @@
+"""The org chart: teams (nested) and reps, with team membership over time."""

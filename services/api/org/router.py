@@ -1,0 +1,147 @@
+"""Org chart routes: the whole chart at once, and teams and reps one by one."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Path, Query
+
+from paceline.api.deps import TenantDep
+from paceline.api.org import service
+from paceline.api.org.schemas import OrgIn, OrgOut, RepIn, RepOut, TeamIn, TeamOut
+from paceline.shared.web.deps import (
+    AdminPrincipal,
+    ReadPrincipal,
+    ReadSessionDep,
+    StateDep,
+    WriteSessionDep,
+)
+
+router = APIRouter(prefix="/v1", tags=["org"])
+
+TeamId = Annotated[str, Path(min_length=1, max_length=200)]
+RepId = Annotated[str, Path(min_length=1, max_length=200)]
+EffectiveFrom = Annotated[
+    date | None,
+    Query(description="First tenant-local day a team change applies (default today)."),
+]
+
+
+def _today(state: StateDep, tz: str) -> date:
+    return state.clock.now().astimezone(ZoneInfo(tz)).date()
+
+
+@router.put("/org", response_model=OrgOut, summary="Replace the whole org chart (idempotent)")
+async def put_org(
+    org: OrgIn,
+    principal: AdminPrincipal,
+    session: WriteSessionDep,
+    state: StateDep,
+    tenant: TenantDep,
+) -> OrgOut:
+    """Make the org chart equal to the body; teams and reps not listed become inactive."""
+    return await service.replace_org(
+        session,
+        tenant_id=principal.tenant_id,
+        org=org,
+        today=_today(state, tenant.timezone),
+        now=state.clock.now(),
+    )
+
+
+@router.get("/org", response_model=OrgOut, summary="The org chart")
+async def get_org(principal: ReadPrincipal, session: ReadSessionDep) -> OrgOut:
+    """Teams and reps with each rep's current team."""
+    return await service.get_org(session, tenant_id=principal.tenant_id)
+
+
+@router.get("/teams", response_model=list[TeamOut], summary="List teams")
+async def list_teams(principal: ReadPrincipal, session: ReadSessionDep) -> list[TeamOut]:
+    """All teams, active and inactive."""
+    return await service.list_teams(session, tenant_id=principal.tenant_id)
+
+
+@router.get("/teams/{team_id}", response_model=TeamOut, summary="Get a team")
+async def get_team(team_id: TeamId, principal: ReadPrincipal, session: ReadSessionDep) -> TeamOut:
+    """One team."""
+    return await service.get_team(session, tenant_id=principal.tenant_id, team_id=team_id)
+
+
+@router.put("/teams/{team_id}", response_model=TeamOut, summary="Create or update a team")
+async def put_team(
+    team_id: TeamId,
+    team: TeamIn,
+    principal: AdminPrincipal,
+    session: WriteSessionDep,
+    state: StateDep,
+) -> TeamOut:
+    """Create or update one team."""
+    return await service.put_team(
+        session, tenant_id=principal.tenant_id, team_id=team_id, team=team, now=state.clock.now()
+    )
+
+
+@router.delete("/teams/{team_id}", response_model=TeamOut, summary="Deactivate a team")
+async def delete_team(
+    team_id: TeamId, principal: AdminPrincipal, session: WriteSessionDep, state: StateDep
+) -> TeamOut:
+    """Mark a team inactive (its history stays)."""
+    return await service.deactivate_team(
+        session, tenant_id=principal.tenant_id, team_id=team_id, now=state.clock.now()
+    )
+
+
+@router.get("/reps", response_model=list[RepOut], summary="List reps")
+async def list_reps(principal: ReadPrincipal, session: ReadSessionDep) -> list[RepOut]:
+    """All reps with their current team."""
+    return await service.list_reps(session, tenant_id=principal.tenant_id)
+
+
+@router.get("/reps/{rep_id}", response_model=RepOut, summary="Get a rep and their team history")
+async def get_rep(rep_id: RepId, principal: ReadPrincipal, session: ReadSessionDep) -> RepOut:
+    """One rep with their memberships."""
+    return await service.get_rep(session, tenant_id=principal.tenant_id, rep_id=rep_id)
+
+
+@router.put("/reps/{rep_id}", response_model=RepOut, summary="Create or update a rep")
+async def put_rep(
+    rep_id: RepId,
+    rep: RepIn,
+    principal: AdminPrincipal,
+    session: WriteSessionDep,
+    state: StateDep,
+    tenant: TenantDep,
+    effective_from: EffectiveFrom = None,
+) -> RepOut:
+    """Create or update one rep; a team change applies from ``effective_from``."""
+    return await service.put_rep(
+        session,
+        tenant_id=principal.tenant_id,
+        rep_id=rep_id,
+        rep=rep,
+        effective_from=effective_from,
+        today=_today(state, tenant.timezone),
+        now=state.clock.now(),
+    )
+
+
+@router.delete("/reps/{rep_id}", response_model=RepOut, summary="Deactivate a rep")
+async def delete_rep(
+    rep_id: RepId,
+    principal: AdminPrincipal,
+    session: WriteSessionDep,
+    state: StateDep,
+    tenant: TenantDep,
+    effective_from: EffectiveFrom = None,
+) -> RepOut:
+    """Mark a rep inactive and end their team membership (their facts stay)."""
+    return await service.deactivate_rep(
+        session,
+        tenant_id=principal.tenant_id,
+        rep_id=rep_id,
+        effective_from=effective_from,
+        today=_today(state, tenant.timezone),
+        now=state.clock.now(),
+    )

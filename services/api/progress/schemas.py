@@ -1,0 +1,48 @@
+"""Progress shapes."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Status = Literal["ahead", "on_track", "behind", "at_risk", "no_target", "insufficient_data"]
+
+
+class PeriodOut(BaseModel):
+    """A period and its bounds (end exclusive)."""
+
+    key: str
+    kind: Literal["year", "quarter", "month", "week"]
+    start: date
+    end: date
+
+
+class ProgressOut(BaseModel):
+    """Where a KPI stands for a scope and period at ``as_of``."""
+
+    kpi: str
+    names: dict[str, str]
+    unit: str
+    currency: str | None = Field(description="For money KPIs: the tenant currency.")
+    direction: Literal["higher", "lower"]
+    scope: str
+    period: PeriodOut
+    as_of: datetime
+    through_day: date | None = Field(
+        description="The last tenant-local day counted (None before the period starts)."
+    )
+    actual: Decimal | None = Field(description="The KPI's value over the counted days.")
+    numerator: Decimal | None
+    denominator: Decimal | None
+    sample: int = Field(description="Records behind the value (the denominator for ratios).")
+    target: Decimal | None = None
+    baseline: Decimal | None = None
+    stretch: Decimal | None = None
+    expected: Decimal | None = None
+    pace: Decimal | None = None
+    projection_linear: Decimal | None = None
+    projection_seasonal: Decimal | None = None
+    status: Status = "no_target"

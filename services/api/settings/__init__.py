@@ -1,0 +1,1 @@
+"""Tenant settings: time zone, currency, fiscal year, pace thresholds."""

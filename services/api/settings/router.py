@@ -1,0 +1,44 @@
+"""``GET/PUT /v1/settings``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from paceline.api.settings import service
+from paceline.api.settings.schemas import SettingsChange, TenantSettings, TenantSettingsUpdate
+from paceline.shared.db import tenants as tenant_repo
+from paceline.shared.errors import NotFound
+from paceline.shared.web.deps import (
+    AdminPrincipal,
+    ReadPrincipal,
+    ReadSessionDep,
+    StateDep,
+    WriteSessionDep,
+)
+
+router = APIRouter(prefix="/v1", tags=["settings"])
+
+
+@router.get("/settings", response_model=TenantSettings, summary="The tenant's settings")
+async def get_settings(principal: ReadPrincipal, session: ReadSessionDep) -> TenantSettings:
+    """Time zone, currency, fiscal year start, locale and pace thresholds."""
+    tenant = await tenant_repo.get_tenant(session, tenant_id=principal.tenant_id)
+    if tenant is None:
+        raise NotFound("the tenant of this key no longer exists")
+    return service.settings_of(tenant)
+
+
+@router.put("/settings", response_model=SettingsChange, summary="Change the tenant's settings")
+async def put_settings(
+    update: TenantSettingsUpdate,
+    principal: AdminPrincipal,
+    session: WriteSessionDep,
+    state: StateDep,
+) -> SettingsChange:
+    """Change the given fields. A new time zone or currency recomputes the facts."""
+    tenant = await tenant_repo.get_tenant(session, tenant_id=principal.tenant_id)
+    if tenant is None:
+        raise NotFound("the tenant of this key no longer exists")
+    return await service.update_settings(
+        session, tenant=tenant, update=update, now=state.clock.now()
+    )

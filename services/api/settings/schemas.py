@@ -1,0 +1,86 @@
+"""Tenant settings shapes."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class PaceThresholds(BaseModel):
+    """Status from pace (actual / expected): at least ``ahead`` is ahead, at least
+    ``on_track`` is on track, at least ``behind`` is behind, anything lower is at risk."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ahead: Annotated[Decimal, Field(gt=0, le=10)] = Decimal("1.10")
+    on_track: Annotated[Decimal, Field(gt=0, le=10)] = Decimal("0.95")
+    behind: Annotated[Decimal, Field(gt=0, le=10)] = Decimal("0.80")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PaceThresholds:
+        if not (self.ahead > self.on_track > self.behind):
+            raise ValueError("thresholds must satisfy ahead > on_track > behind")
+        return self
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value!r} is not an IANA time zone such as Asia/Shanghai") from None
+    return value
+
+
+def _check_currency(value: str) -> str:
+    code = value.upper()
+    if not re.fullmatch(r"[A-Z]{3}", code):
+        raise ValueError("must be an ISO 4217 code such as CNY")
+    return code
+
+
+class TenantSettings(BaseModel):
+    """A tenant's settings."""
+
+    name: str
+    timezone: str = Field(description="IANA time zone; decides which day an event belongs to.")
+    currency: str = Field(description="ISO 4217; amounts in other currencies are converted.")
+    fiscal_year_start_month: int = Field(ge=1, le=12)
+    locale: Literal["zh-CN", "en"]
+    pace_thresholds: PaceThresholds
+
+
+class TenantSettingsUpdate(BaseModel):
+    """Fields to change; the ones left out keep their value."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    timezone: str | None = None
+    currency: str | None = None
+    fiscal_year_start_month: Annotated[int, Field(ge=1, le=12)] | None = None
+    locale: Literal["zh-CN", "en"] | None = None
+    pace_thresholds: PaceThresholds | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str | None) -> str | None:
+        return None if value is None else _check_timezone(value)
+
+    @field_validator("currency")
+    @classmethod
+    def _ccy(cls, value: str | None) -> str | None:
+        return None if value is None else _check_currency(value)
+
+
+class SettingsChange(TenantSettings):
+    """Settings after an update, and the fact rebuild it started (if any)."""
+
+    rebuild_job_id: int | None = Field(
+        default=None,
+        description="Set when the change moves facts (time zone, currency): facts are "
+        "recomputed in the background.",
+    )

@@ -1,0 +1,66 @@
+"""Read and change tenant settings; a change that moves facts starts a rebuild."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from paceline.api.settings.schemas import (
+    PaceThresholds,
+    SettingsChange,
+    TenantSettings,
+    TenantSettingsUpdate,
+)
+from paceline.shared.db.jobs import enqueue_job
+from paceline.shared.db.models import Tenant
+
+
+def pace_thresholds(tenant: Tenant) -> PaceThresholds:
+    """The tenant's pace thresholds (defaults where unset)."""
+    raw: Any = (tenant.options or {}).get("pace_thresholds")
+    return PaceThresholds.model_validate(raw) if raw else PaceThresholds()
+
+
+def settings_of(tenant: Tenant) -> TenantSettings:
+    """A tenant's settings."""
+    return TenantSettings(
+        name=tenant.name,
+        timezone=tenant.timezone,
+        currency=tenant.currency,
+        fiscal_year_start_month=tenant.fiscal_year_start_month,
+        locale="en" if tenant.locale == "en" else "zh-CN",
+        pace_thresholds=pace_thresholds(tenant),
+    )
+
+
+async def update_settings(
+    session: AsyncSession, *, tenant: Tenant, update: TenantSettingsUpdate, now: datetime
+) -> SettingsChange:
+    """Apply the given fields; rebuild facts if the time zone or currency changed."""
+    moves_facts = (update.timezone is not None and update.timezone != tenant.timezone) or (
+        update.currency is not None and update.currency != tenant.currency
+    )
+    if update.name is not None:
+        tenant.name = update.name
+    if update.timezone is not None:
+        tenant.timezone = update.timezone
+    if update.currency is not None:
+        tenant.currency = update.currency
+    if update.fiscal_year_start_month is not None:
+        tenant.fiscal_year_start_month = update.fiscal_year_start_month
+    if update.locale is not None:
+        tenant.locale = update.locale
+    if update.pace_thresholds is not None:
+        tenant.options = {
+            **(tenant.options or {}),
+            "pace_thresholds": update.pace_thresholds.model_dump(mode="json"),
+        }
+    tenant.updated_at = now
+    job_id = None
+    if moves_facts:
+        job = await enqueue_job(session, tenant_id=tenant.id, kind="rebuild_facts", now=now)
+        job_id = job.id
+    await session.flush()
+    return SettingsChange(**settings_of(tenant).model_dump(), rebuild_job_id=job_id)

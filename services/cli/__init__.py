@@ -1,0 +1,1 @@
+"""The top floor: the ``paceline`` command composes the services into processes."""

@@ -1,0 +1,1 @@
+"""The ingest service: verifies, authenticates and normalises events, then logs them."""

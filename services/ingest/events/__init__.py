@@ -1,0 +1,1 @@
+"""Canonical event intake: ``POST /v1/events``."""

@@ -1,0 +1,186 @@
+"""Canonical intake: parse a body into events, validate each, append the good ones.
+
+A request answers 202 only after the event log holds every accepted event. Bad events do
+not spoil a batch: each is named with its fields and reasons, and the good ones are kept.
+If nothing in the request is valid the answer is 422. If the log cannot take the events,
+nothing is acknowledged (503 with Retry-After) and the sender retries; a retry of events
+that did reach the log is harmless, because scoring ignores repeated event ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+import orjson
+from pydantic import ValidationError
+
+from paceline.ingest.events.schemas import EventResult, FieldProblem, IngestResponse
+from paceline.shared.errors import (
+    BadRequest,
+    FieldError,
+    InvalidInput,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+from paceline.shared.eventlog import EventLog, LogRecord
+from paceline.shared.events import CanonicalEvent, Envelope, field_errors, split_unknown_fields
+
+JSON_TYPES: Final = frozenset({"application/json"})
+NDJSON_TYPES: Final = frozenset(
+    {"application/x-ndjson", "application/ndjson", "application/jsonl", "application/jsonlines"}
+)
+# Events dated further ahead than this are refused; closer future dates are accepted and
+# flagged by data-quality checks.
+MAX_FUTURE: Final = timedelta(days=366)
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    index: int
+    raw: Any
+    parse_error: str | None = None
+
+
+def _media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def parse_body(body: bytes, content_type: str | None, *, max_events: int) -> list[_Item]:
+    """Split a request body into raw items (one JSON value per event)."""
+    media = _media_type(content_type)
+    if media in JSON_TYPES:
+        if not body.strip():
+            raise BadRequest("the body is empty; send one event, a JSON array or NDJSON")
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise BadRequest(f"the body is not valid JSON: {exc}") from None
+        if isinstance(data, list):
+            if len(data) > max_events:
+                raise PayloadTooLarge(
+                    f"a batch holds at most {max_events} events; this one has {len(data)}"
+                )
+            if not data:
+                raise BadRequest("the array is empty")
+            return [_Item(i, raw) for i, raw in enumerate(data)]
+        return [_Item(0, data)]
+    if media in NDJSON_TYPES:
+        items: list[_Item] = []
+        for i, line in enumerate(body.split(b"\n")):
+            if not line.strip():
+                continue
+            if len(items) >= max_events:
+                raise PayloadTooLarge(f"a batch holds at most {max_events} events")
+            try:
+                items.append(_Item(i, orjson.loads(line)))
+            except orjson.JSONDecodeError as exc:
+                items.append(_Item(i, None, f"line {i + 1} is not valid JSON: {exc}"))
+        if not items:
+            raise BadRequest("the body has no events")
+        return items
+    raise UnsupportedMediaType(
+        "send Content-Type application/json (one event or an array) "
+        "or application/x-ndjson (one event per line)"
+    )
+
+
+def validate_item(item: _Item, *, now: datetime) -> tuple[CanonicalEvent | None, EventResult]:
+    """Validate one raw item into a canonical event, or say why not."""
+    if item.parse_error is not None:
+        return None, EventResult(
+            index=item.index,
+            status="rejected",
+            errors=[FieldProblem(field="(event)", reason=item.parse_error)],
+        )
+    raw = item.raw
+    if not isinstance(raw, dict):
+        return None, EventResult(
+            index=item.index,
+            status="rejected",
+            errors=[FieldProblem(field="(event)", reason="must be a JSON object")],
+        )
+    event_id = raw.get("event_id") if isinstance(raw.get("event_id"), str) else None
+    data, unknown = split_unknown_fields(raw)
+    warnings = [f"unknown field {name!r} kept in attributes" for name in unknown]
+    try:
+        event = CanonicalEvent.model_validate(data)
+    except ValidationError as exc:
+        return None, EventResult(
+            index=item.index,
+            event_id=event_id,
+            status="rejected",
+            errors=[FieldProblem(field=e.field, reason=e.reason) for e in field_errors(exc)],
+            warnings=warnings,
+        )
+    if event.occurred_at > now + MAX_FUTURE:
+        return None, EventResult(
+            index=item.index,
+            event_id=event.event_id,
+            status="rejected",
+            errors=[FieldProblem(field="occurred_at", reason="is more than a year in the future")],
+            warnings=warnings,
+        )
+    return event, EventResult(
+        index=item.index, event_id=event.event_id, status="accepted", warnings=warnings
+    )
+
+
+async def ingest_events(
+    *,
+    items: Sequence[_Item],
+    tenant_id: str,
+    source: str,
+    eventlog: EventLog,
+    now: datetime,
+    request_id: str | None,
+) -> IngestResponse:
+    """Validate items and append the valid ones to the log; per-event results."""
+    results: list[EventResult] = []
+    records: list[LogRecord] = []
+    seen: set[str] = set()
+    for item in items:
+        event, result = validate_item(item, now=now)
+        if event is not None:
+            if event.event_id in seen:
+                result = result.model_copy(update={"status": "duplicate"})
+            else:
+                seen.add(event.event_id)
+                envelope = Envelope(
+                    tenant_id=tenant_id,
+                    source=source,
+                    received_at=now,
+                    request_id=request_id,
+                    event=event,
+                )
+                records.append(
+                    LogRecord(
+                        key=envelope.partition_key(),
+                        value=envelope.model_dump_json(exclude_none=True).encode(),
+                    )
+                )
+        results.append(result)
+    if not records:
+        rejected = [r for r in results if r.status == "rejected"]
+        fields = [
+            FieldError(
+                field=(f"[{r.index}]." if len(results) > 1 else "") + e.field,
+                reason=e.reason,
+            )
+            for r in rejected
+            for e in r.errors
+        ]
+        raise InvalidInput(
+            "no event in the request is valid: "
+            + "; ".join(f"{f.field}: {f.reason}" for f in fields[:3]),
+            fields=fields,
+        )
+    await eventlog.append(records)
+    return IngestResponse(
+        accepted=sum(r.status == "accepted" for r in results),
+        duplicates=sum(r.status == "duplicate" for r in results),
+        rejected=sum(r.status == "rejected" for r in results),
+        results=results,
+    )

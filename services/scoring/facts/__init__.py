@@ -1,0 +1,1 @@
+"""Applying batches of events to facts: versions, retractions, upserts."""

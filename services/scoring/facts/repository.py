@@ -1,0 +1,323 @@
+"""SQL of the scoring service: events, records, facts and log positions.
+
+Every statement is set-based (one statement per table per batch), and works on
+PostgreSQL and SQLite alike through their ``INSERT ... ON CONFLICT`` dialects. Fact rows
+are written in key order so concurrent scoring workers (one per partition set) never
+deadlock on each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import and_, delete, func, or_, select, text, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from paceline.shared.db.models import (
+    ConsumerOffset,
+    Event,
+    Fact,
+    FactMember,
+    LogReject,
+    Record,
+    Tenant,
+)
+from paceline.shared.kpi.records import FactDelta
+
+T = TypeVar("T")
+_CHUNK = 500
+
+
+def _chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _insert(session: AsyncSession, table: Any) -> Any:
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+# -- log positions -----------------------------------------------------------------------
+
+
+async def lock_positions(
+    session: AsyncSession, *, group_id: str, topic: str, partitions: Iterable[int], now: datetime
+) -> dict[int, int]:
+    """The stored next offsets of these partitions, locked until the transaction ends."""
+    parts = sorted(set(partitions))
+    if not parts:
+        return {}
+    await session.execute(
+        _insert(session, ConsumerOffset)
+        .values(
+            [
+                {
+                    "group_id": group_id,
+                    "topic": topic,
+                    "partition": p,
+                    "next_offset": 0,
+                    "updated_at": now,
+                }
+                for p in parts
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=["group_id", "topic", "partition"])
+    )
+    stmt = (
+        select(ConsumerOffset.partition, ConsumerOffset.next_offset)
+        .where(
+            ConsumerOffset.group_id == group_id,
+            ConsumerOffset.topic == topic,
+            ConsumerOffset.partition.in_(parts),
+        )
+        .order_by(ConsumerOffset.partition)
+        .with_for_update()
+    )
+    return {int(p): int(o) for p, o in (await session.execute(stmt)).all()}
+
+
+async def read_positions(session: AsyncSession, *, group_id: str, topic: str) -> dict[int, int]:
+    """The stored next offset of every partition the group has processed."""
+    stmt = select(ConsumerOffset.partition, ConsumerOffset.next_offset).where(
+        ConsumerOffset.group_id == group_id, ConsumerOffset.topic == topic
+    )
+    return {int(p): int(o) for p, o in (await session.execute(stmt)).all()}
+
+
+async def save_positions(
+    session: AsyncSession,
+    *,
+    group_id: str,
+    topic: str,
+    positions: dict[int, int],
+    now: datetime,
+) -> None:
+    """Store next offsets (in the transaction that stores the facts they produced)."""
+    for p, off in sorted(positions.items()):
+        await session.execute(
+            update(ConsumerOffset)
+            .where(
+                ConsumerOffset.group_id == group_id,
+                ConsumerOffset.topic == topic,
+                ConsumerOffset.partition == p,
+            )
+            .values(next_offset=off, updated_at=now)
+        )
+
+
+# -- tenants -----------------------------------------------------------------------------
+
+
+async def tenants_by_id(session: AsyncSession, *, ids: Iterable[str]) -> dict[str, Tenant]:
+    """Tenants by id."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = await session.scalars(select(Tenant).where(Tenant.id.in_(wanted)))
+    return {t.id: t for t in rows}
+
+
+# -- events ------------------------------------------------------------------------------
+
+
+async def insert_new_events(
+    session: AsyncSession, *, rows: Sequence[dict[str, Any]]
+) -> dict[tuple[str, str, str], int]:
+    """Insert events not stored yet; (tenant, source, event_id) -> id of each new one."""
+    new: dict[tuple[str, str, str], int] = {}
+    for chunk in _chunks(rows, 400):
+        stmt = (
+            _insert(session, Event)
+            .values(list(chunk))
+            .on_conflict_do_nothing(index_elements=["tenant_id", "source", "event_id"])
+            .returning(Event.id, Event.tenant_id, Event.source, Event.event_id)
+        )
+        for pk, tenant_id, source, event_id in (await session.execute(stmt)).all():
+            new[(tenant_id, source, event_id)] = int(pk)
+    return new
+
+
+async def add_rejects(session: AsyncSession, *, rows: Sequence[dict[str, Any]]) -> None:
+    """Keep log records the scoring service could not read, with the reason."""
+    if rows:
+        await session.execute(_insert(session, LogReject).values(list(rows)))
+
+
+# -- records -----------------------------------------------------------------------------
+
+
+async def load_records(
+    session: AsyncSession, *, keys: Sequence[tuple[str, str, str]]
+) -> dict[tuple[str, str, str], Record]:
+    """Stored record states by (tenant, type, record_id)."""
+    out: dict[tuple[str, str, str], Record] = {}
+    for chunk in _chunks(sorted(set(keys))):
+        stmt = select(Record).where(
+            tuple_(Record.tenant_id, Record.type, Record.record_id).in_(list(chunk))
+        )
+        for rec in (await session.scalars(stmt)).all():
+            out[(rec.tenant_id, rec.type, rec.record_id)] = rec
+    return out
+
+
+async def upsert_records(session: AsyncSession, *, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert or replace record states."""
+    for chunk in _chunks(sorted(rows, key=lambda r: (r["tenant_id"], r["type"], r["record_id"]))):
+        stmt = _insert(session, Record).values(list(chunk))
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["tenant_id", "type", "record_id"],
+            set_={
+                "event_pk": stmt.excluded.event_pk,
+                "version_rank": stmt.excluded.version_rank,
+                "rep_id": stmt.excluded.rep_id,
+                "deleted": stmt.excluded.deleted,
+                "state": stmt.excluded.state,
+                "contributions": stmt.excluded.contributions,
+                "updated_at": stmt.excluded.updated_at,
+            },
+        )
+        await session.execute(stmt)
+
+
+# -- facts -------------------------------------------------------------------------------
+
+
+async def apply_fact_delta(session: AsyncSession, *, tenant_id: str, delta: FactDelta) -> None:
+    """Add a batch's fact deltas; drop rows that fall back to nothing."""
+    fact_rows = [
+        {
+            "tenant_id": tenant_id,
+            "kpi": k,
+            "measure": m,
+            "rep_id": r,
+            "day": d,
+            "value": v[0],
+            "n": v[1],
+        }
+        for (k, m, r, d), v in sorted(delta.facts.items())
+    ]
+    for chunk in _chunks(fact_rows):
+        stmt = _insert(session, Fact).values(list(chunk))
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["tenant_id", "kpi", "measure", "rep_id", "day"],
+            set_={"value": Fact.value + stmt.excluded.value, "n": Fact.n + stmt.excluded.n},
+        )
+        await session.execute(stmt)
+    member_rows = [
+        {
+            "tenant_id": tenant_id,
+            "kpi": k,
+            "measure": m,
+            "rep_id": r,
+            "day": d,
+            "member": mem,
+            "n": n,
+        }
+        for (k, m, r, d, mem), n in sorted(delta.members.items())
+    ]
+    for chunk in _chunks(member_rows):
+        stmt = _insert(session, FactMember).values(list(chunk))
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["tenant_id", "kpi", "measure", "rep_id", "day", "member"],
+            set_={"n": FactMember.n + stmt.excluded.n},
+        )
+        await session.execute(stmt)
+    # Rows that a retraction emptied: remove them, so the tables hold only live facts.
+    shrunk_facts = [(k, m, r, d) for (k, m, r, d), v in delta.facts.items() if v[1] < 0]
+    for fact_keys in _chunks(sorted(shrunk_facts)):
+        await session.execute(
+            delete(Fact).where(
+                Fact.tenant_id == tenant_id,
+                tuple_(Fact.kpi, Fact.measure, Fact.rep_id, Fact.day).in_(list(fact_keys)),
+                Fact.n <= 0,
+                Fact.value == 0,
+            )
+        )
+    shrunk_members = [key for key, n in delta.members.items() if n < 0]
+    for member_keys in _chunks(sorted(shrunk_members)):
+        await session.execute(
+            delete(FactMember).where(
+                FactMember.tenant_id == tenant_id,
+                tuple_(
+                    FactMember.kpi,
+                    FactMember.measure,
+                    FactMember.rep_id,
+                    FactMember.day,
+                    FactMember.member,
+                ).in_(list(member_keys)),
+                FactMember.n <= 0,
+            )
+        )
+
+
+async def delete_tenant_facts(
+    session: AsyncSession, *, tenant_id: str, kpis: Sequence[str] | None = None
+) -> None:
+    """Remove a tenant's facts (all, or of some KPIs) before a rebuild."""
+    for model in (Fact, FactMember):
+        cond = [model.tenant_id == tenant_id]
+        if kpis is not None:
+            cond.append(model.kpi.in_(list(kpis)))
+        await session.execute(delete(model).where(and_(*cond)))
+
+
+async def iter_records(
+    session: AsyncSession, *, tenant_id: str, after: tuple[str, str] | None, limit: int
+) -> list[Record]:
+    """A page of a tenant's records in key order (for rebuilds)."""
+    stmt = select(Record).where(Record.tenant_id == tenant_id)
+    if after is not None:
+        stmt = stmt.where(
+            or_(
+                Record.type > after[0],
+                and_(Record.type == after[0], Record.record_id > after[1]),
+            )
+        )
+    stmt = stmt.order_by(Record.type, Record.record_id).limit(limit)
+    return list((await session.scalars(stmt)).all())
+
+
+async def fact_totals(
+    session: AsyncSession, *, tenant_id: str
+) -> dict[tuple[str, int, str, date], tuple[int, int]]:
+    """Every fact row of a tenant (for audits and tests)."""
+    stmt = select(Fact.kpi, Fact.measure, Fact.rep_id, Fact.day, Fact.value, Fact.n).where(
+        Fact.tenant_id == tenant_id
+    )
+    return {
+        (k, int(m), r, d): (int(v), int(n))
+        for k, m, r, d, v, n in (await session.execute(stmt)).all()
+    }
+
+
+async def count_events(session: AsyncSession, *, tenant_id: str) -> int:
+    """How many distinct events a tenant has had accepted."""
+    return int(
+        await session.scalar(
+            select(func.count()).select_from(Event).where(Event.tenant_id == tenant_id)
+        )
+        or 0
+    )
+
+
+async def lock_tenants(
+    session: AsyncSession, *, tenant_ids: Iterable[str], exclusive: bool
+) -> None:
+    """Serialise fact rebuilds (exclusive) against streaming batches (shared), per tenant.
+
+    PostgreSQL advisory locks held until the transaction ends; on SQLite every write
+    transaction is already exclusive.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    fn = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    for tenant_id in sorted(set(tenant_ids)):
+        await session.execute(
+            text(f"SELECT {fn}(hashtext(:key))"), {"key": f"paceline-facts:{tenant_id}"}
+        )

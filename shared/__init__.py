@@ -1,0 +1,1 @@
+"""The kit every Paceline service stands on; imports nothing from the services."""

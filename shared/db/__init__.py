@@ -1,0 +1,1 @@
+"""Database kit: the SQLAlchemy base, the shared models and the session factory."""

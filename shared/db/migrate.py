@@ -1,0 +1,22 @@
+"""Run the Alembic migrations programmatically (``paceline migrate`` and start-up)."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from alembic import command
+from alembic.config import Config
+
+
+def alembic_config(url: str) -> Config:
+    """An Alembic config pointing at the packaged migrations and the given database."""
+    cfg = Config()
+    location = resources.files("paceline.migrations")
+    cfg.set_main_option("script_location", str(location))
+    cfg.attributes["url"] = url
+    return cfg
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Migrate the database to a revision (blocking; call outside the event loop)."""
+    command.upgrade(alembic_config(url), revision)

@@ -1,0 +1,222 @@
+"""The models more than one service reads: tenants, keys, org, events, records, facts.
+
+Every table that holds a tenant's data has ``tenant_id`` first in its primary key or its
+unique key, and every query in the repositories filters on it.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from paceline.shared.db.base import Base, BigId, JSONType, UTCDateTime
+
+TENANT_ID = 64
+EXT_ID = 200
+
+
+class Tenant(Base):
+    """A company using Paceline, with its settings."""
+
+    __tablename__ = "tenants"
+
+    id: Mapped[str] = mapped_column(String(TENANT_ID), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    currency: Mapped[str] = mapped_column(String(3), default="CNY")
+    fiscal_year_start_month: Mapped[int] = mapped_column(SmallInteger, default=1)
+    locale: Mapped[str] = mapped_column(String(10), default="zh-CN")
+    # Pace thresholds and other tunables; see services/api/settings/schemas.py.
+    options: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ApiKey(Base):
+    """An API key: only its SHA-256 hash is stored; scopes decide what it may do."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    prefix: Mapped[str] = mapped_column(String(32))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Team(Base):
+    """A team in a tenant's org chart; teams nest through ``parent_id``."""
+
+    __tablename__ = "teams"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    id: Mapped[str] = mapped_column(String(EXT_ID), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    parent_id: Mapped[str | None] = mapped_column(String(EXT_ID), nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Rep(Base):
+    """A salesperson, by the tenant's external id (the ``rep_id`` of events)."""
+
+    __tablename__ = "reps"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    id: Mapped[str] = mapped_column(String(EXT_ID), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RepMembership(Base):
+    """Which team a rep belonged to, from ``valid_from`` until ``valid_to`` (exclusive)."""
+
+    __tablename__ = "rep_memberships"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "rep_id"], ["reps.tenant_id", "reps.id"]),
+        Index("ix_rep_memberships_tenant_team", "tenant_id", "team_id"),
+        Index("ix_rep_memberships_tenant_rep", "tenant_id", "rep_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(TENANT_ID))
+    rep_id: Mapped[str] = mapped_column(String(EXT_ID))
+    team_id: Mapped[str] = mapped_column(String(EXT_ID))
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date, nullable=True)
+
+
+class Event(Base):
+    """Every accepted event, once per (tenant, source, event_id): the idempotency record."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "source", "event_id"),
+        Index("ix_events_tenant_record", "tenant_id", "type", "record_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(TENANT_ID))
+    source: Mapped[str] = mapped_column(String(64))
+    event_id: Mapped[str] = mapped_column(String(EXT_ID))
+    type: Mapped[str] = mapped_column(String(16))
+    record_id: Mapped[str] = mapped_column(String(EXT_ID))
+    version_rank: Mapped[str] = mapped_column(String(40))
+    rep_id: Mapped[str] = mapped_column(String(EXT_ID))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    log_partition: Mapped[int] = mapped_column(Integer)
+    log_offset: Mapped[int] = mapped_column(BigInteger)
+
+
+class Record(Base):
+    """The state of one CRM record: winning version, history, and its contributions."""
+
+    __tablename__ = "records"
+
+    tenant_id: Mapped[str] = mapped_column(String(TENANT_ID), primary_key=True)
+    type: Mapped[str] = mapped_column(String(16), primary_key=True)
+    record_id: Mapped[str] = mapped_column(String(EXT_ID), primary_key=True)
+    event_pk: Mapped[int] = mapped_column(BigInteger)
+    version_rank: Mapped[str] = mapped_column(String(40))
+    rep_id: Mapped[str] = mapped_column(String(EXT_ID))
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    contributions: Mapped[list[list[Any]]] = mapped_column(JSONType)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Fact(Base):
+    """A KPI measure for one rep on one tenant-local day: value in 1/10,000 units."""
+
+    __tablename__ = "kpi_facts"
+    __table_args__ = (Index("ix_kpi_facts_tenant_kpi_day", "tenant_id", "kpi", "day"),)
+
+    tenant_id: Mapped[str] = mapped_column(String(TENANT_ID), primary_key=True)
+    kpi: Mapped[str] = mapped_column(String(64), primary_key=True)
+    measure: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    rep_id: Mapped[str] = mapped_column(String(EXT_ID), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+    n: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class FactMember(Base):
+    """A member of a distinct-count measure for one rep and day, with its record count."""
+
+    __tablename__ = "kpi_fact_members"
+    __table_args__ = (Index("ix_kpi_fact_members_tenant_kpi_day", "tenant_id", "kpi", "day"),)
+
+    tenant_id: Mapped[str] = mapped_column(String(TENANT_ID), primary_key=True)
+    kpi: Mapped[str] = mapped_column(String(64), primary_key=True)
+    measure: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    rep_id: Mapped[str] = mapped_column(String(EXT_ID), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    member: Mapped[str] = mapped_column(String(EXT_ID), primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ConsumerOffset(Base):
+    """The scoring service's true log positions, committed with the facts they produced."""
+
+    __tablename__ = "consumer_offsets"
+
+    group_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    topic: Mapped[str] = mapped_column(String(200), primary_key=True)
+    partition: Mapped[int] = mapped_column(Integer, primary_key=True)
+    next_offset: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Job(Base):
+    """Maintenance work one service asks another to do (e.g. rebuild a tenant's facts)."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_status_kind", "status", "kind"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(TENANT_ID))
+    kind: Mapped[str] = mapped_column(String(64))
+    params: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class LogReject(Base):
+    """A log record the scoring service could not read: kept with the reason, not dropped."""
+
+    __tablename__ = "log_rejects"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    topic: Mapped[str] = mapped_column(String(200))
+    partition: Mapped[int] = mapped_column(Integer)
+    offset: Mapped[int] = mapped_column(BigInteger)
+    error: Mapped[str] = mapped_column(Text)
+    value: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,337 @@
+"""The canonical event: one JSON shape for every source (PRODUCT.md section 3).
+
+Adapters map CRM payloads into :class:`CanonicalEvent`; the event log carries it inside an
+:class:`Envelope` that adds what the ingest service knows (tenant, source, receive time).
+
+Validation errors name the field and the reason (:func:`field_errors`). Top-level fields
+the model does not know are not dropped: they move into ``attributes`` and the ingest
+result names them as warnings. A field that belongs to another event type (``stage`` on a
+visit) is an error, because it almost always means a mapping mistake.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from paceline.shared.errors import FieldError
+
+EventType = Literal["visit", "lead", "quote", "deal", "payment", "complaint", "training", "survey"]
+EVENT_TYPES: Final[tuple[str, ...]] = (
+    "visit",
+    "lead",
+    "quote",
+    "deal",
+    "payment",
+    "complaint",
+    "training",
+    "survey",
+)
+
+# Largest magnitude accepted for an amount: 10^15 in any currency is beyond any deal.
+_MAX_AMOUNT = Decimal(10) ** 15
+_MIN_YEAR = 1990
+_MAX_YEAR = 2100
+_ID_MAX = 200
+
+COMMON_FIELDS: Final[frozenset[str]] = frozenset(
+    {
+        "event_id",
+        "type",
+        "occurred_at",
+        "rep_id",
+        "customer_id",
+        "entity_id",
+        "version",
+        "deleted",
+        "amount",
+        "currency",
+        "attributes",
+    }
+)
+TYPE_FIELDS: Final[Mapping[str, frozenset[str]]] = {
+    "visit": frozenset({"channel", "duration_min"}),
+    "lead": frozenset({"is_new_customer", "source"}),
+    "quote": frozenset({"status"}),
+    "deal": frozenset({"stage", "closed_at", "margin", "is_new_customer", "product_line"}),
+    "payment": frozenset({"invoice_id", "amount_due", "due_date", "amount_paid", "paid_at"}),
+    "complaint": frozenset({"severity", "opened_at", "first_response_at", "resolved_at"}),
+    "training": frozenset({"course", "passed", "score"}),
+    "survey": frozenset({"score", "nps"}),
+}
+ALL_TYPE_FIELDS: Final[frozenset[str]] = frozenset().union(*TYPE_FIELDS.values())
+KNOWN_FIELDS: Final[frozenset[str]] = COMMON_FIELDS | ALL_TYPE_FIELDS
+
+
+def _decimal(value: Any) -> Any:
+    """Accept decimals as strings (preferred), integers or JSON numbers; never booleans."""
+    if value is None or isinstance(value, Decimal):
+        return value
+    if isinstance(value, bool):
+        raise ValueError("must be a decimal number, not a boolean")
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        # JSON numbers arrive as floats: go through repr so 0.1 stays 0.1.
+        return Decimal(repr(value))
+    if isinstance(value, str):
+        try:
+            d = Decimal(value.strip())
+        except InvalidOperation:
+            raise ValueError(f"must be a decimal number as a string, got {value!r}") from None
+        return d
+    raise ValueError("must be a decimal number as a string")
+
+
+def _checked_decimal(value: Any) -> Decimal | None:
+    d = _decimal(value)
+    if d is None:
+        return None
+    if not d.is_finite():
+        raise ValueError("must be a finite number")
+    if abs(d) >= _MAX_AMOUNT:
+        raise ValueError("is too large (at most 15 integer digits)")
+    exponent = d.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -10:
+        raise ValueError("has more than 10 decimal places")
+    result: Decimal = d
+    return result
+
+
+Amount = Annotated[Decimal | None, BeforeValidator(_checked_decimal)]
+
+
+def _aware(value: datetime, name: str = "") -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("must include a UTC offset, e.g. 2026-11-26T09:30:00+08:00")
+    if not (_MIN_YEAR <= value.year <= _MAX_YEAR):
+        raise ValueError(f"year must be between {_MIN_YEAR} and {_MAX_YEAR}")
+    return value
+
+
+Id = Annotated[str, Field(min_length=1, max_length=_ID_MAX)]
+
+
+class CanonicalEvent(BaseModel):
+    """One state of one CRM record (or one standalone activity), in Paceline's shape."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    event_id: Id = Field(description="Unique per source; the idempotency key.")
+    type: EventType
+    occurred_at: datetime = Field(
+        description="Event time with offset; the KPI day is this time in the tenant's zone."
+    )
+    rep_id: Id = Field(description="The owning salesperson's external id.")
+    customer_id: Id | None = None
+    entity_id: Id | None = Field(
+        default=None,
+        description="The CRM record this event is a state of; defaults to event_id.",
+    )
+    version: int | datetime | None = Field(
+        default=None,
+        description=(
+            "Ordering of the record's states: an integer or the record's update time. "
+            "Defaults to occurred_at."
+        ),
+    )
+    deleted: bool = False
+    amount: Amount = None
+    currency: str | None = Field(default=None, description="ISO 4217; the tenant's if absent.")
+    # visit
+    channel: Literal["onsite", "phone", "video"] | None = None
+    duration_min: Annotated[Decimal | None, BeforeValidator(_checked_decimal)] = None
+    # lead / deal
+    is_new_customer: bool | None = None
+    source: Annotated[str, Field(max_length=_ID_MAX)] | None = None
+    # quote
+    status: Literal["sent", "accepted", "rejected"] | None = None
+    # deal
+    stage: Literal["open", "won", "lost"] | None = None
+    closed_at: datetime | None = None
+    margin: Amount = None
+    product_line: Annotated[str, Field(max_length=_ID_MAX)] | None = None
+    # payment
+    invoice_id: Id | None = None
+    amount_due: Amount = None
+    due_date: date | None = None
+    amount_paid: Amount = None
+    paid_at: datetime | None = None
+    # complaint
+    severity: Annotated[str, Field(max_length=50)] | None = None
+    opened_at: datetime | None = None
+    first_response_at: datetime | None = None
+    resolved_at: datetime | None = None
+    # training
+    course: Annotated[str, Field(max_length=_ID_MAX)] | None = None
+    passed: bool | None = None
+    # training score (0-100) or survey score (1-5)
+    score: Annotated[Decimal | None, BeforeValidator(_checked_decimal)] = None
+    # survey
+    nps: Annotated[int, Field(ge=0, le=10)] | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator(
+        "occurred_at", "closed_at", "paid_at", "opened_at", "first_response_at", "resolved_at"
+    )
+    @classmethod
+    def _timestamps_have_offsets(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        return _aware(value)
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_int_or_time(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("must be an integer or a timestamp with offset")
+        if isinstance(value, str) and re.fullmatch(r"\d{1,18}", value.strip()):
+            return int(value)
+        if isinstance(value, float):
+            raise ValueError("must be an integer or a timestamp with offset, not a fraction")
+        return value
+
+    @field_validator("version")
+    @classmethod
+    def _version_range(cls, value: int | datetime | None) -> int | datetime | None:
+        if isinstance(value, int) and not (0 <= value < 10**18):
+            raise ValueError("must be an integer between 0 and 10^18")
+        if isinstance(value, datetime):
+            return _aware(value)
+        return value
+
+    @field_validator("currency")
+    @classmethod
+    def _iso4217(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        code = value.upper()
+        if not re.fullmatch(r"[A-Z]{3}", code):
+            raise ValueError("must be an ISO 4217 code such as CNY or USD")
+        return code
+
+    @field_validator("duration_min", "amount_due", "amount_paid")
+    @classmethod
+    def _not_negative(cls, value: Decimal | None) -> Decimal | None:
+        if value is not None and value < 0:
+            raise ValueError("must not be negative")
+        return value
+
+    @model_validator(mode="after")
+    def _type_specific(self) -> CanonicalEvent:
+        allowed = TYPE_FIELDS[self.type]
+        wrong = [
+            name for name in sorted(ALL_TYPE_FIELDS - allowed) if getattr(self, name) is not None
+        ]
+        if wrong:
+            owners = {
+                name: sorted(t for t, fs in TYPE_FIELDS.items() if name in fs) for name in wrong
+            }
+            detail = "; ".join(f"{n} belongs to {'/'.join(owners[n])} events" for n in wrong)
+            raise ValueError(f"fields not valid for a {self.type} event: {detail}")
+        if self.type == "deal" and self.stage is None and not self.deleted:
+            raise ValueError("stage is required for deal events (open, won or lost)")
+        if self.type == "survey" and self.score is not None and not (1 <= self.score <= 5):
+            raise ValueError("score must be between 1 and 5 for survey events")
+        return self
+
+    # -- derived, used by the log and the KPI code ------------------------------------
+
+    @property
+    def record_id(self) -> str:
+        """The CRM record this event is a state of (entity_id, else the event itself)."""
+        return self.entity_id or self.event_id
+
+    @property
+    def version_rank(self) -> str:
+        """A string that sorts like the record's versions (integers before timestamps)."""
+        return version_rank(self.version if self.version is not None else self.occurred_at)
+
+    @property
+    def quote_status(self) -> str:
+        """A quote's status; quotes without one count as sent."""
+        return self.status or "sent"
+
+
+def version_rank(version: int | datetime) -> str:
+    """Sortable text for a version: ``i`` + 20 digits, or ``t`` + the UTC instant."""
+    if isinstance(version, datetime):
+        return "t" + version.astimezone(UTC).strftime("%Y%m%dT%H%M%S%f")
+    return f"i{version:020d}"
+
+
+def split_unknown_fields(raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Move top-level fields the model does not know into ``attributes``; name them."""
+    unknown = sorted(k for k in raw if k not in KNOWN_FIELDS)
+    if not unknown:
+        return dict(raw), []
+    data = {k: v for k, v in raw.items() if k in KNOWN_FIELDS}
+    attributes = raw.get("attributes")
+    merged: dict[str, Any] = dict(attributes) if isinstance(attributes, Mapping) else {}
+    for k in unknown:
+        merged.setdefault(k, raw[k])
+    if attributes is not None and not isinstance(attributes, Mapping):
+        data["attributes"] = attributes  # let validation name the bad attributes
+    else:
+        data["attributes"] = merged
+    return data, unknown
+
+
+def field_errors(exc: ValidationError, *, prefix: str = "") -> list[FieldError]:
+    """Turn pydantic errors into FieldErrors that name the field and the reason."""
+    out: list[FieldError] = []
+    for err in exc.errors(include_url=False):
+        loc = [str(p) for p in err["loc"]]
+        # Union members appear in loc ("int", "datetime"): keep only the field path.
+        loc = [p for p in loc if p not in {"int", "datetime", "function-after[_aware()]"}]
+        name = ".".join(loc) if loc else "(event)"
+        reason = str(err["msg"])
+        reason = reason.removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            reason = "is not a field of canonical events"
+        elif err["type"] == "missing":
+            reason = "is required"
+        out.append(FieldError(field=f"{prefix}{name}", reason=reason))
+    # Union failures repeat the same field once per member: keep the first per field.
+    seen: set[str] = set()
+    unique = []
+    for fe in out:
+        if fe.field not in seen:
+            seen.add(fe.field)
+            unique.append(fe)
+    return unique
+
+
+class Envelope(BaseModel):
+    """What travels on the event log: the event plus what the ingest service knows."""
+
+    model_config = ConfigDict(frozen=True)
+
+    v: Literal[1] = 1
+    tenant_id: str
+    source: str
+    received_at: datetime
+    request_id: str | None = None
+    event: CanonicalEvent
+
+    def partition_key(self) -> bytes:
+        """All versions of one CRM record share a key, so one partition keeps their order."""
+        return partition_key(self.tenant_id, self.event.type, self.event.record_id)
+
+
+def partition_key(tenant_id: str, event_type: str, record_id: str) -> bytes:
+    """The event-log key of a record: tenant, type and record id."""
+    return f"{tenant_id}\x1f{event_type}\x1f{record_id}".encode()

@@ -1,0 +1,411 @@
+"""Record state and fact contributions: how events become per-rep, per-day KPI facts.
+
+A CRM record (a deal, a quote, an invoice...) arrives as a series of events, each one a
+state of the record with a ``version``. The scoring service keeps one
+:class:`RecordState` per record: the winning version (the highest version seen; on equal
+versions the first to arrive) and a compact history of every version seen. A record's
+contribution to the facts is a pure function of that state (:func:`contributions`), so
+applying a new event is "retract the old contribution, add the new one", and the facts
+always equal a from-scratch recomputation over the latest version of every record.
+
+The history matters for days that depend on more than the latest version:
+
+* a deal won without ``closed_at`` counts on the ``occurred_at`` of the version that set
+  the stage (the earliest of the latest run of versions in that stage);
+* quotes and leads count on the day the record was first seen (its lowest version);
+* ``working_day_share`` counts every day on which a version was logged.
+
+Nothing here does I/O or reads the clock.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right, insort
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+from paceline.shared.events import CanonicalEvent
+from paceline.shared.kpi.catalog import KpiDefinition
+from paceline.shared.kpi.formula import (
+    MONEY_FIELDS,
+    And,
+    Compare,
+    Cond,
+    In,
+    IsNull,
+    Measure,
+    Not,
+    Or,
+    Truthy,
+)
+from paceline.shared.money import SCALE, to_units
+
+FX_MAX_AGE: Final[timedelta] = timedelta(days=31)
+
+
+# -- tenant context ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FxTable:
+    """Exchange rates into the tenant currency: per currency, (day, rate) sorted by day.
+
+    The rate for a day is the latest one dated on or before it and at most 31 days old,
+    so a monthly or a daily rates table both work.
+    """
+
+    rates: Mapping[str, Sequence[tuple[date, Decimal]]] = field(default_factory=dict)
+
+    def rate(self, currency: str, day: date) -> Decimal | None:
+        """Units of tenant currency per unit of ``currency`` on ``day``, if known."""
+        series = self.rates.get(currency)
+        if not series:
+            return None
+        i = bisect_right(series, (day, Decimal("Infinity"))) - 1
+        if i < 0:
+            return None
+        rate_day, rate = series[i]
+        if day - rate_day > FX_MAX_AGE:
+            return None
+        return rate
+
+
+@dataclass(frozen=True, slots=True)
+class TenantContext:
+    """What the KPI code needs to know about a tenant to place and value an event."""
+
+    tenant_id: str
+    timezone: ZoneInfo
+    currency: str
+    fx: FxTable = field(default_factory=FxTable)
+
+    def local_day(self, ts: datetime) -> date:
+        """The tenant-local calendar day of an instant."""
+        return ts.astimezone(self.timezone).date()
+
+
+# -- record state ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class VersionSeen:
+    """One version of a record, as much of it as later days may depend on."""
+
+    rank: str
+    occurred_at: datetime
+    stage: str | None
+    deleted: bool
+
+
+@dataclass(slots=True)
+class RecordState:
+    """The winning version of a record and the history of the versions seen."""
+
+    current: CanonicalEvent
+    history: list[VersionSeen]
+
+    @property
+    def rank(self) -> str:
+        """The winning version's rank."""
+        return self.current.version_rank
+
+    def to_json(self) -> dict[str, Any]:
+        """Serialisable form, stored with the record."""
+        return {
+            "current": self.current.model_dump(mode="json", exclude_none=True),
+            "history": [
+                [v.rank, v.occurred_at.isoformat(), v.stage, v.deleted] for v in self.history
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RecordState:
+        """Load a stored record state."""
+        return cls(
+            current=CanonicalEvent.model_validate(data["current"]),
+            history=[
+                VersionSeen(r, datetime.fromisoformat(o), s, bool(d))
+                for r, o, s, d in data["history"]
+            ],
+        )
+
+
+def fold(state: RecordState | None, event: CanonicalEvent) -> RecordState:
+    """Apply one more event of a record: a strictly newer version wins; all enter history."""
+    seen = VersionSeen(event.version_rank, event.occurred_at, event.stage, event.deleted)
+    if state is None:
+        return RecordState(current=event, history=[seen])
+    history = list(state.history)
+    ranks = [v.rank for v in history]
+    i = bisect_right(ranks, seen.rank)
+    if i == 0 or ranks[i - 1] != seen.rank:  # first arrival per rank is kept
+        insort(history, seen, key=lambda v: v.rank)
+    current = event if event.version_rank > state.rank else state.current
+    return RecordState(current=current, history=history)
+
+
+def created_at(state: RecordState) -> datetime:
+    """When the record was first seen: the occurred_at of its lowest version."""
+    return state.history[0].occurred_at
+
+
+def stage_set_at(state: RecordState) -> datetime:
+    """The occurred_at of the version that moved the record into its current stage."""
+    current_rank = state.rank
+    stage = state.current.stage
+    upto = [v for v in state.history if v.rank <= current_rank]
+    earliest = upto[-1].occurred_at if upto else state.current.occurred_at
+    for v in reversed(upto):
+        if v.stage != stage or v.deleted:
+            break
+        earliest = v.occurred_at
+    return earliest
+
+
+# -- contributions -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Contribution:
+    """One record's share of one fact row (or one member of a distinct fact)."""
+
+    kpi: str
+    measure: int
+    rep_id: str
+    day: date
+    units: int  # value in 1/SCALE units; 0 for distinct members
+    member: str | None = None
+
+    @property
+    def key(self) -> tuple[str, int, str, date, str | None]:
+        """The fact row (or member row) this contribution lands in."""
+        return (self.kpi, self.measure, self.rep_id, self.day, self.member)
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """A data-quality finding made while computing contributions."""
+
+    kind: str
+    detail: str
+
+
+def _attr_scalar(value: Any) -> Any:
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    return None  # objects and lists are not comparable scalars
+
+
+def field_value(event: CanonicalEvent, name: str, ctx: TenantContext) -> Any:
+    """A field of an event as formulas see it, derived fields included."""
+    if name.startswith("attributes."):
+        return _attr_scalar(event.attributes.get(name.removeprefix("attributes.")))
+    if name == "response_hours":
+        if event.first_response_at is None:
+            return None
+        start = event.opened_at or event.occurred_at
+        return Decimal(int((event.first_response_at - start).total_seconds())) / 3600
+    if name == "resolution_hours":
+        if event.resolved_at is None:
+            return None
+        start = event.opened_at or event.occurred_at
+        return Decimal(int((event.resolved_at - start).total_seconds())) / 3600
+    if name == "days_to_pay":
+        if event.paid_at is None or event.due_date is None:
+            return None
+        return Decimal((ctx.local_day(event.paid_at) - event.due_date).days)
+    value = getattr(event, name)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(value)
+    return value
+
+
+def _compare(left: Any, op: str, right: Any) -> bool:
+    if left is None or right is None:
+        both_missing = left is None and right is None
+        return op in {"==", ">=", "<="} if both_missing else op == "!="
+    if isinstance(left, bool) or isinstance(right, bool):
+        if not (isinstance(left, bool) and isinstance(right, bool)):
+            return op == "!="
+    elif isinstance(left, Decimal) != isinstance(right, Decimal):
+        return op == "!="
+    try:
+        if op == "==":
+            return bool(left == right)
+        if op == "!=":
+            return bool(left != right)
+        if op == ">":
+            return bool(left > right)
+        if op == "<":
+            return bool(left < right)
+        if op == ">=":
+            return bool(left >= right)
+        return bool(left <= right)
+    except TypeError:
+        return False
+
+
+def matches(cond: Cond | None, event: CanonicalEvent, ctx: TenantContext) -> bool:
+    """Whether an event satisfies a formula condition."""
+    if cond is None:
+        return True
+    if isinstance(cond, Compare):
+        return _compare(field_value(event, cond.field, ctx), cond.op, cond.value)
+    if isinstance(cond, In):
+        value = field_value(event, cond.field, ctx)
+        return any(_compare(value, "==", v) for v in cond.values)
+    if isinstance(cond, IsNull):
+        return (field_value(event, cond.field, ctx) is None) != cond.negated
+    if isinstance(cond, Truthy):
+        return bool(field_value(event, cond.field, ctx))
+    if isinstance(cond, And):
+        return all(matches(p, event, ctx) for p in cond.parts)
+    if isinstance(cond, Or):
+        return any(matches(p, event, ctx) for p in cond.parts)
+    if isinstance(cond, Not):
+        return not matches(cond.part, event, ctx)
+    raise TypeError(f"unknown condition {cond!r}")  # pragma: no cover
+
+
+def default_day(state: RecordState, ctx: TenantContext) -> date:
+    """The day a record counts on when the formula does not say ``by``."""
+    ev = state.current
+    if ev.type == "deal":
+        if ev.stage in {"won", "lost"}:
+            return ctx.local_day(ev.closed_at or stage_set_at(state))
+        return ctx.local_day(created_at(state))
+    if ev.type in {"lead", "quote"}:
+        return ctx.local_day(created_at(state))
+    if ev.type == "payment":
+        return ctx.local_day(ev.paid_at or ev.occurred_at)
+    if ev.type == "complaint":
+        return ctx.local_day(ev.opened_at or created_at(state))
+    return ctx.local_day(ev.occurred_at)
+
+
+def _measure_day(m: Measure, state: RecordState, ctx: TenantContext) -> date | None:
+    if m.by is None:
+        return default_day(state, ctx)
+    value = field_value(state.current, m.by, ctx)
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return ctx.local_day(value)
+    if isinstance(value, date):
+        return value
+    return None  # pragma: no cover - 'by' is checked to be a date field at parse time
+
+
+def contributions(
+    state: RecordState | None,
+    kpis: Iterable[KpiDefinition],
+    ctx: TenantContext,
+) -> tuple[list[Contribution], list[Issue]]:
+    """Everything one record adds to the facts, and what looked wrong on the way."""
+    out: list[Contribution] = []
+    issues: list[Issue] = []
+    if state is None or state.current.deleted:
+        return out, issues
+    ev = state.current
+    for kpi in kpis:
+        for index, m in enumerate(kpi.formula.measures):
+            if m.source not in {"any", ev.type}:
+                continue
+            if kpi.formula.shape == "working_day_share":
+                days = {ctx.local_day(v.occurred_at) for v in state.history if not v.deleted}
+                out.extend(
+                    Contribution(kpi.key, index, ev.rep_id, d, 0, d.isoformat())
+                    for d in sorted(days)
+                )
+                continue
+            if not matches(m.where, ev, ctx):
+                continue
+            day = _measure_day(m, state, ctx)
+            if day is None:
+                continue
+            if m.kind == "count":
+                out.append(Contribution(kpi.key, index, ev.rep_id, day, SCALE))
+                continue
+            assert m.field is not None
+            value = field_value(ev, m.field, ctx)
+            if value is None:
+                continue
+            if m.kind == "distinct":
+                member = value.isoformat() if isinstance(value, date) else str(value)
+                out.append(Contribution(kpi.key, index, ev.rep_id, day, 0, member))
+                continue
+            if not isinstance(value, Decimal):
+                issues.append(Issue("not_a_number", f"{kpi.key}: {m.field}={value!r}"))
+                continue
+            if m.field in MONEY_FIELDS:
+                currency = ev.currency or ctx.currency
+                if currency != ctx.currency:
+                    rate = ctx.fx.rate(currency, day)
+                    if rate is None:
+                        issues.append(
+                            Issue(
+                                "missing_fx_rate",
+                                f"{currency}->{ctx.currency} on {day.isoformat()}",
+                            )
+                        )
+                        continue
+                    value = value * rate
+            out.append(Contribution(kpi.key, index, ev.rep_id, day, to_units(value)))
+    return out, issues
+
+
+FactKey = tuple[str, int, str, date]
+MemberKey = tuple[str, int, str, date, str]
+
+
+@dataclass(slots=True)
+class FactDelta:
+    """What a batch changes: value/record-count deltas per fact row and per member row."""
+
+    facts: dict[FactKey, list[int]] = field(default_factory=dict)  # key -> [units, n]
+    members: dict[MemberKey, int] = field(default_factory=dict)  # key -> n
+
+    def add(self, contribution: Contribution, sign: int) -> None:
+        """Add (sign=1) or retract (sign=-1) one contribution."""
+        c = contribution
+        if c.member is not None:
+            mk = (c.kpi, c.measure, c.rep_id, c.day, c.member)
+            self.members[mk] = self.members.get(mk, 0) + sign
+        else:
+            fk = (c.kpi, c.measure, c.rep_id, c.day)
+            cur = self.facts.setdefault(fk, [0, 0])
+            cur[0] += sign * c.units
+            cur[1] += sign
+
+    def replace(self, old: Iterable[Contribution], new: Iterable[Contribution]) -> None:
+        """Retract a record's old contributions and add its new ones."""
+        for c in old:
+            self.add(c, -1)
+        for c in new:
+            self.add(c, 1)
+
+    def nonzero(self) -> FactDelta:
+        """The same delta without entries that cancel out."""
+        return FactDelta(
+            facts={k: v for k, v in self.facts.items() if v[0] != 0 or v[1] != 0},
+            members={k: v for k, v in self.members.items() if v != 0},
+        )
+
+
+def contributions_to_json(items: Sequence[Contribution]) -> list[list[Any]]:
+    """Compact serialisable form of a record's contributions."""
+    return [[c.kpi, c.measure, c.rep_id, c.day.isoformat(), c.units, c.member] for c in items]
+
+
+def contributions_from_json(data: Sequence[Sequence[Any]]) -> list[Contribution]:
+    """Load stored contributions."""
+    return [
+        Contribution(str(k), int(m), str(r), date.fromisoformat(d), int(u), mem)
+        for k, m, r, d, u, mem in data
+    ]

@@ -1,0 +1,82 @@
+"""Money and fixed-point facts: Decimal in, scaled integers stored, Decimal out.
+
+Every fact value is stored as an integer count of 1/10,000 units (``SCALE``): sums stay
+exact in SQLite and PostgreSQL alike, and rolling up is plain integer addition. Amounts
+with more than four decimals are rounded half-to-even once, when they become facts; the
+event itself keeps every digit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Final
+
+SCALE: Final[int] = 10_000
+_QUANTUM: Final[Decimal] = Decimal("0.0001")
+
+# ISO 4217 minor units for the currencies whose minor unit is not 2.
+_MINOR_UNITS: Final[dict[str, int]] = {
+    "JPY": 0,
+    "KRW": 0,
+    "VND": 0,
+    "CLP": 0,
+    "ISK": 0,
+    "PYG": 0,
+    "UGX": 0,
+    "XAF": 0,
+    "XOF": 0,
+    "BHD": 3,
+    "IQD": 3,
+    "JOD": 3,
+    "KWD": 3,
+    "LYD": 3,
+    "OMR": 3,
+    "TND": 3,
+}
+
+
+def to_units(value: Decimal) -> int:
+    """A Decimal as an integer number of 1/SCALE units (rounded half-to-even)."""
+    return int(value.quantize(_QUANTUM, rounding=ROUND_HALF_EVEN) * SCALE)
+
+
+def from_units(units: int) -> Decimal:
+    """Integer units back to a Decimal with four decimals."""
+    return (Decimal(units) / SCALE).quantize(_QUANTUM)
+
+
+def minor_units(currency: str) -> int:
+    """How many decimals the currency's minor unit has (ISO 4217; 2 if not listed)."""
+    return _MINOR_UNITS.get(currency.upper(), 2)
+
+
+def split_largest_remainder(
+    total: Decimal, weights: Sequence[Decimal], *, places: int
+) -> list[Decimal]:
+    """Split ``total`` in proportion to ``weights`` so the parts sum exactly to it.
+
+    Parts are multiples of 10^-places; the remainder left by rounding down goes one
+    quantum at a time to the parts with the largest fractional remainders (ties: the
+    earlier part). Zero weights everywhere split evenly.
+    """
+    if not weights:
+        raise ValueError("weights must not be empty")
+    if any(w < 0 for w in weights):
+        raise ValueError("weights must not be negative")
+    quantum = Decimal(1).scaleb(-places)
+    total_q = total.quantize(quantum, rounding=ROUND_HALF_EVEN)
+    sign = -1 if total_q < 0 else 1
+    steps = int(abs(total_q) / quantum)
+    ws = list(weights)
+    wsum = sum(ws, Decimal(0))
+    if wsum == 0:
+        ws = [Decimal(1)] * len(ws)
+        wsum = Decimal(len(ws))
+    exact = [Decimal(steps) * w / wsum for w in ws]
+    floors = [int(e) for e in exact]
+    left = steps - sum(floors)
+    order = sorted(range(len(ws)), key=lambda i: (-(exact[i] - floors[i]), i))
+    for i in order[:left]:
+        floors[i] += 1
+    return [sign * f * quantum for f in floors]

@@ -1,0 +1,56 @@
+"""Liveness and readiness endpoints, included by every service."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import text
+
+from paceline.shared.errors import PacelineError
+from paceline.shared.web.deps import StateDep
+
+router = APIRouter(tags=["health"])
+
+
+class Health(BaseModel):
+    """Process health."""
+
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, str] = {}
+
+
+@router.get("/healthz", response_model=Health, summary="Liveness: the process is up")
+async def healthz() -> Health:
+    """Answer ok while the process runs."""
+    return Health(status="ok")
+
+
+@router.get(
+    "/readyz",
+    response_model=Health,
+    summary="Readiness: the database and the event log answer",
+    responses={503: {"model": Health}},
+)
+async def readyz(state: StateDep) -> JSONResponse:
+    """Check the dependencies this process needs."""
+    checks: dict[str, str] = {}
+    ok = True
+    try:
+        async with state.db.transaction(write=False) as session:
+            await session.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # readiness reports any failure as not ready
+        ok = False
+        checks["database"] = f"error: {type(exc).__name__}"
+    if state.eventlog is not None:
+        try:
+            await state.eventlog.check()
+            checks["event_log"] = "ok"
+        except PacelineError as exc:
+            ok = False
+            checks["event_log"] = f"error: {exc.message}"
+    body = Health(status="ok" if ok else "unavailable", checks=checks)
+    return JSONResponse(body.model_dump(), status_code=200 if ok else 503)

@@ -1,0 +1,241 @@
+"""Test support: the from-scratch reference computation and in-process stacks.
+
+The reference does not fold events one by one as the scoring service does: it takes the
+complete set of accepted events, picks each record's latest version directly (highest
+version; on equal versions the first in log order) and computes contributions once. The
+tests then require the incrementally maintained facts to equal it exactly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from paceline.cli.stack import build_app
+from paceline.shared.auth import generate_key
+from paceline.shared.clock import Clock
+from paceline.shared.db import tenants as tenant_repo
+from paceline.shared.db.migrate import upgrade
+from paceline.shared.db.models import ConsumerOffset, Fact, FactMember
+from paceline.shared.db.session import Database
+from paceline.shared.events import CanonicalEvent, Envelope
+from paceline.shared.kpi.catalog import BUILTIN_KPIS, KpiDefinition
+from paceline.shared.kpi.records import RecordState, TenantContext, VersionSeen, contributions
+from paceline.shared.settings import Settings
+
+FactRows = dict[tuple[str, str, int, str, date], tuple[int, int]]
+MemberRows = dict[tuple[str, str, int, str, date, str], int]
+
+
+def reference_state(events: Sequence[CanonicalEvent]) -> RecordState:
+    """A record's state from all its events at once (events in log order)."""
+    first_per_rank: dict[str, CanonicalEvent] = {}
+    for ev in events:
+        first_per_rank.setdefault(ev.version_rank, ev)
+    ranks = sorted(first_per_rank)
+    history = [
+        VersionSeen(
+            r, first_per_rank[r].occurred_at, first_per_rank[r].stage, first_per_rank[r].deleted
+        )
+        for r in ranks
+    ]
+    return RecordState(current=first_per_rank[ranks[-1]], history=history)
+
+
+def reference_facts(
+    envelopes: Iterable[Envelope],
+    contexts: dict[str, TenantContext],
+    kpis: Sequence[KpiDefinition] = BUILTIN_KPIS,
+) -> tuple[FactRows, MemberRows]:
+    """Facts recomputed from scratch over the latest version of every record."""
+    seen: set[tuple[str, str, str]] = set()
+    by_record: dict[tuple[str, str, str], list[CanonicalEvent]] = defaultdict(list)
+    for env in envelopes:
+        ident = (env.tenant_id, env.source, env.event.event_id)
+        if ident in seen:
+            continue
+        seen.add(ident)
+        by_record[(env.tenant_id, env.event.type, env.event.record_id)].append(env.event)
+    facts: dict[tuple[str, str, int, str, date], list[int]] = defaultdict(lambda: [0, 0])
+    members: dict[tuple[str, str, int, str, date, str], int] = defaultdict(int)
+    for (tenant_id, _type, _rid), events in by_record.items():
+        state = reference_state(events)
+        items, _issues = contributions(state, kpis, contexts[tenant_id])
+        for c in items:
+            if c.member is not None:
+                members[(tenant_id, c.kpi, c.measure, c.rep_id, c.day, c.member)] += 1
+            else:
+                row = facts[(tenant_id, c.kpi, c.measure, c.rep_id, c.day)]
+                row[0] += c.units
+                row[1] += 1
+    return (
+        {k: (v[0], v[1]) for k, v in facts.items() if v != [0, 0]},
+        {k: n for k, n in members.items() if n},
+    )
+
+
+async def stored_facts(
+    db: Database, *, tenant_ids: Iterable[str] | None = None
+) -> tuple[FactRows, MemberRows]:
+    """Every fact and member row in the database."""
+    async with db.transaction(write=False) as session:
+        stmt = select(
+            Fact.tenant_id, Fact.kpi, Fact.measure, Fact.rep_id, Fact.day, Fact.value, Fact.n
+        )
+        mstmt = select(
+            FactMember.tenant_id,
+            FactMember.kpi,
+            FactMember.measure,
+            FactMember.rep_id,
+            FactMember.day,
+            FactMember.member,
+            FactMember.n,
+        )
+        if tenant_ids is not None:
+            ids = list(tenant_ids)
+            stmt = stmt.where(Fact.tenant_id.in_(ids))
+            mstmt = mstmt.where(FactMember.tenant_id.in_(ids))
+        facts = {
+            (t, k, int(m), r, d): (int(v), int(n))
+            for t, k, m, r, d, v, n in (await session.execute(stmt)).all()
+            if (int(v), int(n)) != (0, 0)
+        }
+        members = {
+            (t, k, int(m), r, d, mem): int(n)
+            for t, k, m, r, d, mem, n in (await session.execute(mstmt)).all()
+            if int(n) != 0
+        }
+    return facts, members
+
+
+def diff_rows(expected: dict[Any, Any], actual: dict[Any, Any], limit: int = 10) -> list[str]:
+    """Human-readable differences between two row sets (empty when equal)."""
+    out = []
+    for key in sorted(set(expected) | set(actual), key=repr):
+        if expected.get(key) != actual.get(key):
+            out.append(f"{key}: expected {expected.get(key)}, stored {actual.get(key)}")
+            if len(out) >= limit:
+                break
+    return out
+
+
+# -- stacks ------------------------------------------------------------------------------
+
+
+@dataclass
+class Stack:
+    """A running Paceline app (all three services in-process) and a client for it."""
+
+    mode: str
+    settings: Settings
+    app: FastAPI
+    client: httpx.AsyncClient
+    admin_key: str
+
+    @property
+    def db(self) -> Database:
+        """The app's database."""
+        db: Database = self.app.state.paceline.db
+        return db
+
+    def auth(self, key: str | None = None) -> dict[str, str]:
+        """Authorization header for a key (the admin key by default)."""
+        return {"Authorization": f"Bearer {key or self.admin_key}"}
+
+    async def post_events(
+        self, events: Any, *, key: str | None = None, source: str = "api"
+    ) -> httpx.Response:
+        """POST /v1/events with JSON."""
+        return await self.client.post(
+            f"/v1/events?source={source}", json=events, headers=self.auth(key)
+        )
+
+    async def wait_scored(self, timeout_s: float = 90.0) -> None:
+        """Wait until scoring has applied everything the log holds."""
+        eventlog = self.app.state.paceline.eventlog
+        deadline = time.monotonic() + timeout_s
+        while True:
+            ends = await eventlog.end_offsets()
+            async with self.db.transaction(write=False) as session:
+                rows = (
+                    await session.execute(
+                        select(ConsumerOffset.partition, ConsumerOffset.next_offset).where(
+                            ConsumerOffset.group_id == self.settings.consumer_group,
+                            ConsumerOffset.topic == self.settings.topic,
+                        )
+                    )
+                ).all()
+            done = {int(p): int(o) for p, o in rows}
+            if all(done.get(p, 0) >= end for p, end in ends.items() if end > 0):
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"scoring did not catch up: log {ends}, applied {done}")
+            await asyncio.sleep(0.05)
+
+
+def embedded_settings(data_dir: Path, **extra: Any) -> Settings:
+    """Settings of an embedded stack in a directory."""
+    return Settings(
+        environment="test",
+        data_dir=data_dir,
+        embedded_partitions=3,
+        scoring_poll_timeout_s=0.05,
+        **extra,
+    )
+
+
+def distributed_settings(database_url: str, kafka_bootstrap: str, **extra: Any) -> Settings:
+    """Settings of a PostgreSQL + Kafka stack with a topic and group of its own."""
+    suffix = uuid.uuid4().hex[:10]
+    return Settings(
+        environment="test",
+        database_url=database_url,
+        kafka_bootstrap=kafka_bootstrap,
+        kafka_partitions=3,
+        topic=f"paceline.test.{suffix}",
+        consumer_group=f"scoring-{suffix}",
+        append_timeout_s=5.0,
+        scoring_poll_timeout_s=0.05,
+        **extra,
+    )
+
+
+@asynccontextmanager
+async def running_stack(
+    mode: str, settings: Settings, *, clock: Clock | None = None
+) -> AsyncIterator[Stack]:
+    """Migrate, start the app's lifespan, hand out a client, and stop it all afterwards."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(upgrade, settings.effective_database_url)
+    app = build_app(settings, clock=clock)
+    async with app.router.lifespan_context(app):
+        key = generate_key()
+        db: Database = app.state.paceline.db
+        async with db.transaction() as session:
+            await tenant_repo.add_key(
+                session,
+                tenant_id=settings.default_tenant,
+                key=key,
+                name="test",
+                scopes=["admin"],
+                now=app.state.paceline.clock.now(),
+            )
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://paceline.test"
+        ) as client:
+            yield Stack(
+                mode=mode, settings=settings, app=app, client=client, admin_key=key.plaintext
+            )
