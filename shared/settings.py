@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _PLACEHOLDERS = frozenset({"changeme", "change-me", "secret", "password", "admin", "test", ""})
@@ -56,6 +56,14 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "text"
+
+    @field_validator("database_url", "kafka_bootstrap", "bootstrap_api_key", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # PACELINE_DATABASE_URL= (empty) means "not set", never "use an empty URL".
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
 
     @model_validator(mode="after")
     def _production_guards(self) -> Settings:

@@ -75,6 +75,7 @@ def _serve(settings: Settings, parts: Collection[str], *, demo: bool = False) ->
         log_level=settings.log_level.lower(),
         access_log=False,
         lifespan="on",
+        log_config=None,  # uvicorn logs through our handlers (text or JSON)
     )
     uvicorn.Server(config).run()
 
