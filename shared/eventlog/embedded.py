@@ -161,7 +161,7 @@ class EmbeddedEventLog(EventLog):
                         self._write_sync, [r for recs, _ in batch for r in recs]
                     )
                     self._failure = None
-                except sqlite3.Error as exc:
+                except Exception as exc:  # any failure fails this batch, never the writer
                     self._failure = f"{type(exc).__name__}: {exc}"
                     for _, fut in batch:
                         if not fut.done():
@@ -219,12 +219,19 @@ class EmbeddedEventLog(EventLog):
         if self._closed or self._conn is None:
             raise EventLogUnavailable("the event log is closed", retry_after_s=5)
         if self._failure is not None:
+            # The last write failed: only a write shows whether writes work again.
             try:
-                await self._run(self._conn.execute, "SELECT 1")
+                await self._run(self._probe_write_sync)
             except sqlite3.Error:
                 raise EventLogUnavailable(
                     f"the event log is failing: {self._failure}", retry_after_s=5
                 ) from None
+            self._failure = None
+
+    def _probe_write_sync(self) -> None:
+        assert self._conn is not None
+        self._conn.execute("BEGIN IMMEDIATE")
+        self._conn.execute("ROLLBACK")
 
     async def end_offsets(self) -> dict[int, int]:
         """Next offset per partition."""
@@ -321,19 +328,22 @@ class EmbeddedLogConsumer(LogConsumer):
         assert self._conn is not None
         out: list[ConsumedRecord] = []
         parts = sorted(positions)
-        # Share the batch between partitions so none starves.
+        nxt = dict(positions)
+        # Fair shares first so no partition starves, then what the others left unused.
         share = max(1, max_records // max(1, len(parts)))
-        for p in parts:
-            room = max_records - len(out)
-            if room <= 0:
-                break
-            limit = min(room, share) if len(parts) > 1 else room
-            for off, key, value, ts in self._conn.execute(
-                'SELECT "offset", key, value, ts_ms FROM log_records '
-                'WHERE topic = ? AND partition = ? AND "offset" >= ? ORDER BY "offset" LIMIT ?',
-                (self._log.topic, p, positions[p], limit),
-            ):
-                out.append(ConsumedRecord(p, int(off), bytes(key), bytes(value), int(ts)))
+        for limit_of in (lambda room: min(room, share), lambda room: room):
+            for p in parts:
+                room = max_records - len(out)
+                if room <= 0:
+                    return out
+                for off, key, value, ts in self._conn.execute(
+                    'SELECT "offset", key, value, ts_ms FROM log_records WHERE topic = ? '
+                    'AND partition = ? AND "offset" >= ? ORDER BY "offset" LIMIT ?',
+                    (self._log.topic, p, nxt[p], limit_of(room)),
+                ):
+                    out.append(ConsumedRecord(p, int(off), bytes(key), bytes(value), int(ts)))
+                    nxt[p] = int(off) + 1
+        out.sort(key=lambda r: (r.partition, r.offset))
         return out
 
     async def getmany(self, *, max_records: int, timeout_s: float) -> list[ConsumedRecord]:

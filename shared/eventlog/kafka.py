@@ -203,12 +203,19 @@ class _SeekOnAssign(ConsumerRebalanceListener):  # type: ignore[misc]  # untyped
         consumer = self.owner._consumer
         assert consumer is not None
         parts = frozenset(tp.partition for tp in assigned)
-        given = await self.positions(parts)
-        for tp in assigned:
-            if tp.partition in given:
-                consumer.seek(tp, int(given[tp.partition]))
-            else:
-                await consumer.seek_to_beginning(tp)
+        # aiokafka already fetches the new partitions from the group's committed (or the
+        # earliest) offsets: hold them back until they are positioned, or getmany would
+        # return records from there and then again from the positions below.
+        consumer.pause(*assigned)
+        try:
+            given = await self.positions(parts)
+            for tp in assigned:
+                if tp.partition in given:
+                    consumer.seek(tp, int(given[tp.partition]))
+                else:
+                    await consumer.seek_to_beginning(tp)
+        finally:
+            consumer.resume(*assigned)
         log.info("scoring: partitions assigned: %s", sorted(parts))
 
 
