@@ -30,24 +30,17 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from paceline.scoring.facts import repository as repo
-from paceline.scoring.facts.service import BatchOutcome, KpiLoader, apply_batch, rebuild_tenant
+from paceline.scoring.facts.service import BatchOutcome, TenantLoader, apply_batch, rebuild_tenant
+from paceline.scoring.tenants import TenantCache
 from paceline.shared.clock import Clock
 from paceline.shared.db.jobs import claim_job, finish_job
 from paceline.shared.db.session import Database
 from paceline.shared.eventlog import ConsumedRecord, EventLog, LogConsumer
-from paceline.shared.kpi.catalog import BUILTIN_KPIS, KpiDefinition
 
 log = logging.getLogger(__name__)
 
 AfterCommit = Callable[[BatchOutcome], Awaitable[None]]
-
-
-async def builtin_kpis(_session: AsyncSession, _tenant_id: str) -> Sequence[KpiDefinition]:
-    """The KPIs every tenant has."""
-    return BUILTIN_KPIS
 
 
 @dataclass
@@ -77,7 +70,7 @@ class ScoringWorker:
         group_id: str,
         batch_max: int = 1000,
         poll_timeout_s: float = 0.2,
-        load_kpis: KpiLoader = builtin_kpis,
+        load_tenant: TenantLoader | None = None,
         after_commit: Sequence[AfterCommit] = (),
         jobs_every_s: float = 2.0,
     ) -> None:
@@ -87,7 +80,7 @@ class ScoringWorker:
         self.group_id = group_id
         self.batch_max = batch_max
         self.poll_timeout_s = poll_timeout_s
-        self.load_kpis = load_kpis
+        self.load_tenant: TenantLoader = load_tenant or TenantCache()
         self.after_commit = list(after_commit)
         self.jobs_every_s = jobs_every_s
         self.stats = WorkerStats()
@@ -188,7 +181,7 @@ class ScoringWorker:
                 session,
                 records=fresh,
                 topic=self.eventlog.topic,
-                load_kpis=self.load_kpis,
+                load_tenant=self.load_tenant,
                 now=now,
             )
             positions: dict[int, int] = {}
@@ -251,12 +244,11 @@ class ScoringWorker:
                     tenant = await repo.tenants_by_id(session, ids=[job.tenant_id])
                     done = 0
                     if job.tenant_id in tenant:
-                        kpis = await self.load_kpis(session, job.tenant_id)
                         done = await rebuild_tenant(
                             session,
                             tenant=tenant[job.tenant_id],
-                            kpis=kpis,
                             now=self.clock.now(),
+                            load_tenant=self.load_tenant,
                         )
                     await finish_job(
                         session, job=job, now=self.clock.now(), result={"records": done}

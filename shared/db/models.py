@@ -136,6 +136,7 @@ class Record(Base):
     """The state of one CRM record: winning version, history, and its contributions."""
 
     __tablename__ = "records"
+    __table_args__ = (Index("ix_records_tenant_last_day", "tenant_id", "last_day"),)
 
     tenant_id: Mapped[str] = mapped_column(String(TENANT_ID), primary_key=True)
     type: Mapped[str] = mapped_column(String(16), primary_key=True)
@@ -146,6 +147,9 @@ class Record(Base):
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     state: Mapped[dict[str, Any]] = mapped_column(JSONType)
     contributions: Mapped[list[list[Any]]] = mapped_column(JSONType)
+    # The span of days the contributions touch (for drill-down); None without any.
+    first_day: Mapped[date | None] = mapped_column(Date, nullable=True)
+    last_day: Mapped[date | None] = mapped_column(Date, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -220,3 +224,128 @@ class LogReject(Base):
     error: Mapped[str] = mapped_column(Text)
     value: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class KpiDefinitionRow(Base):
+    """A tenant's custom KPI (built-ins live in code): its formula and labels."""
+
+    __tablename__ = "kpi_definitions"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name_zh: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    description_zh: Mapped[str] = mapped_column(Text, default="")
+    description_en: Mapped[str] = mapped_column(Text, default="")
+    unit: Mapped[str] = mapped_column(String(32))
+    direction: Mapped[str] = mapped_column(String(8))
+    category: Mapped[str] = mapped_column(String(16))
+    formula: Mapped[str] = mapped_column(Text)
+    min_sample: Mapped[int] = mapped_column(Integer, default=0)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class FxRate(Base):
+    """Units of the tenant currency per unit of ``currency`` from ``day`` on (exact text)."""
+
+    __tablename__ = "fx_rates"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    rate: Mapped[str] = mapped_column(String(40))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CalendarDay(Base):
+    """A tenant's change to its work calendar: a holiday or a make-up working day."""
+
+    __tablename__ = "calendar_days"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # holiday | workday
+    name: Mapped[str] = mapped_column(String(200), default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Target(Base):
+    """A target for a KPI, a scope and a period; its values live in versions."""
+
+    __tablename__ = "targets"
+    __table_args__ = (UniqueConstraint("tenant_id", "kpi", "scope", "period"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    kpi: Mapped[str] = mapped_column(String(64))
+    scope: Mapped[str] = mapped_column(String(210))  # company | team:ID | rep:ID
+    period: Mapped[str] = mapped_column(String(16))
+    period_kind: Mapped[str] = mapped_column(String(8))
+    start: Mapped[date] = mapped_column(Date)
+    end: Mapped[date] = mapped_column(Date)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("targets.id"), nullable=True)
+    current_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(200))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    acknowledged_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class TargetVersion(Base):
+    """One version of a target's values: who set them, when, why."""
+
+    __tablename__ = "target_versions"
+
+    target_id: Mapped[int] = mapped_column(ForeignKey("targets.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(TENANT_ID))
+    baseline: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    target: Mapped[str] = mapped_column(String(40))
+    stretch: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    author: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class RoleTemplateRow(Base):
+    """A tenant's custom role template: KPIs and weights (built-ins live in code)."""
+
+    __tablename__ = "role_templates"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name_zh: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    items: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Alert(Base):
+    """A lag warning, anomaly or data-quality flag: one row per dedup key, reopened if it recurs."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "dedup_key"),
+        Index("ix_alerts_tenant_status", "tenant_id", "status", "kind"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(TENANT_ID))
+    kind: Mapped[str] = mapped_column(String(16))  # lag | anomaly | data_quality
+    type: Mapped[str] = mapped_column(String(64))  # e.g. missing_fx_rate, unknown_rep
+    dedup_key: Mapped[str] = mapped_column(String(400))
+    scope: Mapped[str] = mapped_column(String(210))
+    severity: Mapped[str] = mapped_column(String(16))  # info | warning | critical
+    status: Mapped[str] = mapped_column(String(16))  # open | acknowledged | resolved
+    title: Mapped[str] = mapped_column(String(400))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    occurrences: Mapped[int] = mapped_column(BigInteger, default=1)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -331,7 +331,7 @@ class EmbeddedLogConsumer(LogConsumer):
         nxt = dict(positions)
         # Fair shares first so no partition starves, then what the others left unused.
         share = max(1, max_records // max(1, len(parts)))
-        for limit_of in (lambda room: min(room, share), lambda room: room):
+        for fair in (True, False):
             for p in parts:
                 room = max_records - len(out)
                 if room <= 0:
@@ -339,7 +339,7 @@ class EmbeddedLogConsumer(LogConsumer):
                 for off, key, value, ts in self._conn.execute(
                     'SELECT "offset", key, value, ts_ms FROM log_records WHERE topic = ? '
                     'AND partition = ? AND "offset" >= ? ORDER BY "offset" LIMIT ?',
-                    (self._log.topic, p, nxt[p], limit_of(room)),
+                    (self._log.topic, p, nxt[p], min(room, share) if fair else room),
                 ):
                     out.append(ConsumedRecord(p, int(off), bytes(key), bytes(value), int(ts)))
                     nxt[p] = int(off) + 1

@@ -53,11 +53,17 @@ def _add_months(year: int, month: int, months: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
+MIN_YEAR, MAX_YEAR = 1900, 2999
+
+
 def parse_period(key: str, *, fiscal_year_start_month: int = 1) -> Period:
     """Parse a period key; raise ValueError naming what is wrong."""
     if not 1 <= fiscal_year_start_month <= 12:
         raise ValueError("fiscal_year_start_month must be between 1 and 12")
     text = key.strip()
+    year_text = text[:4]
+    if year_text.isdigit() and not MIN_YEAR <= int(year_text) <= MAX_YEAR:
+        raise ValueError(f"the year of {key!r} must be between {MIN_YEAR} and {MAX_YEAR}")
     if m := re.fullmatch(r"(\d{4})", text):
         year = int(m[1])
         start = date(year, fiscal_year_start_month, 1)

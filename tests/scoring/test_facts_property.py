@@ -20,13 +20,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from paceline.scoring.facts.service import apply_batch, rebuild_tenant
-from paceline.scoring.worker import builtin_kpis
 from paceline.shared.db import tenants as tenant_repo
 from paceline.shared.db.migrate import upgrade
 from paceline.shared.db.session import Database
 from paceline.shared.eventlog import ConsumedRecord
 from paceline.shared.events import CanonicalEvent, Envelope
-from paceline.shared.kpi.catalog import BUILTIN_KPIS
 from paceline.shared.kpi.records import TenantContext
 from tests.strategies import batches, histories
 from tests.support import diff_rows, reference_facts, stored_facts
@@ -106,14 +104,12 @@ def test_incremental_facts_equal_recomputation(
         for i, (lo, hi) in enumerate(splits):
             for _ in range(2 if i in redelivered else 1):
                 async with db.transaction() as session:
-                    await apply_batch(
-                        session, records=records[lo:hi], topic="t", load_kpis=builtin_kpis, now=NOW
-                    )
+                    await apply_batch(session, records=records[lo:hi], topic="t", now=NOW)
         incremental = await stored_facts(db, tenant_ids=[tenant])
         async with db.transaction() as session:
             row = await tenant_repo.get_tenant(session, tenant_id=tenant)
             assert row is not None
-            await rebuild_tenant(session, tenant=row, kpis=BUILTIN_KPIS, now=NOW)
+            await rebuild_tenant(session, tenant=row, now=NOW)
         rebuilt = await stored_facts(db, tenant_ids=[tenant])
         return incremental[0], incremental[1], rebuilt[0], rebuilt[1], envs, tenant
 

@@ -1,48 +1,111 @@
-"""``GET /v1/kpis``: the KPI catalog."""
+"""The KPI catalog: ``GET /v1/kpis`` and custom KPIs."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated
 
-from fastapi import APIRouter
-from pydantic import BaseModel
+from fastapi import APIRouter, Path, Query
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from paceline.shared.kpi.catalog import BUILTIN_KPIS, KpiDefinition
-from paceline.shared.web.deps import ReadPrincipal
+from paceline.api.kpis import service
+from paceline.api.kpis.schemas import (
+    FormulaCheck,
+    FormulaCheckIn,
+    JobOut,
+    KpiChange,
+    KpiIn,
+    KpiOut,
+    KpiUpdate,
+)
+from paceline.shared.db import tenants as tenant_repo
+from paceline.shared.db.models import Tenant
+from paceline.shared.errors import NotFound
+from paceline.shared.web.deps import (
+    AdminPrincipal,
+    ReadPrincipal,
+    ReadSessionDep,
+    StateDep,
+    WriteSessionDep,
+)
 
 router = APIRouter(prefix="/v1", tags=["kpis"])
+KpiKeyPath = Annotated[str, Path(min_length=1, max_length=64)]
 
 
-class KpiOut(BaseModel):
-    """A KPI in the catalog."""
-
-    key: str
-    names: dict[str, str]
-    descriptions: dict[str, str]
-    unit: str
-    direction: Literal["higher", "lower"]
-    category: Literal["result", "process", "capability"]
-    formula: str
-    builtin: bool
-    min_sample: int
-
-
-def kpi_out(k: KpiDefinition) -> KpiOut:
-    """The catalog entry of a KPI."""
-    return KpiOut(
-        key=k.key,
-        names=k.names(),
-        descriptions={"zh-CN": k.description_zh, "en": k.description_en},
-        unit=k.unit,
-        direction=k.direction,
-        category=k.category,
-        formula=k.formula.text,
-        builtin=k.builtin,
-        min_sample=k.min_sample,
-    )
+async def _tenant(session: AsyncSession, tenant_id: str) -> Tenant:
+    tenant = await tenant_repo.get_tenant(session, tenant_id=tenant_id)
+    if tenant is None:
+        raise NotFound("the tenant of this key no longer exists")
+    return tenant
 
 
 @router.get("/kpis", response_model=list[KpiOut], summary="The KPI catalog")
-async def list_kpis(_principal: ReadPrincipal) -> list[KpiOut]:
+async def list_kpis(
+    principal: ReadPrincipal,
+    session: ReadSessionDep,
+    include_inactive: Annotated[bool, Query(description="Also list retired custom KPIs.")] = False,
+) -> list[KpiOut]:
     """Built-in and custom KPIs with names (zh-CN, en), unit, direction, category, formula."""
-    return [kpi_out(k) for k in BUILTIN_KPIS]
+    return await service.list_kpis(
+        session, tenant_id=principal.tenant_id, with_inactive=include_inactive
+    )
+
+
+@router.get("/kpis/{key}", response_model=KpiOut, summary="One KPI")
+async def get_kpi(key: KpiKeyPath, principal: ReadPrincipal, session: ReadSessionDep) -> KpiOut:
+    """A built-in or custom KPI."""
+    return await service.get_kpi(session, tenant_id=principal.tenant_id, key=key)
+
+
+@router.post("/kpis", response_model=KpiChange, status_code=201, summary="Create a custom KPI")
+async def create_kpi(
+    kpi: KpiIn, principal: AdminPrincipal, session: WriteSessionDep, state: StateDep
+) -> KpiChange:
+    """Define a KPI with a formula; its facts are backfilled from the stored events."""
+    tenant = await _tenant(session, principal.tenant_id)
+    return await service.create_kpi(session, tenant=tenant, kpi=kpi, now=state.clock.now())
+
+
+@router.put("/kpis/{key}", response_model=KpiChange, summary="Change a custom KPI")
+async def update_kpi(
+    key: KpiKeyPath,
+    update: KpiUpdate,
+    principal: AdminPrincipal,
+    session: WriteSessionDep,
+    state: StateDep,
+) -> KpiChange:
+    """Change labels or the formula; a new formula recomputes the KPI's facts."""
+    tenant = await _tenant(session, principal.tenant_id)
+    return await service.update_kpi(
+        session, tenant=tenant, key=key, update=update, now=state.clock.now()
+    )
+
+
+@router.delete("/kpis/{key}", response_model=KpiChange, summary="Retire a custom KPI")
+async def retire_kpi(
+    key: KpiKeyPath, principal: AdminPrincipal, session: WriteSessionDep, state: StateDep
+) -> KpiChange:
+    """Remove a custom KPI from the catalog (its definition is kept, its facts removed)."""
+    tenant = await _tenant(session, principal.tenant_id)
+    return await service.retire_kpi(session, tenant=tenant, key=key, now=state.clock.now())
+
+
+@router.post("/kpis/check-formula", response_model=FormulaCheck, summary="Check a formula")
+async def check_formula(body: FormulaCheckIn, _principal: ReadPrincipal) -> FormulaCheck:
+    """Parse a formula: its measures, or the position and reason of the first problem."""
+    return service.check_formula(body.formula)
+
+
+@router.get("/jobs/{job_id}", response_model=JobOut, summary="A background job")
+async def get_job(job_id: int, principal: ReadPrincipal, session: ReadSessionDep) -> JobOut:
+    """Status of a job such as a fact rebuild."""
+    job = await service.job_status(session, tenant_id=principal.tenant_id, job_id=job_id)
+    return JobOut(
+        id=job.id,
+        kind=job.kind,
+        status=job.status,
+        created_at=job.created_at.isoformat(),
+        finished_at=job.finished_at.isoformat() if job.finished_at else None,
+        result=job.result,
+        error=job.error,
+    )

@@ -105,14 +105,15 @@ async def _set_team(
     if open_ms is None and team_id is None:
         return False
     start = effective_from or (BEGINNING if not history else today)
-    if open_ms is not None:
-        if open_ms.valid_from >= start:
-            # The open membership had not started before the move takes effect.
-            await repo.delete_membership(session, membership=open_ms)
-            history.remove(open_ms)
-        else:
-            await repo.close_membership(session, membership_id=open_ms.id, valid_to=start)
-            open_ms.valid_to = start
+    # From ``start`` on, the rep is only in the new team: memberships that begin on or
+    # after it go (a back-dated correction replaces them), the one running over it ends.
+    for m in list(history):
+        if m.valid_from >= start:
+            await repo.delete_membership(session, membership=m)
+            history.remove(m)
+        elif m.valid_to is None or m.valid_to > start:
+            await repo.close_membership(session, membership_id=m.id, valid_to=start)
+            m.valid_to = start
     if team_id is not None:
         m = RepMembership(tenant_id=tenant_id, rep_id=rep_id, team_id=team_id, valid_from=start)
         session.add(m)

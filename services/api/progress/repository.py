@@ -8,7 +8,7 @@ from datetime import date
 from sqlalchemy import ColumnElement, distinct, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from paceline.shared.db.models import Fact, FactMember, Rep, RepMembership, Team
+from paceline.shared.db.models import Fact, FactMember, Rep, RepMembership
 from paceline.shared.kpi.values import MeasureTotal
 
 
@@ -47,11 +47,13 @@ async def measure_totals(
     team_ids: Sequence[str] | None = None,
     distinct_measures: Sequence[int] = (),
     pair_measures: Sequence[int] = (),
+    pair_days: Sequence[date] | None = None,
 ) -> dict[int, MeasureTotal]:
     """Totals per measure of a KPI for days in [start, end) and a scope.
 
     ``distinct_measures`` count distinct members across reps; ``pair_measures`` count
-    distinct (rep, member) pairs (active rep-days).
+    distinct (rep, member) pairs (active rep-days), only on ``pair_days`` when given (the
+    working days: activity on a weekend does not make a working day active).
     """
     out: dict[int, MeasureTotal] = {}
     base = [Fact.tenant_id == tenant_id, Fact.kpi == kpi, Fact.day >= start, Fact.day < end]
@@ -78,21 +80,20 @@ async def measure_totals(
         )
         out[index] = MeasureTotal(members=int(count or 0))
     for index in pair_measures:
+        day_filter = (
+            [FactMember.member.in_([d.isoformat() for d in pair_days])]
+            if pair_days is not None
+            else []
+        )
         pairs = (
             select(FactMember.rep_id, FactMember.member)
-            .where(*mbase, FactMember.measure == index)
+            .where(*mbase, FactMember.measure == index, *day_filter)
             .distinct()
             .subquery()
         )
         count = await session.scalar(select(func.count()).select_from(pairs))
         out[index] = MeasureTotal(members=int(count or 0))
     return out
-
-
-async def team_parents(session: AsyncSession, *, tenant_id: str) -> dict[str, str | None]:
-    """Every team of a tenant and its parent."""
-    rows = await session.execute(select(Team.id, Team.parent_id).where(Team.tenant_id == tenant_id))
-    return {tid: parent for tid, parent in rows.all()}
 
 
 async def reps_in_scope(
@@ -102,13 +103,39 @@ async def reps_in_scope(
     start: date,
     end: date,
     team_ids: Sequence[str] | None,
+    kpi: str | None = None,
 ) -> list[tuple[str, date, date]]:
-    """Reps and the part of [start, end) they spent in the scope: (rep, from, to)."""
+    """Reps and the part of [start, end) they spent in the scope: (rep, from, to).
+
+    For the company: the active reps of the org chart, and any other rep with facts of
+    ``kpi`` in the span (unknown or since deactivated reps count too, for the whole span).
+    For a team: its members, for the days of their membership.
+    """
     if team_ids is None:
-        reps = await session.scalars(
-            select(Rep.id).where(Rep.tenant_id == tenant_id, Rep.active.is_(True))
+        reps = set(
+            (
+                await session.scalars(
+                    select(Rep.id).where(Rep.tenant_id == tenant_id, Rep.active.is_(True))
+                )
+            ).all()
         )
-        return [(r, start, end) for r in reps.all()]
+        if kpi is not None:
+            reps |= set(
+                (
+                    await session.scalars(
+                        select(FactMember.rep_id)
+                        .where(
+                            FactMember.tenant_id == tenant_id,
+                            FactMember.kpi == kpi,
+                            FactMember.day >= start,
+                            FactMember.day < end,
+                            FactMember.n > 0,
+                        )
+                        .distinct()
+                    )
+                ).all()
+            )
+        return [(r, start, end) for r in sorted(reps)]
     m = RepMembership
     rows = await session.execute(
         select(m.rep_id, m.valid_from, m.valid_to).where(
@@ -127,24 +154,28 @@ async def reps_in_scope(
     return out
 
 
-async def rep_exists(session: AsyncSession, *, tenant_id: str, rep_id: str) -> bool:
-    """Whether the org chart knows a rep."""
-    return (await session.get(Rep, (tenant_id, rep_id))) is not None
-
-
-def subtree(parents: dict[str, str | None], root: str) -> list[str]:
-    """A team and every team under it."""
-    children: dict[str, list[str]] = {}
-    for tid, parent in parents.items():
-        if parent is not None:
-            children.setdefault(parent, []).append(tid)
-    out, stack = [], [root]
-    seen: set[str] = set()
-    while stack:
-        t = stack.pop()
-        if t in seen:
-            continue
-        seen.add(t)
-        out.append(t)
-        stack.extend(children.get(t, []))
-    return sorted(out)
+async def daily_units(
+    session: AsyncSession,
+    *,
+    tenant_id: str,
+    kpi: str,
+    measure: int,
+    start: date,
+    end: date,
+    rep_id: str | None = None,
+    team_ids: Sequence[str] | None = None,
+) -> dict[date, int]:
+    """A measure's units per day over [start, end) for a scope."""
+    stmt = (
+        select(Fact.day, func.sum(Fact.value))
+        .where(
+            Fact.tenant_id == tenant_id,
+            Fact.kpi == kpi,
+            Fact.measure == measure,
+            Fact.day >= start,
+            Fact.day < end,
+            *_scope_filter(Fact, tenant_id=tenant_id, rep_id=rep_id, team_ids=team_ids),
+        )
+        .group_by(Fact.day)
+    )
+    return {d: int(v or 0) for d, v in (await session.execute(stmt)).all()}

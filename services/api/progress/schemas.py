@@ -41,8 +41,25 @@ class ProgressOut(BaseModel):
     target: Decimal | None = None
     baseline: Decimal | None = None
     stretch: Decimal | None = None
-    expected: Decimal | None = None
-    pace: Decimal | None = None
-    projection_linear: Decimal | None = None
-    projection_seasonal: Decimal | None = None
+    target_id: int | None = None
+    target_version: int | None = Field(
+        default=None, description="The target version in force at as_of."
+    )
+    expected: Decimal | None = Field(
+        default=None,
+        description="Where the KPI should be by now (ratio KPIs: the target itself).",
+    )
+    expected_method: Literal["working_days", "seasonal"] | None = None
+    elapsed_share: Decimal | None = Field(
+        default=None, description="Share of the period's target expected by now."
+    )
+    working_days_elapsed: int | None = None
+    working_days_total: int | None = None
+    pace: Decimal | None = Field(default=None, description="actual / expected")
+    projection_linear: Decimal | None = Field(
+        default=None, description="Period-end value if the rate so far continues."
+    )
+    projection_seasonal: Decimal | None = Field(
+        default=None, description="Period-end value if the rest follows history's curve."
+    )
     status: Status = "no_target"

@@ -23,6 +23,7 @@ from paceline.shared.db.models import (
     FactMember,
     LogReject,
     Record,
+    Rep,
     Tenant,
 )
 from paceline.shared.kpi.records import FactDelta
@@ -123,6 +124,17 @@ async def tenants_by_id(session: AsyncSession, *, ids: Iterable[str]) -> dict[st
     return {t.id: t for t in rows}
 
 
+async def known_reps(session: AsyncSession, *, tenant_id: str, rep_ids: Iterable[str]) -> set[str]:
+    """Which of these rep ids the org chart knows."""
+    wanted = sorted(set(rep_ids))
+    if not wanted:
+        return set()
+    rows = await session.scalars(
+        select(Rep.id).where(Rep.tenant_id == tenant_id, Rep.id.in_(wanted))
+    )
+    return set(rows.all())
+
+
 # -- events ------------------------------------------------------------------------------
 
 
@@ -179,6 +191,8 @@ async def upsert_records(session: AsyncSession, *, rows: Sequence[dict[str, Any]
                 "deleted": stmt.excluded.deleted,
                 "state": stmt.excluded.state,
                 "contributions": stmt.excluded.contributions,
+                "first_day": stmt.excluded.first_day,
+                "last_day": stmt.excluded.last_day,
                 "updated_at": stmt.excluded.updated_at,
             },
         )

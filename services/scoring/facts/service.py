@@ -21,12 +21,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.scoring.facts import repository as repo
+from paceline.shared.db import alerts as alerts_repo
+from paceline.shared.db import context as context_repo
 from paceline.shared.db.models import Tenant
 from paceline.shared.eventlog import ConsumedRecord
 from paceline.shared.events import CanonicalEvent, Envelope
@@ -44,7 +45,17 @@ from paceline.shared.kpi.records import (
 )
 
 RecordKey = tuple[str, str, str]  # tenant, type, record id
-KpiLoader = Callable[[AsyncSession, str], Awaitable[Sequence[KpiDefinition]]]
+TenantModels = tuple[TenantContext, Sequence[KpiDefinition]]
+# How a batch learns a tenant's context (zone, currency, FX) and KPIs; the worker caches.
+TenantLoader = Callable[[AsyncSession, Tenant], Awaitable[TenantModels]]
+
+
+async def load_tenant_models(session: AsyncSession, tenant: Tenant) -> TenantModels:
+    """A tenant's context and KPIs, read from the database."""
+    return (
+        await context_repo.tenant_context(session, tenant=tenant),
+        await context_repo.tenant_kpis(session, tenant_id=tenant.id),
+    )
 
 
 @dataclass(slots=True)
@@ -58,13 +69,6 @@ class BatchOutcome:
     records_changed: int = 0
     issues: list[tuple[str, Issue]] = field(default_factory=list)
     touched_tenants: set[str] = field(default_factory=set)
-
-
-def tenant_context(tenant: Tenant) -> TenantContext:
-    """What the KPI code needs of a tenant's settings."""
-    return TenantContext(
-        tenant_id=tenant.id, timezone=ZoneInfo(tenant.timezone), currency=tenant.currency
-    )
 
 
 def _event_row(env: Envelope, rec: ConsumedRecord) -> dict[str, Any]:
@@ -90,7 +94,7 @@ async def apply_batch(
     *,
     records: Sequence[ConsumedRecord],
     topic: str,
-    load_kpis: KpiLoader,
+    load_tenant: TenantLoader = load_tenant_models,
     now: datetime,
 ) -> BatchOutcome:
     """Apply consumed log records to events, record states and facts."""
@@ -137,8 +141,10 @@ async def apply_batch(
     await repo.lock_tenants(session, tenant_ids=out.touched_tenants, exclusive=False)
 
     tenants = await repo.tenants_by_id(session, ids=out.touched_tenants)
-    contexts = {tid: tenant_context(t) for tid, t in tenants.items()}
-    kpis = {tid: await load_kpis(session, tid) for tid in contexts}
+    contexts: dict[str, TenantContext] = {}
+    kpis: dict[str, Sequence[KpiDefinition]] = {}
+    for tid, tenant in tenants.items():
+        contexts[tid], kpis[tid] = await load_tenant(session, tenant)
     stored = await repo.load_records(session, keys=list(by_record))
 
     deltas: dict[str, FactDelta] = defaultdict(FactDelta)
@@ -162,32 +168,96 @@ async def apply_batch(
         new, issues = contributions(state, kpis[tenant_id], ctx)
         out.issues.extend((tenant_id, i) for i in issues)
         deltas[tenant_id].replace(old, new)
-        upserts.append(
-            {
-                "tenant_id": tenant_id,
-                "type": key[1],
-                "record_id": key[2],
-                "event_pk": current_pk,
-                "version_rank": state.rank,
-                "rep_id": state.current.rep_id,
-                "deleted": state.current.deleted,
-                "state": state.to_json(),
-                "contributions": contributions_to_json(new),
-                "updated_at": now,
-            }
-        )
+        upserts.append(_record_row(tenant_id, key[1], key[2], current_pk, state, new, now))
     out.records_changed = len(upserts)
     await repo.upsert_records(session, rows=upserts)
     for tenant_id, delta in sorted(deltas.items()):
         await repo.apply_fact_delta(session, tenant_id=tenant_id, delta=delta.nonzero())
+    await _flag_data_quality(session, out=out, by_record=by_record, now=now)
     return out
 
 
+def _record_row(
+    tenant_id: str,
+    type_: str,
+    record_id: str,
+    event_pk: int,
+    state: RecordState,
+    new: Sequence[Contribution],
+    now: datetime,
+) -> dict[str, Any]:
+    days = [c.day for c in new]
+    return {
+        "tenant_id": tenant_id,
+        "type": type_,
+        "record_id": record_id,
+        "event_pk": event_pk,
+        "version_rank": state.rank,
+        "rep_id": state.current.rep_id,
+        "deleted": state.current.deleted,
+        "state": state.to_json(),
+        "contributions": contributions_to_json(new),
+        "first_day": min(days) if days else None,
+        "last_day": max(days) if days else None,
+        "updated_at": now,
+    }
+
+
+async def _flag_data_quality(
+    session: AsyncSession,
+    *,
+    out: BatchOutcome,
+    by_record: dict[RecordKey, list[tuple[int, CanonicalEvent]]],
+    now: datetime,
+) -> None:
+    """Raise data-quality alerts for what this batch revealed (unknown reps, missing rates)."""
+    missing_fx: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for tenant_id, issue in out.issues:
+        if issue.kind == "missing_fx_rate":
+            pair, _, day = issue.detail.partition(" on ")
+            missing_fx[(tenant_id, pair.split("->")[0])].append(day)
+    for (tenant_id, currency), days in sorted(missing_fx.items()):
+        await alerts_repo.raise_alert(
+            session,
+            tenant_id=tenant_id,
+            kind="data_quality",
+            type="missing_fx_rate",
+            dedup_key=f"missing_fx_rate:{currency}",
+            scope="company",
+            severity="warning",
+            title=f"No exchange rate for {currency}: amounts in {currency} are not counted",
+            detail={"currency": currency, "days": sorted(set(days))[:50]},
+            now=now,
+        )
+    reps: dict[str, set[str]] = defaultdict(set)
+    for (tenant_id, _type, _rid), events in by_record.items():
+        reps[tenant_id].update(ev.rep_id for _pk, ev in events)
+    for tenant_id, rep_ids in sorted(reps.items()):
+        known = await repo.known_reps(session, tenant_id=tenant_id, rep_ids=rep_ids)
+        for rep_id in sorted(rep_ids - known):
+            await alerts_repo.raise_alert(
+                session,
+                tenant_id=tenant_id,
+                kind="data_quality",
+                type="unknown_rep",
+                dedup_key=f"unknown_rep:{rep_id}",
+                scope=f"rep:{rep_id}",
+                severity="warning",
+                title=f"Events for rep {rep_id!r}, who is not in the org chart",
+                detail={"rep_id": rep_id},
+                now=now,
+            )
+
+
 async def rebuild_tenant(
-    session: AsyncSession, *, tenant: Tenant, kpis: Sequence[KpiDefinition], now: datetime
+    session: AsyncSession,
+    *,
+    tenant: Tenant,
+    now: datetime,
+    load_tenant: TenantLoader = load_tenant_models,
 ) -> int:
     """Recompute all of a tenant's facts from its stored record states; records done."""
-    ctx = tenant_context(tenant)
+    ctx, kpis = await load_tenant(session, tenant)
     await repo.lock_tenants(session, tenant_ids=[tenant.id], exclusive=True)
     await repo.delete_tenant_facts(session, tenant_id=tenant.id)
     after: tuple[str, str] | None = None
@@ -203,18 +273,7 @@ async def rebuild_tenant(
             new, _issues = contributions(state, kpis, ctx)
             delta.replace([], new)
             upserts.append(
-                {
-                    "tenant_id": row.tenant_id,
-                    "type": row.type,
-                    "record_id": row.record_id,
-                    "event_pk": row.event_pk,
-                    "version_rank": row.version_rank,
-                    "rep_id": row.rep_id,
-                    "deleted": row.deleted,
-                    "state": row.state,
-                    "contributions": contributions_to_json(new),
-                    "updated_at": now,
-                }
+                _record_row(row.tenant_id, row.type, row.record_id, row.event_pk, state, new, now)
             )
         await repo.upsert_records(session, rows=upserts)
         await repo.apply_fact_delta(session, tenant_id=tenant.id, delta=delta.nonzero())

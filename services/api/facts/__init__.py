@@ -1,0 +1,1 @@
+"""Facts for BI tools, and drill-down to the records behind every number."""

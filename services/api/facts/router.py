@@ -1,0 +1,188 @@
+"""``GET /v1/facts`` (BI export, JSON or CSV) and ``GET /v1/facts/records`` (drill-down)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, timedelta
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+
+from paceline.api.deps import TenantDep
+from paceline.api.facts import service
+from paceline.api.progress.service import kpi_or_404
+from paceline.api.scopes import parse_scope
+from paceline.shared.db.context import tenant_calendar
+from paceline.shared.errors import FieldError, InvalidInput
+from paceline.shared.web.deps import ReadSessionDep
+
+router = APIRouter(prefix="/v1", tags=["facts"])
+
+MAX_DAYS = 3 * 366
+
+
+class FactRow(BaseModel):
+    """One group's value. Group columns appear when grouped by them."""
+
+    kpi: str
+    team: str | None = None
+    rep_id: str | None = None
+    day: date | None = None
+    value: str | None
+    numerator: str | None
+    denominator: str | None
+    sample: int
+
+
+class FactsPage(BaseModel):
+    """A page of facts."""
+
+    kpi: str
+    from_: date = Field(alias="from")
+    to: date
+    group_by: list[str]
+    rows: list[FactRow]
+    next_cursor: str | None
+
+
+class DrilldownPage(BaseModel):
+    """A page of the records behind a number."""
+
+    kpi: str
+    scope: str
+    from_: date = Field(alias="from")
+    to: date
+    records: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+def _span(start: date, to: date) -> tuple[date, date]:
+    if to < start:
+        raise InvalidInput(
+            "to is before from", fields=[FieldError("to", "must not be before from")]
+        )
+    if (to - start).days >= MAX_DAYS:
+        raise InvalidInput(
+            "span too long", fields=[FieldError("to", f"at most {MAX_DAYS} days after from")]
+        )
+    return start, to + timedelta(days=1)
+
+
+def _wants_csv(request: Request, fmt: str | None) -> bool:
+    if fmt is not None:
+        return fmt == "csv"
+    return "text/csv" in request.headers.get("accept", "")
+
+
+@router.get(
+    "/facts",
+    response_model=FactsPage,
+    summary="KPI facts for BI tools (JSON or CSV)",
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+)
+async def get_facts(
+    request: Request,
+    session: ReadSessionDep,
+    tenant: TenantDep,
+    kpi: Annotated[str, Query(min_length=1, max_length=64)],
+    from_: Annotated[date, Query(alias="from", description="First day (tenant-local).")],
+    to: Annotated[date, Query(description="Last day, inclusive.")],
+    group_by: Annotated[
+        str, Query(description="Any of team, rep, day, comma-separated.")
+    ] = "rep,day",
+    scope: Annotated[str, Query(description="company, team:ID or rep:ID")] = "company",
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+    format: Annotated[str | None, Query(pattern="^(json|csv)$")] = None,  # query name
+) -> Response:
+    """Per-group values with numerator, denominator and sample, paginated by cursor.
+
+    Ratio KPIs come with numerator and denominator so BI tools can re-aggregate them
+    correctly (sum each, then divide) instead of averaging ratios.
+    """
+    definition = await kpi_or_404(session, tenant.id, kpi)
+    start, end = _span(from_, to)
+    groups = service.parse_group_by(group_by)
+    rows, next_cursor = await service.export_facts(
+        session,
+        tenant=tenant,
+        kpi=definition,
+        scope=parse_scope(scope),
+        start=start,
+        end=end,
+        group_by=groups,
+        cursor=cursor,
+        limit=limit,
+        calendar=await tenant_calendar(session, tenant=tenant),
+    )
+    headers = {}
+    if next_cursor:
+        params = dict(request.query_params) | {"cursor": next_cursor}
+        headers["Link"] = f'<{request.url.path}?{urlencode(params)}>; rel="next"'
+        headers["X-Next-Cursor"] = next_cursor
+    if _wants_csv(request, format):
+        columns = ["kpi"] + [
+            c
+            for c in ("team", "rep_id", "day")
+            if {"team": "team", "rep_id": "rep", "day": "day"}[c] in groups
+        ]
+        columns += ["value", "numerator", "denominator", "sample"]
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return Response(buf.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+    body = {
+        "kpi": definition.key,
+        "from": from_.isoformat(),
+        "to": to.isoformat(),
+        "group_by": groups,
+        "rows": rows,
+        "next_cursor": next_cursor,
+    }
+    return JSONResponse(body, headers=headers)
+
+
+@router.get(
+    "/facts/records",
+    response_model=DrilldownPage,
+    summary="Drill down: the records behind a number",
+)
+async def get_fact_records(
+    session: ReadSessionDep,
+    tenant: TenantDep,
+    kpi: Annotated[str, Query(min_length=1, max_length=64)],
+    from_: Annotated[date, Query(alias="from")],
+    to: Annotated[date, Query(description="Last day, inclusive.")],
+    scope: str = "company",
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> JSONResponse:
+    """The records (latest versions) whose contributions make up the KPI, with their shares."""
+    definition = await kpi_or_404(session, tenant.id, kpi)
+    start, end = _span(from_, to)
+    parsed = parse_scope(scope)
+    records, next_cursor = await service.drilldown(
+        session,
+        tenant=tenant,
+        kpi=definition,
+        scope=parsed,
+        start=start,
+        end=end,
+        cursor=cursor,
+        limit=limit,
+    )
+    return JSONResponse(
+        {
+            "kpi": definition.key,
+            "scope": str(parsed),
+            "from": from_.isoformat(),
+            "to": to.isoformat(),
+            "records": records,
+            "next_cursor": next_cursor,
+        }
+    )

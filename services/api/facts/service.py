@@ -1,0 +1,275 @@
+"""Facts for BI (grouped, paginated, JSON or CSV) and drill-down to the records behind them.
+
+Every number Paceline shows can be taken apart: :func:`drilldown` lists the records
+(their latest versions) whose contributions make up a KPI for a scope and a span of days,
+with each record's share and the event that holds its current state.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from paceline.api.facts import repository as repo
+from paceline.api.scopes import Scope, team_ids
+from paceline.shared.db.models import Tenant
+from paceline.shared.errors import FieldError, InvalidInput
+from paceline.shared.kpi.calendar import WorkCalendar
+from paceline.shared.kpi.catalog import KpiDefinition
+from paceline.shared.kpi.records import contributions_from_json
+from paceline.shared.kpi.values import MeasureTotal, kpi_value
+from paceline.shared.money import from_units
+
+GROUPS = ("team", "rep", "day")
+COLUMNS = ("kpi", "team", "rep_id", "day", "value", "numerator", "denominator", "sample")
+_Q = Decimal("0.0001")
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    """An opaque cursor for a keyset position."""
+    raw = orjson.dumps([v.isoformat() if isinstance(v, date) else v for v in values])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(text: str, kinds: Sequence[str]) -> list[Any]:
+    """A cursor back to key values (dates for day keys); 422 if it is not ours."""
+    try:
+        padded = text + "=" * (-len(text) % 4)
+        values = orjson.loads(base64.urlsafe_b64decode(padded))
+        if not isinstance(values, list) or len(values) != len(kinds):
+            raise ValueError("shape")
+        return [
+            date.fromisoformat(v) if k in {"day", "date"} else v
+            for v, k in zip(values, kinds, strict=True)
+        ]
+    except (ValueError, TypeError, orjson.JSONDecodeError):
+        raise InvalidInput(
+            "the cursor is not valid",
+            fields=[FieldError("cursor", "use next_cursor from a previous page")],
+        ) from None
+
+
+def parse_group_by(text: str) -> list[str]:
+    """``rep,day`` -> ordered group keys; 422 for unknown ones."""
+    wanted = [g.strip() for g in text.split(",") if g.strip()]
+    bad = [g for g in wanted if g not in GROUPS]
+    if bad:
+        raise InvalidInput(
+            "bad group_by",
+            fields=[FieldError("group_by", f"unknown {', '.join(bad)}; use any of team, rep, day")],
+        )
+    return [g for g in GROUPS if g in wanted]
+
+
+def _q(value: Decimal | None) -> str | None:
+    return None if value is None else str(value.quantize(_Q))
+
+
+async def export_facts(
+    session: AsyncSession,
+    *,
+    tenant: Tenant,
+    kpi: KpiDefinition,
+    scope: Scope,
+    start: date,
+    end: date,
+    group_by: list[str],
+    cursor: str | None,
+    limit: int,
+    calendar: WorkCalendar,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Rows of the KPI per group, and the cursor of the next page."""
+    teams = await team_ids(session, tenant_id=tenant.id, scope=scope)
+    reps = [scope.id] if scope.kind == "rep" and scope.id is not None else None
+    after = decode_cursor(cursor, group_by) if cursor else None
+    keys = (
+        await repo.group_keys(
+            session,
+            tenant_id=tenant.id,
+            kpi=kpi.key,
+            start=start,
+            end=end,
+            group_by=group_by,
+            rep_ids=reps,
+            team_ids=teams,
+            after=after,
+            limit=limit + 1,
+        )
+        if group_by
+        else [()]
+    )
+    more = len(keys) > limit
+    keys = keys[:limit]
+    if not keys:
+        return [], None
+    shape = kpi.formula.shape
+    distinct = [
+        i
+        for i, m in enumerate(kpi.formula.measures)
+        if m.kind == "distinct" and shape != "working_day_share"
+    ]
+    pairs = [0] if shape == "working_day_share" else []
+    values = await repo.values_in_range(
+        session,
+        tenant_id=tenant.id,
+        kpi=kpi.key,
+        start=start,
+        end=end,
+        group_by=group_by,
+        rep_ids=reps,
+        team_ids=teams,
+        first=keys[0] if group_by else None,
+        last=keys[-1] if group_by else None,
+        distinct_measures=distinct,
+        pair_measures=pairs,
+        pair_days=calendar.working_day_list(start, end) if pairs else None,
+    )
+    rows = []
+    for key in keys:
+        entry = values.get(tuple(key), {})
+        totals = {
+            i: MeasureTotal(
+                units=entry.get(f"m{i}_value", 0),
+                records=entry.get(f"m{i}_n", 0),
+                members=entry.get(f"m{i}_members", 0),
+            )
+            for i in range(len(kpi.formula.measures))
+        }
+        named = dict(zip(group_by, key, strict=True))
+        rep_days = None
+        if shape == "working_day_share" and "rep" in named:
+            day = named.get("day")
+            rep_days = (
+                int(calendar.is_working_day(day))
+                if isinstance(day, date)
+                else calendar.working_days(start, end)
+            )
+        value = kpi_value(kpi.formula, totals, rep_working_days=rep_days)
+        day_value = named.get("day")
+        rows.append(
+            {
+                "kpi": kpi.key,
+                **({"team": named["team"] or None} if "team" in named else {}),
+                **({"rep_id": named["rep"]} if "rep" in named else {}),
+                **(
+                    {"day": day_value.isoformat() if isinstance(day_value, date) else day_value}
+                    if "day" in named
+                    else {}
+                ),
+                "value": _q(value.value),
+                "numerator": _q(value.numerator),
+                "denominator": _q(value.denominator),
+                "sample": value.sample,
+            }
+        )
+    return rows, encode_cursor(keys[-1]) if more and group_by else None
+
+
+async def drilldown(
+    session: AsyncSession,
+    *,
+    tenant: Tenant,
+    kpi: KpiDefinition,
+    scope: Scope,
+    start: date,
+    end: date,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The records behind a KPI for a scope and days, with their shares; next cursor."""
+    teams = await team_ids(session, tenant_id=tenant.id, scope=scope)
+    member_days: dict[str, list[tuple[date, date | None]]] | None = None
+    if teams is not None:
+        member_days = {}
+        for m in await repo.memberships_of(session, tenant_id=tenant.id, team_ids=teams):
+            member_days.setdefault(m.rep_id, []).append((m.valid_from, m.valid_to))
+    types = None if "any" in kpi.formula.event_types else sorted(kpi.formula.event_types)
+    reps = (
+        [scope.id]
+        if scope.kind == "rep" and scope.id is not None
+        else sorted(member_days)
+        if member_days is not None
+        else None
+    )
+    after: tuple[str, str] | None = None
+    if cursor:
+        t, r = decode_cursor(cursor, ["type", "record_id"])
+        after = (str(t), str(r))
+    found: list[dict[str, Any]] = []
+    scanned = 0
+    last_key: tuple[str, str] | None = None
+    exhausted = False
+    # Records touching the span may not contribute to this KPI: scan on, in pages, until
+    # the page is full (bounded, so one request never scans a whole tenant).
+    while len(found) < limit and scanned < 20 * limit + 1000:
+        page = await repo.records_touching(
+            session,
+            tenant_id=tenant.id,
+            types=types,
+            start=start,
+            end=end,
+            rep_ids=reps,
+            after=after,
+            limit=200,
+        )
+        if not page:
+            exhausted = True
+            break
+        scanned += len(page)
+        for rec in page:
+            after = (rec.type, rec.record_id)
+            shares = [
+                c
+                for c in contributions_from_json(rec.contributions)
+                if c.kpi == kpi.key
+                and start <= c.day < end
+                and (
+                    member_days is None
+                    or any(
+                        vf <= c.day and (vt is None or c.day < vt)
+                        for vf, vt in member_days.get(c.rep_id, [])
+                    )
+                )
+            ]
+            if shares:
+                found.append({"record": rec, "shares": shares})
+                last_key = after
+                if len(found) >= limit:
+                    break
+    events = await repo.events_by_pk(
+        session, tenant_id=tenant.id, pks=[f["record"].event_pk for f in found]
+    )
+    out = []
+    for item in found:
+        rec = item["record"]
+        event = events.get(rec.event_pk)
+        out.append(
+            {
+                "type": rec.type,
+                "record_id": rec.record_id,
+                "rep_id": rec.rep_id,
+                "version": rec.version_rank,
+                "shares": [
+                    {
+                        "measure": c.measure,
+                        "day": c.day.isoformat(),
+                        "value": str(from_units(c.units)) if c.member is None else None,
+                        "member": c.member,
+                    }
+                    for c in item["shares"]
+                ],
+                "event": event.payload if event is not None else None,
+                "source": event.source if event is not None else None,
+                "received_at": event.received_at.isoformat() if event is not None else None,
+            }
+        )
+    next_cursor = None
+    if not exhausted and after is not None:
+        next_cursor = encode_cursor(list(last_key if len(found) >= limit and last_key else after))
+    return out, next_cursor

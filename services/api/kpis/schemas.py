@@ -1,0 +1,110 @@
+"""KPI catalog shapes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Unit = Literal["currency", "count", "ratio", "days", "hours", "score", "per_100_customers"]
+KpiKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,63}$")]
+
+
+class KpiOut(BaseModel):
+    """A KPI in the catalog."""
+
+    key: str
+    names: dict[str, str]
+    descriptions: dict[str, str]
+    unit: str
+    direction: Literal["higher", "lower"]
+    category: Literal["result", "process", "capability"]
+    formula: str
+    shape: Literal["value", "ratio", "working_day_share"]
+    event_types: list[str]
+    builtin: bool
+    min_sample: int
+    version: int
+    active: bool = True
+
+
+class KpiIn(BaseModel):
+    """A custom KPI to create."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    key: KpiKey
+    name_zh: Annotated[str, Field(min_length=1, max_length=200)]
+    name_en: Annotated[str, Field(min_length=1, max_length=200)]
+    description_zh: Annotated[str, Field(max_length=2000)] = ""
+    description_en: Annotated[str, Field(max_length=2000)] = ""
+    unit: Unit
+    direction: Literal["higher", "lower"] = "higher"
+    category: Literal["result", "process", "capability"]
+    formula: Annotated[str, Field(min_length=1, max_length=2000)]
+    min_sample: Annotated[int, Field(ge=0, le=100_000)] = 0
+
+
+class KpiUpdate(BaseModel):
+    """Changes to a custom KPI; a new formula recomputes its facts."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name_zh: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    name_en: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    description_zh: Annotated[str, Field(max_length=2000)] | None = None
+    description_en: Annotated[str, Field(max_length=2000)] | None = None
+    unit: Unit | None = None
+    direction: Literal["higher", "lower"] | None = None
+    category: Literal["result", "process", "capability"] | None = None
+    formula: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
+    min_sample: Annotated[int, Field(ge=0, le=100_000)] | None = None
+
+
+class KpiChange(KpiOut):
+    """A KPI after a change, and the fact rebuild the change started."""
+
+    rebuild_job_id: int | None = None
+
+
+class FormulaCheckIn(BaseModel):
+    """A formula to check."""
+
+    formula: Annotated[str, Field(max_length=2000)]
+
+
+class FormulaProblem(BaseModel):
+    """Where and why a formula is wrong (position is 1-based)."""
+
+    position: int
+    reason: str
+
+
+class MeasureOut(BaseModel):
+    """One decomposable measure a formula keeps as facts."""
+
+    kind: Literal["sum", "count", "distinct"]
+    source: str
+    field: str | None
+    by: str | None
+
+
+class FormulaCheck(BaseModel):
+    """The result of checking a formula."""
+
+    valid: bool
+    error: FormulaProblem | None = None
+    shape: str | None = None
+    measures: list[MeasureOut] = []
+
+
+class JobOut(BaseModel):
+    """A background job (e.g. a fact rebuild)."""
+
+    id: int
+    kind: str
+    status: Literal["pending", "running", "done", "failed"]
+    created_at: str
+    finished_at: str | None
+    result: dict[str, object] | None
+    error: str | None

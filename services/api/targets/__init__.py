@@ -1,0 +1,1 @@
+"""Targets: per KPI, scope and period, versioned, with baseline and stretch."""

@@ -1,0 +1,91 @@
+"""SQL for targets and their versions (always scoped by tenant)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from paceline.shared.db.models import Target, TargetVersion
+
+
+async def get(session: AsyncSession, *, tenant_id: str, target_id: int) -> Target | None:
+    """A tenant's target by id."""
+    return await session.scalar(
+        select(Target).where(Target.tenant_id == tenant_id, Target.id == target_id)
+    )
+
+
+async def find(
+    session: AsyncSession, *, tenant_id: str, kpi: str, scope: str, period: str
+) -> Target | None:
+    """The target of a KPI, scope and period."""
+    return await session.scalar(
+        select(Target).where(
+            Target.tenant_id == tenant_id,
+            Target.kpi == kpi,
+            Target.scope == scope,
+            Target.period == period,
+        )
+    )
+
+
+async def search(
+    session: AsyncSession,
+    *,
+    tenant_id: str,
+    kpi: str | None,
+    scope: str | None,
+    period: str | None,
+    parent_id: int | None,
+    after_id: int | None,
+    limit: int,
+) -> list[Target]:
+    """Targets matching the filters, by id."""
+    stmt = select(Target).where(Target.tenant_id == tenant_id)
+    if kpi is not None:
+        stmt = stmt.where(Target.kpi == kpi)
+    if scope is not None:
+        stmt = stmt.where(Target.scope == scope)
+    if period is not None:
+        stmt = stmt.where(Target.period == period)
+    if parent_id is not None:
+        stmt = stmt.where(Target.parent_id == parent_id)
+    if after_id is not None:
+        stmt = stmt.where(Target.id > after_id)
+    return list((await session.scalars(stmt.order_by(Target.id).limit(limit))).all())
+
+
+async def versions(
+    session: AsyncSession, *, tenant_id: str, target_ids: Sequence[int]
+) -> dict[int, list[TargetVersion]]:
+    """Versions of targets, oldest first."""
+    out: dict[int, list[TargetVersion]] = {t: [] for t in target_ids}
+    if not target_ids:
+        return out
+    rows = await session.scalars(
+        select(TargetVersion)
+        .where(TargetVersion.tenant_id == tenant_id, TargetVersion.target_id.in_(list(target_ids)))
+        .order_by(TargetVersion.target_id, TargetVersion.version)
+    )
+    for v in rows:
+        out[v.target_id].append(v)
+    return out
+
+
+async def version_in_force(
+    session: AsyncSession, *, tenant_id: str, target_id: int, at: datetime
+) -> TargetVersion | None:
+    """The latest version recorded at or before ``at``."""
+    return await session.scalar(
+        select(TargetVersion)
+        .where(
+            TargetVersion.tenant_id == tenant_id,
+            TargetVersion.target_id == target_id,
+            TargetVersion.recorded_at <= at,
+        )
+        .order_by(TargetVersion.version.desc())
+        .limit(1)
+    )

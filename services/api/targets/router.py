@@ -1,0 +1,108 @@
+"""Target routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from paceline.api.deps import TenantDep
+from paceline.api.targets import service
+from paceline.api.targets.schemas import Acknowledgement, TargetIn, TargetOut, TargetRevision
+from paceline.shared.web.deps import (
+    AdminPrincipal,
+    ReadPrincipal,
+    ReadSessionDep,
+    StateDep,
+    WriteSessionDep,
+)
+
+router = APIRouter(prefix="/v1", tags=["targets"])
+
+
+@router.post("/targets", response_model=TargetOut, status_code=201, summary="Create a target")
+async def create_target(
+    body: TargetIn,
+    principal: AdminPrincipal,
+    session: WriteSessionDep,
+    state: StateDep,
+    tenant: TenantDep,
+) -> TargetOut:
+    """A target for a KPI, a scope and a period, with optional baseline and stretch."""
+    return await service.create_target(
+        session, tenant=tenant, body=body, author=f"key:{principal.key_id}", now=state.clock.now()
+    )
+
+
+@router.get("/targets", response_model=list[TargetOut], summary="List targets")
+async def list_targets(
+    principal: ReadPrincipal,
+    session: ReadSessionDep,
+    kpi: str | None = None,
+    scope: str | None = None,
+    period: str | None = None,
+    parent_id: int | None = None,
+    after_id: Annotated[
+        int | None, Query(description="Cursor: the last id of the previous page.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[TargetOut]:
+    """Targets by KPI, scope, period or parent, in id order."""
+    return await service.list_targets(
+        session,
+        tenant_id=principal.tenant_id,
+        kpi=kpi,
+        scope=scope,
+        period=period,
+        parent_id=parent_id,
+        after_id=after_id,
+        limit=limit,
+    )
+
+
+@router.get("/targets/{target_id}", response_model=TargetOut, summary="A target and its versions")
+async def get_target(
+    target_id: int, principal: ReadPrincipal, session: ReadSessionDep
+) -> TargetOut:
+    """A target with every version (who, when, why, values)."""
+    return await service.get_target(session, tenant_id=principal.tenant_id, target_id=target_id)
+
+
+@router.put("/targets/{target_id}", response_model=TargetOut, summary="Revise a target")
+async def revise_target(
+    target_id: int,
+    body: TargetRevision,
+    principal: AdminPrincipal,
+    session: WriteSessionDep,
+    state: StateDep,
+    tenant: TenantDep,
+) -> TargetOut:
+    """New values as a new version; once the period has started a reason is required."""
+    return await service.revise_target(
+        session,
+        tenant=tenant,
+        target_id=target_id,
+        body=body,
+        author=f"key:{principal.key_id}",
+        now=state.clock.now(),
+    )
+
+
+@router.post(
+    "/targets/{target_id}/acknowledge", response_model=TargetOut, summary="Acknowledge a target"
+)
+async def acknowledge_target(
+    target_id: int,
+    body: Acknowledgement,
+    principal: ReadPrincipal,
+    session: WriteSessionDep,
+    state: StateDep,
+) -> TargetOut:
+    """Record that the target's current version was acknowledged, by whom and when."""
+    return await service.acknowledge_target(
+        session,
+        tenant_id=principal.tenant_id,
+        target_id=target_id,
+        body=body,
+        now=state.clock.now(),
+    )

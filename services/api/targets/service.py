@@ -1,0 +1,279 @@
+"""Targets: create, read, list, revise (every revision a version), acknowledge.
+
+A target belongs to a KPI, a scope (company, team, rep) and a period, and holds a target
+value with an optional baseline (the floor) and stretch (the ambition), ordered by the
+KPI's direction (baseline <= target <= stretch when higher is better, the reverse when
+lower is better). Revisions never overwrite: each is a new version with who, when and
+why; progress reads the version in force at its ``as_of``. A revision after the period
+has started needs a reason. An acknowledgement is for one version: a revision asks for a
+new one.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from paceline.api.kpis.service import find_kpi
+from paceline.api.scopes import parse_scope, require_known
+from paceline.api.targets import repository as repo
+from paceline.api.targets.schemas import (
+    Acknowledgement,
+    TargetIn,
+    TargetOut,
+    TargetRevision,
+    TargetVersionOut,
+)
+from paceline.shared.db.models import Target, TargetVersion, Tenant
+from paceline.shared.errors import Conflict, FieldError, InvalidInput, NotFound
+from paceline.shared.kpi.periods import parse_period
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else format(value.normalize(), "f")
+
+
+def _dec(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def check_order(
+    *, direction: str, target: Decimal, baseline: Decimal | None, stretch: Decimal | None
+) -> list[FieldError]:
+    """Baseline, target and stretch in the order the KPI's direction asks for."""
+    errors = []
+    higher = direction == "higher"
+    if baseline is not None and (baseline > target if higher else baseline < target):
+        errors.append(
+            FieldError(
+                "baseline",
+                "must be at most the target"
+                if higher
+                else "must be at least the target (lower is better)",
+            )
+        )
+    if stretch is not None and (stretch < target if higher else stretch > target):
+        errors.append(
+            FieldError(
+                "stretch",
+                "must be at least the target"
+                if higher
+                else "must be at most the target (lower is better)",
+            )
+        )
+    return errors
+
+
+def target_out(
+    t: Target, current: TargetVersion, direction: str, versions: list[TargetVersion] | None = None
+) -> TargetOut:
+    """A target with its current values (and history when given)."""
+    return TargetOut(
+        id=t.id,
+        kpi=t.kpi,
+        scope=t.scope,
+        period=t.period,
+        period_kind=t.period_kind,
+        start=t.start,
+        end=t.end,
+        parent_id=t.parent_id,
+        version=t.current_version,
+        target=Decimal(current.target),
+        baseline=_dec(current.baseline),
+        stretch=_dec(current.stretch),
+        direction=direction,
+        acknowledged=t.acknowledged_version == t.current_version,
+        acknowledged_at=t.acknowledged_at,
+        acknowledged_by=t.acknowledged_by,
+        acknowledged_version=t.acknowledged_version,
+        versions=[
+            TargetVersionOut(
+                version=v.version,
+                target=Decimal(v.target),
+                baseline=_dec(v.baseline),
+                stretch=_dec(v.stretch),
+                recorded_at=v.recorded_at,
+                author=v.author,
+                reason=v.reason,
+            )
+            for v in versions or []
+        ],
+    )
+
+
+async def _direction(session: AsyncSession, tenant_id: str, kpi: str) -> str:
+    found = await find_kpi(session, tenant_id=tenant_id, key=kpi)
+    return found.direction if found is not None else "higher"
+
+
+async def create_target(
+    session: AsyncSession, *, tenant: Tenant, body: TargetIn, author: str, now: datetime
+) -> TargetOut:
+    """Create a target (version 1)."""
+    kpi = await find_kpi(session, tenant_id=tenant.id, key=body.kpi)
+    if kpi is None:
+        raise InvalidInput("unknown KPI", fields=[FieldError("kpi", f"unknown KPI {body.kpi!r}")])
+    scope = parse_scope(body.scope)
+    await require_known(session, tenant_id=tenant.id, scope=scope)
+    try:
+        period = parse_period(body.period, fiscal_year_start_month=tenant.fiscal_year_start_month)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), fields=[FieldError("period", str(exc))]) from None
+    errors = check_order(
+        direction=kpi.direction, target=body.target, baseline=body.baseline, stretch=body.stretch
+    )
+    if errors:
+        raise InvalidInput("baseline, target and stretch are out of order", fields=errors)
+    if (
+        body.parent_id is not None
+        and await repo.get(session, tenant_id=tenant.id, target_id=body.parent_id) is None
+    ):
+        raise InvalidInput("unknown parent", fields=[FieldError("parent_id", "no such target")])
+    if await repo.find(
+        session, tenant_id=tenant.id, kpi=kpi.key, scope=str(scope), period=period.key
+    ):
+        raise Conflict(
+            f"a target for {kpi.key} / {scope} / {period.key} exists; revise it with PUT"
+        )
+    row = Target(
+        tenant_id=tenant.id,
+        kpi=kpi.key,
+        scope=str(scope),
+        period=period.key,
+        period_kind=period.kind,
+        start=period.start,
+        end=period.end,
+        parent_id=body.parent_id,
+        current_version=1,
+        created_at=now,
+        created_by=author,
+    )
+    session.add(row)
+    await session.flush()
+    version = TargetVersion(
+        target_id=row.id,
+        version=1,
+        tenant_id=tenant.id,
+        target=_text(body.target),
+        baseline=_text(body.baseline),
+        stretch=_text(body.stretch),
+        recorded_at=now,
+        author=author,
+        reason=body.reason,
+    )
+    session.add(version)
+    await session.flush()
+    return target_out(row, version, kpi.direction, [version])
+
+
+async def get_target(session: AsyncSession, *, tenant_id: str, target_id: int) -> TargetOut:
+    """A target with all its versions, or 404."""
+    row = await repo.get(session, tenant_id=tenant_id, target_id=target_id)
+    if row is None:
+        raise NotFound(f"no target {target_id}")
+    versions = (await repo.versions(session, tenant_id=tenant_id, target_ids=[row.id]))[row.id]
+    return target_out(row, versions[-1], await _direction(session, tenant_id, row.kpi), versions)
+
+
+async def list_targets(
+    session: AsyncSession,
+    *,
+    tenant_id: str,
+    kpi: str | None,
+    scope: str | None,
+    period: str | None,
+    parent_id: int | None,
+    after_id: int | None,
+    limit: int,
+) -> list[TargetOut]:
+    """Targets matching the filters (current values, no history)."""
+    if scope is not None:
+        scope = str(parse_scope(scope))
+    rows = await repo.search(
+        session,
+        tenant_id=tenant_id,
+        kpi=kpi,
+        scope=scope,
+        period=period,
+        parent_id=parent_id,
+        after_id=after_id,
+        limit=limit,
+    )
+    versions = await repo.versions(session, tenant_id=tenant_id, target_ids=[r.id for r in rows])
+    directions: dict[str, str] = {}
+    out = []
+    for r in rows:
+        if r.kpi not in directions:
+            directions[r.kpi] = await _direction(session, tenant_id, r.kpi)
+        out.append(target_out(r, versions[r.id][-1], directions[r.kpi]))
+    return out
+
+
+def _today(tenant: Tenant, now: datetime) -> date:
+    return now.astimezone(ZoneInfo(tenant.timezone)).date()
+
+
+async def revise_target(
+    session: AsyncSession,
+    *,
+    tenant: Tenant,
+    target_id: int,
+    body: TargetRevision,
+    author: str,
+    now: datetime,
+) -> TargetOut:
+    """Record new values as a new version."""
+    row = await repo.get(session, tenant_id=tenant.id, target_id=target_id)
+    if row is None:
+        raise NotFound(f"no target {target_id}")
+    direction = await _direction(session, tenant.id, row.kpi)
+    errors = check_order(
+        direction=direction, target=body.target, baseline=body.baseline, stretch=body.stretch
+    )
+    if errors:
+        raise InvalidInput("baseline, target and stretch are out of order", fields=errors)
+    today = _today(tenant, now)
+    if row.start <= today and not body.reason:
+        raise InvalidInput(
+            "the period has started: say why the target changes",
+            fields=[FieldError("reason", "is required once the period has started")],
+        )
+    row.current_version += 1
+    version = TargetVersion(
+        target_id=row.id,
+        version=row.current_version,
+        tenant_id=tenant.id,
+        target=_text(body.target),
+        baseline=_text(body.baseline),
+        stretch=_text(body.stretch),
+        recorded_at=now,
+        author=author,
+        reason=body.reason,
+    )
+    session.add(version)
+    await session.flush()
+    versions = (await repo.versions(session, tenant_id=tenant.id, target_ids=[row.id]))[row.id]
+    return target_out(row, version, direction, versions)
+
+
+async def acknowledge_target(
+    session: AsyncSession,
+    *,
+    tenant_id: str,
+    target_id: int,
+    body: Acknowledgement,
+    now: datetime,
+) -> TargetOut:
+    """Acknowledge the target's current version."""
+    row = await repo.get(session, tenant_id=tenant_id, target_id=target_id)
+    if row is None:
+        raise NotFound(f"no target {target_id}")
+    row.acknowledged_at = now
+    row.acknowledged_by = body.by
+    row.acknowledged_version = row.current_version
+    await session.flush()
+    versions = (await repo.versions(session, tenant_id=tenant_id, target_ids=[row.id]))[row.id]
+    return target_out(row, versions[-1], await _direction(session, tenant_id, row.kpi), versions)

@@ -1,0 +1,1 @@
+"""Built-in work calendars (package data)."""
