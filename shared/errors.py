@@ -18,7 +18,7 @@
 The JSON shape (``error_body``)::
 
     {"error": {"code": "invalid_input", "status": 422, "message": "...",
-               "fields": [{"field": "events[2].amount", "reason": "..."}],
+               "fields": [{"field": "[2].amount", "reason": "..."}],
                "request_id": "..."}}
 """
 

@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Final, Literal
 
+import orjson
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -43,6 +44,8 @@ EVENT_TYPES: Final[tuple[str, ...]] = (
 
 # Largest magnitude accepted for an amount: 10^15 in any currency is beyond any deal.
 _MAX_AMOUNT = Decimal(10) ** 15
+ATTRIBUTES_MAX_DEPTH: Final = 16
+ATTRIBUTES_MAX_BYTES: Final = 64 * 1024
 _MIN_YEAR = 1990
 _MAX_YEAR = 2100
 _ID_MAX = 200
@@ -114,6 +117,42 @@ def _checked_decimal(value: Any) -> Decimal | None:
 Amount = Annotated[Decimal | None, BeforeValidator(_checked_decimal)]
 
 
+def _depth(value: Any, level: int = 1) -> int:
+    """How deeply a JSON value nests (stops counting past the limit)."""
+    if level > ATTRIBUTES_MAX_DEPTH:
+        return level
+    if isinstance(value, dict):
+        return max((_depth(v, level + 1) for v in value.values()), default=level)
+    if isinstance(value, list):
+        return max((_depth(v, level + 1) for v in value), default=level)
+    return level - 1
+
+
+def wrong_type_fields(raw: Mapping[str, Any]) -> list[FieldError]:
+    """Fields of another event type present in a raw event, each named (ingest reports them)."""
+    event_type = raw.get("type")
+    if not isinstance(event_type, str) or event_type not in TYPE_FIELDS:
+        return []
+    allowed = TYPE_FIELDS[event_type]
+    out = []
+    for name in sorted(ALL_TYPE_FIELDS - allowed):
+        if raw.get(name) is not None:
+            owners = "/".join(sorted(t for t, fs in TYPE_FIELDS.items() if name in fs))
+            out.append(FieldError(name, f"is not a field of {event_type} events ({owners} only)"))
+    return out
+
+
+def contains_nul(value: Any) -> bool:
+    """Whether any string in a JSON value holds a NUL character (databases refuse them)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(contains_nul(v) for v in value)
+    return False
+
+
 def _aware(value: datetime, name: str = "") -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("must include a UTC offset, e.g. 2026-11-26T09:30:00+08:00")
@@ -181,8 +220,40 @@ class CanonicalEvent(BaseModel):
     # training score (0-100) or survey score (1-5)
     score: Annotated[Decimal | None, BeforeValidator(_checked_decimal)] = None
     # survey
-    nps: Annotated[int, Field(ge=0, le=10)] | None = None
-    attributes: dict[str, Any] = Field(default_factory=dict)
+    nps: Annotated[int, Field(ge=0, le=10, strict=True)] | None = None
+    attributes: dict[str, Any] = Field(
+        default_factory=dict,
+        description=(
+            f"Anything else the source sent (at most {ATTRIBUTES_MAX_DEPTH} levels deep and "
+            f"{ATTRIBUTES_MAX_BYTES // 1024} KiB as JSON)."
+        ),
+    )
+
+    @field_validator(
+        "occurred_at",
+        "closed_at",
+        "paid_at",
+        "opened_at",
+        "first_response_at",
+        "resolved_at",
+        mode="before",
+    )
+    @classmethod
+    def _timestamps_are_iso_text(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, str | datetime):
+            raise ValueError(
+                "must be an ISO 8601 timestamp with offset, e.g. 2026-11-26T09:30:00+08:00"
+            )
+        return value
+
+    @field_validator("attributes")
+    @classmethod
+    def _attributes_bounded(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if _depth(value) > ATTRIBUTES_MAX_DEPTH:
+            raise ValueError(f"is nested deeper than {ATTRIBUTES_MAX_DEPTH} levels")
+        if len(orjson.dumps(value, default=str)) > ATTRIBUTES_MAX_BYTES:
+            raise ValueError(f"is larger than {ATTRIBUTES_MAX_BYTES // 1024} KiB as JSON")
+        return value
 
     @field_validator(
         "occurred_at", "closed_at", "paid_at", "opened_at", "first_response_at", "resolved_at"

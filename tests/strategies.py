@@ -134,3 +134,79 @@ def batches(draw: st.DrawFn, n: int) -> list[tuple[int, int]]:
     cuts = sorted(set(draw(st.lists(st.integers(1, max(1, n - 1)), max_size=6))))
     bounds = [0, *[c for c in cuts if 0 < c < n], n]
     return list(itertools.pairwise(bounds))
+
+
+# -- formulas ----------------------------------------------------------------------------
+
+NUMERIC_BY_TYPE: dict[str, list[str]] = {
+    "deal": ["amount", "margin"],
+    "payment": ["amount_paid", "amount_due", "days_to_pay"],
+    "complaint": ["response_hours"],
+    "survey": ["score"],
+    "visit": ["amount"],
+    "quote": ["amount"],
+}
+DISTINCT_BY_TYPE: dict[str, list[str]] = {
+    "deal": ["customer_id", "rep_id", "product_line"],
+    "visit": ["customer_id", "channel"],
+    "any": ["customer_id", "rep_id"],
+    "quote": ["customer_id", "status"],
+}
+CONDITIONS: dict[str, list[str]] = {
+    "deal": [
+        'stage == "won"',
+        'stage in ("won", "lost")',
+        "is_new_customer",
+        'product_line != "saas"',
+        "amount > 500",
+        "margin is not null",
+        'not (stage == "open")',
+        'currency == "USD"',
+    ],
+    "visit": ['channel == "onsite"', "customer_id is null", 'channel in ("phone", "video")'],
+    "quote": ['status == "accepted"', "amount >= 1000"],
+    "payment": ["amount_due is not null", "amount_paid > 50"],
+    "complaint": ["first_response_at is not null"],
+    "survey": ["score >= 4"],
+    "training": ["passed", "not passed"],
+    "lead": ["is_new_customer"],
+}
+BY_FIELDS: dict[str, list[str]] = {
+    "deal": ["occurred_at", "closed_at"],
+    "payment": ["due_date", "paid_at"],
+    "complaint": ["opened_at", "first_response_at"],
+}
+
+
+@st.composite
+def aggregates(draw: st.DrawFn, *, allow_avg: bool = True) -> str:
+    """One aggregate of the formula language, always valid."""
+    kinds = ["count", "sum", "distinct"] + (["avg"] if allow_avg else [])
+    kind = draw(st.sampled_from(kinds))
+    if kind in {"sum", "avg"}:
+        source = draw(st.sampled_from(sorted(NUMERIC_BY_TYPE)))
+        head = f"{kind}({source}.{draw(st.sampled_from(NUMERIC_BY_TYPE[source]))}"
+    elif kind == "distinct":
+        source = draw(st.sampled_from(sorted(DISTINCT_BY_TYPE)))
+        head = f"distinct({source}.{draw(st.sampled_from(DISTINCT_BY_TYPE[source]))}"
+    else:
+        source = draw(st.sampled_from(sorted(CONDITIONS)))
+        head = f"count({source}"
+    if source in CONDITIONS and draw(st.booleans()):
+        conds = draw(st.lists(st.sampled_from(CONDITIONS[source]), min_size=1, max_size=2))
+        head += " where " + draw(st.sampled_from([" and ", " or "])).join(conds)
+    if source in BY_FIELDS and draw(st.booleans()):
+        head += f" by {draw(st.sampled_from(BY_FIELDS[source]))}"
+    return head + ")"
+
+
+@st.composite
+def formulas(draw: st.DrawFn) -> str:
+    """A random valid KPI formula: an aggregate, a ratio of two, maybe a factor."""
+    if draw(st.booleans()):
+        text = f"ratio({draw(aggregates(allow_avg=False))}, {draw(aggregates(allow_avg=False))})"
+    else:
+        text = draw(aggregates())
+    if draw(st.integers(0, 3)) == 0:
+        text += " * 100"
+    return text

@@ -453,9 +453,10 @@ def parse_formula(text: str) -> Formula:
         num, num_avg = _measure(term.children[0], text)
         den, den_avg = _measure(term.children[1], text)
         if num_avg or den_avg:
+            offending = term.children[0] if num_avg else term.children[1]
             raise FormulaError(
                 "avg() cannot be used inside ratio(); use sum() and count()",
-                position=_pos(term),
+                position=_pos(offending.children[0]),
                 formula=text,
             )
         return Formula(text, "ratio", (num[0], den[0]), factor)

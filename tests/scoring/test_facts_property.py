@@ -25,8 +25,10 @@ from paceline.shared.db.migrate import upgrade
 from paceline.shared.db.session import Database
 from paceline.shared.eventlog import ConsumedRecord
 from paceline.shared.events import CanonicalEvent, Envelope
+from paceline.shared.kpi.catalog import BUILTIN_KPIS, KpiDefinition
+from paceline.shared.kpi.formula import parse_formula
 from paceline.shared.kpi.records import TenantContext
-from tests.strategies import batches, histories
+from tests.strategies import batches, formulas, histories
 from tests.support import diff_rows, reference_facts, stored_facts
 
 NOW = datetime(2026, 12, 3, tzinfo=UTC)
@@ -84,17 +86,41 @@ async def _new_tenant(db: Database, tz: str) -> str:
     return tenant
 
 
+def _custom(index: int, text: str) -> KpiDefinition:
+    return KpiDefinition(
+        key=f"custom_{index}",
+        name_zh="自定义",
+        name_en="custom",
+        unit="count",
+        direction="higher",
+        category="process",
+        formula=parse_formula(text),
+        builtin=False,
+    )
+
+
 @settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow], deadline=None
 )
-@given(history=histories(), tz=st.sampled_from(ZONES), data=st.data())
+@given(
+    history=histories(),
+    tz=st.sampled_from(ZONES),
+    custom=st.lists(formulas(), max_size=3),
+    data=st.data(),
+)
 def test_incremental_facts_equal_recomputation(
     database: tuple[asyncio.Runner, Database],
     history: list[dict[str, Any]],
     tz: str,
+    custom: list[str],
     data: st.DataObject,
 ) -> None:
+    """Built-in KPIs and random custom formulas, on random histories and batchings."""
     runner, db = database
+    kpis = [*BUILTIN_KPIS, *(_custom(i, text) for i, text in enumerate(custom))]
+
+    async def load_tenant(session: Any, tenant: Any) -> Any:
+        return TenantContext(tenant.id, ZoneInfo(tenant.timezone), tenant.currency), kpis
 
     async def scenario() -> tuple[Any, Any, Any, Any, list[Envelope], str]:
         tenant = await _new_tenant(db, tz)
@@ -104,18 +130,24 @@ def test_incremental_facts_equal_recomputation(
         for i, (lo, hi) in enumerate(splits):
             for _ in range(2 if i in redelivered else 1):
                 async with db.transaction() as session:
-                    await apply_batch(session, records=records[lo:hi], topic="t", now=NOW)
+                    await apply_batch(
+                        session,
+                        records=records[lo:hi],
+                        topic="t",
+                        now=NOW,
+                        load_tenant=load_tenant,
+                    )
         incremental = await stored_facts(db, tenant_ids=[tenant])
         async with db.transaction() as session:
             row = await tenant_repo.get_tenant(session, tenant_id=tenant)
             assert row is not None
-            await rebuild_tenant(session, tenant=row, now=NOW)
+            await rebuild_tenant(session, tenant=row, now=NOW, load_tenant=load_tenant)
         rebuilt = await stored_facts(db, tenant_ids=[tenant])
         return incremental[0], incremental[1], rebuilt[0], rebuilt[1], envs, tenant
 
     facts, members, rebuilt_facts, rebuilt_members, envs, tenant = runner.run(scenario())
     expected_facts, expected_members = reference_facts(
-        envs, {tenant: TenantContext(tenant, ZoneInfo(tz), "CNY")}
+        envs, {tenant: TenantContext(tenant, ZoneInfo(tz), "CNY")}, kpis
     )
     assert facts == expected_facts, diff_rows(expected_facts, facts)
     assert members == expected_members, diff_rows(expected_members, members)

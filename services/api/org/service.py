@@ -1,10 +1,10 @@
 """The org chart: replace it whole (idempotently) or item by item; memberships over time.
 
-A rep's team membership is history: moving a rep closes the old membership the day
-before ``effective_from`` and opens a new one, so facts from before the move keep
-counting for the old team. A rep's first team applies to all their history (events are
-often imported before the org chart is loaded). Nothing is deleted: teams and reps that
-leave the chart become inactive.
+A rep's team membership is history: moving a rep ends the old membership at
+``effective_from`` (exclusive: the old team keeps the days before it) and opens a new one,
+so facts from before the move keep counting for the old team. A rep's first team applies
+to all their history (events are often imported before the org chart is loaded). Nothing
+is deleted: teams and reps that leave the chart become inactive.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from paceline.api.org.schemas import (
     TeamIn,
     TeamOut,
 )
+from paceline.shared.db.alerts import resolve_alerts
 from paceline.shared.db.models import Rep, RepMembership, Team
 from paceline.shared.errors import Conflict, FieldError, InvalidInput, NotFound
 
@@ -220,6 +221,10 @@ async def replace_org(
             )
             changes.reps_deactivated += 1
     await session.flush()
+    # Reps the org chart now names are no longer unknown.
+    await resolve_alerts(
+        session, tenant_id=tenant_id, dedup_keys=[f"unknown_rep:{r.id}" for r in org.reps], now=now
+    )
     out = await get_org(session, tenant_id=tenant_id)
     out.changes = changes
     return out
@@ -349,6 +354,9 @@ async def put_rep(
         await session.flush()
     else:
         row.name, row.role, row.active, row.updated_at = rep.name, rep.role, True, now
+    await resolve_alerts(
+        session, tenant_id=tenant_id, dedup_keys=[f"unknown_rep:{rep_id}"], now=now
+    )
     history = await repo.memberships(session, tenant_id=tenant_id, rep_ids=[rep_id])
     await _set_team(
         session,

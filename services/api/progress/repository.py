@@ -179,3 +179,58 @@ async def daily_units(
         .group_by(Fact.day)
     )
     return {d: int(v or 0) for d, v in (await session.execute(stmt)).all()}
+
+
+async def totals_by_rep(
+    session: AsyncSession,
+    *,
+    tenant_id: str,
+    kpi: str,
+    start: date,
+    end: date,
+    rep_ids: Sequence[str],
+    distinct_measures: Sequence[int] = (),
+    pair_measures: Sequence[int] = (),
+    pair_days: Sequence[date] | None = None,
+) -> dict[str, dict[int, MeasureTotal]]:
+    """Measure totals per rep (one query per table, for leaderboards and scorecards)."""
+    out: dict[str, dict[int, MeasureTotal]] = {r: {} for r in rep_ids}
+    if not rep_ids:
+        return out
+    reps = list(rep_ids)
+    stmt = (
+        select(Fact.rep_id, Fact.measure, func.sum(Fact.value), func.sum(Fact.n))
+        .where(
+            Fact.tenant_id == tenant_id,
+            Fact.kpi == kpi,
+            Fact.day >= start,
+            Fact.day < end,
+            Fact.rep_id.in_(reps),
+        )
+        .group_by(Fact.rep_id, Fact.measure)
+    )
+    for rep, measure, value, n in (await session.execute(stmt)).all():
+        out[rep][int(measure)] = MeasureTotal(units=int(value or 0), records=int(n or 0))
+    for index in [*distinct_measures, *pair_measures]:
+        only_days = (
+            [FactMember.member.in_([d.isoformat() for d in pair_days])]
+            if index in pair_measures and pair_days is not None
+            else []
+        )
+        mstmt = (
+            select(FactMember.rep_id, func.count(distinct(FactMember.member)))
+            .where(
+                FactMember.tenant_id == tenant_id,
+                FactMember.kpi == kpi,
+                FactMember.day >= start,
+                FactMember.day < end,
+                FactMember.n > 0,
+                FactMember.measure == index,
+                FactMember.rep_id.in_(reps),
+                *only_days,
+            )
+            .group_by(FactMember.rep_id)
+        )
+        for rep, count in (await session.execute(mstmt)).all():
+            out[rep][index] = MeasureTotal(members=int(count or 0))
+    return out

@@ -27,6 +27,19 @@ class PaceThresholds(BaseModel):
         return self
 
 
+CalendarBase = Literal["cn", "none"]
+
+
+class PaceThresholdsUpdate(BaseModel):
+    """Some pace thresholds to change (the result must still be ahead > on_track > behind)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ahead: Annotated[Decimal, Field(gt=0, le=10)] | None = None
+    on_track: Annotated[Decimal, Field(gt=0, le=10)] | None = None
+    behind: Annotated[Decimal, Field(gt=0, le=10)] | None = None
+
+
 def _check_timezone(value: str) -> str:
     try:
         ZoneInfo(value)
@@ -51,6 +64,11 @@ class TenantSettings(BaseModel):
     fiscal_year_start_month: int = Field(ge=1, le=12)
     locale: Literal["zh-CN", "en"]
     pace_thresholds: PaceThresholds
+    calendar: CalendarBase = Field(
+        default="cn",
+        description="The built-in work calendar the tenant's own changes apply to: cn "
+        "(mainland China public holidays and make-up working days) or none (Monday to Friday).",
+    )
 
 
 class TenantSettingsUpdate(BaseModel):
@@ -63,7 +81,10 @@ class TenantSettingsUpdate(BaseModel):
     currency: str | None = None
     fiscal_year_start_month: Annotated[int, Field(ge=1, le=12)] | None = None
     locale: Literal["zh-CN", "en"] | None = None
-    pace_thresholds: PaceThresholds | None = None
+    pace_thresholds: PaceThresholdsUpdate | None = Field(
+        default=None, description="Thresholds to change; the ones left out keep their value."
+    )
+    calendar: CalendarBase | None = None
 
     @field_validator("timezone")
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.api.settings.schemas import (
@@ -13,8 +14,10 @@ from paceline.api.settings.schemas import (
     TenantSettings,
     TenantSettingsUpdate,
 )
+from paceline.shared.db.context import calendar_base
 from paceline.shared.db.jobs import enqueue_job
 from paceline.shared.db.models import Tenant
+from paceline.shared.errors import FieldError, InvalidInput
 
 
 def pace_thresholds(tenant: Tenant) -> PaceThresholds:
@@ -32,6 +35,7 @@ def settings_of(tenant: Tenant) -> TenantSettings:
         fiscal_year_start_month=tenant.fiscal_year_start_month,
         locale="en" if tenant.locale == "en" else "zh-CN",
         pace_thresholds=pace_thresholds(tenant),
+        calendar="none" if calendar_base(tenant) == "none" else "cn",
     )
 
 
@@ -53,10 +57,24 @@ async def update_settings(
     if update.locale is not None:
         tenant.locale = update.locale
     if update.pace_thresholds is not None:
+        merged = {
+            **pace_thresholds(tenant).model_dump(),
+            **update.pace_thresholds.model_dump(exclude_none=True),
+        }
+        try:
+            thresholds = PaceThresholds.model_validate(merged)
+        except ValidationError as exc:
+            reason = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+            raise InvalidInput(
+                f"pace thresholds: {reason}", fields=[FieldError("pace_thresholds", reason)]
+            ) from None
         tenant.options = {
             **(tenant.options or {}),
-            "pace_thresholds": update.pace_thresholds.model_dump(mode="json"),
+            "pace_thresholds": thresholds.model_dump(mode="json"),
         }
+    if update.calendar is not None:
+        # Working days are read-time only (pace, expected): no facts move.
+        tenant.options = {**(tenant.options or {}), "calendar": update.calendar}
     tenant.updated_at = now
     job_id = None
     if moves_facts:

@@ -89,3 +89,44 @@ async def version_in_force(
         .order_by(TargetVersion.version.desc())
         .limit(1)
     )
+
+
+async def values_in_force(
+    session: AsyncSession,
+    *,
+    tenant_id: str,
+    kpis: Sequence[str],
+    scopes: Sequence[str],
+    period: str,
+    at: datetime,
+) -> dict[tuple[str, str], TargetVersion]:
+    """(kpi, scope) -> the version in force at ``at``, for many targets at once."""
+    if not kpis or not scopes:
+        return {}
+    targets = (
+        await session.scalars(
+            select(Target).where(
+                Target.tenant_id == tenant_id,
+                Target.kpi.in_(list(kpis)),
+                Target.scope.in_(list(scopes)),
+                Target.period == period,
+            )
+        )
+    ).all()
+    by_id = {t.id: t for t in targets}
+    if not by_id:
+        return {}
+    rows = await session.scalars(
+        select(TargetVersion)
+        .where(
+            TargetVersion.tenant_id == tenant_id,
+            TargetVersion.target_id.in_(list(by_id)),
+            TargetVersion.recorded_at <= at,
+        )
+        .order_by(TargetVersion.target_id, TargetVersion.version)
+    )
+    out: dict[tuple[str, str], TargetVersion] = {}
+    for v in rows:  # ascending versions: the last one per target wins
+        t = by_id[v.target_id]
+        out[(t.kpi, t.scope)] = v
+    return out

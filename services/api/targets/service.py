@@ -192,6 +192,11 @@ async def list_targets(
     """Targets matching the filters (current values, no history)."""
     if scope is not None:
         scope = str(parse_scope(scope))
+    if period is not None:
+        try:  # the key as stored: 2026-q4 -> 2026-Q4, 2026-w5 -> 2026-W05
+            period = parse_period(period).key
+        except ValueError as exc:
+            raise InvalidInput(str(exc), fields=[FieldError("period", str(exc))]) from None
     rows = await repo.search(
         session,
         tenant_id=tenant_id,

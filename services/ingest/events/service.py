@@ -26,7 +26,14 @@ from paceline.shared.errors import (
     UnsupportedMediaType,
 )
 from paceline.shared.eventlog import EventLog, LogRecord
-from paceline.shared.events import CanonicalEvent, Envelope, field_errors, split_unknown_fields
+from paceline.shared.events import (
+    CanonicalEvent,
+    Envelope,
+    contains_nul,
+    field_errors,
+    split_unknown_fields,
+    wrong_type_fields,
+)
 
 JSON_TYPES: Final = frozenset({"application/json"})
 NDJSON_TYPES: Final = frozenset(
@@ -103,6 +110,18 @@ def validate_item(item: _Item, *, now: datetime) -> tuple[CanonicalEvent | None,
             errors=[FieldProblem(field="(event)", reason="must be a JSON object")],
         )
     event_id = raw.get("event_id") if isinstance(raw.get("event_id"), str) else None
+    problems = [
+        FieldProblem(
+            field=str(k), reason="contains a NUL character (\\u0000), which cannot be stored"
+        )
+        for k, v in raw.items()
+        if contains_nul(k) or contains_nul(v)
+    ]
+    problems += [FieldProblem(field=e.field, reason=e.reason) for e in wrong_type_fields(raw)]
+    if problems:
+        return None, EventResult(
+            index=item.index, event_id=event_id, status="rejected", errors=problems
+        )
     data, unknown = split_unknown_fields(raw)
     warnings = [f"unknown field {name!r} kept in attributes" for name in unknown]
     try:

@@ -177,6 +177,30 @@ async def apply_batch(
     return out
 
 
+async def _flag_missing_rates(
+    session: AsyncSession, *, issues: Sequence[tuple[str, Issue]], now: datetime
+) -> None:
+    """One alert per tenant and currency whose amounts could not be converted."""
+    missing_fx: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for tenant_id, issue in issues:
+        if issue.kind == "missing_fx_rate":
+            pair, _, day = issue.detail.partition(" on ")
+            missing_fx[(tenant_id, pair.split("->")[0])].append(day)
+    for (tenant_id, currency), days in sorted(missing_fx.items()):
+        await alerts_repo.raise_alert(
+            session,
+            tenant_id=tenant_id,
+            kind="data_quality",
+            type="missing_fx_rate",
+            dedup_key=f"missing_fx_rate:{currency}",
+            scope="company",
+            severity="warning",
+            title=f"No exchange rate for {currency}: amounts in {currency} are not counted",
+            detail={"currency": currency, "days": sorted(set(days))[:50]},
+            now=now,
+        )
+
+
 def _record_row(
     tenant_id: str,
     type_: str,
@@ -211,24 +235,7 @@ async def _flag_data_quality(
     now: datetime,
 ) -> None:
     """Raise data-quality alerts for what this batch revealed (unknown reps, missing rates)."""
-    missing_fx: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for tenant_id, issue in out.issues:
-        if issue.kind == "missing_fx_rate":
-            pair, _, day = issue.detail.partition(" on ")
-            missing_fx[(tenant_id, pair.split("->")[0])].append(day)
-    for (tenant_id, currency), days in sorted(missing_fx.items()):
-        await alerts_repo.raise_alert(
-            session,
-            tenant_id=tenant_id,
-            kind="data_quality",
-            type="missing_fx_rate",
-            dedup_key=f"missing_fx_rate:{currency}",
-            scope="company",
-            severity="warning",
-            title=f"No exchange rate for {currency}: amounts in {currency} are not counted",
-            detail={"currency": currency, "days": sorted(set(days))[:50]},
-            now=now,
-        )
+    await _flag_missing_rates(session, issues=out.issues, now=now)
     reps: dict[str, set[str]] = defaultdict(set)
     for (tenant_id, _type, _rid), events in by_record.items():
         reps[tenant_id].update(ev.rep_id for _pk, ev in events)
@@ -262,15 +269,20 @@ async def rebuild_tenant(
     await repo.delete_tenant_facts(session, tenant_id=tenant.id)
     after: tuple[str, str] | None = None
     done = 0
+    issues: list[tuple[str, Issue]] = []
     while True:
         page = await repo.iter_records(session, tenant_id=tenant.id, after=after, limit=500)
         if not page:
+            # Problems still present after the rebuild are flagged again (e.g. a rate that
+            # was loaded for other days than the amounts need).
+            await _flag_missing_rates(session, issues=issues, now=now)
             return done
         delta = FactDelta()
         upserts = []
         for row in page:
             state = RecordState.from_json(row.state)
-            new, _issues = contributions(state, kpis, ctx)
+            new, found = contributions(state, kpis, ctx)
+            issues.extend((tenant.id, i) for i in found)
             delta.replace([], new)
             upserts.append(
                 _record_row(row.tenant_id, row.type, row.record_id, row.event_pk, state, new, now)

@@ -1,0 +1,63 @@
+"""Work-calendar shapes."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_RANGE_DAYS = 366
+
+DayKind = Literal["workday", "weekend", "holiday"]
+DaySource = Literal["builtin", "tenant", "weekday"]
+
+
+class CalendarDayOut(BaseModel):
+    """One day of the tenant's calendar and where its kind comes from."""
+
+    day: date
+    kind: DayKind
+    name: str = Field(description="The holiday's or make-up day's name; empty otherwise.")
+    source: DaySource = Field(
+        description="builtin: the base calendar's holiday or make-up day; tenant: the "
+        "tenant's own change; weekday: the Monday-to-Friday rule."
+    )
+
+
+class CalendarOut(BaseModel):
+    """The tenant's calendar over [from, to)."""
+
+    base: Literal["cn", "none"]
+    working_days: int = Field(description="Working days in [from, to).")
+    days: list[CalendarDayOut]
+
+
+class BaseYearOut(BaseModel):
+    """A year the built-in calendar covers."""
+
+    year: int
+    status: str = Field(description="official, or provisional (subject to the official notice)")
+    source: str
+    holidays: int
+    makeup_workdays: int
+
+
+class CalendarBaseOut(BaseModel):
+    """The built-in calendar the tenant's changes apply to."""
+
+    name: Literal["cn", "none"]
+    title: str
+    years: list[BaseYearOut] = Field(
+        description="Years with public holidays; other years follow the Monday-to-Friday rule."
+    )
+    available: list[str] = Field(description="Built-in calendars (set one in PUT /v1/settings).")
+
+
+class CalendarDayIn(BaseModel):
+    """A tenant's change to one day: a holiday, or a working day (e.g. a make-up day)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    kind: Literal["holiday", "workday"]
+    name: Annotated[str, Field(max_length=200)] = ""

@@ -1,0 +1,120 @@
+"""Read the tenant's work calendar and change single days.
+
+The calendar is a built-in base (``cn`` or ``none``, chosen in the settings) plus the
+tenant's own changes. Working days are only used when progress is read (expected to
+date, pace, CRM-active share); facts do not depend on them, so a change here needs no
+fact rebuild and does not bump ``tenant.updated_at``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal, cast
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from paceline.api.calendar import repository as repo
+from paceline.api.calendar.schemas import (
+    MAX_RANGE_DAYS,
+    BaseYearOut,
+    CalendarBaseOut,
+    CalendarDayIn,
+    CalendarDayOut,
+    CalendarOut,
+    DaySource,
+)
+from paceline.shared.db.context import calendar_base
+from paceline.shared.db.models import Tenant
+from paceline.shared.errors import FieldError, InvalidInput, NotFound
+from paceline.shared.kpi.calendar import (
+    BUILTIN_CALENDARS,
+    WorkCalendar,
+    builtin_calendar,
+    builtin_calendar_data,
+    days_between,
+)
+
+BaseName = Literal["cn", "none"]
+
+
+def _base_name(tenant: Tenant) -> BaseName:
+    return "none" if calendar_base(tenant) == "none" else "cn"
+
+
+def _day_out(
+    day: date, *, base: WorkCalendar, calendar: WorkCalendar, tenant_days: set[date]
+) -> CalendarDayOut:
+    kind, name = calendar.describe(day)
+    source: DaySource = "weekday"
+    if day in tenant_days:
+        source = "tenant"
+    elif day in base.holidays or day in base.makeup_workdays:
+        source = "builtin"
+    return CalendarDayOut(day=day, kind=kind, name=name, source=source)
+
+
+async def _calendar(
+    session: AsyncSession, *, tenant: Tenant, start: date, end: date
+) -> tuple[WorkCalendar, WorkCalendar, set[date]]:
+    """The base, the tenant's calendar over [start, end), and the days the tenant changed."""
+    base = builtin_calendar(_base_name(tenant))
+    rows = await repo.changes(session, tenant_id=tenant.id, start=start, end=end)
+    changes = [(r.day, cast(Literal["holiday", "workday"], r.kind), r.name) for r in rows]
+    return base, base.with_changes(changes), {r.day for r in rows}
+
+
+async def calendar(session: AsyncSession, *, tenant: Tenant, start: date, end: date) -> CalendarOut:
+    """Every day in [start, end) with its kind, name and source, and the working days."""
+    if end <= start:
+        raise InvalidInput("to must be after from", fields=[FieldError("to", "must be after from")])
+    if (end - start).days > MAX_RANGE_DAYS:
+        reason = f"must be at most {MAX_RANGE_DAYS} days after from"
+        raise InvalidInput(f"to {reason}", fields=[FieldError("to", reason)])
+    base, cal, tenant_days = await _calendar(session, tenant=tenant, start=start, end=end)
+    return CalendarOut(
+        base=_base_name(tenant),
+        working_days=cal.working_days(start, end),
+        days=[
+            _day_out(d, base=base, calendar=cal, tenant_days=tenant_days)
+            for d in days_between(start, end)
+        ],
+    )
+
+
+def calendar_base_info(tenant: Tenant) -> CalendarBaseOut:
+    """The tenant's built-in calendar: its years, their status and their source."""
+    name = _base_name(tenant)
+    data = builtin_calendar_data(name)
+    return CalendarBaseOut(
+        name=name,
+        title=str(data.get("name", name)),
+        years=[
+            BaseYearOut(
+                year=int(year),
+                status=str(info.get("status", "official")),
+                source=str(info.get("source", "")),
+                holidays=len(info.get("holidays", {})),
+                makeup_workdays=len(info.get("workdays", {})),
+            )
+            for year, info in sorted(data["years"].items())
+        ],
+        available=list(BUILTIN_CALENDARS),
+    )
+
+
+async def put_day(
+    session: AsyncSession, *, tenant: Tenant, day: date, change: CalendarDayIn, now: datetime
+) -> CalendarDayOut:
+    """Store the tenant's change to a day; the day as it now reads."""
+    await repo.put_change(
+        session, tenant_id=tenant.id, day=day, kind=change.kind, name=change.name, now=now
+    )
+    return CalendarDayOut(day=day, kind=change.kind, name=change.name, source="tenant")
+
+
+async def delete_day(session: AsyncSession, *, tenant: Tenant, day: date) -> CalendarDayOut:
+    """Remove the tenant's change to a day (404 if none); the day as the base reads it."""
+    if not await repo.delete_change(session, tenant_id=tenant.id, day=day):
+        raise NotFound(f"the calendar has no change of the tenant's on {day.isoformat()}")
+    base = builtin_calendar(_base_name(tenant))
+    return _day_out(day, base=base, calendar=base, tenant_days=set())

@@ -1,0 +1,1 @@
+"""Exchange rates into the tenant currency: listed, upserted, imported from CSV, deleted."""

@@ -1,0 +1,146 @@
+"""Exchange-rate shapes, and the checks one rate must pass (shared by JSON and CSV)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_RATES = 10_000
+MAX_DECIMAL_PLACES = 10
+# Far above any real rate (units of tenant currency per unit of another currency).
+MAX_RATE = Decimal(10) ** 12
+
+_CURRENCY = re.compile(r"[A-Z]{3}")
+# Plain ASCII decimals (``Decimal`` alone would also take "1_000" and non-ASCII digits).
+_DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+_DAY = re.compile(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})")
+
+
+def check_currency(value: Any) -> str:
+    """An ISO 4217 code, upper-cased; ValueError if it is not one."""
+    code = str(value).strip().upper() if isinstance(value, str) else ""
+    if not _CURRENCY.fullmatch(code):
+        raise ValueError("must be an ISO 4217 code such as USD")
+    return code
+
+
+def check_rate(value: Any) -> str:
+    """A positive finite decimal with at most 10 decimal places, as normalised text."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+        raise ValueError("must be a decimal number such as 7.1234")
+    text = str(value).strip()
+    try:
+        rate = Decimal(text)
+    except InvalidOperation:
+        raise ValueError("must be a decimal number such as 7.1234") from None
+    if not rate.is_finite():
+        raise ValueError("must be a finite number")
+    if not _DECIMAL.fullmatch(text):
+        raise ValueError("must be a decimal number such as 7.1234")
+    if rate <= 0:
+        raise ValueError("must be greater than 0")
+    if rate >= MAX_RATE:
+        raise ValueError(f"must be less than {MAX_RATE:,.0f}")
+    normal = rate.normalize()
+    exponent = normal.as_tuple().exponent
+    assert isinstance(exponent, int)  # finite decimals have an integer exponent
+    if -exponent > MAX_DECIMAL_PLACES:
+        raise ValueError(f"must have at most {MAX_DECIMAL_PLACES} decimal places")
+    return format(normal, "f")
+
+
+def check_day(value: Any) -> date:
+    """A calendar day from YYYY-MM-DD (or YYYY/MM/DD, as spreadsheets write it)."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    m = _DAY.fullmatch(value.strip()) if isinstance(value, str) else None
+    if m is None:
+        raise ValueError("must be a date such as 2026-11-02")
+    try:
+        return date(int(m[1]), int(m[2]), int(m[3]))
+    except ValueError:
+        raise ValueError("is not a day of the calendar") from None
+
+
+Currency = Annotated[str, Field(description="ISO 4217 code (upper-cased).", examples=["USD"])]
+
+
+class FxRateIn(BaseModel):
+    """One rate: units of the tenant currency per unit of ``currency``, from ``day`` on."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    currency: Currency
+    day: date = Field(description="The first day the rate applies (it serves up to 31 days).")
+    rate: str = Field(
+        description="Positive decimal, at most 10 decimal places; kept exactly.",
+        examples=["7.1234"],
+    )
+
+    @field_validator("currency", mode="before")
+    @classmethod
+    def _currency(cls, value: Any) -> str:
+        return check_currency(value)
+
+    @field_validator("day", mode="before")
+    @classmethod
+    def _day(cls, value: Any) -> date:
+        return check_day(value)
+
+    @field_validator("rate", mode="before")
+    @classmethod
+    def _rate(cls, value: Any) -> str:
+        return check_rate(value)
+
+
+class FxRatesIn(BaseModel):
+    """Rates to store; a rate already stored for a currency and day is replaced."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rates: Annotated[list[FxRateIn], Field(max_length=MAX_RATES)]
+
+
+class FxRateOut(BaseModel):
+    """A stored rate."""
+
+    currency: str
+    day: date
+    rate: str = Field(description="Exact decimal text.")
+    updated_at: datetime
+
+
+class FxUpsertOut(BaseModel):
+    """What storing rates changed, and the fact rebuild it started."""
+
+    upserted: int = Field(description="Rates added or changed.")
+    unchanged: int = Field(default=0, description="Rates already stored with the same value.")
+    rebuild_job_id: int | None = Field(
+        description="The fact rebuild that applies the new rates (None when nothing changed)."
+    )
+
+
+class RejectedRow(BaseModel):
+    """A CSV row that was not stored, and why."""
+
+    row: int = Field(description="1-based line number in the file (the header is line 1).")
+    field: str
+    reason: str
+
+
+class FxImportOut(FxUpsertOut):
+    """What a CSV import stored and which rows it rejected."""
+
+    rejected: list[RejectedRow] = []
+
+
+class FxDeleteOut(BaseModel):
+    """A removed rate and the fact rebuild it started."""
+
+    currency: str
+    day: date
+    rebuild_job_id: int

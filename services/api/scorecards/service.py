@@ -1,0 +1,352 @@
+"""Scorecards per rep and team, and leaderboards per team.
+
+A rep's scorecard uses the role template of the rep's role (or one given explicitly):
+for each KPI of the template, the actual over the period up to ``as_of``, the rep's
+target for the period (the version in force at ``as_of``), the capped, direction-aware
+attainment and the tier; then the weighted score and overall tier
+(:mod:`paceline.shared.kpi.scorecards`). Attainment compares with the whole period's
+target: read it at period end for the review, or mid-period as "attained so far".
+
+Leaderboards compute every member's scorecard with one query per KPI and table, not one
+per rep.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from paceline.api.kpis.service import find_kpi
+from paceline.api.progress import repository as progress_repo
+from paceline.api.progress.service import counted_days_end, kpi_value_for
+from paceline.api.scopes import Scope, team_ids
+from paceline.api.scorecards.schemas import LeaderboardOut, LeaderRow, ScorecardItem, ScorecardOut
+from paceline.api.targets import repository as targets_repo
+from paceline.api.templates.service import find_template
+from paceline.shared.db.models import Rep, TargetVersion, Tenant
+from paceline.shared.errors import FieldError, InvalidInput, NotFound
+from paceline.shared.kpi.calendar import WorkCalendar
+from paceline.shared.kpi.catalog import KpiDefinition
+from paceline.shared.kpi.periods import Period
+from paceline.shared.kpi.scorecards import (
+    DEFAULT_CAP,
+    RoleTemplate,
+    ScoredItem,
+    attainment,
+    kpi_tier,
+    weighted_score,
+)
+from paceline.shared.kpi.values import KpiValue, kpi_value
+
+_Q = Decimal("0.0001")
+
+
+def _q(v: Decimal | None) -> Decimal | None:
+    return None if v is None or not v.is_finite() else v.quantize(_Q)
+
+
+def attainment_cap(tenant: Tenant) -> Decimal:
+    """The tenant's attainment cap (1.5 = 150% by default)."""
+    return Decimal(str((tenant.options or {}).get("attainment_cap", DEFAULT_CAP)))
+
+
+def _item(
+    kpi: KpiDefinition,
+    weight: Decimal,
+    value: KpiValue,
+    version: TargetVersion | None,
+    cap: Decimal,
+) -> tuple[ScorecardItem, ScoredItem]:
+    target = Decimal(version.target) if version is not None else None
+    baseline = Decimal(version.baseline) if version and version.baseline is not None else None
+    stretch = Decimal(version.stretch) if version and version.stretch is not None else None
+    actual = value.value
+    status = "scored"
+    att = base_att = stretch_att = None
+    tier = None
+    if target is None:
+        status = "no_target"
+    elif actual is None or (kpi.is_ratio and value.sample < kpi.min_sample):
+        status = "insufficient_data"
+    else:
+        att = attainment(actual, target, kpi.direction, cap)
+        base_att = (
+            attainment(baseline, target, kpi.direction, cap) if baseline is not None else None
+        )
+        stretch_att = (
+            attainment(stretch, target, kpi.direction, cap) if stretch is not None else None
+        )
+        tier = kpi_tier(actual, target, baseline, stretch, kpi.direction)
+    return (
+        ScorecardItem(
+            kpi=kpi.key,
+            names=kpi.names(),
+            category=kpi.category,
+            unit=kpi.unit,
+            direction=kpi.direction,
+            weight=weight,
+            actual=_q(actual),
+            target=_q(target),
+            baseline=_q(baseline),
+            stretch=_q(stretch),
+            attainment=_q(att),
+            tier=tier,
+            status=status,
+            sample=value.sample,
+        ),
+        ScoredItem(weight, att, base_att, stretch_att),
+    )
+
+
+def _card(
+    scope: str,
+    period: Period,
+    as_of: datetime,
+    template: RoleTemplate,
+    pairs: Sequence[tuple[ScorecardItem, ScoredItem]],
+) -> ScorecardOut:
+    score = weighted_score([p[1] for p in pairs])
+    return ScorecardOut(
+        scope=scope,
+        period=period.key,
+        as_of=as_of,
+        template=template.key,
+        template_names={"zh-CN": template.name_zh, "en": template.name_en},
+        items=[p[0] for p in pairs],
+        score=_q(score.score),
+        tier=score.tier,
+        coverage=_q(score.coverage) or Decimal(0),
+    )
+
+
+async def _template_for(session: AsyncSession, tenant_id: str, key: str) -> RoleTemplate:
+    template = await find_template(session, tenant_id=tenant_id, key=key)
+    if template is None:
+        raise InvalidInput(
+            "unknown template", fields=[FieldError("template", f"no template {key!r}")]
+        )
+    return template
+
+
+async def rep_scorecards(
+    session: AsyncSession,
+    *,
+    tenant: Tenant,
+    rep_ids: Sequence[str],
+    period: Period,
+    as_of: datetime,
+    calendar: WorkCalendar,
+    template_key: str | None,
+) -> list[ScorecardOut]:
+    """Scorecards of several reps at once (one query per KPI and table)."""
+    end = counted_days_end(period, as_of, ZoneInfo(tenant.timezone))
+    roles = dict(
+        (
+            await session.execute(
+                select(Rep.id, Rep.role).where(
+                    Rep.tenant_id == tenant.id, Rep.id.in_(list(rep_ids))
+                )
+            )
+        ).all()
+    )
+    templates: dict[str, RoleTemplate] = {}
+    for rep in rep_ids:
+        key = template_key or roles.get(rep) or "account_manager"
+        if key not in templates:
+            found = await find_template(session, tenant_id=tenant.id, key=key)
+            templates[key] = found or await _template_for(session, tenant.id, "account_manager")
+    rep_template = {
+        rep: templates[template_key or roles.get(rep) or "account_manager"] for rep in rep_ids
+    }
+    kpi_keys = sorted({i.kpi for t in templates.values() for i in t.items})
+    kpis = {k: await find_kpi(session, tenant_id=tenant.id, key=k) for k in kpi_keys}
+    values: dict[str, dict[str, KpiValue]] = {rep: {} for rep in rep_ids}
+    working = calendar.working_days(period.start, end)
+    for key, kpi in kpis.items():
+        if kpi is None:
+            continue
+        shape = kpi.formula.shape
+        distinct = [
+            i
+            for i, m in enumerate(kpi.formula.measures)
+            if m.kind == "distinct" and shape != "working_day_share"
+        ]
+        totals = await progress_repo.totals_by_rep(
+            session,
+            tenant_id=tenant.id,
+            kpi=key,
+            start=period.start,
+            end=end,
+            rep_ids=rep_ids,
+            distinct_measures=distinct,
+            pair_measures=[0] if shape == "working_day_share" else [],
+            pair_days=calendar.working_day_list(period.start, end)
+            if shape == "working_day_share"
+            else None,
+        )
+        for rep in rep_ids:
+            values[rep][key] = kpi_value(
+                kpi.formula,
+                totals.get(rep, {}),
+                rep_working_days=working if shape == "working_day_share" else None,
+            )
+    versions = await targets_repo.values_in_force(
+        session,
+        tenant_id=tenant.id,
+        kpis=kpi_keys,
+        scopes=[f"rep:{r}" for r in rep_ids],
+        period=period.key,
+        at=as_of,
+    )
+    cap = attainment_cap(tenant)
+    cards = []
+    for rep in rep_ids:
+        template = rep_template[rep]
+        pairs = []
+        for item in template.items:
+            kpi = kpis.get(item.kpi)
+            if kpi is None:
+                continue
+            pairs.append(
+                _item(
+                    kpi,
+                    item.weight,
+                    values[rep].get(item.kpi, kpi_value(kpi.formula, {})),
+                    versions.get((item.kpi, f"rep:{rep}")),
+                    cap,
+                )
+            )
+        cards.append(_card(f"rep:{rep}", period, as_of, template, pairs))
+    return cards
+
+
+async def team_scorecard(
+    session: AsyncSession,
+    *,
+    tenant: Tenant,
+    scope: Scope,
+    period: Period,
+    as_of: datetime,
+    calendar: WorkCalendar,
+    template_key: str | None,
+) -> ScorecardOut:
+    """A team's (or the company's) scorecard against its own targets."""
+    template = await _template_for(session, tenant.id, template_key or "account_manager")
+    end = counted_days_end(period, as_of, ZoneInfo(tenant.timezone))
+    teams = await team_ids(session, tenant_id=tenant.id, scope=scope)
+    versions = await targets_repo.values_in_force(
+        session,
+        tenant_id=tenant.id,
+        kpis=[i.kpi for i in template.items],
+        scopes=[str(scope)],
+        period=period.key,
+        at=as_of,
+    )
+    cap = attainment_cap(tenant)
+    pairs = []
+    for item in template.items:
+        kpi = await find_kpi(session, tenant_id=tenant.id, key=item.kpi)
+        if kpi is None:
+            continue
+        value = await kpi_value_for(
+            session,
+            tenant=tenant,
+            kpi=kpi,
+            scope=scope,
+            start=period.start,
+            end=end,
+            calendar=calendar,
+            teams=teams,
+        )
+        pairs.append(_item(kpi, item.weight, value, versions.get((item.kpi, str(scope))), cap))
+    return _card(str(scope), period, as_of, template, pairs)
+
+
+async def leaderboard(
+    session: AsyncSession,
+    *,
+    tenant: Tenant,
+    team: str,
+    period: Period,
+    as_of: datetime,
+    calendar: WorkCalendar,
+    template_key: str | None,
+    kpi_key: str | None,
+) -> LeaderboardOut:
+    """The team's reps (members during the period) ranked by score, or by one KPI."""
+    scope = Scope("team", team)
+    teams = await team_ids(session, tenant_id=tenant.id, scope=scope)
+    spans = await progress_repo.reps_in_scope(
+        session, tenant_id=tenant.id, start=period.start, end=period.end, team_ids=teams
+    )
+    reps = sorted({r for r, _lo, _hi in spans})
+    cards = await rep_scorecards(
+        session,
+        tenant=tenant,
+        rep_ids=reps,
+        period=period,
+        as_of=as_of,
+        calendar=calendar,
+        template_key=template_key,
+    )
+    ranking_kpi = None
+    if kpi_key is not None:
+        ranking_kpi = await find_kpi(session, tenant_id=tenant.id, key=kpi_key)
+        if ranking_kpi is None:
+            raise NotFound(f"unknown KPI {kpi_key!r}")
+        if not any(i.kpi == kpi_key for c in cards for i in c.items):
+            # The KPI is not in the reps' templates: rank by its actual all the same.
+            for card in cards:
+                rep = card.scope.removeprefix("rep:")
+                value = await kpi_value_for(
+                    session,
+                    tenant=tenant,
+                    kpi=ranking_kpi,
+                    scope=Scope("rep", rep),
+                    start=period.start,
+                    end=counted_days_end(period, as_of, ZoneInfo(tenant.timezone)),
+                    calendar=calendar,
+                )
+                card.items.append(_item(ranking_kpi, Decimal(0), value, None, Decimal(1))[0])
+    names = dict(
+        (
+            await session.execute(
+                select(Rep.id, Rep.name).where(Rep.tenant_id == tenant.id, Rep.id.in_(reps))
+            )
+        ).all()
+    )
+
+    def sort_key(card: ScorecardOut) -> tuple[int, Decimal, str]:
+        # By score; or by one KPI's actual (ascending when lower is better).
+        if ranking_kpi is None:
+            value = card.score
+        else:
+            item = next((i for i in card.items if i.kpi == ranking_kpi.key), None)
+            value = item.actual if item is not None else None
+            if value is not None and ranking_kpi.direction == "lower":
+                value = -value
+        return (0 if value is not None else 1, -(value or Decimal(0)), card.scope)
+
+    ranked = sorted(cards, key=sort_key)
+    rows = []
+    for rank, card in enumerate(ranked, start=1):
+        rep = card.scope.removeprefix("rep:")
+        item = next((i for i in card.items if i.kpi == kpi_key), None) if kpi_key else None
+        rows.append(
+            LeaderRow(
+                rank=rank,
+                rep_id=rep,
+                name=names.get(rep),
+                score=card.score,
+                tier=card.tier,
+                coverage=card.coverage,
+                kpi_actual=item.actual if item else None,
+                kpi_attainment=item.attainment if item else None,
+            )
+        )
+    return LeaderboardOut(team=team, period=period.key, as_of=as_of, kpi=kpi_key, rows=rows)

@@ -1,0 +1,1 @@
+"""Role templates: KPIs and weights per role, built-in and custom."""

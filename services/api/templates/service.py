@@ -1,0 +1,115 @@
+"""Role templates: the built-in three (60/30/10) and a tenant's own."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from paceline.api.kpis.service import find_kpi
+from paceline.api.templates.schemas import TemplateIn, TemplateItemIO, TemplateOut
+from paceline.shared.db.models import RoleTemplateRow
+from paceline.shared.errors import Conflict, FieldError, InvalidInput, NotFound
+from paceline.shared.kpi.scorecards import (
+    BUILTIN_TEMPLATE_BY_KEY,
+    BUILTIN_TEMPLATES,
+    RoleTemplate,
+    TemplateItem,
+    check_weights,
+)
+
+
+def template_from_row(row: RoleTemplateRow) -> RoleTemplate:
+    """A stored custom template."""
+    return RoleTemplate(
+        row.key,
+        row.name_zh,
+        row.name_en,
+        tuple(TemplateItem(i["kpi"], Decimal(str(i["weight"]))) for i in row.items),
+        builtin=False,
+    )
+
+
+async def find_template(session: AsyncSession, *, tenant_id: str, key: str) -> RoleTemplate | None:
+    """A template by key: the tenant's own first, then the built-ins."""
+    row = await session.get(RoleTemplateRow, (tenant_id, key))
+    if row is not None:
+        return template_from_row(row)
+    return BUILTIN_TEMPLATE_BY_KEY.get(key)
+
+
+async def template_out(session: AsyncSession, tenant_id: str, t: RoleTemplate) -> TemplateOut:
+    """A template with each KPI's category and the category mix."""
+    items = []
+    mix = {"result": Decimal(0), "process": Decimal(0), "capability": Decimal(0)}
+    for i in t.items:
+        kpi = await find_kpi(session, tenant_id=tenant_id, key=i.kpi)
+        category = kpi.category if kpi is not None else None
+        if category is not None:
+            mix[category] += i.weight
+        items.append(TemplateItemIO(kpi=i.kpi, weight=i.weight, category=category))
+    return TemplateOut(
+        key=t.key,
+        names={"zh-CN": t.name_zh, "en": t.name_en},
+        builtin=t.builtin,
+        items=items,
+        mix=mix,
+    )
+
+
+async def list_templates(session: AsyncSession, *, tenant_id: str) -> list[TemplateOut]:
+    """Built-in templates, then the tenant's."""
+    rows = (
+        await session.scalars(
+            select(RoleTemplateRow)
+            .where(RoleTemplateRow.tenant_id == tenant_id)
+            .order_by(RoleTemplateRow.key)
+        )
+    ).all()
+    custom = {r.key: template_from_row(r) for r in rows}
+    out = [await template_out(session, tenant_id, custom.pop(t.key, t)) for t in BUILTIN_TEMPLATES]
+    out += [await template_out(session, tenant_id, t) for t in custom.values()]
+    return out
+
+
+async def put_template(
+    session: AsyncSession, *, tenant_id: str, key: str, body: TemplateIn, now: datetime
+) -> TemplateOut:
+    """Create or replace a custom template (a built-in key makes a tenant-specific version)."""
+    errors = []
+    for n, item in enumerate(body.items):
+        if await find_kpi(session, tenant_id=tenant_id, key=item.kpi) is None:
+            errors.append(FieldError(f"items[{n}].kpi", f"unknown KPI {item.kpi!r}"))
+    items = [TemplateItem(i.kpi, i.weight) for i in body.items]
+    errors += [FieldError("items", p) for p in check_weights(items)]
+    if errors:
+        raise InvalidInput("the template is not valid", fields=errors)
+    row = await session.get(RoleTemplateRow, (tenant_id, key))
+    data = [{"kpi": i.kpi, "weight": str(i.weight)} for i in body.items]
+    if row is None:
+        row = RoleTemplateRow(
+            tenant_id=tenant_id,
+            key=key,
+            name_zh=body.name_zh,
+            name_en=body.name_en,
+            items=data,
+            updated_at=now,
+        )
+        session.add(row)
+    else:
+        row.name_zh, row.name_en, row.items, row.updated_at = body.name_zh, body.name_en, data, now
+    await session.flush()
+    return await template_out(session, tenant_id, template_from_row(row))
+
+
+async def delete_template(session: AsyncSession, *, tenant_id: str, key: str) -> None:
+    """Remove a custom template (a built-in one comes back if it was overridden)."""
+    row = await session.get(RoleTemplateRow, (tenant_id, key))
+    if row is None:
+        if key in BUILTIN_TEMPLATE_BY_KEY:
+            raise Conflict(f"{key!r} is built in and cannot be removed")
+        raise NotFound(f"no template {key!r}")
+    await session.delete(row)
+    await session.flush()

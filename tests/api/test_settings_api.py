@@ -1,0 +1,236 @@
+"""``GET/PUT /v1/settings``: defaults, partial updates, validation, and their effect on facts."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+
+from paceline.shared.auth import generate_key
+from paceline.shared.db import tenants as tenant_repo
+from tests.support import Stack
+
+LATE_AS_OF = "2028-06-01T00:00:00+08:00"
+NOV_MID = "2026-11-15T12:00:00+08:00"
+PERIOD_KEYS = {"key": 0, "kind": 0, "start": 0, "end": 0}
+DEFAULTS = {
+    "name": "Default",
+    "timezone": "Asia/Shanghai",
+    "currency": "CNY",
+    "fiscal_year_start_month": 1,
+    "locale": "zh-CN",
+    "pace_thresholds": {"ahead": "1.10", "on_track": "0.95", "behind": "0.80"},
+}
+
+
+async def put_settings(stack: Stack, body: dict[str, Any]) -> httpx.Response:
+    """PUT /v1/settings with the admin key."""
+    return await stack.client.put("/v1/settings", json=body, headers=stack.auth())
+
+
+async def get_settings(stack: Stack) -> dict[str, Any]:
+    """GET /v1/settings."""
+    resp = await stack.client.get("/v1/settings", headers=stack.auth())
+    assert resp.status_code == 200, resp.text
+    body: dict[str, Any] = resp.json()
+    return body
+
+
+async def progress(stack: Stack, *, period: str, kpi: str = "visits") -> dict[str, Any]:
+    """GET /v1/progress for the company."""
+    resp = await stack.client.get(
+        "/v1/progress",
+        params={"kpi": kpi, "period": period, "as_of": LATE_AS_OF},
+        headers=stack.auth(),
+    )
+    assert resp.status_code == 200, resp.text
+    body: dict[str, Any] = resp.json()
+    return body
+
+
+async def actual(stack: Stack, *, period: str, kpi: str = "visits") -> Decimal:
+    """The company's actual for a period."""
+    return Decimal((await progress(stack, period=period, kpi=kpi))["actual"])
+
+
+def visit(event_id: str, at: str) -> dict[str, Any]:
+    """A visit at an instant."""
+    return {"event_id": event_id, "type": "visit", "occurred_at": at, "rep_id": "r1"}
+
+
+def pick(data: dict[str, Any], like: dict[str, Any]) -> dict[str, Any]:
+    """The entries of ``data`` with the keys of ``like`` (fields added later are ignored)."""
+    return {k: data.get(k) for k in like}
+
+
+def assert_invalid(resp: httpx.Response, field: str) -> None:
+    """422 in the stable shape, naming the field."""
+    assert resp.status_code == 422, resp.text
+    err = resp.json()["error"]
+    assert err["code"] == "invalid_input"
+    assert field in [f["field"] for f in err["fields"]], err
+
+
+async def test_defaults(embedded_stack: Stack) -> None:
+    assert pick(await get_settings(embedded_stack), DEFAULTS) == DEFAULTS
+
+
+async def test_partial_update_keeps_the_rest(embedded_stack: Stack) -> None:
+    resp = await put_settings(embedded_stack, {"fiscal_year_start_month": 4})
+    assert resp.status_code == 200, resp.text
+    expected: dict[str, Any] = {**DEFAULTS, "fiscal_year_start_month": 4, "rebuild_job_id": None}
+    assert pick(resp.json(), expected) == expected
+    thresholds = {"ahead": "1.20", "on_track": "1.00", "behind": "0.70"}
+    resp = await put_settings(embedded_stack, {"pace_thresholds": thresholds, "locale": "en"})
+    assert resp.status_code == 200, resp.text
+    expected = {
+        **DEFAULTS,
+        "fiscal_year_start_month": 4,
+        "locale": "en",
+        "pace_thresholds": thresholds,
+    }
+    assert pick(await get_settings(embedded_stack), expected) == expected
+    resp = await put_settings(embedded_stack, {})
+    assert resp.status_code == 200, resp.text
+    assert pick(await get_settings(embedded_stack), expected) == expected
+
+
+async def test_partial_thresholds_keep_the_other_thresholds(embedded_stack: Stack) -> None:
+    custom = {"ahead": "1.20", "on_track": "1.00", "behind": "0.70"}
+    assert (await put_settings(embedded_stack, {"pace_thresholds": custom})).status_code == 200
+    resp = await put_settings(embedded_stack, {"pace_thresholds": {"ahead": "1.50"}})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["pace_thresholds"] == {**custom, "ahead": "1.50"}
+
+
+async def test_currency_is_normalised_to_upper_case(embedded_stack: Stack) -> None:
+    resp = await put_settings(embedded_stack, {"currency": "usd"})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["currency"] == "USD"
+    assert resp.json()["rebuild_job_id"] is not None
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"timezone": "Mars/Olympus_Mons"}, "timezone"),
+        ({"timezone": ""}, "timezone"),
+        ({"timezone": "../../etc/passwd"}, "timezone"),
+        ({"currency": "usd1"}, "currency"),
+        ({"currency": "CN"}, "currency"),
+        ({"fiscal_year_start_month": 13}, "fiscal_year_start_month"),
+        ({"fiscal_year_start_month": 0}, "fiscal_year_start_month"),
+        ({"locale": "fr"}, "locale"),
+        (
+            {"pace_thresholds": {"ahead": "0.90", "on_track": "0.95", "behind": "0.80"}},
+            "pace_thresholds",
+        ),
+        (
+            {"pace_thresholds": {"ahead": "1.10", "on_track": "0.80", "behind": "0.80"}},
+            "pace_thresholds",
+        ),
+        ({"pace_thresholds": {"ahead": "-1"}}, "pace_thresholds.ahead"),
+        ({"colour": "blue"}, "colour"),
+    ],
+)
+async def test_invalid_settings_answer_422_naming_the_field(
+    embedded_stack: Stack, body: dict[str, Any], field: str
+) -> None:
+    assert_invalid(await put_settings(embedded_stack, body), field)
+    assert pick(await get_settings(embedded_stack), DEFAULTS) == DEFAULTS
+
+
+async def test_read_key_reads_but_cannot_change_settings(embedded_stack: Stack) -> None:
+    key = generate_key()
+    async with embedded_stack.db.transaction() as session:
+        await tenant_repo.add_key(
+            session,
+            tenant_id=embedded_stack.settings.default_tenant,
+            key=key,
+            name="reader",
+            scopes=["read"],
+            now=datetime.now(UTC),
+        )
+    headers = embedded_stack.auth(key.plaintext)
+    resp = await embedded_stack.client.get("/v1/settings", headers=headers)
+    assert resp.status_code == 200, resp.text
+    resp = await embedded_stack.client.put("/v1/settings", json={"name": "x"}, headers=headers)
+    assert resp.status_code == 403, resp.text
+    assert resp.json()["error"]["code"] == "forbidden"
+
+
+async def test_time_zone_change_rebuilds_the_facts(stack: Stack) -> None:
+    s = stack
+    # 16:30 UTC on 30 November is 00:30 on 1 December in Asia/Shanghai.
+    resp = await s.post_events([visit("late", "2026-11-30T16:30:00Z"), visit("mid", NOV_MID)])
+    assert resp.status_code == 202, resp.text
+    await s.wait_scored()
+    assert await actual(s, period="2026-11") == 1
+    assert await actual(s, period="2026-12") == 1
+
+    resp = await put_settings(s, {"timezone": "UTC"})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["timezone"] == "UTC"
+    assert isinstance(resp.json()["rebuild_job_id"], int)
+
+    deadline = time.monotonic() + 60
+    while await actual(s, period="2026-11") != 2:
+        assert time.monotonic() < deadline, "the facts were not rebuilt within 60 s"
+        await asyncio.sleep(0.1)
+    assert await actual(s, period="2026-12") == 0
+    # Events that arrive after the change use the new zone directly.
+    resp = await s.post_events(visit("later", "2026-11-30T23:30:00Z"))
+    assert resp.status_code == 202, resp.text
+    await s.wait_scored()
+    assert await actual(s, period="2026-11") == 3
+    # Setting the same zone again starts nothing.
+    resp = await put_settings(s, {"timezone": "UTC"})
+    assert resp.json()["rebuild_job_id"] is None
+
+
+async def test_fiscal_year_start_moves_years_and_quarters(embedded_stack: Stack) -> None:
+    s = embedded_stack
+    resp = await s.post_events(
+        [visit("march", "2026-03-15T10:00:00+08:00"), visit("may", "2026-05-10T10:00:00+08:00")]
+    )
+    assert resp.status_code == 202, resp.text
+    await s.wait_scored()
+    assert pick((await progress(s, period="2026"))["period"], PERIOD_KEYS) == {
+        "key": "2026",
+        "kind": "year",
+        "start": "2026-01-01",
+        "end": "2027-01-01",
+    }
+    assert await actual(s, period="2026") == 2
+
+    resp = await put_settings(s, {"fiscal_year_start_month": 4})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["rebuild_job_id"] is None  # periods are read-time roll-ups
+
+    year = await progress(s, period="2026")
+    assert pick(year["period"], PERIOD_KEYS) == {
+        "key": "2026",
+        "kind": "year",
+        "start": "2026-04-01",
+        "end": "2027-04-01",
+    }
+    assert Decimal(year["actual"]) == 1  # May only; March belongs to fiscal 2025
+    assert await actual(s, period="2025") == 1
+    quarters = {
+        q: (await progress(s, period=f"2026-{q}"))["period"] for q in ("Q1", "Q2", "Q3", "Q4")
+    }
+    assert [(p["start"], p["end"]) for p in quarters.values()] == [
+        ("2026-04-01", "2026-07-01"),
+        ("2026-07-01", "2026-10-01"),
+        ("2026-10-01", "2027-01-01"),
+        ("2027-01-01", "2027-04-01"),
+    ]
+    assert await actual(s, period="2026-Q1") == 1
+    assert await actual(s, period="2025-Q4") == 1
+    # Months and weeks stay calendar periods.
+    assert (await progress(s, period="2026-05"))["period"]["start"] == "2026-05-01"
