@@ -69,6 +69,14 @@ class TenantSettings(BaseModel):
         description="The built-in work calendar the tenant's own changes apply to: cn "
         "(mainland China public holidays and make-up working days) or none (Monday to Friday).",
     )
+    pace_method: Literal["working_days", "seasonal"] = Field(
+        default="working_days",
+        description="How expected-to-date is computed: by working days elapsed, or by the "
+        "seasonal curve learned from past periods of the same kind.",
+    )
+    attainment_cap: Annotated[Decimal, Field(ge=1, le=10)] = Field(
+        default=Decimal("1.5"), description="Scorecard attainment cap (1.5 = 150%)."
+    )
 
 
 class TenantSettingsUpdate(BaseModel):
@@ -85,6 +93,8 @@ class TenantSettingsUpdate(BaseModel):
         default=None, description="Thresholds to change; the ones left out keep their value."
     )
     calendar: CalendarBase | None = None
+    pace_method: Literal["working_days", "seasonal"] | None = None
+    attainment_cap: Annotated[Decimal, Field(ge=1, le=10)] | None = None
 
     @field_validator("timezone")
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
@@ -36,6 +37,10 @@ def settings_of(tenant: Tenant) -> TenantSettings:
         locale="en" if tenant.locale == "en" else "zh-CN",
         pace_thresholds=pace_thresholds(tenant),
         calendar="none" if calendar_base(tenant) == "none" else "cn",
+        pace_method="seasonal"
+        if (tenant.options or {}).get("pace_method") == "seasonal"
+        else "working_days",
+        attainment_cap=Decimal(str((tenant.options or {}).get("attainment_cap", "1.5"))),
     )
 
 
@@ -72,6 +77,10 @@ async def update_settings(
             **(tenant.options or {}),
             "pace_thresholds": thresholds.model_dump(mode="json"),
         }
+    if update.pace_method is not None:
+        tenant.options = {**(tenant.options or {}), "pace_method": update.pace_method}
+    if update.attainment_cap is not None:
+        tenant.options = {**(tenant.options or {}), "attainment_cap": str(update.attainment_cap)}
     if update.calendar is not None:
         # Working days are read-time only (pace, expected): no facts move.
         tenant.options = {**(tenant.options or {}), "calendar": update.calendar}
