@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from paceline.scoring.facts import repository as repo
 from paceline.scoring.facts.service import BatchOutcome, TenantLoader, apply_batch, rebuild_tenant
 from paceline.scoring.tenants import TenantCache
+from paceline.shared import metrics
 from paceline.shared.clock import Clock
 from paceline.shared.db.jobs import claim_job, finish_job
 from paceline.shared.db.session import Database
@@ -108,11 +109,15 @@ class ScoringWorker:
                 await self._sleep(delay)
                 delay = min(delay * 2, 5.0)
         next_jobs = 0.0
+        next_lag = 0.0
         try:
             while not self._stopping.is_set():
                 if time.monotonic() >= next_jobs:
                     await self._run_jobs()
                     next_jobs = time.monotonic() + self.jobs_every_s
+                if time.monotonic() >= next_lag:
+                    await self._report_lag()
+                    next_lag = time.monotonic() + 5.0
                 try:
                     batch = await self._consumer.getmany(
                         max_records=self.batch_max, timeout_s=self.poll_timeout_s
@@ -124,6 +129,7 @@ class ScoringWorker:
                     raise
                 except Exception:  # never skip a batch: rewind to the stored positions
                     self.stats.errors += 1
+                    metrics.SCORING_ERRORS.inc()
                     log.exception("scoring: batch failed; rewinding to stored positions")
                     await self._sleep(delay)
                     delay = min(delay * 2, 10.0)
@@ -150,6 +156,7 @@ class ScoringWorker:
     async def process(self, batch: Sequence[ConsumedRecord]) -> BatchOutcome | None:
         """Apply one batch exactly once (see the module docstring for the order)."""
         assert self._consumer is not None
+        started = time.perf_counter()
         partitions = {r.partition for r in batch}
         now = self.clock.now()
         async with self.db.transaction() as session:
@@ -195,6 +202,15 @@ class ScoringWorker:
                 now=now,
             )
         # Committed: the facts and their positions are durable together.
+        metrics.SCORING_BATCH_SECONDS.observe(time.perf_counter() - started)
+        metrics.SCORING_EVENTS.labels(outcome="applied").inc(outcome.new_events)
+        metrics.SCORING_EVENTS.labels(outcome="repeated").inc(outcome.repeated)
+        metrics.SCORING_EVENTS.labels(outcome="unreadable").inc(outcome.unreadable)
+        committed_at = self.clock.now()
+        for received in outcome.received_at:
+            metrics.SCORING_FRESHNESS_SECONDS.observe(
+                max(0.0, (committed_at - received).total_seconds())
+            )
         if stale:
             self.stats.stale_batches += 1
             log.warning("scoring: stale read positions %s; seeking back", stale)
@@ -217,6 +233,21 @@ class ScoringWorker:
             except Exception:
                 log.exception("scoring: after-commit hook failed")
         return outcome
+
+    async def _report_lag(self) -> None:
+        """Update the consumer-lag gauge: log end minus applied position, per partition."""
+        assert self._consumer is not None
+        try:
+            ends = await self.eventlog.end_offsets()
+            owned = self._consumer.assignment()
+            stored = await self._stored_positions(owned)
+        except Exception:  # lag is a report; an outage is reported elsewhere
+            log.debug("scoring: could not measure lag", exc_info=True)
+            return
+        for p in owned:
+            metrics.CONSUMER_LAG.labels(partition=str(p)).set(
+                max(0, ends.get(p, 0) - stored.get(p, 0))
+            )
 
     def _accept_gap(self, partition: int, expected: int) -> bool:
         """A gap that persists (records removed by log retention) is accepted after 3 tries."""

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy import text
 
+from paceline.shared import metrics
 from paceline.shared.errors import PacelineError
 from paceline.shared.web.deps import StateDep
 
@@ -54,3 +55,10 @@ async def readyz(state: StateDep) -> JSONResponse:
             checks["event_log"] = f"error: {exc.message}"
     body = Health(status="ok" if ok else "unavailable", checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def prometheus_metrics() -> Response:
+    """Ingest rate and results, events by type, consumer lag, batch latency, freshness."""
+    body, content_type = metrics.render()
+    return Response(body, media_type=content_type)

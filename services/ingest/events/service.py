@@ -9,6 +9,7 @@ that did reach the log is harmless, because scoring ignores repeated event ids.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,8 +19,10 @@ import orjson
 from pydantic import ValidationError
 
 from paceline.ingest.events.schemas import EventResult, FieldProblem, IngestResponse
+from paceline.shared import metrics
 from paceline.shared.errors import (
     BadRequest,
+    EventLogUnavailable,
     FieldError,
     InvalidInput,
     PayloadTooLarge,
@@ -160,6 +163,7 @@ async def ingest_events(
     results: list[EventResult] = []
     records: list[LogRecord] = []
     seen: set[str] = set()
+    types: list[str] = []
     for item in items:
         event, result = validate_item(item, now=now)
         if event is not None:
@@ -167,6 +171,7 @@ async def ingest_events(
                 result = result.model_copy(update={"status": "duplicate"})
             else:
                 seen.add(event.event_id)
+                types.append(event.type)
                 envelope = Envelope(
                     tenant_id=tenant_id,
                     source=source,
@@ -182,6 +187,9 @@ async def ingest_events(
                 )
         results.append(result)
     if not records:
+        metrics.INGEST_EVENTS.labels(source=source, result="rejected").inc(
+            sum(r.status == "rejected" for r in results)
+        )
         rejected = [r for r in results if r.status == "rejected"]
         fields = [
             FieldError(
@@ -196,7 +204,15 @@ async def ingest_events(
             + "; ".join(f"{f.field}: {f.reason}" for f in fields[:3]),
             fields=fields,
         )
-    await eventlog.append(records)
+    try:
+        await eventlog.append(records)
+    except EventLogUnavailable:
+        metrics.INGEST_LOG_FAILURES.inc()
+        raise
+    for r in results:
+        metrics.INGEST_EVENTS.labels(source=source, result=r.status).inc()
+    for ev_type, count in Counter(types).items():
+        metrics.INGEST_EVENT_TYPES.labels(type=ev_type).inc(count)
     return IngestResponse(
         accepted=sum(r.status == "accepted" for r in results),
         duplicates=sum(r.status == "duplicate" for r in results),

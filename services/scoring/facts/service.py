@@ -69,6 +69,7 @@ class BatchOutcome:
     records_changed: int = 0
     issues: list[tuple[str, Issue]] = field(default_factory=list)
     touched_tenants: set[str] = field(default_factory=set)
+    received_at: list[datetime] = field(default_factory=list)  # of the newly applied events
 
 
 def _event_row(env: Envelope, rec: ConsumedRecord) -> dict[str, Any]:
@@ -127,6 +128,7 @@ async def apply_batch(
     )
     out.new_events = len(new_ids)
     out.repeated = len(envelopes) - len(new_ids)
+    out.received_at = [env.received_at for ident, (_rec, env) in firsts.items() if ident in new_ids]
     if not new_ids:
         return out
 
