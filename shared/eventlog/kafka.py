@@ -63,6 +63,7 @@ class KafkaEventLog(EventLog):
         self.append_timeout_s = append_timeout_s
         self.request_timeout_ms = request_timeout_ms
         self._producer: AIOKafkaProducer | None = None
+        self._offsets: AIOKafkaConsumer | None = None  # reads log-end offsets (lag, audits)
         self._connecting: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
 
@@ -84,8 +85,8 @@ class KafkaEventLog(EventLog):
             client_id=f"{self.client_id}-admin",
             request_timeout_ms=self.request_timeout_ms,
         )
-        await admin.start()
         try:
+            await admin.start()
             existing = await admin.list_topics()
             if self.topic not in existing:
                 with contextlib.suppress(TopicAlreadyExistsError):
@@ -133,6 +134,10 @@ class KafkaEventLog(EventLog):
             with contextlib.suppress(KafkaError):
                 await self._producer.stop()
             self._producer = None
+        if self._offsets is not None:
+            with contextlib.suppress(KafkaError):
+                await self._offsets.stop()
+            self._offsets = None
 
     async def append(self, records: Sequence[LogRecord]) -> list[LogPosition]:
         """Send records with acks=all and wait for all of them."""
@@ -169,21 +174,27 @@ class KafkaEventLog(EventLog):
 
     async def end_offsets(self) -> dict[int, int]:
         """The next offset per partition (the log-end offsets)."""
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap,
-            client_id=f"{self.client_id}-offsets",
-            enable_auto_commit=False,
-            request_timeout_ms=self.request_timeout_ms,
-        )
-        await consumer.start()
+        async with self._lock:
+            if self._offsets is None:
+                consumer = AIOKafkaConsumer(
+                    bootstrap_servers=self.bootstrap,
+                    client_id=f"{self.client_id}-offsets",
+                    enable_auto_commit=False,
+                    request_timeout_ms=self.request_timeout_ms,
+                )
+                try:
+                    await consumer.start()
+                except (KafkaError, OSError) as exc:
+                    await consumer.stop()
+                    raise EventLogUnavailable(f"cannot reach Kafka: {exc}") from None
+                self._offsets = consumer
+            consumer = self._offsets
         try:
             tps = [TopicPartition(self.topic, p) for p in range(self.partitions)]
-            ends = await consumer.end_offsets(tps)
+            ends = await asyncio.wait_for(consumer.end_offsets(tps), self.append_timeout_s)
             return {tp.partition: int(off) for tp, off in ends.items()}
-        except KafkaError as exc:
-            raise EventLogUnavailable(f"cannot read Kafka offsets: {exc}") from None
-        finally:
-            await consumer.stop()
+        except (KafkaError, TimeoutError, OSError) as exc:
+            raise EventLogUnavailable(f"cannot read Kafka offsets: {exc!r}") from None
 
     def consumer(self, group_id: str) -> LogConsumer:
         """A consumer in a Kafka consumer group."""
@@ -210,10 +221,10 @@ class _SeekOnAssign(ConsumerRebalanceListener):  # type: ignore[misc]  # untyped
         try:
             given = await self.positions(parts)
             for tp in assigned:
-                if tp.partition in given:
-                    consumer.seek(tp, int(given[tp.partition]))
-                else:
-                    await consumer.seek_to_beginning(tp)
+                # Offset 0 for partitions never applied: a plain seek needs no broker round
+                # trip here (if retention removed offset 0, auto_offset_reset=earliest
+                # moves to the first record still kept).
+                consumer.seek(tp, int(given.get(tp.partition, 0)))
         finally:
             consumer.resume(*assigned)
         log.info("scoring: partitions assigned: %s", sorted(parts))
@@ -244,7 +255,13 @@ class KafkaLogConsumer(LogConsumer):
         )
         self._consumer = consumer
         consumer.subscribe([self._log.topic], listener=_SeekOnAssign(self, positions))
-        await consumer.start()
+        try:
+            await consumer.start()
+        except BaseException:
+            self._consumer = None
+            with contextlib.suppress(Exception):
+                await consumer.stop()
+            raise
 
     def assignment(self) -> frozenset[int]:
         """Partitions assigned to this member."""

@@ -31,6 +31,7 @@ A bad formula raises :class:`FormulaError` with the 1-based position and the rea
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -251,7 +252,6 @@ class _Build(Transformer[Token, Any]):
 
     # values
     def string(self, tok: Token) -> str:
-        import json  # only formulas with strings need it
 
         return str(json.loads(tok))
 
@@ -324,6 +324,49 @@ def _pos(tok: Token | Tree[Any] | None) -> int:
     return (getattr(meta, "start_pos", 0) or 0) + 1
 
 
+ENUMS: Final[dict[str, frozenset[str]]] = {
+    "stage": frozenset({"open", "won", "lost"}),
+    "status": frozenset({"sent", "accepted", "rejected"}),
+    "channel": frozenset({"onsite", "phone", "video"}),
+    "type": frozenset(EVENT_TYPES),
+}
+
+
+def _literal_problem(field: str, value: Scalar) -> str | None:
+    """Why a literal can never match a field, or None if it can."""
+    if field.startswith("attributes."):
+        return None
+    if field in DATE_FIELDS:
+        return (
+            f"{field} is a date and cannot be compared with a literal; "
+            "choose the day with 'by', or test 'is null'"
+        )
+    if field in NUMERIC_FIELDS:
+        return (
+            None if isinstance(value, Decimal) else f"{field} is a number; compare it with a number"
+        )
+    if field in BOOL_FIELDS:
+        return None if isinstance(value, bool) else f"{field} is true or false"
+    if not isinstance(value, str):
+        return f"{field} is text; compare it with a string in double quotes"
+    allowed = ENUMS.get(field)
+    if allowed is not None and value not in allowed:
+        return f"{field} is one of {', '.join(sorted(allowed))}, never {value!r}"
+    return None
+
+
+def _cond_literals(cond: Cond) -> list[tuple[str, Scalar]]:
+    if isinstance(cond, And | Or):
+        return [x for p in cond.parts for x in _cond_literals(p)]
+    if isinstance(cond, Not):
+        return _cond_literals(cond.part)
+    if isinstance(cond, Compare):
+        return [(cond.field, cond.value)]
+    if isinstance(cond, In):
+        return [(cond.field, v) for v in cond.values]
+    return []
+
+
 def _cond_fields(cond: Cond) -> list[str]:
     if isinstance(cond, And | Or):
         return [f for p in cond.parts for f in _cond_fields(p)]
@@ -335,6 +378,15 @@ def _cond_fields(cond: Cond) -> list[str]:
 def _find_token(tree: Tree[Any], value: str) -> Token | None:
     for tok in tree.scan_values(lambda v: isinstance(v, Token) and str(v) == value):
         return tok  # type: ignore[no-any-return]
+    return None
+
+
+def _find_literal(tree: Tree[Any], value: Scalar) -> Token | None:
+    for tok in tree.scan_values(lambda v: isinstance(v, Token)):
+        if tok.type == "ESCAPED_STRING" and isinstance(value, str) and json.loads(tok) == value:
+            return tok  # type: ignore[no-any-return]
+        if tok.type == "SIGNED_NUMBER" and isinstance(value, Decimal) and Decimal(tok) == value:
+            return tok  # type: ignore[no-any-return]
     return None
 
 
@@ -368,6 +420,12 @@ def _measure(tree: Tree[Any], text: str) -> tuple[list[Measure], bool]:
         for name in _cond_fields(where):
             tok = _find_token(clauses_tree, name)
             _check_field(name, source, tok or clauses_tree, text)
+        for name, value in _cond_literals(where):
+            problem = _literal_problem(name, value)
+            if problem is not None:
+                # Point at the literal that cannot match (else at the field).
+                tok = _find_literal(clauses_tree, value) or _find_token(clauses_tree, name)
+                raise FormulaError(problem, position=_pos(tok or clauses_tree), formula=text)
     by = str(by_tok) if by_tok is not None else None
     if by is not None:
         if source == "any":

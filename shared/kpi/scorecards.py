@@ -119,12 +119,18 @@ def kpi_tier(
 
 @dataclass(frozen=True, slots=True)
 class ScoredItem:
-    """One KPI's part in a score."""
+    """One KPI's part in a score.
+
+    ``attainment`` is capped (it makes the score); ``raw``, ``baseline`` and ``stretch``
+    are uncapped attainments of the actual, the baseline and the stretch value (they
+    decide the tier, so a stretch beyond the cap is not "met" by reaching the cap).
+    """
 
     weight: Decimal
     attainment: Decimal | None  # None: not scored (no target, too small a sample)
-    baseline_attainment: Decimal | None
-    stretch_attainment: Decimal | None
+    raw: Decimal | None = None
+    baseline: Decimal | None = None
+    stretch: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,49 +142,46 @@ class Score:
     coverage: Decimal
 
 
+def _weighted(items: Sequence[ScoredItem], pick: str, default: Decimal) -> Decimal:
+    total = sum((i.weight for i in items), Decimal(0))
+    acc = Decimal(0)
+    for i in items:
+        value = getattr(i, pick)
+        acc += i.weight * (value if value is not None else default)
+    return acc / total * 100
+
+
 def weighted_score(items: Sequence[ScoredItem]) -> Score:
-    """The weighted score (0-150) over the scorable items, its tier and coverage."""
+    """The weighted score (capped, 0-150) over the scorable items, its tier and coverage.
+
+    The tier compares the uncapped weighted attainment with the weighted attainments of
+    the baselines and the stretches (a missing baseline counts as the target itself; a
+    missing stretch cannot be met).
+    """
     total_weight = sum((i.weight for i in items), Decimal(0))
     scored = [i for i in items if i.attainment is not None]
     weight = sum((i.weight for i in scored), Decimal(0))
     coverage = weight / total_weight if total_weight else Decimal(0)
     if not scored or weight == 0:
         return Score(None, None, coverage)
-    score = (
-        sum((i.weight * i.attainment for i in scored if i.attainment is not None), Decimal(0))
-        / weight
-        * 100
+    score = _weighted(scored, "attainment", Decimal(0))
+    raw = _weighted(
+        [
+            ScoredItem(i.weight, i.attainment, i.raw if i.raw is not None else i.attainment)
+            for i in scored
+        ],
+        "raw",
+        Decimal(0),
     )
-    base = (
-        sum(
-            (
-                i.weight
-                * (i.baseline_attainment if i.baseline_attainment is not None else Decimal(1))
-                for i in scored
-            ),
-            Decimal(0),
-        )
-        / weight
-        * 100
-    )
-    stretch = (
-        sum(
-            (
-                i.weight
-                * (i.stretch_attainment if i.stretch_attainment is not None else Decimal(1))
-                for i in scored
-            ),
-            Decimal(0),
-        )
-        / weight
-        * 100
-    )
+    base = _weighted(scored, "baseline", Decimal(1))
     tier: Tier
-    if score >= stretch and any(i.stretch_attainment is not None for i in scored):
+    if all(i.stretch is not None for i in scored) and raw >= _weighted(
+        scored, "stretch", Decimal(1)
+    ):
         tier = "stretch_met"
-    elif score >= 100:
+    elif raw >= 100:
         tier = "target_met"
-    elif score >= base:
+    elif raw >= base:
         tier = "baseline_met"
     else:
         tier = "below_baseline"

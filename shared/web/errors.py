@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paceline.shared.errors import FieldError, PacelineError, error_body
@@ -97,6 +98,21 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
+    # Two requests raced to create the same thing (a unique key): the loser gets a 409
+    # it can retry, never a 500.
+    log.info("integrity conflict on %s %s: %s", request.method, request.url.path, exc)
+    return JSONResponse(
+        error_body(
+            status=409,
+            code="conflict",
+            message="a concurrent request changed the same data; read it again and retry",
+            request_id=request_id_of(request),
+        ),
+        status_code=409,
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return JSONResponse(
@@ -115,4 +131,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PacelineError, _paceline_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(Exception, _unexpected)

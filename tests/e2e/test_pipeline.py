@@ -87,6 +87,7 @@ async def test_broker_down_answers_503_and_loses_nothing(
     first, during, after = events[:80], events[80:120], events[120:]
     resp = await stack.post_events(first)
     assert resp.status_code == 202, resp.text
+    await stack.wait_scored()  # the consumer is in its group and has applied the first part
 
     kafka_broker.stop()
     try:

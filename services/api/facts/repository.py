@@ -221,3 +221,9 @@ async def memberships_of(
         )
     )
     return list(rows.all())
+
+
+async def all_memberships(session: AsyncSession, *, tenant_id: str) -> list[RepMembership]:
+    """Every membership of a tenant."""
+    rows = await session.scalars(select(RepMembership).where(RepMembership.tenant_id == tenant_id))
+    return list(rows.all())

@@ -17,6 +17,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.api.facts import repository as repo
+from paceline.api.progress import repository as progress_repo
 from paceline.api.scopes import Scope, team_ids
 from paceline.shared.db.models import Tenant
 from paceline.shared.errors import FieldError, InvalidInput
@@ -130,6 +131,18 @@ async def export_facts(
         pair_measures=pairs,
         pair_days=calendar.working_day_list(start, end) if pairs else None,
     )
+    spans: list[tuple[str | None, str, date, date]] = []
+    if shape == "working_day_share":
+        spans = await _scope_spans(
+            session,
+            tenant=tenant,
+            kpi=kpi,
+            scope=scope,
+            teams=teams,
+            start=start,
+            end=end,
+            by_team="team" in group_by,
+        )
     rows = []
     for key in keys:
         entry = values.get(tuple(key), {})
@@ -143,13 +156,8 @@ async def export_facts(
         }
         named = dict(zip(group_by, key, strict=True))
         rep_days = None
-        if shape == "working_day_share" and "rep" in named:
-            day = named.get("day")
-            rep_days = (
-                int(calendar.is_working_day(day))
-                if isinstance(day, date)
-                else calendar.working_days(start, end)
-            )
+        if shape == "working_day_share":
+            rep_days = _rep_working_days(spans, named, calendar)
         value = kpi_value(kpi.formula, totals, rep_working_days=rep_days)
         day_value = named.get("day")
         rows.append(
@@ -169,6 +177,61 @@ async def export_facts(
             }
         )
     return rows, encode_cursor(keys[-1]) if more and group_by else None
+
+
+async def _scope_spans(
+    session: AsyncSession,
+    *,
+    tenant: Tenant,
+    kpi: KpiDefinition,
+    scope: Scope,
+    teams: Sequence[str] | None,
+    start: date,
+    end: date,
+    by_team: bool,
+) -> list[tuple[str | None, str, date, date]]:
+    """(team or None, rep, from, to): who was in scope when, for working-day shares."""
+    if scope.kind == "rep" and scope.id is not None:
+        return [(None, scope.id, start, end)]
+    if by_team:
+        memberships = (
+            await repo.memberships_of(session, tenant_id=tenant.id, team_ids=teams)
+            if teams is not None
+            else await repo.all_memberships(session, tenant_id=tenant.id)
+        )
+        out: list[tuple[str | None, str, date, date]] = []
+        for m in memberships:
+            lo = max(start, m.valid_from)
+            hi = min(end, m.valid_to) if m.valid_to is not None else end
+            if lo < hi:
+                out.append((m.team_id, m.rep_id, lo, hi))
+        return out
+    spans = await progress_repo.reps_in_scope(
+        session, tenant_id=tenant.id, start=start, end=end, team_ids=teams, kpi=kpi.key
+    )
+    return [(None, rep, lo, hi) for rep, lo, hi in spans]
+
+
+def _rep_working_days(
+    spans: Sequence[tuple[str | None, str, date, date]],
+    named: dict[str, Any],
+    calendar: WorkCalendar,
+) -> int | None:
+    """The working days reps spent in a group: the denominator of a working-day share."""
+    if "team" in named and not named["team"]:
+        return None  # facts of reps in no team: no membership to count days from
+    day = named.get("day")
+    total = 0
+    for team, rep, lo, hi in spans:
+        if "team" in named and team != named["team"]:
+            continue
+        if "rep" in named and rep != named["rep"]:
+            continue
+        if isinstance(day, date):
+            total += int(lo <= day < hi and calendar.is_working_day(day))
+        else:
+            total += calendar.working_days(lo, hi)
+    return total
 
 
 async def drilldown(

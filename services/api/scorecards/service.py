@@ -44,6 +44,7 @@ from paceline.shared.kpi.scorecards import (
 from paceline.shared.kpi.values import KpiValue, kpi_value
 
 _Q = Decimal("0.0001")
+UNCAPPED = Decimal(10) ** 9
 
 
 def _q(v: Decimal | None) -> Decimal | None:
@@ -67,7 +68,7 @@ def _item(
     stretch = Decimal(version.stretch) if version and version.stretch is not None else None
     actual = value.value
     status = "scored"
-    att = base_att = stretch_att = None
+    att = raw = base_att = stretch_att = None
     tier = None
     if target is None:
         status = "no_target"
@@ -75,11 +76,14 @@ def _item(
         status = "insufficient_data"
     else:
         att = attainment(actual, target, kpi.direction, cap)
+        # Uncapped attainments decide the tier (a stretch beyond the cap is not met by
+        # reaching the cap).
+        raw = attainment(actual, target, kpi.direction, UNCAPPED)
         base_att = (
-            attainment(baseline, target, kpi.direction, cap) if baseline is not None else None
+            attainment(baseline, target, kpi.direction, UNCAPPED) if baseline is not None else None
         )
         stretch_att = (
-            attainment(stretch, target, kpi.direction, cap) if stretch is not None else None
+            attainment(stretch, target, kpi.direction, UNCAPPED) if stretch is not None else None
         )
         tier = kpi_tier(actual, target, baseline, stretch, kpi.direction)
     return (
@@ -99,7 +103,7 @@ def _item(
             status=status,
             sample=value.sample,
         ),
-        ScoredItem(weight, att, base_att, stretch_att),
+        ScoredItem(weight, att, raw, base_att, stretch_att),
     )
 
 
@@ -159,6 +163,11 @@ async def rep_scorecards(
         key = template_key or roles.get(rep) or "account_manager"
         if key not in templates:
             found = await find_template(session, tenant_id=tenant.id, key=key)
+            if found is None and template_key is not None:
+                raise InvalidInput(
+                    "unknown template", fields=[FieldError("template", f"no template {key!r}")]
+                )
+            # A role without a template of its name is scored as an account manager.
             templates[key] = found or await _template_for(session, tenant.id, "account_manager")
     rep_template = {
         rep: templates[template_key or roles.get(rep) or "account_manager"] for rep in rep_ids
@@ -223,6 +232,50 @@ async def rep_scorecards(
             )
         cards.append(_card(f"rep:{rep}", period, as_of, template, pairs))
     return cards
+
+
+async def _actuals_by_rep(
+    session: AsyncSession,
+    *,
+    tenant: Tenant,
+    kpi: KpiDefinition,
+    rep_ids: Sequence[str],
+    period: Period,
+    as_of: datetime,
+    calendar: WorkCalendar,
+) -> dict[str, Decimal | None]:
+    """One KPI's actual for many reps (whatever their templates)."""
+    end = counted_days_end(period, as_of, ZoneInfo(tenant.timezone))
+    shape = kpi.formula.shape
+    distinct = [
+        i
+        for i, m in enumerate(kpi.formula.measures)
+        if m.kind == "distinct" and shape != "working_day_share"
+    ]
+    totals = await progress_repo.totals_by_rep(
+        session,
+        tenant_id=tenant.id,
+        kpi=kpi.key,
+        start=period.start,
+        end=end,
+        rep_ids=rep_ids,
+        distinct_measures=distinct,
+        pair_measures=[0] if shape == "working_day_share" else [],
+        pair_days=calendar.working_day_list(period.start, end)
+        if shape == "working_day_share"
+        else None,
+    )
+    working = calendar.working_days(period.start, end)
+    return {
+        rep: _q(
+            kpi_value(
+                kpi.formula,
+                totals.get(rep, {}),
+                rep_working_days=working if shape == "working_day_share" else None,
+            ).value
+        )
+        for rep in rep_ids
+    }
 
 
 async def team_scorecard(
@@ -295,24 +348,20 @@ async def leaderboard(
         template_key=template_key,
     )
     ranking_kpi = None
+    kpi_actuals: dict[str, Decimal | None] = {}
     if kpi_key is not None:
         ranking_kpi = await find_kpi(session, tenant_id=tenant.id, key=kpi_key)
         if ranking_kpi is None:
             raise NotFound(f"unknown KPI {kpi_key!r}")
-        if not any(i.kpi == kpi_key for c in cards for i in c.items):
-            # The KPI is not in the reps' templates: rank by its actual all the same.
-            for card in cards:
-                rep = card.scope.removeprefix("rep:")
-                value = await kpi_value_for(
-                    session,
-                    tenant=tenant,
-                    kpi=ranking_kpi,
-                    scope=Scope("rep", rep),
-                    start=period.start,
-                    end=counted_days_end(period, as_of, ZoneInfo(tenant.timezone)),
-                    calendar=calendar,
-                )
-                card.items.append(_item(ranking_kpi, Decimal(0), value, None, Decimal(1))[0])
+        kpi_actuals = await _actuals_by_rep(
+            session,
+            tenant=tenant,
+            kpi=ranking_kpi,
+            rep_ids=reps,
+            period=period,
+            as_of=as_of,
+            calendar=calendar,
+        )
     names = dict(
         (
             await session.execute(
@@ -326,8 +375,7 @@ async def leaderboard(
         if ranking_kpi is None:
             value = card.score
         else:
-            item = next((i for i in card.items if i.kpi == ranking_kpi.key), None)
-            value = item.actual if item is not None else None
+            value = kpi_actuals.get(card.scope.removeprefix("rep:"))
             if value is not None and ranking_kpi.direction == "lower":
                 value = -value
         return (0 if value is not None else 1, -(value or Decimal(0)), card.scope)
@@ -345,7 +393,7 @@ async def leaderboard(
                 score=card.score,
                 tier=card.tier,
                 coverage=card.coverage,
-                kpi_actual=item.actual if item else None,
+                kpi_actual=kpi_actuals.get(rep) if kpi_key else None,
                 kpi_attainment=item.attainment if item else None,
             )
         )

@@ -11,11 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from paceline.shared.db.models import Target, TargetVersion
 
 
-async def get(session: AsyncSession, *, tenant_id: str, target_id: int) -> Target | None:
-    """A tenant's target by id."""
-    return await session.scalar(
-        select(Target).where(Target.tenant_id == tenant_id, Target.id == target_id)
-    )
+async def get(
+    session: AsyncSession, *, tenant_id: str, target_id: int, lock: bool = False
+) -> Target | None:
+    """A tenant's target by id (locked until the transaction ends, to revise it)."""
+    stmt = select(Target).where(Target.tenant_id == tenant_id, Target.id == target_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return await session.scalar(stmt)
 
 
 async def find(

@@ -231,7 +231,7 @@ async def revise_target(
     now: datetime,
 ) -> TargetOut:
     """Record new values as a new version."""
-    row = await repo.get(session, tenant_id=tenant.id, target_id=target_id)
+    row = await repo.get(session, tenant_id=tenant.id, target_id=target_id, lock=True)
     if row is None:
         raise NotFound(f"no target {target_id}")
     direction = await _direction(session, tenant.id, row.kpi)
