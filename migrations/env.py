@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from paceline.shared.db import models  # noqa: F401  # registers every model on the metadata
+from paceline.migrations import models  # noqa: F401  # registers every model on the metadata
 from paceline.shared.db.base import Base
 
 config = context.config

@@ -17,6 +17,10 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Migrate the database to a revision (blocking; call outside the event loop)."""
+def upgrade(url: str, revision: str = "heads") -> None:
+    """Migrate the database to a revision (blocking; call outside the event loop).
+
+    ``heads``: every branch of the revision graph (features developed side by side add
+    their tables on branches that are merged later).
+    """
     command.upgrade(alembic_config(url), revision)

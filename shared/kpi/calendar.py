@@ -37,8 +37,17 @@ class WorkCalendar:
         return day.weekday() < 5
 
     def working_days(self, start: date, end: date) -> int:
-        """Working days in [start, end)."""
-        return sum(1 for d in days_between(start, end) if self.is_working_day(d))
+        """Working days in [start, end): weekdays, minus holidays, plus make-up days."""
+        if end <= start:
+            return 0
+        count = _weekdays(start, end)
+        for day in self.holidays:
+            if start <= day < end and day.weekday() < 5 and day not in self.makeup_workdays:
+                count -= 1
+        for day in self.makeup_workdays:
+            if start <= day < end and day.weekday() >= 5:
+                count += 1
+        return count
 
     def working_day_list(self, start: date, end: date) -> list[date]:
         """The working days in [start, end), in order."""
@@ -66,6 +75,14 @@ class WorkCalendar:
             else:
                 workdays[day] = name
         return WorkCalendar(holidays=holidays, makeup_workdays=workdays)
+
+
+def _weekdays(start: date, end: date) -> int:
+    """Mondays to Fridays in [start, end), by arithmetic."""
+    days = (end - start).days
+    weeks, rest = divmod(days, 7)
+    first = start.weekday()
+    return weeks * 5 + sum(1 for i in range(rest) if (first + i) % 7 < 5)
 
 
 def days_between(start: date, end: date) -> Iterable[date]:

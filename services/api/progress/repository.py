@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from sqlalchemy import ColumnElement, distinct, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, distinct, exists, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.shared.db.models import Fact, FactMember, Rep, RepMembership
@@ -18,11 +18,29 @@ def _scope_filter(
     tenant_id: str,
     rep_id: str | None,
     team_ids: Sequence[str] | None,
+    spans: Sequence[tuple[str, date, date]] | None = None,
+    start: date | None = None,
+    end: date | None = None,
 ) -> list[ColumnElement[bool]]:
+    """Conditions that keep a scope's facts.
+
+    A team scope with its membership ``spans`` (rep, from, to) already known becomes
+    ``rep_id IN (whole-span reps) OR (rep_id = r AND day in its part)``, which both
+    databases answer from the primary key; without spans it is a correlated ``EXISTS``
+    over the memberships.
+    """
     conds: list[ColumnElement[bool]] = []
     if rep_id is not None:
         conds.append(model.rep_id == rep_id)
-    if team_ids is not None:
+    if team_ids is not None and spans is not None:
+        whole = sorted({r for r, lo, hi in spans if lo <= start and hi >= end})  # type: ignore[operator]
+        parts = [(r, lo, hi) for r, lo, hi in spans if r not in whole]
+        ors: list[ColumnElement[bool]] = []
+        if whole:
+            ors.append(model.rep_id.in_(whole))
+        ors += [and_(model.rep_id == r, model.day >= lo, model.day < hi) for r, lo, hi in parts]
+        conds.append(or_(*ors) if ors else false())
+    elif team_ids is not None:
         m = RepMembership
         conds.append(
             exists().where(
@@ -45,32 +63,52 @@ async def measure_totals(
     end: date,
     rep_id: str | None = None,
     team_ids: Sequence[str] | None = None,
+    value_measures: Sequence[int] | None = None,
     distinct_measures: Sequence[int] = (),
     pair_measures: Sequence[int] = (),
     pair_days: Sequence[date] | None = None,
 ) -> dict[int, MeasureTotal]:
     """Totals per measure of a KPI for days in [start, end) and a scope.
 
+    ``value_measures`` (sums and counts) narrow the fact query to those measures, so the
+    primary key (tenant, kpi, measure, rep, day) serves rep scopes directly.
+
     ``distinct_measures`` count distinct members across reps; ``pair_measures`` count
     distinct (rep, member) pairs (active rep-days), only on ``pair_days`` when given (the
     working days: activity on a weekend does not make a working day active).
     """
     out: dict[int, MeasureTotal] = {}
-    base = [Fact.tenant_id == tenant_id, Fact.kpi == kpi, Fact.day >= start, Fact.day < end]
-    stmt = (
-        select(Fact.measure, func.sum(Fact.value), func.sum(Fact.n))
-        .where(*base, *_scope_filter(Fact, tenant_id=tenant_id, rep_id=rep_id, team_ids=team_ids))
-        .group_by(Fact.measure)
+    spans = (
+        await reps_in_scope(session, tenant_id=tenant_id, start=start, end=end, team_ids=team_ids)
+        if team_ids is not None
+        else None
     )
-    for measure, value, n in (await session.execute(stmt)).all():
-        out[int(measure)] = MeasureTotal(units=int(value or 0), records=int(n or 0))
+    scope = {
+        "tenant_id": tenant_id,
+        "rep_id": rep_id,
+        "team_ids": team_ids,
+        "spans": spans,
+        "start": start,
+        "end": end,
+    }
+    if value_measures is None or value_measures:
+        base = [Fact.tenant_id == tenant_id, Fact.kpi == kpi, Fact.day >= start, Fact.day < end]
+        if value_measures is not None:
+            base.append(Fact.measure.in_(list(value_measures)))
+        stmt = (
+            select(Fact.measure, func.sum(Fact.value), func.sum(Fact.n))
+            .where(*base, *_scope_filter(Fact, **scope))  # type: ignore[arg-type]
+            .group_by(Fact.measure)
+        )
+        for measure, value, n in (await session.execute(stmt)).all():
+            out[int(measure)] = MeasureTotal(units=int(value or 0), records=int(n or 0))
     mbase = [
         FactMember.tenant_id == tenant_id,
         FactMember.kpi == kpi,
         FactMember.day >= start,
         FactMember.day < end,
         FactMember.n > 0,
-        *_scope_filter(FactMember, tenant_id=tenant_id, rep_id=rep_id, team_ids=team_ids),
+        *_scope_filter(FactMember, **scope),  # type: ignore[arg-type]
     ]
     for index in distinct_measures:
         count = await session.scalar(
@@ -189,6 +227,7 @@ async def totals_by_rep(
     start: date,
     end: date,
     rep_ids: Sequence[str],
+    value_measures: Sequence[int] | None = None,
     distinct_measures: Sequence[int] = (),
     pair_measures: Sequence[int] = (),
     pair_days: Sequence[date] | None = None,
@@ -198,11 +237,13 @@ async def totals_by_rep(
     if not rep_ids:
         return out
     reps = list(rep_ids)
+    measures = [Fact.measure.in_(list(value_measures))] if value_measures is not None else []
     stmt = (
         select(Fact.rep_id, Fact.measure, func.sum(Fact.value), func.sum(Fact.n))
         .where(
             Fact.tenant_id == tenant_id,
             Fact.kpi == kpi,
+            *measures,
             Fact.day >= start,
             Fact.day < end,
             Fact.rep_id.in_(reps),

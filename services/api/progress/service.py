@@ -110,6 +110,11 @@ async def kpi_value_for(
         end=end,
         rep_id=scope.id if scope.kind == "rep" else None,
         team_ids=teams,
+        value_measures=[
+            i
+            for i, m in enumerate(kpi.formula.measures)
+            if m.kind != "distinct" and shape != "working_day_share"
+        ],
         distinct_measures=distinct,
         pair_measures=[0] if shape == "working_day_share" else [],
         pair_days=calendar.working_day_list(start, end) if shape == "working_day_share" else None,

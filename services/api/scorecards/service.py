@@ -51,6 +51,13 @@ def _q(v: Decimal | None) -> Decimal | None:
     return None if v is None or not v.is_finite() else v.quantize(_Q)
 
 
+def _value_measures(kpi: KpiDefinition) -> list[int]:
+    """The indexes of a KPI's sum and count measures (the others are member sets)."""
+    if kpi.formula.shape == "working_day_share":
+        return []
+    return [i for i, m in enumerate(kpi.formula.measures) if m.kind != "distinct"]
+
+
 def attainment_cap(tenant: Tenant) -> Decimal:
     """The tenant's attainment cap (1.5 = 150% by default)."""
     return Decimal(str((tenant.options or {}).get("attainment_cap", DEFAULT_CAP)))
@@ -192,6 +199,7 @@ async def rep_scorecards(
             start=period.start,
             end=end,
             rep_ids=rep_ids,
+            value_measures=_value_measures(kpi),
             distinct_measures=distinct,
             pair_measures=[0] if shape == "working_day_share" else [],
             pair_days=calendar.working_day_list(period.start, end)
@@ -259,6 +267,7 @@ async def _actuals_by_rep(
         start=period.start,
         end=end,
         rep_ids=rep_ids,
+        value_measures=_value_measures(kpi),
         distinct_measures=distinct,
         pair_measures=[0] if shape == "working_day_share" else [],
         pair_days=calendar.working_day_list(period.start, end)

@@ -1,0 +1,3 @@
+"""Every model module, imported so Alembic sees all tables (one line per module)."""
+
+from paceline.shared.db import models  # noqa: F401  # tenants, org, events, facts, targets, alerts...
