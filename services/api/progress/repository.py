@@ -78,9 +78,12 @@ async def measure_totals(
     working days: activity on a weekend does not make a working day active).
     """
     out: dict[int, MeasureTotal] = {}
+    # Team scopes: PostgreSQL plans the membership EXISTS as a hash semi-join (fast);
+    # SQLite runs it row by row, so there the membership spans become key lookups
+    # (bench/reads.py measured both ways).
     spans = (
         await reps_in_scope(session, tenant_id=tenant_id, start=start, end=end, team_ids=team_ids)
-        if team_ids is not None
+        if team_ids is not None and session.get_bind().dialect.name == "sqlite"
         else None
     )
     scope = {
