@@ -38,7 +38,6 @@ from paceline.api.facts.service import export_facts
 from paceline.api.org.schemas import OrgIn, RepIn, TeamIn
 from paceline.api.org.service import replace_org
 from paceline.api.progress.service import progress
-from paceline.api.scopes import parse_scope
 from paceline.api.targets.schemas import TargetIn
 from paceline.api.targets.service import create_target
 from paceline.shared.auth import generate_key
@@ -49,6 +48,7 @@ from paceline.shared.db.models import Tenant
 from paceline.shared.db.session import Database
 from paceline.shared.kpi.catalog import BUILTIN_BY_KEY
 from paceline.shared.money import SCALE
+from paceline.shared.scopes import parse_scope
 
 TITLE = "Reads at scale: progress and facts export"
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 
 from paceline.shared.clock import Clock, SystemClock
+from paceline.shared.crypto import SecretBox, secret_box
 from paceline.shared.db import tenants as tenant_repo
 from paceline.shared.db.session import Database
 from paceline.shared.eventlog import EventLog
@@ -45,6 +46,7 @@ class Runtime:
     clock: Clock
     keys: KeyStore
     eventlog: EventLog | None
+    box: SecretBox
 
     async def close(self) -> None:
         """Release everything."""
@@ -63,7 +65,12 @@ async def open_runtime(
     if eventlog is not None:
         await eventlog.start()
     return Runtime(
-        settings=settings, db=db, clock=clock, keys=KeyStore(db, clock), eventlog=eventlog
+        settings=settings,
+        db=db,
+        clock=clock,
+        keys=KeyStore(db, clock),
+        eventlog=eventlog,
+        box=secret_box(settings),
     )
 
 

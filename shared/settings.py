@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     bootstrap_api_key: SecretStr | None = None
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Encrypts webhook and subscriber secrets at rest (comma-separated keys "
+        "for rotation, newest first). Required in production; development makes one.",
+    )
     default_tenant: str = "default"
 
     # Ingest limits (documented in docs/API.md).
@@ -57,7 +62,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "text"
 
-    @field_validator("database_url", "kafka_bootstrap", "bootstrap_api_key", mode="before")
+    @field_validator(
+        "database_url", "kafka_bootstrap", "bootstrap_api_key", "secret_key", mode="before"
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # PACELINE_DATABASE_URL= (empty) means "not set", never "use an empty URL".
@@ -74,6 +81,9 @@ class Settings(BaseSettings):
             raise ValueError(
                 "PACELINE_BOOTSTRAP_API_KEY is a placeholder or shorter than 24 characters"
             )
+        secret = self.secret_key.get_secret_value() if self.secret_key else ""
+        if len(secret.split(",")[0].strip()) < 32:
+            raise ValueError("production needs PACELINE_SECRET_KEY of at least 32 characters")
         if self.database_url is None or self.database_url.startswith("sqlite"):
             raise ValueError("production needs PACELINE_DATABASE_URL pointing to PostgreSQL")
         if self.kafka_bootstrap is None:

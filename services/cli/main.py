@@ -59,6 +59,7 @@ def _serve(settings: Settings, parts: Collection[str], *, demo: bool = False) ->
                     clock=state.clock,
                     keys=state.keys,
                     eventlog=state.eventlog,
+                    box=state.box,
                 )
                 sent = await seed_demo(rt, tenant_id=settings.default_tenant)
                 if sent:

@@ -55,6 +55,7 @@ def build_app(
                 clock=runtime.clock,
                 keys=runtime.keys,
                 eventlog=runtime.eventlog if "ingest" in parts or "scoring" in parts else None,
+                box=runtime.box,
             )
             if "scoring" in parts:
                 assert runtime.eventlog is not None

@@ -14,8 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.shared.db.models import CalendarDay, FxRate, KpiDefinitionRow, Tenant
 from paceline.shared.kpi.calendar import WorkCalendar, builtin_calendar
-from paceline.shared.kpi.catalog import BUILTIN_KPIS, KpiDefinition
+from paceline.shared.kpi.catalog import BUILTIN_BY_KEY, BUILTIN_KPIS, KpiDefinition
 from paceline.shared.kpi.formula import parse_formula
+from paceline.shared.kpi.pace import Thresholds
 from paceline.shared.kpi.records import FxTable, TenantContext
 
 
@@ -45,6 +46,27 @@ async def tenant_kpis(session: AsyncSession, *, tenant_id: str) -> list[KpiDefin
         .order_by(KpiDefinitionRow.key)
     )
     return [*BUILTIN_KPIS, *(definition_from_row(r) for r in rows)]
+
+
+async def find_kpi(session: AsyncSession, *, tenant_id: str, key: str) -> KpiDefinition | None:
+    """A KPI the tenant can use (built-in or active custom), or None."""
+    if key in BUILTIN_BY_KEY:
+        return BUILTIN_BY_KEY[key]
+    row = await session.get(KpiDefinitionRow, (tenant_id, key))
+    if row is None or not row.active:
+        return None
+    return definition_from_row(row)
+
+
+def tenant_thresholds(tenant: Tenant) -> Thresholds:
+    """The tenant's pace thresholds (defaults where unset)."""
+    raw = (tenant.options or {}).get("pace_thresholds") or {}
+    default = Thresholds()
+    return Thresholds(
+        ahead=Decimal(str(raw.get("ahead", default.ahead))),
+        on_track=Decimal(str(raw.get("on_track", default.on_track))),
+        behind=Decimal(str(raw.get("behind", default.behind))),
+    )
 
 
 async def fx_table(session: AsyncSession, *, tenant_id: str) -> FxTable:

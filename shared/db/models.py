@@ -349,3 +349,20 @@ class Alert(Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     acknowledged_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class AuditEntry(Base):
+    """An admin action: who, when, what, and the data before and after (secrets redacted)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_tenant_at", "tenant_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(TENANT_ID))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(200))  # e.g. key:<id>, cli
+    action: Mapped[str] = mapped_column(String(100))  # e.g. targets.revise
+    target: Mapped[str] = mapped_column(String(400))  # e.g. target:12
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.shared.auth import Principal, Scope, hash_key
 from paceline.shared.clock import Clock
+from paceline.shared.crypto import SecretBox
 from paceline.shared.db import tenants as tenant_repo
 from paceline.shared.db.session import Database
 from paceline.shared.errors import Forbidden, Unauthorized
@@ -88,6 +89,7 @@ class AppState:
     clock: Clock
     keys: KeyStore
     eventlog: EventLog | None = None
+    box: SecretBox | None = None  # encrypts webhook and subscriber secrets
     extras: dict[str, Any] = field(default_factory=dict)
 
 

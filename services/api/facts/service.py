@@ -17,8 +17,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.api.facts import repository as repo
-from paceline.api.progress import repository as progress_repo
-from paceline.api.scopes import Scope, team_ids
+from paceline.shared.db import rollups as progress_repo
 from paceline.shared.db.models import Tenant
 from paceline.shared.errors import FieldError, InvalidInput
 from paceline.shared.kpi.calendar import WorkCalendar
@@ -26,6 +25,7 @@ from paceline.shared.kpi.catalog import KpiDefinition
 from paceline.shared.kpi.records import contributions_from_json
 from paceline.shared.kpi.values import MeasureTotal, kpi_value
 from paceline.shared.money import from_units
+from paceline.shared.scopes import Scope, team_ids
 
 GROUPS = ("team", "rep", "day")
 COLUMNS = ("kpi", "team", "rep_id", "day", "value", "numerator", "denominator", "sample")

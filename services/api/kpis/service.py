@@ -95,16 +95,6 @@ async def list_kpis(
     ]
 
 
-async def find_kpi(session: AsyncSession, *, tenant_id: str, key: str) -> KpiDefinition | None:
-    """A KPI the tenant can use (built-in or active custom), or None."""
-    if key in BUILTIN_BY_KEY:
-        return BUILTIN_BY_KEY[key]
-    row = await session.get(KpiDefinitionRow, (tenant_id, key))
-    if row is None or not row.active:
-        return None
-    return definition_from_row(row)
-
-
 async def get_kpi(session: AsyncSession, *, tenant_id: str, key: str) -> KpiOut:
     """One KPI, or 404."""
     if key in BUILTIN_BY_KEY:

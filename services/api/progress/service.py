@@ -1,190 +1,29 @@
-"""Progress of a KPI for a scope and a period, as of a moment.
-
-``actual`` counts the tenant-local days that began before ``as_of`` (facts are per day);
-the target is the version in force at ``as_of``; expected, pace, projections and status
-come from :mod:`paceline.shared.kpi.pace` with the tenant's work calendar.
-"""
+"""``GET /v1/progress``: the shared progress evaluation, as the API's response."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from paceline.api.kpis.service import find_kpi
-from paceline.api.progress import repository as repo
 from paceline.api.progress.schemas import PeriodOut, ProgressOut
-from paceline.api.scopes import Scope, parse_scope, team_ids
-from paceline.api.settings.service import pace_thresholds
-from paceline.api.targets import repository as targets_repo
-from paceline.shared.db.context import tenant_calendar
 from paceline.shared.db.models import Tenant
-from paceline.shared.errors import FieldError, InvalidInput, NotFound
-from paceline.shared.kpi.calendar import WorkCalendar
-from paceline.shared.kpi.catalog import KpiDefinition
-from paceline.shared.kpi.pace import (
-    PaceResult,
-    Thresholds,
-    cumulative_pace,
-    ratio_pace,
-    seasonal_curve,
-    seasonal_share,
+from paceline.shared.progress import (
+    check_as_of,
+    evaluate,
+    kpi_or_404,
+    parse_period_or_422,
 )
-from paceline.shared.kpi.periods import Period, parse_period
-from paceline.shared.kpi.values import KpiValue, kpi_value, measure_value
+from paceline.shared.scopes import parse_scope
 
 _Q = Decimal("0.0001")
-# How many earlier periods of the same kind teach the seasonal curve.
-HISTORY_PERIODS = {"week": 8, "month": 12, "quarter": 4, "year": 2}
-
-
-def counted_days_end(period: Period, as_of: datetime, tz: ZoneInfo) -> date:
-    """The exclusive end of the days counted at ``as_of``: whole days that began before it."""
-    local = as_of.astimezone(tz)
-    end = local.date() + (timedelta(days=1) if local.time() != time(0) else timedelta(0))
-    return max(period.start, min(period.end, end))
-
-
-def check_as_of(as_of: datetime) -> None:
-    """422 unless ``as_of`` has an offset and a year Paceline can count in."""
-    if as_of.tzinfo is None or as_of.utcoffset() is None:
-        raise InvalidInput(
-            "as_of needs an offset", fields=[FieldError("as_of", "must include a UTC offset")]
-        )
-    if not 1990 <= as_of.year <= 2100:
-        raise InvalidInput(
-            "as_of is out of range", fields=[FieldError("as_of", "year must be 1990 to 2100")]
-        )
 
 
 def _q(value: Decimal | None) -> Decimal | None:
     if value is None or not value.is_finite():
         return None
     return value.quantize(_Q)
-
-
-def parse_period_or_422(key: str, tenant: Tenant, field: str = "period") -> Period:
-    """A period of the tenant's calendar, or 422 naming the field."""
-    try:
-        return parse_period(key, fiscal_year_start_month=tenant.fiscal_year_start_month)
-    except ValueError as exc:
-        raise InvalidInput(str(exc), fields=[FieldError(field, str(exc))]) from None
-
-
-async def kpi_or_404(session: AsyncSession, tenant_id: str, key: str) -> KpiDefinition:
-    """A KPI the tenant can use, or 404."""
-    kpi = await find_kpi(session, tenant_id=tenant_id, key=key)
-    if kpi is None:
-        raise NotFound(f"unknown KPI {key!r}; GET /v1/kpis lists them")
-    return kpi
-
-
-async def kpi_value_for(
-    session: AsyncSession,
-    *,
-    tenant: Tenant,
-    kpi: KpiDefinition,
-    scope: Scope,
-    start: date,
-    end: date,
-    calendar: WorkCalendar,
-    teams: Sequence[str] | None = None,
-) -> KpiValue:
-    """The KPI's value for a scope over the days [start, end)."""
-    if teams is None and scope.kind == "team":
-        teams = await team_ids(session, tenant_id=tenant.id, scope=scope)
-    shape = kpi.formula.shape
-    distinct = [
-        i
-        for i, m in enumerate(kpi.formula.measures)
-        if m.kind == "distinct" and shape != "working_day_share"
-    ]
-    totals = await repo.measure_totals(
-        session,
-        tenant_id=tenant.id,
-        kpi=kpi.key,
-        start=start,
-        end=end,
-        rep_id=scope.id if scope.kind == "rep" else None,
-        team_ids=teams,
-        value_measures=[
-            i
-            for i, m in enumerate(kpi.formula.measures)
-            if m.kind != "distinct" and shape != "working_day_share"
-        ],
-        distinct_measures=distinct,
-        pair_measures=[0] if shape == "working_day_share" else [],
-        pair_days=calendar.working_day_list(start, end) if shape == "working_day_share" else None,
-    )
-    rep_days = None
-    if shape == "working_day_share":
-        if scope.kind == "rep":
-            rep_days = calendar.working_days(start, end)
-        else:
-            spans = await repo.reps_in_scope(
-                session, tenant_id=tenant.id, start=start, end=end, team_ids=teams, kpi=kpi.key
-            )
-            rep_days = sum(calendar.working_days(lo, hi) for _r, lo, hi in spans)
-    return kpi_value(kpi.formula, totals, rep_working_days=rep_days)
-
-
-async def _seasonal_share(
-    session: AsyncSession,
-    *,
-    tenant: Tenant,
-    kpi: KpiDefinition,
-    scope: Scope,
-    teams: Sequence[str] | None,
-    period: Period,
-    calendar: WorkCalendar,
-    elapsed: int,
-    total: int,
-) -> Decimal | None:
-    """The share of the period's total that history says is normally reached by now."""
-    measure = kpi.formula.measures[0]
-    if kpi.formula.shape != "value" or measure.kind == "distinct":
-        return None
-    past: list[Period] = []
-    cursor = period
-    for _ in range(HISTORY_PERIODS[period.kind]):
-        cursor = _previous(cursor, tenant)
-        past.append(cursor)
-    daily = await repo.daily_units(
-        session,
-        tenant_id=tenant.id,
-        kpi=kpi.key,
-        measure=0,
-        start=past[-1].start,
-        end=period.start,
-        rep_id=scope.id if scope.kind == "rep" else None,
-        team_ids=teams,
-    )
-    series = []
-    for p in past:
-        values = {d: Decimal(u) for d, u in daily.items() if p.contains(d)}
-        series.append((calendar.working_day_list(p.start, p.end), values))
-    curve = seasonal_curve(series)
-    if curve is None:
-        return None
-    return seasonal_share(curve, elapsed, total)
-
-
-def _previous(period: Period, tenant: Tenant) -> Period:
-    from paceline.shared.kpi.periods import period_of  # small helper
-
-    return period_of(
-        period.start - timedelta(days=1),
-        period.kind,
-        fiscal_year_start_month=tenant.fiscal_year_start_month,
-    )
-
-
-def pace_method(tenant: Tenant) -> str:
-    """``working_days`` (default) or ``seasonal``."""
-    return str((tenant.options or {}).get("pace_method", "working_days"))
 
 
 async def progress(
@@ -201,20 +40,7 @@ async def progress(
     scope = parse_scope(scope_text)
     period = parse_period_or_422(period_key, tenant)
     check_as_of(as_of)
-    tz = ZoneInfo(tenant.timezone)
-    end = counted_days_end(period, as_of, tz)
-    calendar = await tenant_calendar(session, tenant=tenant)
-    teams = await team_ids(session, tenant_id=tenant.id, scope=scope)
-    value = await kpi_value_for(
-        session,
-        tenant=tenant,
-        kpi=kpi,
-        scope=scope,
-        start=period.start,
-        end=end,
-        calendar=calendar,
-        teams=teams,
-    )
+    r = await evaluate(session, tenant=tenant, kpi=kpi, scope=scope, period=period, as_of=as_of)
     out = ProgressOut(
         kpi=kpi.key,
         names=kpi.names(),
@@ -224,76 +50,27 @@ async def progress(
         scope=str(scope),
         period=PeriodOut(key=period.key, kind=period.kind, start=period.start, end=period.end),
         as_of=as_of,
-        through_day=end - timedelta(days=1) if end > period.start else None,
-        actual=_q(value.value),
-        numerator=_q(value.numerator),
-        denominator=_q(value.denominator),
-        sample=value.sample,
+        through_day=r.end - timedelta(days=1) if r.end > period.start else None,
+        actual=_q(r.value.value),
+        numerator=_q(r.value.numerator),
+        denominator=_q(r.value.denominator),
+        sample=r.value.sample,
     )
-    target_row = await targets_repo.find(
-        session, tenant_id=tenant.id, kpi=kpi.key, scope=str(scope), period=period.key
-    )
-    if target_row is None:
+    if r.version is None or r.pace is None:
         return out
-    version = await targets_repo.version_in_force(
-        session, tenant_id=tenant.id, target_id=target_row.id, at=as_of
-    )
-    if version is None:
-        return out
-    target = Decimal(version.target)
-    thresholds_cfg = pace_thresholds(tenant)
-    thresholds = Thresholds(thresholds_cfg.ahead, thresholds_cfg.on_track, thresholds_cfg.behind)
-    elapsed = calendar.working_days(period.start, end)
-    total = calendar.working_days(period.start, period.end)
-    result: PaceResult
-    if kpi.is_ratio:
-        result = ratio_pace(
-            actual=value.value,
-            target=target,
-            direction=kpi.direction,
-            sample=value.sample,
-            min_sample=kpi.min_sample,
-            thresholds=thresholds,
-        )
-    else:
-        share = None
-        if pace_method(tenant) == "seasonal":
-            share = await _seasonal_share(
-                session,
-                tenant=tenant,
-                kpi=kpi,
-                scope=scope,
-                teams=teams,
-                period=period,
-                calendar=calendar,
-                elapsed=elapsed,
-                total=total,
-            )
-        result = cumulative_pace(
-            actual=value.value or Decimal(0),
-            target=target,
-            direction=kpi.direction,
-            elapsed_working_days=elapsed,
-            total_working_days=total,
-            seasonal_share=share,
-            method="seasonal" if share is not None else "working_days",
-            thresholds=thresholds,
-        )
-    out.target = _q(target)
-    out.baseline = _q(Decimal(version.baseline)) if version.baseline is not None else None
-    out.stretch = _q(Decimal(version.stretch)) if version.stretch is not None else None
-    out.target_id = target_row.id
-    out.target_version = version.version
-    out.expected = _q(result.expected)
-    out.expected_method = result.expected_method
-    out.elapsed_share = _q(result.elapsed_share)
-    out.working_days_elapsed = elapsed
-    out.working_days_total = total
-    out.pace = _q(result.pace)
-    out.projection_linear = _q(result.projection_linear)
-    out.projection_seasonal = _q(result.projection_seasonal)
-    out.status = result.status
+    v = r.version
+    out.target = _q(Decimal(v.target))
+    out.baseline = _q(Decimal(v.baseline)) if v.baseline is not None else None
+    out.stretch = _q(Decimal(v.stretch)) if v.stretch is not None else None
+    out.target_id = r.target_id
+    out.target_version = v.version
+    out.expected = _q(r.pace.expected)
+    out.expected_method = r.pace.expected_method
+    out.elapsed_share = _q(r.pace.elapsed_share)
+    out.working_days_elapsed = r.working_days_elapsed
+    out.working_days_total = r.working_days_total
+    out.pace = _q(r.pace.pace)
+    out.projection_linear = _q(r.pace.projection_linear)
+    out.projection_seasonal = _q(r.pace.projection_seasonal)
+    out.status = r.pace.status
     return out
-
-
-__all__ = ["counted_days_end", "kpi_or_404", "kpi_value_for", "measure_value", "progress"]

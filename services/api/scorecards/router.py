@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from paceline.api.deps import TenantDep
-from paceline.api.progress.service import check_as_of, parse_period_or_422
-from paceline.api.scopes import parse_scope, require_known
 from paceline.api.scorecards import service
 from paceline.api.scorecards.schemas import LeaderboardOut, ScorecardOut
 from paceline.shared.db.context import tenant_calendar
+from paceline.shared.progress import check_as_of, parse_period_or_422
+from paceline.shared.scopes import parse_scope, require_known
 from paceline.shared.web.deps import ReadSessionDep, StateDep
 
 router = APIRouter(prefix="/v1", tags=["scorecards"])

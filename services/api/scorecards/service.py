@@ -21,13 +21,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from paceline.api.kpis.service import find_kpi
-from paceline.api.progress import repository as progress_repo
-from paceline.api.progress.service import counted_days_end, kpi_value_for
-from paceline.api.scopes import Scope, team_ids
 from paceline.api.scorecards.schemas import LeaderboardOut, LeaderRow, ScorecardItem, ScorecardOut
-from paceline.api.targets import repository as targets_repo
 from paceline.api.templates.service import find_template
+from paceline.shared.db import rollups as progress_repo
+from paceline.shared.db import targets as targets_repo
+from paceline.shared.db.context import find_kpi
 from paceline.shared.db.models import Rep, TargetVersion, Tenant
 from paceline.shared.errors import FieldError, InvalidInput, NotFound
 from paceline.shared.kpi.calendar import WorkCalendar
@@ -42,6 +40,8 @@ from paceline.shared.kpi.scorecards import (
     weighted_score,
 )
 from paceline.shared.kpi.values import KpiValue, kpi_value
+from paceline.shared.progress import counted_days_end, kpi_value_for
+from paceline.shared.scopes import Scope, team_ids
 
 _Q = Decimal("0.0001")
 UNCAPPED = Decimal(10) ** 9

@@ -17,9 +17,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from paceline.api.kpis.service import find_kpi
-from paceline.api.scopes import parse_scope, require_known
-from paceline.api.targets import repository as repo
 from paceline.api.targets.schemas import (
     Acknowledgement,
     TargetIn,
@@ -27,9 +24,12 @@ from paceline.api.targets.schemas import (
     TargetRevision,
     TargetVersionOut,
 )
+from paceline.shared.db import targets as repo
+from paceline.shared.db.context import find_kpi
 from paceline.shared.db.models import Target, TargetVersion, Tenant
 from paceline.shared.errors import Conflict, FieldError, InvalidInput, NotFound
 from paceline.shared.kpi.periods import parse_period
+from paceline.shared.scopes import parse_scope, require_known
 
 
 def _text(value: Decimal | None) -> str | None:

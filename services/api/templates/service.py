@@ -8,8 +8,8 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from paceline.api.kpis.service import find_kpi
 from paceline.api.templates.schemas import TemplateIn, TemplateItemIO, TemplateOut
+from paceline.shared.db.context import find_kpi
 from paceline.shared.db.models import RoleTemplateRow
 from paceline.shared.errors import Conflict, FieldError, InvalidInput, NotFound
 from paceline.shared.kpi.scorecards import (
