@@ -9,5 +9,6 @@ from __future__ import annotations
 # name -> module. Issue 9 adds ingest (vs a bare aiokafka producer loop), scoring (vs a
 # reference consume loop) and freshness here.
 BENCHMARKS: dict[str, str] = {
+    "pipeline": "bench.pipeline",
     "reads": "bench.reads",
 }

@@ -31,7 +31,13 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from paceline.scoring.facts import repository as repo
-from paceline.scoring.facts.service import BatchOutcome, TenantLoader, apply_batch, rebuild_tenant
+from paceline.scoring.facts.service import (
+    BatchOutcome,
+    FlagMemo,
+    TenantLoader,
+    apply_batch,
+    rebuild_tenant,
+)
 from paceline.scoring.tenants import TenantCache
 from paceline.shared import metrics
 from paceline.shared.clock import Clock
@@ -56,6 +62,8 @@ class WorkerStats:
     stale_batches: int = 0
     errors: int = 0
     last_batch_at: float = 0.0
+    first_batch_started: float = 0.0  # perf_counter, for throughput measurements
+    last_batch_done: float = 0.0  # perf_counter
     positions: dict[int, int] = field(default_factory=dict)
 
 
@@ -88,6 +96,7 @@ class ScoringWorker:
         self._consumer: LogConsumer | None = None
         self._stopping = asyncio.Event()
         self._stale: dict[tuple[int, int], int] = {}
+        self._flagged = FlagMemo()
 
     async def _stored_positions(self, partitions: frozenset[int]) -> Mapping[int, int]:
         async with self.db.transaction(write=False) as session:
@@ -157,6 +166,8 @@ class ScoringWorker:
         """Apply one batch exactly once (see the module docstring for the order)."""
         assert self._consumer is not None
         started = time.perf_counter()
+        if not self.stats.first_batch_started:
+            self.stats.first_batch_started = started
         partitions = {r.partition for r in batch}
         now = self.clock.now()
         async with self.db.transaction() as session:
@@ -169,11 +180,12 @@ class ScoringWorker:
             )
             fresh: list[ConsumedRecord] = []
             stale: dict[int, int] = {}
+            started_partitions: set[int] = set()
             for rec in batch:
                 expected = stored.get(rec.partition, 0)
                 if rec.offset < expected:
                     continue  # applied before
-                first_of_partition = not any(r.partition == rec.partition for r in fresh)
+                first_of_partition = rec.partition not in started_partitions
                 if (
                     first_of_partition
                     and rec.offset > expected
@@ -183,6 +195,7 @@ class ScoringWorker:
                     continue
                 if rec.partition in stale:
                     continue
+                started_partitions.add(rec.partition)
                 fresh.append(rec)
             outcome = await apply_batch(
                 session,
@@ -190,6 +203,7 @@ class ScoringWorker:
                 topic=self.eventlog.topic,
                 load_tenant=self.load_tenant,
                 now=now,
+                flagged=self._flagged,
             )
             positions: dict[int, int] = {}
             for rec in fresh:
@@ -221,6 +235,7 @@ class ScoringWorker:
         self.stats.repeated += outcome.repeated
         self.stats.unreadable += outcome.unreadable
         self.stats.last_batch_at = time.time()
+        self.stats.last_batch_done = time.perf_counter()
         self.stats.positions.update(positions)
         if positions:
             try:

@@ -8,7 +8,7 @@ deadlock on each other.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
 
@@ -138,21 +138,43 @@ async def known_reps(session: AsyncSession, *, tenant_id: str, rep_ids: Iterable
 # -- events ------------------------------------------------------------------------------
 
 
+def _statement(session: AsyncSession, name: str, build: Callable[[Any], Any]) -> Any:
+    """A statement built once per dialect and reused, so SQLAlchemy compiles it once.
+
+    Rows go in as executemany parameters (``session.execute(stmt, rows)``); the dialects
+    batch them into multi-row VALUES ("insertmanyvalues"), with RETURNING where asked.
+    Building ``insert().values(rows)`` per batch instead compiled a new statement every
+    time, which was most of a batch's cost (bench/pipeline.py, profiled).
+    """
+    dialect = session.get_bind().dialect.name
+    key = (dialect, name)
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        module = postgresql if dialect == "postgresql" else sqlite
+        stmt = _STATEMENTS[key] = build(module.insert)
+    return stmt
+
+
+_STATEMENTS: dict[tuple[str, str], Any] = {}
+
+
 async def insert_new_events(
     session: AsyncSession, *, rows: Sequence[dict[str, Any]]
 ) -> dict[tuple[str, str, str], int]:
     """Insert events not stored yet; (tenant, source, event_id) -> id of each new one."""
-    new: dict[tuple[str, str, str], int] = {}
-    for chunk in _chunks(rows, 400):
-        stmt = (
-            _insert(session, Event)
-            .values(list(chunk))
+    if not rows:
+        return {}
+    stmt = _statement(
+        session,
+        "events",
+        lambda insert: (
+            insert(Event)
             .on_conflict_do_nothing(index_elements=["tenant_id", "source", "event_id"])
             .returning(Event.id, Event.tenant_id, Event.source, Event.event_id)
-        )
-        for pk, tenant_id, source, event_id in (await session.execute(stmt)).all():
-            new[(tenant_id, source, event_id)] = int(pk)
-    return new
+        ),
+    )
+    result = await session.execute(stmt, list(rows))
+    return {(t, src, e): int(pk) for pk, t, src, e in result.all()}
 
 
 async def add_rejects(session: AsyncSession, *, rows: Sequence[dict[str, Any]]) -> None:
@@ -178,28 +200,52 @@ async def load_records(
     return out
 
 
+def _record_upsert(insert: Any) -> Any:
+    stmt = insert(Record)
+    return stmt.on_conflict_do_update(
+        index_elements=["tenant_id", "type", "record_id"],
+        set_={
+            name: getattr(stmt.excluded, name)
+            for name in (
+                "event_pk",
+                "version_rank",
+                "rep_id",
+                "deleted",
+                "state",
+                "contributions",
+                "first_day",
+                "last_day",
+                "updated_at",
+            )
+        },
+    )
+
+
 async def upsert_records(session: AsyncSession, *, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert or replace record states."""
-    for chunk in _chunks(sorted(rows, key=lambda r: (r["tenant_id"], r["type"], r["record_id"]))):
-        stmt = _insert(session, Record).values(list(chunk))
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["tenant_id", "type", "record_id"],
-            set_={
-                "event_pk": stmt.excluded.event_pk,
-                "version_rank": stmt.excluded.version_rank,
-                "rep_id": stmt.excluded.rep_id,
-                "deleted": stmt.excluded.deleted,
-                "state": stmt.excluded.state,
-                "contributions": stmt.excluded.contributions,
-                "first_day": stmt.excluded.first_day,
-                "last_day": stmt.excluded.last_day,
-                "updated_at": stmt.excluded.updated_at,
-            },
-        )
-        await session.execute(stmt)
+    """Insert or replace record states (in key order, so concurrent workers never deadlock)."""
+    if rows:
+        stmt = _statement(session, "records", _record_upsert)
+        ordered = sorted(rows, key=lambda r: (r["tenant_id"], r["type"], r["record_id"]))
+        await session.execute(stmt, ordered)
 
 
 # -- facts -------------------------------------------------------------------------------
+
+
+def _fact_upsert(insert: Any) -> Any:
+    stmt = insert(Fact)
+    return stmt.on_conflict_do_update(
+        index_elements=["tenant_id", "kpi", "measure", "rep_id", "day"],
+        set_={"value": Fact.value + stmt.excluded.value, "n": Fact.n + stmt.excluded.n},
+    )
+
+
+def _member_upsert(insert: Any) -> Any:
+    stmt = insert(FactMember)
+    return stmt.on_conflict_do_update(
+        index_elements=["tenant_id", "kpi", "measure", "rep_id", "day", "member"],
+        set_={"n": FactMember.n + stmt.excluded.n},
+    )
 
 
 async def apply_fact_delta(session: AsyncSession, *, tenant_id: str, delta: FactDelta) -> None:
@@ -216,13 +262,8 @@ async def apply_fact_delta(session: AsyncSession, *, tenant_id: str, delta: Fact
         }
         for (k, m, r, d), v in sorted(delta.facts.items())
     ]
-    for chunk in _chunks(fact_rows):
-        stmt = _insert(session, Fact).values(list(chunk))
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["tenant_id", "kpi", "measure", "rep_id", "day"],
-            set_={"value": Fact.value + stmt.excluded.value, "n": Fact.n + stmt.excluded.n},
-        )
-        await session.execute(stmt)
+    if fact_rows:
+        await session.execute(_statement(session, "facts", _fact_upsert), fact_rows)
     member_rows = [
         {
             "tenant_id": tenant_id,
@@ -235,13 +276,8 @@ async def apply_fact_delta(session: AsyncSession, *, tenant_id: str, delta: Fact
         }
         for (k, m, r, d, mem), n in sorted(delta.members.items())
     ]
-    for chunk in _chunks(member_rows):
-        stmt = _insert(session, FactMember).values(list(chunk))
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["tenant_id", "kpi", "measure", "rep_id", "day", "member"],
-            set_={"n": FactMember.n + stmt.excluded.n},
-        )
-        await session.execute(stmt)
+    if member_rows:
+        await session.execute(_statement(session, "members", _member_upsert), member_rows)
     # Rows that a retraction emptied: remove them, so the tables hold only live facts.
     shrunk_facts = [(k, m, r, d) for (k, m, r, d), v in delta.facts.items() if v[1] < 0]
     for fact_keys in _chunks(sorted(shrunk_facts)):

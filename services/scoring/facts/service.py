@@ -16,6 +16,7 @@ whatever the order, repetition or lateness of the events (tests/scoring prove it
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +46,25 @@ from paceline.shared.kpi.records import (
 )
 
 RecordKey = tuple[str, str, str]  # tenant, type, record id
+
+
+class FlagMemo:
+    """Unknown reps already flagged by this process (forgotten after ``ttl_s``)."""
+
+    def __init__(self, ttl_s: float = 600.0) -> None:
+        self.ttl_s = ttl_s
+        self._until: dict[tuple[str, str], float] = {}
+
+    def seen(self, tenant_id: str, rep_id: str) -> bool:
+        """Whether the rep was flagged lately."""
+        until = self._until.get((tenant_id, rep_id))
+        return until is not None and until > time.monotonic()
+
+    def remember(self, tenant_id: str, rep_id: str) -> None:
+        """Note that the rep was flagged now."""
+        if len(self._until) > 100_000:
+            self._until.clear()
+        self._until[(tenant_id, rep_id)] = time.monotonic() + self.ttl_s
 TenantModels = tuple[TenantContext, Sequence[KpiDefinition]]
 # How a batch learns a tenant's context (zone, currency, FX) and KPIs; the worker caches.
 TenantLoader = Callable[[AsyncSession, Tenant], Awaitable[TenantModels]]
@@ -97,6 +117,7 @@ async def apply_batch(
     topic: str,
     load_tenant: TenantLoader = load_tenant_models,
     now: datetime,
+    flagged: FlagMemo | None = None,
 ) -> BatchOutcome:
     """Apply consumed log records to events, record states and facts."""
     out = BatchOutcome(consumed=len(records))
@@ -175,7 +196,7 @@ async def apply_batch(
     await repo.upsert_records(session, rows=upserts)
     for tenant_id, delta in sorted(deltas.items()):
         await repo.apply_fact_delta(session, tenant_id=tenant_id, delta=delta.nonzero())
-    await _flag_data_quality(session, out=out, by_record=by_record, now=now)
+    await _flag_data_quality(session, out=out, by_record=by_record, now=now, flagged=flagged)
     return out
 
 
@@ -235,15 +256,26 @@ async def _flag_data_quality(
     out: BatchOutcome,
     by_record: dict[RecordKey, list[tuple[int, CanonicalEvent]]],
     now: datetime,
+    flagged: FlagMemo | None = None,
 ) -> None:
-    """Raise data-quality alerts for what this batch revealed (unknown reps, missing rates)."""
+    """Raise data-quality alerts for what this batch revealed (unknown reps, missing rates).
+
+    ``flagged`` remembers the unknown reps this process flagged lately, so a steady stream
+    of one unknown rep's events costs one alert upsert per memo period, not one per batch.
+    """
     await _flag_missing_rates(session, issues=out.issues, now=now)
     reps: dict[str, set[str]] = defaultdict(set)
     for (tenant_id, _type, _rid), events in by_record.items():
         reps[tenant_id].update(ev.rep_id for _pk, ev in events)
     for tenant_id, rep_ids in sorted(reps.items()):
+        if flagged is not None:
+            rep_ids = {r for r in rep_ids if not flagged.seen(tenant_id, r)}
+            if not rep_ids:
+                continue
         known = await repo.known_reps(session, tenant_id=tenant_id, rep_ids=rep_ids)
         for rep_id in sorted(rep_ids - known):
+            if flagged is not None:
+                flagged.remember(tenant_id, rep_id)
             await alerts_repo.raise_alert(
                 session,
                 tenant_id=tenant_id,

@@ -1,0 +1,744 @@
+"""The pipeline (issue 9): ingest, scoring and freshness against baselines of the same run.
+
+Every service runs as its own process, as in production (``paceline ingest``,
+``paceline scoring``, ``paceline api``; ``paceline serve`` for the embedded mode), on
+real PostgreSQL and Kafka started by the harness. Load comes from a second process
+(wrk) or an open-loop client that measures latency from each request's scheduled start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import time
+import uuid
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
+import httpx
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # type: ignore[import-untyped]
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]
+from sqlalchemy.engine import make_url
+
+from bench import harness, loadgen, procs
+from bench.servers import free_ports
+from paceline.scoring.worker import ScoringWorker
+from paceline.shared.clock import SystemClock
+from paceline.shared.db.migrate import upgrade
+from paceline.shared.db.session import Database
+from paceline.shared.eventlog.kafka import KafkaEventLog
+from paceline.shared.events import CanonicalEvent, Envelope
+
+TITLE = "Pipeline: ingest, scoring, freshness and memory"
+
+ABOUT = """\
+Each service runs as its own process (uvicorn with uvloop and httptools, as
+`paceline serve|ingest|scoring|api` run it) on PostgreSQL and a single Kafka broker on
+loopback, all on this one machine — the load generator, the broker, the database and the
+service share its cores, for the product and for the baseline alike.
+
+- **Batch ingest** — `POST /v1/events` with JSON arrays of 100 canonical events (wrk,
+  16 connections) vs a **bare aiokafka producer loop** sending the same 100 envelopes per
+  batch with the same settings (idempotent, `acks=all`, `linger_ms=2`), 16 batches in
+  flight. Events per second; goal ≥ 0.67×.
+- **Single-event ingest** — one event per `POST /v1/events` (wrk, 32 connections) vs a
+  **minimal Starlette endpoint** that awaits `producer.send` with the same settings
+  (bench/ref_app.py). Requests per second; goal ≥ 0.8×. Then p50/p99 latency of both at a
+  fixed offered load of half the reference's maximum (open loop, measured from each
+  request's scheduled start).
+- **Scoring** — a topic pre-filled with a realistic mix of events (visits, leads, quotes,
+  deal versions, payments), consumed from the start: the **scoring worker** (events,
+  record states, fact deltas and positions per transaction) vs a **reference loop** that
+  does `getmany` + one batched upsert of per-rep-day counts + its offsets in one
+  transaction with no business logic (goal ≥ 0.8×), and vs a **bare consume loop**.
+- **Freshness** — from the 202 of a probe event to its visit being visible in
+  `GET /v1/progress` (polled every 10 ms), p50/p99, while a background load runs at half
+  the pipeline's maximum (the smaller of batch ingest and scoring). Goal p99 < 1 s: the
+  baseline column is that goal.
+- **Embedded mode** — `paceline serve` on SQLite and the embedded log: batch ingest vs a
+  bare SQLite append loop (WAL, `synchronous=FULL`, one transaction per 100 records, the
+  same bytes), end-to-end throughput (events applied per second while ingest runs flat
+  out) and freshness.
+- **Memory** — peak resident memory (VmHWM) of each process after its load, beside the
+  same process idle after start-up.
+"""
+
+TENANT = "default"
+KEY = "pl_bench_" + uuid.uuid4().hex
+DAY0 = date(2026, 11, 2)
+
+
+def _events(n: int, *, prefix: str, seed_day: date = DAY0) -> list[dict[str, Any]]:
+    """A realistic mix: visits, leads, quotes, deals with versions, payments."""
+    out: list[dict[str, Any]] = []
+    for i in range(n):
+        rep = f"rep-{i % 200:03d}"
+        day = seed_day + timedelta(days=i % 20)
+        at = datetime(day.year, day.month, day.day, 9, tzinfo=UTC) + timedelta(minutes=i % 480)
+        kind = i % 10
+        ev: dict[str, Any] = {
+            "event_id": f"{prefix}-{i}",
+            "occurred_at": at.isoformat(),
+            "rep_id": rep,
+            "customer_id": f"c-{i % 977}",
+        }
+        if kind < 5:
+            ev |= {"type": "visit", "channel": "onsite"}
+        elif kind == 5:
+            ev |= {"type": "lead", "is_new_customer": True}
+        elif kind == 6:
+            ev |= {
+                "type": "quote",
+                "entity_id": f"q-{i // 10}",
+                "status": "sent",
+                "amount": "1200.00",
+            }
+        elif kind in (7, 8):
+            ev |= {
+                "type": "deal",
+                "entity_id": f"d-{i // 20}",
+                "version": i,
+                "stage": "won" if kind == 8 else "open",
+                "amount": "50000.00",
+            }
+        else:
+            ev |= {
+                "type": "payment",
+                "entity_id": f"inv-{i}",
+                "amount_paid": "800.00",
+                "paid_at": at.isoformat(),
+            }
+        out.append(ev)
+    return out
+
+
+def _envelope_bytes(events: list[dict[str, Any]]) -> list[tuple[bytes, bytes]]:
+    out = []
+    for raw in events:
+        env = Envelope(
+            tenant_id=TENANT,
+            source="bench",
+            received_at=datetime.now(UTC),
+            event=CanonicalEvent.model_validate(raw),
+        )
+        out.append((env.partition_key(), env.model_dump_json(exclude_none=True).encode()))
+    return out
+
+
+def _throughput(
+    value: float, baseline: float, *, label: str, table: str, unit: str, **extra: Any
+) -> harness.Result:
+    return {
+        "value": round(value, 1),
+        "baseline": round(baseline, 1),
+        "ratio": round(value / baseline, 3) if baseline else None,
+        "unit": unit,
+        "better": "higher",
+        "label": label,
+        "table": table,
+        **extra,
+    }
+
+
+async def _create_database(server_url: str, name: str) -> str:
+    u = make_url(server_url)
+    conn = await asyncpg.connect(
+        host=u.host, port=u.port, user=u.username, password=u.password, database=u.database
+    )
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return u.set(database=name).render_as_string(hide_password=False)
+
+
+async def _create_topic(bootstrap: str, topic: str, partitions: int) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, partitions, 1)])
+    finally:
+        await admin.close()
+
+
+async def _bare_producer(
+    bootstrap: str,
+    topic: str,
+    batch: list[tuple[bytes, bytes]],
+    seconds: float,
+    in_flight: int = 16,
+) -> float:
+    """Events per second of a bare producer loop (same settings as Paceline's)."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=2,
+        max_batch_size=256 * 1024,
+    )
+    await producer.start()
+    sent = 0
+    deadline = time.perf_counter() + seconds
+
+    async def loop() -> None:
+        nonlocal sent
+        while time.perf_counter() < deadline:
+            futures = [await producer.send(topic, value=v, key=k) for k, v in batch]
+            await asyncio.gather(*futures)
+            sent += len(batch)
+
+    try:
+        started = time.perf_counter()
+        await asyncio.gather(*(loop() for _ in range(in_flight)))
+        return sent / (time.perf_counter() - started)
+    finally:
+        await producer.stop()
+
+
+# -- scoring --------------------------------------------------------------------------------
+
+
+async def _prefill(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        max_batch_size=512 * 1024,
+    )
+    await producer.start()
+    try:
+        for i in range(0, len(records), 2000):
+            futures = [await producer.send(topic, value=v, key=k) for k, v in records[i : i + 2000]]
+            await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def _score_product(db_url: str, bootstrap: str, topic: str, total: int) -> float:
+    """Events per second of the scoring worker over a pre-filled topic.
+
+    Timed from the start of its first batch to the end of the batch that reaches
+    ``total`` (the consumer-group join before is not counted, as for the reference).
+    """
+    db = Database(db_url)
+    log = KafkaEventLog(bootstrap, topic=topic, partitions=6)
+    await log.start()
+    worker = ScoringWorker(
+        db=db,
+        eventlog=log,
+        clock=SystemClock(),
+        group_id=f"bench-{uuid.uuid4().hex[:6]}",
+        batch_max=2000,
+        poll_timeout_s=0.2,
+        jobs_every_s=3600,
+    )
+    task = asyncio.create_task(worker.run())
+    try:
+        deadline = time.monotonic() + 600
+        while worker.stats.consumed < total:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"scoring consumed {worker.stats.consumed} of {total}")
+            await asyncio.sleep(0.01)
+        elapsed = worker.stats.last_batch_done - worker.stats.first_batch_started
+        return worker.stats.consumed / max(elapsed, 1e-6)
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, 30)
+        await log.close()
+        await db.dispose()
+
+
+async def _score_reference(
+    db_url: str, bootstrap: str, topic: str, total: int, *, write: bool
+) -> float:
+    """Events per second of getmany (+ one batched upsert + offsets per transaction)."""
+    u = make_url(db_url)
+    conn = await asyncpg.connect(
+        host=u.host, port=u.port, user=u.username, password=u.password, database=u.database
+    )
+    await conn.execute(
+        "CREATE TABLE IF NOT EXISTS ref_counts (rep_id text, day date, n bigint, "
+        "PRIMARY KEY (rep_id, day));"
+        "CREATE TABLE IF NOT EXISTS ref_offsets (p int PRIMARY KEY, next bigint)"
+    )
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"ref-{uuid.uuid4().hex[:6]}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=2000,
+        fetch_max_wait_ms=100,
+    )
+    await consumer.start()
+    seen = 0
+    started: float | None = None
+    finished = 0.0
+    try:
+        while seen < total:
+            batches = await consumer.getmany(timeout_ms=500, max_records=2000)
+            if not batches:
+                continue
+            if started is None:
+                started = time.perf_counter()
+            records = [m for msgs in batches.values() for m in msgs]
+            seen += len(records)
+            finished = time.perf_counter()
+            if not write:
+                continue
+            counts: dict[tuple[str, date], int] = defaultdict(int)
+            for m in records:
+                env = orjson.loads(m.value)
+                ev = env["event"]
+                counts[(ev["rep_id"], date.fromisoformat(ev["occurred_at"][:10]))] += 1
+            async with conn.transaction():
+                await conn.executemany(
+                    "INSERT INTO ref_counts VALUES ($1, $2, $3) ON CONFLICT (rep_id, day) "
+                    "DO UPDATE SET n = ref_counts.n + excluded.n",
+                    sorted((r, d, n) for (r, d), n in counts.items()),
+                )
+                await conn.executemany(
+                    "INSERT INTO ref_offsets VALUES ($1, $2) ON CONFLICT (p) "
+                    "DO UPDATE SET next = excluded.next",
+                    [(tp.partition, msgs[-1].offset + 1) for tp, msgs in batches.items()],
+                )
+            finished = time.perf_counter()
+        assert started is not None
+        return seen / (finished - started)
+    finally:
+        await consumer.stop()
+        await conn.close()
+
+
+# -- freshness --------------------------------------------------------------------------------
+
+
+async def _freshness(
+    ingest_url: str,
+    api_url: str,
+    *,
+    probes: int,
+    interval_s: float,
+    background: float,
+    batch: list[bytes],
+    seconds: float,
+) -> list[float]:
+    """Seconds from a probe's 202 to its visit in /v1/progress, under background load."""
+    headers = {"Authorization": f"Bearer {KEY}"}
+    host, port = ingest_url.removeprefix("http://").split(":")
+    load = (
+        asyncio.create_task(
+            loadgen.open_loop(
+                host,
+                int(port),
+                path="/v1/events",
+                bodies=batch,
+                key=KEY,
+                rate_per_s=max(background / 100, 1),
+                seconds=seconds,
+                connections=16,
+            )
+        )
+        if background > 0
+        else None
+    )
+    out: list[float] = []
+    period = f"{DAY0.year}-{DAY0.month:02d}"
+    async with httpx.AsyncClient(timeout=30) as client:
+        for i in range(probes):
+            await asyncio.sleep(interval_s)
+            params = {
+                "kpi": "visits",
+                "scope": "rep:probe",
+                "period": period,
+                "as_of": "2026-12-01T00:00:00+08:00",
+            }
+            before = (
+                await client.get(f"{api_url}/v1/progress", params=params, headers=headers)
+            ).json()["actual"]
+            event = {
+                "event_id": f"probe-{uuid.uuid4().hex}",
+                "type": "visit",
+                "occurred_at": f"{DAY0.isoformat()}T10:00:00+08:00",
+                "rep_id": "probe",
+            }
+            resp = await client.post(f"{ingest_url}/v1/events", json=event, headers=headers)
+            acked = time.perf_counter()
+            assert resp.status_code == 202, resp.text
+            while True:
+                now = (
+                    await client.get(f"{api_url}/v1/progress", params=params, headers=headers)
+                ).json()["actual"]
+                if now != before:
+                    out.append(time.perf_counter() - acked)
+                    break
+                if time.perf_counter() - acked > 60:
+                    raise RuntimeError(f"probe {i} not visible after 60 s")
+                await asyncio.sleep(0.01)
+    if load is not None:
+        await load
+    return out
+
+
+# -- the run ------------------------------------------------------------------------------------
+
+
+def _env(**extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PACELINE_ENVIRONMENT": "test",
+        "PACELINE_BOOTSTRAP_API_KEY": KEY,
+        "PACELINE_LOG_LEVEL": "WARNING",
+        **extra,
+    }
+
+
+def run(ctx: harness.Context) -> dict[str, harness.Result]:
+    """Run every pipeline measurement; results keyed as docs/PERFORMANCE.md shows them."""
+    seconds = 4 if ctx.quick else 10
+    results: dict[str, harness.Result] = {}
+    logs = ctx.tmp / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    server = ctx.postgres()
+    bootstrap = ctx.kafka()
+    db_url = ctx.run_async(_create_database(server, "bench_pipeline"))
+    upgrade(db_url)
+    batch_events = _events(100, prefix="b")
+    batch_body = orjson.dumps(batch_events)
+    single_body = orjson.dumps(batch_events[0])
+    suffix = uuid.uuid4().hex[:6]
+    env = _env(
+        PACELINE_DATABASE_URL=db_url,
+        PACELINE_KAFKA_BOOTSTRAP=bootstrap,
+        PACELINE_KAFKA_PARTITIONS="6",
+        PACELINE_TOPIC=f"bench.events.{suffix}",
+        PACELINE_CONSUMER_GROUP=f"scoring-{suffix}",
+        PACELINE_DATA_DIR=str(ctx.tmp),
+    )
+    p_ingest, p_ref, p_scoring, p_api = free_ports(4)
+    ingest = procs.paceline("ingest", "ingest", p_ingest, env, logs)
+    ref_topic = f"bench.ref.{suffix}"
+    ctx.run_async(_create_topic(bootstrap, ref_topic, 6))
+    ref = procs.reference_app(
+        p_ref, {**os.environ, "BENCH_KAFKA": bootstrap, "BENCH_TOPIC": ref_topic}, logs
+    )
+    started: list[procs.Proc] = [ingest, ref]
+    try:
+        procs.wait_http(f"http://127.0.0.1:{p_ingest}/readyz")
+        time.sleep(1)
+        idle = {"ingest": ingest.peak_rss_mib()}
+        url = f"http://127.0.0.1:{p_ingest}/v1/events"
+
+        # Batch ingest vs a bare producer loop.
+        ctx.log("batch ingest (wrk, 16 connections, 100 events per request)")
+        loadgen.wrk(url, body=batch_body, key=KEY, seconds=2, connections=16)  # warm-up
+        w = loadgen.wrk(url, body=batch_body, key=KEY, seconds=seconds, connections=16)
+        bare_topic = f"bench.bare.{suffix}"
+        ctx.run_async(_create_topic(bootstrap, bare_topic, 6))
+        bare = ctx.run_async(
+            _bare_producer(bootstrap, bare_topic, _envelope_bytes(batch_events), seconds)
+        )
+        ingest_eps = w.requests_per_s * 100
+        results["ingest_batch_vs_bare_producer"] = _throughput(
+            ingest_eps,
+            bare,
+            unit="events/s",
+            label="batch ingest (100 per request) vs bare aiokafka producer loop",
+            table="Kafka + PostgreSQL",
+            goal=">= 0.67x",
+            non_2xx=w.non_2xx,
+            errors=w.errors,
+        )
+        ctx.log(f"  {ingest_eps:.0f} vs {bare:.0f} events/s")
+
+        # Single events vs the minimal Starlette endpoint.
+        ctx.log("single-event ingest (wrk, 32 connections)")
+        ref_url = f"http://127.0.0.1:{p_ref}/v1/events"
+        loadgen.wrk(ref_url, body=single_body, key=KEY, seconds=2, connections=32)  # warm-up
+        s_ingest = loadgen.wrk(url, body=single_body, key=KEY, seconds=seconds, connections=32)
+        s_ref = loadgen.wrk(ref_url, body=single_body, key=KEY, seconds=seconds, connections=32)
+        results["ingest_single_vs_starlette"] = _throughput(
+            s_ingest.requests_per_s,
+            s_ref.requests_per_s,
+            unit="requests/s",
+            label="single-event ingest vs minimal Starlette + producer.send",
+            table="Kafka + PostgreSQL",
+            goal=">= 0.8x",
+            non_2xx=s_ingest.non_2xx,
+        )
+        ctx.log(f"  {s_ingest.requests_per_s:.0f} vs {s_ref.requests_per_s:.0f} req/s")
+        rate = s_ref.requests_per_s / 2
+        lat_ingest = ctx.run_async(
+            loadgen.open_loop(
+                "127.0.0.1",
+                p_ingest,
+                path="/v1/events",
+                bodies=[single_body],
+                key=KEY,
+                rate_per_s=rate,
+                seconds=seconds,
+            )
+        )
+        lat_ref = ctx.run_async(
+            loadgen.open_loop(
+                "127.0.0.1",
+                p_ref,
+                path="/v1/events",
+                bodies=[single_body],
+                key=KEY,
+                rate_per_s=rate,
+                seconds=seconds,
+            )
+        )
+        for name, pct in (("p50", 50), ("p99", 99)):
+            a = harness.percentile(list(lat_ingest.latencies_ms), pct)
+            b = harness.percentile(list(lat_ref.latencies_ms), pct)
+            results[f"ingest_single_latency_{name}"] = {
+                "value": round(a, 2),
+                "baseline": round(b, 2),
+                "ratio": round(a / b, 3),
+                "unit": "ms",
+                "better": "lower",
+                "table": "Kafka + PostgreSQL",
+                "label": f"single-event {name} latency at {rate:.0f}/s (half the reference's "
+                "maximum), open loop",
+                "failures": lat_ingest.failures,
+            }
+        idle["ingest_peak"] = ingest.peak_rss_mib()
+
+        # Scoring vs the reference loop and a bare consume loop.
+        total = 20_000 if ctx.quick else 60_000
+        ctx.log(f"scoring: pre-filling a topic with {total} events")
+        score_topic = f"bench.score.{suffix}"
+        ctx.run_async(_create_topic(bootstrap, score_topic, 6))
+        ctx.run_async(_prefill(bootstrap, score_topic, _envelope_bytes(_events(total, prefix="s"))))
+        product = ctx.run_async(_score_product(db_url, bootstrap, score_topic, total))
+        reference = ctx.run_async(
+            _score_reference(db_url, bootstrap, score_topic, total, write=True)
+        )
+        bare_consume = ctx.run_async(
+            _score_reference(db_url, bootstrap, score_topic, total, write=False)
+        )
+        results["scoring_vs_reference_loop"] = _throughput(
+            product,
+            reference,
+            unit="events/s",
+            table="Kafka + PostgreSQL",
+            goal=">= 0.8x",
+            label="scoring worker vs getmany + one batched upsert + offsets per transaction",
+        )
+        results["scoring_vs_bare_consume"] = _throughput(
+            product,
+            bare_consume,
+            unit="events/s",
+            table="Kafka + PostgreSQL",
+            label="scoring worker vs a bare getmany loop",
+        )
+        ctx.log(f"  {product:.0f} vs {reference:.0f} (reference) vs {bare_consume:.0f} (bare)")
+
+        # Freshness at half the pipeline's maximum.
+        scoring = procs.paceline("scoring", "scoring", p_scoring, env, logs)
+        api = procs.paceline("api", "api", p_api, env, logs)
+        started += [scoring, api]
+        procs.wait_http(f"http://127.0.0.1:{p_scoring}/readyz")
+        procs.wait_http(f"http://127.0.0.1:{p_api}/readyz")
+        idle["scoring"] = scoring.peak_rss_mib()
+        idle["api"] = api.peak_rss_mib()
+        half = min(ingest_eps, product) / 2
+        ctx.log(f"freshness under {half:.0f} events/s of background load")
+        probes = 20 if ctx.quick else 60
+        fresh = ctx.run_async(
+            _freshness(
+                f"http://127.0.0.1:{p_ingest}",
+                f"http://127.0.0.1:{p_api}",
+                probes=probes,
+                interval_s=0.25,
+                background=half,
+                batch=[orjson.dumps(_events(100, prefix=f"f{i}")) for i in range(20)],
+                seconds=probes * 0.3,
+            )
+        )
+        p50 = statistics.median(fresh)
+        p99 = harness.percentile(fresh, 99)
+        results["freshness_p99_s"] = {
+            "value": round(p99, 3),
+            "baseline": 1.0,
+            "ratio": round(p99, 3),
+            "unit": "s",
+            "better": "lower",
+            "table": "Kafka + PostgreSQL",
+            "goal": "< 1 s",
+            "label": f"202 -> visible in /v1/progress, p99, at {half:.0f} events/s",
+            "p50": round(p50, 3),
+            "n": len(fresh),
+        }
+        results["freshness_p50_s"] = {
+            "value": round(p50, 3),
+            "baseline": 1.0,
+            "ratio": round(p50, 3),
+            "unit": "s",
+            "better": "lower",
+            "table": "Kafka + PostgreSQL",
+            "label": f"202 -> visible in /v1/progress, p50, at {half:.0f} events/s",
+        }
+        for name, proc in (("ingest", ingest), ("scoring", scoring), ("api", api)):
+            peak = proc.peak_rss_mib() or 0.0
+            base = idle.get(name) or 0.0
+            results[f"memory_{name}_mib"] = {
+                "value": round(peak, 1),
+                "baseline": round(base, 1),
+                "ratio": round(peak / base, 2) if base else None,
+                "unit": "MiB",
+                "better": "lower",
+                "table": "Memory (peak RSS under load vs idle)",
+                "label": f"paceline {name}",
+            }
+    finally:
+        for p in reversed(started):
+            p.stop()
+
+    results |= _embedded(ctx, seconds, batch_events, logs)
+    return results
+
+
+def _bare_sqlite(path: Path, batch: list[tuple[bytes, bytes]], seconds: float) -> float:
+    """Records per second of a bare SQLite append loop (WAL, synchronous=FULL)."""
+    import sqlite3  # only this baseline needs it
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("CREATE TABLE IF NOT EXISTS log (k BLOB, v BLOB)")
+    sent = 0
+    started = time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany("INSERT INTO log VALUES (?, ?)", batch)
+        conn.execute("COMMIT")
+        sent += len(batch)
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return sent / elapsed
+
+
+def _embedded(
+    ctx: harness.Context, seconds: int, batch_events: list[dict[str, Any]], logs: Path
+) -> dict[str, harness.Result]:
+    results: dict[str, harness.Result] = {}
+    data = ctx.tmp / "embedded"
+    port = free_ports(1)[0]
+    env = _env(PACELINE_DATA_DIR=str(data))
+    serve = procs.Proc(
+        "serve",
+        [procs.PACELINE, "serve", "--port", str(port), "--data-dir", str(data)],
+        env,
+        logs / "serve.log",
+    ).start()
+    try:
+        procs.wait_http(f"http://127.0.0.1:{port}/readyz")
+        idle = serve.peak_rss_mib() or 0.0
+        url = f"http://127.0.0.1:{port}/v1/events"
+        ctx.log("embedded: batch ingest and end-to-end throughput")
+        body = orjson.dumps(batch_events)
+        w = loadgen.wrk(url, body=body, key=KEY, seconds=seconds, connections=16)
+        bare = _bare_sqlite(ctx.tmp / "bare.db", _envelope_bytes(batch_events), seconds)
+        results["embedded_ingest_vs_bare_sqlite"] = _throughput(
+            w.requests_per_s * 100,
+            bare,
+            unit="events/s",
+            table="Embedded (SQLite)",
+            label="batch ingest vs a bare SQLite append loop (same durability)",
+        )
+        # End to end: unique events flat out, then until scoring has applied them all.
+        n = 5_000 if ctx.quick else 20_000
+        events = _events(n, prefix="e2e")
+        headers = {"Authorization": f"Bearer {KEY}"}
+
+        params = {
+            "kpi": "visits",
+            "scope": "company",
+            "period": "2026-11",
+            "as_of": "2026-12-31T00:00:00+08:00",
+        }
+
+        async def flood() -> float:
+            async with httpx.AsyncClient(timeout=60) as client:
+                before = (
+                    await client.get(
+                        f"http://127.0.0.1:{port}/v1/progress", params=params, headers=headers
+                    )
+                ).json()["actual"]
+                want = float(before) + sum(1 for e in events if e["type"] == "visit")
+                started = time.perf_counter()
+                sem = asyncio.Semaphore(8)
+
+                async def post(chunk: list[dict[str, Any]]) -> None:
+                    async with sem:
+                        r = await client.post(
+                            url,
+                            content=orjson.dumps(chunk),
+                            headers={**headers, "Content-Type": "application/json"},
+                        )
+                        assert r.status_code == 202, r.text
+
+                await asyncio.gather(*(post(events[i : i + 100]) for i in range(0, n, 100)))
+                while True:
+                    actual = (
+                        await client.get(
+                            f"http://127.0.0.1:{port}/v1/progress", params=params, headers=headers
+                        )
+                    ).json()["actual"]
+                    if float(actual) >= want:
+                        return n / (time.perf_counter() - started)
+                    await asyncio.sleep(0.05)
+
+        e2e = ctx.run_async(flood())
+        results["embedded_end_to_end"] = _throughput(
+            e2e,
+            w.requests_per_s * 100,
+            unit="events/s",
+            table="Embedded (SQLite)",
+            label="events applied per second with ingest flat out, vs batch ingest alone",
+        )
+        half = e2e / 2
+        fresh = ctx.run_async(
+            _freshness(
+                f"http://127.0.0.1:{port}",
+                f"http://127.0.0.1:{port}",
+                probes=15 if ctx.quick else 40,
+                interval_s=0.25,
+                background=half,
+                batch=[orjson.dumps(_events(100, prefix=f"ef{i}")) for i in range(20)],
+                seconds=(15 if ctx.quick else 40) * 0.3,
+            )
+        )
+        results["embedded_freshness_p99_s"] = {
+            "value": round(harness.percentile(fresh, 99), 3),
+            "baseline": 1.0,
+            "ratio": round(harness.percentile(fresh, 99), 3),
+            "unit": "s",
+            "better": "lower",
+            "table": "Embedded (SQLite)",
+            "p50": round(statistics.median(fresh), 3),
+            "label": f"202 -> visible in /v1/progress, p99, at {half:.0f} events/s",
+        }
+        peak = serve.peak_rss_mib() or 0.0
+        results["memory_serve_mib"] = {
+            "value": round(peak, 1),
+            "baseline": round(idle, 1),
+            "ratio": round(peak / idle, 2) if idle else None,
+            "unit": "MiB",
+            "better": "lower",
+            "table": "Memory (peak RSS under load vs idle)",
+            "label": "paceline serve (embedded, all services)",
+        }
+    finally:
+        serve.stop()
+    return results

@@ -1,0 +1,105 @@
+"""Processes for the pipeline benchmarks: ``paceline`` services and the reference app."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+PACELINE = str(Path(sys.executable).with_name("paceline"))
+PYTHON = sys.executable
+
+
+class Proc:
+    """A child process with a log file, stopped (and killed if need be) at the end."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str], log: Path) -> None:
+        self.name, self.args, self.env, self.log = name, args, env, log
+        self.popen: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Proc:
+        """Start the process."""
+        with self.log.open("ab") as out:
+            self.popen = subprocess.Popen(
+                self.args,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        return self
+
+    @property
+    def pid(self) -> int:
+        """The process id."""
+        assert self.popen is not None
+        return self.popen.pid
+
+    def peak_rss_mib(self) -> float | None:
+        """Peak resident memory so far (VmHWM), in MiB."""
+        try:
+            for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            return None
+        return None
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL after 20 s."""
+        if self.popen is None or self.popen.poll() is not None:
+            return
+        os.killpg(self.popen.pid, signal.SIGTERM)
+        try:
+            self.popen.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(10)
+
+
+def wait_http(url: str, *, timeout_s: float = 90) -> None:
+    """Wait until ``url`` answers 200."""
+    deadline = time.monotonic() + timeout_s
+    last = ""
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310  # loopback URL
+                if resp.status == 200:
+                    return
+        except (urllib.error.URLError, OSError) as exc:
+            last = str(exc)
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not become ready: {last}")
+
+
+def paceline(name: str, service: str, port: int, env: dict[str, str], logs: Path) -> Proc:
+    """A ``paceline <service>`` process on a port."""
+    args = [PACELINE, service, "--port", str(port)]
+    return Proc(name, args, env, logs / f"{name}.log").start()
+
+
+def reference_app(port: int, env: dict[str, str], logs: Path) -> Proc:
+    """The minimal Starlette + aiokafka endpoint (bench/ref_app.py) under uvicorn."""
+    args = [
+        PYTHON,
+        "-m",
+        "uvicorn",
+        "bench.ref_app:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+    return Proc("reference", args, env, logs / "reference.log").start()
