@@ -50,6 +50,12 @@ class Proc:
             return None
         return None
 
+    def kill(self) -> None:
+        """SIGKILL the process (and its children) and reap it."""
+        if self.popen is not None and self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(10)
+
     def stop(self) -> None:
         """SIGTERM, then SIGKILL after 20 s."""
         if self.popen is None or self.popen.poll() is not None:
