@@ -17,18 +17,22 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/paceline serve --demo
 
-## services: what the integration tests need (PostgreSQL from Debian, the Kafka broker jars)
+## services: what the integration tests need (PostgreSQL from Debian, the Kafka broker jars,
+## Chromium from Debian for the browser tests)
 services:
 	bash deploy/postgres/pg.sh install
 	bash deploy/kafka/kafka.sh fetch
+	bash deploy/browser/chromium.sh install
 
 ## test: lint, type-check, then the whole suite on real PostgreSQL, real Kafka and embedded mode
+## (PYTEST_WORKERS processes, each with its own PostgreSQL and Kafka; default 2)
+PYTEST_WORKERS ?= 2
 test: $(STAMP) services lint typecheck
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 ## test-fast: unit tests only (no PostgreSQL, no Kafka)
 test-fast: $(STAMP)
-	$(BIN)/pytest -m "not pg and not kafka and not slow"
+	$(BIN)/pytest -m "not pg and not kafka and not slow and not browser"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -11,4 +11,6 @@ from __future__ import annotations
 BENCHMARKS: dict[str, str] = {
     "pipeline": "bench.pipeline",
     "reads": "bench.reads",
+    "alerts_noise": "bench.alerts_noise",
+    "imports": "bench.imports",
 }

@@ -396,6 +396,8 @@ def _env(**extra: str) -> dict[str, str]:
         "PACELINE_ENVIRONMENT": "test",
         "PACELINE_BOOTSTRAP_API_KEY": KEY,
         "PACELINE_LOG_LEVEL": "WARNING",
+        # The reference loops have no rate limit either; a key is limited by default.
+        "PACELINE_RATE_LIMIT_PER_S": "0",
         **extra,
     }
 

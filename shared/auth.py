@@ -5,7 +5,10 @@ there is nothing to brute-force that a slow hash would protect (unlike a passwor
 A bootstrap key given by the operator may have any form; it is hashed the same way.
 
 Scopes: ``ingest`` (send events), ``read`` (read everything of the tenant) and ``admin``
-(everything, including keys, org and settings).
+(everything of the tenant, including its keys, org and settings). ``platform`` belongs to
+the operator above the tenants: it creates and lists tenants and manages any tenant's
+keys, and grants nothing inside a tenant. Platform keys live in the reserved tenant
+``_platform`` (tenant ids given by users cannot start with ``_``).
 """
 
 from __future__ import annotations
@@ -16,14 +19,17 @@ import secrets
 from dataclasses import dataclass
 from typing import Final, Literal
 
-Scope = Literal["ingest", "read", "admin"]
-SCOPES: Final[tuple[Scope, ...]] = ("ingest", "read", "admin")
+Scope = Literal["ingest", "read", "admin", "platform"]
+SCOPES: Final[tuple[Scope, ...]] = ("ingest", "read", "admin", "platform")
+TENANT_SCOPES: Final[tuple[Scope, ...]] = ("ingest", "read", "admin")
+PLATFORM_TENANT: Final = "_platform"
 
 # What each scope grants beyond itself.
 _IMPLIED: Final[dict[str, frozenset[str]]] = {
     "admin": frozenset({"admin", "read", "ingest"}),
     "read": frozenset({"read"}),
     "ingest": frozenset({"ingest"}),
+    "platform": frozenset({"platform"}),
 }
 
 
@@ -48,6 +54,11 @@ class Principal:
     def allows(self, scope: Scope) -> bool:
         """Whether the key's scopes grant ``scope``."""
         return any(scope in _IMPLIED.get(s, frozenset()) for s in self.scopes)
+
+
+def implies(scope: str, other: str) -> bool:
+    """Whether a key with ``scope`` is granted ``other``."""
+    return other in _IMPLIED.get(scope, frozenset())
 
 
 def hash_key(plaintext: str) -> str:

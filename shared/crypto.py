@@ -13,9 +13,11 @@ commas; values encrypted with any listed key are readable, new ones use the firs
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -58,8 +60,18 @@ def secret_box(settings: Settings) -> SecretBox:
         return SecretBox(keys)
     path = Path(settings.data_dir) / "secret.key"
     if not path.exists():
+        # Processes sharing a data directory may start together: the key is written to a
+        # private file and linked into place (atomic, and refused if one is there already),
+        # so no process ever reads a half-written key or ends up with its own.
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_urlsafe(32))
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".secret.key.")
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_urlsafe(32))
+                f.flush()
+                os.fsync(f.fileno())
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)
+        finally:
+            os.unlink(tmp)
     return SecretBox([path.read_text().strip()])

@@ -45,3 +45,5 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     root.setLevel(level.upper())
     # aiokafka logs every reconnect attempt at ERROR; our own code reports outages.
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))
+    # httpx logs every request's full URL at INFO: a subscriber's URL may hold a token.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))

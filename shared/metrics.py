@@ -37,6 +37,64 @@ SCORING_ERRORS = Counter(
     "paceline_scoring_batch_errors_total", "Batches that failed and were retried."
 )
 
+HTTP_REQUESTS = Counter(
+    "paceline_http_requests_total",
+    "HTTP requests by method, route template and status.",
+    ["method", "route", "status"],
+)
+HTTP_REQUEST_SECONDS = Histogram(
+    "paceline_http_request_seconds",
+    "HTTP request duration (until the response is sent), by method and route template.",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
+)
+
+AUTH_FAILURES = Counter(
+    "paceline_auth_failures_total",
+    "Requests refused by authentication, by reason (invalid_key, missing_scope).",
+    ["reason"],
+)
+RATE_LIMITED = Counter(
+    "paceline_rate_limited_total", "Requests refused with 429 because a key spent its budget."
+)
+IMPORT_ROWS = Counter(
+    "paceline_import_rows_total",
+    "Rows of history imports, by result (accepted, unchanged, duplicate, rejected).",
+    ["result"],
+)
+
+
+ALERT_DELIVERIES = Counter(
+    "paceline_alert_deliveries_total",
+    "Alert delivery attempts by outcome (delivered, retry, dead, gone).",
+    ["outcome"],
+)
+ALERT_DELIVERY_SECONDS = Histogram(
+    "paceline_alert_delivery_seconds",
+    "Duration of one delivery attempt (HTTP round trip).",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+ALERT_EVALUATIONS = Counter(
+    "paceline_alert_evaluations_total",
+    "Alert evaluation runs by kind (events, lag, daily, schedule) and result (ok, error).",
+    ["kind", "result"],
+)
+WEBHOOK_ITEMS = Counter(
+    "paceline_webhook_items_total",
+    "CRM webhook items by adapter and status (accepted, duplicate, quarantined, ignored).",
+    ["source", "status"],
+)
+WEBHOOK_REJECTED = Counter(
+    "paceline_webhook_rejected_total",
+    "CRM webhook requests refused with 401 (unknown endpoint, wrong or stale signature).",
+    ["source"],
+)
+QUARANTINE_REPLAYS = Counter(
+    "paceline_quarantine_replays_total",
+    "Quarantine replays by result (replayed, still_pending).",
+    ["result"],
+)
+
 
 def render() -> tuple[bytes, str]:
     """The metrics page and its content type."""

@@ -128,7 +128,7 @@ async def kpi_value_for(
     return kpi_value(kpi.formula, totals, rep_working_days=rep_days)
 
 
-async def _seasonal_share(
+async def seasonal_curve_of(
     session: AsyncSession,
     *,
     tenant: Tenant,
@@ -137,10 +137,13 @@ async def _seasonal_share(
     teams: Sequence[str] | None,
     period: Period,
     calendar: WorkCalendar,
-    elapsed: int,
-    total: int,
-) -> Decimal | None:
-    """The share of the period's total that history says is normally reached by now."""
+) -> list[Decimal] | None:
+    """History's cumulative curve for the period kind (None when it cannot be learned).
+
+    The periods of the same kind before ``period`` (``HISTORY_PERIODS``), their daily
+    units by working day, folded into one curve by :func:`seasonal_curve`. Additive value
+    KPIs only: a distinct count or a ratio has no cumulative share.
+    """
     measure = kpi.formula.measures[0]
     if kpi.formula.shape != "value" or measure.kind == "distinct":
         return None
@@ -163,7 +166,31 @@ async def _seasonal_share(
     for p in past:
         values = {d: Decimal(u) for d, u in daily.items() if p.contains(d)}
         series.append((calendar.working_day_list(p.start, p.end), values))
-    curve = seasonal_curve(series)
+    return seasonal_curve(series)
+
+
+async def _seasonal_share(
+    session: AsyncSession,
+    *,
+    tenant: Tenant,
+    kpi: KpiDefinition,
+    scope: Scope,
+    teams: Sequence[str] | None,
+    period: Period,
+    calendar: WorkCalendar,
+    elapsed: int,
+    total: int,
+) -> Decimal | None:
+    """The share of the period's total that history says is normally reached by now."""
+    curve = await seasonal_curve_of(
+        session,
+        tenant=tenant,
+        kpi=kpi,
+        scope=scope,
+        teams=teams,
+        period=period,
+        calendar=calendar,
+    )
     if curve is None:
         return None
     return seasonal_share(curve, elapsed, total)

@@ -16,6 +16,7 @@ from paceline.shared.eventlog.embedded import EmbeddedEventLog
 from paceline.shared.eventlog.kafka import KafkaEventLog
 from paceline.shared.settings import Settings
 from paceline.shared.web.deps import KeyStore
+from paceline.shared.web.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ class Runtime:
 
     async def close(self) -> None:
         """Release everything."""
+        await self.keys.close()  # last-used writes in flight finish before the pool closes
         if self.eventlog is not None:
             await self.eventlog.close()
         await self.db.dispose()
@@ -68,7 +70,13 @@ async def open_runtime(
         settings=settings,
         db=db,
         clock=clock,
-        keys=KeyStore(db, clock),
+        keys=KeyStore(
+            db,
+            clock,
+            limiter=RateLimiter(
+                rate_per_s=settings.rate_limit_per_s, burst=settings.rate_limit_burst, clock=clock
+            ),
+        ),
         eventlog=eventlog,
         box=secret_box(settings),
     )

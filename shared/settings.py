@@ -10,13 +10,15 @@ placeholder bootstrap key, or with the embedded stores.
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?$")
 _PLACEHOLDERS = frozenset({"changeme", "change-me", "secret", "password", "admin", "test", ""})
 
 
@@ -55,12 +57,69 @@ class Settings(BaseSettings):
     max_batch_events: int = Field(default=1000, ge=1)
     append_timeout_s: float = Field(default=10.0, gt=0)
 
+    # Security (docs/SECURITY.md).
+    rate_limit_per_s: float = Field(
+        default=100.0,
+        ge=0,
+        description="Requests per second each API key may make on average (token bucket, "
+        "per process); 0 turns rate limiting off.",
+    )
+    rate_limit_burst: int = Field(
+        default=1000, ge=1, description="Requests a key may make at once before 429s start."
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins browsers may call the API from, comma-separated "
+        "(e.g. https://bi.example.com); empty (the default) allows none.",
+    )
+    hsts_max_age_s: int = Field(
+        default=0,
+        ge=0,
+        description="Send Strict-Transport-Security with this max-age (set it when the API "
+        "is served over TLS); 0 sends none.",
+    )
+    content_security_policy: str = Field(
+        default="default-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+        "form-action 'self'; object-src 'none'",
+        description="The Content-Security-Policy header of every response but /docs.",
+    )
+
+    outbound_timeout_s: float = Field(
+        default=10.0, gt=0, le=120, description="Timeout of every outbound HTTP call."
+    )
+    outbound_allow_private: bool | None = Field(
+        default=None,
+        description="Whether outbound calls to tenant-chosen URLs (subscribers, a CRM API "
+        "base URL) may reach loopback, private and link-local addresses. Default: refused "
+        "in production, allowed otherwise (local development and tests).",
+    )
+
     # Scoring.
     scoring_batch_max: int = Field(default=1000, ge=1)
     scoring_poll_timeout_s: float = Field(default=0.2, gt=0)
 
+    # Alerts (docs/ALERTS.md): evaluation schedule, deliveries, the alerts topic.
+    alerts_topic: str = "paceline.alerts"
+    alerts_tick_s: float = Field(
+        default=60.0, ge=0, description="How often the time-driven evaluation runs; 0: never."
+    )
+    delivery_poll_s: float = Field(
+        default=1.0, ge=0, description="How often the dispatcher looks for due deliveries; 0: off."
+    )
+    delivery_retry_window_s: float = Field(
+        default=26 * 3600.0, ge=24 * 3600.0, description="Retry a delivery at least this long."
+    )
+    delivery_backoff_base_s: float = Field(default=5.0, gt=0)
+    delivery_backoff_cap_s: float = Field(default=3600.0, gt=0)
+    delivery_concurrency: int = Field(default=8, ge=1, le=256)
+
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "text"
+    access_log: bool = Field(
+        default=True,
+        description="One log line per HTTP request (paceline.access: request id, method, "
+        "path, query with secrets redacted, status, duration).",
+    )
 
     @field_validator(
         "database_url", "kafka_bootstrap", "bootstrap_api_key", "secret_key", mode="before"
@@ -70,6 +129,21 @@ class Settings(BaseSettings):
         # PACELINE_DATABASE_URL= (empty) means "not set", never "use an empty URL".
         if isinstance(value, str) and not value.strip():
             return None
+        return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        # PACELINE_CORS_ORIGINS=https://a.example,https://b.example
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if isinstance(value, list):
+            for origin in value:
+                if not isinstance(origin, str) or not (origin == "*" or _ORIGIN.fullmatch(origin)):
+                    raise ValueError(
+                        f"{origin!r} is not an origin such as https://bi.example.com "
+                        "(scheme://host[:port], no path)"
+                    )
         return value
 
     @model_validator(mode="after")
@@ -89,6 +163,13 @@ class Settings(BaseSettings):
         if self.kafka_bootstrap is None:
             raise ValueError("production needs PACELINE_KAFKA_BOOTSTRAP")
         return self
+
+    @property
+    def outbound_private_allowed(self) -> bool:
+        """Whether outbound calls may reach non-public addresses (see the field)."""
+        if self.outbound_allow_private is not None:
+            return self.outbound_allow_private
+        return self.environment != "production"
 
     @cached_property
     def effective_database_url(self) -> str:

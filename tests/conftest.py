@@ -30,10 +30,10 @@ async def embedded_stack(tmp_path: Path) -> AsyncIterator[Stack]:
 
 @pytest.fixture
 async def distributed_stack(
-    fresh_database_url: str, kafka_bootstrap: str, tmp_path: Path
+    migrated_database_url: str, kafka_bootstrap: str, tmp_path: Path
 ) -> AsyncIterator[Stack]:
     """All three services in-process on real PostgreSQL and a real Kafka broker."""
-    s = distributed_settings(fresh_database_url, kafka_bootstrap, data_dir=tmp_path / "data")
+    s = distributed_settings(migrated_database_url, kafka_bootstrap, data_dir=tmp_path / "data")
     async with running_stack("distributed", s) as stack:
         yield stack
 

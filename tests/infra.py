@@ -47,6 +47,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 
+from tests.migrated import MIGRATED
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PG_SH = REPO_ROOT / "deploy" / "postgres" / "pg.sh"
 KAFKA_SH = REPO_ROOT / "deploy" / "kafka" / "kafka.sh"
@@ -63,7 +65,15 @@ STOP_TIMEOUT_S = 90.0
 # Attempts when a chosen free port is taken by someone else before the server binds it.
 START_ATTEMPTS = 3
 
-PG_FIXTURES = frozenset({"postgres_server", "postgres_url", "fresh_database_url"})
+PG_FIXTURES = frozenset(
+    {
+        "postgres_server",
+        "postgres_url",
+        "fresh_database_url",
+        "migrated_database_url",
+        "postgres_template",
+    }
+)
 KAFKA_FIXTURES = frozenset({"kafka_broker", "kafka_bootstrap"})
 
 
@@ -403,6 +413,30 @@ def fresh_database_url(postgres_server: PostgresServer) -> Iterator[str]:
     try:
         yield url
     finally:
+        postgres_server.drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_server: PostgresServer) -> str:
+    """Name of a database migrated once per session; :func:`migrated_database_url` copies it."""
+    from paceline.shared.db.migrate import upgrade
+
+    url = postgres_server.create_database("paceline_template")
+    upgrade(url)  # disposes its engine: no session left on the template
+    return urlsplit(url).path.lstrip("/")
+
+
+@pytest.fixture
+def migrated_database_url(postgres_server: PostgresServer, postgres_template: str) -> Iterator[str]:
+    """SQLAlchemy URL of a new database at the current schema (no data); dropped afterwards."""
+    name = f"paceline_test_{uuid.uuid4().hex[:16]}"
+    postgres_server.psql(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"')
+    url = postgres_server.url_for(name)
+    MIGRATED.add(url)
+    try:
+        yield url
+    finally:
+        MIGRATED.discard(url)
         postgres_server.drop_database(url)
 
 

@@ -9,11 +9,14 @@ tests then require the incrementally maintained facts to equal it exactly.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import tempfile
+import threading
 import time
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, closing
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -34,6 +37,7 @@ from paceline.shared.events import CanonicalEvent, Envelope
 from paceline.shared.kpi.catalog import BUILTIN_KPIS, KpiDefinition
 from paceline.shared.kpi.records import RecordState, TenantContext, VersionSeen, contributions
 from paceline.shared.settings import Settings
+from tests.migrated import MIGRATED
 
 FactRows = dict[tuple[str, str, int, str, date], tuple[int, int]]
 MemberRows = dict[tuple[str, str, int, str, date, str], int]
@@ -205,11 +209,44 @@ def distributed_settings(database_url: str, kafka_bootstrap: str, **extra: Any) 
         kafka_bootstrap=kafka_bootstrap,
         kafka_partitions=3,
         topic=f"paceline.test.{suffix}",
+        alerts_topic=f"paceline.test-alerts.{suffix}",
         consumer_group=f"scoring-{suffix}",
         append_timeout_s=5.0,
         scoring_poll_timeout_s=0.05,
         **extra,
     )
+
+
+_SQLITE_PREFIX = "sqlite+aiosqlite:///"
+_sqlite_template: Path | None = None
+_template_lock = threading.Lock()
+
+
+def prepare_database(url: str) -> None:
+    """Bring a test database to the current schema, copying a migrated template if it can.
+
+    A new SQLite file is copied (with SQLite's backup API) from a template migrated once
+    per process; a PostgreSQL database made from the session template is ready as is.
+    Anything else (an existing file, another database) gets the real migrations.
+    """
+    global _sqlite_template
+    if url in MIGRATED:
+        return
+    if url.startswith(_SQLITE_PREFIX):
+        target = Path(url.removeprefix(_SQLITE_PREFIX))
+        if not target.exists():
+            with _template_lock:
+                if _sqlite_template is None:
+                    template = Path(tempfile.mkdtemp(prefix="paceline-tmpl-")) / "template.db"
+                    upgrade(_SQLITE_PREFIX + str(template))
+                    _sqlite_template = template
+            with (
+                closing(sqlite3.connect(_sqlite_template)) as src,
+                closing(sqlite3.connect(target)) as dst,
+            ):
+                src.backup(dst)
+            return
+    upgrade(url)
 
 
 @asynccontextmanager
@@ -218,7 +255,7 @@ async def running_stack(
 ) -> AsyncIterator[Stack]:
     """Migrate, start the app's lifespan, hand out a client, and stop it all afterwards."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    await asyncio.to_thread(upgrade, settings.effective_database_url)
+    await asyncio.to_thread(prepare_database, settings.effective_database_url)
     app = build_app(settings, clock=clock)
     async with app.router.lifespan_context(app):
         key = generate_key()

@@ -1,173 +1,945 @@
-"""A small demo company: three teams, eighteen reps, three months of CRM activity.
+"""The demo company: three teams, 21 reps in three roles, two years of CRM history with
+seasonality, a decomposed plan for the current year, and a live trickle of events.
 
-The events go through the event log like any CRM's (source ``demo``), so the demo shows
-the real pipeline. Event ids are deterministic: seeding twice counts nothing twice.
+Everything goes through the product's own doors, as a real tenant's data would:
+
+* the org chart through the org service (``PUT /v1/org``'s code);
+* the history (source ``import:demo``) and the live events (source ``demo``) through the
+  canonical intake (``services/ingest/events``: validation, metrics, request ids) into the
+  event log, and from there through the scoring worker like any CRM's;
+* the plan through the decomposition service (``POST /v1/targets/decompose``'s code): each
+  KPI's company goal for the year split to teams and reps by their historical share, and
+  to quarters and months by last years' seasonality; one target is then revised mid-period
+  with a reason, so the plan has a version history.
+
+The story: the company grows about 12% a year; activity dips around the Spring Festival
+and the National Day holidays and peaks in June and December, with a rush of deals in the
+last days of each month. ``rep-03`` (an account manager in the north) was as good as
+anyone until about six weeks ago and has fallen behind since (a third of the activity); a
+new hire, ``rep-22``, logs visits before the org chart names them (a data-quality flag).
+
+Event ids are deterministic (each rep's day comes from its own seeded random generator):
+seeding twice, or on a restart, counts nothing twice.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import math
 import random
-from collections.abc import Iterator
-from datetime import datetime, time, timedelta
+import time as monotonic_time
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import orjson
+from fastapi import FastAPI
+from sqlalchemy import func, select
+
 from paceline.api.org.schemas import OrgIn, RepIn, TeamIn
 from paceline.api.org.service import get_org, replace_org
-from paceline.shared.eventlog import EventLog, LogRecord
-from paceline.shared.events import CanonicalEvent, Envelope
+from paceline.api.settings.schemas import TenantSettingsUpdate
+from paceline.api.settings.service import update_settings
+from paceline.ingest.events.service import ingest_events, parse_body
+from paceline.shared.crypto import secret_box
+from paceline.shared.db import tenants as tenant_repo
+from paceline.shared.db.context import tenant_calendar
+from paceline.shared.db.models import ConsumerOffset, Event, Target, Tenant
+from paceline.shared.eventlog import EventLog
+from paceline.shared.kpi.calendar import WorkCalendar
+from paceline.shared.kpi.periods import period_of
 from paceline.shared.runtime import Runtime
+from paceline.shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+HISTORY_SOURCE = "import:demo"
+LIVE_SOURCE = "demo"
+SEED = 7
+LAGGARD = "rep-03"
+LAGGARD_WEEKS = 6
+NEW_HIRE = "rep-22"
 
 TEAMS = [
     ("north", "华北大区 North"),
     ("east", "华东大区 East"),
     ("south", "华南大区 South"),
 ]
-ROLES = ["account_manager", "channel_manager", "presales"]
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林"
-GIVEN = ["伟", "芳", "娜", "敏", "静", "强", "磊", "洋", "艳", "杰", "勇", "军"]
+# Per team: three account managers, two channel managers, two presales engineers.
+ROLE_MIX = [
+    "account_manager",
+    "account_manager",
+    "account_manager",
+    "channel_manager",
+    "channel_manager",
+    "presales",
+    "presales",
+]
+NAMES = [
+    "王伟", "李娜", "张磊", "刘洋", "陈静", "杨帆", "黄敏",
+    "赵强", "吴芳", "周杰", "徐丽", "孙浩", "马超", "朱琳",
+    "胡斌", "郭婷", "何勇", "林雪", "罗军", "高燕", "梁晨",
+]  # fmt: skip
+# Activity by month (1.0 = an ordinary month): the Spring Festival in Jan/Feb, the June
+# mid-year push, the National Day week in October, the December year-end push.
+SEASON = {
+    1: 0.9, 2: 0.6, 3: 1.0, 4: 1.0, 5: 0.95, 6: 1.15,
+    7: 0.9, 8: 0.85, 9: 1.05, 10: 0.8, 11: 1.1, 12: 1.3,
+}  # fmt: skip
+YEARLY_GROWTH = 0.12
+
+# Daily rates by role: visits, leads, quotes (each a deal), complaints, surveys.
+RATE_KINDS = ("visit", "lead", "quote", "complaint", "survey")
+RATES = {
+    role: dict(zip(RATE_KINDS, rates, strict=True))
+    for role, rates in {
+        "account_manager": (1.2, 0.30, 0.25, 0.03, 0.04),
+        "channel_manager": (0.6, 0.60, 0.30, 0.02, 0.04),
+        "presales": (0.4, 0.08, 0.22, 0.12, 0.25),
+    }.items()
+}
+DEAL_SIZE = {"account_manager": 120_000, "channel_manager": 80_000, "presales": 45_000}
+PRODUCT_LINES = ["saas", "saas", "services", "hardware"]
+COURSES = ["产品认证 Product", "谈判技巧 Negotiation", "合规 Compliance", "CRM 使用 CRM usage"]
+
+# The plan: every KPI of the three role templates. Additive ones split by historical
+# share and seasonality; ratios and averages are the same for every scope and period.
+PLAN_GROWTH = Decimal("1.10")
+PLAN_KPIS = [
+    "revenue",
+    "deals_won",
+    "new_customers",
+    "payments_collected",
+    "visits",
+    "new_opportunities",
+    "quotes",
+    "win_rate",
+    "gross_margin_rate",
+    "response_hours",
+    "csat",
+    "training_pass_rate",
+    "crm_active_days",
+]
+RATIO_GOALS = {
+    "win_rate": (Decimal("0.45"), Decimal("0.40"), Decimal("0.52")),
+    "gross_margin_rate": (Decimal("0.30"), Decimal("0.27"), Decimal("0.33")),
+    "response_hours": (Decimal("8"), Decimal("12"), Decimal("6")),
+    "csat": (Decimal("4.1"), Decimal("3.9"), Decimal("4.4")),
+    "training_pass_rate": (Decimal("0.85"), Decimal("0.75"), Decimal("0.95")),
+    "crm_active_days": (Decimal("0.85"), Decimal("0.75"), Decimal("0.95")),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DemoRep:
+    """A rep of the demo company and how active they are."""
+
+    id: str
+    name: str
+    team: str
+    role: str
+    ability: float
+
+
+def demo_reps() -> list[DemoRep]:
+    """The 21 reps: seven per team, abilities from 0.75 to 1.3."""
+    rng = random.Random(f"{SEED}:abilities")  # noqa: S311  # demo data, not secrets
+    reps = []
+    for i, name in enumerate(NAMES):
+        team = TEAMS[i // len(ROLE_MIX)][0]
+        role = ROLE_MIX[i % len(ROLE_MIX)]
+        reps.append(
+            DemoRep(f"rep-{i + 1:02d}", name, team, role, round(0.75 + rng.random() * 0.55, 2))
+        )
+    return reps
 
 
 def demo_org() -> OrgIn:
-    """The demo org chart."""
-    reps = []
-    for i in range(18):
-        team = TEAMS[i % 3][0]
-        name = SURNAMES[i] + GIVEN[i % len(GIVEN)]
-        reps.append(RepIn(id=f"rep-{i + 1:02d}", name=name, team_id=team, role=ROLES[i % 3]))
+    """The demo org chart: headquarters with three regional teams."""
     teams = [TeamIn(id="hq", name="总部 Headquarters")] + [
         TeamIn(id=tid, name=name, parent_id="hq") for tid, name in TEAMS
     ]
+    reps = [RepIn(id=r.id, name=r.name, team_id=r.team, role=r.role) for r in demo_reps()]
     return OrgIn(teams=teams, reps=reps)
 
 
+def history_start(today: date) -> date:
+    """The first day of history: January 1st of last year."""
+    return date(today.year - 1, 1, 1)
+
+
+def _rng(*parts: object) -> random.Random:
+    return random.Random(":".join(str(p) for p in (SEED, *parts)))  # noqa: S311  # demo data
+
+
+def _poisson(rng: random.Random, rate: float) -> int:
+    """A Poisson draw (Knuth; the rates here are small)."""
+    if rate <= 0:
+        return 0
+    limit, k, p = math.exp(-rate), 0, 1.0
+    while True:
+        p *= rng.random()
+        if p <= limit:
+            return k
+        k += 1
+
+
+def _month_end_rush(day: date, calendar: WorkCalendar) -> bool:
+    """One of the last three working days of the month."""
+    nxt = day + timedelta(days=1)
+    left = 0
+    while nxt.month == day.month:
+        left += calendar.is_working_day(nxt)
+        nxt += timedelta(days=1)
+    return left < 3
+
+
+def _intensity(rep: DemoRep, day: date, *, first: date, today: date) -> float:
+    years = (day - first).days / 365.25
+    value = rep.ability * SEASON[day.month] * math.pow(1 + YEARLY_GROWTH, years)
+    if rep.id == LAGGARD and day >= today - timedelta(weeks=LAGGARD_WEEKS):
+        value *= 0.3
+    return value
+
+
+def rep_day_events(
+    rep: DemoRep,
+    day: date,
+    *,
+    tz: ZoneInfo,
+    calendar: WorkCalendar,
+    first: date,
+    today: date,
+) -> list[dict[str, Any]]:
+    """Every event that a rep's activity on ``day`` leads to (later versions included,
+    e.g. the deal's close and the invoice's payment), before any filtering by time."""
+    rng = _rng(rep.id, day.isoformat())
+    working = calendar.is_working_day(day)
+    if not working and rng.random() < 0.85:
+        return []
+    intensity = _intensity(rep, day, first=first, today=today) * (1.0 if working else 0.3)
+    rates = RATES[rep.role]
+    base = datetime.combine(day, time(9), tzinfo=tz)
+
+    def at(hours: float = 10.0) -> datetime:
+        return base + timedelta(minutes=rng.randrange(0, int(hours * 60)))
+
+    def customer() -> str:
+        return f"cust-{rep.team}-{rng.randrange(1, 160)}"
+
+    stem = f"{rep.id}-{day.isoformat()}"
+    out: list[dict[str, Any]] = []
+    visits = min(_poisson(rng, rates["visit"] * intensity), 8)
+    # One visit per customer and day (two would be flagged as a duplicate visit).
+    for n, number in enumerate(rng.sample(range(1, 160), visits)):
+        out.append(
+            {
+                "event_id": f"visit-{stem}-{n}",
+                "type": "visit",
+                "occurred_at": at(),
+                "rep_id": rep.id,
+                "customer_id": f"cust-{rep.team}-{number}",
+                "channel": rng.choice(["onsite", "onsite", "phone", "video"]),
+                "duration_min": rng.choice([20, 30, 45, 60, 90]),
+            }
+        )
+    for n in range(_poisson(rng, rates["lead"] * intensity)):
+        out.append(
+            {
+                "event_id": f"lead-{stem}-{n}",
+                "type": "lead",
+                "occurred_at": at(),
+                "rep_id": rep.id,
+                "customer_id": customer(),
+                "is_new_customer": rng.random() < 0.4,
+                "source": rng.choice(["website", "referral", "trade_fair", "partner"]),
+            }
+        )
+    rush = _month_end_rush(day, calendar)
+    for n in range(_poisson(rng, rates["quote"] * intensity * (1.5 if rush else 1.0))):
+        out.extend(_deal_events(rng, rep, f"{stem}-{n}", at(8), customer(), rush=rush))
+    for n in range(_poisson(rng, rates["complaint"] * intensity)):
+        opened = at()
+        first_response = opened + timedelta(hours=round(rng.lognormvariate(1.7, 0.8), 1))
+        out.append(
+            {
+                "event_id": f"complaint-{stem}-{n}",
+                "type": "complaint",
+                "occurred_at": opened,
+                "rep_id": rep.id,
+                "customer_id": customer(),
+                "severity": rng.choice(["low", "low", "medium", "high"]),
+                "opened_at": opened,
+                "first_response_at": first_response,
+                "resolved_at": first_response + timedelta(hours=rng.randrange(2, 96)),
+            }
+        )
+    for n in range(_poisson(rng, rates["survey"] * intensity)):
+        out.append(
+            {
+                "event_id": f"survey-{stem}-{n}",
+                "type": "survey",
+                "occurred_at": at(),
+                "rep_id": rep.id,
+                "customer_id": customer(),
+                "score": rng.choices([1, 2, 3, 4, 5], [2, 5, 15, 40, 38])[0],
+                "nps": rng.choices(range(11), [1, 1, 1, 2, 2, 4, 6, 10, 20, 25, 28])[0],
+            }
+        )
+    if working and rng.random() < 1 / 18:
+        out.append(
+            {
+                "event_id": f"training-{stem}",
+                "type": "training",
+                "occurred_at": at(),
+                "rep_id": rep.id,
+                "course": rng.choice(COURSES),
+                "passed": rng.random() < 0.86,
+                "score": rng.randrange(55, 100),
+            }
+        )
+    return out
+
+
+def _deal_events(
+    rng: random.Random,
+    rep: DemoRep,
+    ident: str,
+    sent: datetime,
+    customer: str,
+    *,
+    rush: bool,
+) -> list[dict[str, Any]]:
+    """A quote, its deal and, for a won deal, its invoice, each as the CRM last sent it.
+
+    A deal still open (closing after "now") is sent as open, then again as won or lost
+    once it closes (:func:`_visible` drops what has not happened yet); an invoice is sent
+    unpaid, then again when paid. Every later version carries ``version`` + 1.
+    """
+    size = DEAL_SIZE[rep.role]
+    amount = Decimal(max(5, round(rng.lognormvariate(0, 0.4) * size / 1000))) * 1000
+    product = rng.choice(PRODUCT_LINES)
+    deal = f"deal-{ident}"
+    closed = sent + timedelta(days=rng.randrange(3, 26), hours=rng.randrange(0, 7))
+    if rush and rng.random() < 0.7:
+        closed = sent + timedelta(hours=rng.randrange(2, 30))  # 冲单: closed before month end
+    won = rng.random() < (0.47 if rep.role != "presales" else 0.55)
+    margin = (amount * Decimal(str(round(0.22 + rng.random() * 0.16, 3)))).quantize(Decimal(1))
+    common = {"rep_id": rep.id, "customer_id": customer, "amount": str(amount)}
+    out: list[dict[str, Any]] = [
+        {"event_id": f"quote-{ident}", "type": "quote", "occurred_at": sent, "status": "sent"}
+        | common,
+        {
+            "event_id": f"{deal}-v1",
+            "type": "deal",
+            "entity_id": deal,
+            "version": 1,
+            "occurred_at": sent,
+            "stage": "open",
+            "product_line": product,
+            "until": closed,  # superseded then: sent only while the deal is open
+        }
+        | common,
+        {
+            "event_id": f"{deal}-v2",
+            "type": "deal",
+            "entity_id": deal,
+            "version": 2,
+            "occurred_at": closed,
+            "closed_at": closed,
+            "stage": "won" if won else "lost",
+            "margin": str(margin),
+            "is_new_customer": rng.random() < 0.3,
+            "product_line": product,
+        }
+        | common,
+    ]
+    if won:
+        invoice = f"inv-{ident}"
+        due = (closed + timedelta(days=30)).date()
+        paid = None
+        if rng.random() < 0.93:
+            paid = closed + timedelta(days=30 + rng.randrange(-8, 25), hours=rng.randrange(0, 8))
+        bill = {"invoice_id": invoice, "amount_due": str(amount), "due_date": due}
+        out.append(
+            {
+                "event_id": f"{invoice}-v1",
+                "type": "payment",
+                "entity_id": invoice,
+                "version": 1,
+                "occurred_at": closed,
+                "rep_id": rep.id,
+                "customer_id": customer,
+                "amount_paid": "0",
+                "until": paid,
+            }
+            | bill
+        )
+        if paid is not None:
+            out.append(
+                {
+                    "event_id": f"{invoice}-v2",
+                    "type": "payment",
+                    "entity_id": invoice,
+                    "version": 2,
+                    "occurred_at": paid,
+                    "rep_id": rep.id,
+                    "customer_id": customer,
+                    "amount_paid": str(amount),
+                    "paid_at": paid,
+                }
+                | bill
+            )
+    return out
+
+
+def _visible(event: dict[str, Any], now: datetime) -> dict[str, Any] | None:
+    """The event as a CRM would have sent it by ``now`` (None: not happened yet, or an
+    intermediate version already superseded by then, which a history export leaves out)."""
+    if event["occurred_at"] > now:
+        return None
+    out = dict(event)
+    until = out.pop("until", None)
+    if until is not None and until <= now:
+        return None
+    for name in ("first_response_at", "resolved_at"):
+        if name in out and out[name] > now:
+            del out[name]
+    return out
+
+
 def demo_events(
-    *, now: datetime, tz: ZoneInfo, days: int = 90, seed: int = 7
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+    calendar: WorkCalendar,
+    since: date | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Canonical events for the last ``days`` days, deterministic for a seed and day."""
-    rng = random.Random(seed)  # noqa: S311  # demo data, not secrets
+    """The history up to ``now``, day by day, newest first (from ``since``, if given).
+
+    A day's deals close and get paid later: to resume at ``since``, the days before it
+    are generated again and only their events from ``since`` on are kept.
+    """
     today = now.astimezone(tz).date()
-    for rep_no in range(1, 19):
-        rep = f"rep-{rep_no:02d}"
-        # rep-07 is the one who falls behind: a third of everyone else's activity.
-        activity = 0.35 if rep_no == 7 else 0.7 + rng.random() * 0.6
-        for back in range(days, -1, -1):
-            day = today - timedelta(days=back)
-            if day.weekday() >= 5 and rng.random() < 0.8:
-                continue
-            at = datetime.combine(day, time(9), tzinfo=tz)
-            if day == today:
-                limit = now.astimezone(tz)
-            else:
-                limit = datetime.combine(day, time(19), tzinfo=tz)
-            for v in range(
-                rng.choices([0, 1, 2, 3], [2, 4, 3, 1])[0] if rng.random() < activity else 0
+    first = history_start(today)
+    reps = demo_reps()
+    start = first if since is None else max(first, since - timedelta(days=90))
+    keep_from = (
+        datetime.combine(since, time(0), tzinfo=tz)
+        if since is not None
+        else datetime.min.replace(tzinfo=tz)
+    )
+    # Newest days first: the current month (what the dashboard opens on) fills in first.
+    for day in reversed([start + timedelta(days=i) for i in range((today - start).days + 1)]):
+        for rep in reps:
+            for event in rep_day_events(
+                rep, day, tz=tz, calendar=calendar, first=first, today=today
             ):
-                ts = at + timedelta(minutes=rng.randrange(0, 600))
-                if ts > limit:
-                    continue
-                yield {
-                    "event_id": f"demo-visit-{rep}-{day}-{v}",
-                    "type": "visit",
-                    "occurred_at": ts.isoformat(),
-                    "rep_id": rep,
-                    "customer_id": f"cust-{rng.randrange(1, 400)}",
-                    "channel": rng.choice(["onsite", "onsite", "phone", "video"]),
-                    "duration_min": rng.choice([20, 30, 45, 60, 90]),
-                }
-            if rng.random() < 0.3 * activity:
-                ts = at + timedelta(minutes=rng.randrange(0, 480))
-                if ts <= limit:
-                    yield {
-                        "event_id": f"demo-lead-{rep}-{day}",
-                        "type": "lead",
-                        "occurred_at": ts.isoformat(),
-                        "rep_id": rep,
-                        "customer_id": f"cust-{rng.randrange(1, 400)}",
-                        "is_new_customer": rng.random() < 0.4,
-                        "source": "website",
-                    }
-            if rng.random() < 0.25 * activity:
-                deal = f"deal-{rep}-{day}"
-                ts = at + timedelta(minutes=rng.randrange(0, 480))
-                if ts > limit:
-                    continue
-                amount = Decimal(rng.randrange(20, 400) * 1000)
-                customer = f"cust-{rng.randrange(1, 400)}"
-                yield {
-                    "event_id": f"demo-quote-{deal}",
-                    "type": "quote",
-                    "occurred_at": ts.isoformat(),
-                    "rep_id": rep,
-                    "customer_id": customer,
-                    "amount": str(amount),
-                    "status": "sent",
-                }
-                yield {
-                    "event_id": f"{deal}-v1",
-                    "type": "deal",
-                    "entity_id": deal,
-                    "version": 1,
-                    "occurred_at": ts.isoformat(),
-                    "rep_id": rep,
-                    "customer_id": customer,
-                    "stage": "open",
-                    "amount": str(amount),
-                    "product_line": "saas",
-                }
-                close = ts + timedelta(days=rng.randrange(3, 25), hours=rng.randrange(0, 6))
-                if close <= now:
-                    won = rng.random() < 0.45
-                    yield {
-                        "event_id": f"{deal}-v2",
-                        "type": "deal",
-                        "entity_id": deal,
-                        "version": 2,
-                        "occurred_at": close.isoformat(),
-                        "rep_id": rep,
-                        "customer_id": customer,
-                        "stage": "won" if won else "lost",
-                        "amount": str(amount),
-                        "margin": str((amount * Decimal("0.3")).quantize(Decimal(1))),
-                        "is_new_customer": rng.random() < 0.3,
-                        "product_line": "saas",
-                    }
+                shown = _visible(event, now)
+                if shown is not None and shown["occurred_at"] >= keep_from:
+                    yield shown
+        if day >= today - timedelta(days=9):
+            # The new hire, not yet in the org chart: counted under their id and flagged.
+            rng = _rng(NEW_HIRE, day.isoformat())
+            if calendar.is_working_day(day):
+                for n in range(rng.randrange(1, 4)):
+                    ts = datetime.combine(day, time(9), tzinfo=tz) + timedelta(
+                        minutes=rng.randrange(0, 540)
+                    )
+                    if keep_from <= ts <= now:
+                        yield {
+                            "event_id": f"visit-{NEW_HIRE}-{day.isoformat()}-{n}",
+                            "type": "visit",
+                            "occurred_at": ts,
+                            "rep_id": NEW_HIRE,
+                            "customer_id": f"cust-east-{rng.randrange(1, 160)}",
+                            "channel": "onsite",
+                            "duration_min": 45,
+                        }
 
 
-async def seed_demo(runtime: Runtime, *, tenant_id: str) -> int:
-    """Load the demo org and push the demo events through the event log; events sent."""
-    eventlog: EventLog | None = runtime.eventlog
-    assert eventlog is not None
+def _json(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(type(value).__name__)
+
+
+async def send_events(
+    eventlog: EventLog,
+    events: Sequence[dict[str, Any]],
+    *,
+    tenant_id: str,
+    source: str,
+    now: datetime,
+    request_id: str,
+) -> int:
+    """Send events through the canonical intake (validation, metrics, the log); accepted."""
+    body = orjson.dumps(list(events), default=_json)
+    items = parse_body(body, "application/json", max_events=len(events) + 1)
+    answer = await ingest_events(
+        items=items,
+        tenant_id=tenant_id,
+        source=source,
+        eventlog=eventlog,
+        now=now,
+        request_id=request_id,
+    )
+    if answer.rejected:
+        bad = [r for r in answer.results if r.status == "rejected"][:3]
+        log.warning("demo: %d events rejected, e.g. %s", answer.rejected, bad)
+    return answer.accepted
+
+
+async def _tenant(runtime: Runtime, tenant_id: str) -> Tenant:
+    async with runtime.db.transaction(write=False) as session:
+        tenant = await tenant_repo.get_tenant(session, tenant_id=tenant_id)
+    if tenant is None:
+        raise RuntimeError(f"no tenant {tenant_id!r}")
+    return tenant
+
+
+async def prepare_org(runtime: Runtime, *, tenant_id: str) -> bool:
+    """Load the demo org chart unless the tenant has one; True if it was loaded now."""
     now = runtime.clock.now()
     async with runtime.db.transaction() as session:
-        from paceline.shared.db import tenants as tenant_repo
-
         tenant = await tenant_repo.get_tenant(session, tenant_id=tenant_id)
-        assert tenant is not None
-        tz = ZoneInfo(tenant.timezone)
+        if tenant is None:
+            raise RuntimeError(f"no tenant {tenant_id!r}")
         if (await get_org(session, tenant_id=tenant_id)).reps:
-            return 0  # already seeded
+            return False
+        # Expected-to-date follows last years' curve (the December push is no false alarm).
+        await update_settings(
+            session, tenant=tenant, update=TenantSettingsUpdate(pace_method="seasonal"), now=now
+        )
+        # A rep's first team applies to all their history.
         await replace_org(
-            session, tenant_id=tenant_id, org=demo_org(), today=now.astimezone(tz).date(), now=now
-        )
-    batch: list[LogRecord] = []
-    sent = 0
-    for raw in demo_events(now=now, tz=tz):
-        env = Envelope(
+            session,
             tenant_id=tenant_id,
-            source="demo",
-            received_at=now,
-            event=CanonicalEvent.model_validate(raw),
+            org=demo_org(),
+            today=now.astimezone(ZoneInfo(tenant.timezone)).date(),
+            now=now,
         )
-        batch.append(
-            LogRecord(env.partition_key(), env.model_dump_json(exclude_none=True).encode())
+    return True
+
+
+async def seed_history(runtime: Runtime, *, tenant_id: str, batch: int = 1000) -> int:
+    """Send the history up to now (only what a previous run did not send); events sent."""
+    eventlog = runtime.eventlog
+    if eventlog is None:
+        raise RuntimeError("the demo needs the event log")
+    tenant = await _tenant(runtime, tenant_id)
+    tz = ZoneInfo(tenant.timezone)
+    async with runtime.db.transaction(write=False) as session:
+        calendar = await tenant_calendar(session, tenant=tenant)
+        last = await session.scalar(
+            select(func.max(Event.occurred_at)).where(
+                Event.tenant_id == tenant_id, Event.source == HISTORY_SOURCE
+            )
         )
-        if len(batch) >= 500:
-            await eventlog.append(batch)
-            sent += len(batch)
-            batch = []
-    if batch:
-        await eventlog.append(batch)
-        sent += len(batch)
+    since = last.astimezone(tz).date() if last is not None else None
+    now = runtime.clock.now()
+    sent = 0
+    chunk: list[dict[str, Any]] = []
+    number = 0
+    for event in demo_events(now=now, tz=tz, calendar=calendar, since=since):
+        chunk.append(event)
+        if len(chunk) >= batch:
+            number += 1
+            sent += await send_events(
+                eventlog,
+                chunk,
+                tenant_id=tenant_id,
+                source=HISTORY_SOURCE,
+                now=now,
+                request_id=f"demo-history-{number:04d}",
+            )
+            chunk = []
+    if chunk:
+        sent += await send_events(
+            eventlog,
+            chunk,
+            tenant_id=tenant_id,
+            source=HISTORY_SOURCE,
+            now=now,
+            request_id=f"demo-history-{number + 1:04d}",
+        )
     return sent
+
+
+async def wait_scored(runtime: Runtime, *, timeout_s: float = 600.0, poll_s: float = 0.25) -> bool:
+    """Wait until the scoring group has applied everything the log holds now."""
+    eventlog = runtime.eventlog
+    if eventlog is None:
+        return True
+    settings = runtime.settings
+    ends = await eventlog.end_offsets()
+    deadline = monotonic_time.monotonic() + timeout_s
+    while True:
+        async with runtime.db.transaction(write=False) as session:
+            rows = (
+                await session.execute(
+                    select(ConsumerOffset.partition, ConsumerOffset.next_offset).where(
+                        ConsumerOffset.group_id == settings.consumer_group,
+                        ConsumerOffset.topic == settings.topic,
+                    )
+                )
+            ).all()
+        done = {int(p): int(o) for p, o in rows}
+        if all(done.get(p, 0) >= end for p, end in ends.items() if end > 0):
+            return True
+        if monotonic_time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(poll_s)
+
+
+async def plan_targets(runtime: Runtime, *, tenant_id: str) -> int:
+    """Decompose the current year's goals (unless the year has targets); targets made.
+
+    Each company goal is last year's actual grown by 10% (baseline: last year's level,
+    stretch: +25%), split to teams and reps by their share of last year and to quarters
+    and months by the seasonality of the last two years. Then the company's revenue goal
+    for the current quarter is revised upwards with a reason (a second version).
+    """
+    from paceline.api.planning.schemas import DecomposeIn, OrgSplit, TimeSplit
+    from paceline.api.planning.service import decompose_goal
+    from paceline.api.targets.schemas import TargetRevision
+    from paceline.api.targets.service import revise_target
+    from paceline.shared.db.context import find_kpi
+    from paceline.shared.progress import kpi_value_for
+    from paceline.shared.scopes import Scope
+
+    tenant = await _tenant(runtime, tenant_id)
+    now = runtime.clock.now()
+    today = now.astimezone(ZoneInfo(tenant.timezone)).date()
+    year = period_of(today, "year", fiscal_year_start_month=tenant.fiscal_year_start_month)
+    last_start = period_of(
+        year.start - timedelta(days=1),
+        "year",
+        fiscal_year_start_month=tenant.fiscal_year_start_month,
+    ).start
+    made = 0
+    async with runtime.db.transaction() as session:
+        exists = await session.scalar(
+            select(func.count()).where(Target.tenant_id == tenant_id, Target.period == year.key)
+        )
+        if exists:
+            return 0
+        calendar = await tenant_calendar(session, tenant=tenant)
+        for key in PLAN_KPIS:
+            kpi = await find_kpi(session, tenant_id=tenant_id, key=key)
+            if kpi is None:
+                continue
+            if key in RATIO_GOALS:
+                target, baseline, stretch = RATIO_GOALS[key]
+            else:
+                last = await kpi_value_for(
+                    session,
+                    tenant=tenant,
+                    kpi=kpi,
+                    scope=Scope("company", None),
+                    start=last_start,
+                    end=year.start,
+                    calendar=calendar,
+                )
+                level = last.value or Decimal(0)
+                if level <= 0:
+                    continue
+                places = Decimal(1) if kpi.unit != "currency" else Decimal("1000")
+                target = (level * PLAN_GROWTH / places).quantize(Decimal(1)) * places
+                baseline = (level / places).quantize(Decimal(1)) * places
+                stretch = (level * Decimal("1.25") / places).quantize(Decimal(1)) * places
+            plan = await decompose_goal(
+                session,
+                tenant=tenant,
+                body=DecomposeIn(
+                    kpi=key,
+                    scope="company",
+                    period=year.key,
+                    target=target,
+                    baseline=baseline,
+                    stretch=stretch,
+                    org=OrgSplit(method="historical_share", down_to="rep"),
+                    time=TimeSplit(method="seasonality", levels=["quarter", "month"]),
+                    preview=False,
+                    reason="demo plan: last year +10%, split by share and seasonality",
+                ),
+                author="demo",
+                now=now,
+            )
+            made += len(plan.targets)
+        quarter = period_of(
+            today, "quarter", fiscal_year_start_month=tenant.fiscal_year_start_month
+        )
+        revised = await session.scalar(
+            select(Target).where(
+                Target.tenant_id == tenant_id,
+                Target.kpi == "revenue",
+                Target.scope == "company",
+                Target.period == quarter.key,
+            )
+        )
+        if revised is not None:
+            from paceline.shared.db.targets import version_in_force
+
+            current = await version_in_force(
+                session, tenant_id=tenant_id, target_id=revised.id, at=now
+            )
+            if current is not None:
+                value = (Decimal(current.target) * Decimal("1.05")).quantize(Decimal(1000))
+                await revise_target(
+                    session,
+                    tenant=tenant,
+                    target_id=revised.id,
+                    body=TargetRevision(
+                        target=value,
+                        baseline=Decimal(current.baseline) if current.baseline else None,
+                        stretch=max(value, Decimal(current.stretch)) if current.stretch else None,
+                        reason="董事会在秋季展会后上调本季度目标 / The board raised the "
+                        "quarter's goal after the autumn trade fair",
+                    ),
+                    author="demo",
+                    now=now,
+                )
+    return made
+
+
+async def seed_demo(
+    runtime: Runtime,
+    *,
+    tenant_id: str,
+    echo: Callable[[str], None] = lambda _line: None,
+) -> int:
+    """Org chart, history (scored), then the plan; events sent (0 when already seeded)."""
+    started = monotonic_time.monotonic()
+    if await prepare_org(runtime, tenant_id=tenant_id):
+        echo("demo: org chart loaded (3 teams, 21 reps)")
+    sent = await seed_history(runtime, tenant_id=tenant_id)
+    if sent:
+        echo(f"demo: sent {sent} events of history; scoring them")
+    if not await wait_scored(runtime):
+        echo("demo: scoring has not caught up after 10 minutes; planning anyway")
+    made = await plan_targets(runtime, tenant_id=tenant_id)
+    if made:
+        echo(f"demo: planned {made} targets for the year")
+    echo(f"demo: ready in {monotonic_time.monotonic() - started:.1f} s")
+    return sent
+
+
+# -- the live trickle --------------------------------------------------------------------
+
+
+def live_events(
+    rng: random.Random, *, now: datetime, tz: ZoneInfo, tick: int
+) -> list[dict[str, Any]]:
+    """A few events of "now": visits mostly, some leads and quotes, now and then a won deal.
+
+    The laggard is almost never among them.
+    """
+    reps = demo_reps()
+    weights = [0.05 if r.id == LAGGARD else r.ability for r in reps]
+    out: list[dict[str, Any]] = []
+    stamp = now.astimezone(tz)
+    for n in range(rng.choice([1, 1, 2, 3])):
+        rep = rng.choices(reps, weights)[0]
+        ident = f"live-{stamp:%Y%m%d%H%M%S}-{tick}-{n}"
+        customer = f"cust-{rep.team}-{rng.randrange(1, 160)}"
+        kind = rng.choices(["visit", "lead", "quote", "won"], [60, 15, 15, 10])[0]
+        if kind == "visit":
+            out.append(
+                {
+                    "event_id": ident,
+                    "type": "visit",
+                    "occurred_at": stamp,
+                    "rep_id": rep.id,
+                    "customer_id": customer,
+                    "channel": rng.choice(["onsite", "phone", "video"]),
+                    "duration_min": rng.choice([30, 45, 60]),
+                }
+            )
+        elif kind == "lead":
+            out.append(
+                {
+                    "event_id": ident,
+                    "type": "lead",
+                    "occurred_at": stamp,
+                    "rep_id": rep.id,
+                    "customer_id": customer,
+                    "is_new_customer": rng.random() < 0.4,
+                    "source": "website",
+                }
+            )
+        elif kind == "quote":
+            out.append(
+                {
+                    "event_id": ident,
+                    "type": "quote",
+                    "occurred_at": stamp,
+                    "rep_id": rep.id,
+                    "customer_id": customer,
+                    "amount": str(rng.randrange(20, 300) * 1000),
+                    "status": "sent",
+                }
+            )
+        else:
+            amount = Decimal(rng.randrange(30, 400) * 1000)
+            out.append(
+                {
+                    "event_id": ident,
+                    "type": "deal",
+                    "entity_id": f"deal-{ident}",
+                    "version": 1,
+                    "occurred_at": stamp,
+                    "closed_at": stamp,
+                    "rep_id": rep.id,
+                    "customer_id": customer,
+                    "stage": "won",
+                    "amount": str(amount),
+                    "margin": str((amount * Decimal("0.3")).quantize(Decimal(1))),
+                    "is_new_customer": rng.random() < 0.3,
+                    "product_line": rng.choice(PRODUCT_LINES),
+                }
+            )
+    return out
+
+
+async def trickle(
+    runtime: Runtime,
+    *,
+    tenant_id: str,
+    every_s: float = 3.0,
+    ticks: int | None = None,
+) -> int:
+    """Send a few live events every ``every_s`` seconds (``ticks`` times, or forever)."""
+    eventlog = runtime.eventlog
+    if eventlog is None:
+        raise RuntimeError("the demo needs the event log")
+    tz = ZoneInfo((await _tenant(runtime, tenant_id)).timezone)
+    rng = random.Random()  # noqa: S311  # live demo traffic, not secrets
+    tick = sent = 0
+    while ticks is None or tick < ticks:
+        tick += 1
+        now = runtime.clock.now()
+        events = live_events(rng, now=now, tz=tz, tick=tick)
+        try:
+            sent += await send_events(
+                eventlog,
+                events,
+                tenant_id=tenant_id,
+                source=LIVE_SOURCE,
+                now=now,
+                request_id=f"demo-live-{now:%Y%m%dT%H%M%S}-{tick}",
+            )
+        except Exception:  # the log may be briefly down; the demo keeps going
+            log.warning("demo: could not send live events", exc_info=True)
+        if ticks is None or tick < ticks:
+            await asyncio.sleep(every_s)
+    return sent
+
+
+# -- wiring: ``paceline serve --demo`` and ``paceline demo`` ------------------------------
+
+
+async def _demo_task(
+    runtime: Runtime, *, tenant_id: str, trickle_every_s: float, echo: Callable[[str], None]
+) -> None:
+    try:
+        await seed_demo(runtime, tenant_id=tenant_id, echo=echo)
+        if trickle_every_s > 0:
+            echo(f"demo: live events every {trickle_every_s:g} s (rep-03 is falling behind)")
+            await trickle(runtime, tenant_id=tenant_id, every_s=trickle_every_s)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("demo: seeding failed")
+
+
+def attach_demo(
+    app: FastAPI,
+    settings: Settings,
+    *,
+    trickle_every_s: float,
+    echo: Callable[[str], None],
+) -> None:
+    """Seed the demo company while the app serves, then keep the live trickle going.
+
+    The org chart is loaded before the app answers (so the dashboard has its teams at
+    once); the history, the plan and the trickle run in a background task, so the
+    dashboard fills up as scoring applies the history.
+    """
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def with_demo(a: FastAPI) -> AsyncIterator[None]:
+        async with inner(a):
+            state = a.state.paceline
+            runtime = Runtime(
+                settings=settings,
+                db=state.db,
+                clock=state.clock,
+                keys=state.keys,
+                eventlog=state.eventlog,
+                box=state.box or secret_box(settings),
+            )
+            if await prepare_org(runtime, tenant_id=settings.default_tenant):
+                echo("demo: org chart loaded (3 teams, 21 reps)")
+            task = asyncio.create_task(
+                _demo_task(
+                    runtime,
+                    tenant_id=settings.default_tenant,
+                    trickle_every_s=trickle_every_s,
+                    echo=echo,
+                ),
+                name="demo",
+            )
+            try:
+                yield
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    app.router.lifespan_context = with_demo
+
+
+async def run_demo(
+    settings: Settings, *, trickle_every_s: float, echo: Callable[[str], None]
+) -> int:
+    """``paceline demo``: seed the stores (scoring in this process until caught up), then
+    send live events until interrupted if ``trickle_every_s`` > 0."""
+    from paceline.scoring.worker import ScoringWorker
+    from paceline.shared.runtime import bootstrap, open_runtime
+
+    runtime = await open_runtime(settings, with_log=True)
+    worker: ScoringWorker | None = None
+    task: asyncio.Task[None] | None = None
+    try:
+        await bootstrap(runtime)
+        assert runtime.eventlog is not None
+        worker = ScoringWorker(
+            db=runtime.db,
+            eventlog=runtime.eventlog,
+            clock=runtime.clock,
+            group_id=settings.consumer_group,
+            batch_max=settings.scoring_batch_max,
+            poll_timeout_s=settings.scoring_poll_timeout_s,
+        )
+        task = asyncio.create_task(worker.run(), name="demo-scoring")
+        sent = await seed_demo(runtime, tenant_id=settings.default_tenant, echo=echo)
+        if trickle_every_s > 0:
+            echo(f"demo: live events every {trickle_every_s:g} s; Ctrl-C to stop")
+            await trickle(runtime, tenant_id=settings.default_tenant, every_s=trickle_every_s)
+        return sent
+    finally:
+        if worker is not None and task is not None:
+            worker.stop()
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(task, 15)
+        await runtime.close()

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
 import sys
 from collections.abc import Collection
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 
 from paceline import __version__
+from paceline.cli.admin import keys, tenants
+from paceline.cli.imports import import_command
 from paceline.shared.settings import Settings
 
 
@@ -33,7 +33,13 @@ def _migrate(settings: Settings) -> None:
     upgrade(settings.effective_database_url)
 
 
-def _serve(settings: Settings, parts: Collection[str], *, demo: bool = False) -> None:
+def _serve(
+    settings: Settings,
+    parts: Collection[str],
+    *,
+    demo: bool = False,
+    trickle_every_s: float = 0.0,
+) -> None:
     import uvicorn
 
     from paceline.cli.stack import build_app
@@ -42,31 +48,14 @@ def _serve(settings: Settings, parts: Collection[str], *, demo: bool = False) ->
     configure_logging(settings.log_level, settings.log_format)
     app = build_app(settings, parts=parts)
     if demo:
-        from contextlib import asynccontextmanager
+        from paceline.cli.demo import attach_demo  # services/cli/demo.py
 
-        from paceline.cli.demo import seed_demo
-        from paceline.shared.runtime import Runtime
-
-        inner = app.router.lifespan_context
-
-        @asynccontextmanager
-        async def with_demo(a: Any) -> Any:
-            async with inner(a):
-                state = a.state.paceline
-                rt = Runtime(
-                    settings=settings,
-                    db=state.db,
-                    clock=state.clock,
-                    keys=state.keys,
-                    eventlog=state.eventlog,
-                    box=state.box,
-                )
-                sent = await seed_demo(rt, tenant_id=settings.default_tenant)
-                if sent:
-                    click.echo(f"demo: sent {sent} events of the demo company", err=True)
-                yield
-
-        app.router.lifespan_context = with_demo
+        attach_demo(
+            app,
+            settings,
+            trickle_every_s=trickle_every_s,
+            echo=lambda line: click.echo(line, err=True),
+        )
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -103,8 +92,21 @@ def main() -> None:
     help="Create this admin key for the default tenant at first start.",
 )
 @click.option("--demo", is_flag=True, help="Load the demo company.")
+@click.option(
+    "--trickle-every",
+    type=float,
+    default=3.0,
+    show_default=True,
+    envvar="PACELINE_DEMO_TRICKLE_S",
+    help="With --demo: seconds between live demo events (0: none).",
+)
 def serve(
-    host: str | None, port: int | None, data_dir: Path | None, api_key: str | None, demo: bool
+    host: str | None,
+    port: int | None,
+    data_dir: Path | None,
+    api_key: str | None,
+    demo: bool,
+    trickle_every: float,
 ) -> None:
     """Run ingest, scoring and api in one process (embedded unless configured otherwise)."""
     if demo and not api_key:
@@ -112,12 +114,13 @@ def serve(
     settings = _settings(host=host, port=port, data_dir=data_dir, bootstrap_api_key=api_key)
     _migrate(settings)
     if demo:
+        base = f"http://{settings.host}:{settings.port}"
         click.echo(
-            f"Paceline demo on http://{settings.host}:{settings.port}  "
-            f"(API docs /docs; admin key: {api_key})",
+            f"Paceline demo on {base}  (API docs /docs; admin key: {api_key})\n"
+            f"Dashboard: {base}/dashboard/#key={api_key}",
             err=True,
         )
-    _serve(settings, {"ingest", "scoring", "api"}, demo=demo)
+    _serve(settings, {"ingest", "scoring", "api"}, demo=demo, trickle_every_s=trickle_every)
 
 
 def _demo_key(data_dir: Path) -> str:
@@ -152,6 +155,43 @@ _service_command("api", "Run the api service alone.")
 
 
 @main.command()
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where the embedded database and event log live (default ./var).",
+)
+@click.option(
+    "--api-key",
+    default=None,
+    envvar="PACELINE_BOOTSTRAP_API_KEY",
+    help="Create this admin key (default: var/demo-api-key.txt, made once).",
+)
+@click.option("--trickle/--no-trickle", default=False, help="Then send live events until Ctrl-C.")
+@click.option("--trickle-every", type=float, default=3.0, show_default=True)
+def demo(data_dir: Path | None, api_key: str | None, trickle: bool, trickle_every: float) -> None:
+    """Seed the demo company: org, two years of history (scored), the year's plan."""
+    import asyncio
+    import contextlib
+
+    from paceline.cli.demo import run_demo  # services/cli/demo.py
+
+    if not api_key:
+        api_key = _demo_key(data_dir or Path(os.environ.get("PACELINE_DATA_DIR", "var")))
+    settings = _settings(data_dir=data_dir, bootstrap_api_key=api_key)
+    _migrate(settings)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends the trickle
+        asyncio.run(
+            run_demo(
+                settings,
+                trickle_every_s=trickle_every if trickle else 0.0,
+                echo=lambda line: click.echo(line, err=True),
+            )
+        )
+    click.echo(f"admin key: {api_key}", err=True)
+
+
+@main.command()
 def migrate() -> None:
     """Migrate the database to the current schema."""
     settings = _settings()
@@ -159,58 +199,11 @@ def migrate() -> None:
     click.echo("database is up to date")
 
 
-@main.group()
-def keys() -> None:
-    """API keys."""
+main.add_command(keys)  # paceline keys create|list|revoke|rotate (services/cli/admin.py)
+main.add_command(tenants)  # paceline tenants create|list
 
 
-@keys.command("create")
-@click.option("--tenant", default=None, help="Tenant id (default: the default tenant).")
-@click.option(
-    "--scope",
-    "scopes",
-    multiple=True,
-    type=click.Choice(["ingest", "read", "admin"]),
-    default=("read",),
-    show_default=True,
-)
-@click.option("--name", default="cli", show_default=True)
-@click.option("--expires-in-days", type=int, default=None)
-def keys_create(
-    tenant: str | None, scopes: tuple[str, ...], name: str, expires_in_days: int | None
-) -> None:
-    """Create an API key and print it once."""
-    settings = _settings()
-    _migrate(settings)
-
-    async def run() -> str:
-        from paceline.shared.auth import generate_key
-        from paceline.shared.db import tenants as tenant_repo
-        from paceline.shared.db.session import Database
-
-        db = Database(settings.effective_database_url)
-        now = datetime.now(UTC)
-        try:
-            async with db.transaction() as session:
-                tenant_id = tenant or settings.default_tenant
-                await tenant_repo.ensure_tenant(
-                    session, tenant_id=tenant_id, name=tenant_id, now=now
-                )
-                key = generate_key()
-                await tenant_repo.add_key(
-                    session,
-                    tenant_id=tenant_id,
-                    key=key,
-                    name=name,
-                    scopes=list(scopes),
-                    now=now,
-                    expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None,
-                )
-            return key.plaintext
-        finally:
-            await db.dispose()
-
-    click.echo(asyncio.run(run()))
+main.add_command(import_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

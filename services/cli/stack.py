@@ -12,6 +12,7 @@ from fastapi import APIRouter, FastAPI
 
 from paceline.api.app import routers as api_routers
 from paceline.ingest.app import routers as ingest_routers
+from paceline.scoring.alerting import Alerting, start_alerting
 from paceline.scoring.worker import ScoringWorker
 from paceline.shared.clock import Clock
 from paceline.shared.runtime import bootstrap, open_runtime
@@ -47,6 +48,7 @@ def build_app(
         )
         worker: ScoringWorker | None = None
         task: asyncio.Task[None] | None = None
+        alerting: Alerting | None = None
         try:
             await bootstrap(runtime)
             state = AppState(
@@ -59,6 +61,14 @@ def build_app(
             )
             if "scoring" in parts:
                 assert runtime.eventlog is not None
+                alerting = await start_alerting(
+                    settings=settings,
+                    db=runtime.db,
+                    clock=runtime.clock,
+                    box=runtime.box,
+                    eventlog=runtime.eventlog,
+                )
+                state.extras["alerts"] = alerting
                 worker = ScoringWorker(
                     db=runtime.db,
                     eventlog=runtime.eventlog,
@@ -66,6 +76,7 @@ def build_app(
                     group_id=settings.consumer_group,
                     batch_max=settings.scoring_batch_max,
                     poll_timeout_s=settings.scoring_poll_timeout_s,
+                    after_commit=[alerting.engine.after_commit],
                 )
                 state.extras["worker"] = worker
                 task = asyncio.create_task(worker.run(), name="scoring-worker")
@@ -79,9 +90,18 @@ def build_app(
                         await asyncio.wait_for(task, 15)
                     except TimeoutError:
                         task.cancel()
+            if alerting is not None:
+                await alerting.close()
             await runtime.close()
 
     title = "Paceline" if set(parts) == PARTS else f"Paceline {'+'.join(sorted(parts))}"
     return create_app(
-        title=title, routers=routers, lifespan=lifespan, max_body_bytes=settings.max_body_bytes
+        title=title,
+        routers=routers,
+        lifespan=lifespan,
+        max_body_bytes=settings.max_body_bytes,
+        cors_origins=settings.cors_origins,
+        hsts_max_age_s=settings.hsts_max_age_s,
+        content_security_policy=settings.content_security_policy,
+        access_log=settings.access_log,
     )

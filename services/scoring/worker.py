@@ -48,6 +48,8 @@ from paceline.shared.eventlog import ConsumedRecord, EventLog, LogConsumer
 log = logging.getLogger(__name__)
 
 AfterCommit = Callable[[BatchOutcome], Awaitable[None]]
+# A batch's log line names at most this many ingest request ids (and says how many there were).
+REQUEST_IDS_LOGGED = 100
 
 
 @dataclass
@@ -170,53 +172,79 @@ class ScoringWorker:
             self.stats.first_batch_started = started
         partitions = {r.partition for r in batch}
         now = self.clock.now()
-        async with self.db.transaction() as session:
-            stored = await repo.lock_positions(
-                session,
-                group_id=self.group_id,
-                topic=self.eventlog.topic,
-                partitions=partitions,
-                now=now,
-            )
-            fresh: list[ConsumedRecord] = []
-            stale: dict[int, int] = {}
-            started_partitions: set[int] = set()
-            for rec in batch:
-                expected = stored.get(rec.partition, 0)
-                if rec.offset < expected:
-                    continue  # applied before
-                first_of_partition = rec.partition not in started_partitions
-                if (
-                    first_of_partition
-                    and rec.offset > expected
-                    and not self._accept_gap(rec.partition, expected)
-                ):
-                    stale[rec.partition] = expected
-                    continue
-                if rec.partition in stale:
-                    continue
-                started_partitions.add(rec.partition)
-                fresh.append(rec)
-            outcome = await apply_batch(
-                session,
-                records=fresh,
-                topic=self.eventlog.topic,
-                load_tenant=self.load_tenant,
-                now=now,
-                flagged=self._flagged,
-            )
-            positions: dict[int, int] = {}
-            for rec in fresh:
-                positions[rec.partition] = max(positions.get(rec.partition, 0), rec.offset + 1)
-            await repo.save_positions(
-                session,
-                group_id=self.group_id,
-                topic=self.eventlog.topic,
-                positions=positions,
-                now=now,
-            )
+        try:
+            async with self.db.transaction() as session:
+                stored = await repo.lock_positions(
+                    session,
+                    group_id=self.group_id,
+                    topic=self.eventlog.topic,
+                    partitions=partitions,
+                    now=now,
+                )
+                fresh: list[ConsumedRecord] = []
+                stale: dict[int, int] = {}
+                started_partitions: set[int] = set()
+                for rec in batch:
+                    expected = stored.get(rec.partition, 0)
+                    if rec.offset < expected:
+                        continue  # applied before
+                    first_of_partition = rec.partition not in started_partitions
+                    if (
+                        first_of_partition
+                        and rec.offset > expected
+                        and not self._accept_gap(rec.partition, expected)
+                    ):
+                        stale[rec.partition] = expected
+                        continue
+                    if rec.partition in stale:
+                        continue
+                    started_partitions.add(rec.partition)
+                    fresh.append(rec)
+                outcome = await apply_batch(
+                    session,
+                    records=fresh,
+                    topic=self.eventlog.topic,
+                    load_tenant=self.load_tenant,
+                    now=now,
+                    flagged=self._flagged,
+                )
+                positions: dict[int, int] = {}
+                for rec in fresh:
+                    positions[rec.partition] = max(positions.get(rec.partition, 0), rec.offset + 1)
+                await repo.save_positions(
+                    session,
+                    group_id=self.group_id,
+                    topic=self.eventlog.topic,
+                    positions=positions,
+                    now=now,
+                )
+        except BaseException:
+            self._flagged.rolled_back()  # its flags were not stored: raise them again
+            raise
+        self._flagged.committed()
         # Committed: the facts and their positions are durable together.
-        metrics.SCORING_BATCH_SECONDS.observe(time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        metrics.SCORING_BATCH_SECONDS.observe(elapsed)
+        if outcome.new_events or outcome.unreadable:
+            log.info(
+                "scoring: applied %d new events (%d repeated, %d unreadable) from %d requests",
+                outcome.new_events,
+                outcome.repeated,
+                outcome.unreadable,
+                len(outcome.request_ids),
+                extra={
+                    "applied": outcome.new_events,
+                    "repeated": outcome.repeated,
+                    "unreadable": outcome.unreadable,
+                    "records_changed": outcome.records_changed,
+                    "tenants": sorted(outcome.touched_tenants),
+                    # Bounded: a batch holds at most batch_max events.
+                    "request_ids": outcome.request_ids[:REQUEST_IDS_LOGGED],
+                    "request_ids_total": len(outcome.request_ids),
+                    "positions": {str(p): o for p, o in sorted(positions.items())},
+                    "duration_ms": round(elapsed * 1000, 1),
+                },
+            )
         metrics.SCORING_EVENTS.labels(outcome="applied").inc(outcome.new_events)
         metrics.SCORING_EVENTS.labels(outcome="repeated").inc(outcome.repeated)
         metrics.SCORING_EVENTS.labels(outcome="unreadable").inc(outcome.unreadable)

@@ -1,15 +1,123 @@
-"""Raising and resolving alerts, deduplicated by key (one row per key, with occurrences)."""
+"""The alert lifecycle: raise, escalate, acknowledge, resolve; one row per dedup key.
+
+Every change of an alert's state writes an ``alert_events`` row in the same transaction
+(history, and the outbox that deliveries and log publications are made from after the
+commit). A repeated occurrence of an open alert only counts (``occurrences``, detail);
+it notifies nobody.
+
+::
+
+    (none) --raise--> open --acknowledge--> acknowledged
+      open/acknowledged --raise, higher severity--> (same status), escalated
+      open/acknowledged --resolve--> resolved --raise--> open (reopened)
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, update
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from paceline.shared.db.models import Alert
+from paceline.shared.db.models import Alert, RepMembership
+from paceline.shared.db.models_alerts import AlertEvent
+
+SEVERITIES = ("info", "warning", "critical")
+SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+KINDS = ("lag", "anomaly", "data_quality", "system")
+STATUSES = ("open", "acknowledged", "resolved")
+ACTIONS = ("opened", "reopened", "escalated", "deescalated", "acknowledged", "resolved")
+SYSTEM = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class AlertChange:
+    """What a call did to an alert: its id and the action recorded (None: only counted)."""
+
+    alert_id: int
+    action: str | None
+
+
+def snapshot(alert: Alert, *, team_id: str | None) -> dict[str, Any]:
+    """The alert as JSON (what the API returns and subscribers receive)."""
+    return {
+        "id": alert.id,
+        "kind": alert.kind,
+        "type": alert.type,
+        "dedup_key": alert.dedup_key,
+        "scope": alert.scope,
+        "team": team_id,
+        "severity": alert.severity,
+        "status": alert.status,
+        "title": alert.title,
+        "detail": alert.detail or {},
+        "occurrences": int(alert.occurrences),
+        "first_seen_at": alert.first_seen_at.isoformat(),
+        "last_seen_at": alert.last_seen_at.isoformat(),
+        "acknowledged_at": alert.acknowledged_at.isoformat() if alert.acknowledged_at else None,
+        "acknowledged_by": alert.acknowledged_by,
+        "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None,
+    }
+
+
+async def team_of_scope(session: AsyncSession, *, tenant_id: str, scope: str) -> str | None:
+    """The team an alert belongs to: the team of a team scope, a rep's current team."""
+    kind, _, ident = scope.partition(":")
+    if kind == "team":
+        return ident
+    if kind != "rep":
+        return None
+    return await session.scalar(
+        select(RepMembership.team_id)
+        .where(
+            RepMembership.tenant_id == tenant_id,
+            RepMembership.rep_id == ident,
+            RepMembership.valid_to.is_(None),
+        )
+        .order_by(RepMembership.valid_from.desc())
+        .limit(1)
+    )
+
+
+async def _record(
+    session: AsyncSession, *, alert: Alert, action: str, actor: str, now: datetime, note: str = ""
+) -> None:
+    team = await team_of_scope(session, tenant_id=alert.tenant_id, scope=alert.scope)
+    session.add(
+        AlertEvent(
+            tenant_id=alert.tenant_id,
+            alert_id=alert.id,
+            action=action,
+            at=now,
+            actor=actor,
+            severity=alert.severity,
+            status=alert.status,
+            team_id=team,
+            note=note,
+            snapshot=snapshot(alert, team_id=team),
+        )
+    )
+    await session.flush()
+
+
+async def _locked(session: AsyncSession, *, tenant_id: str, dedup_key: str) -> Alert | None:
+    return await session.scalar(
+        select(Alert)
+        .where(Alert.tenant_id == tenant_id, Alert.dedup_key == dedup_key)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+async def find_alert(session: AsyncSession, *, tenant_id: str, dedup_key: str) -> Alert | None:
+    """The alert with a dedup key, if any."""
+    return await session.scalar(
+        select(Alert).where(Alert.tenant_id == tenant_id, Alert.dedup_key == dedup_key)
+    )
 
 
 async def raise_alert(
@@ -24,54 +132,130 @@ async def raise_alert(
     title: str,
     detail: dict[str, Any],
     now: datetime,
-) -> None:
-    """Open an alert, or count one more occurrence of it (reopening it if resolved)."""
-    insert = (
-        postgresql.insert(Alert)
-        if session.get_bind().dialect.name == "postgresql"
-        else sqlite.insert(Alert)
-    )
-    stmt = insert.values(
-        tenant_id=tenant_id,
-        kind=kind,
-        type=type,
-        dedup_key=dedup_key,
-        scope=scope,
-        severity=severity,
-        status="open",
-        title=title,
-        detail=detail,
-        occurrences=1,
-        first_seen_at=now,
-        last_seen_at=now,
-    )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["tenant_id", "dedup_key"],
-        set_={
-            "occurrences": Alert.occurrences + 1,
-            "last_seen_at": now,
-            "detail": stmt.excluded.detail,
-            "severity": stmt.excluded.severity,
-            "title": stmt.excluded.title,
-            "status": case((Alert.status == "resolved", "open"), else_=Alert.status),
-            "resolved_at": case((Alert.status == "resolved", None), else_=Alert.resolved_at),
-        },
-    )
-    await session.execute(stmt)
+    reopen: bool = True,
+    count: bool = True,
+) -> AlertChange:
+    """Open an alert, escalate it, reopen it if resolved, or count one more occurrence.
+
+    ``reopen=False`` leaves a resolved alert resolved (an episode already dealt with);
+    ``count=False`` does not add an occurrence for a repeated observation of the same
+    episode (re-evaluations).
+    """
+    alert = await _locked(session, tenant_id=tenant_id, dedup_key=dedup_key)
+    if alert is None:
+        insert = (
+            postgresql.insert(Alert)
+            if session.get_bind().dialect.name == "postgresql"
+            else sqlite.insert(Alert)
+        )
+        new_id = await session.scalar(
+            insert.values(
+                tenant_id=tenant_id,
+                kind=kind,
+                type=type,
+                dedup_key=dedup_key,
+                scope=scope,
+                severity=severity,
+                status="open",
+                title=title,
+                detail=detail,
+                occurrences=1,
+                first_seen_at=now,
+                last_seen_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["tenant_id", "dedup_key"])
+            .returning(Alert.id)
+        )
+        alert = await _locked(session, tenant_id=tenant_id, dedup_key=dedup_key)
+        assert alert is not None
+        if new_id is not None:
+            await _record(session, alert=alert, action="opened", actor=SYSTEM, now=now)
+            return AlertChange(alert.id, "opened")
+    action: str | None = None
+    if alert.status == "resolved":
+        if not reopen:
+            return AlertChange(alert.id, None)
+        action = "reopened"
+        alert.status = "open"
+        alert.resolved_at = None
+        alert.acknowledged_at = None
+        alert.acknowledged_by = None
+        alert.first_seen_at = now
+        alert.occurrences = 1
+    else:
+        old, new = SEVERITY_RANK.get(alert.severity, 0), SEVERITY_RANK.get(severity, 0)
+        if new > old:
+            action = "escalated"
+        elif new < old:
+            action = "deescalated"
+        if count:
+            alert.occurrences = int(alert.occurrences) + 1
+    alert.severity = severity
+    alert.title = title
+    alert.detail = detail
+    alert.scope = scope
+    alert.last_seen_at = now
+    await session.flush()
+    if action is not None:
+        await _record(session, alert=alert, action=action, actor=SYSTEM, now=now)
+    return AlertChange(alert.id, action)
 
 
 async def resolve_alerts(
-    session: AsyncSession, *, tenant_id: str, dedup_keys: list[str], now: datetime
-) -> None:
-    """Resolve open or acknowledged alerts by key."""
+    session: AsyncSession,
+    *,
+    tenant_id: str,
+    dedup_keys: Sequence[str],
+    now: datetime,
+    actor: str = SYSTEM,
+    note: str = "",
+) -> list[int]:
+    """Resolve open or acknowledged alerts by key; the ids resolved."""
     if not dedup_keys:
-        return
-    await session.execute(
-        update(Alert)
-        .where(
-            Alert.tenant_id == tenant_id,
-            Alert.dedup_key.in_(dedup_keys),
-            Alert.status != "resolved",
+        return []
+    rows = (
+        await session.scalars(
+            select(Alert)
+            .where(
+                Alert.tenant_id == tenant_id,
+                Alert.dedup_key.in_(list(dedup_keys)),
+                Alert.status != "resolved",
+            )
+            .order_by(Alert.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
         )
-        .values(status="resolved", resolved_at=now)
-    )
+    ).all()
+    for alert in rows:
+        alert.status = "resolved"
+        alert.resolved_at = now
+        await session.flush()
+        await _record(session, alert=alert, action="resolved", actor=actor, now=now, note=note)
+    return [a.id for a in rows]
+
+
+async def acknowledge_alert(
+    session: AsyncSession, *, alert: Alert, actor: str, now: datetime, note: str = ""
+) -> bool:
+    """Acknowledge an open alert (True), or leave it as it is (False)."""
+    if alert.status != "open":
+        return False
+    alert.status = "acknowledged"
+    alert.acknowledged_at = now
+    alert.acknowledged_by = actor
+    await session.flush()
+    await _record(session, alert=alert, action="acknowledged", actor=actor, now=now, note=note)
+    return True
+
+
+async def resolve_alert(
+    session: AsyncSession, *, alert: Alert, actor: str, now: datetime, note: str = ""
+) -> bool:
+    """Resolve an open or acknowledged alert (True), or leave a resolved one (False)."""
+    if alert.status == "resolved":
+        return False
+    alert.status = "resolved"
+    alert.resolved_at = now
+    await session.flush()
+    await _record(session, alert=alert, action="resolved", actor=actor, now=now, note=note)
+    return True

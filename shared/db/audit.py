@@ -20,8 +20,26 @@ _SECRET_WORDS = ("secret", "password", "token", "api_key", "apikey", "signing_ke
 REDACTED = "[redacted]"
 
 
+MAX_VALUE_BYTES = 64 * 1024
+
+
 def _jsonable(value: Mapping[str, Any]) -> dict[str, Any]:
-    data: dict[str, Any] = orjson.loads(orjson.dumps(dict(value), default=str))
+    try:
+        encoded = orjson.dumps(dict(value), default=str)
+    except orjson.JSONEncodeError as exc:  # nested past orjson's limit: never fail the change
+        return {"truncated": True, "reason": str(exc), "keys": sorted(map(str, value))[:100]}
+    data: dict[str, Any] = orjson.loads(encoded)
+    if len(encoded) > MAX_VALUE_BYTES:
+        # A bulk change (a whole org chart): keep its outline, not megabytes per entry.
+        return {
+            "truncated": True,
+            "bytes": len(encoded),
+            "outline": {
+                k: (f"{len(v)} items" if isinstance(v, list | dict) else v)
+                for k, v in data.items()
+                if not isinstance(v, str) or len(v) <= 200
+            },
+        }
     return data
 
 

@@ -11,6 +11,7 @@ failing when a read transaction tries to upgrade); read transactions start with 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -26,7 +27,10 @@ from sqlalchemy.ext.asyncio import (
 
 
 def _sqlite_engine(url: str, *, begin: str) -> AsyncEngine:
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+    # hide_parameters: SQL errors are logged without their values (keys' hashes, secrets);
+    # aiosqlite's DEBUG lines echo every statement's values, so it never logs below INFO.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
+    engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -57,7 +61,11 @@ class Database:
             self.write_engine = _sqlite_engine(url, begin="BEGIN IMMEDIATE")
         else:
             self.engine = create_async_engine(
-                url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+                url,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_pre_ping=True,
+                hide_parameters=True,  # no values (keys' hashes, secrets) in logged errors
             )
             self.write_engine = self.engine
         self._read = async_sessionmaker(self.engine, expire_on_commit=False)

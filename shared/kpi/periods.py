@@ -62,7 +62,7 @@ def parse_period(key: str, *, fiscal_year_start_month: int = 1) -> Period:
         raise ValueError("fiscal_year_start_month must be between 1 and 12")
     text = key.strip()
     year_text = text[:4]
-    if year_text.isdigit() and not MIN_YEAR <= int(year_text) <= MAX_YEAR:
+    if year_text.isascii() and year_text.isdigit() and not MIN_YEAR <= int(year_text) <= MAX_YEAR:
         raise ValueError(f"the year of {key!r} must be between {MIN_YEAR} and {MAX_YEAR}")
     if m := re.fullmatch(r"(\d{4})", text):
         year = int(m[1])

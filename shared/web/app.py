@@ -2,21 +2,166 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
+from starlette.middleware.cors import CORSMiddleware
 
 from paceline import __version__
+from paceline.shared.auth import implies
+from paceline.shared.web.deps import SCOPE_MARK
 from paceline.shared.web.errors import install_error_handlers
 from paceline.shared.web.health import router as health_router
-from paceline.shared.web.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from paceline.shared.web.middleware import (
+    AccessLogMiddleware,
+    BodyLimitMiddleware,
+    RequestIdMiddleware,
+)
+from paceline.shared.web.security import (
+    CORS_EXPOSE,
+    CORS_HEADERS,
+    CORS_METHODS,
+    RequestGuardMiddleware,
+    SecurityHeadersMiddleware,
+)
 
 API_DESCRIPTION = """\
 Paceline turns CRM activity into live sales-KPI facts, progress, pace, scorecards and
 alerts. Authenticate with `Authorization: Bearer <API key>`. Errors share one shape:
 `{"error": {"code", "status", "message", "fields": [{"field", "reason"}], "request_id"}}`.
+Each operation names the key scope it needs in `x-required-scope` (ingest, read, admin,
+or platform for the operator); requests are rate-limited per key (429 with Retry-After).
 """
+
+DEFAULT_CSP = (
+    "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'self'; object-src 'none'"
+)
+
+
+def required_scopes(dependant: Dependant | None) -> list[str]:
+    """The scopes a route's dependencies demand, without those another one implies.
+
+    ``admin or platform`` (a ``require_any``) counts as one requirement.
+    """
+    found: set[str] = set()
+
+    def walk(node: Dependant) -> None:
+        for dep in node.dependencies:
+            scope = getattr(dep.call, SCOPE_MARK, None)
+            if isinstance(scope, str):
+                found.add(scope)
+            walk(dep)
+
+    if dependant is not None:
+        walk(dependant)
+    return sorted(s for s in found if not any(o != s and implies(o, s) for o in found))
+
+
+def api_routes(app: FastAPI) -> Iterator[Any]:
+    """Every API route of the app with its effective path, methods and dependant (routers
+    included into the app are flattened)."""
+    for context in iter_route_contexts(app.routes):
+        if isinstance(context.original_route, APIRoute):
+            yield context
+
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "status", "message", "fields", "request_id"],
+            "properties": {
+                "code": {"type": "string"},
+                "status": {"type": "integer"},
+                "message": {"type": "string"},
+                "fields": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["field", "reason"],
+                        "properties": {"field": {"type": "string"}, "reason": {"type": "string"}},
+                    },
+                },
+                "request_id": {"type": ["string", "null"]},
+            },
+        }
+    },
+}
+_AUTH_RESPONSES = {
+    "401": "No API key, or one that is unknown, expired or revoked",
+    "403": "The API key lacks the scope this operation needs",
+    "429": "The API key made too many requests; retry after Retry-After seconds",
+}
+
+
+def _error_shape_for_422(schema: dict[str, Any]) -> None:
+    """FastAPI documents 422 as its own ``{"detail": [...]}``; Paceline answers in its
+    error shape (shared/web/errors.py), so the document says so."""
+    error_ref = {"$ref": "#/components/schemas/Error"}
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            if not isinstance(operation, dict):
+                continue
+            content = operation.get("responses", {}).get("422", {}).get("content", {})
+            body = content.get("application/json")
+            if body and body.get("schema") == {"$ref": "#/components/schemas/HTTPValidationError"}:
+                body["schema"] = error_ref
+    components = schema.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):  # unless something else uses them
+        rest = {k: v for k, v in schema.items() if k != "components"}
+        others = {k: v for k, v in components.items() if k != name}
+        if f"#/components/schemas/{name}" not in repr((rest, others)):
+            components.pop(name, None)
+
+
+def _document_scopes(app: FastAPI) -> None:
+    """Name each operation's scope in the OpenAPI document (``x-required-scope``), and its
+    401, 403 and 429 answers in the error shape."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        _error_shape_for_422(schema)
+        for route in api_routes(app):
+            if not route.include_in_schema:
+                continue
+            scopes = required_scopes(route.dependant)
+            if not scopes:
+                continue
+            for method in route.methods or ():
+                operation = schema.get("paths", {}).get(route.path_format, {}).get(method.lower())
+                if operation is None:
+                    continue
+                operation["x-required-scope"] = " and ".join(scopes)
+                responses = operation.setdefault("responses", {})
+                for status, text in _AUTH_RESPONSES.items():
+                    responses.setdefault(
+                        status,
+                        {
+                            "description": text,
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Error"}
+                                }
+                            },
+                        },
+                    )
+                note = f"Requires an API key with the `{' and '.join(scopes)}` scope."
+                description = operation.get("description", "")
+                operation["description"] = f"{description}\n\n{note}".strip()
+        schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override
 
 
 def create_app(
@@ -25,8 +170,13 @@ def create_app(
     routers: Sequence[APIRouter],
     lifespan: Any,
     max_body_bytes: int,
+    cors_origins: Sequence[str] = (),
+    hsts_max_age_s: int = 0,
+    content_security_policy: str = DEFAULT_CSP,
+    access_log: bool = True,
 ) -> FastAPI:
-    """A FastAPI app with Paceline's error shape, request ids, limits and health routes."""
+    """A FastAPI app with Paceline's error shape, request ids, limits, security headers
+    (and CORS for the configured origins only) and health routes."""
     app = FastAPI(
         title=title,
         version=__version__,
@@ -34,9 +184,27 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    # Added innermost first: the request passes RequestId, AccessLog, SecurityHeaders,
+    # RequestGuard, CORS and BodyLimit in that order.
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
+    if cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(cors_origins),
+            allow_methods=list(CORS_METHODS),
+            allow_headers=list(CORS_HEADERS),
+            expose_headers=list(CORS_EXPOSE),
+            allow_credentials=False,  # keys travel in headers, never in cookies
+            max_age=600,
+        )
+    app.add_middleware(RequestGuardMiddleware)
+    app.add_middleware(
+        SecurityHeadersMiddleware, csp=content_security_policy, hsts_max_age_s=hsts_max_age_s
+    )
+    app.add_middleware(AccessLogMiddleware, log_requests=access_log)  # request log, metrics
     app.add_middleware(RequestIdMiddleware)  # added last: runs first
     app.include_router(health_router)
     for router in routers:
         app.include_router(router)
+    _document_scopes(app)
     return app

@@ -5,36 +5,56 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import Headers
 
+from paceline.shared import metrics
 from paceline.shared.auth import Principal, Scope, hash_key
 from paceline.shared.clock import Clock
 from paceline.shared.crypto import SecretBox
+from paceline.shared.db import audit
 from paceline.shared.db import tenants as tenant_repo
 from paceline.shared.db.session import Database
-from paceline.shared.errors import Forbidden, Unauthorized
+from paceline.shared.errors import Forbidden, RateLimited, Unauthorized
 from paceline.shared.eventlog import EventLog
 from paceline.shared.settings import Settings
+from paceline.shared.web.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 
-_KEY_CACHE_TTL_S = 5.0
+KEY_CACHE_TTL_S = 5.0
 _TOUCH_EVERY_S = 60.0
 
 
-class KeyStore:
-    """Resolves API keys to principals, with a short cache (revocation applies within 5 s)."""
+@dataclass(frozen=True, slots=True)
+class _Cached:
+    principal: Principal | None
+    expires_at: datetime | None  # the key's own expiry, checked on every use
+    until: float  # monotonic time the entry is good for
 
-    def __init__(self, db: Database, clock: Clock) -> None:
+
+class KeyStore:
+    """Resolves API keys to principals, with a short cache.
+
+    A key revoked or rotated in another process stops working within
+    ``KEY_CACHE_TTL_S`` (5 s); in this process at once (:meth:`revoked`). Expiry is
+    checked against the clock on every use, cached or not. Each use also takes a token
+    from the key's rate-limit bucket.
+    """
+
+    def __init__(self, db: Database, clock: Clock, *, limiter: RateLimiter | None = None) -> None:
         self.db = db
         self.clock = clock
-        self._cache: dict[str, tuple[Principal | None, float]] = {}
+        self.limiter = limiter
+        self._cache: dict[str, _Cached] = {}
+        self._denied: dict[str, float] = {}  # key id -> monotonic time until denied here
         self._touched: dict[str, float] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -43,14 +63,19 @@ class KeyStore:
         digest = hash_key(plaintext)
         now_mono = time.monotonic()
         cached = self._cache.get(digest)
-        if cached is not None and cached[1] > now_mono:
-            found = cached[0]
-        else:
-            found = await self._load(digest)
+        if cached is None or cached.until <= now_mono:
+            principal, expires_at = await self._load(digest)
             if len(self._cache) > 10_000:
                 self._cache.clear()
-            self._cache[digest] = (found, now_mono + _KEY_CACHE_TTL_S)
-        if found is None:
+            cached = _Cached(principal, expires_at, now_mono + KEY_CACHE_TTL_S)
+            self._cache[digest] = cached
+        found = cached.principal
+        if (
+            found is None
+            or (cached.expires_at is not None and cached.expires_at <= self.clock.now())
+            or self._denied.get(found.key_id, 0.0) > now_mono
+        ):
+            metrics.AUTH_FAILURES.labels(reason="invalid_key").inc()
             raise Unauthorized("the API key is not valid (unknown, expired or revoked)")
         if now_mono - self._touched.get(found.key_id, 0.0) > _TOUCH_EVERY_S:
             self._touched[found.key_id] = now_mono
@@ -59,14 +84,25 @@ class KeyStore:
             task.add_done_callback(self._tasks.discard)
         return found
 
-    async def _load(self, digest: str) -> Principal | None:
+    def check_rate(self, principal: Principal) -> None:
+        """Take a rate-limit token for the key; RateLimited (429) when none is left."""
+        if self.limiter is None:
+            return
+        wait_s = self.limiter.acquire(principal.key_id)
+        if wait_s is not None:
+            metrics.RATE_LIMITED.inc()
+            raise RateLimited(
+                f"too many requests with this API key; retry after {wait_s} s",
+                retry_after_s=wait_s,
+            )
+
+    async def _load(self, digest: str) -> tuple[Principal | None, datetime | None]:
         async with self.db.transaction(write=False) as session:
             row = await tenant_repo.find_key(session, key_hash=digest)
         if row is None or row.revoked_at is not None:
-            return None
-        if row.expires_at is not None and row.expires_at <= self.clock.now():
-            return None
-        return Principal(tenant_id=row.tenant_id, key_id=row.id, scopes=frozenset(row.scopes))
+            return None, None
+        principal = Principal(tenant_id=row.tenant_id, key_id=row.id, scopes=frozenset(row.scopes))
+        return principal, row.expires_at
 
     async def _touch(self, key_id: str) -> None:
         try:
@@ -75,9 +111,35 @@ class KeyStore:
         except Exception:  # last-used time is best effort; never fail a request for it
             log.debug("could not record key use", exc_info=True)
 
+    def revoked(self, key_id: str) -> None:
+        """Refuse a key in this process from now on (its revocation is being committed).
+
+        Other processes see the revocation when their cache entry ends. The refusal here
+        outlasts the cache, so a lookup that raced the commit cannot bring the key back.
+        """
+        now_mono = time.monotonic()
+        if len(self._denied) > 10_000:
+            self._denied = {k: t for k, t in self._denied.items() if t > now_mono}
+        self._denied[key_id] = now_mono + 3 * KEY_CACHE_TTL_S
+        self.changed(key_id)
+
+    def changed(self, key_id: str) -> None:
+        """Forget cached lookups of a key whose expiry or scopes changed."""
+        for digest in [
+            d for d, c in self._cache.items() if c.principal and c.principal.key_id == key_id
+        ]:
+            self._cache.pop(digest, None)
+
     def forget(self) -> None:
-        """Drop cached lookups (after a key is revoked in this process)."""
+        """Drop every cached lookup."""
         self._cache.clear()
+
+    async def close(self) -> None:
+        """Let last-used writes in flight finish (at shutdown, before the database closes)."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=5.0)
+        for task in self._tasks:
+            task.cancel()
 
 
 @dataclass
@@ -93,7 +155,7 @@ class AppState:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:  # async: no thread-pool hop
     """The process state."""
     state: AppState = request.app.state.paceline
     return state
@@ -129,26 +191,128 @@ async def authenticate(
     header_key: Annotated[str | None, Security(_api_key_header)],
 ) -> Principal:
     """The caller, from ``Authorization: Bearer <key>`` or ``X-API-Key``."""
-    raw = bearer.credentials if bearer is not None else header_key
+    return await principal_of_key(state, bearer.credentials if bearer is not None else header_key)
+
+
+async def principal_of_key(state: AppState, raw: str | None) -> Principal:
+    """The principal behind a presented key, rate limit taken; 401 or 429 otherwise."""
     if not raw:
         raise Unauthorized("an API key is required: send 'Authorization: Bearer <key>'")
     if len(raw) > 512:
+        metrics.AUTH_FAILURES.labels(reason="invalid_key").inc()
         raise Unauthorized("the API key is not valid")
-    return await state.keys.principal(raw)
+    principal = await state.keys.principal(raw)
+    state.keys.check_rate(principal)
+    return principal
+
+
+def key_of_headers(headers: Headers) -> str | None:
+    """The key a request presents, read exactly as the two security schemes read it."""
+    authorization = headers.get("authorization")
+    if authorization:
+        scheme, _, credentials = authorization.partition(" ")
+        credentials = credentials.strip()
+        if scheme.lower() == "bearer" and credentials:
+            return credentials
+    return headers.get("x-api-key") or None
+
+
+def check_scope(principal: Principal, scope: Scope) -> Principal:
+    """The principal if its key grants ``scope``; 403 otherwise."""
+    if not principal.allows(scope):
+        metrics.AUTH_FAILURES.labels(reason="missing_scope").inc()
+        raise Forbidden(f"this API key lacks the '{scope}' scope")
+    return principal
+
+
+# The attribute that marks a dependency as a scope check: the OpenAPI document shows it
+# as ``x-required-scope`` and the route-rules test requires one on every non-public route.
+SCOPE_MARK = "paceline_scope"
 
 
 def require(scope: Scope) -> Callable[..., Awaitable[Principal]]:
     """A dependency that admits only keys whose scopes grant ``scope``."""
 
     async def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
-        if not principal.allows(scope):
-            raise Forbidden(f"this API key lacks the '{scope}' scope")
-        return principal
+        return check_scope(principal, scope)
 
     dependency.__name__ = f"require_{scope}"
+    setattr(dependency, SCOPE_MARK, scope)
+    return dependency
+
+
+def require_any(*scopes: Scope) -> Callable[..., Awaitable[Principal]]:
+    """A dependency that admits keys whose scopes grant any of ``scopes``."""
+
+    async def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        if not any(principal.allows(s) for s in scopes):
+            metrics.AUTH_FAILURES.labels(reason="missing_scope").inc()
+            raise Forbidden(f"this API key lacks the {' or '.join(map(repr, scopes))} scope")
+        return principal
+
+    dependency.__name__ = "require_" + "_or_".join(scopes)
+    setattr(dependency, SCOPE_MARK, " or ".join(scopes))
     return dependency
 
 
 IngestPrincipal = Annotated[Principal, Depends(require("ingest"))]
 ReadPrincipal = Annotated[Principal, Depends(require("read"))]
 AdminPrincipal = Annotated[Principal, Depends(require("admin"))]
+PlatformPrincipal = Annotated[Principal, Depends(require("platform"))]
+# Key management: a tenant's admins for their keys, the operator for any tenant's.
+KeyManagerPrincipal = Annotated[Principal, Depends(require_any("admin", "platform"))]
+
+
+@dataclass(frozen=True, slots=True)
+class Auditor:
+    """Records admin actions in the audit log, in the caller's transaction.
+
+    ``actor`` is ``key:<id>`` for API calls and ``cli`` for the command line; entries go
+    to ``tenant_id`` (the caller's tenant) unless an action names another one.
+    """
+
+    session: AsyncSession
+    actor: str
+    tenant_id: str
+    request_id: str | None
+    clock: Clock
+
+    async def record(
+        self,
+        action: str,
+        *,
+        target: str,
+        before: Mapping[str, Any] | None = None,
+        after: Mapping[str, Any] | None = None,
+        tenant_id: str | None = None,
+    ) -> None:
+        """Add an entry for ``action`` on ``target``."""
+        await audit.record(
+            self.session,
+            tenant_id=tenant_id or self.tenant_id,
+            actor=self.actor,
+            action=action,
+            target=target,
+            before=before,
+            after=after,
+            at=self.clock.now(),
+            request_id=self.request_id,
+        )
+
+
+async def _auditor(
+    request: Request,
+    state: StateDep,
+    session: WriteSessionDep,
+    principal: Annotated[Principal, Depends(authenticate)],
+) -> Auditor:
+    return Auditor(
+        session=session,
+        actor=f"key:{principal.key_id}",
+        tenant_id=principal.tenant_id,
+        request_id=getattr(request.state, "request_id", None),
+        clock=state.clock,
+    )
+
+
+AuditDep = Annotated[Auditor, Depends(_auditor)]

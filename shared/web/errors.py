@@ -7,7 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paceline.shared.errors import FieldError, PacelineError, error_body
@@ -62,8 +62,58 @@ async def _paceline_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+def _wrong_body_type(request: Request, exc: RequestValidationError) -> str | None:
+    """The Content-Type of a body sent to a JSON route in another format, if that is why
+    validation failed (FastAPI hands such a body over as raw bytes)."""
+    route = request.scope.get("route")
+    if getattr(route, "body_field", None) is None:
+        return None
+    content_type = request.headers.get("content-type", "")
+    if _is_json(content_type):
+        return None
+    if any(
+        tuple(e.get("loc", ())) == ("body",) and isinstance(e.get("input"), bytes | str)
+        for e in exc.errors()
+    ):
+        return content_type or "(none)"
+    return None
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    wrong_type = _wrong_body_type(request, exc)
+    if wrong_type is not None:
+        return JSONResponse(
+            error_body(
+                status=415,
+                code="unsupported_media_type",
+                message=f"send the body as Content-Type application/json, not {wrong_type[:100]!r}",
+                request_id=request_id_of(request),
+            ),
+            status_code=415,
+        )
+    broken = next((e for e in exc.errors() if e.get("type") == "json_invalid"), None)
+    if broken is not None:
+        # Malformed JSON is a 400 like everywhere else (not a field "[pos]" that failed).
+        loc = tuple(broken.get("loc", ()))
+        reason = str((broken.get("ctx") or {}).get("error", "JSON decode error"))
+        where = f" at character {loc[1]}" if len(loc) > 1 else ""
+        return JSONResponse(
+            error_body(
+                status=400,
+                code="bad_request",
+                message=f"the body is not valid JSON: {reason}{where}",
+                request_id=request_id_of(request),
+            ),
+            status_code=400,
+        )
     fields = [
         FieldError(
             _loc(tuple(e.get("loc", ()))),
@@ -113,6 +163,66 @@ async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _is_data_error(exc: DBAPIError) -> bool:
+    """A value the database refused: too long, out of range, NUL characters, bad encoding."""
+    if isinstance(exc, DataError):
+        return True
+    error: BaseException | None = exc.orig
+    while error is not None:
+        sqlstate = getattr(error, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith("22"):  # class 22: data exception
+            return True
+        if isinstance(error, ValueError | OverflowError):  # the driver could not encode a value
+            return True
+        error = error.__cause__
+    return False
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DBAPIError)
+    if _is_data_error(exc):
+        # A value passed validation but not the database: a client error, never a 500.
+        log.info("database refused a value on %s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse(
+            error_body(
+                status=422,
+                code="invalid_input",
+                message="a value cannot be stored: it is too long, out of range, or holds "
+                "characters the database refuses (such as NUL)",
+                request_id=request_id_of(request),
+            ),
+            status_code=422,
+        )
+    if isinstance(exc, OperationalError) or exc.connection_invalidated:
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse(
+            error_body(
+                status=503,
+                code="unavailable",
+                message="the database is unavailable; retry later",
+                request_id=request_id_of(request),
+            ),
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
+    return await _unexpected(request, exc)
+
+
+async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
+    # A number too large for the database (SQLite refuses integers past 64 bits with an
+    # OverflowError of the driver): the request's fault, so 422, never a 500.
+    log.info("number out of range on %s %s: %s", request.method, request.url.path, exc)
+    return JSONResponse(
+        error_body(
+            status=422,
+            code="invalid_input",
+            message="a number in the request is out of range",
+            request_id=request_id_of(request),
+        ),
+        status_code=422,
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return JSONResponse(
@@ -132,4 +242,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(OverflowError, _out_of_range)
     app.add_exception_handler(Exception, _unexpected)

@@ -1,14 +1,18 @@
-"""ASGI middleware: request ids and request-size limits."""
+"""ASGI middleware: request ids, request logs and HTTP metrics, request-size limits."""
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 import uuid
+from urllib.parse import parse_qsl, urlencode
 
 import orjson
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from paceline.shared import metrics
 from paceline.shared.errors import error_body
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -116,3 +120,78 @@ class BodyLimitMiddleware:
         except BodyTooLarge:
             if not response_started:
                 await _reject_too_large(send, self.max_bytes, request_id)
+
+
+access_log = logging.getLogger("paceline.access")
+
+# Query parameters whose values never reach a log line (an API key pasted into a link,
+# a signature, a token): the name stays, the value becomes "REDACTED".
+SECRET_PARAMS = frozenset(
+    {"key", "api_key", "apikey", "token", "access_token", "secret", "signature", "password"}
+)
+
+
+def redact_query(query: str) -> str:
+    """The query string with the values of secret-looking parameters replaced."""
+    if not query:
+        return ""
+    pairs = parse_qsl(query, keep_blank_values=True)
+    return urlencode(
+        [(k, "REDACTED" if k.lower() in SECRET_PARAMS else v) for k, v in pairs], safe="/:,"
+    )
+
+
+class AccessLogMiddleware:
+    """One log line per HTTP request (``paceline.access``), and the HTTP metrics.
+
+    The line carries the request id, method, path, the query with secrets redacted, the
+    status, the duration and the route template; in JSON logs these are fields. Keys never
+    appear: they travel in headers, and a ``key=`` in a query string is redacted.
+    """
+
+    def __init__(self, app: ASGIApp, *, log_requests: bool = True) -> None:
+        self.app = app
+        self.log_requests = log_requests
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_status)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            method = scope.get("method", "")
+            metrics.HTTP_REQUESTS.labels(method=method, route=template, status=str(status)).inc()
+            metrics.HTTP_REQUEST_SECONDS.labels(method=method, route=template).observe(elapsed)
+            if self.log_requests and access_log.isEnabledFor(logging.INFO):
+                query = redact_query(scope.get("query_string", b"").decode("latin-1"))
+                path = scope.get("path", "")
+                access_log.info(
+                    "%s %s%s %d %.1fms",
+                    method,
+                    path,
+                    f"?{query}" if query else "",
+                    status,
+                    elapsed * 1000,
+                    extra={
+                        "request_id": scope.get("state", {}).get("request_id"),
+                        "method": method,
+                        "path": path,
+                        "query": query,
+                        "route": template,
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 2),
+                    },
+                )

@@ -61,7 +61,7 @@ def mode_settings(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, 
     """Settings of either run mode (the distributed one starts PostgreSQL and Kafka)."""
     if request.param == "embedded":
         return "embedded", embedded_settings(tmp_path / "data")
-    url: str = request.getfixturevalue("fresh_database_url")
+    url: str = request.getfixturevalue("migrated_database_url")
     kafka: str = request.getfixturevalue("kafka_bootstrap")
     return "distributed", distributed_settings(url, kafka, data_dir=tmp_path / "data")
 

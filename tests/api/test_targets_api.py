@@ -50,7 +50,7 @@ def mode_settings(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, 
     """Settings of either run mode (the distributed one starts PostgreSQL and Kafka)."""
     if request.param == "embedded":
         return "embedded", embedded_settings(tmp_path / "data")
-    url: str = request.getfixturevalue("fresh_database_url")
+    url: str = request.getfixturevalue("migrated_database_url")
     kafka: str = request.getfixturevalue("kafka_bootstrap")
     return "distributed", distributed_settings(url, kafka, data_dir=tmp_path / "data")
 
@@ -519,11 +519,11 @@ async def test_list_normalises_the_period_filter(clocked: Clocked) -> None:
 
 @pytest.fixture
 async def clocked_distributed(
-    fresh_database_url: str, kafka_bootstrap: str, tmp_path: Path
+    migrated_database_url: str, kafka_bootstrap: str, tmp_path: Path
 ) -> AsyncIterator[Clocked]:
     """A PostgreSQL + Kafka stack on a fixed clock, with the org chart loaded."""
     clock = FixedClock(TODAY)
-    settings = distributed_settings(fresh_database_url, kafka_bootstrap, data_dir=tmp_path / "d")
+    settings = distributed_settings(migrated_database_url, kafka_bootstrap, data_dir=tmp_path / "d")
     async with running_stack("distributed", settings, clock=clock) as s:
         await load_org(s)
         yield s, clock

@@ -616,3 +616,104 @@ async def test_nul_character_does_not_stop_scoring(nul_stack: Stack, where: str)
     nul_accepted = resp.json()["results"][0]["status"] == "accepted"
     await stack.wait_scored(timeout_s=8)
     assert await progress_actual(stack) == (2 if nul_accepted else 1)
+
+
+# -- hostile input: each refused clearly, the events around it kept ---------------------------
+
+XML = b'<?xml version="1.0"?><event><event_id>x1</event_id><type>visit</type></event>'
+# Whole requests that are refused, each with its status and error code.
+HOSTILE_REQUESTS: list[tuple[str, bytes, str | None, int, str]] = [
+    (
+        "malformed JSON",
+        b'[{"event_id": "h1", "type": "visit",',
+        "application/json",
+        400,
+        "bad_request",
+    ),
+    ("XML as JSON", XML, "application/json", 400, "bad_request"),
+    ("XML", XML, "application/xml", 415, "unsupported_media_type"),
+    ("text/plain", json.dumps(visit("h2")).encode(), "text/plain", 415, "unsupported_media_type"),
+    ("no content type", json.dumps(visit("h3")).encode(), None, 415, "unsupported_media_type"),
+    (
+        "form",
+        b"event_id=h4&type=visit",
+        "application/x-www-form-urlencoded",
+        415,
+        "unsupported_media_type",
+    ),
+    ("deep arrays", b"[" * 200_000 + b"]" * 200_000, "application/json", 400, "bad_request"),
+    (
+        "invalid UTF-8",
+        b'[{"event_id": "h5\xff", "type": "visit"}]',
+        "application/json",
+        400,
+        "bad_request",
+    ),
+    ("UTF-16", json.dumps(visit("h6")).encode("utf-16"), "application/json", 400, "bad_request"),
+    ("huge", b"[" + b" " * (6 * 1024 * 1024) + b"]", "application/json", 413, "payload_too_large"),
+]
+
+
+async def test_hostile_requests_are_refused_and_the_events_around_them_kept(
+    stack: Stack,
+) -> None:
+    """Good events before, between and after every kind of refused request, and bad
+    events inside good batches: each refusal is a clear 4xx in the error shape, and the
+    facts count exactly the good events, in both run modes."""
+    resp = await stack.post_events([visit("before-1"), visit("before-2")])
+    assert resp.json()["accepted"] == 2
+    for name, body, content_type, status, code in HOSTILE_REQUESTS:
+        resp = await post_raw(stack, body, content_type)
+        assert_error_shape(resp, status, code)
+        resp = await stack.post_events(visit(f"between-{name}"))
+        assert resp.status_code == 202, f"after {name}: {resp.text}"
+    far_future = (datetime.now(UTC) + timedelta(days=800)).isoformat()
+    mixed = [
+        visit("mixed-1"),
+        visit("past", at="0001-01-01T00:00:00+00:00"),
+        visit("1989", at="1989-12-31T23:59:59+00:00"),
+        visit("future", at=far_future),
+        visit("year-9999", at="9999-12-31T23:59:59+14:00"),
+        visit("mixed-2"),
+        visit("deep", attributes=_nested(40)),
+        visit("big", attributes={"blob": "x" * (70 * 1024)}),
+        visit("nul", note="a\u0000b"),
+        visit("mixed-3"),
+    ]
+    resp = await stack.post_events(mixed)
+    assert resp.status_code == 202, resp.text
+    results = {r["event_id"]: r for r in resp.json()["results"]}
+    assert {k for k, r in results.items() if r["status"] == "accepted"} == {
+        "mixed-1",
+        "mixed-2",
+        "mixed-3",
+    }
+    for event_id in ("past", "1989", "future", "year-9999"):
+        assert results[event_id]["errors"][0]["field"] == "occurred_at", results[event_id]
+    assert results["deep"]["errors"][0]["field"].startswith("attributes")
+    assert results["big"]["errors"][0]["field"].startswith("attributes")
+    assert results["nul"]["errors"][0]["field"] == "note"
+    # NDJSON: an invalid UTF-8 line, an XML line and a truncated line between good lines.
+    lines = [
+        json.dumps(visit("nd-1")).encode(),
+        b'{"event_id": "nd-bad\xc3\x28", "type": "visit"}',
+        XML,
+        b'{"event_id": "nd-cut", "type": "vis',
+        json.dumps(visit("nd-2")).encode(),
+    ]
+    resp = await post_raw(stack, b"\n".join(lines), "application/x-ndjson")
+    assert resp.status_code == 202, resp.text
+    out = resp.json()
+    assert [(r["index"], r["status"]) for r in out["results"]] == [
+        (0, "accepted"),
+        (1, "rejected"),
+        (2, "rejected"),
+        (3, "rejected"),
+        (4, "accepted"),
+    ]
+    assert "line 2" in out["results"][1]["errors"][0]["reason"]
+    resp = await stack.post_events([visit("after-1")])
+    assert resp.json()["accepted"] == 1
+    await stack.wait_scored()
+    expected = 2 + len(HOSTILE_REQUESTS) + 3 + 2 + 1
+    assert await progress_actual(stack) == expected

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,15 @@ def test_development_key_is_created_once_with_owner_only_permissions(tmp_path: P
     assert secret_box(settings).decrypt(first) == "v"
 
 
+def test_processes_starting_together_share_one_development_key(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        boxes = list(pool.map(lambda _i: secret_box(settings), range(32)))
+    token = boxes[0].encrypt("v")
+    assert all(box.decrypt(token) == "v" for box in boxes)
+    assert [p.name for p in (tmp_path / "data").iterdir()] == ["secret.key"]  # no leftovers
+
+
 def test_production_refuses_a_missing_or_short_secret_key() -> None:
     common = {
         "environment": "production",
@@ -63,3 +73,18 @@ def test_audit_redacts_secret_looking_keys_at_any_depth() -> None:
     assert out["nested"] == [{"api_key": REDACTED, "ok": 1}]
     assert out["Password"] == REDACTED
     assert out["token_url"] == REDACTED  # cautious: anything named like a token
+
+
+def test_audit_values_too_deep_or_too_big_keep_an_outline() -> None:
+    from paceline.shared.db.audit import _jsonable
+
+    deep: dict[str, object] = {"leaf": 1}
+    for _ in range(400):
+        deep = {"x": deep}
+    out = _jsonable({"settings": deep, "name": "n"})
+    assert out["truncated"] is True
+    assert out["keys"] == ["name", "settings"]
+    big = _jsonable({"reps": list(range(50_000)), "name": "n"})
+    assert big["truncated"] is True
+    assert big["outline"] == {"reps": "50000 items", "name": "n"}
+    assert _jsonable({"a": [1, 2]}) == {"a": [1, 2]}

@@ -23,6 +23,11 @@ async def changes(
     return list(rows.all())
 
 
+async def change(session: AsyncSession, *, tenant_id: str, day: date) -> CalendarDay | None:
+    """The tenant's change to one day, if any."""
+    return await session.get(CalendarDay, (tenant_id, day))
+
+
 async def put_change(
     session: AsyncSession, *, tenant_id: str, day: date, kind: str, name: str, now: datetime
 ) -> None:

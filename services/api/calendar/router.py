@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from paceline.api.calendar import service
+from paceline.api.calendar import repository, service
 from paceline.api.calendar.schemas import (
     MAX_RANGE_DAYS,
     CalendarBaseOut,
@@ -19,9 +19,21 @@ from paceline.api.deps import TenantDep
 from paceline.shared.db import tenants as tenant_repo
 from paceline.shared.db.models import Tenant
 from paceline.shared.errors import NotFound
-from paceline.shared.web.deps import AdminPrincipal, ReadSessionDep, StateDep, WriteSessionDep
+from paceline.shared.web.deps import (
+    AdminPrincipal,
+    AuditDep,
+    ReadSessionDep,
+    StateDep,
+    WriteSessionDep,
+)
 
 router = APIRouter(prefix="/v1", tags=["calendar"])
+
+
+async def _change(session: WriteSessionDep, tenant_id: str, day: date) -> dict[str, Any] | None:
+    """The tenant's change to a day before an edit (for the audit log)."""
+    row = await repository.change(session, tenant_id=tenant_id, day=day)
+    return None if row is None else {"day": row.day, "kind": row.kind, "name": row.name}
 
 
 async def _tenant(session: WriteSessionDep, principal: AdminPrincipal) -> Tenant:
@@ -66,20 +78,34 @@ async def put_calendar_day(
     principal: AdminPrincipal,
     session: WriteSessionDep,
     state: StateDep,
+    audit: AuditDep,
 ) -> CalendarDayOut:
     """Make a day a holiday or a working day for this tenant (over the base calendar)."""
     tenant = await _tenant(session, principal)
-    return await service.put_day(
+    before = await _change(session, tenant.id, day)
+    out = await service.put_day(
         session, tenant=tenant, day=day, change=change, now=state.clock.now()
     )
+    await audit.record(
+        "calendar.put_day", target=f"day:{day}", before=before, after=out.model_dump(mode="json")
+    )
+    return out
 
 
 @router.delete(
     "/calendar/days/{day}", response_model=CalendarDayOut, summary="Remove the tenant's change"
 )
 async def delete_calendar_day(
-    day: date, principal: AdminPrincipal, session: WriteSessionDep
+    day: date, principal: AdminPrincipal, session: WriteSessionDep, audit: AuditDep
 ) -> CalendarDayOut:
     """Remove the tenant's change to a day; answers the day as the base calendar has it."""
     tenant = await _tenant(session, principal)
-    return await service.delete_day(session, tenant=tenant, day=day)
+    before = await _change(session, tenant.id, day)
+    out = await service.delete_day(session, tenant=tenant, day=day)
+    await audit.record(
+        "calendar.delete_day",
+        target=f"day:{day}",
+        before=before,
+        after=out.model_dump(mode="json"),
+    )
+    return out

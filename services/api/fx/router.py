@@ -18,6 +18,7 @@ from paceline.api.fx.schemas import (
 )
 from paceline.shared.web.deps import (
     AdminPrincipal,
+    AuditDep,
     ReadPrincipal,
     ReadSessionDep,
     StateDep,
@@ -74,10 +75,17 @@ async def put_rates(
     principal: AdminPrincipal,
     session: WriteSessionDep,
     state: StateDep,
+    audit: AuditDep,
 ) -> FxUpsertOut:
     """Add or replace rates (all or none); facts are recomputed if a stored rate changed."""
     tenant = await service.tenant_for_update(session, tenant_id=principal.tenant_id)
-    return await service.put_rates(session, tenant=tenant, body=body, now=state.clock.now())
+    out = await service.put_rates(session, tenant=tenant, body=body, now=state.clock.now())
+    await audit.record(
+        "fx_rates.put",
+        target="fx-rates",
+        after={**body.model_dump(mode="json"), "result": out.model_dump(mode="json")},
+    )
+    return out
 
 
 @router.post(
@@ -110,16 +118,19 @@ async def import_rates(
     body: BodyBytes,
     session: WriteSessionDep,
     state: StateDep,
+    audit: AuditDep,
 ) -> FxImportOut:
     """Store the good rows of a CSV file and name the bad ones."""
     tenant = await service.tenant_for_update(session, tenant_id=principal.tenant_id)
-    return await service.import_csv(
+    out = await service.import_csv(
         session,
         tenant=tenant,
         body=body,
         content_type=request.headers.get("content-type"),
         now=state.clock.now(),
     )
+    await audit.record("fx_rates.import", target="fx-rates", after=out.model_dump(mode="json"))
+    return out
 
 
 @router.delete(
@@ -131,9 +142,24 @@ async def delete_rate(
     principal: AdminPrincipal,
     session: WriteSessionDep,
     state: StateDep,
+    audit: AuditDep,
 ) -> FxDeleteOut:
     """Remove one rate; facts are recomputed in the background."""
     tenant = await service.tenant_for_update(session, tenant_id=principal.tenant_id)
-    return await service.delete_rate(
+    before = [
+        r.model_dump(mode="json")
+        for r in await service.list_rates(
+            session, tenant_id=tenant.id, currency=currency.upper(), start=day, end=None
+        )
+        if r.day == day
+    ]
+    out = await service.delete_rate(
         session, tenant=tenant, currency=currency, day=day, now=state.clock.now()
     )
+    await audit.record(
+        "fx_rates.delete",
+        target=f"fx-rate:{out.currency}:{day}",
+        before=before[0] if before else None,
+        after=out.model_dump(mode="json"),
+    )
+    return out

@@ -22,6 +22,7 @@ from paceline.shared.db.models import Tenant
 from paceline.shared.errors import NotFound
 from paceline.shared.web.deps import (
     AdminPrincipal,
+    AuditDep,
     ReadPrincipal,
     ReadSessionDep,
     StateDep,
@@ -59,11 +60,17 @@ async def get_kpi(key: KpiKeyPath, principal: ReadPrincipal, session: ReadSessio
 
 @router.post("/kpis", response_model=KpiChange, status_code=201, summary="Create a custom KPI")
 async def create_kpi(
-    kpi: KpiIn, principal: AdminPrincipal, session: WriteSessionDep, state: StateDep
+    kpi: KpiIn,
+    principal: AdminPrincipal,
+    session: WriteSessionDep,
+    state: StateDep,
+    audit: AuditDep,
 ) -> KpiChange:
     """Define a KPI with a formula; its facts are backfilled from the stored events."""
     tenant = await _tenant(session, principal.tenant_id)
-    return await service.create_kpi(session, tenant=tenant, kpi=kpi, now=state.clock.now())
+    out = await service.create_kpi(session, tenant=tenant, kpi=kpi, now=state.clock.now())
+    await audit.record("kpis.create", target=f"kpi:{kpi.key}", after=out.model_dump(mode="json"))
+    return out
 
 
 @router.put("/kpis/{key}", response_model=KpiChange, summary="Change a custom KPI")
@@ -73,21 +80,42 @@ async def update_kpi(
     principal: AdminPrincipal,
     session: WriteSessionDep,
     state: StateDep,
+    audit: AuditDep,
 ) -> KpiChange:
     """Change labels or the formula; a new formula recomputes the KPI's facts."""
     tenant = await _tenant(session, principal.tenant_id)
-    return await service.update_kpi(
+    before = await service.get_kpi(session, tenant_id=tenant.id, key=key)
+    out = await service.update_kpi(
         session, tenant=tenant, key=key, update=update, now=state.clock.now()
     )
+    await audit.record(
+        "kpis.update",
+        target=f"kpi:{key}",
+        before=before.model_dump(mode="json"),
+        after=out.model_dump(mode="json"),
+    )
+    return out
 
 
 @router.delete("/kpis/{key}", response_model=KpiChange, summary="Retire a custom KPI")
 async def retire_kpi(
-    key: KpiKeyPath, principal: AdminPrincipal, session: WriteSessionDep, state: StateDep
+    key: KpiKeyPath,
+    principal: AdminPrincipal,
+    session: WriteSessionDep,
+    state: StateDep,
+    audit: AuditDep,
 ) -> KpiChange:
     """Remove a custom KPI from the catalog (its definition is kept, its facts removed)."""
     tenant = await _tenant(session, principal.tenant_id)
-    return await service.retire_kpi(session, tenant=tenant, key=key, now=state.clock.now())
+    before = await service.get_kpi(session, tenant_id=tenant.id, key=key)
+    out = await service.retire_kpi(session, tenant=tenant, key=key, now=state.clock.now())
+    await audit.record(
+        "kpis.retire",
+        target=f"kpi:{key}",
+        before=before.model_dump(mode="json"),
+        after=out.model_dump(mode="json"),
+    )
+    return out
 
 
 @router.post("/kpis/check-formula", response_model=FormulaCheck, summary="Check a formula")
@@ -97,7 +125,11 @@ async def check_formula(body: FormulaCheckIn, _principal: ReadPrincipal) -> Form
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, summary="A background job")
-async def get_job(job_id: int, principal: ReadPrincipal, session: ReadSessionDep) -> JobOut:
+async def get_job(
+    job_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    principal: ReadPrincipal,
+    session: ReadSessionDep,
+) -> JobOut:
     """Status of a job such as a fact rebuild."""
     job = await service.job_status(session, tenant_id=principal.tenant_id, job_id=job_id)
     return JobOut(

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.api.deps import TenantDep
 from paceline.api.org import service
 from paceline.api.org.schemas import OrgIn, OrgOut, RepIn, RepOut, TeamIn, TeamOut
+from paceline.shared.errors import NotFound
 from paceline.shared.web.deps import (
     AdminPrincipal,
+    AuditDep,
     ReadPrincipal,
     ReadSessionDep,
     StateDep,
@@ -33,6 +37,28 @@ def _today(state: StateDep, tz: str) -> date:
     return state.clock.now().astimezone(ZoneInfo(tz)).date()
 
 
+def _dump(value: BaseModel) -> dict[str, Any]:
+    return value.model_dump(mode="json")
+
+
+async def _team_or_none(
+    session: AsyncSession, tenant_id: str, team_id: str
+) -> dict[str, Any] | None:
+    """The team as it is before a change (for the audit log)."""
+    try:
+        return _dump(await service.get_team(session, tenant_id=tenant_id, team_id=team_id))
+    except NotFound:
+        return None
+
+
+async def _rep_or_none(session: AsyncSession, tenant_id: str, rep_id: str) -> dict[str, Any] | None:
+    """The rep as they are before a change (for the audit log)."""
+    try:
+        return _dump(await service.get_rep(session, tenant_id=tenant_id, rep_id=rep_id))
+    except NotFound:
+        return None
+
+
 @router.put("/org", response_model=OrgOut, summary="Replace the whole org chart (idempotent)")
 async def put_org(
     org: OrgIn,
@@ -40,15 +66,19 @@ async def put_org(
     session: WriteSessionDep,
     state: StateDep,
     tenant: TenantDep,
+    audit: AuditDep,
 ) -> OrgOut:
     """Make the org chart equal to the body; teams and reps not listed become inactive."""
-    return await service.replace_org(
+    before = await service.get_org(session, tenant_id=principal.tenant_id)
+    out = await service.replace_org(
         session,
         tenant_id=principal.tenant_id,
         org=org,
         today=_today(state, tenant.timezone),
         now=state.clock.now(),
     )
+    await audit.record("org.replace", target="org", before=_dump(before), after=_dump(out))
+    return out
 
 
 @router.get("/org", response_model=OrgOut, summary="The org chart")
@@ -76,21 +106,34 @@ async def put_team(
     principal: AdminPrincipal,
     session: WriteSessionDep,
     state: StateDep,
+    audit: AuditDep,
 ) -> TeamOut:
     """Create or update one team."""
-    return await service.put_team(
+    before = await _team_or_none(session, principal.tenant_id, team_id)
+    out = await service.put_team(
         session, tenant_id=principal.tenant_id, team_id=team_id, team=team, now=state.clock.now()
     )
+    await audit.record("teams.put", target=f"team:{team_id}", before=before, after=_dump(out))
+    return out
 
 
 @router.delete("/teams/{team_id}", response_model=TeamOut, summary="Deactivate a team")
 async def delete_team(
-    team_id: TeamId, principal: AdminPrincipal, session: WriteSessionDep, state: StateDep
+    team_id: TeamId,
+    principal: AdminPrincipal,
+    session: WriteSessionDep,
+    state: StateDep,
+    audit: AuditDep,
 ) -> TeamOut:
     """Mark a team inactive (its history stays)."""
-    return await service.deactivate_team(
+    before = await _team_or_none(session, principal.tenant_id, team_id)
+    out = await service.deactivate_team(
         session, tenant_id=principal.tenant_id, team_id=team_id, now=state.clock.now()
     )
+    await audit.record(
+        "teams.deactivate", target=f"team:{team_id}", before=before, after=_dump(out)
+    )
+    return out
 
 
 @router.get("/reps", response_model=list[RepOut], summary="List reps")
@@ -113,10 +156,12 @@ async def put_rep(
     session: WriteSessionDep,
     state: StateDep,
     tenant: TenantDep,
+    audit: AuditDep,
     effective_from: EffectiveFrom = None,
 ) -> RepOut:
     """Create or update one rep; a team change applies from ``effective_from``."""
-    return await service.put_rep(
+    before = await _rep_or_none(session, principal.tenant_id, rep_id)
+    out = await service.put_rep(
         session,
         tenant_id=principal.tenant_id,
         rep_id=rep_id,
@@ -125,6 +170,8 @@ async def put_rep(
         today=_today(state, tenant.timezone),
         now=state.clock.now(),
     )
+    await audit.record("reps.put", target=f"rep:{rep_id}", before=before, after=_dump(out))
+    return out
 
 
 @router.delete("/reps/{rep_id}", response_model=RepOut, summary="Deactivate a rep")
@@ -134,10 +181,12 @@ async def delete_rep(
     session: WriteSessionDep,
     state: StateDep,
     tenant: TenantDep,
+    audit: AuditDep,
     effective_from: EffectiveFrom = None,
 ) -> RepOut:
     """Mark a rep inactive and end their team membership (their facts stay)."""
-    return await service.deactivate_rep(
+    before = await _rep_or_none(session, principal.tenant_id, rep_id)
+    out = await service.deactivate_rep(
         session,
         tenant_id=principal.tenant_id,
         rep_id=rep_id,
@@ -145,3 +194,5 @@ async def delete_rep(
         today=_today(state, tenant.timezone),
         now=state.clock.now(),
     )
+    await audit.record("reps.deactivate", target=f"rep:{rep_id}", before=before, after=_dump(out))
+    return out

@@ -10,6 +10,7 @@ from paceline.shared.db import tenants as tenant_repo
 from paceline.shared.errors import NotFound
 from paceline.shared.web.deps import (
     AdminPrincipal,
+    AuditDep,
     ReadPrincipal,
     ReadSessionDep,
     StateDep,
@@ -34,11 +35,17 @@ async def put_settings(
     principal: AdminPrincipal,
     session: WriteSessionDep,
     state: StateDep,
+    audit: AuditDep,
 ) -> SettingsChange:
     """Change the given fields. A new time zone or currency recomputes the facts."""
     tenant = await tenant_repo.get_tenant(session, tenant_id=principal.tenant_id)
     if tenant is None:
         raise NotFound("the tenant of this key no longer exists")
-    return await service.update_settings(
+    before = service.settings_of(tenant).model_dump(mode="json")
+    out = await service.update_settings(
         session, tenant=tenant, update=update, now=state.clock.now()
     )
+    await audit.record(
+        "settings.update", target="settings", before=before, after=out.model_dump(mode="json")
+    )
+    return out

@@ -55,6 +55,11 @@ def _check_currency(value: str) -> str:
     return code
 
 
+# Shared with tenant creation (services/api/tenants).
+check_timezone = _check_timezone
+check_currency = _check_currency
+
+
 class TenantSettings(BaseModel):
     """A tenant's settings."""
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from paceline.api.deps import TenantDep
 from paceline.api.targets import service
 from paceline.api.targets.schemas import Acknowledgement, TargetIn, TargetOut, TargetRevision
 from paceline.shared.web.deps import (
     AdminPrincipal,
+    AuditDep,
     ReadPrincipal,
     ReadSessionDep,
     StateDep,
@@ -18,6 +19,7 @@ from paceline.shared.web.deps import (
 )
 
 router = APIRouter(prefix="/v1", tags=["targets"])
+TargetId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 @router.post("/targets", response_model=TargetOut, status_code=201, summary="Create a target")
@@ -27,11 +29,16 @@ async def create_target(
     session: WriteSessionDep,
     state: StateDep,
     tenant: TenantDep,
+    audit: AuditDep,
 ) -> TargetOut:
     """A target for a KPI, a scope and a period, with optional baseline and stretch."""
-    return await service.create_target(
+    out = await service.create_target(
         session, tenant=tenant, body=body, author=f"key:{principal.key_id}", now=state.clock.now()
     )
+    await audit.record(
+        "targets.create", target=f"target:{out.id}", after=out.model_dump(mode="json")
+    )
+    return out
 
 
 @router.get("/targets", response_model=list[TargetOut], summary="List targets")
@@ -41,9 +48,10 @@ async def list_targets(
     kpi: str | None = None,
     scope: str | None = None,
     period: str | None = None,
-    parent_id: int | None = None,
+    parent_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
     after_id: Annotated[
-        int | None, Query(description="Cursor: the last id of the previous page.")
+        int | None,
+        Query(ge=0, le=2**63 - 1, description="Cursor: the last id of the previous page."),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[TargetOut]:
@@ -62,7 +70,7 @@ async def list_targets(
 
 @router.get("/targets/{target_id}", response_model=TargetOut, summary="A target and its versions")
 async def get_target(
-    target_id: int, principal: ReadPrincipal, session: ReadSessionDep
+    target_id: TargetId, principal: ReadPrincipal, session: ReadSessionDep
 ) -> TargetOut:
     """A target with every version (who, when, why, values)."""
     return await service.get_target(session, tenant_id=principal.tenant_id, target_id=target_id)
@@ -70,15 +78,17 @@ async def get_target(
 
 @router.put("/targets/{target_id}", response_model=TargetOut, summary="Revise a target")
 async def revise_target(
-    target_id: int,
+    target_id: TargetId,
     body: TargetRevision,
     principal: AdminPrincipal,
     session: WriteSessionDep,
     state: StateDep,
     tenant: TenantDep,
+    audit: AuditDep,
 ) -> TargetOut:
     """New values as a new version; once the period has started a reason is required."""
-    return await service.revise_target(
+    before = await service.get_target(session, tenant_id=tenant.id, target_id=target_id)
+    out = await service.revise_target(
         session,
         tenant=tenant,
         target_id=target_id,
@@ -86,23 +96,41 @@ async def revise_target(
         author=f"key:{principal.key_id}",
         now=state.clock.now(),
     )
+    await audit.record(
+        "targets.revise",
+        target=f"target:{target_id}",
+        before=before.model_dump(mode="json"),
+        after=out.model_dump(mode="json"),
+    )
+    return out
 
 
 @router.post(
     "/targets/{target_id}/acknowledge", response_model=TargetOut, summary="Acknowledge a target"
 )
 async def acknowledge_target(
-    target_id: int,
+    target_id: TargetId,
     body: Acknowledgement,
     principal: ReadPrincipal,
     session: WriteSessionDep,
     state: StateDep,
+    audit: AuditDep,
 ) -> TargetOut:
     """Record that the target's current version was acknowledged, by whom and when."""
-    return await service.acknowledge_target(
+    out = await service.acknowledge_target(
         session,
         tenant_id=principal.tenant_id,
         target_id=target_id,
         body=body,
         now=state.clock.now(),
     )
+    await audit.record(
+        "targets.acknowledge",
+        target=f"target:{target_id}",
+        after={
+            "by": out.acknowledged_by,
+            "at": out.acknowledged_at,
+            "version": out.acknowledged_version,
+        },
+    )
+    return out

@@ -26,7 +26,9 @@ class TargetIn(BaseModel):
     target: Value
     baseline: Value | None = Field(default=None, description="The floor: below it is a miss.")
     stretch: Value | None = Field(default=None, description="The ambitious value.")
-    parent_id: int | None = Field(default=None, description="The target this one was split from.")
+    parent_id: int | None = Field(
+        default=None, ge=1, le=2**63 - 1, description="The target this one was split from."
+    )
     reason: Annotated[str, Field(max_length=2000)] = ""
 
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.api.templates import service
 from paceline.api.templates.schemas import TemplateIn, TemplateOut
 from paceline.shared.errors import NotFound
 from paceline.shared.web.deps import (
     AdminPrincipal,
+    AuditDep,
     ReadPrincipal,
     ReadSessionDep,
     StateDep,
@@ -45,17 +47,38 @@ async def put_template(
     principal: AdminPrincipal,
     session: WriteSessionDep,
     state: StateDep,
+    audit: AuditDep,
 ) -> TemplateOut:
     """KPIs that exist, weights summing to 100."""
-    return await service.put_template(
+    before = await _template_or_none(session, principal.tenant_id, key)
+    out = await service.put_template(
         session, tenant_id=principal.tenant_id, key=key, body=body, now=state.clock.now()
     )
+    await audit.record(
+        "role_templates.put",
+        target=f"role-template:{key}",
+        before=before,
+        after=out.model_dump(mode="json"),
+    )
+    return out
 
 
 @router.delete("/role-templates/{key}", status_code=204, summary="Remove a custom template")
 async def delete_template(
-    key: Key, principal: AdminPrincipal, session: WriteSessionDep
+    key: Key, principal: AdminPrincipal, session: WriteSessionDep, audit: AuditDep
 ) -> Response:
     """Remove a custom template."""
+    before = await _template_or_none(session, principal.tenant_id, key)
     await service.delete_template(session, tenant_id=principal.tenant_id, key=key)
+    await audit.record("role_templates.delete", target=f"role-template:{key}", before=before)
     return Response(status_code=204)
+
+
+async def _template_or_none(
+    session: AsyncSession, tenant_id: str, key: str
+) -> dict[str, Any] | None:
+    """A template as it is before a change (for the audit log)."""
+    t = await service.find_template(session, tenant_id=tenant_id, key=key)
+    if t is None:
+        return None
+    return (await service.template_out(session, tenant_id, t)).model_dump(mode="json")

@@ -26,8 +26,8 @@ class EventResult(BaseModel):
             "earlier in this request; rejected: not valid, see errors."
         )
     )
-    errors: list[FieldProblem] = []
-    warnings: list[str] = []
+    errors: list[FieldProblem] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
 
 
 class IngestResponse(BaseModel):

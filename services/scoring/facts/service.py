@@ -49,11 +49,17 @@ RecordKey = tuple[str, str, str]  # tenant, type, record id
 
 
 class FlagMemo:
-    """Unknown reps already flagged by this process (forgotten after ``ttl_s``)."""
+    """Unknown reps already flagged by this process (forgotten after ``ttl_s``).
+
+    A flag raised in a batch is only remembered once that batch's transaction commits
+    (:meth:`committed`); a rolled-back batch (:meth:`rolled_back`) leaves nothing behind,
+    so its retry raises the alert again.
+    """
 
     def __init__(self, ttl_s: float = 600.0) -> None:
         self.ttl_s = ttl_s
         self._until: dict[tuple[str, str], float] = {}
+        self._pending: list[tuple[str, str]] = []
 
     def seen(self, tenant_id: str, rep_id: str) -> bool:
         """Whether the rep was flagged lately."""
@@ -61,10 +67,23 @@ class FlagMemo:
         return until is not None and until > time.monotonic()
 
     def remember(self, tenant_id: str, rep_id: str) -> None:
-        """Note that the rep was flagged now."""
+        """Note that the rep was flagged in the current batch (kept once it commits)."""
+        self._pending.append((tenant_id, rep_id))
+
+    def committed(self) -> None:
+        """The batch committed: keep its flags for ``ttl_s``."""
         if len(self._until) > 100_000:
             self._until.clear()
-        self._until[(tenant_id, rep_id)] = time.monotonic() + self.ttl_s
+        until = time.monotonic() + self.ttl_s
+        for key in self._pending:
+            self._until[key] = until
+        self._pending.clear()
+
+    def rolled_back(self) -> None:
+        """The batch failed: forget its flags."""
+        self._pending.clear()
+
+
 TenantModels = tuple[TenantContext, Sequence[KpiDefinition]]
 # How a batch learns a tenant's context (zone, currency, FX) and KPIs; the worker caches.
 TenantLoader = Callable[[AsyncSession, Tenant], Awaitable[TenantModels]]
@@ -90,6 +109,9 @@ class BatchOutcome:
     issues: list[tuple[str, Issue]] = field(default_factory=list)
     touched_tenants: set[str] = field(default_factory=set)
     received_at: list[datetime] = field(default_factory=list)  # of the newly applied events
+    # The ingest request ids of the newly applied events (distinct, in log order): the
+    # batch's log line names them, so one request can be followed from ingest to facts.
+    request_ids: list[str] = field(default_factory=list)
 
 
 def _event_row(env: Envelope, rec: ConsumedRecord) -> dict[str, Any]:
@@ -150,6 +172,13 @@ async def apply_batch(
     out.new_events = len(new_ids)
     out.repeated = len(envelopes) - len(new_ids)
     out.received_at = [env.received_at for ident, (_rec, env) in firsts.items() if ident in new_ids]
+    out.request_ids = list(
+        dict.fromkeys(
+            env.request_id
+            for ident, (_rec, env) in firsts.items()
+            if ident in new_ids and env.request_id
+        )
+    )
     if not new_ids:
         return out
 

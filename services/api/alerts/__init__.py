@@ -1,0 +1,1 @@
+"""Alerts: list, filter, acknowledge, resolve; history, digests and alert settings."""

@@ -1,0 +1,195 @@
+"""Alert routes: ``GET /v1/alerts`` (filtered, cursor-paginated), acknowledge, resolve,
+history, the tenant's alert settings and digests."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query
+
+from paceline.api.alerts import service
+from paceline.api.alerts.schemas import AlertAction, AlertsPage, AlertWithHistory, DigestOut
+from paceline.api.deps import TenantDep
+from paceline.shared.alert_options import AlertOptions
+from paceline.shared.db import tenants as tenant_repo
+from paceline.shared.errors import NotFound
+from paceline.shared.web.deps import (
+    AdminPrincipal,
+    AuditDep,
+    ReadPrincipal,
+    ReadSessionDep,
+    StateDep,
+    WriteSessionDep,
+)
+
+router = APIRouter(prefix="/v1", tags=["alerts"])
+
+
+@router.get("/alerts", response_model=AlertsPage, summary="List alerts")
+async def list_alerts(
+    principal: ReadPrincipal,
+    session: ReadSessionDep,
+    kind: Annotated[
+        str | None, Query(description="lag, anomaly, data_quality, system (comma-separated)")
+    ] = None,
+    status: Annotated[
+        str | None, Query(description="open, acknowledged, resolved (comma-separated)")
+    ] = None,
+    type: Annotated[
+        str | None, Query(description="e.g. lag,rep_silent,burst (comma-separated)")
+    ] = None,  # query name
+    severity: Annotated[
+        str | None, Query(description="info, warning, critical (comma-separated)")
+    ] = None,
+    scope: Annotated[str | None, Query(description="company, team:ID or rep:ID (exact)")] = None,
+    team: Annotated[
+        str | None, Query(description="A team: its own, its sub-teams' and its reps' alerts")
+    ] = None,
+    since: Annotated[datetime | None, Query(description="Seen at or after (with offset)")] = None,
+    until: Annotated[datetime | None, Query(description="First seen before (with offset)")] = None,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> AlertsPage:
+    """Alerts, newest first, filtered by kind, status, type, severity, scope or team and time."""
+    return await service.list_alerts(
+        session,
+        tenant_id=principal.tenant_id,
+        kind=kind,
+        status=status,
+        type_=type,
+        severity=severity,
+        scope=scope,
+        team=team,
+        since=since,
+        until=until,
+        cursor=cursor,
+        limit=limit,
+    )
+
+
+@router.get("/alerts/settings", response_model=AlertOptions, summary="Alert settings")
+async def get_alert_settings(tenant: TenantDep) -> AlertOptions:
+    """When and how alerts are raised for this tenant (thresholds, schedule, digests)."""
+    return service.options_of(tenant)
+
+
+@router.put("/alerts/settings", response_model=AlertOptions, summary="Change alert settings")
+async def put_alert_settings(
+    principal: AdminPrincipal,
+    session: WriteSessionDep,
+    state: StateDep,
+    audit: AuditDep,
+    changes: Annotated[
+        dict[str, Any], Body(description="Fields to change; the others keep their value.")
+    ],
+) -> AlertOptions:
+    """Change some alert settings (validated as a whole)."""
+    tenant = await tenant_repo.get_tenant(session, tenant_id=principal.tenant_id)
+    if tenant is None:
+        raise NotFound("the tenant of this key no longer exists")
+    before = service.options_of(tenant).model_dump(mode="json")
+    options = service.update_options(tenant, changes=changes, now=state.clock.now())
+    await audit.record(
+        "alerts.settings",
+        target="alert_settings",
+        before=before,
+        after=options.model_dump(mode="json"),
+    )
+    return options
+
+
+@router.get("/alerts/digests", response_model=list[DigestOut], summary="List digests")
+async def list_digests(
+    principal: ReadPrincipal,
+    session: ReadSessionDep,
+    kind: Annotated[str | None, Query(pattern="^(weekly|month_end)$")] = None,
+    team: str | None = None,
+    before_id: Annotated[
+        int | None, Query(description="Cursor: the last id of the previous page.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[DigestOut]:
+    """Weekly and month-end digests made so far, newest first."""
+    return await service.list_digests(
+        session, tenant_id=principal.tenant_id, kind=kind, team=team, cursor=before_id, limit=limit
+    )
+
+
+@router.get("/alerts/digests/{digest_id}", response_model=DigestOut, summary="A digest")
+async def get_digest(
+    digest_id: int, principal: ReadPrincipal, session: ReadSessionDep
+) -> DigestOut:
+    """One digest, as it was sent."""
+    return await service.get_digest(session, tenant_id=principal.tenant_id, digest_id=digest_id)
+
+
+@router.get(
+    "/alerts/{alert_id}", response_model=AlertWithHistory, summary="An alert and its history"
+)
+async def get_alert(
+    alert_id: int, principal: ReadPrincipal, session: ReadSessionDep
+) -> AlertWithHistory:
+    """An alert with every change it went through."""
+    return await service.get_alert(session, tenant_id=principal.tenant_id, alert_id=alert_id)
+
+
+async def _change(
+    action: str,
+    alert_id: int,
+    body: AlertAction | None,
+    principal: Any,
+    session: WriteSessionDep,
+    state: StateDep,
+    audit: AuditDep,
+) -> AlertWithHistory:
+    note = body.note if body is not None else ""
+    out, before, changed = await service.change_alert(
+        session,
+        tenant_id=principal.tenant_id,
+        alert_id=alert_id,
+        action=action,
+        actor=f"key:{principal.key_id}",
+        note=note,
+        now=state.clock.now(),
+    )
+    if changed:
+        await audit.record(
+            f"alerts.{action}",
+            target=f"alert:{alert_id}",
+            before=before,
+            after={"status": out.status, "note": note},
+        )
+    return out
+
+
+@router.post(
+    "/alerts/{alert_id}/acknowledge",
+    response_model=AlertWithHistory,
+    summary="Acknowledge an alert",
+)
+async def acknowledge_alert(
+    alert_id: int,
+    principal: ReadPrincipal,
+    session: WriteSessionDep,
+    state: StateDep,
+    audit: AuditDep,
+    body: AlertAction | None = None,
+) -> AlertWithHistory:
+    """open -> acknowledged (someone is on it); an alert in another state is returned as it is."""
+    return await _change("acknowledge", alert_id, body, principal, session, state, audit)
+
+
+@router.post(
+    "/alerts/{alert_id}/resolve", response_model=AlertWithHistory, summary="Resolve an alert"
+)
+async def resolve_alert(
+    alert_id: int,
+    principal: ReadPrincipal,
+    session: WriteSessionDep,
+    state: StateDep,
+    audit: AuditDep,
+    body: AlertAction | None = None,
+) -> AlertWithHistory:
+    """open or acknowledged -> resolved; the evaluator raises it again if the cause returns."""
+    return await _change("resolve", alert_id, body, principal, session, state, audit)

@@ -1,0 +1,1 @@
+"""The managers' dashboard: static pages served by the api, and the small reads they use."""

@@ -1,0 +1,128 @@
+"""Shapes of the dashboard's view models (``/v1/dashboard/...``)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from paceline.api.progress.schemas import PeriodOut, ProgressOut
+
+
+class PeriodsOut(BaseModel):
+    """The periods around today (tenant-local), by kind, newest first."""
+
+    today: date
+    year: list[str]
+    quarter: list[str]
+    month: list[str]
+    week: list[str]
+
+
+class KpiBrief(BaseModel):
+    """What the dashboard shows of a KPI."""
+
+    key: str
+    names: dict[str, str]
+    unit: str
+    direction: Literal["higher", "lower"]
+    category: str
+    cumulative: bool = Field(description="True when the value adds up over days (sums, counts).")
+
+
+class TeamBrief(BaseModel):
+    """A team of the org chart."""
+
+    id: str
+    name: str
+    parent_id: str | None
+
+
+class RepBrief(BaseModel):
+    """A rep of the org chart."""
+
+    id: str
+    name: str
+    team_id: str | None
+    role: str | None
+
+
+class TemplateBrief(BaseModel):
+    """A role template's KPIs and weights."""
+
+    key: str
+    names: dict[str, str]
+    items: dict[str, Decimal]
+
+
+class Features(BaseModel):
+    """Which optional APIs this server has (the dashboard hides what is missing)."""
+
+    alerts: bool
+    alert_acknowledge: bool
+    reviews: bool
+    decompose: bool
+
+
+class ContextOut(BaseModel):
+    """Everything the dashboard needs once: tenant settings, periods, org, KPIs."""
+
+    tenant: str
+    name: str
+    timezone: str
+    currency: str
+    locale: Literal["zh-CN", "en"]
+    scopes: list[str] = Field(description="The key's scopes (read, admin, ...).")
+    periods: PeriodsOut
+    teams: list[TeamBrief]
+    reps: list[RepBrief]
+    kpis: list[KpiBrief]
+    templates: list[TemplateBrief]
+    features: Features
+    poll_interval_s: float
+    version: str
+
+
+class OverviewOut(BaseModel):
+    """One row per KPI for a scope and period: the same values as ``GET /v1/progress``."""
+
+    scope: str
+    period: PeriodOut
+    as_of: datetime
+    rows: list[ProgressOut]
+
+
+class SeriesOut(BaseModel):
+    """A KPI over the days of a period: actual so far, expected curve and target lines.
+
+    ``cumulative`` KPIs (sums and counts) show the running total; ratios and averages show
+    the value over the days from the period's start to each point (``actual`` is null on
+    days without a point and after ``through_day``).
+    """
+
+    kpi: str
+    names: dict[str, str]
+    unit: str
+    currency: str | None
+    direction: Literal["higher", "lower"]
+    scope: str
+    period: PeriodOut
+    as_of: datetime
+    through_day: date | None
+    cumulative: bool
+    days: list[date]
+    actual: list[Decimal | None]
+    expected: list[Decimal | None]
+    target: Decimal | None
+    baseline: Decimal | None
+    stretch: Decimal | None
+    expected_method: Literal["working_days", "seasonal"] | None
+
+
+class ChangesOut(BaseModel):
+    """A token that changes whenever what the dashboard shows may have changed."""
+
+    token: str
+    as_of: datetime

@@ -1,0 +1,363 @@
+"""The dashboard's view models: a tenant's context, a scope's KPI rows, a KPI's daily curve.
+
+The numbers are the API's own: an overview row is exactly what ``GET /v1/progress``
+answers for the KPI (same function), and a series ends on the progress ``actual``, with the
+expected curve computed the way :mod:`paceline.shared.kpi.pace` computes ``expected``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Collection, Sequence
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from fractions import Fraction
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from paceline import __version__
+from paceline.api.dashboard import repository as repo
+from paceline.api.dashboard.schemas import (
+    ChangesOut,
+    ContextOut,
+    Features,
+    KpiBrief,
+    OverviewOut,
+    PeriodsOut,
+    RepBrief,
+    SeriesOut,
+    TeamBrief,
+    TemplateBrief,
+)
+from paceline.api.org.service import get_org
+from paceline.api.progress.schemas import PeriodOut
+from paceline.api.progress.service import progress as progress_of
+from paceline.api.settings.service import settings_of
+from paceline.api.templates.service import list_templates
+from paceline.shared.db import rollups
+from paceline.shared.db import targets as targets_repo
+from paceline.shared.db.context import tenant_calendar, tenant_kpis
+from paceline.shared.db.models import Tenant
+from paceline.shared.kpi.calendar import WorkCalendar
+from paceline.shared.kpi.catalog import KpiDefinition
+from paceline.shared.kpi.pace import seasonal_share
+from paceline.shared.kpi.periods import Period, PeriodKind, period_of
+from paceline.shared.kpi.values import MeasureTotal, measure_value
+from paceline.shared.progress import (
+    check_as_of,
+    evaluate,
+    kpi_or_404,
+    kpi_value_for,
+    parse_period_or_422,
+    seasonal_curve_of,
+)
+from paceline.shared.scopes import Scope, parse_scope, team_ids
+
+_Q = Decimal("0.0001")
+CATEGORY_ORDER = {"result": 0, "process": 1, "capability": 2}
+HOW_MANY = {"year": 3, "quarter": 6, "month": 13, "week": 8}
+POLL_INTERVAL_S = 5.0
+
+
+def _q(value: Decimal | None) -> Decimal | None:
+    return None if value is None or not value.is_finite() else value.quantize(_Q)
+
+
+def _fraction_q(value: Fraction) -> Decimal | None:
+    return _q(Decimal(value.numerator) / Decimal(value.denominator))
+
+
+def daily_additive(kpi: KpiDefinition) -> bool:
+    """True when the KPI is one sum or count: its value over days is the sum of its days."""
+    return kpi.formula.shape == "value" and kpi.formula.measures[0].kind != "distinct"
+
+
+def _brief(kpi: KpiDefinition) -> KpiBrief:
+    return KpiBrief(
+        key=kpi.key,
+        names=kpi.names(),
+        unit=kpi.unit,
+        direction=kpi.direction,
+        category=kpi.category,
+        cumulative=not kpi.is_ratio,
+    )
+
+
+def _kpi_order(kpis: Sequence[KpiDefinition]) -> dict[str, int]:
+    ranked = sorted(enumerate(kpis), key=lambda p: (CATEGORY_ORDER.get(p[1].category, 9), p[0]))
+    return {k.key: i for i, (_n, k) in enumerate(ranked)}
+
+
+def _periods_around(today: date, fiscal_year_start_month: int) -> PeriodsOut:
+    out: dict[PeriodKind, list[str]] = {}
+    kinds: tuple[PeriodKind, ...] = ("year", "quarter", "month", "week")
+    for kind in kinds:
+        keys: list[str] = []
+        day = today
+        for _ in range(HOW_MANY[kind]):
+            p = period_of(day, kind, fiscal_year_start_month=fiscal_year_start_month)
+            keys.append(p.key)
+            day = p.start - timedelta(days=1)
+        out[kind] = keys
+    return PeriodsOut(
+        today=today, year=out["year"], quarter=out["quarter"], month=out["month"], week=out["week"]
+    )
+
+
+async def context(
+    session: AsyncSession,
+    *,
+    tenant: Tenant,
+    scopes: Collection[str],
+    route_paths: Collection[str],
+    now: datetime,
+) -> ContextOut:
+    """Tenant settings, the periods around today, the org chart, KPIs, templates, features."""
+    settings = settings_of(tenant)
+    today = now.astimezone(ZoneInfo(tenant.timezone)).date()
+    org = await get_org(session, tenant_id=tenant.id)
+    kpis = await tenant_kpis(session, tenant_id=tenant.id)
+    order = _kpi_order(kpis)
+    templates = await list_templates(session, tenant_id=tenant.id)
+    return ContextOut(
+        tenant=tenant.id,
+        name=tenant.name,
+        timezone=tenant.timezone,
+        currency=tenant.currency,
+        locale=settings.locale,
+        scopes=sorted(scopes),
+        periods=_periods_around(today, tenant.fiscal_year_start_month),
+        teams=[
+            TeamBrief(id=t.id, name=t.name, parent_id=t.parent_id) for t in org.teams if t.active
+        ],
+        reps=[
+            RepBrief(id=r.id, name=r.name, team_id=r.team_id, role=r.role)
+            for r in org.reps
+            if r.active
+        ],
+        kpis=[_brief(k) for k in sorted(kpis, key=lambda k: order[k.key])],
+        templates=[
+            TemplateBrief(key=t.key, names=t.names, items={i.kpi: i.weight for i in t.items})
+            for t in templates
+        ],
+        features=Features(
+            alerts="/v1/alerts" in route_paths,
+            alert_acknowledge=any(
+                p.startswith("/v1/alerts/") and p.endswith("/acknowledge") for p in route_paths
+            ),
+            reviews=any(p.startswith("/v1/reviews") for p in route_paths),
+            decompose="/v1/targets/decompose" in route_paths,
+        ),
+        poll_interval_s=POLL_INTERVAL_S,
+        version=__version__,
+    )
+
+
+async def overview(
+    session: AsyncSession,
+    *,
+    tenant: Tenant,
+    scope_text: str,
+    period_key: str,
+    as_of: datetime,
+    kpi_keys: Sequence[str] | None,
+) -> OverviewOut:
+    """Progress of every KPI with a target for the scope and period (or of ``kpi_keys``;
+    without any target, of the role templates' KPIs)."""
+    scope = parse_scope(scope_text)
+    period = parse_period_or_422(period_key, tenant)
+    check_as_of(as_of)
+    await team_ids(session, tenant_id=tenant.id, scope=scope)  # 404 for an unknown team
+    kpis = await tenant_kpis(session, tenant_id=tenant.id)
+    order = _kpi_order(kpis)
+    if kpi_keys:
+        keys = list(dict.fromkeys(kpi_keys))
+    else:
+        targets = await targets_repo.search(
+            session,
+            tenant_id=tenant.id,
+            kpi=None,
+            scope=str(scope),
+            period=period.key,
+            parent_id=None,
+            after_id=None,
+            limit=1000,
+        )
+        keys = sorted({t.kpi for t in targets if t.kpi in order}, key=lambda k: order[k])
+        if not keys:
+            # No plan yet: the role templates' KPIs, so the actuals show from the start.
+            templates = await list_templates(session, tenant_id=tenant.id)
+            keys = sorted(
+                {i.kpi for t in templates for i in t.items if i.kpi in order},
+                key=lambda k: order[k],
+            )
+    rows = [
+        await progress_of(
+            session,
+            tenant=tenant,
+            kpi_key=key,
+            scope_text=str(scope),
+            period_key=period.key,
+            as_of=as_of,
+        )
+        for key in keys
+    ]
+    return OverviewOut(
+        scope=str(scope),
+        period=PeriodOut(key=period.key, kind=period.kind, start=period.start, end=period.end),
+        as_of=as_of,
+        rows=rows,
+    )
+
+
+def _sample_ends(period: Period, end: date) -> list[date]:
+    """Exclusive ends of the points a non-additive KPI is evaluated at (at most ~35)."""
+    days = (end - period.start).days
+    if days <= 0:
+        return []
+    step = 1 if period.days <= 31 else 7 if period.days <= 100 else 14
+    ends = [period.start + timedelta(days=i) for i in range(step, days, step)]
+    return [*ends, end]
+
+
+async def _seasonal_curve(
+    session: AsyncSession,
+    *,
+    tenant: Tenant,
+    kpi: KpiDefinition,
+    scope: Scope,
+    teams: Sequence[str] | None,
+    period: Period,
+    calendar: WorkCalendar,
+) -> list[Decimal] | None:
+    """History's cumulative curve for the period kind, as progress learns it."""
+    return await seasonal_curve_of(
+        session,
+        tenant=tenant,
+        kpi=kpi,
+        scope=scope,
+        teams=teams,
+        period=period,
+        calendar=calendar,
+    )
+
+
+async def series(
+    session: AsyncSession,
+    *,
+    tenant: Tenant,
+    kpi_key: str,
+    scope_text: str,
+    period_key: str,
+    as_of: datetime,
+) -> SeriesOut:
+    """The KPI day by day over the period: actual so far, expected curve, target lines."""
+    kpi = await kpi_or_404(session, tenant.id, kpi_key)
+    scope = parse_scope(scope_text)
+    period = parse_period_or_422(period_key, tenant)
+    check_as_of(as_of)
+    calendar = await tenant_calendar(session, tenant=tenant)
+    result = await evaluate(
+        session, tenant=tenant, kpi=kpi, scope=scope, period=period, as_of=as_of, calendar=calendar
+    )
+    teams = await team_ids(session, tenant_id=tenant.id, scope=scope)
+    days = [period.start + timedelta(days=i) for i in range(period.days)]
+    actual: list[Decimal | None] = [None] * len(days)
+    end = result.end
+    if daily_additive(kpi):
+        daily = await rollups.daily_units(
+            session,
+            tenant_id=tenant.id,
+            kpi=kpi.key,
+            measure=0,
+            start=period.start,
+            end=end,
+            rep_id=scope.id if scope.kind == "rep" else None,
+            team_ids=teams,
+        )
+        running = 0
+        for i, day in enumerate(days):
+            if day >= end:
+                break
+            running += daily.get(day, 0)
+            so_far = measure_value(kpi.formula, 0, MeasureTotal(units=running))
+            actual[i] = _q(so_far * kpi.formula.factor)
+    else:
+        for point in _sample_ends(period, end):
+            point_value = await kpi_value_for(
+                session,
+                tenant=tenant,
+                kpi=kpi,
+                scope=scope,
+                start=period.start,
+                end=point,
+                calendar=calendar,
+                teams=teams,
+            )
+            actual[(point - period.start).days - 1] = _q(point_value.value)
+    expected: list[Decimal | None] = [None] * len(days)
+    version = result.version
+    target = Decimal(version.target) if version is not None else None
+    method = result.pace.expected_method if result.pace is not None else None
+    if target is not None:
+        if kpi.is_ratio:
+            expected = [_q(target)] * len(days)
+        else:
+            total = calendar.working_days(period.start, period.end)
+            curve = None
+            if method == "seasonal":
+                curve = await _seasonal_curve(
+                    session,
+                    tenant=tenant,
+                    kpi=kpi,
+                    scope=scope,
+                    teams=teams,
+                    period=period,
+                    calendar=calendar,
+                )
+            elapsed = 0
+            for i, day in enumerate(days):
+                elapsed += 1 if calendar.is_working_day(day) else 0
+                if curve is not None:
+                    share = Fraction(seasonal_share(curve, elapsed, total))
+                else:
+                    share = Fraction(elapsed, total) if total > 0 else Fraction(1)
+                expected[i] = _fraction_q(Fraction(target) * share)
+    return SeriesOut(
+        kpi=kpi.key,
+        names=kpi.names(),
+        unit=kpi.unit,
+        currency=tenant.currency if kpi.unit == "currency" else None,
+        direction=kpi.direction,
+        scope=str(scope),
+        period=PeriodOut(key=period.key, kind=period.kind, start=period.start, end=period.end),
+        as_of=as_of,
+        through_day=end - timedelta(days=1) if end > period.start else None,
+        cumulative=not kpi.is_ratio,
+        days=days,
+        actual=actual,
+        expected=expected,
+        target=_q(target),
+        baseline=_q(Decimal(version.baseline))
+        if version is not None and version.baseline is not None
+        else None,
+        stretch=_q(Decimal(version.stretch))
+        if version is not None and version.stretch is not None
+        else None,
+        expected_method=method,
+    )
+
+
+async def changes(
+    session: AsyncSession,
+    *,
+    tenant: Tenant,
+    group_id: str,
+    topic: str,
+    now: datetime,
+) -> ChangesOut:
+    """A short token that differs whenever facts, alerts, targets or rebuilds changed."""
+    marks = await repo.change_marks(session, tenant_id=tenant.id, group_id=group_id, topic=topic)
+    digest = hashlib.sha256(repr((tenant.id, *marks)).encode()).hexdigest()[:20]
+    return ChangesOut(token=digest, as_of=now)

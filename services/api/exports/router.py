@@ -1,0 +1,151 @@
+"""``GET /v1/exports/progress`` and ``GET /v1/exports/scorecards``: BI tables, JSON or CSV.
+
+Both page with ``cursor`` (``next_cursor`` in the JSON, ``X-Next-Cursor`` and
+``Link: <...>; rel="next"`` headers in both formats). CSV (``format=csv`` or ``Accept:
+text/csv``) has a header line with the stable column names, then one line per row.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from paceline.api.deps import TenantDep
+from paceline.api.exports import service
+from paceline.api.exports.schemas import PROGRESS_COLUMNS, SCORECARD_COLUMNS, ExportPage
+from paceline.shared.progress import check_as_of, parse_period_or_422
+from paceline.shared.web.deps import ReadSessionDep, StateDep
+
+router = APIRouter(prefix="/v1/exports", tags=["exports"])
+
+CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}}
+}
+
+
+def _answer(
+    request: Request,
+    *,
+    fmt: str | None,
+    columns: Sequence[str],
+    rows: list[dict[str, Any]],
+    next_cursor: str | None,
+    period: str,
+    as_of: datetime,
+) -> Response:
+    headers = {}
+    if next_cursor:
+        # The next page reads at the same instant as this one.
+        params = dict(request.query_params) | {"cursor": next_cursor, "as_of": as_of.isoformat()}
+        headers["Link"] = f'<{request.url.path}?{urlencode(params)}>; rel="next"'
+        headers["X-Next-Cursor"] = next_cursor
+    wants_csv = fmt == "csv" or (fmt is None and "text/csv" in request.headers.get("accept", ""))
+    if wants_csv:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return Response(buf.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+    body = ExportPage(
+        period=period, as_of=as_of, columns=list(columns), rows=rows, next_cursor=next_cursor
+    )
+    return JSONResponse(body.model_dump(mode="json"), headers=headers)
+
+
+@router.get(
+    "/progress",
+    response_model=ExportPage,
+    summary="Progress of every target of a period (BI; JSON or CSV)",
+    responses=CSV_RESPONSE,
+)
+async def export_progress(
+    request: Request,
+    session: ReadSessionDep,
+    state: StateDep,
+    tenant: TenantDep,
+    period: Annotated[str, Query(description="2026, 2026-Q4, 2026-11 or 2026-W48")],
+    kpi: Annotated[str | None, Query(max_length=64)] = None,
+    scope: Annotated[str | None, Query(description="company, team:ID or rep:ID")] = None,
+    as_of: datetime | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 200,
+    format: Literal["json", "csv"] | None = None,  # the query's name
+) -> Response:
+    """One row per target: actual, target, expected, pace, projections, status at as_of."""
+    p = parse_period_or_422(period, tenant)
+    at = as_of or state.clock.now()
+    check_as_of(at)
+    rows, next_cursor = await service.progress_rows(
+        session,
+        tenant=tenant,
+        period=p,
+        kpi=kpi,
+        scope=scope,
+        as_of=at,
+        cursor=cursor,
+        limit=limit,
+    )
+    return _answer(
+        request,
+        fmt=format,
+        columns=PROGRESS_COLUMNS,
+        rows=rows,
+        next_cursor=next_cursor,
+        period=p.key,
+        as_of=at,
+    )
+
+
+@router.get(
+    "/scorecards",
+    response_model=ExportPage,
+    summary="Scorecards of every rep of a period (BI; JSON or CSV)",
+    responses=CSV_RESPONSE,
+)
+async def export_scorecards(
+    request: Request,
+    session: ReadSessionDep,
+    state: StateDep,
+    tenant: TenantDep,
+    period: Annotated[str, Query(description="2026, 2026-Q4, 2026-11 or 2026-W48")],
+    team: Annotated[
+        str | None, Query(max_length=200, description="Only this team's reps (with sub-teams).")
+    ] = None,
+    template: Annotated[
+        str | None, Query(max_length=64, description="Score everyone with this role template.")
+    ] = None,
+    as_of: datetime | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200, description="Reps per page.")] = 50,
+    format: Literal["json", "csv"] | None = None,  # the query's name
+) -> Response:
+    """One row per rep and KPI of the rep's template, with the rep's score on each row."""
+    p = parse_period_or_422(period, tenant)
+    at = as_of or state.clock.now()
+    check_as_of(at)
+    rows, next_cursor = await service.scorecard_rows(
+        session,
+        tenant=tenant,
+        period=p,
+        team=team,
+        template=template,
+        as_of=at,
+        cursor=cursor,
+        limit=limit,
+    )
+    return _answer(
+        request,
+        fmt=format,
+        columns=SCORECARD_COLUMNS,
+        rows=rows,
+        next_cursor=next_cursor,
+        period=p.key,
+        as_of=at,
+    )

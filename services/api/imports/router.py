@@ -1,0 +1,115 @@
+"""``GET /v1/imports``, ``GET /v1/imports/{id}`` and ``GET /v1/imports/{id}/rows``.
+
+Imports run where the event log is (``POST /v1/imports`` on the ingest service, or
+``paceline import``); their reports are stored in the database and read here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Annotated, Literal
+
+import orjson
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from paceline.shared.db import imports as repo
+from paceline.shared.errors import NotFound
+from paceline.shared.imports import ImportOut, RowIssue, issue_out, run_out
+from paceline.shared.web.deps import ReadPrincipal, ReadSessionDep, StateDep
+
+router = APIRouter(prefix="/v1", tags=["imports"])
+
+
+class RowIssuesPage(BaseModel):
+    """A page of an import's rejected and repeated rows, in line order."""
+
+    import_id: int
+    rows: list[RowIssue]
+    next_after_line: int | None
+
+
+@router.get("/imports", response_model=list[ImportOut], summary="Import runs")
+async def list_imports(
+    principal: ReadPrincipal,
+    session: ReadSessionDep,
+    state: StateDep,
+    name: str | None = None,
+    before_id: Annotated[
+        int | None, Query(description="Cursor: the last id of the previous page.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[ImportOut]:
+    """The tenant's import runs, newest first (counts and whether scoring applied them)."""
+    runs = await repo.list_runs(
+        session, tenant_id=principal.tenant_id, name=name, before_id=before_id, limit=limit
+    )
+    applied = await repo.applied_positions(
+        session, group_id=state.settings.consumer_group, topic=state.settings.topic
+    )
+    return [run_out(r, applied=repo.is_applied(r, applied)) for r in runs]
+
+
+@router.get("/imports/{import_id}", response_model=ImportOut, summary="An import's report")
+async def get_import(
+    import_id: int, principal: ReadPrincipal, session: ReadSessionDep, state: StateDep
+) -> ImportOut:
+    """A run with its counts, warnings, first 1,000 row issues, and ``applied``."""
+    run = await repo.get_run(session, tenant_id=principal.tenant_id, run_id=import_id)
+    if run is None:
+        raise NotFound(f"no import {import_id}")
+    applied = await repo.applied_positions(
+        session, group_id=state.settings.consumer_group, topic=state.settings.topic
+    )
+    rows = await repo.issues(session, tenant_id=principal.tenant_id, run_id=run.id, limit=1000)
+    return run_out(run, issues=rows, applied=repo.is_applied(run, applied))
+
+
+@router.get(
+    "/imports/{import_id}/rows",
+    response_model=RowIssuesPage,
+    summary="An import's rejected and repeated rows",
+    responses={200: {"content": {"text/csv": {}}}},
+)
+async def get_import_rows(
+    import_id: int,
+    request: Request,
+    principal: ReadPrincipal,
+    session: ReadSessionDep,
+    status: Literal["rejected", "duplicate"] | None = None,
+    after_line: Annotated[int | None, Query(description="Cursor: next_after_line.")] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    format: Literal["json", "csv"] | None = None,  # the query's name
+) -> Response:
+    """Each row with its line, field and reason; CSV (``Accept: text/csv``) has one line per
+    problem: ``line,status,event_id,field,reason``."""
+    run = await repo.get_run(session, tenant_id=principal.tenant_id, run_id=import_id)
+    if run is None:
+        raise NotFound(f"no import {import_id}")
+    rows = await repo.issues(
+        session,
+        tenant_id=principal.tenant_id,
+        run_id=run.id,
+        status=status,
+        after_line=after_line,
+        limit=limit,
+    )
+    next_after = rows[-1].line if len(rows) == limit else None
+    wants_csv = format == "csv" or (
+        format is None and "text/csv" in request.headers.get("accept", "")
+    )
+    if wants_csv:
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(["line", "status", "event_id", "field", "reason"])
+        for r in rows:
+            for e in r.errors or [{"field": "", "reason": ""}]:
+                writer.writerow([r.line, r.status, r.event_id or "", e["field"], e["reason"]])
+        headers = {"X-Next-After-Line": str(next_after)} if next_after is not None else {}
+        return Response(buf.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+    page = RowIssuesPage(
+        import_id=run.id, rows=[issue_out(r) for r in rows], next_after_line=next_after
+    )
+    return Response(orjson.dumps(page.model_dump(mode="json")), media_type="application/json")

@@ -1,0 +1,1 @@
+"""API keys: create, list, rotate, revoke."""

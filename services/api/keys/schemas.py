@@ -1,0 +1,90 @@
+"""API key shapes: what may be asked for, and what is shown (never the hash)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from paceline.api.tenants.schemas import TenantIdField
+
+KeyScope = Literal["ingest", "read", "admin", "platform"]
+KeyStatus = Literal["active", "expired", "revoked"]
+KeyIdPath = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
+
+MAX_GRACE_S = 30 * 86_400
+
+
+class KeyIn(BaseModel):
+    """A key to create."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: Annotated[str, Field(min_length=1, max_length=200)] = Field(
+        description="What the key is for, e.g. 'hubspot webhooks' or 'superset'."
+    )
+    scopes: Annotated[list[KeyScope], Field(min_length=1, max_length=4)] = Field(
+        description="ingest (send events), read (read the tenant's data), admin (everything "
+        "of the tenant). platform is the operator's scope: only a platform key may give it, "
+        "and a platform key has no other scope."
+    )
+    expires_at: AwareDatetime | None = Field(
+        default=None, description="When the key stops working (with offset); none: never."
+    )
+    tenant_id: TenantIdField | None = Field(
+        default=None,
+        description="Whose key: the caller's tenant by default. Only platform keys name "
+        "another tenant.",
+    )
+
+
+class KeyOut(BaseModel):
+    """A key as listed: never the key itself, nor its hash."""
+
+    id: str
+    tenant_id: str
+    name: str
+    prefix: str = Field(description="The start of the key, to recognise it (pl_xxxxxxxx).")
+    scopes: list[str]
+    status: KeyStatus
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None = Field(
+        description="Last use, recorded at most once a minute per process."
+    )
+    revoked_at: datetime | None
+
+
+class KeyCreated(KeyOut):
+    """A new key, with its plaintext: shown in this answer only, never again."""
+
+    key: str = Field(description="The API key. Store it now: Paceline keeps only its hash.")
+
+
+class KeyRotation(BaseModel):
+    """How to rotate a key."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    grace_period_s: Annotated[int, Field(ge=0, le=MAX_GRACE_S)] = Field(
+        default=86_400,
+        description="How long the old key keeps working (default a day; 0: stops now).",
+    )
+    expires_at: AwareDatetime | None = Field(
+        default=None,
+        description="Expiry of the new key; default: the old key's lifetime, counted from now.",
+    )
+
+
+class KeyRotated(KeyCreated):
+    """The new key (shown once) and the old one, now expiring after the grace period."""
+
+    replaced: KeyOut
+
+
+class KeyPage(BaseModel):
+    """A page of keys."""
+
+    items: list[KeyOut]
+    next_cursor: str | None

@@ -1,0 +1,1 @@
+"""Planning: decomposition of goals, suggestions from history, the SMART check."""

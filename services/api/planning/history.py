@@ -1,0 +1,120 @@
+"""A KPI's history for a scope, as the planning maths wants it: per month, or per span."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from paceline.shared.db import rollups
+from paceline.shared.db.models import Tenant
+from paceline.shared.kpi.calendar import WorkCalendar
+from paceline.shared.kpi.catalog import KpiDefinition
+from paceline.shared.kpi.planning import month_index, month_start
+from paceline.shared.kpi.values import MeasureTotal, kpi_value
+from paceline.shared.money import minor_units
+from paceline.shared.progress import kpi_value_for
+from paceline.shared.scopes import Scope
+
+HISTORY_MONTHS = 36
+
+
+def additive(kpi: KpiDefinition) -> bool:
+    """Whether the KPI's values add up over reps and days (sums, counts, distinct counts)."""
+    return kpi.formula.shape == "value"
+
+
+def places_for(kpi: KpiDefinition, currency: str) -> int:
+    """Decimals of the KPI's planned values: the currency's minor unit, 0 for counts."""
+    if kpi.unit == "currency":
+        return minor_units(currency)
+    if kpi.unit == "count":
+        return 0
+    return 2 if additive(kpi) else 4
+
+
+def _daily_series(kpi: KpiDefinition) -> bool:
+    """Whether one daily query answers the KPI (a single sum or count measure)."""
+    return additive(kpi) and kpi.formula.measures[0].kind != "distinct"
+
+
+def units_value(kpi: KpiDefinition, units: int) -> Decimal:
+    """A sum or count measure's units as the KPI's value."""
+    return kpi_value(kpi.formula, {0: MeasureTotal(units=units)}).value or Decimal(0)
+
+
+class History:
+    """Values of one KPI for one scope over spans of days, with one query where it can."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        *,
+        tenant: Tenant,
+        kpi: KpiDefinition,
+        scope: Scope,
+        teams: Sequence[str] | None,
+        calendar: WorkCalendar,
+    ) -> None:
+        self.session = session
+        self.tenant = tenant
+        self.kpi = kpi
+        self.scope = scope
+        self.teams = teams
+        self.calendar = calendar
+        self._daily: dict[date, int] | None = None
+        self._daily_span: tuple[date, date] | None = None
+
+    async def load(self, start: date, end: date) -> None:
+        """Read the daily series of [start, end) once (sum and count KPIs)."""
+        if not _daily_series(self.kpi) or start >= end:
+            return
+        self._daily = await rollups.daily_units(
+            self.session,
+            tenant_id=self.tenant.id,
+            kpi=self.kpi.key,
+            measure=0,
+            start=start,
+            end=end,
+            rep_id=self.scope.id if self.scope.kind == "rep" else None,
+            team_ids=self.teams,
+        )
+        self._daily_span = (start, end)
+
+    async def value(self, start: date, end: date) -> Decimal:
+        """The KPI's value over [start, end) (0 without data)."""
+        if start >= end:
+            return Decimal(0)
+        span = self._daily_span
+        if self._daily is not None and span is not None and span[0] <= start and end <= span[1]:
+            units = sum(u for d, u in self._daily.items() if start <= d < end)
+            return units_value(self.kpi, units)
+        v = await kpi_value_for(
+            self.session,
+            tenant=self.tenant,
+            kpi=self.kpi,
+            scope=self.scope,
+            start=start,
+            end=end,
+            calendar=self.calendar,
+            teams=self.teams,
+        )
+        return v.value or Decimal(0)
+
+    async def monthly(self, *, cutoff: int, months: int = HISTORY_MONTHS) -> dict[int, Decimal]:
+        """Month index -> value, for the ``months`` months before ``cutoff``."""
+        first = cutoff - months
+        start, end = month_start(first), month_start(cutoff)
+        if _daily_series(self.kpi):
+            await self.load(start, end)
+            assert self._daily is not None
+            units: dict[int, int] = defaultdict(int)
+            for d, u in self._daily.items():
+                units[month_index(d)] += u
+            return {m: units_value(self.kpi, units.get(m, 0)) for m in range(first, cutoff)}
+        return {
+            m: await self.value(month_start(m), month_start(m + 1)) for m in range(first, cutoff)
+        }

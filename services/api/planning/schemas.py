@@ -1,0 +1,199 @@
+"""Shapes of decomposition, suggestions and the SMART check."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Value = Annotated[Decimal, Field(ge=0, le=Decimal(10) ** 15, max_digits=30, decimal_places=6)]
+Weight = Annotated[Decimal, Field(ge=0, le=Decimal(10) ** 12)]
+Growth = Annotated[Decimal, Field(ge=-1, le=100)]
+
+
+class OrgSplit(BaseModel):
+    """How the goal splits down the org."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal["historical_share", "headcount", "weights", "even"] = Field(
+        default="historical_share",
+        description="historical_share: each child's share of the KPI over the history window; "
+        "headcount: reps under each child; weights: as given; even: equal parts.",
+    )
+    down_to: Literal["self", "team", "rep"] = Field(
+        default="rep",
+        description="self: no org split; team: sub-teams (all levels); rep: teams and reps.",
+    )
+    weights: dict[str, Weight] = Field(
+        default_factory=dict,
+        description="method=weights: scope (team:ID, rep:ID) -> weight, relative among siblings.",
+    )
+    history_from: date | None = Field(
+        default=None, description="Start of the history window (default: a year before the goal)."
+    )
+    history_to: date | None = Field(
+        default=None,
+        description="End of the history window, exclusive (default: the goal's start, or "
+        "today if earlier).",
+    )
+
+
+class TimeSplit(BaseModel):
+    """How each scope's value splits down in time."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal["seasonality", "working_days", "even"] = Field(
+        default="working_days",
+        description="seasonality: the goal scope's history of the same sub-periods in earlier "
+        "years; working_days: the tenant's calendar; even: equal parts.",
+    )
+    levels: list[Literal["quarter", "month", "week"]] = Field(
+        default_factory=list,
+        description="Finer periods, in order, e.g. [quarter, month] or [month, week].",
+    )
+    history_years: Annotated[int, Field(ge=1, le=5)] = 2
+
+
+class DecomposeIn(BaseModel):
+    """A strategic goal to split down the org and in time."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    kpi: Annotated[str, Field(min_length=1, max_length=64)]
+    scope: Annotated[str, Field(min_length=1, max_length=210)] = "company"
+    period: Annotated[str, Field(min_length=4, max_length=16)]
+    target: Value
+    baseline: Value | None = None
+    stretch: Value | None = None
+    org: OrgSplit = Field(default_factory=OrgSplit)
+    time: TimeSplit = Field(default_factory=TimeSplit)
+    preview: bool = Field(default=True, description="true: answer the plan, save nothing.")
+    on_existing: Literal["error", "revise"] = Field(
+        default="error",
+        description="When a target of the plan exists: error (409), or revise it (a new "
+        "version with the reason).",
+    )
+    reason: Annotated[str, Field(max_length=2000)] = ""
+
+
+class PlannedOut(BaseModel):
+    """One target of the plan."""
+
+    scope: str
+    period: str
+    period_kind: str
+    start: date
+    end: date
+    target: Decimal
+    baseline: Decimal | None
+    stretch: Decimal | None
+    parent: dict[str, str] | None = Field(description="The parent's scope and period.")
+    split: Literal["goal", "org", "time", "sum", "copy"] = Field(
+        description="goal; org or time (a share of the parent); sum (of the scope's leaves: "
+        "reps' values for a team's sub-period); copy (ratios do not split)."
+    )
+    share: Decimal | None = Field(description="Share of the parent's target (org and time).")
+    id: int | None = Field(default=None, description="The saved target (preview: none).")
+    parent_id: int | None = None
+    action: Literal["preview", "created", "revised"] = "preview"
+
+
+class DecomposeOut(BaseModel):
+    """The whole plan: every target with its parent, and how the weights were found."""
+
+    kpi: str
+    unit: str
+    currency: str | None
+    places: int = Field(description="Decimals of the split (the currency's minor unit; 0).")
+    additive: bool
+    preview: bool
+    org_method: str
+    time_method: str
+    weights: dict[str, Any] = Field(description="The weights used, per parent, with notes.")
+    notes: list[str]
+    targets: list[PlannedOut]
+
+
+class SuggestionOut(BaseModel):
+    """Suggested values for a KPI, scope and period, with the reasoning."""
+
+    kpi: str
+    scope: str
+    period: str
+    unit: str
+    direction: str
+    baseline: Decimal | None
+    target: Decimal | None
+    stretch: Decimal | None
+    growth: Decimal | None
+    reasoning: dict[str, Any]
+    steps: list[str]
+    flags: list[dict[str, str]]
+
+
+class TemplateItemIn(BaseModel):
+    """A KPI of the plan's role template."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kpi: Annotated[str, Field(min_length=1, max_length=64)]
+    weight: Annotated[Decimal, Field(ge=0, le=1000)]
+
+
+class PlanTargetIn(BaseModel):
+    """A target of the plan."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    kpi: Annotated[str, Field(min_length=1, max_length=64)]
+    target: Value
+    scope: Annotated[str, Field(max_length=210)] | None = None
+    period: Annotated[str, Field(max_length=32)] | None = None
+    parent_id: int | None = None
+    baseline: Value | None = None
+    stretch: Value | None = None
+
+
+class PlanIn(BaseModel):
+    """A plan to check: a role template (by key or its items) and targets."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    template: Annotated[str, Field(max_length=64)] | None = Field(
+        default=None, description="A role template's key (built-in or the tenant's)."
+    )
+    items: list[TemplateItemIn] | None = Field(
+        default=None, description="Or the template's items directly."
+    )
+    scope: Annotated[str, Field(max_length=210)] = Field(
+        default="company", description="Whose plan (default for the targets)."
+    )
+    period: Annotated[str, Field(max_length=32)] | None = Field(
+        default=None, description="Default period of the targets."
+    )
+    targets: list[PlanTargetIn] = Field(default_factory=list)
+    lookback_days: Annotated[int, Field(ge=7, le=730)] = 90
+    margin: Annotated[Decimal, Field(ge=0, le=10)] = Decimal("0.2")
+
+
+class FindingOut(BaseModel):
+    """A rule the plan breaks, how bad it is, and the fix."""
+
+    rule: str
+    severity: Literal["error", "warning", "info"]
+    message: str
+    fix: str
+    kpi: str | None = None
+    target_index: int | None = None
+
+
+class PlanCheckOut(BaseModel):
+    """The SMART check's findings (empty: nothing to fix)."""
+
+    ok: bool = Field(description="No error-severity finding.")
+    findings: list[FindingOut]
+    checked: dict[str, Any]

@@ -1,0 +1,1 @@
+"""The period review (复盘) of a team."""

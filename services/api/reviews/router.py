@@ -1,0 +1,84 @@
+"""``GET /v1/reviews``: a team's period review (复盘), JSON or CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+import orjson
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from paceline.api.deps import TenantDep
+from paceline.api.reviews import service
+from paceline.api.reviews.schemas import ReviewOut
+from paceline.shared.progress import check_as_of, parse_period_or_422
+from paceline.shared.scopes import Scope, require_known
+from paceline.shared.web.deps import ReadSessionDep, StateDep
+
+router = APIRouter(prefix="/v1", tags=["reviews"])
+
+
+@router.get(
+    "/reviews",
+    response_model=ReviewOut,
+    summary="A team's period review (复盘)",
+    description=(
+        "The attainment table (every member and the team on every reviewed KPI) and its "
+        "distribution, the KPIs most reps missed (target too high?) or every rep beat (too "
+        "low?), each missed revenue or deals target split into its drivers (revenue = quotes "
+        "x win rate x average deal), and suggested targets for the next period with their "
+        "reasoning. JSON, or CSV (`Accept: text/csv` or `format=csv`): one line per scope "
+        "and KPI with the stable header `" + ",".join(service.CSV_HEADER) + "`."
+    ),
+    responses={200: {"content": {"text/csv": {}}}},
+)
+async def get_review(
+    request: Request,
+    session: ReadSessionDep,
+    state: StateDep,
+    tenant: TenantDep,
+    team: Annotated[str, Query(min_length=1, max_length=200)],
+    period: Annotated[str, Query(description="2026, 2026-Q4, 2026-11 or 2026-W48")],
+    as_of: Annotated[
+        datetime | None,
+        Query(description="Default: now, or the period's end if it has ended."),
+    ] = None,
+    template: Annotated[
+        str | None, Query(description="KPIs to review when no rep has targets (default role).")
+    ] = None,
+    growth: Annotated[
+        Decimal | None,
+        Query(ge=-1, le=100, description="Growth goal for the next period's suggestions."),
+    ] = None,
+    format: Literal["json", "csv"] | None = None,  # the query's name
+) -> Response:
+    """The review of a team's period."""
+    p = parse_period_or_422(period, tenant)
+    at = as_of or service.default_as_of(p, tenant, state.clock.now())
+    check_as_of(at)
+    await require_known(session, tenant_id=tenant.id, scope=Scope("team", team))
+    out = await service.review(
+        session,
+        tenant=tenant,
+        team=team,
+        period=p,
+        as_of=at,
+        template_key=template,
+        growth=growth,
+    )
+    wants_csv = format == "csv" or (
+        format is None and "text/csv" in request.headers.get("accept", "")
+    )
+    if wants_csv:
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerows(service.csv_rows(out))
+        return Response(
+            buf.getvalue(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="review-{team}-{p.key}.csv"'},
+        )
+    return Response(orjson.dumps(out.model_dump(mode="json")), media_type="application/json")

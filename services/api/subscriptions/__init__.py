@@ -1,0 +1,1 @@
+"""Alert subscriptions: endpoints, filters, formats, delivery log and redelivery."""

@@ -1,0 +1,151 @@
+"""Subscription shapes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Format = Literal["standard", "slack", "wecom", "dingtalk", "feishu"]
+Kind = Literal["lag", "anomaly", "data_quality", "system"]
+Severity = Literal["info", "warning", "critical"]
+Action = Literal["opened", "reopened", "escalated", "deescalated", "acknowledged", "resolved"]
+DigestKind = Literal["weekly", "month_end"]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Url = Annotated[
+    str, Field(min_length=8, max_length=2000, description="http(s) URL of the endpoint")
+]
+
+
+def _check_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not (value.startswith("https://") or value.startswith("http://")):
+        raise ValueError("must be an http:// or https:// URL")
+    return value
+
+
+class SubscriptionIn(BaseModel):
+    """A new subscription. Empty filter lists mean everything."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: Name
+    url: Url
+    format: Format = Field(default="standard", description="Payload format of the endpoint.")
+    secret: Annotated[str, Field(min_length=1, max_length=500)] | None = Field(
+        default=None,
+        description="dingtalk/feishu only: the bot's signing secret (SEC...). For the "
+        "standard format Paceline makes the secret and returns it once.",
+    )
+    kinds: list[Kind] = Field(default_factory=list)
+    types: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(default_factory=list)
+    teams: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=list, description="Alerts of these teams (and their sub-teams and reps)."
+    )
+    min_severity: Severity = "info"
+    actions: list[Action] = Field(
+        default_factory=list,
+        description="Lifecycle changes to send (default: opened, reopened, escalated, resolved).",
+    )
+    digests: list[DigestKind] = Field(default_factory=list, description="Digests to send too.")
+    enabled: bool = True
+
+    _url = field_validator("url")(_check_url)
+
+
+class SubscriptionUpdate(BaseModel):
+    """Fields to change; the ones left out keep their value."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: Name | None = None
+    url: Url | None = None
+    secret: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    kinds: list[Kind] | None = None
+    types: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = None
+    teams: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = None
+    min_severity: Severity | None = None
+    actions: list[Action] | None = None
+    digests: list[DigestKind] | None = None
+    enabled: bool | None = Field(
+        default=None,
+        description="true re-enables a disabled subscription (pending deliveries resume).",
+    )
+    rotate_secret: bool = Field(
+        default=False, description="standard format: make a new secret (returned once)."
+    )
+
+    _url = field_validator("url")(_check_url)
+
+
+class SubscriptionOut(BaseModel):
+    """A subscription (its URL without credentials; never its secret)."""
+
+    id: int
+    name: str
+    url: str = Field(description="Redacted: query values and bot tokens masked.")
+    format: str
+    has_secret: bool
+    kinds: list[str]
+    types: list[str]
+    teams: list[str]
+    min_severity: str
+    actions: list[str]
+    digests: list[str]
+    enabled: bool
+    disabled_reason: str | None
+    disabled_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class SubscriptionCreated(SubscriptionOut):
+    """A subscription just created or re-keyed: the signing secret, shown this once."""
+
+    secret: str | None = Field(description="Keep it: it is not shown again.")
+
+
+class AttemptOut(BaseModel):
+    """One attempt of a delivery."""
+
+    attempt: int
+    at: datetime
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+    response: str | None
+    outcome: str
+    next_attempt_at: datetime | None
+
+
+class DeliveryOut(BaseModel):
+    """One message to the subscriber and where it stands."""
+
+    id: int
+    message_id: str = Field(description="The webhook-id header (the same on every retry).")
+    event_type: str
+    status: str = Field(description="pending | delivered | dead")
+    attempts: int
+    next_attempt_at: datetime | None
+    created_at: datetime
+    delivered_at: datetime | None
+    dead_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    redelivery_of: int | None
+    payload: dict[str, Any]
+
+
+class DeliveryDetail(DeliveryOut):
+    """A delivery with its attempts."""
+
+    attempts_log: list[AttemptOut]
+
+
+class DeliveriesPage(BaseModel):
+    """A page of the delivery log, newest first."""
+
+    items: list[DeliveryOut]
+    next_cursor: int | None = Field(description="Pass as before_id for the next page.")

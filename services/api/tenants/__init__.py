@@ -1,0 +1,1 @@
+"""Tenants: the operator creates and lists them."""

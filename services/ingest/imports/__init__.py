@@ -1,0 +1,1 @@
+"""History imports: CSV and NDJSON files into the event log, with a report."""

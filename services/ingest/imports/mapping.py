@@ -1,0 +1,409 @@
+"""Rows of a history file -> canonical event data, through the column mapping.
+
+Cells are text in CSV: each canonical field has a kind (timestamp, date, amount, decimal,
+integer, boolean, text) that says how its text is read. Problems are named per field
+(and the column it came from), never raised: the import reports the row and goes on.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal, InvalidOperation
+from typing import Any, Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import orjson
+
+from paceline.ingest.imports.schemas import ImportMapping
+from paceline.shared.errors import FieldError, InvalidInput
+from paceline.shared.events import EVENT_TYPES, KNOWN_FIELDS, CanonicalEvent
+
+KINDS: Final[dict[str, str]] = {
+    "occurred_at": "datetime",
+    "closed_at": "datetime",
+    "paid_at": "datetime",
+    "opened_at": "datetime",
+    "first_response_at": "datetime",
+    "resolved_at": "datetime",
+    "version": "version",
+    "due_date": "date",
+    "amount": "amount",
+    "margin": "amount",
+    "amount_due": "amount",
+    "amount_paid": "amount",
+    "duration_min": "decimal",
+    "score": "decimal",
+    "nps": "int",
+    "deleted": "bool",
+    "is_new_customer": "bool",
+    "passed": "bool",
+}
+_TRUE = frozenset({"true", "t", "yes", "y", "1", "是", "对", "真"})
+_FALSE = frozenset({"false", "f", "no", "n", "0", "否", "错", "假"})
+# Currency marks in amount cells. ¥ and 元 mean CNY (the product's default audience).
+_SYMBOLS: Final[tuple[tuple[str, str], ...]] = (
+    ("US$", "USD"),
+    ("HK$", "HKD"),
+    ("RMB", "CNY"),
+    ("¥", "CNY"),
+    ("￥", "CNY"),
+    ("元", "CNY"),
+    ("$", "USD"),
+    ("€", "EUR"),
+    ("£", "GBP"),
+)
+_CODE = re.compile(r"^([A-Za-z]{3})\s*(.+)$|^(.+?)\s*([A-Za-z]{3})$")
+_SLASH_DATE = re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})(.*)$")
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One row of a file: its 1-based line, its cells (or JSON object), or why it is unreadable."""
+
+    line: int
+    raw: Mapping[str, Any]
+    parse_error: str | None = None
+
+
+def csv_rows(lines: Iterable[str], *, delimiter: str) -> tuple[list[str], Iterator[Row]]:
+    """The header and the rows of a CSV file (blank rows skipped; BOM and spaces stripped)."""
+    reader = csv.reader(iter(lines), delimiter=delimiter)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise InvalidInput(
+            "the file is empty", fields=[FieldError("content", "needs a header row")]
+        ) from None
+    header = [h.strip().lstrip("\ufeff").strip() for h in header]
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise InvalidInput(
+            "the header repeats columns",
+            fields=[FieldError("content", f"column {h!r} appears more than once") for h in dupes],
+        )
+    if not any(header):
+        raise InvalidInput("the header is empty", fields=[FieldError("content", "no columns")])
+
+    def rows() -> Iterator[Row]:
+        previous = reader.line_num
+        try:
+            for cells in reader:
+                start = previous + 1
+                previous = reader.line_num
+                if not any(c.strip() for c in cells):
+                    continue
+                if len(cells) != len(header):
+                    yield Row(
+                        start,
+                        {},
+                        f"has {len(cells)} cells, the header has {len(header)}",
+                    )
+                    continue
+                yield Row(start, dict(zip(header, cells, strict=True)))
+        except csv.Error as exc:
+            yield Row(previous + 1, {}, f"is not valid CSV: {exc}")
+
+    return header, rows()
+
+
+def ndjson_rows(lines: Iterable[str]) -> Iterator[Row]:
+    """The rows of an NDJSON file (one JSON object per line; blank lines skipped)."""
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            value = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            yield Row(n, {}, f"is not valid JSON: {exc}")
+            continue
+        if not isinstance(value, dict):
+            yield Row(n, {}, "must be a JSON object")
+            continue
+        yield Row(n, value)
+
+
+def _target_ok(target: str) -> bool:
+    return target in KNOWN_FIELDS or (
+        target.startswith("attributes.") and len(target) > len("attributes.")
+    )
+
+
+def check_mapping(mapping: ImportMapping, *, default_tz: str) -> ZoneInfo:
+    """422 naming each part of the mapping that cannot work; the zone for naive times."""
+    errors = []
+    for header, target in mapping.columns.items():
+        if target is not None and not _target_ok(target):
+            errors.append(
+                FieldError(
+                    f"mapping.columns.{header}",
+                    f"{target!r} is not a canonical field (or attributes.<name>)",
+                )
+            )
+    for name in mapping.constants:
+        if not _target_ok(name):
+            errors.append(FieldError(f"mapping.constants.{name}", "is not a canonical field"))
+    for name, table in mapping.values.items():
+        if name not in KNOWN_FIELDS:
+            errors.append(FieldError(f"mapping.values.{name}", "is not a canonical field"))
+        for file_value, canonical in table.items():
+            if isinstance(canonical, dict):  # one file value setting several fields
+                errors.extend(
+                    FieldError(
+                        f"mapping.values.{name}.{file_value}.{key}", "is not a canonical field"
+                    )
+                    for key in canonical
+                    if not _target_ok(str(key))
+                )
+    for name, fmt in mapping.date_formats.items():
+        if name != "*" and KINDS.get(name) not in {"datetime", "date", "version"}:
+            errors.append(FieldError(f"mapping.date_formats.{name}", "is not a date field"))
+        if "%" not in fmt:
+            errors.append(FieldError(f"mapping.date_formats.{name}", "needs strptime codes"))
+    tz_name = mapping.timezone or default_tz
+    try:
+        tz = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        errors.append(FieldError("mapping.timezone", f"unknown time zone {tz_name!r}"))
+        tz = ZoneInfo("UTC")
+    if errors:
+        raise InvalidInput("the mapping cannot be used", fields=errors)
+    return tz
+
+
+class RowMapper:
+    """Turns rows into canonical event data with a mapping; collects file-level warnings."""
+
+    def __init__(self, mapping: ImportMapping, *, tz: ZoneInfo) -> None:
+        self.mapping = mapping
+        self.tz = tz
+        self.warnings: dict[str, str] = {}
+        self._lower_values = {
+            f: {str(k).strip().lower(): v for k, v in vm.items()}
+            for f, vm in mapping.values.items()
+        }
+
+    def _target(self, column: str) -> str | None:
+        if column in self.mapping.columns:
+            return self.mapping.columns[column]
+        if column in KNOWN_FIELDS or column.startswith("attributes."):
+            return column
+        self.warnings.setdefault(
+            column, f"column {column!r} is not a canonical field: kept in attributes.{column}"
+        )
+        return f"attributes.{column}"
+
+    def map(self, raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[FieldError]]:
+        """Canonical event data for a row, and the problems found on the way."""
+        data: dict[str, Any] = {}
+        attributes: dict[str, Any] = {}
+        problems: list[FieldError] = []
+        currency_mark: tuple[str, str] | None = None  # (currency, field it came from)
+        for column, cell in raw.items():
+            target = self._target(column)
+            if target is None or cell is None or (isinstance(cell, str) and not cell.strip()):
+                continue
+            value = cell.strip() if isinstance(cell, str) else cell
+            if target == "attributes":
+                if isinstance(value, dict):
+                    attributes.update(value)
+                else:
+                    problems.append(FieldError("attributes", "must be a JSON object"))
+                continue
+            if target.startswith("attributes."):
+                attributes[target.removeprefix("attributes.")] = value
+                continue
+            translated = self._translate(target, value)
+            # A file value may stand for several fields (Pipedrive's status "Deleted" is
+            # {"deleted": true}, not a stage): values: {"stage": {"Deleted": {...}}}.
+            several = isinstance(translated, dict) and not isinstance(value, dict)
+            pairs = list(translated.items()) if several else [(target, translated)]
+            for name, item in pairs:
+                if name.startswith("attributes."):
+                    attributes[name.removeprefix("attributes.")] = item
+                    continue
+                label = name if column == name else f"{name} (column {column!r})"
+                try:
+                    converted, mark = self._convert(name, item)
+                except ValueError as exc:
+                    problems.append(FieldError(name, f"{label}: {exc}"))
+                    continue
+                if mark is not None:
+                    if currency_mark is not None and currency_mark[0] != mark:
+                        problems.append(
+                            FieldError(
+                                name,
+                                f"{label}: currency {mark} differs from {currency_mark[0]} "
+                                f"in {currency_mark[1]}",
+                            )
+                        )
+                    currency_mark = (mark, name)
+                data[name] = converted
+        for name, value in self.mapping.constants.items():
+            if name.startswith("attributes."):
+                attributes.setdefault(name.removeprefix("attributes."), value)
+            elif name not in data:
+                try:
+                    data[name] = self._convert(name, value)[0]
+                except ValueError as exc:
+                    problems.append(FieldError(name, f"{name} (constant): {exc}"))
+        if "type" not in data and self.mapping.type is not None:
+            data["type"] = self.mapping.type
+        if isinstance(data.get("type"), str):
+            data["type"] = data["type"].strip().lower()
+            if data["type"] not in EVENT_TYPES:
+                problems.append(
+                    FieldError("type", f"{data['type']!r} is not one of {', '.join(EVENT_TYPES)}")
+                )
+        if currency_mark is not None:
+            given = data.get("currency")
+            if given is None:
+                data["currency"] = currency_mark[0]
+            elif str(given).upper() != currency_mark[0]:
+                problems.append(
+                    FieldError(
+                        "currency",
+                        f"the currency column says {given} but {currency_mark[1]} is in "
+                        f"{currency_mark[0]}",
+                    )
+                )
+        if attributes:
+            data["attributes"] = attributes
+        return data, problems
+
+    def _translate(self, target: str, value: Any) -> Any:
+        table = self.mapping.values.get(target)
+        if table is None or not isinstance(value, str | int | float | bool):
+            return value
+        key = str(value)
+        if key in table:
+            return table[key]
+        return self._lower_values[target].get(key.strip().lower(), value)
+
+    def _convert(self, target: str, value: Any) -> tuple[Any, str | None]:
+        kind = KINDS.get(target)
+        if not isinstance(value, str):
+            if kind in {"datetime", "version"} and isinstance(value, int | float):
+                return value, None  # let validation say what is wrong
+            return value, None
+        fmt = self.mapping.date_formats.get(target) or self.mapping.date_formats.get("*")
+        if kind == "datetime":
+            return self._datetime(value, fmt).isoformat(), None
+        if kind == "version":
+            if re.fullmatch(r"\d{1,18}", value):
+                return int(value), None
+            return self._datetime(value, fmt).isoformat(), None
+        if kind == "date":
+            return self._date(value, fmt).isoformat(), None
+        if kind == "amount":
+            amount, currency = parse_amount(value, self.mapping.decimal_separator)
+            return str(amount), currency
+        if kind == "decimal":
+            return str(parse_amount(value, self.mapping.decimal_separator)[0]), None
+        if kind == "int":
+            try:
+                return int(value), None
+            except ValueError:
+                raise ValueError(f"{value!r} is not a whole number") from None
+        if kind == "bool":
+            low = value.lower()
+            if low in _TRUE:
+                return True, None
+            if low in _FALSE:
+                return False, None
+            raise ValueError(f"{value!r} is not true/false (also yes/no, 1/0, 是/否)")
+        return value, None
+
+    def _datetime(self, text: str, fmt: str | None) -> datetime:
+        if fmt:
+            try:
+                parsed = datetime.strptime(text, fmt)  # noqa: DTZ007  # zone added below
+            except ValueError:
+                raise ValueError(f"{text!r} does not match the format {fmt!r}") from None
+        else:
+            parsed = _iso_datetime(text)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=self.tz)
+        return parsed
+
+    def _date(self, text: str, fmt: str | None) -> date:
+        if fmt:
+            try:
+                return datetime.strptime(text, fmt).date()  # noqa: DTZ007  # a calendar date
+            except ValueError:
+                raise ValueError(f"{text!r} does not match the format {fmt!r}") from None
+        return _iso_datetime(text).date()
+
+
+def _iso_datetime(text: str) -> datetime:
+    value = text.strip()
+    if m := _SLASH_DATE.match(value):
+        value = f"{m[1]}-{int(m[2]):02d}-{int(m[3]):02d}{m[4]}"
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            parsed = datetime.combine(date.fromisoformat(value), time(0))
+        except ValueError:
+            raise ValueError(
+                f"{text!r} is not a date or time (ISO 8601, or give mapping.date_formats)"
+            ) from None
+    return parsed
+
+
+def parse_amount(text: str, decimal_separator: str = ".") -> tuple[Decimal, str | None]:
+    """An amount cell: thousands separators, a currency code or symbol, (negatives)."""
+    value = text.strip()
+    negative = value.startswith("(") and value.endswith(")")
+    if negative:
+        value = value[1:-1].strip()
+    currency = None
+    for mark, code in _SYMBOLS:
+        if mark in value:
+            currency = code
+            value = value.replace(mark, "").strip()
+            break
+    if currency is None and (m := _CODE.match(value)):
+        code, rest = (m[1], m[2]) if m[1] else (m[4], m[3])
+        if code.isalpha() and not re.fullmatch(r"[eE]\d*", code):
+            currency, value = code.upper(), rest.strip()
+    value = value.replace(" ", "").replace("'", "").replace("\u00a0", "")
+    if decimal_separator == ",":
+        value = value.replace(".", "").replace(",", ".")
+    else:
+        value = value.replace(",", "")
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        raise ValueError(f"{text!r} is not a number") from None
+    if not amount.is_finite():
+        raise ValueError(f"{text!r} is not a finite number")
+    return (-amount if negative else amount), currency
+
+
+def derived_event_id(event: CanonicalEvent) -> str:
+    """A stable id for a row without one: record id + version, else a digest of the event.
+
+    The same row imported again gets the same id, so scoring ignores it the second time.
+    """
+    if event.entity_id and event.version is not None:
+        candidate = f"{event.type}:{event.entity_id}@{event.version_rank}"
+        if len(candidate) <= 200:
+            return candidate
+    digest = hashlib.sha256(
+        event.model_dump_json(exclude={"event_id"}, exclude_none=True).encode()
+    ).hexdigest()[:32]
+    if event.entity_id:
+        candidate = f"{event.type}:{event.entity_id}#{digest}"
+        if len(candidate) <= 200:
+            return candidate
+    return f"{event.type}#{digest}"
+
+
+def content_digest(event: CanonicalEvent) -> str:
+    """A digest of an event's content (to tell a repeated row from a conflicting one)."""
+    return hashlib.sha256(event.model_dump_json(exclude_none=True).encode()).hexdigest()[:16]

@@ -1,0 +1,125 @@
+"""``POST /v1/imports``: a history file (CSV or NDJSON) into the event log, with a report."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from paceline.ingest.imports.schemas import NAME_PATTERN, ImportMapping, ImportRequest
+from paceline.ingest.imports.service import run_import
+from paceline.shared.errors import FieldError, InvalidInput, UnsupportedMediaType
+from paceline.shared.events import EventType
+from paceline.shared.imports import ImportOut
+from paceline.shared.web.deps import IngestPrincipal, StateDep
+from paceline.shared.web.errors import request_id_of
+
+router = APIRouter(prefix="/v1", tags=["imports"])
+
+CSV_TYPES = frozenset({"text/csv", "application/csv", "text/plain"})
+NDJSON_TYPES = frozenset(
+    {"application/x-ndjson", "application/ndjson", "application/jsonl", "application/jsonlines"}
+)
+
+_MAPPING_SCHEMA: dict[str, Any] = ImportRequest.model_json_schema()
+
+
+def _pydantic_fields(exc: ValidationError) -> list[FieldError]:
+    return [
+        FieldError(".".join(str(p) for p in e["loc"]) or "(body)", str(e["msg"]))
+        for e in exc.errors(include_url=False)
+    ]
+
+
+@router.post(
+    "/imports",
+    status_code=201,
+    response_model=ImportOut,
+    summary="Import history (CSV or NDJSON)",
+    description=(
+        "A file of past activity becomes canonical events on the event log (source "
+        "`import:<name>`), like `POST /v1/events`, in batches. Send the file itself "
+        "(`text/csv` with a header row, or `application/x-ndjson`) with `name` (and `type` "
+        "when every row has the same type) in the query; or JSON `{name, format, mapping, "
+        "content}` to give a column mapping. Answers 201 with the run: counts, warnings and "
+        "each rejected row (line, field, reason). Importing the same rows again appends "
+        "nothing new. Files above the request size limit (`PACELINE_MAX_BODY_BYTES`) go "
+        "through `paceline import`."
+    ),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/x-ndjson": {"schema": {"type": "string"}},
+                "application/json": {"schema": _MAPPING_SCHEMA},
+            },
+        }
+    },
+    responses={
+        413: {"description": "Body too large: use `paceline import`"},
+        415: {"description": "Unsupported Content-Type"},
+        422: {"description": "The mapping, the name or the header cannot be used"},
+        503: {"description": "The event log is unavailable; the run is kept as failed"},
+    },
+)
+async def post_import(
+    request: Request,
+    state: StateDep,
+    principal: IngestPrincipal,
+    name: Annotated[
+        str | None,
+        Query(pattern=NAME_PATTERN, description="The import's name (with a file body)."),
+    ] = None,
+    type: Annotated[  # the canonical field's name
+        EventType | None, Query(description="The event type of every row (with a file body).")
+    ] = None,
+    file_name: Annotated[str | None, Query(max_length=400)] = None,
+) -> JSONResponse:
+    """Import a history file; the run's report."""
+    assert state.eventlog is not None
+    media = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+    body = await request.body()
+    if media == "application/json":
+        try:
+            req = ImportRequest.model_validate_json(body)
+        except ValidationError as exc:
+            fields = _pydantic_fields(exc)
+            raise InvalidInput("the import request is not valid", fields=fields) from None
+        content, fmt, mapping = req.content, req.format, req.mapping
+        name, file_name = req.name, req.file_name or file_name
+    elif media in CSV_TYPES or media in NDJSON_TYPES:
+        if name is None:
+            raise InvalidInput("name the import", fields=[FieldError("name", "is required")])
+        try:
+            content = body.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(
+                "the file is not UTF-8", fields=[FieldError("content", f"not UTF-8: {exc}")]
+            ) from None
+        fmt = "ndjson" if media in NDJSON_TYPES else "csv"
+        mapping = ImportMapping(type=type)
+    else:
+        raise UnsupportedMediaType(
+            "send text/csv or application/x-ndjson (the file), or application/json "
+            "({name, format, mapping, content})"
+        )
+    out = await run_import(
+        db=state.db,
+        eventlog=state.eventlog,
+        tenant_id=principal.tenant_id,
+        name=name,
+        fmt=fmt,
+        mapping=mapping,
+        lines=io.StringIO(content.lstrip("\ufeff"), newline=""),
+        sha256=hashlib.sha256(content.encode()).hexdigest(),
+        file_name=file_name,
+        author=f"key:{principal.key_id}",
+        clock=state.clock,
+        request_id=request_id_of(request),
+    )
+    return JSONResponse(out.model_dump(mode="json"), status_code=201)

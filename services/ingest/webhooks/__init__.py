@@ -1,0 +1,1 @@
+"""CRM webhooks: adapters per vendor, signatures, per-tenant mappings, snapshots."""

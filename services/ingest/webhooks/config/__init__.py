@@ -1,0 +1,1 @@
+"""Connector configuration: endpoints, secrets and field mappings per tenant and source."""

@@ -1,0 +1,86 @@
+"""Request and response shapes of the connector configuration API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from paceline.ingest.webhooks.mapping import Mapping
+
+
+class ConnectorIn(BaseModel):
+    """Create or replace a connector. Omitted secrets keep their stored values."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    adapter: str | None = Field(
+        default=None,
+        description="hubspot, pipedrive, salesforce, zoho or generic (default: the source's "
+        "own adapter, else generic)",
+    )
+    enabled: bool = True
+    settings: dict[str, Any] = Field(
+        default_factory=dict, description="see GET /v1/connector-adapters"
+    )
+    secrets: dict[str, str] = Field(
+        default_factory=dict,
+        description="write-only; stored encrypted, never returned. Secrets the adapter can "
+        "generate (Standard Webhooks, Pipedrive password, Zoho token) are made up when "
+        "missing and returned once in generated_secrets.",
+    )
+    mapping: Mapping | None = Field(
+        default=None, description="omitted: the stored mapping, or the adapter's defaults"
+    )
+
+
+class ConnectorOut(BaseModel):
+    """A connector, secrets redacted."""
+
+    source: str
+    adapter: str
+    enabled: bool
+    endpoint_id: str
+    webhook_path: str = Field(description="the path (and query) to configure in the CRM")
+    settings: dict[str, Any]
+    secrets: dict[str, str] = Field(description="secret names, values redacted")
+    mapping: Mapping
+    revision: int
+    created_at: datetime
+    updated_at: datetime
+    generated_secrets: dict[str, str] | None = Field(
+        default=None,
+        description="secrets Paceline made up in this request, in plaintext: shown only once",
+    )
+
+
+class RotateIn(BaseModel):
+    """What to renew."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    endpoint: bool = Field(default=True, description="a new endpoint id (the old one stops)")
+    secrets: list[str] = Field(
+        default_factory=list, description="generated secrets to make up anew"
+    )
+
+
+class AdapterOption(BaseModel):
+    """A setting or secret an adapter understands."""
+
+    name: str
+    description: str
+    secret: bool
+    required: bool
+    generated: bool
+
+
+class AdapterOut(BaseModel):
+    """An adapter, its options, its documentation and its default mapping."""
+
+    name: str
+    title: str
+    docs: list[str]
+    options: list[AdapterOption]
+    default_mapping: Mapping

@@ -1,0 +1,312 @@
+"""Connector configuration: create, replace, map, rotate, delete (audited; secrets sealed)."""
+
+from __future__ import annotations
+
+import secrets as pysecrets
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from paceline.ingest.webhooks import repository as repo
+from paceline.ingest.webhooks.adapters import ADAPTERS, adapter_for, default_adapter
+from paceline.ingest.webhooks.base import Adapter
+from paceline.ingest.webhooks.config.schemas import (
+    AdapterOption,
+    AdapterOut,
+    ConnectorIn,
+    ConnectorOut,
+    RotateIn,
+)
+from paceline.ingest.webhooks.mapping import Mapping
+from paceline.shared.crypto import SecretBox
+from paceline.shared.db import audit
+from paceline.shared.db.audit import REDACTED
+from paceline.shared.db.models_webhooks import WebhookConnector
+from paceline.shared.errors import FieldError, InvalidInput, NotFound
+
+
+def new_endpoint_id() -> str:
+    """An unguessable endpoint id (192 random bits, URL-safe)."""
+    return pysecrets.token_urlsafe(24)
+
+
+def to_out(row: WebhookConnector, generated: dict[str, str] | None = None) -> ConnectorOut:
+    """The API form of a connector (secrets redacted)."""
+    return ConnectorOut(
+        source=row.source,
+        adapter=row.adapter,
+        enabled=row.enabled,
+        endpoint_id=row.endpoint_id,
+        webhook_path=f"/v1/webhooks/{row.source}?endpoint={row.endpoint_id}",
+        settings=dict(row.settings or {}),
+        secrets={name: REDACTED for name in sorted(row.secrets or {})},
+        mapping=Mapping.model_validate(row.mapping or {}),
+        revision=row.revision,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        generated_secrets=generated or None,
+    )
+
+
+def _audit_view(row: WebhookConnector) -> dict[str, Any]:
+    return {
+        "adapter": row.adapter,
+        "enabled": row.enabled,
+        "endpoint_id": row.endpoint_id,
+        "settings": dict(row.settings or {}),
+        "secrets": sorted(row.secrets or {}),
+        "mapping": row.mapping,
+        "revision": row.revision,
+    }
+
+
+def adapters() -> list[AdapterOut]:
+    """Every adapter with its options and default mapping."""
+    return [
+        AdapterOut(
+            name=a.name,
+            title=a.title,
+            docs=list(a.docs),
+            options=[
+                AdapterOption(
+                    name=o.name,
+                    description=o.description,
+                    secret=o.secret,
+                    required=o.required,
+                    generated=o.generated,
+                )
+                for o in a.options
+            ],
+            default_mapping=Mapping.model_validate(a.default_mapping()),
+        )
+        for a in ADAPTERS.values()
+    ]
+
+
+def _check(adapter: Adapter, body: ConnectorIn, stored_secrets: set[str]) -> None:
+    settings = {o.name for o in adapter.options if not o.secret}
+    secret_names = {o.name for o in adapter.options if o.secret}
+    errors = [
+        FieldError(f"settings.{k}", f"not a setting of the {adapter.name} adapter")
+        for k in sorted(set(body.settings) - settings)
+    ]
+    errors += [
+        FieldError(f"secrets.{k}", f"not a secret of the {adapter.name} adapter")
+        for k in sorted(set(body.secrets) - secret_names)
+    ]
+    errors += [
+        FieldError(f"secrets.{k}", "must not be empty") for k, v in body.secrets.items() if not v
+    ]
+    for o in adapter.options:
+        if not o.required or o.generated:
+            continue
+        if o.secret and o.name not in body.secrets and o.name not in stored_secrets:
+            errors.append(FieldError(f"secrets.{o.name}", "is required"))
+        if not o.secret and body.settings.get(o.name) in (None, ""):
+            errors.append(FieldError(f"settings.{o.name}", "is required"))
+    if adapter.name == "generic":
+        fmt = body.settings.get("format", "canonical")
+        if fmt not in {"canonical", "records"}:
+            errors.append(FieldError("settings.format", "must be canonical or records"))
+        scheme = body.settings.get("signature", "standard_webhooks")
+        if scheme not in {"standard_webhooks", "jiandaoyun", "token"}:
+            errors.append(
+                FieldError("settings.signature", "must be standard_webhooks, jiandaoyun or token")
+            )
+    if errors:
+        raise InvalidInput(
+            "the connector is not valid: "
+            + "; ".join(f"{e.field}: {e.reason}" for e in errors[:3]),
+            fields=errors,
+        )
+
+
+async def get(session: AsyncSession, *, tenant_id: str, source: str) -> WebhookConnector:
+    """A connector, or 404."""
+    row = await repo.connector(session, tenant_id=tenant_id, source=source)
+    if row is None:
+        raise NotFound(f"no connector for source {source!r}")
+    return row
+
+
+async def put(
+    session: AsyncSession,
+    *,
+    tenant_id: str,
+    source: str,
+    body: ConnectorIn,
+    box: SecretBox,
+    actor: str,
+    now: datetime,
+    request_id: str | None,
+) -> tuple[ConnectorOut, bool]:
+    """Create or replace a connector; (the connector, created?)."""
+    row = await repo.connector(session, tenant_id=tenant_id, source=source, for_update=True)
+    name = body.adapter or (row.adapter if row is not None else default_adapter(source))
+    if name not in ADAPTERS:
+        raise InvalidInput(
+            f"unknown adapter {name!r}",
+            fields=[FieldError("adapter", f"must be one of {', '.join(sorted(ADAPTERS))}")],
+        )
+    adapter = adapter_for(name)
+    stored = dict(row.secrets or {}) if row is not None and row.adapter == name else {}
+    _check(adapter, body, set(stored))
+    sealed = dict(stored)
+    for key, value in body.secrets.items():
+        sealed[key] = box.encrypt(value)
+    generated: dict[str, str] = {}
+    for o in adapter.options:
+        if o.secret and o.generated and o.name not in sealed:
+            generated[o.name] = adapter.generate_secret(o.name)
+            sealed[o.name] = box.encrypt(generated[o.name])
+    if body.mapping is not None:
+        mapping = body.mapping.model_dump(mode="json", exclude_none=True)
+    elif row is not None and row.adapter == name:
+        mapping = row.mapping
+    else:
+        mapping = Mapping.model_validate(adapter.default_mapping()).model_dump(
+            mode="json", exclude_none=True
+        )
+    before = _audit_view(row) if row is not None else None
+    created = row is None
+    if row is None:
+        row = WebhookConnector(
+            tenant_id=tenant_id,
+            source=source,
+            endpoint_id=new_endpoint_id(),
+            revision=0,
+            created_at=now,
+        )
+        session.add(row)
+    row.adapter = name
+    row.enabled = body.enabled
+    row.settings = dict(body.settings)
+    row.secrets = sealed
+    row.mapping = mapping
+    row.revision = (row.revision or 0) + 1
+    row.updated_at = now
+    await session.flush()
+    await audit.record(
+        session,
+        tenant_id=tenant_id,
+        actor=actor,
+        action="connectors.create" if created else "connectors.update",
+        target=f"connector:{source}",
+        before=before,
+        after=_audit_view(row),
+        at=now,
+        request_id=request_id,
+    )
+    return to_out(row, generated), created
+
+
+async def put_mapping(
+    session: AsyncSession,
+    *,
+    tenant_id: str,
+    source: str,
+    mapping: Mapping,
+    actor: str,
+    now: datetime,
+    request_id: str | None,
+) -> Mapping:
+    """Replace a connector's mapping (pending quarantine items can then be replayed)."""
+    row = await repo.connector(session, tenant_id=tenant_id, source=source, for_update=True)
+    if row is None:
+        raise NotFound(f"no connector for source {source!r}")
+    before = {"mapping": row.mapping, "revision": row.revision}
+    row.mapping = mapping.model_dump(mode="json", exclude_none=True)
+    row.revision += 1
+    row.updated_at = now
+    await session.flush()
+    await audit.record(
+        session,
+        tenant_id=tenant_id,
+        actor=actor,
+        action="connectors.mapping",
+        target=f"connector:{source}",
+        before=before,
+        after={"mapping": row.mapping, "revision": row.revision},
+        at=now,
+        request_id=request_id,
+    )
+    return Mapping.model_validate(row.mapping)
+
+
+async def rotate(
+    session: AsyncSession,
+    *,
+    tenant_id: str,
+    source: str,
+    body: RotateIn,
+    box: SecretBox,
+    actor: str,
+    now: datetime,
+    request_id: str | None,
+) -> ConnectorOut:
+    """A new endpoint id and/or new generated secrets (returned once)."""
+    row = await repo.connector(session, tenant_id=tenant_id, source=source, for_update=True)
+    if row is None:
+        raise NotFound(f"no connector for source {source!r}")
+    adapter = adapter_for(row.adapter)
+    generable = {o.name for o in adapter.options if o.secret and o.generated}
+    wrong = sorted(set(body.secrets) - generable)
+    if wrong:
+        raise InvalidInput(
+            "only generated secrets can be rotated here",
+            fields=[FieldError(f"secrets.{w}", f"one of {sorted(generable)}") for w in wrong],
+        )
+    before = _audit_view(row)
+    if body.endpoint:
+        row.endpoint_id = new_endpoint_id()
+    generated = {}
+    sealed = dict(row.secrets or {})
+    for name in body.secrets:
+        generated[name] = adapter.generate_secret(name)
+        sealed[name] = box.encrypt(generated[name])
+    row.secrets = sealed
+    row.revision += 1
+    row.updated_at = now
+    await session.flush()
+    await audit.record(
+        session,
+        tenant_id=tenant_id,
+        actor=actor,
+        action="connectors.rotate",
+        target=f"connector:{source}",
+        before=before,
+        after=_audit_view(row),
+        at=now,
+        request_id=request_id,
+    )
+    return to_out(row, generated)
+
+
+async def delete(
+    session: AsyncSession,
+    *,
+    tenant_id: str,
+    source: str,
+    actor: str,
+    now: datetime,
+    request_id: str | None,
+) -> None:
+    """Delete a connector (its endpoint stops; snapshots and quarantine stay)."""
+    row = await repo.connector(session, tenant_id=tenant_id, source=source, for_update=True)
+    if row is None:
+        raise NotFound(f"no connector for source {source!r}")
+    before = _audit_view(row)
+    await session.delete(row)
+    await session.flush()
+    await audit.record(
+        session,
+        tenant_id=tenant_id,
+        actor=actor,
+        action="connectors.delete",
+        target=f"connector:{source}",
+        before=before,
+        after=None,
+        at=now,
+        request_id=request_id,
+    )

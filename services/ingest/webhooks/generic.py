@@ -1,0 +1,219 @@
+"""Generic: signed canonical events, or any CRM's JSON records with a field map.
+
+For home-grown CRMs and the automation webhooks of 简道云 (Jiandaoyun), 销售易
+(Xiaoshouyi / Neocrm) and 纷享销客 (Fxiaoke): recipes in docs/CONNECTORS.md.
+
+Body formats (setting ``format``):
+
+* ``canonical`` (default): canonical events — one JSON object, a JSON array, or NDJSON —
+  exactly as ``POST /v1/events`` takes them; only ``owners`` and ``default_currency`` of
+  the mapping apply.
+* ``records``: the CRM's own JSON. ``items_path`` (optional) names an array of records,
+  else the body is one record; ``object_type`` (a constant) or ``object_type_path`` says
+  which mapping applies; ``record_id_path``, ``version_path`` (the record's update time or
+  sequence), ``deleted_path`` + ``deleted_values`` read the rest; then the tenant's object
+  mappings turn the record into canonical events like any vendor's.
+
+Signature schemes (setting ``signature``):
+
+* ``standard_webhooks`` (default): ``webhook-id``/``webhook-timestamp``/``webhook-signature``
+  with the connector's ``whsec_`` secret (https://www.standardwebhooks.com/);
+* ``jiandaoyun``: 简道云 data push, ``X-JDY-Signature`` = SHA-1 of
+  ``{nonce}:{body}:{secret}:{timestamp}`` (https://hc.jiandaoyun.com/open/11507);
+* ``token``: a static token in the ``X-Paceline-Token`` header (or ``token_header``) or the
+  ``token`` query parameter, for automation tools that can only add a fixed header.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from datetime import datetime
+from typing import Any, Final
+
+import orjson
+
+from paceline.ingest.webhooks.base import (
+    Adapter,
+    AdapterContext,
+    Connector,
+    InboundRequest,
+    Item,
+    ItemError,
+    SettingSpec,
+    Unparseable,
+)
+from paceline.ingest.webhooks.records import (
+    VendorRecord,
+    id_text,
+    lookup,
+    parse_time,
+    us_of,
+)
+from paceline.ingest.webhooks.signatures import (
+    SignatureError,
+    verify_jiandaoyun,
+    verify_standard_webhook,
+    verify_token,
+)
+
+SCHEMES: Final = ("standard_webhooks", "jiandaoyun", "token")
+FORMATS: Final = ("canonical", "records")
+NDJSON: Final = frozenset({"application/x-ndjson", "application/ndjson", "application/jsonl"})
+
+
+class GenericAdapter(Adapter):
+    """Signed canonical events or mapped JSON records."""
+
+    name = "generic"
+    title = "Generic (Standard Webhooks)"
+    docs = (
+        "https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md",
+    )
+    options = (
+        SettingSpec(
+            "secret",
+            "whsec_ secret (standard_webhooks), 简道云 secret or static token",
+            True,
+            True,
+            generated=True,
+        ),
+        SettingSpec("signature", f"one of {', '.join(SCHEMES)} (default standard_webhooks)"),
+        SettingSpec("token_header", "header carrying the token (scheme token)"),
+        SettingSpec("format", f"one of {', '.join(FORMATS)} (default canonical)"),
+        SettingSpec("items_path", "records: dotted path to an array of records"),
+        SettingSpec("object_type", "records: the object type (a constant)"),
+        SettingSpec("object_type_path", "records: dotted path to the object type"),
+        SettingSpec("record_id_path", "records: dotted path to the record id"),
+        SettingSpec("version_path", "records: dotted path to the update time or sequence"),
+        SettingSpec("deleted_path", "records: dotted path of the deletion marker"),
+        SettingSpec("deleted_values", "records: values of deleted_path meaning deleted"),
+    )
+
+    def generate_secret(self, name: str) -> str:
+        """``whsec_`` + base64 of 24 random bytes (usable by every scheme)."""
+        return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+    def verify(self, req: InboundRequest, conn: Connector, *, now: datetime) -> None:
+        """The configured scheme."""
+        secret = conn.secret("secret")
+        if secret is None:
+            raise SignatureError("the connector has no secret")
+        scheme = str(conn.settings.get("signature") or "standard_webhooks")
+        if scheme == "standard_webhooks":
+            verify_standard_webhook(req.headers, body=req.body, secret=secret, now=now)
+        elif scheme == "jiandaoyun":
+            verify_jiandaoyun(req.headers, req.query, body=req.body, secret=secret, now=now)
+        elif scheme == "token":
+            header = str(conn.settings.get("token_header") or "X-Paceline-Token").lower()
+            verify_token(req.headers.get(header) or req.query.get("token"), expected=secret)
+        else:
+            raise SignatureError(f"unknown signature scheme {scheme!r}")
+
+    def items(self, req: InboundRequest, conn: Connector) -> list[Item]:
+        """Canonical events, or records, one item each."""
+        fmt = str(conn.settings.get("format") or "canonical")
+        if fmt == "canonical":
+            return self._canonical_items(req)
+        try:
+            data = orjson.loads(req.body)
+        except orjson.JSONDecodeError as exc:
+            raise Unparseable(f"the body is not JSON: {exc}") from None
+        items_path = conn.settings.get("items_path")
+        rows = lookup(data, str(items_path)) if items_path and isinstance(data, dict) else data
+        if isinstance(rows, dict):
+            rows = [rows]
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise Unparseable("the records are not JSON objects")
+        out = []
+        for i, row in enumerate(rows):
+            otype, rid, version = self._ids(row, conn)
+            digest = hashlib.sha256(orjson.dumps(row, option=orjson.OPT_SORT_KEYS)).hexdigest()
+            key = f"gen-{otype}-{rid}-{version}" if rid else f"gen-{digest[:32]}-{i}"
+            out.append(Item(key=key[:400], data=row, object_type=otype, record_id=rid))
+        return out
+
+    def _canonical_items(self, req: InboundRequest) -> list[Item]:
+        raw: list[Any]
+        try:
+            if req.media_type in NDJSON:
+                raw = [orjson.loads(line) for line in req.body.split(b"\n") if line.strip()]
+            else:
+                data = orjson.loads(req.body)
+                raw = data if isinstance(data, list) else [data]
+        except orjson.JSONDecodeError as exc:
+            raise Unparseable(f"the body is not JSON or NDJSON: {exc}") from None
+        msg = req.headers.get("webhook-id", "")
+        out = []
+        for i, ev in enumerate(raw):
+            if not isinstance(ev, dict):
+                raise Unparseable(f"event [{i}] is not a JSON object")
+            ident = ev.get("event_id")
+            key = f"gen-{ident}" if isinstance(ident, str) and ident else f"gen-{msg}-{i}"
+            out.append(
+                Item(
+                    key=key[:400],
+                    data={"__canonical__": ev},
+                    object_type=str(ev.get("type") or ""),
+                    record_id=id_text(ev.get("entity_id") or ev.get("event_id")),
+                )
+            )
+        return out
+
+    @staticmethod
+    def _ids(row: dict[str, Any], conn: Connector) -> tuple[str, str | None, Any]:
+        s = conn.settings
+        otype = str(
+            s.get("object_type")
+            or (lookup(row, str(s["object_type_path"])) if s.get("object_type_path") else "")
+            or "record"
+        )
+        rid = id_text(lookup(row, str(s.get("record_id_path") or "id")))
+        version = lookup(row, str(s.get("version_path") or "updated_at"))
+        return otype, rid, version
+
+    def stored_items(self, data: dict[str, Any], key: str, conn: Connector) -> list[Item]:
+        """Items again from what the quarantine kept."""
+        if "__canonical__" in data:
+            return [Item(key=key, data=data)]
+        return super().stored_items(data, key, conn)
+
+    async def records(self, item: Item, conn: Connector, ctx: AdapterContext) -> list[VendorRecord]:
+        """A canonical event as it is, or a record read with the configured paths."""
+        if "__canonical__" in item.data:
+            ev = item.data["__canonical__"]
+            return [
+                VendorRecord(
+                    str(ev.get("type") or ""),
+                    str(ev.get("entity_id") or ev.get("event_id") or ""),
+                    str(ev.get("event_id") or ""),
+                    0,
+                    canonical=ev,
+                )
+            ]
+        otype, rid, version = self._ids(item.data, conn)
+        if rid is None:
+            raise ItemError("invalid_event", "the record has no id at record_id_path")
+        try:
+            at = parse_time(version)
+        except ValueError:
+            at = None
+        at_us = us_of(at) if at is not None else us_of(ctx.now)
+        deleted_path = conn.settings.get("deleted_path")
+        deleted = False
+        if deleted_path:
+            marker = lookup(item.data, str(deleted_path))
+            listed = conn.settings.get("deleted_values") or [True]
+            deleted = str(marker) in {str(v) for v in listed} or marker in listed
+        return [
+            VendorRecord(
+                otype,
+                rid,
+                f"{conn.source}-{otype}-{rid}-{version if version is not None else at_us}",
+                at_us,
+                fields=item.data,
+                deleted=deleted,
+                partial=False,
+            )
+        ]

@@ -1,0 +1,364 @@
+"""Per-tenant field mappings: vendor records into canonical events (pure, no I/O).
+
+A :class:`Mapping` is set per tenant and source (``PUT /v1/connectors/{source}/mapping``)
+and starts as the adapter's defaults for a standard setup of the CRM. For each vendor
+object type (``deal``, ``Opportunity``, ``Deals``...) an :class:`ObjectMapping` says:
+
+* ``type`` — the canonical event type, or ``ignore`` (acknowledged, not counted);
+* ``fields`` — canonical field -> vendor field path (``Owner.id``), a list of paths (the
+  first non-empty wins) or ``{"path": ..., "when": {vendor_path: [values]}}`` (only when a
+  condition holds, e.g. ``amount_paid`` only when the invoice status is ``Paid``);
+  ``$event_time`` and ``$record_id`` name the state's time and the record id;
+* ``values`` — for enum-like fields, canonical value -> the vendor values that mean it
+  (which stages are won and lost, which activity types are visits and on which channel);
+* ``unmatched`` — what a vendor value outside ``values`` means, per field: ``quarantine``
+  (the default: e.g. an unknown stage), ``skip`` (not an event: e.g. an activity type that
+  is not a visit), ``null`` (leave the field unset) or a canonical value;
+* ``skip_when`` / ``deleted_when`` — vendor values that make the record not an event
+  (a draft quote) or a withdrawn one (a voided invoice, a meeting not held);
+* ``attributes`` — attribute name -> vendor path (custom properties kept for formulas);
+* ``defaults`` — constant canonical fields (``{"channel": "onsite"}``).
+
+Owners map through ``owners`` (CRM owner id -> ``rep_id``); an owner missing from it is
+used as it is (``unknown_owner: passthrough``, counted and flagged by scoring if the org
+chart does not know it) or quarantined (``quarantine``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping as MappingABC
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from paceline.ingest.webhooks.records import (
+    Snapshot,
+    VendorRecord,
+    decimal_text,
+    from_us,
+    id_text,
+    lookup,
+    parse_date,
+    parse_time,
+)
+from paceline.shared.events import COMMON_FIELDS, EVENT_TYPES, TYPE_FIELDS
+
+CanonicalType = Literal[
+    "visit", "lead", "quote", "deal", "payment", "complaint", "training", "survey", "ignore"
+]
+Scalar = str | int | float | bool | None
+
+TIME_FIELDS: Final = frozenset(
+    {"occurred_at", "closed_at", "paid_at", "opened_at", "first_response_at", "resolved_at"}
+)
+DATE_FIELDS: Final = frozenset({"due_date"})
+DECIMAL_FIELDS: Final = frozenset(
+    {"amount", "margin", "amount_due", "amount_paid", "duration_min", "score"}
+)
+BOOL_FIELDS: Final = frozenset({"is_new_customer", "passed"})
+ID_FIELDS: Final = frozenset({"rep_id", "customer_id", "invoice_id"})
+# What a mapping may fill (event_id, type, entity_id, version, deleted come from the record).
+MAPPABLE_COMMON: Final = frozenset(COMMON_FIELDS - {"event_id", "type", "entity_id", "attributes"})
+UNASSIGNED: Final = "unassigned"
+
+
+class FieldSpec(BaseModel):
+    """A conditional source of a canonical field."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str | list[str]
+    when: dict[str, list[Scalar]] | None = Field(
+        default=None, description="vendor path -> values: use the path only when one matches"
+    )
+
+
+FieldSource = str | list[str] | FieldSpec
+
+
+class ObjectMapping(BaseModel):
+    """How one vendor object type becomes canonical events."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: CanonicalType
+    fields: dict[str, FieldSource] = Field(default_factory=dict)
+    values: dict[str, dict[str, list[Scalar]]] = Field(default_factory=dict)
+    unmatched: dict[str, str] = Field(default_factory=dict)
+    defaults: dict[str, Any] = Field(default_factory=dict)
+    skip_when: dict[str, list[Scalar]] = Field(default_factory=dict)
+    deleted_when: dict[str, list[Scalar]] = Field(default_factory=dict)
+    attributes: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known_fields(self) -> ObjectMapping:
+        if self.type == "ignore":
+            return self
+        allowed = MAPPABLE_COMMON | TYPE_FIELDS[self.type]
+        for group, names in (
+            ("fields", self.fields),
+            ("values", self.values),
+            ("unmatched", self.unmatched),
+            ("defaults", self.defaults),
+        ):
+            wrong = sorted(set(names) - allowed)
+            if wrong:
+                raise ValueError(
+                    f"{group}: {', '.join(wrong)} not a field of {self.type} events "
+                    f"(allowed: {', '.join(sorted(allowed))})"
+                )
+        for name, policy in self.unmatched.items():
+            if policy not in {"quarantine", "skip", "null"} and name not in self.values:
+                raise ValueError(f"unmatched.{name}: {policy!r} needs values.{name}")
+        if "rep_id" not in self.fields:
+            raise ValueError("fields.rep_id is required: the vendor field holding the owner")
+        return self
+
+
+class Mapping(BaseModel):
+    """A tenant's mapping for one source."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    objects: dict[str, ObjectMapping] = Field(default_factory=dict)
+    ignore_objects: list[str] = Field(
+        default_factory=list, description="vendor object types acknowledged and not counted"
+    )
+    owners: dict[str, str] = Field(
+        default_factory=dict, description="CRM owner id -> rep_id in the org chart"
+    )
+    unknown_owner: Literal["passthrough", "quarantine"] = "passthrough"
+    default_currency: str | None = Field(
+        default=None, min_length=3, max_length=3, description="when the CRM sends none"
+    )
+
+
+# -- mapping one record ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Mapped:
+    """A canonical event (raw JSON, validated by the intake)."""
+
+    event: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """Not an event (ignored object, draft, activity that is not a visit...)."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """Cannot be mapped with the current mapping: quarantine it with this reason."""
+
+    code: str
+    reason: str
+
+
+Outcome = Mapped | Skipped | Failed
+
+
+def _matches(actual: Any, listed: list[Scalar]) -> bool:
+    text = _norm(actual)
+    return any(text == _norm(v) for v in listed)
+
+
+def _norm(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, MappingABC):
+        return _norm(id_text(value))
+    return "" if value is None else str(value).strip()
+
+
+def _condition(data: MappingABC[str, Any], cond: dict[str, list[Scalar]]) -> bool:
+    return any(_matches(lookup(data, path), values) for path, values in cond.items())
+
+
+def _resolve(
+    spec: FieldSource, data: MappingABC[str, Any], *, event_time: datetime, record_id: str
+) -> tuple[Any, str]:
+    """The value a field source gives, and the path it came from."""
+    if isinstance(spec, FieldSpec):
+        if spec.when is not None and not all(
+            _matches(lookup(data, p), vs) for p, vs in spec.when.items()
+        ):
+            return None, ""
+        spec = spec.path
+    paths = [spec] if isinstance(spec, str) else spec
+    for path in paths:
+        if path == "$event_time":
+            return event_time.isoformat(), path
+        if path == "$record_id":
+            return record_id, path
+        value = lookup(data, path)
+        if value not in (None, "", [], {}):
+            return value, path
+    return None, paths[0] if paths else ""
+
+
+def _convert(name: str, value: Any) -> Any:
+    if name in TIME_FIELDS:
+        at = parse_time(value)
+        return at.isoformat() if at is not None else None
+    if name in DATE_FIELDS:
+        day = parse_date(value)
+        return day.isoformat() if day is not None else None
+    if name in DECIMAL_FIELDS:
+        return decimal_text(value)
+    if name in BOOL_FIELDS:
+        if isinstance(value, bool):
+            return value
+        text = _norm(value).lower()
+        if text in {"true", "1", "yes"}:
+            return True
+        if text in {"false", "0", "no"}:
+            return False
+        raise ValueError(f"{value!r} is not a yes/no value")
+    if name in ID_FIELDS or name in {"source", "severity", "product_line", "course"}:
+        return id_text(value)
+    if name == "currency":
+        return id_text(value)
+    if isinstance(value, MappingABC):
+        return id_text(value)
+    return value
+
+
+def map_record(
+    record: VendorRecord,
+    snapshot: Snapshot,
+    *,
+    objmap: ObjectMapping,
+    mapping: Mapping,
+) -> Outcome:
+    """The canonical event for a record's snapshot, or why there is none."""
+    data = snapshot.values()
+    event_time = from_us(snapshot.version_us or record.at_us)
+    deleted = snapshot.deleted or (
+        bool(objmap.deleted_when) and _condition(data, objmap.deleted_when)
+    )
+    if not deleted and objmap.skip_when and _condition(data, objmap.skip_when):
+        return Skipped(f"{record.object_type} {record.record_id}: skipped by skip_when")
+    incomplete = "incomplete" if record.partial else None
+    event: dict[str, Any] = {}
+
+    owner_raw, owner_path = _resolve(
+        objmap.fields["rep_id"], data, event_time=event_time, record_id=record.record_id
+    )
+    owner = id_text(owner_raw)
+    if owner is None:
+        if not deleted:
+            return Failed(
+                incomplete or "no_owner",
+                f"{record.object_type} {record.record_id}: no owner in {owner_path!r}",
+            )
+        rep_id = UNASSIGNED
+    elif owner in mapping.owners:
+        rep_id = mapping.owners[owner]
+    elif mapping.unknown_owner == "quarantine" and not deleted:
+        return Failed(
+            "unknown_owner",
+            f"{record.object_type} {record.record_id}: owner {owner!r} is not in the "
+            "mapping's owners",
+        )
+    else:
+        rep_id = owner
+
+    for name, spec in objmap.fields.items():
+        if name == "rep_id":
+            continue
+        raw, path = _resolve(spec, data, event_time=event_time, record_id=record.record_id)
+        if name in objmap.values:
+            if raw is None:
+                continue
+            found = next(
+                (canon for canon, vendor in objmap.values[name].items() if _matches(raw, vendor)),
+                None,
+            )
+            if found is None:
+                policy = objmap.unmatched.get(name, "quarantine")
+                if policy == "null" or (deleted and policy == "quarantine"):
+                    continue
+                if policy == "skip":
+                    return Skipped(
+                        f"{record.object_type} {record.record_id}: {name} {_norm(raw)!r} "
+                        "is not mapped (skip)"
+                    )
+                if policy == "quarantine":
+                    return Failed(
+                        "unknown_value",
+                        f"{record.object_type} {record.record_id}: unknown {name} "
+                        f"{_norm(raw)!r} in {path!r}; add it to values.{name}",
+                    )
+                found = policy
+            raw = found
+        if raw is None:
+            continue
+        try:
+            value = _convert(name, raw)
+        except ValueError as exc:
+            return Failed(
+                "invalid_event", f"{record.object_type} {record.record_id}: {name}: {exc}"
+            )
+        if value is not None:
+            event[name] = value
+    for name, value in objmap.defaults.items():
+        event.setdefault(name, value)
+    if (
+        "currency" not in event
+        and mapping.default_currency
+        and ("amount" in event or "amount_due" in event or "amount_paid" in event)
+    ):
+        event["currency"] = mapping.default_currency
+    if objmap.type == "deal" and "stage" not in event and not deleted:
+        return Failed(
+            incomplete or "unknown_value",
+            f"{record.object_type} {record.record_id}: no stage in {objmap.fields.get('stage')!r}",
+        )
+
+    attributes: dict[str, Any] = {}
+    for attr, path in objmap.attributes.items():
+        value = lookup(data, path)
+        if value not in (None, ""):
+            attributes[attr] = value
+    event.update(
+        {
+            "event_id": record.event_id,
+            "type": objmap.type,
+            "rep_id": rep_id,
+            "entity_id": record.record_id,
+            "version": event_time.isoformat(),
+            "deleted": deleted,
+        }
+    )
+    event.setdefault("occurred_at", event_time.isoformat())
+    if attributes:
+        event["attributes"] = attributes
+    return Mapped(event)
+
+
+def map_canonical(raw: MappingABC[str, Any], *, mapping: Mapping) -> Outcome:
+    """A canonical event from the generic adapter: only owners and currency are mapped."""
+    event = dict(raw)
+    rep = event.get("rep_id")
+    if isinstance(rep, str) and rep in mapping.owners:
+        event["rep_id"] = mapping.owners[rep]
+    elif (
+        isinstance(rep, str)
+        and mapping.owners
+        and mapping.unknown_owner == "quarantine"
+        and not event.get("deleted")
+    ):
+        return Failed("unknown_owner", f"owner {rep!r} is not in the mapping's owners")
+    if mapping.default_currency and "currency" not in event and "amount" in event:
+        event["currency"] = mapping.default_currency
+    if event.get("type") not in EVENT_TYPES:
+        return Failed("invalid_event", f"type {event.get('type')!r} is not a canonical type")
+    return Mapped(event)

@@ -1,0 +1,1 @@
+"""Quarantine of payloads that could not be mapped: list, replay, discard."""

@@ -1,0 +1,129 @@
+"""``/v1/quarantine``: webhook items that could not be mapped — list, read, replay, discard."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from paceline.ingest.webhooks.quarantine import repository as repo
+from paceline.ingest.webhooks.quarantine import service
+from paceline.ingest.webhooks.quarantine.schemas import QuarantineOut, QuarantinePage, ReplayOut
+from paceline.ingest.webhooks.router import SOURCE_PATTERN
+from paceline.shared.errors import NotFound
+from paceline.shared.web.deps import AdminPrincipal, ReadPrincipal, ReadSessionDep, StateDep
+from paceline.shared.web.errors import request_id_of
+
+router = APIRouter(prefix="/v1", tags=["quarantine"])
+
+ItemId = Annotated[int, Path(ge=1, le=2**62)]
+
+
+class DiscardIn(BaseModel):
+    """Why an item is given up."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(default="", max_length=1000)
+
+
+@router.get("/quarantine", response_model=QuarantinePage, summary="List quarantined items")
+async def list_items(
+    principal: ReadPrincipal,
+    session: ReadSessionDep,
+    source: Annotated[str | None, Query(pattern=SOURCE_PATTERN)] = None,
+    status: Annotated[
+        str | None, Query(pattern=r"^(pending|replayed|superseded|discarded)$")
+    ] = "pending",
+    reason_code: Annotated[str | None, Query(max_length=32)] = None,
+    after_id: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> QuarantinePage:
+    """Items by id (default: the pending ones), each with its reason; page with after_id."""
+    rows = await repo.list_items(
+        session,
+        tenant_id=principal.tenant_id,
+        source=source,
+        status=status,
+        reason_code=reason_code,
+        after_id=after_id,
+        limit=limit + 1,
+    )
+    page = rows[:limit]
+    return QuarantinePage(
+        items=[service.to_out(r) for r in page],
+        next_after_id=page[-1].id if len(rows) > limit else None,
+    )
+
+
+@router.get("/quarantine/{item_id}", response_model=QuarantineOut, summary="Get an item")
+async def get_item(
+    item_id: ItemId, principal: ReadPrincipal, session: ReadSessionDep
+) -> QuarantineOut:
+    """One item with the vendor payload as received."""
+    row = await repo.get(session, tenant_id=principal.tenant_id, item_id=item_id)
+    if row is None:
+        raise NotFound(f"no quarantined item {item_id}")
+    return service.to_out(row, with_item=True)
+
+
+@router.post(
+    "/quarantine/replay",
+    response_model=ReplayOut,
+    summary="Replay a source's pending items",
+    description=(
+        "Re-maps up to 500 pending items of the source (oldest first) with the current "
+        "mapping and logs what now maps; run again while `still_pending` items remain that "
+        "you expect to map. Audited per item."
+    ),
+)
+async def replay_source(
+    request: Request,
+    principal: AdminPrincipal,
+    state: StateDep,
+    source: Annotated[str, Query(pattern=SOURCE_PATTERN)],
+) -> ReplayOut:
+    """Replay a source's pending items."""
+    return await service.replay(
+        state,
+        tenant_id=principal.tenant_id,
+        source=source,
+        actor=f"key:{principal.key_id}",
+        request_id=request_id_of(request),
+    )
+
+
+@router.post("/quarantine/{item_id}/replay", response_model=ReplayOut, summary="Replay one item")
+async def replay_item(
+    item_id: ItemId, request: Request, principal: AdminPrincipal, state: StateDep
+) -> ReplayOut:
+    """Re-map one pending item with the current mapping (409 if it is not pending)."""
+    return await service.replay(
+        state,
+        tenant_id=principal.tenant_id,
+        ids=[item_id],
+        actor=f"key:{principal.key_id}",
+        request_id=request_id_of(request),
+    )
+
+
+@router.post(
+    "/quarantine/{item_id}/discard", response_model=QuarantineOut, summary="Discard one item"
+)
+async def discard_item(
+    item_id: ItemId,
+    body: DiscardIn,
+    request: Request,
+    principal: AdminPrincipal,
+    state: StateDep,
+) -> QuarantineOut:
+    """Give up a pending item (kept, marked discarded, audited)."""
+    return await service.discard(
+        state,
+        tenant_id=principal.tenant_id,
+        item_id=item_id,
+        actor=f"key:{principal.key_id}",
+        note=body.note,
+        request_id=request_id_of(request),
+    )

@@ -1,0 +1,198 @@
+"""Replaying and discarding quarantined items.
+
+A replay re-reads the kept vendor item with the connector's *current* mapping (and, for
+HubSpot, the CRM API), folds it into the record's snapshot again (idempotent) and logs
+what now maps, through the same path as a webhook. The item's event ids are the ones the
+original delivery would have had, so a replay never counts anything twice. Items that
+still do not map stay ``pending`` with the new reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from paceline.ingest.webhooks import repository as connector_repo
+from paceline.ingest.webhooks import service as webhooks
+from paceline.ingest.webhooks.base import AdapterContext, Connector, Item, ItemError, Unparseable
+from paceline.ingest.webhooks.quarantine import repository as repo
+from paceline.ingest.webhooks.quarantine.schemas import QuarantineOut, ReplayOut
+from paceline.shared import metrics
+from paceline.shared.db import audit
+from paceline.shared.db.models_webhooks import QuarantineItem
+from paceline.shared.errors import Conflict, NotFound
+from paceline.shared.web.deps import AppState
+
+MAX_REPLAY = 500
+
+
+def to_out(row: QuarantineItem, *, with_item: bool = False) -> QuarantineOut:
+    """The API form of an item."""
+    return QuarantineOut(
+        id=row.id,
+        source=row.source,
+        item_key=row.item_key,
+        object_type=row.object_type,
+        record_id=row.record_id,
+        reason_code=row.reason_code,
+        reason=row.reason,
+        status=row.status,
+        occurrences=row.occurrences,
+        attempts=row.attempts,
+        received_at=row.received_at,
+        last_seen_at=row.last_seen_at,
+        resolved_at=row.resolved_at,
+        resolved_by=row.resolved_by,
+        result=row.result,
+        item=row.item if with_item else None,
+    )
+
+
+async def replay(
+    state: AppState,
+    *,
+    tenant_id: str,
+    ids: list[int] | None = None,
+    source: str | None = None,
+    actor: str,
+    request_id: str | None,
+) -> ReplayOut:
+    """Replay items by id, or a source's pending items (oldest first, up to 500)."""
+    assert state.box is not None
+    assert state.eventlog is not None
+    async with state.db.transaction(write=False) as session:
+        if ids is None:
+            assert source is not None
+            ids = await repo.pending_ids(
+                session, tenant_id=tenant_id, source=source, limit=MAX_REPLAY
+            )
+        rows = []
+        for item_id in ids:
+            row = await repo.get(session, tenant_id=tenant_id, item_id=item_id)
+            if row is None:
+                raise NotFound(f"no quarantined item {item_id}")
+            if row.status != "pending" and len(ids) == 1:
+                raise Conflict(f"item {item_id} is {row.status}, not pending")
+            if row.status == "pending":
+                rows.append(row)
+        connectors: dict[str, Connector | None] = {}
+        for row in rows:
+            if row.source not in connectors:
+                found = await connector_repo.connector(
+                    session, tenant_id=tenant_id, source=row.source
+                )
+                connectors[row.source] = (
+                    webhooks.open_connector(found, state.box) if found is not None else None
+                )
+    outs: list[QuarantineOut] = []
+    replayed = 0
+    for row in rows:
+        conn = connectors.get(row.source)
+        out = await _replay_one(state, row=row, conn=conn, actor=actor, request_id=request_id)
+        replayed += out.status == "replayed"
+        outs.append(out)
+    return ReplayOut(replayed=replayed, still_pending=len(outs) - replayed, results=outs)
+
+
+async def _replay_one(
+    state: AppState,
+    *,
+    row: QuarantineItem,
+    conn: Connector | None,
+    actor: str,
+    request_id: str | None,
+) -> QuarantineOut:
+    assert state.eventlog is not None
+    now = state.clock.now()
+    results: list[webhooks.ItemResult] = []
+    if conn is not None:
+        adapter = webhooks.adapter_of(conn)
+        try:
+            prepared = [
+                webhooks.Prepared(i) for i in adapter.stored_items(row.item, row.item_key, conn)
+            ]
+        except Unparseable as exc:
+            prepared = [
+                webhooks.Prepared(
+                    Item(key=row.item_key, data=row.item), error=ItemError("unparseable", str(exc))
+                )
+            ]
+        if webhooks.needs_http(conn):
+            async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0)) as http:
+                await webhooks.read(adapter, prepared, conn, AdapterContext(now=now, http=http))
+        else:
+            await webhooks.read(adapter, prepared, conn, AdapterContext(now=now))
+    async with state.db.transaction() as session:
+        if conn is not None:
+            results = await webhooks.apply(
+                session,
+                conn=conn,
+                prepared=prepared,
+                eventlog=state.eventlog,
+                now=now,
+                request_id=request_id,
+                count_occurrence=False,
+            )
+        fresh = await repo.get(session, tenant_id=row.tenant_id, item_id=row.id)
+        assert fresh is not None
+        before = {"status": fresh.status, "reason_code": fresh.reason_code, "reason": fresh.reason}
+        fresh.attempts += 1
+        event_ids = [e for r in results for e in r.event_ids]
+        still = conn is None or any(
+            r.status == "quarantined" and r.quarantine_id == fresh.id for r in results
+        )
+        result: dict[str, Any] = {"event_ids": event_ids, "items": [r.as_dict() for r in results]}
+        if conn is None:
+            result["error"] = f"no connector for source {row.source!r}"
+        if still:
+            fresh.result = result
+        else:
+            fresh.status = "replayed"
+            fresh.resolved_at = now
+            fresh.resolved_by = actor
+            fresh.result = result
+        await session.flush()
+        await audit.record(
+            session,
+            tenant_id=row.tenant_id,
+            actor=actor,
+            action="quarantine.replay",
+            target=f"quarantine:{row.id}",
+            before=before,
+            after={"status": fresh.status, "reason": fresh.reason, "event_ids": event_ids},
+            at=now,
+            request_id=request_id,
+        )
+        metrics.QUARANTINE_REPLAYS.labels(result="still_pending" if still else "replayed").inc()
+        return to_out(fresh)
+
+
+async def discard(
+    state: AppState, *, tenant_id: str, item_id: int, actor: str, note: str, request_id: str | None
+) -> QuarantineOut:
+    """Mark a pending item discarded (kept for the record, never replayed)."""
+    now = state.clock.now()
+    async with state.db.transaction() as session:
+        row = await repo.get(session, tenant_id=tenant_id, item_id=item_id)
+        if row is None:
+            raise NotFound(f"no quarantined item {item_id}")
+        if row.status != "pending":
+            raise Conflict(f"item {item_id} is {row.status}, not pending")
+        row.status = "discarded"
+        row.resolved_at = now
+        row.resolved_by = actor
+        row.result = {**(row.result or {}), "note": note}
+        await session.flush()
+        await audit.record(
+            session,
+            tenant_id=tenant_id,
+            actor=actor,
+            action="quarantine.discard",
+            target=f"quarantine:{item_id}",
+            before={"status": "pending", "reason": row.reason},
+            after={"status": "discarded", "note": note},
+            at=now,
+            request_id=request_id,
+        )
+        return to_out(row)

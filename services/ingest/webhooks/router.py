@@ -1,0 +1,201 @@
+"""``POST /v1/webhooks/{source}``: a CRM's own webhook format.
+
+The router owns the transactions (see service.py): a read transaction to find the
+connector, none while the adapter may call the CRM's API, and one write transaction for
+snapshots, quarantine and the log append, committed before the answer is sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+import httpx
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from paceline.ingest.webhooks import service
+from paceline.ingest.webhooks.base import AdapterContext, InboundRequest
+from paceline.ingest.webhooks.signatures import SignatureError
+from paceline.shared import metrics
+from paceline.shared.errors import PayloadTooLarge, Unauthorized
+from paceline.shared.outbound import outbound_client
+from paceline.shared.web.deps import StateDep
+from paceline.shared.web.errors import request_id_of
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/v1", tags=["webhooks"])
+
+SOURCE_PATTERN = r"^[a-z0-9][a-z0-9_\-]{0,63}$"
+SourcePath = Annotated[
+    str,
+    Path(
+        pattern=SOURCE_PATTERN,
+        description="hubspot, pipedrive, salesforce, zoho, or a generic connector's name",
+    ),
+]
+EndpointQuery = Annotated[
+    str | None,
+    Query(
+        alias="endpoint",
+        max_length=64,
+        description="The connector's endpoint id (given when the connector was created).",
+    ),
+]
+
+_DESCRIPTION = (
+    "A CRM posts here in its own format. The connector is named by its unguessable "
+    "endpoint id (`?endpoint=<id>` or `/v1/webhooks/{source}/<id>`; or an API key with the "
+    "ingest scope) and the vendor's signature or credentials authenticate the request: "
+    "HubSpot `X-HubSpot-Signature-v3` (v1/v2 accepted unless required), Pipedrive HTTP "
+    "Basic, Salesforce outbound messages by org id (SOAP, answered with the `<Ack>true</Ack>` "
+    "acknowledgement) and CDC events by Standard Webhooks headers, Zoho's channel token, "
+    "generic connectors by Standard Webhooks (or 简道云 / a static token). Wrong or stale "
+    "signature: 401 and nothing stored. Items that cannot be mapped are kept in the "
+    "quarantine (`GET /v1/quarantine`) and still answered 200, because they are safe. "
+    "See docs/CONNECTORS.md."
+)
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Every item is in the event log or the quarantine",
+        "content": {
+            "application/json": {
+                "example": {
+                    "source": "hubspot",
+                    "accepted": 1,
+                    "duplicates": 0,
+                    "quarantined": 0,
+                    "ignored": 0,
+                    "results": [
+                        {
+                            "item": "hs-0-3-1234-1764300000000-1-dealstage",
+                            "status": "accepted",
+                            "event_ids": ["hs-0-3-1234-1764300000000-1"],
+                            "reason": None,
+                            "quarantine_id": None,
+                        }
+                    ],
+                }
+            },
+            "text/xml": {"example": "<soapenv:Envelope ...><Ack>true</Ack>...</soapenv:Envelope>"},
+        },
+    },
+    401: {"description": "Unknown endpoint, or a wrong or stale signature: nothing stored"},
+    413: {"description": "Body too large"},
+    503: {"description": "The event log is unavailable; retry after Retry-After"},
+}
+
+
+async def _tenant_of_key(request: Request, state: StateDep) -> str | None:
+    """The tenant of an ingest-scoped API key, when one is sent instead of an endpoint id."""
+    auth = request.headers.get("authorization", "")
+    raw = (
+        auth[7:].strip() if auth.lower().startswith("bearer ") else request.headers.get("x-api-key")
+    )
+    if not raw:
+        return None
+    principal = await state.keys.principal(raw)
+    if not principal.allows("ingest"):
+        raise Unauthorized("this API key lacks the 'ingest' scope")
+    return principal.tenant_id
+
+
+async def _receive(
+    request: Request, state: StateDep, source: str, endpoint_id: str | None
+) -> Response:
+    assert state.eventlog is not None
+    assert state.box is not None
+    body = await request.body()
+    now = state.clock.now()
+    endpoint_id = endpoint_id or request.headers.get("x-paceline-endpoint")
+    tenant_id = None if endpoint_id else await _tenant_of_key(request, state)
+    async with state.db.transaction(write=False) as session:
+        try:
+            row = await service.find_connector(
+                session, source=source, endpoint_id=endpoint_id, tenant_id=tenant_id
+            )
+        except Unauthorized:
+            metrics.WEBHOOK_REJECTED.labels(source=source).inc()
+            raise
+    conn = service.open_connector(row, state.box)
+    adapter = service.adapter_of(conn)
+    req = InboundRequest(
+        method=request.method,
+        url=str(request.url),
+        headers={k.lower(): v for k, v in request.headers.items()},
+        query=dict(request.query_params),
+        body=body,
+    )
+    try:
+        adapter.verify(req, conn, now=now)
+    except SignatureError as exc:
+        metrics.WEBHOOK_REJECTED.labels(source=source).inc()
+        log.info("webhook %s for tenant %s refused: %s", source, conn.tenant_id, exc.reason)
+        raise Unauthorized(f"the webhook could not be authenticated: {exc.reason}") from None
+    prepared = service.split(adapter, req, conn)
+    if len(prepared) > state.settings.max_batch_events:
+        raise PayloadTooLarge(
+            f"a webhook holds at most {state.settings.max_batch_events} items; "
+            f"this one has {len(prepared)}"
+        )
+    if service.needs_http(conn):
+        async with outbound_client(
+            timeout=httpx.Timeout(state.settings.outbound_timeout_s, connect=3.0),
+            allow_private=state.settings.outbound_private_allowed,
+        ) as http:
+            await service.read(adapter, prepared, conn, AdapterContext(now=now, http=http))
+    else:
+        await service.read(adapter, prepared, conn, AdapterContext(now=now))
+    # One item may hold many records (a Zoho notification lists ids): the limit is on
+    # the events a request can append, as for POST /v1/events.
+    records = sum(len(p.records) for p in prepared)
+    if records > state.settings.max_batch_events:
+        raise PayloadTooLarge(
+            f"a webhook holds at most {state.settings.max_batch_events} records; "
+            f"this one has {records}"
+        )
+    async with state.db.transaction() as session:
+        results = await service.apply(
+            session,
+            conn=conn,
+            prepared=prepared,
+            eventlog=state.eventlog,
+            now=now,
+            request_id=request_id_of(request),
+        )
+    summary = service.summary(conn.source, results)
+    custom = adapter.respond(summary, req)
+    return custom if custom is not None else JSONResponse(summary, status_code=200)
+
+
+@router.post(
+    "/webhooks/{source}",
+    summary="Receive a CRM webhook",
+    description=_DESCRIPTION,
+    responses=_RESPONSES,
+    response_class=JSONResponse,
+)
+async def receive_webhook(
+    request: Request, state: StateDep, source: SourcePath, endpoint: EndpointQuery = None
+) -> Response:
+    """Authenticate, map and log a CRM's webhook (or quarantine what cannot be mapped)."""
+    return await _receive(request, state, source, endpoint)
+
+
+@router.post(
+    "/webhooks/{source}/{endpoint_id}",
+    summary="Receive a CRM webhook (endpoint id in the path)",
+    description=_DESCRIPTION,
+    responses=_RESPONSES,
+    response_class=JSONResponse,
+)
+async def receive_webhook_at(
+    request: Request,
+    state: StateDep,
+    source: SourcePath,
+    endpoint_id: Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")],
+) -> Response:
+    """The same, for CRMs whose webhook URL cannot carry a query string."""
+    return await _receive(request, state, source, endpoint_id)

@@ -1,0 +1,258 @@
+"""Zoho CRM: Notification API callbacks (``/actions/watch`` channels).
+
+Zoho posts ``{"server_time", "module", "ids", "operation", "channel_id", "token",
+"affected_fields", "affected_values", "query_params", "resource_uri"}``. With
+``return_affected_field_values: true`` on the channel, ``affected_values`` holds the
+field values per record (``[{"record_id", "values"}]``); they are folded into each
+record's snapshot. Enable it, and for ``insert`` choose the fields the mapping reads
+(owner, stage, amount...): a record whose owner or stage never arrived stays in the
+quarantine as ``incomplete`` until a later notification completes it.
+
+Authentication: the channel's ``token`` (up to 50 characters, echoed in every callback)
+must equal the connector's ``token`` secret; ``channel_id`` must match when configured.
+Zoho callbacks carry no event id: each record's event id is
+``zoho-{module}-{id}-{server_time}-{operation}``; the state's time is ``server_time``.
+
+Docs: https://www.zoho.com/crm/developer/docs/api/v8/notifications/overview.html,
+https://www.zoho.com/crm/developer/docs/api/v8/notifications/enable.html
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Final
+
+import orjson
+
+from paceline.ingest.webhooks.base import (
+    Adapter,
+    AdapterContext,
+    Connector,
+    InboundRequest,
+    Item,
+    ItemError,
+    SettingSpec,
+    Unparseable,
+)
+from paceline.ingest.webhooks.records import VendorRecord, parse_time, us_of
+from paceline.ingest.webhooks.signatures import SignatureError, verify_token
+
+_OPEN_STAGES = [
+    "Qualification",
+    "Needs Analysis",
+    "Value Proposition",
+    "Identify Decision Makers",
+    "Id. Decision Makers",
+    "Proposal/Price Quote",
+    "Negotiation/Review",
+]
+
+_OWNER = ["Owner.id", "Owner"]
+
+DEFAULT_MAPPING: Final[dict[str, Any]] = {
+    "objects": {
+        "Deals": {
+            "type": "deal",
+            "fields": {
+                "rep_id": _OWNER,
+                "amount": "Amount",
+                "currency": "Currency",
+                "stage": "Stage",
+                "closed_at": "Closing_Date",
+                "customer_id": "Account_Name.id",
+                "is_new_customer": "Type",
+            },
+            "values": {
+                "stage": {
+                    "open": _OPEN_STAGES,
+                    "won": ["Closed Won"],
+                    "lost": ["Closed Lost", "Closed-Lost to Competition"],
+                },
+                "is_new_customer": {"true": ["New Business"], "false": ["Existing Business"]},
+            },
+            "unmatched": {"is_new_customer": "null"},
+            "attributes": {"deal_name": "Deal_Name", "lead_source": "Lead_Source"},
+        },
+        "Events": {
+            "type": "visit",
+            "fields": {"rep_id": _OWNER, "occurred_at": ["Start_DateTime", "$event_time"]},
+            "defaults": {"channel": "onsite"},
+            "attributes": {"title": "Event_Title", "venue": "Venue"},
+        },
+        "Quotes": {
+            "type": "quote",
+            "fields": {
+                "rep_id": _OWNER,
+                "amount": "Grand_Total",
+                "currency": "Currency",
+                "customer_id": "Account_Name.id",
+                "status": "Quote_Stage",
+            },
+            "values": {
+                "status": {
+                    "sent": ["Delivered", "Negotiation", "On Hold"],
+                    "accepted": ["Confirmed", "Closed Won"],
+                    "rejected": ["Closed Lost"],
+                }
+            },
+            "skip_when": {"Quote_Stage": ["Draft"]},
+        },
+        "Invoices": {
+            "type": "payment",
+            "fields": {
+                "rep_id": _OWNER,
+                "invoice_id": ["Invoice_Number", "$record_id"],
+                "amount_due": "Grand_Total",
+                "due_date": "Due_Date",
+                "amount_paid": {"path": "Grand_Total", "when": {"Status": ["Paid"]}},
+                "paid_at": {"path": "$event_time", "when": {"Status": ["Paid"]}},
+                "currency": "Currency",
+                "customer_id": "Account_Name.id",
+            },
+            "deleted_when": {"Status": ["Cancelled"]},
+        },
+        "Cases": {
+            "type": "complaint",
+            "fields": {
+                "rep_id": _OWNER,
+                "severity": "Priority",
+                "opened_at": ["Created_Time", "$event_time"],
+                "resolved_at": {"path": "$event_time", "when": {"Status": ["Closed"]}},
+                "customer_id": "Account_Name.id",
+            },
+            "attributes": {"subject": "Subject", "case_origin": "Case_Origin"},
+        },
+        "Leads": {
+            "type": "lead",
+            "fields": {
+                "rep_id": _OWNER,
+                "occurred_at": ["Created_Time", "$event_time"],
+                "source": "Lead_Source",
+            },
+        },
+    },
+    "ignore_objects": [
+        "Accounts",
+        "Contacts",
+        "Tasks",
+        "Calls",
+        "Products",
+        "Vendors",
+        "Price_Books",
+        "Sales_Orders",
+        "Purchase_Orders",
+        "Campaigns",
+        "Solutions",
+        "Notes",
+    ],
+}
+
+# Newer API versions call the Events module "Meetings".
+DEFAULT_MAPPING["objects"]["Meetings"] = DEFAULT_MAPPING["objects"]["Events"]
+
+
+class ZohoAdapter(Adapter):
+    """Zoho CRM notifications."""
+
+    name = "zoho"
+    title = "Zoho CRM"
+    docs = ("https://www.zoho.com/crm/developer/docs/api/v8/notifications/enable.html",)
+    options = (
+        SettingSpec(
+            "token",
+            "the channel's verification token (up to 50 characters)",
+            True,
+            True,
+            generated=True,
+        ),
+        SettingSpec("channel_id", "the channel id notifications must carry (optional)"),
+    )
+
+    def default_mapping(self) -> dict[str, Any]:
+        """Standard Zoho CRM modules and stages."""
+        return DEFAULT_MAPPING
+
+    def generate_secret(self, name: str) -> str:
+        """Tokens are at most 50 characters."""
+        import secrets
+
+        return secrets.token_urlsafe(30)[:40]
+
+    def verify(self, req: InboundRequest, conn: Connector, *, now: datetime) -> None:
+        """The channel token in the body (and the channel id when configured)."""
+        expected = conn.secret("token")
+        if expected is None:
+            raise SignatureError("the connector has no token")
+        try:
+            data = orjson.loads(req.body)
+        except orjson.JSONDecodeError:
+            raise SignatureError("the body is not JSON, so its token cannot be read") from None
+        if not isinstance(data, dict):
+            raise SignatureError("the body is not a Zoho notification")
+        verify_token(str(data.get("token") or ""), expected=expected, what="notification token")
+        channel = conn.settings.get("channel_id")
+        if channel and str(data.get("channel_id")) != str(channel):
+            raise SignatureError("channel_id is not the connector's channel")
+
+    def items(self, req: InboundRequest, conn: Connector) -> list[Item]:
+        """One item: the notification."""
+        try:
+            data = orjson.loads(req.body)
+        except orjson.JSONDecodeError as exc:
+            raise Unparseable(f"the body is not JSON: {exc}") from None
+        if not isinstance(data, dict) or "module" not in data or "ids" not in data:
+            raise Unparseable("not a Zoho notification (module and ids are required)")
+        ids = [str(i) for i in data.get("ids") or []]
+        stored = {k: v for k, v in data.items() if k != "token"}  # the token is a secret
+        key = (
+            f"zoho-{data['module']}-{data.get('operation')}-{data.get('server_time')}-"
+            + "-".join(ids[:5])
+        )
+        return [
+            Item(
+                key=key[:400],
+                data=stored,
+                object_type=str(data["module"]),
+                record_id=ids[0] if len(ids) == 1 else None,
+            )
+        ]
+
+    async def records(self, item: Item, conn: Connector, ctx: AdapterContext) -> list[VendorRecord]:
+        """One record state per id."""
+        data = item.data
+        module = str(data.get("module"))
+        operation = str(data.get("operation") or "").lower()
+        try:
+            at = parse_time(data.get("server_time"))
+        except ValueError:
+            at = None
+        if at is None:
+            raise ItemError("invalid_event", "the notification has no server_time")
+        values: dict[str, dict[str, Any]] = {}
+        for entry in data.get("affected_values") or []:
+            if isinstance(entry, dict) and isinstance(entry.get("values"), dict):
+                values[str(entry.get("record_id"))] = entry["values"]
+        out = []
+        for rid in [str(i) for i in data.get("ids") or []]:
+            fields = values.get(rid, {})
+            try:
+                modified = parse_time(fields.get("Modified_Time"))
+            except ValueError:
+                modified = None
+            at_us = max(us_of(at), us_of(modified)) if modified is not None else us_of(at)
+            event_id = f"zoho-{module}-{rid}-{data.get('server_time')}-{operation}"
+            if operation == "delete":
+                out.append(VendorRecord(module, rid, event_id, at_us, deleted=True, partial=True))
+            else:
+                out.append(
+                    VendorRecord(
+                        module,
+                        rid,
+                        event_id,
+                        at_us,
+                        fields=fields,
+                        deleted=False if operation == "insert" else None,
+                        partial=True,
+                    )
+                )
+        return out

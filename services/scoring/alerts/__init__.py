@@ -1,0 +1,1 @@
+"""Lag, anomaly and data-quality evaluation (event-driven and time-driven)."""

@@ -1,0 +1,327 @@
+"""Anomaly flags, judged once per closed working day (tenant-local, work calendar).
+
+* **per rep x KPI** (``anomaly_kpis``, counts): :class:`~.stats.PoissonDetector` on the
+  rep's working-day series, with persistence kept in ``alert_eval_state``. A drop is not
+  raised while (or shortly after) the rep is flagged silent, a spike not while the same
+  days are flagged as a burst or duplicates: the more specific flag already says it.
+* **a rep gone silent**: no logged event at all for ``silent_min_days`` working days or
+  more, when the rep's usual share ``p`` of active days makes that run unlikely:
+  ``(1 - p) ** run < silent_alpha`` (``p`` with a +1/+2 prior, from up to 40 working
+  days before the run). Resolved as soon as the rep logs anything.
+* **a complaint spike** (company): complaints over the last ``complaint_window_days``
+  working days against the robust baseline, upper Poisson tail, at least
+  ``complaint_min`` complaints.
+* **an end-of-period surge of won deals (冲单)**: on a month's last working day, a rep's
+  deals won in its last ``surge_last_days`` working days against the rep's usual rate
+  from the working days before, upper Poisson tail, at least ``surge_min_deals``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from paceline.scoring.alerts import repository as repo
+from paceline.scoring.alerts.stats import Persistence, PoissonDetector, poisson_sf, robust_rate
+from paceline.shared.alert_options import AlertOptions
+from paceline.shared.db import alerts as lifecycle
+from paceline.shared.db.models import Tenant
+from paceline.shared.kpi.calendar import WorkCalendar
+
+HISTORY_CALENDAR_DAYS = 120
+SUPPRESS_DAYS = 35  # calendar days a silence or burst keeps explaining a drop or spike
+
+
+def detector_for(options: AlertOptions) -> PoissonDetector:
+    """The detector with the tenant's tunables."""
+    return PoissonDetector(
+        alpha=options.anomaly_alpha,
+        persistence=options.anomaly_persistence,
+        min_expected=options.anomaly_min_expected,
+    )
+
+
+async def evaluate_day(
+    session: AsyncSession,
+    *,
+    tenant: Tenant,
+    day: date,
+    calendar: WorkCalendar,
+    options: AlertOptions,
+    now: datetime,
+) -> None:
+    """Judge one closed working day."""
+    days = calendar.working_day_list(
+        day - timedelta(days=HISTORY_CALENDAR_DAYS), day + timedelta(days=1)
+    )
+    if not days or days[-1] != day:
+        return
+    await _silent_reps(session, tenant=tenant, days=days, options=options, now=now)
+    recent = await _recent_explanations(session, tenant=tenant, now=now)
+    detector = detector_for(options)
+    for kpi in options.anomaly_kpis:
+        await _rep_anomalies(
+            session, tenant=tenant, kpi=kpi, days=days, detector=detector, recent=recent, now=now
+        )
+    await _complaint_spike(session, tenant=tenant, days=days, options=options, now=now)
+    await _period_end_surge(
+        session, tenant=tenant, days=days, calendar=calendar, options=options, now=now
+    )
+
+
+async def _recent_explanations(
+    session: AsyncSession, *, tenant: Tenant, now: datetime
+) -> dict[str, set[str]]:
+    """rep -> {"silent", "burst"}: flags that explain a drop or a spike right now."""
+    out: dict[str, set[str]] = {}
+    horizon = now - timedelta(days=SUPPRESS_DAYS)
+    for alert in await repo.alerts_of_types(
+        session,
+        tenant_id=tenant.id,
+        types=["rep_silent", "burst", "duplicate_visit"],
+        since=horizon,
+    ):
+        rep = alert.scope.removeprefix("rep:")
+        out.setdefault(rep, set()).add("silent" if alert.type == "rep_silent" else "burst")
+    return out
+
+
+async def _silent_reps(
+    session: AsyncSession, *, tenant: Tenant, days: list[date], options: AlertOptions, now: datetime
+) -> None:
+    active = await repo.active_days(
+        session, tenant_id=tenant.id, start=days[0], end=days[-1] + timedelta(days=1)
+    )
+    reps = sorted(set(await repo.active_reps(session, tenant_id=tenant.id)) | set(active))
+    back = []
+    for rep in reps:
+        seen = active.get(rep, set())
+        key = f"rep_silent:{rep}"
+        run = 0
+        for d in reversed(days):
+            if d in seen:
+                break
+            run += 1
+        if run == 0:
+            back.append(key)
+            continue
+        before = days[: len(days) - run]
+        first = min(seen) if seen else None
+        history = [d for d in before[-40:] if first is not None and d >= first]
+        if run < options.silent_min_days or len(history) < 10:
+            continue
+        p = (sum(1 for d in history if d in seen) + 1) / (len(history) + 2)
+        chance = (1 - p) ** run
+        if chance >= options.silent_alpha:
+            continue
+        since = days[len(days) - run]
+        await lifecycle.raise_alert(
+            session,
+            tenant_id=tenant.id,
+            kind="anomaly",
+            type="rep_silent",
+            dedup_key=key,
+            scope=f"rep:{rep}",
+            severity="warning",
+            title=f"{rep} has logged nothing for {run} working days (since {since.isoformat()})",
+            detail={
+                "rep_id": rep,
+                "idle_working_days": run,
+                "since": since.isoformat(),
+                "usual_active_share": round(p, 3),
+                "chance": float(f"{chance:.3g}"),
+            },
+            now=now,
+            count=False,
+        )
+    await lifecycle.resolve_alerts(
+        session, tenant_id=tenant.id, dedup_keys=back, now=now, note="the rep logs again"
+    )
+
+
+async def resolve_silent(
+    session: AsyncSession, *, tenant_id: str, reps: set[str], now: datetime
+) -> None:
+    """A rep who logs anything is no longer silent."""
+    await lifecycle.resolve_alerts(
+        session,
+        tenant_id=tenant_id,
+        dedup_keys=[f"rep_silent:{r}" for r in sorted(reps)],
+        now=now,
+        note="the rep logs again",
+    )
+
+
+async def _rep_anomalies(
+    session: AsyncSession,
+    *,
+    tenant: Tenant,
+    kpi: str,
+    days: list[date],
+    detector: PoissonDetector,
+    recent: dict[str, set[str]],
+    now: datetime,
+) -> None:
+    counts = await repo.daily_counts(
+        session, tenant_id=tenant.id, kpi=kpi, start=days[0], end=days[-1] + timedelta(days=1)
+    )
+    stored = await repo.states(session, tenant_id=tenant.id, prefix=f"anomaly:{kpi}:")
+    reps = sorted(set(counts) | {k.split(":", 2)[2] for k in stored})
+    weekdays = [d.isoweekday() for d in days]
+    for rep in reps:
+        series = [counts.get(rep, {}).get(d, 0) for d in days]
+        verdict = detector.assess(series, weekdays, len(days) - 1)
+        key = f"anomaly:{kpi}:{rep}"
+        state = Persistence.from_json(stored.get(key, {}), detector.persistence)
+        event = state.step(verdict.direction)
+        if event is not None or key in stored:
+            await repo.put_state(
+                session, tenant_id=tenant.id, key=key, state=state.to_json(), now=now
+            )
+        if event is None:
+            continue
+        keys = {d: f"anomaly:{kpi}:{rep}:{d}" for d in ("low", "high")}
+        if event == "clear":
+            await lifecycle.resolve_alerts(
+                session,
+                tenant_id=tenant.id,
+                dedup_keys=list(keys.values()),
+                now=now,
+                note="back to usual",
+            )
+            continue
+        direction = event.removeprefix("raise:")
+        other = "high" if direction == "low" else "low"
+        await lifecycle.resolve_alerts(
+            session, tenant_id=tenant.id, dedup_keys=[keys[other]], now=now
+        )
+        explained = recent.get(rep, set())
+        if (direction == "low" and "silent" in explained) or (
+            direction == "high" and "burst" in explained
+        ):
+            continue
+        word = "unusually low" if direction == "low" else "unusually high"
+        detail: dict[str, Any] = {
+            "rep_id": rep,
+            "kpi": kpi,
+            "day": days[-1].isoformat(),
+            **verdict.as_dict(),
+        }
+        await lifecycle.raise_alert(
+            session,
+            tenant_id=tenant.id,
+            kind="anomaly",
+            type=f"anomaly_{direction}",
+            dedup_key=keys[direction],
+            scope=f"rep:{rep}",
+            severity="warning",
+            title=f"{rep}: {kpi} {word} — {verdict.observed} in the last {verdict.window} "
+            f"working days, {verdict.expected:.1f} expected",
+            detail=detail,
+            now=now,
+            count=False,
+        )
+
+
+async def _complaint_spike(
+    session: AsyncSession, *, tenant: Tenant, days: list[date], options: AlertOptions, now: datetime
+) -> None:
+    per_rep = await repo.daily_counts(
+        session,
+        tenant_id=tenant.id,
+        kpi="complaint_rate",
+        start=days[0],
+        end=days[-1] + timedelta(days=1),
+    )
+    series = [sum(r.get(d, 0) for r in per_rep.values()) for d in days]
+    w = options.complaint_window_days
+    base = series[:-w][-40:]
+    key = "complaint_spike"
+    if len(base) < 10:
+        return
+    mu = robust_rate([float(x) for x in base]) * w
+    obs = sum(series[-w:])
+    p = poisson_sf(obs, mu) if mu > 0 else (0.0 if obs > 0 else 1.0)
+    if obs >= options.complaint_min and obs >= 2 * mu and p < options.anomaly_alpha:
+        await lifecycle.raise_alert(
+            session,
+            tenant_id=tenant.id,
+            kind="anomaly",
+            type="complaint_spike",
+            dedup_key=key,
+            scope="company",
+            severity="critical",
+            title=f"Complaint spike: {obs} complaints in the last {w} working days, "
+            f"{mu:.1f} expected",
+            detail={
+                "observed": obs,
+                "expected": round(mu, 3),
+                "window_days": w,
+                "p_value": float(f"{p:.3g}"),
+                "day": days[-1].isoformat(),
+            },
+            now=now,
+            count=False,
+        )
+    elif obs < 1.5 * mu or obs < options.complaint_min:
+        await lifecycle.resolve_alerts(
+            session, tenant_id=tenant.id, dedup_keys=[key], now=now, note="back to usual"
+        )
+
+
+async def _period_end_surge(
+    session: AsyncSession,
+    *,
+    tenant: Tenant,
+    days: list[date],
+    calendar: WorkCalendar,
+    options: AlertOptions,
+    now: datetime,
+) -> None:
+    day = days[-1]
+    month_end = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+    if calendar.working_days(day + timedelta(days=1), month_end) > 0:
+        return  # not the month's last working day
+    k = options.surge_last_days
+    counts = await repo.daily_counts(
+        session, tenant_id=tenant.id, kpi="deals_won", start=days[0], end=day + timedelta(days=1)
+    )
+    month = day.strftime("%Y-%m")
+    for rep, by_day in sorted(counts.items()):
+        series = [by_day.get(d, 0) for d in days]
+        base = series[:-k][-60:]
+        obs = sum(series[-k:])
+        if len(base) < 20 or obs < options.surge_min_deals:
+            continue
+        mu = robust_rate([float(x) for x in base]) * k
+        p = poisson_sf(obs, mu) if mu > 0 else 0.0
+        if obs >= 2 * mu and p < options.anomaly_alpha:
+            await lifecycle.raise_alert(
+                session,
+                tenant_id=tenant.id,
+                kind="anomaly",
+                type="period_end_surge",
+                dedup_key=f"period_end_surge:{rep}:{month}",
+                scope=f"rep:{rep}",
+                severity="warning",
+                title=f"{rep} won {obs} deals in the last {k} working days of {month}, "
+                f"{mu:.1f} usual (冲单?)",
+                detail={
+                    "rep_id": rep,
+                    "month": month,
+                    "observed": obs,
+                    "expected": round(mu, 3),
+                    "p_value": float(f"{p:.3g}"),
+                },
+                now=now,
+                reopen=False,
+                count=False,
+            )
+
+
+def local_day(now: datetime, tz: ZoneInfo) -> date:
+    """The tenant-local date of an instant."""
+    return now.astimezone(tz).date()

@@ -1,0 +1,244 @@
+"""Lag warnings: targets of current periods that fall behind, with hysteresis.
+
+For each target whose period contains today (tenant-local), progress comes from
+:func:`paceline.shared.progress.evaluate`, the same numbers the progress API shows. The
+observed level is the better of "as of now" and "as of the start of today": progress
+counts today's whole expected share from midnight on, so the morning alone would make
+every rep near the line look behind until their first visit (a daily flap).
+
+Levels: 0 on track or ahead, 1 behind (warning), 2 at risk (critical). A change of level
+(raise, escalate, de-escalate, resolve) needs ``lag_confirmations`` observations in a row
+in distinct schedule slots (``lag_every_minutes``); observations within one slot (event-
+driven re-evaluations) replace each other rather than adding up. Nothing is raised before
+``min_elapsed_share`` of the period's working days has passed. Alerts of periods that
+ended are resolved (note ``period ended``) with their final numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from paceline.scoring.alerts import repository as repo
+from paceline.shared.alert_options import AlertOptions
+from paceline.shared.db import alerts as lifecycle
+from paceline.shared.db.context import find_kpi
+from paceline.shared.db.models import Target, Tenant
+from paceline.shared.errors import NotFound
+from paceline.shared.kpi.calendar import WorkCalendar
+from paceline.shared.kpi.periods import parse_period
+from paceline.shared.progress import ProgressResult, evaluate
+from paceline.shared.scopes import parse_scope
+
+LEVELS = {"ahead": 0, "on_track": 0, "behind": 1, "at_risk": 2}
+SEVERITY = {1: "warning", 2: "critical"}
+STATUS_OF = {0: "on_track", 1: "behind", 2: "at_risk"}
+
+
+def dedup_key(target_id: int) -> str:
+    """The dedup key of a target's lag warning."""
+    return f"lag:{target_id}"
+
+
+def slot_of(now: datetime, tz: ZoneInfo, minutes: int) -> str:
+    """The schedule slot an instant falls in (tenant-local)."""
+    local = now.astimezone(tz)
+    index = (local.hour * 60 + local.minute) // minutes
+    return f"{local.date().isoformat()}#{index}"
+
+
+def _fmt(value: Decimal | None) -> str | None:
+    return None if value is None else str(value.quantize(Decimal("0.0001")))
+
+
+def _detail(target: Target, result: ProgressResult, level: int) -> dict[str, Any]:
+    pace = result.pace
+    return {
+        "target_id": target.id,
+        "kpi": target.kpi,
+        "scope": target.scope,
+        "period": target.period,
+        "period_end": target.end.isoformat(),
+        "status": STATUS_OF[level],
+        "actual": _fmt(result.value.value),
+        "target": result.version.target if result.version is not None else None,
+        "expected": _fmt(pace.expected) if pace else None,
+        "pace": _fmt(pace.pace) if pace else None,
+        "projection": _fmt(pace.projection_linear) if pace else None,
+        "elapsed_share": _fmt(pace.elapsed_share) if pace else None,
+        "as_of": result.as_of.isoformat(),
+    }
+
+
+def _title(target: Target, result: ProgressResult, level: int) -> str:
+    pace = result.pace.pace if result.pace is not None else None
+    pct = f"{pace:.0%}" if pace is not None else "?"
+    word = {1: "is behind", 2: "is at risk", 0: "is back on track"}[level]
+    return (
+        f"{target.scope} {word} on {result.kpi.name_en} for {target.period}: "
+        f"{pct} of the expected pace"
+    )
+
+
+@dataclass(slots=True)
+class LagOutcome:
+    """What one lag evaluation did."""
+
+    evaluated: int = 0
+    raised: int = 0
+    resolved: int = 0
+
+
+async def evaluate_lag(
+    session: AsyncSession,
+    *,
+    tenant: Tenant,
+    now: datetime,
+    calendar: WorkCalendar,
+    options: AlertOptions,
+    reps: Collection[str] | None = None,
+) -> LagOutcome:
+    """Judge the targets of current periods (only ``reps``' and team/company ones if given)."""
+    tz = ZoneInfo(tenant.timezone)
+    today = now.astimezone(tz).date()
+    midnight = datetime.combine(today, time(0), tzinfo=tz)
+    slot = slot_of(now, tz, options.lag_every_minutes)
+    out = LagOutcome()
+    for target in await repo.current_targets(session, tenant_id=tenant.id, day=today):
+        scope = parse_scope(target.scope)
+        if reps is not None and scope.kind == "rep" and scope.id not in reps:
+            continue
+        kpi = await find_kpi(session, tenant_id=tenant.id, key=target.kpi)
+        if kpi is None:
+            continue
+        period = parse_period(target.period, fiscal_year_start_month=tenant.fiscal_year_start_month)
+        total = calendar.working_days(period.start, period.end)
+        elapsed = calendar.working_days(period.start, today + timedelta(days=1))
+        if total <= 0 or Decimal(elapsed) / Decimal(total) < Decimal(
+            str(options.min_elapsed_share)
+        ):
+            continue
+        try:
+            result = await evaluate(
+                session,
+                tenant=tenant,
+                kpi=kpi,
+                scope=scope,
+                period=period,
+                as_of=now,
+                calendar=calendar,
+            )
+        except NotFound:  # a scope that vanished from the org chart: nothing to judge
+            continue
+        level = LEVELS.get(result.status)
+        if level is None:
+            continue
+        if level > 0 and midnight > period.start_instant(tz):
+            earlier = await evaluate(
+                session,
+                tenant=tenant,
+                kpi=kpi,
+                scope=scope,
+                period=period,
+                as_of=midnight,
+                calendar=calendar,
+            )
+            other = LEVELS.get(earlier.status)
+            if other is not None and other < level:
+                level, result = other, earlier
+        out.evaluated += 1
+        changed = await _observe(
+            session,
+            tenant=tenant,
+            target=target,
+            result=result,
+            level=level,
+            slot=slot,
+            options=options,
+            now=now,
+        )
+        if changed == "raised":
+            out.raised += 1
+        elif changed == "resolved":
+            out.resolved += 1
+    return out
+
+
+async def _observe(
+    session: AsyncSession,
+    *,
+    tenant: Tenant,
+    target: Target,
+    result: ProgressResult,
+    level: int,
+    slot: str,
+    options: AlertOptions,
+    now: datetime,
+) -> str | None:
+    key = dedup_key(target.id)
+    st = await repo.get_state(session, tenant_id=tenant.id, key=key)
+    confirmed = int(st.get("level", 0))
+    if level == confirmed:
+        if st.get("dir") is not None:
+            st.update(dir=None, streak=0, seen=None, slot=None)
+            await repo.put_state(session, tenant_id=tenant.id, key=key, state=st, now=now)
+        return None
+    direction = "worse" if level > confirmed else "better"
+    if st.get("dir") == direction:
+        seen = int(st.get("seen", level))
+        seen = min(seen, level) if direction == "worse" else max(seen, level)
+        if st.get("slot") != slot:
+            st["streak"] = int(st.get("streak", 0)) + 1
+            st["slot"] = slot
+        st["seen"] = seen
+    else:
+        st.update(dir=direction, streak=1, slot=slot, seen=level)
+    change = None
+    if int(st["streak"]) >= options.lag_confirmations:
+        new = int(st["seen"])
+        detail = _detail(target, result, new)
+        if new == 0:
+            await lifecycle.resolve_alerts(
+                session, tenant_id=tenant.id, dedup_keys=[key], now=now, note="back on track"
+            )
+            change = "resolved"
+        else:
+            await lifecycle.raise_alert(
+                session,
+                tenant_id=tenant.id,
+                kind="lag",
+                type="lag",
+                dedup_key=key,
+                scope=target.scope,
+                severity=SEVERITY[new],
+                title=_title(target, result, new),
+                detail=detail,
+                now=now,
+                count=False,
+            )
+            change = "raised"
+        st = {"level": new, "dir": None, "streak": 0, "seen": None, "slot": None}
+    await repo.put_state(session, tenant_id=tenant.id, key=key, state=st, now=now)
+    return change
+
+
+async def close_ended(session: AsyncSession, *, tenant: Tenant, now: datetime) -> int:
+    """Resolve lag warnings of periods that have ended; how many."""
+    today = now.astimezone(ZoneInfo(tenant.timezone)).date()
+    keys = []
+    for alert in await repo.open_alerts(session, tenant_id=tenant.id, types=["lag"]):
+        end = (alert.detail or {}).get("period_end")
+        if end is not None and date.fromisoformat(str(end)) <= today:
+            keys.append(alert.dedup_key)
+    await lifecycle.resolve_alerts(
+        session, tenant_id=tenant.id, dedup_keys=keys, now=now, note="period ended"
+    )
+    for key in keys:
+        await repo.put_state(session, tenant_id=tenant.id, key=key, state={}, now=now)
+    return len(keys)

@@ -1,0 +1,346 @@
+"""Data-quality flags: bursts, duplicate visits, back- and future-dated events, stale
+sources and pipeline lag (unknown reps are flagged by the facts service as it scores).
+
+The per-event checks read what is stored (the ``events`` table), not the batch alone, so
+running them twice over the same events changes nothing: each flag is an *episode* keyed
+by rep or source and tenant-local day, raised once (``reopen=False``: an episode a
+manager resolved stays resolved), its detail merged with what was seen before.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from paceline.scoring.alerts import repository as repo
+from paceline.shared.alert_options import AlertOptions
+from paceline.shared.db import alerts as lifecycle
+from paceline.shared.db.models import Event, Tenant
+from paceline.shared.kpi.calendar import WorkCalendar
+
+BURST_TYPES = ("visit", "lead", "quote")
+MAX_IDS = 50
+
+
+def _merged_ids(existing: dict[str, Any] | None, ids: Sequence[str]) -> list[str]:
+    old = list((existing or {}).get("events", []))
+    return sorted(set(old) | set(ids))[:MAX_IDS]
+
+
+async def _episode(
+    session: AsyncSession,
+    *,
+    tenant_id: str,
+    type: str,
+    key: str,
+    scope: str,
+    title: str,
+    detail: dict[str, Any],
+    ids: Sequence[str],
+    now: datetime,
+    severity: str = "warning",
+) -> None:
+    existing = await lifecycle.find_alert(session, tenant_id=tenant_id, dedup_key=key)
+    if existing is not None and existing.status == "resolved":
+        return
+    merged = _merged_ids(existing.detail if existing is not None else None, ids)
+    count = max(int(detail.get("count", 0)), len(merged))
+    if (
+        existing is not None
+        and set(merged) == set((existing.detail or {}).get("events", []))
+        and int((existing.detail or {}).get("count", 0)) >= count
+    ):
+        return  # nothing new about this episode
+    await lifecycle.raise_alert(
+        session,
+        tenant_id=tenant_id,
+        kind="data_quality",
+        type=type,
+        dedup_key=key,
+        scope=scope,
+        severity=severity,
+        title=title,
+        detail={**detail, "count": count, "events": merged},
+        now=now,
+        reopen=False,
+        count=False,
+    )
+
+
+async def check_events(
+    session: AsyncSession,
+    *,
+    tenant: Tenant,
+    events: Sequence[Event],
+    options: AlertOptions,
+    now: datetime,
+) -> None:
+    """Flag what the given (stored) events of one tenant reveal."""
+    tz = ZoneInfo(tenant.timezone)
+    dated: dict[tuple[str, str, str], list[Event]] = defaultdict(list)
+    bursts: set[tuple[str, str]] = set()
+    visits: set[tuple[str, str, str]] = set()
+    for ev in events:
+        lateness = ev.received_at - ev.occurred_at
+        if lateness > timedelta(days=options.backdated_days):
+            day = ev.received_at.astimezone(tz).date().isoformat()
+            dated[("backdated", ev.source, day)].append(ev)
+        elif -lateness > timedelta(minutes=options.future_minutes):
+            day = ev.received_at.astimezone(tz).date().isoformat()
+            dated[("future_dated", ev.source, day)].append(ev)
+        if ev.type in BURST_TYPES:
+            bursts.add((ev.rep_id, ev.type))
+        customer = (ev.payload or {}).get("customer_id")
+        if ev.type == "visit" and customer:
+            visits.add((ev.rep_id, str(customer), ev.occurred_at.astimezone(tz).date().isoformat()))
+    for (kind, source, day), found in sorted(dated.items()):
+        words = "back-dated" if kind == "backdated" else "future-dated"
+        limit = (
+            f"more than {options.backdated_days} days before"
+            if kind == "backdated"
+            else f"more than {options.future_minutes} minutes after"
+        )
+        await _episode(
+            session,
+            tenant_id=tenant.id,
+            type=kind,
+            key=f"{kind}:{source}:{day}",
+            scope="company",
+            title=f"{words.capitalize()} events from {source!r} on {day}: event times {limit} "
+            "their arrival",
+            detail={"source": source, "day": day, "count": len(found)},
+            ids=[e.event_id for e in found],
+            now=now,
+        )
+    for rep, type_ in sorted(bursts):
+        await _check_burst(
+            session,
+            tenant=tenant,
+            rep=rep,
+            type_=type_,
+            events=events,
+            options=options,
+            tz=tz,
+            now=now,
+        )
+    for rep, customer, day in sorted(visits):
+        await _check_duplicates(
+            session,
+            tenant=tenant,
+            rep=rep,
+            customer=customer,
+            day=day,
+            tz=tz,
+            options=options,
+            now=now,
+        )
+
+
+async def _check_burst(
+    session: AsyncSession,
+    *,
+    tenant: Tenant,
+    rep: str,
+    type_: str,
+    events: Sequence[Event],
+    options: AlertOptions,
+    tz: ZoneInfo,
+    now: datetime,
+) -> None:
+    window = timedelta(minutes=options.burst_minutes)
+    times = [e.occurred_at for e in events if e.rep_id == rep and e.type == type_]
+    stored = await repo.rep_events(
+        session,
+        tenant_id=tenant.id,
+        rep_id=rep,
+        type=type_,
+        start=min(times) - window,
+        end=max(times) + window + timedelta(microseconds=1),
+    )
+    stored = [e for e in stored if not (e.payload or {}).get("deleted")]
+    best: list[Event] = []
+    lo = 0
+    for hi in range(len(stored)):
+        while stored[hi].occurred_at - stored[lo].occurred_at > window:
+            lo += 1
+        if hi - lo + 1 > len(best):
+            best = stored[lo : hi + 1]
+    if len(best) < options.burst_count:
+        return
+    day = best[0].occurred_at.astimezone(tz).date().isoformat()
+    await _episode(
+        session,
+        tenant_id=tenant.id,
+        type="burst",
+        key=f"burst:{rep}:{type_}:{day}",
+        scope=f"rep:{rep}",
+        title=f"{len(best)} {type_}s by {rep} logged within {options.burst_minutes} minutes "
+        f"on {day} (padding?)",
+        detail={
+            "rep_id": rep,
+            "type": type_,
+            "day": day,
+            "count": len(best),
+            "first": best[0].occurred_at.isoformat(),
+            "last": best[-1].occurred_at.isoformat(),
+        },
+        ids=[e.event_id for e in best],
+        now=now,
+    )
+
+
+async def _check_duplicates(
+    session: AsyncSession,
+    *,
+    tenant: Tenant,
+    rep: str,
+    customer: str,
+    day: str,
+    tz: ZoneInfo,
+    options: AlertOptions,
+    now: datetime,
+) -> None:
+    start = datetime.combine(datetime.fromisoformat(day).date(), time(0), tzinfo=tz)
+    found = await repo.rep_events(
+        session,
+        tenant_id=tenant.id,
+        rep_id=rep,
+        type="visit",
+        start=start,
+        end=start + timedelta(days=1),
+    )
+    records: dict[str, Event] = {}
+    for e in found:
+        if str((e.payload or {}).get("customer_id")) == customer:
+            records[e.record_id] = e  # versions of one record are one visit
+    live = [e for e in records.values() if not (e.payload or {}).get("deleted")]
+    if len(live) < options.duplicate_visits:
+        return
+    await _episode(
+        session,
+        tenant_id=tenant.id,
+        type="duplicate_visit",
+        key=f"duplicate_visit:{rep}:{customer}:{day}",
+        scope=f"rep:{rep}",
+        title=f"{len(live)} visits by {rep} to customer {customer} on {day}",
+        detail={"rep_id": rep, "customer_id": customer, "day": day, "count": len(live)},
+        ids=[e.event_id for e in live],
+        now=now,
+    )
+
+
+def working_hours_between(
+    start: datetime,
+    end: datetime,
+    *,
+    tz: ZoneInfo,
+    calendar: WorkCalendar,
+    first_hour: int,
+    last_hour: int,
+) -> float:
+    """Hours of [start, end) that fall in working hours of working days (tenant-local)."""
+    if end <= start or last_hour <= first_hour:
+        return 0.0
+    total = 0.0
+    day = start.astimezone(tz).date()
+    last = end.astimezone(tz).date()
+    while day <= last:
+        if calendar.is_working_day(day):
+            lo = datetime.combine(day, time(first_hour), tzinfo=tz)
+            hi = datetime.combine(day, time(last_hour), tzinfo=tz)
+            a, b = max(lo, start), min(hi, end)
+            if b > a:
+                total += (b - a).total_seconds() / 3600
+        day += timedelta(days=1)
+    return total
+
+
+async def check_stale_sources(
+    session: AsyncSession,
+    *,
+    tenant: Tenant,
+    calendar: WorkCalendar,
+    options: AlertOptions,
+    now: datetime,
+) -> None:
+    """Flag sources silent for ``stale_source_hours`` working hours; resolve when back."""
+    tz = ZoneInfo(tenant.timezone)
+    last = await repo.last_received_by_source(
+        session, tenant_id=tenant.id, since=now - timedelta(days=7)
+    )
+    open_keys = {
+        a.dedup_key
+        for a in await repo.open_alerts(session, tenant_id=tenant.id, types=["stale_source"])
+    }
+    back = []
+    for source, at in sorted(last.items()):
+        key = f"stale_source:{source}"
+        hours = working_hours_between(
+            at,
+            now,
+            tz=tz,
+            calendar=calendar,
+            first_hour=options.work_start_hour,
+            last_hour=options.work_end_hour,
+        )
+        if hours >= options.stale_source_hours:
+            await lifecycle.raise_alert(
+                session,
+                tenant_id=tenant.id,
+                kind="data_quality",
+                type="stale_source",
+                dedup_key=key,
+                scope="company",
+                severity="warning",
+                title=f"No events from {source!r} for {hours:.1f} working hours "
+                f"(since {at.astimezone(tz):%Y-%m-%d %H:%M})",
+                detail={
+                    "source": source,
+                    "last_received_at": at.isoformat(),
+                    "working_hours": round(hours, 1),
+                },
+                now=now,
+                count=False,
+            )
+        elif key in open_keys:
+            back.append(key)
+    await lifecycle.resolve_alerts(
+        session, tenant_id=tenant.id, dedup_keys=back, now=now, note="events arrive again"
+    )
+
+
+async def check_pipeline_lag(
+    session: AsyncSession,
+    *,
+    tenant: Tenant,
+    lag_records: int,
+    stuck: bool,
+    options: AlertOptions,
+    now: datetime,
+) -> None:
+    """Flag scoring behind the event log (many records, or no progress); resolve when caught up."""
+    key = "pipeline_lag"
+    if lag_records >= options.pipeline_lag_records or stuck:
+        await lifecycle.raise_alert(
+            session,
+            tenant_id=tenant.id,
+            kind="data_quality",
+            type="pipeline_lag",
+            dedup_key=key,
+            scope="company",
+            severity="critical" if stuck else "warning",
+            title=f"Scoring is {lag_records} events behind the event log"
+            + (" and not advancing" if stuck else ""),
+            detail={"lag_records": lag_records, "stuck": stuck},
+            now=now,
+            count=False,
+        )
+    elif lag_records < options.pipeline_lag_records // 2:
+        await lifecycle.resolve_alerts(
+            session, tenant_id=tenant.id, dedup_keys=[key], now=now, note="caught up"
+        )

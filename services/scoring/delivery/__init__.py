@@ -1,0 +1,1 @@
+"""Delivery of alerts and digests to subscribers: formats, signing, retries."""

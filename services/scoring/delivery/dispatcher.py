@@ -1,0 +1,386 @@
+"""The delivery dispatcher: a loop in the scoring process that sends what was committed.
+
+Each step, in this order (each database step its own transaction; nothing is sent
+before the transaction that made it committed):
+
+1. **fan out**: alert events (the outbox written with every alert change) become one
+   persisted delivery per matching subscription (unique per subscription and event);
+2. **publish**: alert events go to the alerts topic (Kafka ``paceline.alerts``, or the
+   embedded log's topic of that name), then are marked published (at least once:
+   consumers de-duplicate by ``event_id``);
+3. **send**: due deliveries are leased (``lease_until``, so a crashed dispatcher's
+   claims expire and another picks them up), sent with a timeout, and the attempt is
+   recorded with its outcome.
+
+Retries: exponential backoff with jitter (``base * 2^(n-1)``, capped, times a random
+factor in [0.5, 1]); a ``Retry-After`` header (seconds or HTTP date) replaces the computed
+delay; a delivery is dead-lettered only after an attempt fails at least
+``retry_window`` (24 hours or more) after it was created. ``410 Gone`` dead-letters at
+once and disables the subscription. A subscription with no success for the whole retry
+window when one of its deliveries dies is disabled too; both raise a ``system`` alert.
+Deliveries live in the database: a restart (or SIGKILL) loses none; a delivery in flight
+during a crash is sent again after its lease ends, with the same ``webhook-id``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import logging
+import math
+import random
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+import orjson
+
+from paceline.scoring.delivery import repository as repo
+from paceline.scoring.delivery.formats import accepted, render
+from paceline.shared import metrics
+from paceline.shared.clock import Clock, SystemClock
+from paceline.shared.crypto import SecretBox
+from paceline.shared.db import alerts as lifecycle
+from paceline.shared.db.models_alerts import Delivery, Subscription
+from paceline.shared.db.session import Database
+from paceline.shared.eventlog import EventLog, LogRecord
+from paceline.shared.outbound import outbound_client
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Backoff and the dead-letter window."""
+
+    base_s: float = 5.0
+    cap_s: float = 3600.0
+    window_s: float = 26 * 3600.0
+
+    def delay(self, attempts: int, retry_after_s: float | None, rng: random.Random) -> float:
+        """Seconds until the next attempt after ``attempts`` failures."""
+        if retry_after_s is not None:
+            return min(max(retry_after_s, 0.0), self.window_s)
+        raw = min(self.cap_s, self.base_s * float(2 ** max(0, attempts - 1)))
+        return raw * rng.uniform(0.5, 1.0)
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isascii() and value.isdigit():  # "²".isdigit() holds too
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - now).total_seconds())
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What came back from one attempt."""
+
+    status_code: int | None
+    error: str | None
+    response: str | None
+    retry_after_s: float | None
+    delivered: bool
+    duration_ms: int
+
+
+class Dispatcher:
+    """Fans out, publishes and sends alert deliveries (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        clock: Clock,
+        box: SecretBox,
+        publisher: EventLog | None = None,
+        policy: RetryPolicy | None = None,
+        timeout_s: float = 10.0,
+        concurrency: int = 8,
+        poll_s: float = 1.0,
+        wall_clock: Clock | None = None,
+        seed: int | None = None,
+        allow_private: bool = True,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        # webhook-timestamp is checked by the receiver against its own clock (±5 min
+        # in the standardwebhooks library): it is always the real time of the attempt.
+        self.wall = wall_clock or SystemClock()
+        self.box = box
+        self.publisher = publisher
+        self.policy = policy or RetryPolicy()
+        self.timeout_s = timeout_s
+        self.allow_private = allow_private
+        self.concurrency = concurrency
+        self.poll_s = poll_s
+        self.rng = random.Random(seed)  # noqa: S311  # jitter, not a secret
+        self._client: httpx.AsyncClient | None = None
+        self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+
+    async def __aenter__(self) -> Dispatcher:
+        self._client = outbound_client(
+            timeout=httpx.Timeout(self.timeout_s), allow_private=self.allow_private
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the HTTP client."""
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    def wake(self) -> None:
+        """Run a step soon (new alerts were committed)."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Finish after the current step."""
+        self._stopping.set()
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Step until stopped; errors are logged and retried on the next step."""
+        if self._client is None:
+            await self.__aenter__()
+        try:
+            while not self._stopping.is_set():
+                try:
+                    await self.step()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("delivery: step failed; retrying")
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll_s)
+        finally:
+            await self.close()
+
+    async def step(self) -> int:
+        """Fan out, publish, send what is due; how many attempts were made."""
+        async with self._lock:
+            while True:
+                async with self.db.transaction() as session:
+                    fanned = await repo.fan_out(session, now=self.clock.now())
+                if fanned == 0:
+                    break
+            if self.publisher is not None:
+                await self._publish()
+            sent = 0
+            while True:
+                n = await self._send_due()
+                sent += n
+                if n == 0:
+                    return sent
+
+    async def _publish(self) -> None:
+        assert self.publisher is not None
+        while True:
+            async with self.db.transaction(write=False) as session:
+                events = await repo.unpublished(session)
+            if not events:
+                return
+            records = [
+                LogRecord(
+                    key=f"{e.tenant_id}|{e.snapshot.get('dedup_key', e.alert_id)}".encode(),
+                    value=orjson.dumps(
+                        {
+                            "event_id": e.id,
+                            "tenant": e.tenant_id,
+                            "action": e.action,
+                            "at": e.at.isoformat(),
+                            "actor": e.actor,
+                            "alert": e.snapshot,
+                        }
+                    ),
+                )
+                for e in events
+            ]
+            try:
+                await self.publisher.append(records)
+            except Exception:  # the log is down: publish later, deliveries go on
+                log.warning("delivery: could not publish alerts to the log; will retry")
+                return
+            async with self.db.transaction() as session:
+                await repo.mark_published(session, ids=[e.id for e in events], now=self.clock.now())
+
+    async def _send_due(self) -> int:
+        now = self.clock.now()
+        limit = self.concurrency * 4
+        # The lease outlasts the whole claim: its last delivery may wait for the others
+        # (``concurrency`` at a time, each up to ``timeout_s``) before its own attempt.
+        lease_s = self.timeout_s * math.ceil(limit / self.concurrency) + 60
+        async with self.db.transaction() as session:
+            claimed = await repo.claim_due(
+                session,
+                now=now,
+                lease_until=now + timedelta(seconds=lease_s),
+                limit=limit,
+            )
+        if not claimed:
+            return 0
+        sem = asyncio.Semaphore(self.concurrency)
+
+        async def one(delivery: Delivery, sub: Subscription) -> None:
+            async with sem:
+                outcome = await self._attempt(delivery, sub)
+                await self._record(delivery.id, outcome)
+
+        await asyncio.gather(*(one(d, s) for d, s in claimed))
+        return len(claimed)
+
+    async def _attempt(self, delivery: Delivery, sub: Subscription) -> Outcome:
+        assert self._client is not None
+        try:
+            url = self.box.decrypt(sub.url_enc)
+            secret = self.box.decrypt(sub.secret_enc) if sub.secret_enc else None
+            req = render(
+                fmt=sub.format,
+                url=url,
+                secret=secret,
+                message_id=delivery.message_id,
+                payload=delivery.payload,
+                at=self.wall.now(),
+            )
+        except Exception as exc:  # a key rotated away, a bad URL: a failed attempt
+            return Outcome(None, f"cannot prepare the request: {exc}", None, None, False, 0)
+        started = time.perf_counter()
+        try:
+            # A deadline for the whole attempt: httpx's timeouts are per phase and per
+            # chunk read, so an endpoint dripping its answer would hold the step forever.
+            async with asyncio.timeout(self.timeout_s):
+                resp = await self._client.post(req.url, content=req.body, headers=req.headers)
+        except TimeoutError:
+            ms = int((time.perf_counter() - started) * 1000)
+            late = f"no complete answer within {self.timeout_s:g} s"
+            return Outcome(None, late, None, None, False, ms)
+        except httpx.HTTPError as exc:
+            ms = int((time.perf_counter() - started) * 1000)
+            return Outcome(None, f"{type(exc).__name__}: {exc}"[:1000], None, None, False, ms)
+        ms = int((time.perf_counter() - started) * 1000)
+        text = resp.text[:1000]
+        ok, error = accepted(sub.format, resp.status_code, text)
+        return Outcome(
+            resp.status_code,
+            error,
+            text,
+            parse_retry_after(resp.headers.get("retry-after"), self.wall.now()),
+            ok,
+            ms,
+        )
+
+    async def _record(self, delivery_id: int, outcome: Outcome) -> None:
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            delivery = await repo.get_delivery(session, delivery_id=delivery_id, lock=True)
+            if delivery is None or delivery.status != "pending":
+                return
+            sub = await repo.get_subscription(
+                session, subscription_id=delivery.subscription_id, lock=True
+            )
+            assert sub is not None
+            delivery.attempts += 1
+            delivery.lease_until = None
+            delivery.last_status_code = outcome.status_code
+            delivery.last_error = outcome.error
+            next_at: datetime | None = None
+            if outcome.delivered:
+                result = "delivered"
+                delivery.status = "delivered"
+                delivery.delivered_at = now
+                delivery.next_attempt_at = None
+                sub.failing_since = None
+                sub.consecutive_dead = 0
+            elif outcome.status_code == 410:
+                result = "gone"
+                delivery.status = "dead"
+                delivery.dead_at = now
+                delivery.next_attempt_at = None
+                await self._disable(session, sub, "the endpoint answered 410 Gone", now)
+            else:
+                if sub.failing_since is None:
+                    sub.failing_since = now
+                window = timedelta(seconds=self.policy.window_s)
+                if now >= delivery.created_at + window:
+                    result = "dead"
+                    delivery.status = "dead"
+                    delivery.dead_at = now
+                    delivery.next_attempt_at = None
+                    sub.consecutive_dead += 1
+                    if sub.failing_since <= now - window:
+                        await self._disable(
+                            session,
+                            sub,
+                            f"no delivery succeeded for {self.policy.window_s / 3600:.0f} hours "
+                            f"(last: {outcome.error})",
+                            now,
+                        )
+                else:
+                    result = "retry"
+                    delay = self.policy.delay(delivery.attempts, outcome.retry_after_s, self.rng)
+                    next_at = now + timedelta(seconds=delay)
+                    delivery.next_attempt_at = next_at
+            await repo.add_attempt(
+                session,
+                tenant_id=delivery.tenant_id,
+                delivery_id=delivery.id,
+                attempt=delivery.attempts,
+                at=now,
+                status_code=outcome.status_code,
+                error=outcome.error,
+                duration_ms=outcome.duration_ms,
+                response=outcome.response,
+                outcome=result,
+                next_attempt_at=next_at,
+            )
+        metrics.ALERT_DELIVERIES.labels(outcome=result).inc()
+        metrics.ALERT_DELIVERY_SECONDS.observe(outcome.duration_ms / 1000)
+        if result != "delivered":
+            log.info(
+                "delivery %s to subscription %s: %s (%s)",
+                delivery_id,
+                sub.id,
+                result,
+                outcome.error,
+            )
+
+    async def _disable(
+        self, session: object, sub: Subscription, reason: str, now: datetime
+    ) -> None:
+        from sqlalchemy.ext.asyncio import AsyncSession
+
+        assert isinstance(session, AsyncSession)
+        if not sub.enabled:
+            return
+        sub.enabled = False
+        sub.disabled_reason = reason
+        sub.disabled_at = now
+        await session.flush()
+        await lifecycle.raise_alert(
+            session,
+            tenant_id=sub.tenant_id,
+            kind="system",
+            type="subscription_disabled",
+            dedup_key=f"subscription_disabled:{sub.id}",
+            scope="company",
+            severity="critical",
+            title=f"Subscription {sub.name!r} was disabled: {reason}",
+            detail={"subscription_id": sub.id, "name": sub.name, "reason": reason},
+            now=now,
+            count=False,
+        )

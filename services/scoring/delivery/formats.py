@@ -1,0 +1,166 @@
+"""Payload formats: the standard signed JSON, and the group-bot formats.
+
+* ``standard``: the Paceline JSON body, signed per Standard Webhooks (headers
+  ``webhook-id``, ``webhook-timestamp``, ``webhook-signature: v1,<base64 HMAC-SHA256 of
+  "id.timestamp.body">``) with the ``standardwebhooks`` library and the subscription's
+  ``whsec_`` secret.
+* ``slack``: an incoming webhook, ``{"text": ..., "blocks": [...]}`` (mrkdwn).
+* ``wecom`` (企业微信 group bot): ``{"msgtype": "markdown", "markdown": {"content": ...}}``;
+  the bot's key is in the URL; a 200 with ``errcode != 0`` is a failure.
+* ``dingtalk`` (钉钉 custom robot): ``{"msgtype": "markdown", "markdown": {"title", "text"}}``;
+  with a secret (``SEC...``) the URL is signed: ``timestamp`` (ms) and
+  ``sign = urlencode(base64(HMAC-SHA256(secret, "{timestamp}\\n{secret}")))``;
+  ``errcode != 0`` is a failure.
+* ``feishu`` (飞书/Lark custom bot): ``{"msg_type": "text", "content": {"text": ...}}``,
+  with a secret also ``timestamp`` (s) and ``sign = base64(HMAC-SHA256(key =
+  "{timestamp}\\n{secret}", message = ""))`` in the body; ``code != 0`` is a failure.
+
+Bot formats carry every standard header too (``webhook-id`` for de-duplication), and
+the standard format's signature when the subscription has a ``whsec_`` secret.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import orjson
+from standardwebhooks.webhooks import Webhook
+
+SEVERITY_MARK = {"critical": "🔴", "warning": "🟠", "info": "🔵"}
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """An outbound HTTP request, ready to send."""
+
+    url: str
+    headers: dict[str, str]
+    body: bytes
+
+
+def _lines(payload: dict[str, Any]) -> tuple[str, list[str]]:
+    """A title and markdown lines for a message (alert or digest)."""
+    data = payload.get("data", {})
+    if "alert" in data:
+        a = data["alert"]
+        ev = data.get("event", {})
+        mark = SEVERITY_MARK.get(str(a.get("severity")), "")
+        title = f"{mark} [{ev.get('action', '')}] {a.get('title', '')}".strip()
+        lines = [
+            f"**{a.get('kind')}/{a.get('type')}** · {a.get('severity')} · {a.get('status')}",
+            f"scope: {a.get('scope')}" + (f" · team: {a['team']}" if a.get("team") else ""),
+        ]
+        detail = a.get("detail") or {}
+        for k in list(detail)[:8]:
+            if k != "events":
+                lines.append(f"{k}: {detail[k]}")
+        return title, lines
+    d = data.get("digest", {})
+    title = f"📋 {d.get('title', payload.get('type', 'digest'))}"
+    lines = [str(x) for x in d.get("summary", [])]
+    return title, lines
+
+
+def _standard_headers(
+    message_id: str, body: bytes, secret: str | None, at: datetime
+) -> dict[str, str]:
+    headers = {
+        "content-type": "application/json",
+        "user-agent": "Paceline-Webhooks/1",
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(at.timestamp())),
+    }
+    if secret and secret.startswith("whsec_"):
+        headers["webhook-signature"] = Webhook(secret).sign(message_id, at, body.decode())
+    return headers
+
+
+def dingtalk_sign(secret: str, timestamp_ms: int) -> str:
+    """DingTalk's signature of a timestamp (to be URL-encoded into ``sign``)."""
+    digest = hmac.new(
+        secret.encode(), f"{timestamp_ms}\n{secret}".encode(), hashlib.sha256
+    ).digest()
+    return base64.b64encode(digest).decode()
+
+
+def feishu_sign(secret: str, timestamp_s: int) -> str:
+    """Feishu's signature of a timestamp (the key is "timestamp\\nsecret", the message empty)."""
+    digest = hmac.new(f"{timestamp_s}\n{secret}".encode(), b"", hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+def _with_query(url: str, extra: dict[str, str]) -> str:
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in extra]
+    query += list(extra.items())
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def render(
+    *,
+    fmt: str,
+    url: str,
+    secret: str | None,
+    message_id: str,
+    payload: dict[str, Any],
+    at: datetime,
+) -> Request:
+    """The HTTP request that delivers ``payload`` to a subscriber in its format."""
+    if fmt == "standard":
+        body = orjson.dumps(payload)
+        return Request(url, _standard_headers(message_id, body, secret, at), body)
+    title, lines = _lines(payload)
+    text = "\n".join([title, *lines])
+    md = "\n".join([f"**{title}**", "", *(f"> {x}" for x in lines)])
+    extra_q: dict[str, str] = {}
+    body_obj: dict[str, Any]
+    if fmt == "slack":
+        body_obj = {
+            "text": text,
+            "blocks": [
+                {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
+                {
+                    "type": "section",
+                    "text": {"type": "mrkdwn", "text": "\n".join(lines)[:2900] or "-"},
+                },
+            ],
+        }
+    elif fmt == "wecom":
+        body_obj = {"msgtype": "markdown", "markdown": {"content": md[:4000]}}
+    elif fmt == "dingtalk":
+        body_obj = {"msgtype": "markdown", "markdown": {"title": title[:100], "text": md}}
+        if secret:
+            ts = int(at.timestamp() * 1000)
+            extra_q = {"timestamp": str(ts), "sign": dingtalk_sign(secret, ts)}
+    elif fmt == "feishu":
+        body_obj = {"msg_type": "text", "content": {"text": text}}
+        if secret:
+            ts = int(at.timestamp())
+            body_obj = {"timestamp": str(ts), "sign": feishu_sign(secret, ts), **body_obj}
+    else:
+        raise ValueError(f"unknown format {fmt!r}")
+    body = orjson.dumps(body_obj)
+    headers = _standard_headers(message_id, body, secret, at)
+    return Request(_with_query(url, extra_q) if extra_q else url, headers, body)
+
+
+def accepted(fmt: str, status: int, text: str) -> tuple[bool, str | None]:
+    """Whether a response means delivered (bots answer 200 with an error code inside)."""
+    if not 200 <= status < 300:
+        return False, f"HTTP {status}"
+    if fmt in ("wecom", "dingtalk", "feishu"):
+        try:
+            data = orjson.loads(text) if text else {}
+        except orjson.JSONDecodeError:
+            return True, None
+        if isinstance(data, dict):
+            code = data.get("errcode", data.get("code", data.get("StatusCode", 0)))
+            if code not in (0, None):
+                return False, f"{fmt} error {code}: {data.get('errmsg') or data.get('msg')}"
+    return True, None

@@ -1,0 +1,171 @@
+"""``GET /v1/reviews``: the period review (复盘), JSON and CSV, against hand-computed values."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from paceline.shared.clock import FixedClock
+from tests.support import Stack, embedded_settings, running_stack
+
+PLANNED = datetime.fromisoformat("2026-10-20T10:00:00+08:00")
+REVIEWED = datetime.fromisoformat("2026-12-02T10:00:00+08:00")
+ORG: dict[str, Any] = {
+    "teams": [{"id": "north", "name": "North"}, {"id": "south", "name": "South"}],
+    "reps": [
+        {"id": "r1", "name": "Ann", "team_id": "north", "role": "account_manager"},
+        {"id": "r2", "name": "Bo", "team_id": "north", "role": "account_manager"},
+        {"id": "r3", "name": "Cy", "team_id": "south", "role": "account_manager"},
+    ],
+    "effective_from": "2026-01-01",
+}
+# November 2026: rep -> (deals won, amount each, quotes)
+NOVEMBER = {"r1": (12, 5_000, 30), "r2": (11, 5_000, 20)}
+TARGETS = [
+    ("deals_won", "r1", "10"),
+    ("deals_won", "r2", "10"),
+    ("revenue", "r1", "100000"),
+    ("revenue", "r2", "50000"),
+    ("quotes", "r1", "40"),
+    ("csat", "r1", "4"),
+]
+
+
+@pytest.fixture
+async def s(tmp_path: Path) -> AsyncIterator[Stack]:
+    clock = FixedClock(PLANNED)
+    async with running_stack("embedded", embedded_settings(tmp_path / "data"), clock=clock) as st:
+        assert (await st.client.put("/v1/org", json=ORG, headers=st.auth())).status_code == 200
+        for kpi, rep, value in TARGETS:
+            resp = await st.client.post(
+                "/v1/targets",
+                json={"kpi": kpi, "scope": f"rep:{rep}", "period": "2026-11", "target": value},
+                headers=st.auth(),
+            )
+            assert resp.status_code == 201, resp.text
+        clock.set(REVIEWED)
+        events = []
+        for rep, (deals, amount, quotes) in NOVEMBER.items():
+            events += [
+                {
+                    "event_id": f"q-{rep}-{n}",
+                    "type": "quote",
+                    "occurred_at": f"2026-11-{n % 28 + 1:02d}T10:00:00+08:00",
+                    "rep_id": rep,
+                }
+                for n in range(quotes)
+            ]
+            events += [
+                {
+                    "event_id": f"d-{rep}-{n}",
+                    "type": "deal",
+                    "stage": "won",
+                    "occurred_at": f"2026-11-{n + 2:02d}T15:00:00+08:00",
+                    "rep_id": rep,
+                    "amount": str(amount),
+                }
+                for n in range(deals)
+            ]
+        assert (await st.post_events(events)).status_code == 202
+        await st.wait_scored()
+        yield st
+
+
+async def test_review_table_findings_drivers(s: Stack) -> None:
+    resp = await s.client.get(
+        "/v1/reviews", params={"team": "north", "period": "2026-11"}, headers=s.auth()
+    )
+    assert resp.status_code == 200, resp.text
+    out = resp.json()
+    assert out["as_of"] == "2026-12-01T00:00:00+08:00"
+    assert [k["kpi"] for k in out["kpis"]] == ["csat", "deals_won", "quotes", "revenue"]
+    rows = {(r["scope"], r["kpi"]): r for r in out["rows"]}
+    assert rows[("rep:r1", "deals_won")]["raw_attainment"] == "1.2000"
+    assert rows[("rep:r2", "deals_won")]["raw_attainment"] == "1.1000"
+    assert rows[("rep:r1", "revenue")]["attainment"] == "0.6000"
+    assert rows[("rep:r1", "revenue")]["met"] is False
+    assert rows[("rep:r2", "revenue")]["met"] is True
+    assert rows[("rep:r1", "csat")]["status"] == "insufficient_data"
+    assert rows[("rep:r2", "csat")]["status"] == "no_target"
+    assert rows[("team:north", "revenue")]["actual"] == "115000.0000"
+    assert rows[("team:north", "revenue")]["status"] == "no_target"
+    dists = {d["kpi"]: d for d in out["distribution"]}
+    assert (dists["revenue"]["reps"], dists["revenue"]["met"]) == (2, 1)
+    assert dists["revenue"]["buckets"] == {"<80%": 1, "80-100%": 0, "100-120%": 1, ">=120%": 0}
+    assert dists["csat"]["reps"] == 0
+    # Every rep beat deals_won: too low? Revenue: one of two missed, no finding.
+    assert [(f["kpi"], f["finding"]) for f in out["findings"]] == [("deals_won", "beaten_by_all")]
+    [miss] = out["misses"]
+    # Planned: 40 quotes (target) -> 10 deals (target) -> 10,000 a deal (100,000 / 10).
+    # Actual: 30 quotes, 12 deals (40%), 5,000 a deal. Quotes: (30-40) x 0.25 x 10,000;
+    # win rate: 30 x (0.40-0.25) x 10,000; deal size: 12 x (5,000-10,000).
+    assert miss["scope"] == "rep:r1"
+    assert miss["gap"] == "-40000.0000"
+    assert {d["driver"]: d["effect"] for d in miss["drivers"]} == {
+        "quotes": "-25000.0000",
+        "win_rate": "45000.0000",
+        "average_deal": "-60000.0000",
+    }
+    assert miss["planned_from"] == {
+        "deals_won": "the rep's deals_won target",
+        "quotes": "the rep's quotes target",
+    }
+    assert miss["largest"] == "average_deal"
+    nexts = {(n["scope"], n["kpi"]): n for n in out["suggestions"]}
+    assert nexts[("rep:r1", "deals_won")]["period"] == "2026-12"
+    assert "everybody beat it" in nexts[("rep:r1", "deals_won")]["note"]
+    text = await s.client.get(
+        "/v1/reviews",
+        params={"team": "north", "period": "2026-11", "format": "csv"},
+        headers=s.auth(),
+    )
+    assert text.status_code == 200
+    lines = text.text.splitlines()
+    assert lines[0] == (
+        "scope,name,kpi,actual,target,baseline,stretch,attainment,raw_attainment,tier,met,"
+        "status,gap,driver_quotes,driver_win_rate,driver_average_deal,next_period,"
+        "next_baseline,next_target,next_stretch"
+    )
+    table = list(csv.DictReader(io.StringIO(text.text)))
+    assert len(table) == 4 * 3  # (r1, r2, team) x 4 KPIs
+    r1 = next(r for r in table if r["scope"] == "rep:r1" and r["kpi"] == "revenue")
+    assert (r1["name"], r1["gap"], r1["driver_average_deal"], r1["tier"]) == (
+        "Ann",
+        "-40000.0000",
+        "-60000.0000",
+        "below_baseline",
+    )
+
+
+async def test_review_without_targets_uses_the_template(s: Stack) -> None:
+    resp = await s.client.get(
+        "/v1/reviews", params={"team": "south", "period": "2026-11"}, headers=s.auth()
+    )
+    assert resp.status_code == 200, resp.text
+    out = resp.json()
+    assert [k["kpi"] for k in out["kpis"]] == [
+        "revenue",
+        "new_customers",
+        "visits",
+        "win_rate",
+        "crm_active_days",
+    ]
+    assert {r["status"] for r in out["rows"]} == {"no_target"}
+    assert out["findings"] == []
+    assert out["misses"] == []
+    assert (
+        await s.client.get(
+            "/v1/reviews", params={"team": "nowhere", "period": "2026-11"}, headers=s.auth()
+        )
+    ).status_code == 404
+    bad = await s.client.get(
+        "/v1/reviews", params={"team": "south", "period": "2026-13"}, headers=s.auth()
+    )
+    assert bad.status_code == 422
+    assert bad.json()["error"]["fields"][0]["field"] == "period"

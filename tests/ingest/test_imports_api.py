@@ -1,0 +1,295 @@
+"""History imports: ``POST /v1/imports`` (ingest), ``GET /v1/imports`` (api), the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+from click.testing import CliRunner
+
+from paceline.cli.main import main as cli
+from tests.support import Stack, stored_facts
+
+CANONICAL_CSV = """event_id,type,occurred_at,rep_id,entity_id,version,stage,amount,customer_id
+d1-v1,deal,2025-03-14T10:00:00+08:00,r1,d1,1,won,1200.50,c1
+d2-v1,deal,2025-03-20T10:00:00+08:00,r2,d2,1,won,800,c2
+v1,visit,2025-03-21T09:00:00+08:00,r1,,,,,c1
+"""
+
+CRM_CSV = """Deal ID,Owner,Stage,Amount,Won on,City
+D1,r1,Closed Won,"¥1,200.50",14/03/2025,上海
+D2,r2,Closed Won,"USD 100",15/03/2025,
+D3,r1,Closed Lost,300,2025-03-16,
+D4,r1,Closed Won,abc,16/03/2025,
+D1,r1,Closed Won,"¥1,200.50",14/03/2025,上海
+D5,,Closed Won,10,16/03/2025,
+D6,r2,Won?,10,16/03/2025,
+"""
+CRM_MAPPING: dict[str, Any] = {
+    "type": "deal",
+    "columns": {
+        "Deal ID": "entity_id",
+        "Owner": "rep_id",
+        "Stage": "stage",
+        "Amount": "amount",
+        "Won on": "occurred_at",
+    },
+    "values": {"stage": {"Closed Won": "won", "Closed Lost": "lost"}},
+    "constants": {"version": 1},
+    "date_formats": {"occurred_at": "%d/%m/%Y"},
+}
+
+
+async def _progress(s: Stack, kpi: str, scope: str, period: str = "2025-03") -> str:
+    resp = await s.client.get(
+        "/v1/progress",
+        params={"kpi": kpi, "scope": scope, "period": period, "as_of": "2025-04-01T00:00:00+08:00"},
+        headers=s.auth(),
+    )
+    assert resp.status_code == 200, resp.text
+    value: str = resp.json()["actual"]
+    return value
+
+
+async def test_canonical_csv_needs_no_mapping(embedded_stack: Stack) -> None:
+    s = embedded_stack
+    resp = await s.client.post(
+        "/v1/imports?name=history-2025",
+        content=CANONICAL_CSV.encode(),
+        headers={**s.auth(), "Content-Type": "text/csv"},
+    )
+    assert resp.status_code == 201, resp.text
+    out = resp.json()
+    assert (out["rows_total"], out["rows_accepted"], out["rows_rejected"]) == (3, 3, 0)
+    assert out["source"] == "import:history-2025"
+    assert out["status"] == "completed"
+    assert out["warnings"] == []
+    await s.wait_scored()
+    assert await _progress(s, "revenue", "rep:r1") == "1200.5000"
+    assert await _progress(s, "revenue", "company") == "2000.5000"
+    assert await _progress(s, "visits", "rep:r1") == "1.0000"
+    got = await s.client.get(f"/v1/imports/{out['id']}", headers=s.auth())
+    assert got.status_code == 200
+    assert got.json()["applied"] is True
+    assert got.json()["rows_accepted"] == 3
+
+
+async def test_mapping_report_and_reimport(stack: Stack) -> None:
+    """Both run modes: the report, the stored rows, and a re-import that changes nothing."""
+    s = stack
+    body = {"name": "crm", "mapping": CRM_MAPPING, "content": CRM_CSV, "file_name": "deals.csv"}
+    resp = await s.client.post("/v1/imports", json=body, headers=s.auth())
+    assert resp.status_code == 201, resp.text
+    out = resp.json()
+    assert out["rows_total"] == 7
+    assert (out["rows_accepted"], out["rows_duplicate"], out["rows_rejected"]) == (2, 1, 4)
+    assert out["file_name"] == "deals.csv"
+    assert out["warnings"] == ["column 'City' is not a canonical field: kept in attributes.City"]
+    issues = {i["line"]: i for i in out["issues"]}
+    assert sorted(issues) == [4, 5, 6, 7, 8]
+    # "2025-03-16" is not day/month/year: the format is per field, strictly.
+    assert issues[4]["errors"] == [
+        {
+            "field": "occurred_at",
+            "reason": "occurred_at (column 'Won on'): '2025-03-16' does not match the format "
+            "'%d/%m/%Y'",
+        }
+    ]
+    assert issues[5]["status"] == "rejected"
+    assert issues[5]["errors"] == [
+        {"field": "amount", "reason": "amount (column 'Amount'): 'abc' is not a number"}
+    ]
+    assert issues[6] == {
+        "line": 6,
+        "status": "duplicate",
+        "event_id": "deal:D1@i00000000000000000001",
+        "errors": [{"field": "event_id", "reason": "repeats line 2"}],
+        "row": {
+            "Deal ID": "D1",
+            "Owner": "r1",
+            "Stage": "Closed Won",
+            "Amount": "¥1,200.50",
+            "Won on": "14/03/2025",
+            "City": "上海",
+        },
+    }
+    assert issues[7]["errors"] == [{"field": "rep_id", "reason": "is required"}]
+    assert issues[8]["errors"][0]["field"] == "stage"
+    assert "Won?" in issues[8]["row"]["Stage"]
+    await s.wait_scored()
+    # D1 in CNY (the ¥ mark), D2 in USD: without a USD rate it is not counted.
+    assert await _progress(s, "revenue", "rep:r1") == "1200.5000"
+    assert await _progress(s, "deals_won", "rep:r2") == "1.0000"
+    facts_before = await stored_facts(s.db)
+    # The same file again appends nothing: every row was imported before.
+    again = await s.client.post("/v1/imports", json=body, headers=s.auth())
+    assert again.status_code == 201
+    a = again.json()
+    assert (a["rows_accepted"], a["rows_unchanged"], a["rows_duplicate"]) == (0, 2, 1)
+    await s.wait_scored()
+    assert await stored_facts(s.db) == facts_before
+    # The report is stored: JSON pages and CSV, one line per problem.
+    rows = await s.client.get(
+        f"/v1/imports/{out['id']}/rows", params={"status": "rejected"}, headers=s.auth()
+    )
+    assert [r["line"] for r in rows.json()["rows"]] == [4, 5, 7, 8]
+    page = await s.client.get(
+        f"/v1/imports/{out['id']}/rows", params={"limit": 2}, headers=s.auth()
+    )
+    assert [r["line"] for r in page.json()["rows"]] == [4, 5]
+    assert page.json()["next_after_line"] == 5
+    text = await s.client.get(
+        f"/v1/imports/{out['id']}/rows", headers={**s.auth(), "Accept": "text/csv"}
+    )
+    lines = text.text.splitlines()
+    assert lines[0] == "line,status,event_id,field,reason"
+    assert lines[2] == "5,rejected,,amount,amount (column 'Amount'): 'abc' is not a number"
+    assert lines[3] == "6,duplicate,deal:D1@i00000000000000000001,event_id,repeats line 2"
+    listed = await s.client.get("/v1/imports", params={"name": "crm"}, headers=s.auth())
+    assert [r["id"] for r in listed.json()] == [a["id"], out["id"]]
+    assert all(r["applied"] for r in listed.json())
+
+
+async def test_fields_without_offset_use_the_tenant_zone_and_amount_marks(
+    embedded_stack: Stack,
+) -> None:
+    s = embedded_stack
+    content = (
+        "Rep;When;Sum;Währung\n"
+        "r1;2025-03-31 23:30;1.234,50;EUR\n"  # 23:30 in Shanghai: still March 31
+        "r1;2025/04/01 00:10;€ 10,00;USD\n"  # € mark against a USD column: refused
+    )
+    mapping = {
+        "type": "deal",
+        "columns": {"Rep": "rep_id", "When": "occurred_at", "Sum": "amount", "Währung": "currency"},
+        "constants": {"stage": "won"},
+        "decimal_separator": ",",
+        "delimiter": ";",
+    }
+    resp = await s.client.post(
+        "/v1/imports",
+        json={"name": "eu", "mapping": mapping, "content": content},
+        headers=s.auth(),
+    )
+    assert resp.status_code == 201, resp.text
+    out = resp.json()
+    assert out["rows_accepted"] == 1
+    assert out["issues"][0]["line"] == 3
+    assert out["issues"][0]["errors"] == [
+        {"field": "currency", "reason": "the currency column says USD but amount is in EUR"}
+    ]
+    await s.wait_scored()
+    records = await s.client.get(
+        "/v1/facts/records",
+        params={"kpi": "deals_won", "from": "2025-03-31", "to": "2025-03-31", "scope": "rep:r1"},
+        headers=s.auth(),
+    )
+    assert records.status_code == 200, records.text
+    [record] = records.json()["records"]
+    text = orjson.dumps(record).decode()
+    assert '"amount":"1234.50"' in text
+    assert '"currency":"EUR"' in text
+    assert '"occurred_at":"2025-03-31T23:30:00+08:00"' in text
+
+
+async def test_ndjson_import(embedded_stack: Stack) -> None:
+    s = embedded_stack
+    lines = [
+        {"type": "visit", "occurred_at": "2025-03-03T10:00:00+08:00", "rep_id": "r1"},
+        {"type": "visit", "occurred_at": "2025-03-04T10:00:00+08:00", "rep_id": "r1"},
+        {"type": "visit", "occurred_at": "2025-03-04T10:00:00+08:00", "rep_id": "r1"},
+        {"type": "visit", "occurred_at": "2025-03-04", "rep_id": "r2", "region": "east"},
+    ]
+    body = b"\n".join(orjson.dumps(x) for x in lines) + b"\nnot json\n"
+    resp = await s.client.post(
+        "/v1/imports?name=visits",
+        content=body,
+        headers={**s.auth(), "Content-Type": "application/x-ndjson"},
+    )
+    assert resp.status_code == 201, resp.text
+    out = resp.json()
+    # Line 3 repeats line 2 exactly (a digest of the row is its id); line 5 is not JSON.
+    assert (out["rows_accepted"], out["rows_duplicate"], out["rows_rejected"]) == (3, 1, 1)
+    assert out["issues"][0]["line"] == 3
+    assert out["issues"][1]["line"] == 5
+    assert out["issues"][1]["errors"][0]["field"] == "(row)"
+    assert out["warnings"] == [
+        "column 'region' is not a canonical field: kept in attributes.region"
+    ]
+    await s.wait_scored()
+    assert await _progress(s, "visits", "company") == "3.0000"
+
+
+async def test_bad_requests_name_the_problem(embedded_stack: Stack) -> None:
+    s = embedded_stack
+    bad_mapping = await s.client.post(
+        "/v1/imports",
+        json={
+            "name": "x",
+            "mapping": {"columns": {"Amt": "amountt"}, "timezone": "Mars/Olympus"},
+            "content": "Amt\n1\n",
+        },
+        headers=s.auth(),
+    )
+    assert bad_mapping.status_code == 422
+    fields = {f["field"] for f in bad_mapping.json()["error"]["fields"]}
+    assert fields == {"mapping.columns.Amt", "mapping.timezone"}
+    no_name = await s.client.post(
+        "/v1/imports", content=b"a\n1\n", headers={**s.auth(), "Content-Type": "text/csv"}
+    )
+    assert no_name.status_code == 422
+    assert no_name.json()["error"]["fields"] == [{"field": "name", "reason": "is required"}]
+    bad_type = await s.client.post(
+        "/v1/imports?name=x", content=b"a", headers={**s.auth(), "Content-Type": "image/png"}
+    )
+    assert bad_type.status_code == 415
+    dup = await s.client.post(
+        "/v1/imports?name=x",
+        content=b"rep_id,rep_id\n1,2\n",
+        headers={**s.auth(), "Content-Type": "text/csv"},
+    )
+    assert dup.status_code == 422
+    assert dup.json()["error"]["fields"][0]["reason"] == "column 'rep_id' appears more than once"
+    bad_name = await s.client.post(
+        "/v1/imports?name=Bad Name",
+        content=b"a\n",
+        headers={**s.auth(), "Content-Type": "text/csv"},
+    )
+    assert bad_name.status_code == 422
+    missing = await s.client.get("/v1/imports/999", headers=s.auth())
+    assert missing.status_code == 404
+
+
+def _invoke(args: list[str], env: dict[str, str]) -> Any:
+    return CliRunner().invoke(cli, args, env=env, catch_exceptions=False)
+
+
+async def test_cli_import_prints_the_report_and_is_idempotent(
+    embedded_stack: Stack, tmp_path: Any
+) -> None:
+    """``paceline import`` appends to the same embedded log the running stack scores."""
+    s = embedded_stack
+    path = tmp_path / "deals.csv"
+    path.write_text(CRM_CSV, encoding="utf-8")
+    mapping = tmp_path / "mapping.json"
+    mapping.write_text(orjson.dumps(CRM_MAPPING).decode(), encoding="utf-8")
+    env = {"PACELINE_DATA_DIR": str(s.settings.data_dir), "PACELINE_EMBEDDED_PARTITIONS": "3"}
+    args = ["import", str(path), "--name", "crm-cli", "--mapping", str(mapping)]
+    result = await asyncio.to_thread(_invoke, args, env)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].endswith(
+        "completed; 7 rows: 2 appended, 0 already imported, 1 repeated in the file, 4 rejected"
+    )
+    assert "warning: column 'City' is not a canonical field: kept in attributes.City" in lines
+    assert "line 5: rejected: amount: amount (column 'Amount'): 'abc' is not a number" in lines
+    assert "line 6: duplicate: event_id: repeats line 2" in lines
+    assert "line 7: rejected: rep_id: is required" in lines
+    await s.wait_scored()
+    assert await _progress(s, "revenue", "rep:r1") == "1200.5000"
+    again = await asyncio.to_thread(_invoke, [*args, "--wait", "--timeout", "60"], env)
+    assert again.exit_code == 0, again.output
+    assert "0 appended, 2 already imported" in again.output.splitlines()[0]
+    listed = await s.client.get("/v1/imports", params={"name": "crm-cli"}, headers=s.auth())
+    assert [r["created_by"] for r in listed.json()] == ["cli", "cli"]
