@@ -53,7 +53,8 @@ service share its cores, for the product and for the baseline alike.
   request's scheduled start).
 - **Scoring** — a topic pre-filled with a realistic mix of events (visits, leads, quotes,
   deal versions, payments), consumed from the start: the **scoring worker** (events,
-  record states, fact deltas and positions per transaction) vs a **reference loop** that
+  record states, fact deltas and positions per transaction; the 200 reps are in the org
+  chart, as in a real tenant) vs a **reference loop** that
   does `getmany` + one batched upsert of per-rep-day counts + its offsets in one
   transaction with no business logic (goal ≥ 0.8×), and vs a **bare consume loop**.
 - **Freshness** — from the 202 of a probe event to its visit being visible in
@@ -219,6 +220,22 @@ async def _prefill(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]
             await asyncio.gather(*futures)
     finally:
         await producer.stop()
+
+
+async def _register_reps(db_url: str) -> None:
+    """Put the events' 200 reps in the org chart (a real tenant's reps are known)."""
+    u = make_url(db_url)
+    conn = await asyncpg.connect(
+        host=u.host, port=u.port, user=u.username, password=u.password, database=u.database
+    )
+    try:
+        await conn.executemany(
+            "INSERT INTO reps (tenant_id, id, name, role, active, updated_at) "
+            "VALUES ($1, $2, $2, 'sales', true, now()) ON CONFLICT DO NOTHING",
+            [(TENANT, f"rep-{i:03d}") for i in range(200)],
+        )
+    finally:
+        await conn.close()
 
 
 async def _score_product(db_url: str, bootstrap: str, topic: str, total: int) -> float:
@@ -521,6 +538,7 @@ def run(ctx: harness.Context) -> dict[str, harness.Result]:
         score_topic = f"bench.score.{suffix}"
         ctx.run_async(_create_topic(bootstrap, score_topic, 6))
         ctx.run_async(_prefill(bootstrap, score_topic, _envelope_bytes(_events(total, prefix="s"))))
+        ctx.run_async(_register_reps(db_url))
         product = ctx.run_async(_score_product(db_url, bootstrap, score_topic, total))
         reference = ctx.run_async(
             _score_reference(db_url, bootstrap, score_topic, total, write=True)

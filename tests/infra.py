@@ -42,6 +42,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -422,7 +423,11 @@ def postgres_template(postgres_server: PostgresServer) -> str:
     from paceline.shared.db.migrate import upgrade
 
     url = postgres_server.create_database("paceline_template")
-    upgrade(url)  # disposes its engine: no session left on the template
+    # In a thread of its own: the first test to ask may be async (a running event loop),
+    # and the migrations run their own loop. They dispose their engine: no session is
+    # left on the template, which CREATE DATABASE ... TEMPLATE requires.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(upgrade, url).result()
     return urlsplit(url).path.lstrip("/")
 
 

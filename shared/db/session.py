@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -26,11 +27,22 @@ from sqlalchemy.ext.asyncio import (
 )
 
 
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+# JSON columns (event payloads, record states, contributions: one of each per event in
+# scoring's batches) through orjson instead of the json module: several times faster.
+_JSON_CODEC: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
+
+
 def _sqlite_engine(url: str, *, begin: str) -> AsyncEngine:
     # hide_parameters: SQL errors are logged without their values (keys' hashes, secrets);
     # aiosqlite's DEBUG lines echo every statement's values, so it never logs below INFO.
     logging.getLogger("aiosqlite").setLevel(logging.INFO)
-    engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
+    engine = create_async_engine(
+        url, connect_args={"timeout": 30}, hide_parameters=True, **_JSON_CODEC
+    )
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -66,6 +78,7 @@ class Database:
                 max_overflow=pool_size,
                 pool_pre_ping=True,
                 hide_parameters=True,  # no values (keys' hashes, secrets) in logged errors
+                **_JSON_CODEC,
             )
             self.write_engine = self.engine
         self._read = async_sessionmaker(self.engine, expire_on_commit=False)

@@ -178,6 +178,26 @@ def _is_data_error(exc: DBAPIError) -> bool:
     return False
 
 
+# SQLSTATE classes that mean "not now" rather than "wrong": connection exceptions (08),
+# insufficient resources (53), operator intervention (57P: shutting down, starting up).
+_UNAVAILABLE_SQLSTATES = ("08", "53", "57P")
+
+
+def database_unavailable(exc: DBAPIError) -> bool:
+    """Whether a database error means the database cannot serve now (503, retry).
+
+    asyncpg reports a server that is starting up or shutting down as a plain DBAPIError
+    (SQLSTATE 57P03 / 57P01), not an OperationalError, while connecting.
+    """
+    if isinstance(exc, OperationalError) or exc.connection_invalidated:
+        return True
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    if isinstance(code, str) and code.startswith(_UNAVAILABLE_SQLSTATES):
+        return True
+    orig = exc.orig
+    return isinstance(orig, OSError) or (orig is not None and isinstance(orig.__cause__, OSError))
+
+
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DBAPIError)
     if _is_data_error(exc):
@@ -193,7 +213,7 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
             ),
             status_code=422,
         )
-    if isinstance(exc, OperationalError) or exc.connection_invalidated:
+    if database_unavailable(exc):
         log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
         return JSONResponse(
             error_body(

@@ -107,6 +107,10 @@ def matches(sub: Subscription, *, event: AlertEvent, parents: dict[str, str | No
         return False
     if event.action not in (sub.actions or DEFAULT_ACTIONS):
         return False
+    if event.action == "opened" and alert.get("dedup_key") == f"subscription_disabled:{sub.id}":
+        # Its own disablement goes to the other subscriptions: it was disabled when that
+        # happened, also if it is enabled again before the event is fanned out.
+        return False
     if sub.teams:
         return bool(_ancestors(event.team_id, parents) & set(sub.teams))
     return True
