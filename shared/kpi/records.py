@@ -302,6 +302,32 @@ def _measure_day(m: Measure, state: RecordState, ctx: TenantContext) -> date | N
     return None  # pragma: no cover - 'by' is checked to be a date field at parse time
 
 
+_Plan = list[tuple[KpiDefinition, int, Measure]]
+# Per KPI list (a batch's, by identity; the entry keeps the list alive, so an id is never
+# reused while it is here) and event type: the measures that can count that type. The
+# catalog has 16 KPIs; an event type is the source of a few of their measures.
+_PLANS: dict[int, tuple[object, dict[str, _Plan]]] = {}
+
+
+def _plan(kpis: Iterable[KpiDefinition], event_type: str) -> _Plan:
+    if not isinstance(kpis, list | tuple):
+        kpis = tuple(kpis)
+    entry = _PLANS.get(id(kpis))
+    if entry is None or entry[0] is not kpis:
+        if len(_PLANS) > 256:
+            _PLANS.clear()
+        entry = _PLANS[id(kpis)] = (kpis, {})
+    plan = entry[1].get(event_type)
+    if plan is None:
+        plan = entry[1][event_type] = [
+            (kpi, index, m)
+            for kpi in kpis
+            for index, m in enumerate(kpi.formula.measures)
+            if m.source in ("any", event_type)
+        ]
+    return plan
+
+
 def contributions(
     state: RecordState | None,
     kpis: Iterable[KpiDefinition],
@@ -313,50 +339,52 @@ def contributions(
     if state is None or state.current.deleted:
         return out, issues
     ev = state.current
-    for kpi in kpis:
-        for index, m in enumerate(kpi.formula.measures):
-            if m.source not in {"any", ev.type}:
-                continue
-            if kpi.formula.shape == "working_day_share":
-                days = {ctx.local_day(v.occurred_at) for v in state.history if not v.deleted}
-                out.extend(
-                    Contribution(kpi.key, index, ev.rep_id, d, 0, d.isoformat())
-                    for d in sorted(days)
-                )
-                continue
-            if not matches(m.where, ev, ctx):
-                continue
+    default: date | None = None  # the record's default day, computed once
+    for kpi, index, m in _plan(kpis, ev.type):
+        if kpi.formula.shape == "working_day_share":
+            days = {ctx.local_day(v.occurred_at) for v in state.history if not v.deleted}
+            out.extend(
+                Contribution(kpi.key, index, ev.rep_id, d, 0, d.isoformat()) for d in sorted(days)
+            )
+            continue
+        if not matches(m.where, ev, ctx):
+            continue
+        if m.by is None:
+            if default is None:
+                default = default_day(state, ctx)
+            day: date | None = default
+        else:
             day = _measure_day(m, state, ctx)
-            if day is None:
-                continue
-            if m.kind == "count":
-                out.append(Contribution(kpi.key, index, ev.rep_id, day, SCALE))
-                continue
-            assert m.field is not None
-            value = field_value(ev, m.field, ctx)
-            if value is None:
-                continue
-            if m.kind == "distinct":
-                member = value.isoformat() if isinstance(value, date) else str(value)
-                out.append(Contribution(kpi.key, index, ev.rep_id, day, 0, member))
-                continue
-            if not isinstance(value, Decimal):
-                issues.append(Issue("not_a_number", f"{kpi.key}: {m.field}={value!r}"))
-                continue
-            if m.field in MONEY_FIELDS:
-                currency = ev.currency or ctx.currency
-                if currency != ctx.currency:
-                    rate = ctx.fx.rate(currency, day)
-                    if rate is None:
-                        issues.append(
-                            Issue(
-                                "missing_fx_rate",
-                                f"{currency}->{ctx.currency} on {day.isoformat()}",
-                            )
+        if day is None:
+            continue
+        if m.kind == "count":
+            out.append(Contribution(kpi.key, index, ev.rep_id, day, SCALE))
+            continue
+        assert m.field is not None
+        value = field_value(ev, m.field, ctx)
+        if value is None:
+            continue
+        if m.kind == "distinct":
+            member = value.isoformat() if isinstance(value, date) else str(value)
+            out.append(Contribution(kpi.key, index, ev.rep_id, day, 0, member))
+            continue
+        if not isinstance(value, Decimal):
+            issues.append(Issue("not_a_number", f"{kpi.key}: {m.field}={value!r}"))
+            continue
+        if m.field in MONEY_FIELDS:
+            currency = ev.currency or ctx.currency
+            if currency != ctx.currency:
+                rate = ctx.fx.rate(currency, day)
+                if rate is None:
+                    issues.append(
+                        Issue(
+                            "missing_fx_rate",
+                            f"{currency}->{ctx.currency} on {day.isoformat()}",
                         )
-                        continue
-                    value = value * rate
-            out.append(Contribution(kpi.key, index, ev.rep_id, day, to_units(value)))
+                    )
+                    continue
+                value = value * rate
+        out.append(Contribution(kpi.key, index, ev.rep_id, day, to_units(value)))
     return out, issues
 
 
