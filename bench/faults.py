@@ -849,6 +849,9 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="paceline-faults-") as d:
         work = Path(d)
+        # As root, pg.sh runs the server as the postgres user, which must be able to enter
+        # the directory (searchable, not listable; pg.sh keeps the cluster itself 0700).
+        work.chmod(0o711)
         servers = ScriptServers(work)
         servers.start()
         try:

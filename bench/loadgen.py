@@ -188,16 +188,23 @@ async def open_loop(
             while True:
                 scheduled, body = await queue.get()
                 try:
-                    status = await _request(reader, writer, raw(body))
+                    async with asyncio.timeout(60):  # a stuck connection must not hang the run
+                        status = await _request(reader, writer, raw(body))
                     if status >= 300:
                         failures += 1
-                except (OSError, asyncio.IncompleteReadError, ValueError):
+                except (OSError, asyncio.IncompleteReadError, ValueError, TimeoutError):
                     failures += 1
                     writer.close()
-                    reader, writer = await _connection(host, port)
-                latencies.append((time.perf_counter() - scheduled) * 1000)
-                done += 1
-                queue.task_done()
+                    try:
+                        reader, writer = await _connection(host, port)
+                    except OSError:
+                        await asyncio.sleep(0.1)
+                        reader, writer = await _connection(host, port)
+                finally:
+                    # Counted even when it failed: queue.join() must always end.
+                    latencies.append((time.perf_counter() - scheduled) * 1000)
+                    done += 1
+                    queue.task_done()
         finally:
             writer.close()
 

@@ -24,7 +24,6 @@ import orjson
 from aiokafka import (  # type: ignore[import-untyped]
     AIOKafkaConsumer,
     AIOKafkaProducer,
-    TopicPartition,
 )
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]
 from sqlalchemy import select
@@ -65,7 +64,8 @@ service share its cores, for the product and for the baseline alike.
   transaction with no business logic (goal ≥ 0.8×), and vs a **bare consume loop**.
 - **Freshness** — from the 202 of a probe event to its visit being visible in
   `GET /v1/progress` (polled every 10 ms), p50/p99, while a background load runs at half
-  the pipeline's maximum (the smaller of batch ingest and scoring). Goal p99 < 1 s: the
+  the pipeline's maximum (the smallest of batch ingest, the scoring worker and the
+  `paceline scoring` process's backlog drain rate). Goal p99 < 1 s: the
   baseline column is that goal.
 - **Embedded mode** — `paceline serve` on SQLite and the embedded log: batch ingest vs a
   bare SQLite append loop (WAL, `synchronous=FULL`, one transaction per 100 records, the
@@ -348,13 +348,12 @@ async def _drain(
 ) -> tuple[int, float]:
     """Wait until the scoring group has applied everything in the topic; (events, seconds
     since ``started``, the scoring process's start: its start-up is included)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await consumer.start()
+    log = KafkaEventLog(bootstrap, topic=topic, partitions=6)
+    await log.start()
     try:
-        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        ends = {tp.partition: off for tp, off in (await consumer.end_offsets(parts)).items()}
+        ends = dict(await log.end_offsets())
     finally:
-        await consumer.stop()
+        await log.close()
     total = sum(ends.values())
     db = Database(db_url)
     try:
@@ -440,7 +439,7 @@ async def _freshness(
                     raise RuntimeError(f"probe {i} not visible after 60 s")
                 await asyncio.sleep(0.01)
     if load is not None:
-        await load
+        await asyncio.wait_for(load, seconds + 120)
     return out
 
 
@@ -635,7 +634,10 @@ def run(ctx: harness.Context) -> dict[str, harness.Result]:
                 "label": f"`paceline scoring` process draining {backlog} events left by the "
                 "ingest runs (alerts on; its start-up included) vs the bare worker above",
             }
-        half = min(ingest_eps, product) / 2
+        # The pipeline's maximum is its slowest stage as deployed: batch ingest, or the
+        # `paceline scoring` process (alerts on) as it drained the backlog.
+        process_eps = backlog / drain_s if backlog else product
+        half = min(ingest_eps, product, process_eps) / 2
         ctx.log(f"freshness under {half:.0f} events/s of background load")
         probes = 20 if ctx.quick else 60
         fresh = ctx.run_async(
