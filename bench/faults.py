@@ -397,7 +397,9 @@ async def run(
         log(f"load done: {report.accepted_events} events accepted; waiting for scoring")
         caught = time.monotonic()
         records = await _read_log(servers.kafka_bootstrap, topic)
-        await _wait_applied(servers.database_url, group, topic, records)
+        await _wait_applied(
+            servers.database_url, group, topic, records, timeout_s=max(300.0, plan.duration_s)
+        )
         report.catch_up_s = round(time.monotonic() - caught, 1)
         # Sequence audit: every acknowledged event is in the log.
         in_log: dict[str, int] = {}
