@@ -442,6 +442,11 @@ async def test_bot_error_codes_are_failures(clocked: Clocked) -> None:
         sub.answer(200, body=b'{"errcode": 93000, "errmsg": "invalid webhook url"}')
         await unknown_rep_events(s, "w1")
         await eventually(lambda: _at_least(sub, 1))
+
+        async def first_recorded() -> bool:  # the dispatcher records after the answer
+            return len(await attempts(s)) == 1
+
+        await eventually(first_recorded)
         clock.advance(timedelta(minutes=5))
         await alerting(s).dispatcher.step()
         assert len(sub.all()) == 2
