@@ -24,14 +24,16 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from paceline.cli.stack import build_app
+from paceline.scoring.alerts import repository as alert_repo
+from paceline.scoring.alerts.engine import CURSOR_KEY as ALERT_CURSOR_KEY
 from paceline.shared.auth import generate_key
 from paceline.shared.clock import Clock
 from paceline.shared.db import tenants as tenant_repo
 from paceline.shared.db.migrate import upgrade
-from paceline.shared.db.models import ConsumerOffset, Fact, FactMember
+from paceline.shared.db.models import ConsumerOffset, Event, Fact, FactMember
 from paceline.shared.db.session import Database
 from paceline.shared.events import CanonicalEvent, Envelope
 from paceline.shared.kpi.catalog import BUILTIN_KPIS, KpiDefinition
@@ -182,11 +184,35 @@ class Stack:
                     )
                 ).all()
             done = {int(p): int(o) for p, o in rows}
-            if all(done.get(p, 0) >= end for p, end in ends.items() if end > 0):
+            if (
+                all(done.get(p, 0) >= end for p, end in ends.items() if end > 0)
+                and await self._alerts_checked()
+            ):
                 return
             if time.monotonic() > deadline:
                 raise AssertionError(f"scoring did not catch up: log {ends}, applied {done}")
             await asyncio.sleep(0.05)
+
+    async def _alerts_checked(self) -> bool:
+        """Whether the alert engine has checked every stored event.
+
+        Its checks run after the worker commits a batch (``after_commit``), so the
+        consumer offsets alone can be ahead of the data-quality flags for a moment.
+        """
+        if self.app.state.paceline.extras.get("alerts") is None:
+            return True
+        async with self.db.transaction(write=False) as session:
+            stored = (
+                await session.execute(
+                    select(Event.log_partition, func.max(Event.log_offset)).group_by(
+                        Event.log_partition
+                    )
+                )
+            ).all()
+            cursor = await alert_repo.get_state(
+                session, tenant_id=alert_repo.GLOBAL, key=ALERT_CURSOR_KEY
+            )
+        return all(int(cursor.get(str(p), 0)) > int(last) for p, last in stored)
 
 
 def embedded_settings(data_dir: Path, **extra: Any) -> Settings:
