@@ -71,6 +71,10 @@ KEY = "pl_faults_" + uuid.uuid4().hex
 DAY0 = date(2026, 11, 2)
 # The subscription takes every lifecycle change, so every alert event must be delivered.
 ALL_ACTIONS = ["opened", "reopened", "escalated", "deescalated", "acknowledged", "resolved"]
+# How long after the load the sender keeps retrying a refused batch before it gives up
+# (and the run fails: ingest did not recover).
+REFUSE_LIMIT_S = 180.0
+
 # Outbound timeout of the dispatcher. A delivery claimed by a dispatcher that is killed is
 # retried when its lease ends: 4 x this + 60 s (services/scoring/delivery/dispatcher.py).
 OUTBOUND_TIMEOUT_S = 2
@@ -139,6 +143,10 @@ class Report:
     sent_posts: int = 0
     answered_202: int = 0
     refused: int = 0  # 503 or no connection: retried
+    # Batches still refused when the sender gave up on them (REFUSE_LIMIT_S after the
+    # load): not lost (never acknowledged), but ingest did not recover from a fault.
+    batches_given_up: int = 0
+    last_refusal: str = ""
     events: int = 0
     accepted_events: int = 0
     log_records: int = 0
@@ -177,6 +185,7 @@ class Report:
         """Nothing lost, nothing counted twice, every alert delivered."""
         return (
             not self.log_missing
+            and self.batches_given_up == 0
             and self.rows_differing == 0
             and self.deliveries_settled
             and not self.alert_events_without_delivery
@@ -302,6 +311,9 @@ async def run(
         ) -> None:
             body = orjson.dumps(batch)
             while True:
+                if time.monotonic() > stop_at + REFUSE_LIMIT_S:
+                    report.batches_given_up += 1
+                    return
                 report.sent_posts += 1
                 try:
                     resp = await client.post(
@@ -321,8 +333,9 @@ async def run(
                         return
                     if resp.status_code not in (503,):
                         raise RuntimeError(f"unexpected {resp.status_code}: {resp.text}")
-                except httpx.TransportError:
-                    pass
+                    report.last_refusal = f"503 {resp.text[:200]}"
+                except httpx.TransportError as exc:
+                    report.last_refusal = f"{type(exc).__name__}: {exc}"
                 report.refused += 1
                 await asyncio.sleep(0.5)
 
@@ -386,12 +399,25 @@ async def run(
         async def subscriber_back() -> None:
             hook.come_back()
 
+        async def progress() -> None:
+            while True:
+                await asyncio.sleep(30)
+                log(
+                    f"  t={time.monotonic() - started:5.1f}s progress: {len(accepted)} events "
+                    f"accepted, {report.answered_202} posts answered 202, {report.refused} "
+                    f"refused (last: {report.last_refusal or '-'})"
+                )
+
+        ticker = asyncio.create_task(progress())
         for down, back in plan.subscriber_outages:
             faults += [
                 at(down, "subscriber down (503)", subscriber_down),
                 at(back, "subscriber back", subscriber_back),
             ]
-        await asyncio.gather(sender(), *faults)
+        try:
+            await asyncio.gather(sender(), *faults)
+        finally:
+            ticker.cancel()
         report.events = len(sent_events)
         report.accepted_events = len(accepted)
         log(f"load done: {report.accepted_events} events accepted; waiting for scoring")
@@ -770,6 +796,10 @@ def render(report: Report, *, form: str, machine: str) -> str:
         ),
         ("distinct events accepted", f"{report.accepted_events} of {report.events}"),
         (
+            f"batches still refused {REFUSE_LIMIT_S:.0f} s after the load (given up)",
+            str(report.batches_given_up),
+        ),
+        (
             "records in the log",
             f"{report.log_records} ({report.log_copies_beyond_first} copies beyond the first, "
             "all ignored by scoring)",
@@ -844,13 +874,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--short", action="store_true", help="the CI form instead")
     parser.add_argument("--doc", type=Path, default=REPO / "docs" / "RELIABILITY.md")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the work directory (services' logs)"
+    )
     args = parser.parse_args(argv)
     import tempfile
 
     from bench.harness import _machine_line, machine_description
 
-    with tempfile.TemporaryDirectory(prefix="paceline-faults-") as d:
-        work = Path(d)
+    with contextlib.ExitStack() as stack:
+        if args.keep:
+            work = Path(tempfile.mkdtemp(prefix="paceline-faults-"))
+        else:
+            work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="paceline-faults-")))
+        print(f"work directory: {work}", file=sys.stderr)
         # As root, pg.sh runs the server as the postgres user, which must be able to enter
         # the directory (searchable, not listable; pg.sh keeps the cluster itself 0700).
         work.chmod(0o711)
