@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from paceline.shared.logs import JsonFormatter
+from paceline.shared.logs import JsonFormatter, RepeatedMessages
 from paceline.shared.web.middleware import redact_query
 from tests.support import Stack
 
@@ -133,3 +133,27 @@ async def test_metrics_name_what_operators_need(embedded_stack: Stack) -> None:
     text = (await embedded_stack.client.get("/metrics")).text
     assert "/no/such/path" not in text
     assert 'route="unmatched"' in text
+
+
+def test_repeated_library_messages_are_held_back() -> None:
+    """A broker outage's flood of identical aiokafka errors becomes one line per interval."""
+    now = [0.0]
+    flt = RepeatedMessages(interval_s=30, clock=lambda: now[0])
+
+    def rec(name: str, msg: str, *args: object) -> logging.LogRecord:
+        return logging.LogRecord(name, logging.ERROR, "f", 1, msg, args, None)
+
+    passed = [
+        flt.filter(rec("aiokafka", "Unable connect to node with id %s", i)) for i in range(500)
+    ]
+    assert passed == [True] + [False] * 499
+    # Another message, and other loggers, are not held back.
+    assert flt.filter(rec("aiokafka.conn", "Unable connect to node with id %s", 1))
+    assert all(flt.filter(rec("paceline.ingest", "same %s", 1)) for _ in range(3))
+    now[0] = 31.0
+    later = rec("aiokafka", "Unable connect to node with id %s", 7)
+    assert flt.filter(later)
+    assert later.getMessage() == (
+        "Unable connect to node with id 7 (499 more like it held back in the last 30 s)"
+    )
+    assert not flt.filter(rec("aiokafka", "Unable connect to node with id %s", 8))

@@ -117,28 +117,66 @@ async def check_events(
             ids=[e.event_id for e in found],
             now=now,
         )
-    for rep, type_ in sorted(bursts):
+    # Both checks read what is stored around the batch's events, in one statement.
+    window = timedelta(minutes=options.burst_minutes)
+    burst_keys = sorted(bursts)
+    windows: list[repo.Window] = []
+    owners: list[int] = []  # per window: its burst key's index, or -1 for a visit triple
+    for n, (rep, type_) in enumerate(burst_keys):
+        times = sorted(e.occurred_at for e in events if e.rep_id == rep and e.type == type_)
+        for start, end in _merged_spans(times, window):
+            windows.append(repo.Window(rep, type_, start, end))
+            owners.append(n)
+    visit_keys = sorted(visits)
+    burst_windows = len(windows)
+    for rep, customer, day in visit_keys:
+        start = datetime.combine(datetime.fromisoformat(day).date(), time(0), tzinfo=tz)
+        windows.append(repo.Window(rep, "visit", start, start + timedelta(days=1), customer))
+        owners.append(-1)
+    in_windows = await repo.events_in_windows(session, tenant_id=tenant.id, windows=windows)
+    near: list[list[repo.Brief]] = [[] for _ in burst_keys]
+    for owner, briefs in zip(owners, in_windows, strict=True):
+        if owner >= 0:
+            near[owner].extend(briefs)  # windows are disjoint and in time order
+    for (rep, type_), stored in zip(burst_keys, near, strict=True):
         await _check_burst(
             session,
             tenant=tenant,
             rep=rep,
             type_=type_,
-            events=events,
+            stored=stored,
             options=options,
             tz=tz,
             now=now,
         )
-    for rep, customer, day in sorted(visits):
+    for (rep, customer, day), briefs in zip(visit_keys, in_windows[burst_windows:], strict=True):
         await _check_duplicates(
             session,
             tenant=tenant,
             rep=rep,
             customer=customer,
             day=day,
-            tz=tz,
+            found=briefs,
             options=options,
             now=now,
         )
+
+
+def _merged_spans(times: Sequence[datetime], window: timedelta) -> list[tuple[datetime, datetime]]:
+    """[t - window, t + window] around each (sorted) time, overlapping spans merged.
+
+    Any run of events no longer than ``window`` that holds one of the times lies inside
+    one span, so a burst that a new event is part of is always found whole.
+    """
+    spans: list[tuple[datetime, datetime]] = []
+    tick = timedelta(microseconds=1)  # spans end exclusive
+    for t in times:
+        start, end = t - window, t + window + tick
+        if spans and start <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], end)
+        else:
+            spans.append((start, end))
+    return spans
 
 
 async def _check_burst(
@@ -147,29 +185,20 @@ async def _check_burst(
     tenant: Tenant,
     rep: str,
     type_: str,
-    events: Sequence[Event],
+    stored: Sequence[repo.Brief],
     options: AlertOptions,
     tz: ZoneInfo,
     now: datetime,
 ) -> None:
     window = timedelta(minutes=options.burst_minutes)
-    times = [e.occurred_at for e in events if e.rep_id == rep and e.type == type_]
-    stored = await repo.rep_events(
-        session,
-        tenant_id=tenant.id,
-        rep_id=rep,
-        type=type_,
-        start=min(times) - window,
-        end=max(times) + window + timedelta(microseconds=1),
-    )
-    stored = [e for e in stored if not (e.payload or {}).get("deleted")]
-    best: list[Event] = []
+    live = [e for e in stored if not e.deleted]
+    best: Sequence[repo.Brief] = []
     lo = 0
-    for hi in range(len(stored)):
-        while stored[hi].occurred_at - stored[lo].occurred_at > window:
+    for hi in range(len(live)):
+        while live[hi].occurred_at - live[lo].occurred_at > window:
             lo += 1
         if hi - lo + 1 > len(best):
-            best = stored[lo : hi + 1]
+            best = live[lo : hi + 1]
     if len(best) < options.burst_count:
         return
     day = best[0].occurred_at.astimezone(tz).date().isoformat()
@@ -201,24 +230,14 @@ async def _check_duplicates(
     rep: str,
     customer: str,
     day: str,
-    tz: ZoneInfo,
+    found: Sequence[repo.Brief],
     options: AlertOptions,
     now: datetime,
 ) -> None:
-    start = datetime.combine(datetime.fromisoformat(day).date(), time(0), tzinfo=tz)
-    found = await repo.rep_events(
-        session,
-        tenant_id=tenant.id,
-        rep_id=rep,
-        type="visit",
-        start=start,
-        end=start + timedelta(days=1),
-    )
-    records: dict[str, Event] = {}
-    for e in found:
-        if str((e.payload or {}).get("customer_id")) == customer:
-            records[e.record_id] = e  # versions of one record are one visit
-    live = [e for e in records.values() if not (e.payload or {}).get("deleted")]
+    records: dict[str, repo.Brief] = {}
+    for e in found:  # the rep's visits to the customer that day, in time order
+        records[e.record_id] = e  # versions of one record are one visit
+    live = [e for e in records.values() if not e.deleted]
     if len(live) < options.duplicate_visits:
         return
     await _episode(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import DateTime, String, and_, bindparam, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -126,31 +127,118 @@ async def max_event_id(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.max(Event.id))) or 0)
 
 
-async def rep_events(
-    session: AsyncSession,
-    *,
-    tenant_id: str,
-    rep_id: str,
-    type: str,
-    start: datetime,
-    end: datetime,
-) -> list[Event]:
-    """A rep's events of one type that occurred in [start, end)."""
-    return list(
-        (
-            await session.scalars(
-                select(Event)
-                .where(
-                    Event.tenant_id == tenant_id,
-                    Event.rep_id == rep_id,
-                    Event.type == type,
-                    Event.occurred_at >= start,
-                    Event.occurred_at < end,
-                )
-                .order_by(Event.occurred_at, Event.id)
-            )
-        ).all()
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A rep's events of one type in [start, end), of one customer when it is given."""
+
+    rep_id: str
+    type: str
+    start: datetime
+    end: datetime
+    customer: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Brief:
+    """What the data-quality checks read of a stored event (no payload beyond it)."""
+
+    id: int
+    event_id: str
+    rep_id: str
+    type: str
+    record_id: str
+    occurred_at: datetime
+    customer: str | None
+    deleted: bool
+
+
+_customer_col = Event.payload["customer_id"].as_string()
+_deleted_col = Event.payload["deleted"].as_boolean()
+_BRIEF = (
+    Event.id,
+    Event.event_id,
+    Event.rep_id,
+    Event.type,
+    Event.record_id,
+    Event.occurred_at,
+    _customer_col,
+    _deleted_col,
+)
+
+
+async def events_in_windows(
+    session: AsyncSession, *, tenant_id: str, windows: Sequence[Window]
+) -> list[list[Brief]]:
+    """For each window, the stored events in it, ordered by time then id.
+
+    On PostgreSQL one statement for all windows (a join with the windows as arrays), so a
+    batch's checks cost one round trip whatever its size; elsewhere one query a window.
+    Only the columns the checks need are read, never whole payloads.
+    """
+    if not windows:
+        return []
+    out: list[list[Brief]] = [[] for _ in windows]
+    if session.get_bind().dialect.name == "postgresql":
+        rows = await session.execute(
+            _IN_WINDOWS,
+            {
+                "tenant": tenant_id,
+                "reps": [w.rep_id for w in windows],
+                "types": [w.type for w in windows],
+                "starts": [w.start for w in windows],
+                "ends": [w.end for w in windows],
+                "customers": [w.customer for w in windows],
+            },
+        )
+        for i, *brief in rows.all():
+            out[int(i) - 1].append(_brief(brief))
+        for found in out:
+            found.sort(key=lambda b: (b.occurred_at, b.id))
+        return out
+    for i, w in enumerate(windows):
+        cond = [
+            Event.tenant_id == tenant_id,
+            Event.rep_id == w.rep_id,
+            Event.type == w.type,
+            Event.occurred_at >= w.start,
+            Event.occurred_at < w.end,
+        ]
+        if w.customer is not None:
+            cond.append(_customer_col == w.customer)
+        rows = await session.execute(
+            select(*_BRIEF).where(*cond).order_by(Event.occurred_at, Event.id)
+        )
+        out[i] = [_brief(list(r)) for r in rows.all()]
+    return out
+
+
+def _brief(row: Sequence[Any]) -> Brief:
+    pk, event_id, rep, type_, record, at, customer, deleted = row
+    return Brief(int(pk), event_id, rep, type_, record, at, customer, bool(deleted))
+
+
+_WINDOWS = (
+    func.unnest(
+        bindparam("reps", type_=postgresql.ARRAY(String)),
+        bindparam("types", type_=postgresql.ARRAY(String)),
+        bindparam("starts", type_=postgresql.ARRAY(DateTime(timezone=True))),
+        bindparam("ends", type_=postgresql.ARRAY(DateTime(timezone=True))),
+        bindparam("customers", type_=postgresql.ARRAY(String)),
     )
+    .table_valued("rep", "ty", "lo", "hi", "cust", with_ordinality="i")
+    .render_derived()
+)
+_IN_WINDOWS = select(_WINDOWS.c.i, *_BRIEF).join(
+    _WINDOWS,
+    and_(
+        Event.tenant_id == bindparam("tenant"),
+        Event.rep_id == _WINDOWS.c.rep,
+        Event.type == _WINDOWS.c.ty,
+        Event.occurred_at >= _WINDOWS.c.lo,
+        Event.occurred_at < _WINDOWS.c.hi,
+        or_(_WINDOWS.c.cust.is_(None), _customer_col == _WINDOWS.c.cust),
+    ),
+)
 
 
 async def last_received_by_source(

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
 
+import orjson
 from sqlalchemy import String, and_, bindparam, delete, func, or_, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -138,6 +139,123 @@ async def known_reps(session: AsyncSession, *, tenant_id: str, rep_ids: Iterable
 # -- events ------------------------------------------------------------------------------
 
 
+def _is_postgres(session: AsyncSession) -> bool:
+    return bool(session.get_bind().dialect.name == "postgresql")
+
+
+async def _pg_arrays(session: AsyncSession, sql: str, columns: Sequence[list[Any]]) -> list[Any]:
+    """Run one statement that takes each column of a batch as one array parameter.
+
+    PostgreSQL's fastest way short of ``COPY`` to write a batch: ``INSERT ... SELECT FROM
+    unnest($1::text[], ...)`` is one prepared statement whatever the batch size, its
+    parameters go over the wire in asyncpg's binary array encoding, and SQLAlchemy does no
+    per-row parameter processing (multi-row VALUES with a dozen parameters per row spent
+    most of scoring's write time there: docs/PERFORMANCE.md). The statement runs through
+    the session's connection, inside its transaction.
+    """
+    conn = await session.connection()
+    result = await conn.exec_driver_sql(sql, tuple(columns))
+    return list(result.all()) if result.returns_rows else []
+
+
+def _columns(rows: Sequence[dict[str, Any]], names: Sequence[str]) -> list[list[Any]]:
+    return [[r[n] for r in rows] for n in names]
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+_EVENT_COLUMNS = (
+    ("tenant_id", "text"),
+    ("source", "text"),
+    ("event_id", "text"),
+    ("type", "text"),
+    ("record_id", "text"),
+    ("version_rank", "text"),
+    ("rep_id", "text"),
+    ("occurred_at", "timestamptz"),
+    ("received_at", "timestamptz"),
+    ("payload", "jsonb"),
+    ("log_partition", "int"),
+    ("log_offset", "bigint"),
+)
+_RECORD_COLUMNS = (
+    ("tenant_id", "text"),
+    ("type", "text"),
+    ("record_id", "text"),
+    ("event_pk", "bigint"),
+    ("version_rank", "text"),
+    ("rep_id", "text"),
+    ("deleted", "bool"),
+    ("state", "jsonb"),
+    ("contributions", "jsonb"),
+    ("first_day", "date"),
+    ("last_day", "date"),
+    ("updated_at", "timestamptz"),
+)
+_FACT_COLUMNS = (
+    ("tenant_id", "text"),
+    ("kpi", "text"),
+    ("measure", "smallint"),
+    ("rep_id", "text"),
+    ("day", "date"),
+    ("value", "bigint"),
+    ("n", "bigint"),
+)
+_MEMBER_COLUMNS = (
+    ("tenant_id", "text"),
+    ("kpi", "text"),
+    ("measure", "smallint"),
+    ("rep_id", "text"),
+    ("day", "date"),
+    ("member", "text"),
+    ("n", "bigint"),
+)
+
+
+def _unnest_insert(table: str, columns: Sequence[tuple[str, str]], tail: str) -> str:
+    """``INSERT INTO table (...) SELECT ... FROM unnest($1::t[], ...)`` + ``tail``.
+
+    JSON columns travel as text and are cast per row (asyncpg has no binary jsonb array
+    encoding that would take our serializer).
+    """
+    names = ", ".join(n for n, _ in columns)
+    arrays = ", ".join(
+        f"${i}::{'text' if t == 'jsonb' else t}[]" for i, (_, t) in enumerate(columns, 1)
+    )
+    picks = ", ".join(f"u.{n}::jsonb" if t == "jsonb" else f"u.{n}" for n, t in columns)
+    # Built once at import from this module's constants; values only ever go in as $n.
+    sql = f"INSERT INTO {table} ({names}) SELECT {picks} FROM unnest({arrays}) AS u({names}) "  # noqa: S608
+    return sql + tail
+
+
+_PG_EVENTS = _unnest_insert(
+    "events",
+    _EVENT_COLUMNS,
+    "ON CONFLICT (tenant_id, source, event_id) DO NOTHING "
+    "RETURNING id, tenant_id, source, event_id",
+)
+_PG_RECORDS = _unnest_insert(
+    "records",
+    _RECORD_COLUMNS,
+    "ON CONFLICT (tenant_id, type, record_id) DO UPDATE SET "
+    + ", ".join(f"{n} = excluded.{n}" for n, _ in _RECORD_COLUMNS[3:]),
+)
+_PG_FACTS = _unnest_insert(
+    "kpi_facts",
+    _FACT_COLUMNS,
+    "ON CONFLICT (tenant_id, kpi, measure, rep_id, day) DO UPDATE SET "
+    "value = kpi_facts.value + excluded.value, n = kpi_facts.n + excluded.n",
+)
+_PG_MEMBERS = _unnest_insert(
+    "kpi_fact_members",
+    _MEMBER_COLUMNS,
+    "ON CONFLICT (tenant_id, kpi, measure, rep_id, day, member) DO UPDATE SET "
+    "n = kpi_fact_members.n + excluded.n",
+)
+
+
 def _statement(session: AsyncSession, name: str, build: Callable[[Any], Any]) -> Any:
     """A statement built once per dialect and reused, so SQLAlchemy compiles it once.
 
@@ -164,6 +282,11 @@ async def insert_new_events(
     """Insert events not stored yet; (tenant, source, event_id) -> id of each new one."""
     if not rows:
         return {}
+    if _is_postgres(session):
+        cols = _columns(rows, [n for n, _ in _EVENT_COLUMNS])
+        cols[9] = [_json_text(p) for p in cols[9]]
+        found = await _pg_arrays(session, _PG_EVENTS, cols)
+        return {(t, src, e): int(pk) for pk, t, src, e in found}
     stmt = _statement(
         session,
         "events",
@@ -258,10 +381,16 @@ def _record_upsert(insert: Any) -> Any:
 
 async def upsert_records(session: AsyncSession, *, rows: Sequence[dict[str, Any]]) -> None:
     """Insert or replace record states (in key order, so concurrent workers never deadlock)."""
-    if rows:
-        stmt = _statement(session, "records", _record_upsert)
-        ordered = sorted(rows, key=lambda r: (r["tenant_id"], r["type"], r["record_id"]))
-        await session.execute(stmt, ordered)
+    if not rows:
+        return
+    ordered = sorted(rows, key=lambda r: (r["tenant_id"], r["type"], r["record_id"]))
+    if _is_postgres(session):
+        cols = _columns(ordered, [n for n, _ in _RECORD_COLUMNS])
+        cols[7] = [_json_text(v) for v in cols[7]]
+        cols[8] = [_json_text(v) for v in cols[8]]
+        await _pg_arrays(session, _PG_RECORDS, cols)
+        return
+    await session.execute(_statement(session, "records", _record_upsert), ordered)
 
 
 # -- facts -------------------------------------------------------------------------------
@@ -297,7 +426,10 @@ async def apply_fact_delta(session: AsyncSession, *, tenant_id: str, delta: Fact
         }
         for (k, m, r, d), v in sorted(delta.facts.items())
     ]
-    if fact_rows:
+    postgres = _is_postgres(session)
+    if fact_rows and postgres:
+        await _pg_arrays(session, _PG_FACTS, _columns(fact_rows, [n for n, _ in _FACT_COLUMNS]))
+    elif fact_rows:
         await session.execute(_statement(session, "facts", _fact_upsert), fact_rows)
     member_rows = [
         {
@@ -311,7 +443,11 @@ async def apply_fact_delta(session: AsyncSession, *, tenant_id: str, delta: Fact
         }
         for (k, m, r, d, mem), n in sorted(delta.members.items())
     ]
-    if member_rows:
+    if member_rows and postgres:
+        await _pg_arrays(
+            session, _PG_MEMBERS, _columns(member_rows, [n for n, _ in _MEMBER_COLUMNS])
+        )
+    elif member_rows:
         await session.execute(_statement(session, "members", _member_upsert), member_rows)
     # Rows that a retraction emptied: remove them, so the tables hold only live facts.
     shrunk_facts = [(k, m, r, d) for (k, m, r, d), v in delta.facts.items() if v[1] < 0]
