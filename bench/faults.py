@@ -293,6 +293,7 @@ async def run(
     api = procs.paceline("api", "api", api_port, env, logs)
     running = [ingest, scoring, api]
     rng = random.Random(20261126)
+    rng_retry = random.Random(1)
     sent_events: dict[str, dict[str, Any]] = {}
     accepted: set[str] = set()
     order: list[str] = []  # first acceptance order, for the recount
@@ -310,11 +311,13 @@ async def run(
             client: httpx.AsyncClient, batch: list[dict[str, Any]]
         ) -> None:
             body = orjson.dumps(batch)
+            backoff = 0.5
             while True:
                 if time.monotonic() > stop_at + REFUSE_LIMIT_S:
                     report.batches_given_up += 1
                     return
                 report.sent_posts += 1
+                wait = backoff
                 try:
                     resp = await client.post(
                         url,
@@ -334,10 +337,15 @@ async def run(
                     if resp.status_code not in (503,):
                         raise RuntimeError(f"unexpected {resp.status_code}: {resp.text}")
                     report.last_refusal = f"503 {resp.text[:200]}"
+                    # As a well-behaved sender does: wait as long as Retry-After says.
+                    wait = float(resp.headers.get("retry-after", backoff))
                 except httpx.TransportError as exc:
                     report.last_refusal = f"{type(exc).__name__}: {exc}"
                 report.refused += 1
-                await asyncio.sleep(0.5)
+                # Jitter, so that the senders do not all come back at once; the backoff
+                # doubles up to 5 s while the service does not answer.
+                await asyncio.sleep(wait * rng_retry.uniform(0.5, 1.0))
+                backoff = min(backoff * 2, 5.0)
 
         async def sender() -> None:
             i = 0

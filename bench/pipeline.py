@@ -55,7 +55,8 @@ service share its cores, for the product and for the baseline alike.
   **minimal Starlette endpoint** that awaits `producer.send` with the same settings
   (bench/ref_app.py). Requests per second; goal ≥ 0.8×. Then p50/p99 latency of both at a
   fixed offered load of half the reference's maximum (open loop, measured from each
-  request's scheduled start).
+  request's scheduled start), and again at half our own maximum (where the first load is
+  above it, requests queue and the first figures measure the queue).
 - **Scoring** — a topic pre-filled with a realistic mix of events (visits, leads, quotes,
   deal versions, payments), consumed from the start: the **scoring worker** (events,
   record states, fact deltas and positions per transaction; the 200 reps are in the org
@@ -532,43 +533,47 @@ def run(ctx: harness.Context) -> dict[str, harness.Result]:
             non_2xx=s_ingest.non_2xx,
         )
         ctx.log(f"  {s_ingest.requests_per_s:.0f} vs {s_ref.requests_per_s:.0f} req/s")
-        rate = s_ref.requests_per_s / 2
-        lat_ingest = ctx.run_async(
-            loadgen.open_loop(
-                "127.0.0.1",
-                p_ingest,
-                path="/v1/events",
-                bodies=[single_body],
-                key=KEY,
-                rate_per_s=rate,
-                seconds=seconds,
+        # At half the reference's maximum (the goal's load; above our own maximum when the
+        # throughput goal is missed, so our requests queue), then at half our own maximum.
+        for key, rate, what in (
+            ("", s_ref.requests_per_s / 2, "half the reference's maximum"),
+            ("_own", s_ingest.requests_per_s / 2, "half our own maximum"),
+        ):
+            lat_ingest = ctx.run_async(
+                loadgen.open_loop(
+                    "127.0.0.1",
+                    p_ingest,
+                    path="/v1/events",
+                    bodies=[single_body],
+                    key=KEY,
+                    rate_per_s=rate,
+                    seconds=seconds,
+                )
             )
-        )
-        lat_ref = ctx.run_async(
-            loadgen.open_loop(
-                "127.0.0.1",
-                p_ref,
-                path="/v1/events",
-                bodies=[single_body],
-                key=KEY,
-                rate_per_s=rate,
-                seconds=seconds,
+            lat_ref = ctx.run_async(
+                loadgen.open_loop(
+                    "127.0.0.1",
+                    p_ref,
+                    path="/v1/events",
+                    bodies=[single_body],
+                    key=KEY,
+                    rate_per_s=rate,
+                    seconds=seconds,
+                )
             )
-        )
-        for name, pct in (("p50", 50), ("p99", 99)):
-            a = harness.percentile(list(lat_ingest.latencies_ms), pct)
-            b = harness.percentile(list(lat_ref.latencies_ms), pct)
-            results[f"ingest_single_latency_{name}"] = {
-                "value": round(a, 2),
-                "baseline": round(b, 2),
-                "ratio": round(a / b, 3),
-                "unit": "ms",
-                "better": "lower",
-                "table": "Kafka + PostgreSQL",
-                "label": f"single-event {name} latency at {rate:.0f}/s (half the reference's "
-                "maximum), open loop",
-                "failures": lat_ingest.failures,
-            }
+            for name, pct in (("p50", 50), ("p99", 99)):
+                a = harness.percentile(list(lat_ingest.latencies_ms), pct)
+                b = harness.percentile(list(lat_ref.latencies_ms), pct)
+                results[f"ingest_single_latency{key}_{name}"] = {
+                    "value": round(a, 2),
+                    "baseline": round(b, 2),
+                    "ratio": round(a / b, 3),
+                    "unit": "ms",
+                    "better": "lower",
+                    "table": "Kafka + PostgreSQL",
+                    "label": f"single-event {name} latency at {rate:.0f}/s ({what}), open loop",
+                    "failures": lat_ingest.failures,
+                }
         idle["ingest_peak"] = ingest.peak_rss_mib()
 
         # Scoring vs the reference loop and a bare consume loop.

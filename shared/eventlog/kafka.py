@@ -20,11 +20,21 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # type: ignore[import-untyped]  # untyped upstream
 from aiokafka.abc import ConsumerRebalanceListener  # type: ignore[import-untyped]  # untyped upstream
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]  # untyped upstream
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError  # type: ignore[import-untyped]  # untyped upstream
+from aiokafka.errors import (  # type: ignore[import-untyped]  # untyped upstream
+    IllegalStateError,
+    InvalidProducerIdMapping,
+    KafkaError,
+    OutOfOrderSequenceNumber,
+    ProducerClosed,
+    ProducerFenced,
+    TopicAlreadyExistsError,
+    UnknownProducerId,
+)
 
 from paceline.shared.errors import EventLogUnavailable
 from paceline.shared.eventlog.base import (
@@ -37,6 +47,19 @@ from paceline.shared.eventlog.base import (
 )
 
 log = logging.getLogger(__name__)
+
+# Errors after which an idempotent producer never sends again: its background sender has
+# stopped (a broker restart can leave its sequence numbers out of step with the broker's,
+# OutOfOrderSequenceNumber). The Java client treats these as fatal too: close the
+# producer, start a new one (a new producer id, fresh sequences).
+FATAL_PRODUCER_ERRORS: tuple[type[BaseException], ...] = (
+    OutOfOrderSequenceNumber,
+    ProducerFenced,
+    UnknownProducerId,
+    InvalidProducerIdMapping,
+    IllegalStateError,
+    ProducerClosed,
+)
 
 
 class KafkaEventLog(EventLog):
@@ -65,7 +88,9 @@ class KafkaEventLog(EventLog):
         self._producer: AIOKafkaProducer | None = None
         self._offsets: AIOKafkaConsumer | None = None  # reads log-end offsets (lag, audits)
         self._connecting: asyncio.Task[None] | None = None
+        self._retiring: set[asyncio.Task[None]] = set()
         self._lock = asyncio.Lock()
+        self.producers_replaced = 0
 
     def _new_producer(self) -> AIOKafkaProducer:
         return AIOKafkaProducer(
@@ -124,12 +149,40 @@ class KafkaEventLog(EventLog):
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(self._connecting), 15)
 
+    def _replace_producer(self, producer: AIOKafkaProducer, exc: BaseException) -> None:
+        """Retire a producer that can no longer send and connect a new one."""
+        if self._producer is not producer:
+            return  # another append already replaced it
+        log.error("event log: the Kafka producer cannot send any more (%r); replacing it", exc)
+        self._producer = None
+        self.producers_replaced += 1
+
+        retired: Any = producer
+
+        async def retire() -> None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(retired.stop(), self.append_timeout_s)
+
+        task = asyncio.create_task(retire(), name="kafka-retire-producer")
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+        self._connecting = asyncio.create_task(self._connect(), name="kafka-reconnect")
+
+    @staticmethod
+    def _sender_stopped(producer: AIOKafkaProducer) -> bool:
+        # aiokafka keeps no public flag; a finished sender task means nothing is sent.
+        task = getattr(getattr(producer, "_sender", None), "sender_task", None)
+        return bool(task is not None and task.done())
+
     async def close(self) -> None:
         """Flush and stop the producer."""
         if self._connecting is not None and not self._connecting.done():
             self._connecting.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._connecting
+        for task in list(self._retiring):
+            with contextlib.suppress(Exception):
+                await task
         if self._producer is not None:
             with contextlib.suppress(KafkaError):
                 await self._producer.stop()
@@ -156,6 +209,8 @@ class KafkaEventLog(EventLog):
             return await asyncio.wait_for(send_all(), self.append_timeout_s)
         except (KafkaError, TimeoutError) as exc:
             log.warning("event log: append failed: %r", exc)
+            if isinstance(exc, FATAL_PRODUCER_ERRORS) or self._sender_stopped(producer):
+                self._replace_producer(producer, exc)
             raise EventLogUnavailable(
                 "the event log (Kafka) did not acknowledge the events", retry_after_s=5
             ) from None

@@ -455,6 +455,66 @@ async def test_embedded_consumer_in_another_instance_sees_appends(tmp_path: Path
 
 
 # --------------------------------------------------------------------------------------------
+# Kafka producer that can no longer send (after a broker restart: OutOfOrderSequenceNumber)
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.kafka
+@pytest.mark.parametrize("failure", ["fatal_error", "sender_died"])
+async def test_kafka_producer_that_cannot_send_is_replaced(
+    kafka_bootstrap: str, failure: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An idempotent producer whose sender stopped never sends again: a new one takes over.
+
+    Seen in the 10-minute fault run: after a broker restart aiokafka's sender failed with
+    OutOfOrderSequenceNumber and every later append timed out, so ingest answered 503
+    until it was restarted. The failures are injected into the real client on a real
+    broker: a fatal error from ``send``, or the sender task gone.
+    """
+    log = KafkaEventLog(
+        kafka_bootstrap, topic=unique("fatal"), partitions=PARTITIONS, append_timeout_s=2.0
+    )
+    key = keys_by_partition("fatal")[0]
+    await log.start()
+    try:
+        await log.append([LogRecord(key, b"1-before")])
+        broken = log._producer
+        assert broken is not None
+        if failure == "fatal_error":
+            from aiokafka.errors import OutOfOrderSequenceNumber  # type: ignore[import-untyped]
+
+            async def fatal(*_args: object, **_kwargs: object) -> None:
+                raise OutOfOrderSequenceNumber()
+
+            monkeypatch.setattr(broken, "send", fatal)
+        else:
+            broken._sender.sender_task.cancel()
+            await asyncio.sleep(0.1)
+        with pytest.raises(EventLogUnavailable):
+            await log.append([LogRecord(key, b"2-unacknowledged")])
+        assert log.producers_replaced == 1
+        started = time.monotonic()
+        while True:
+            try:
+                await log.append([LogRecord(key, b"3-after")])
+                break
+            except EventLogUnavailable:
+                assert time.monotonic() - started < 30, "no new producer within 30 s"
+                await asyncio.sleep(0.2)
+        assert log._producer is not None
+        assert log._producer is not broken
+        assert log.producers_replaced == 1
+        async with consuming(log) as consumer:
+            values = [r.value for r in await read_records(consumer, 2)]
+            values += [r.value for r in await consumer.getmany(max_records=10, timeout_s=QUIET_S)]
+    finally:
+        await log.close()
+    # Acknowledged records are there once, in order; the unacknowledged one at most once.
+    assert [v for v in values if v != b"2-unacknowledged"] == [b"1-before", b"3-after"]
+    assert values.count(b"2-unacknowledged") <= 1
+
+
+# --------------------------------------------------------------------------------------------
 # Kafka broker outage (stops the session broker: keep this test last)
 # --------------------------------------------------------------------------------------------
 
