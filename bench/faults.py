@@ -774,6 +774,38 @@ class ScriptServers:
         self._kafka("start")
 
 
+FOUND_AND_FIXED = """\
+## What this scenario found, and what was fixed
+
+Each of these made a run fail before it was fixed; each fix has a test of its own.
+
+- **Ingest answered 503 for good after a Kafka restart** (10-minute form, 2026-11-27).
+  aiokafka's idempotent producer failed with `OutOfOrderSequenceNumber` after the broker
+  came back, and its sender stopped for good; every later append timed out until ingest
+  was restarted. The Kafka event log now replaces a producer after such an error, or when
+  its sender task is gone (new producer id, fresh sequences); the unacknowledged requests
+  were answered 503 and are retried by their senders
+  (`tests/shared/eventlog/test_contract.py::test_kafka_producer_that_cannot_send_is_replaced`).
+- **Scoring could not catch up after the load** (10-minute form, 2026-11-27). The burst
+  and duplicate-visit checks read every stored event of each touched rep over the batch's
+  time span; with batches spanning weeks of backlog the cost grew with the table, and the
+  catch-up crawled at ~100 events/s. They now read only the stored events near the batch's
+  events, in one statement per batch on PostgreSQL
+  (`tests/scoring/alerts/test_quality_windows.py`).
+- **PostgreSQL restarting gave 500 on ingest** (2026-11-26): asyncpg raises a plain error
+  with SQLSTATE 57P01/57P03 while the server shuts down or starts; these now answer 503
+  with Retry-After (`tests/shared/test_db_errors.py`).
+- **An unknown-rep flag lost for ten minutes** (2026-11-26): remembered before its batch
+  committed, so a batch rolled back by a kill was not flagged again; now remembered only
+  after the commit.
+- **The scenario's own sender caused a retry storm** (2026-11-27): it retried refused
+  batches every 0.5 s, ignoring Retry-After, and with thousands of batches waiting during
+  an outage it exhausted its connection pool. It now waits as Retry-After says, with
+  jitter and backoff, as a well-behaved CRM does; a batch still refused 3 minutes after
+  the load fails the run instead of hanging it.
+"""
+
+
 def render(report: Report, *, form: str, machine: str) -> str:
     """docs/RELIABILITY.md."""
     p = report.plan
@@ -872,7 +904,8 @@ def render(report: Report, *, form: str, machine: str) -> str:
         f"Faults injected (time from the start of the load):\n\n| when | fault |\n|---|---|\n"
         f"{faults}\n\nDifferences (first 20):\n\n{diffs}\n\n"
         f"Alert events not delivered (first 20): {missing}\n\n"
-        f"Signatures that did not verify (first 20): {problems}\n"
+        f"Signatures that did not verify (first 20): {problems}\n\n"
+        f"{FOUND_AND_FIXED}"
     )
 
 

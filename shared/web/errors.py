@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from paceline.shared.errors import FieldError, PacelineError, error_body
 
@@ -243,6 +244,23 @@ async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _client_gone(request: Request, exc: Exception) -> JSONResponse:
+    # The sender hung up before its body arrived (a CRM timing out, a killed client):
+    # nothing was read, so nothing was accepted; not an error of ours, no traceback.
+    log.info(
+        "client disconnected before sending the whole body: %s %s", request.method, request.url.path
+    )
+    return JSONResponse(
+        error_body(
+            status=400,
+            code="client_disconnected",
+            message="the client disconnected before sending the whole body",
+            request_id=request_id_of(request),
+        ),
+        status_code=400,
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return JSONResponse(
@@ -264,4 +282,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(OverflowError, _out_of_range)
+    app.add_exception_handler(ClientDisconnect, _client_gone)
     app.add_exception_handler(Exception, _unexpected)

@@ -717,3 +717,51 @@ async def test_hostile_requests_are_refused_and_the_events_around_them_kept(
     await stack.wait_scored()
     expected = 2 + len(HOSTILE_REQUESTS) + 3 + 2 + 1
     assert await progress_actual(stack) == expected
+
+
+async def test_a_client_that_hangs_up_mid_body_is_not_an_error(
+    embedded_stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A sender that disconnects before its body arrived: nothing accepted, no traceback."""
+    s = embedded_stack
+    body = json.dumps({"event_id": "gone-1", "type": "visit"}).encode()
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/events",
+        "raw_path": b"/v1/events",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"test"),
+            (b"authorization", f"Bearer {s.admin_key}".encode()),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body) * 2).encode()),
+        ],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }
+    messages = [
+        {"type": "http.request", "body": body, "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    with caplog.at_level("INFO"):
+        await s.app(scope, receive, send)
+    assert sent[0]["type"] == "http.response.start"
+    assert sent[0]["status"] == 400
+    assert json.loads(sent[1]["body"])["error"]["code"] == "client_disconnected"
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    assert any("client disconnected" in r.getMessage() for r in caplog.records)
+    assert sum((await s.app.state.paceline.eventlog.end_offsets()).values()) == 0
