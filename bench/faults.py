@@ -179,6 +179,8 @@ class Report:
     kills_during_outage: list[tuple[float, int | None, int | None]] = field(default_factory=list)
     deliveries_settled: bool = False
     delivery_settle_s: float = 0.0
+    # Times ingest replaced a Kafka producer that could no longer send (from its log).
+    producer_replacements: int = 0
 
     @property
     def ok(self) -> bool:
@@ -475,6 +477,8 @@ async def run(
         )
         report.delivery_settle_s = round(time.monotonic() - caught, 1)
         await _audit_deliveries(report, servers.database_url, state, hook)
+        ingest_log = (logs / "ingest.log").read_text(encoding="utf-8", errors="replace")
+        report.producer_replacements = ingest_log.count("cannot send any more")
         return report
     finally:
         for p in running:
@@ -845,6 +849,10 @@ def render(report: Report, *, form: str, machine: str) -> str:
             "all ignored by scoring)",
         ),
         ("accepted events missing from the log", str(len(report.log_missing))),
+        (
+            "Kafka producers ingest replaced after they could no longer send",
+            str(report.producer_replacements),
+        ),
         ("events in the log never acknowledged", str(len(report.log_unacknowledged))),
         ("fact rows / member rows compared", f"{report.fact_rows} / {report.member_rows}"),
         ("rows that differ from the recount", str(report.rows_differing)),
