@@ -107,6 +107,7 @@ async def start_alerting(
         on_change=dispatcher.wake,
     )
     out = Alerting(engine=engine, dispatcher=dispatcher, publisher=publisher)
+    out.tasks.append(asyncio.create_task(engine.follow(), name="alert-follower"))
     if settings.alerts_tick_s > 0:
         out.tasks.append(asyncio.create_task(engine.run(), name="alert-engine"))
     if settings.delivery_poll_s > 0:

@@ -1,6 +1,8 @@
 """The alert engine: event-driven and time-driven evaluation in the scoring process.
 
 **After each committed batch** (``ScoringWorker.after_commit``), :meth:`AlertEngine.after_commit`
+wakes :meth:`AlertEngine.follow` (a task of its own, so the worker never waits for the
+checks: freshness of the facts does not depend on them), which
 reads the events stored since its cursor (per log partition, by offset: a partition's
 events become visible in offset order, so no event is skipped even with several scoring
 workers committing at once), runs the data-quality checks on them, resolves silence
@@ -84,13 +86,53 @@ class AlertEngine:
         self._dirty: dict[str, set[str]] = defaultdict(set)
         self._lag_done: dict[str, float] = {}
         self._positions: tuple[dict[int, int], datetime] | None = None
+        self._committed = asyncio.Event()  # a batch with new events was committed
+        self._following = False
 
     # -- event-driven ---------------------------------------------------------------
 
     async def after_commit(self, outcome: Any) -> None:
-        """The worker's after-commit hook: check what the batch stored."""
+        """The worker's after-commit hook: check what the batch stored.
+
+        With :meth:`follow` running (the scoring process) this only wakes it, so the
+        worker goes on to its next batch at once: the checks and the lag re-judging do not
+        delay the facts (freshness). Without it, the checks run here.
+        """
         if getattr(outcome, "new_events", 1) == 0:
             return
+        if self._following:
+            self._committed.set()
+            return
+        await self._check_new_events()
+
+    async def follow(self) -> None:
+        """Check newly stored events whenever a batch was committed, until stopped."""
+        self._following = True
+        try:
+            while not self._stopping.is_set():
+                waiter = asyncio.ensure_future(self._committed.wait())
+                stopper = asyncio.ensure_future(self._stopping.wait())
+                try:
+                    await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    waiter.cancel()
+                    stopper.cancel()
+                if self._stopping.is_set():
+                    break
+                self._committed.clear()
+                try:
+                    await self._check_new_events()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("alerts: checking new events failed; will retry")
+                    self._committed.set()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._stopping.wait(), 1.0)
+        finally:
+            self._following = False
+
+    async def _check_new_events(self) -> None:
         try:
             async with self._lock:
                 await self._process_events()

@@ -195,21 +195,48 @@ async def events_in_windows(
         for found in out:
             found.sort(key=lambda b: (b.occurred_at, b.id))
         return out
+    # Elsewhere (SQLite): one query per rep and type, its windows OR-ed (in chunks), each
+    # row then handed to the windows it falls in.
+    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
     for i, w in enumerate(windows):
-        cond = [
-            Event.tenant_id == tenant_id,
-            Event.rep_id == w.rep_id,
-            Event.type == w.type,
-            Event.occurred_at >= w.start,
-            Event.occurred_at < w.end,
-        ]
-        if w.customer is not None:
-            cond.append(_customer_col == w.customer)
-        rows = await session.execute(
-            select(*_BRIEF).where(*cond).order_by(Event.occurred_at, Event.id)
-        )
-        out[i] = [_brief(list(r)) for r in rows.all()]
+        groups[(w.rep_id, w.type)].append(i)
+    for (rep, type_), members in groups.items():
+        for start in range(0, len(members), _WINDOWS_PER_QUERY):
+            chunk = members[start : start + _WINDOWS_PER_QUERY]
+            spans = [
+                and_(
+                    Event.occurred_at >= windows[i].start,
+                    Event.occurred_at < windows[i].end,
+                    *(
+                        [_customer_col == windows[i].customer]
+                        if windows[i].customer is not None
+                        else []
+                    ),
+                )
+                for i in chunk
+            ]
+            rows = await session.execute(
+                select(*_BRIEF)
+                .where(
+                    Event.tenant_id == tenant_id,
+                    Event.rep_id == rep,
+                    Event.type == type_,
+                    or_(*spans),
+                )
+                .order_by(Event.occurred_at, Event.id)
+            )
+            for row in rows.all():
+                seen = _brief(list(row))
+                for i in chunk:
+                    w = windows[i]
+                    if w.start <= seen.occurred_at < w.end and (
+                        w.customer is None or w.customer == seen.customer
+                    ):
+                        out[i].append(seen)
     return out
+
+
+_WINDOWS_PER_QUERY = 100
 
 
 def _brief(row: Sequence[Any]) -> Brief:

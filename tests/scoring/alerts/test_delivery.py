@@ -263,6 +263,11 @@ async def test_dispatcher_killed_mid_retry_delivers_after_restart(clocked: Clock
             return len(sub.all()) >= 1
 
         await eventually(failed_twice)
+
+        async def first_recorded() -> bool:  # the dispatcher records after the answer
+            return len(await attempts(s)) >= 1
+
+        await eventually(first_recorded)  # moving the clock earlier would push the retry
         clock.advance(timedelta(seconds=30))
         await eventually(lambda: _at_least(sub, 2))
         # Kill the dispatcher hard: cancel its task wherever it is (no clean shutdown).
