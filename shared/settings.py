@@ -113,6 +113,15 @@ class Settings(BaseSettings):
     delivery_backoff_cap_s: float = Field(default=3600.0, gt=0)
     delivery_concurrency: int = Field(default=8, ge=1, le=256)
 
+    gc_gen0_threshold: int = Field(
+        default=50_000,
+        ge=0,
+        description="Allocations between young-generation garbage collections in the "
+        "service processes (Python's default is 700; 0 keeps it). Requests and scoring "
+        "batches allocate many short-lived objects: collecting every 700 of them cost about "
+        "a fifth of ingest's CPU (docs/PERFORMANCE.md). Objects alive at start-up are "
+        "frozen out of collections too.",
+    )
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "text"
     access_log: bool = Field(
