@@ -36,6 +36,29 @@ def request_id_of(request: Request) -> str | None:
     return getattr(request.state, "request_id", None)
 
 
+def _answer(
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    *,
+    fields: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """An error in the stable shape, with the request's id."""
+    return JSONResponse(
+        error_body(
+            status=status,
+            code=code,
+            message=message,
+            fields=fields,
+            request_id=request_id_of(request),
+        ),
+        status_code=status,
+        headers=headers,
+    )
+
+
 def _loc(loc: tuple[int | str, ...]) -> str:
     parts = [str(p) for p in loc]
     if parts and parts[0] in {"body", "query", "path", "header"}:
@@ -50,15 +73,12 @@ async def _paceline_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, PacelineError)
     if exc.status >= 500:
         log.warning("%s: %s", exc.code, exc.message)
-    return JSONResponse(
-        error_body(
-            status=exc.status,
-            code=exc.code,
-            message=exc.message,
-            fields=exc.fields,
-            request_id=request_id_of(request),
-        ),
-        status_code=exc.status,
+    return _answer(
+        request,
+        exc.status,
+        exc.code,
+        exc.message,
+        fields=exc.fields,
         headers=exc.headers(),
     )
 
@@ -91,14 +111,11 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     wrong_type = _wrong_body_type(request, exc)
     if wrong_type is not None:
-        return JSONResponse(
-            error_body(
-                status=415,
-                code="unsupported_media_type",
-                message=f"send the body as Content-Type application/json, not {wrong_type[:100]!r}",
-                request_id=request_id_of(request),
-            ),
-            status_code=415,
+        return _answer(
+            request,
+            415,
+            "unsupported_media_type",
+            f"send the body as Content-Type application/json, not {wrong_type[:100]!r}",
         )
     broken = next((e for e in exc.errors() if e.get("type") == "json_invalid"), None)
     if broken is not None:
@@ -106,14 +123,11 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         loc = tuple(broken.get("loc", ()))
         reason = str((broken.get("ctx") or {}).get("error", "JSON decode error"))
         where = f" at character {loc[1]}" if len(loc) > 1 else ""
-        return JSONResponse(
-            error_body(
-                status=400,
-                code="bad_request",
-                message=f"the body is not valid JSON: {reason}{where}",
-                request_id=request_id_of(request),
-            ),
-            status_code=400,
+        return _answer(
+            request,
+            400,
+            "bad_request",
+            f"the body is not valid JSON: {reason}{where}",
         )
     fields = [
         FieldError(
@@ -123,28 +137,22 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         for e in exc.errors()
     ]
     summary = "; ".join(f"{f.field}: {f.reason}" for f in fields[:3])
-    return JSONResponse(
-        error_body(
-            status=422,
-            code="invalid_input",
-            message=f"the request is not valid: {summary}",
-            fields=fields,
-            request_id=request_id_of(request),
-        ),
-        status_code=422,
+    return _answer(
+        request,
+        422,
+        "invalid_input",
+        f"the request is not valid: {summary}",
+        fields=fields,
     )
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    return JSONResponse(
-        error_body(
-            status=exc.status_code,
-            code=_CODES.get(exc.status_code, "error"),
-            message=str(exc.detail),
-            request_id=request_id_of(request),
-        ),
-        status_code=exc.status_code,
+    return _answer(
+        request,
+        exc.status_code,
+        _CODES.get(exc.status_code, "error"),
+        str(exc.detail),
         headers=dict(exc.headers or {}),
     )
 
@@ -153,14 +161,11 @@ async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
     # Two requests raced to create the same thing (a unique key): the loser gets a 409
     # it can retry, never a 500.
     log.info("integrity conflict on %s %s: %s", request.method, request.url.path, exc)
-    return JSONResponse(
-        error_body(
-            status=409,
-            code="conflict",
-            message="a concurrent request changed the same data; read it again and retry",
-            request_id=request_id_of(request),
-        ),
-        status_code=409,
+    return _answer(
+        request,
+        409,
+        "conflict",
+        "a concurrent request changed the same data; read it again and retry",
     )
 
 
@@ -204,26 +209,20 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     if _is_data_error(exc):
         # A value passed validation but not the database: a client error, never a 500.
         log.info("database refused a value on %s %s: %s", request.method, request.url.path, exc)
-        return JSONResponse(
-            error_body(
-                status=422,
-                code="invalid_input",
-                message="a value cannot be stored: it is too long, out of range, or holds "
-                "characters the database refuses (such as NUL)",
-                request_id=request_id_of(request),
-            ),
-            status_code=422,
+        return _answer(
+            request,
+            422,
+            "invalid_input",
+            "a value cannot be stored: it is too long, out of range, or holds "
+            "characters the database refuses (such as NUL)",
         )
     if database_unavailable(exc):
         log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
-        return JSONResponse(
-            error_body(
-                status=503,
-                code="unavailable",
-                message="the database is unavailable; retry later",
-                request_id=request_id_of(request),
-            ),
-            status_code=503,
+        return _answer(
+            request,
+            503,
+            "unavailable",
+            "the database is unavailable; retry later",
             headers={"Retry-After": "1"},
         )
     return await _unexpected(request, exc)
@@ -233,14 +232,11 @@ async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
     # A number too large for the database (SQLite refuses integers past 64 bits with an
     # OverflowError of the driver): the request's fault, so 422, never a 500.
     log.info("number out of range on %s %s: %s", request.method, request.url.path, exc)
-    return JSONResponse(
-        error_body(
-            status=422,
-            code="invalid_input",
-            message="a number in the request is out of range",
-            request_id=request_id_of(request),
-        ),
-        status_code=422,
+    return _answer(
+        request,
+        422,
+        "invalid_input",
+        "a number in the request is out of range",
     )
 
 
@@ -250,27 +246,21 @@ async def _client_gone(request: Request, exc: Exception) -> JSONResponse:
     log.info(
         "client disconnected before sending the whole body: %s %s", request.method, request.url.path
     )
-    return JSONResponse(
-        error_body(
-            status=400,
-            code="client_disconnected",
-            message="the client disconnected before sending the whole body",
-            request_id=request_id_of(request),
-        ),
-        status_code=400,
+    return _answer(
+        request,
+        400,
+        "client_disconnected",
+        "the client disconnected before sending the whole body",
     )
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return JSONResponse(
-        error_body(
-            status=500,
-            code="internal_error",
-            message="an unexpected error occurred; it has been logged",
-            request_id=request_id_of(request),
-        ),
-        status_code=500,
+    return _answer(
+        request,
+        500,
+        "internal_error",
+        "an unexpected error occurred; it has been logged",
     )
 
 
