@@ -61,7 +61,7 @@ from bench.servers import free_ports
 from bench.subscriber import Subscriber
 from paceline.scoring.alerts.engine import CURSOR_KEY
 from paceline.scoring.alerts.repository import GLOBAL
-from paceline.shared.db.models import ConsumerOffset, Event
+from paceline.shared.db.models import Event
 from paceline.shared.db.models_alerts import AlertEvent, Delivery, EvalState
 from paceline.shared.db.session import Database
 from paceline.shared.events import Envelope
@@ -673,26 +673,9 @@ async def _wait_applied(
     ends: dict[int, int] = {}
     for partition, offset, _ in records:
         ends[partition] = max(ends.get(partition, 0), offset + 1)
-    db = Database(db_url)
-    deadline = time.monotonic() + timeout_s
-    try:
-        while True:
-            async with db.transaction(write=False) as session:
-                rows = (
-                    await session.execute(
-                        select(ConsumerOffset.partition, ConsumerOffset.next_offset).where(
-                            ConsumerOffset.group_id == group, ConsumerOffset.topic == topic
-                        )
-                    )
-                ).all()
-            done = {int(p): int(o) for p, o in rows}
-            if all(done.get(p, 0) >= e for p, e in ends.items()):
-                return
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"scoring did not catch up: log {ends}, applied {done}")
-            await asyncio.sleep(0.5)
-    finally:
-        await db.dispose()
+    await procs.wait_applied(
+        db_url, group, topic, ends, deadline=time.monotonic() + timeout_s, poll_s=0.5
+    )
 
 
 # -- the long form: python -m bench.faults --------------------------------------------------

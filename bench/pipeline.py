@@ -26,7 +26,6 @@ from aiokafka import (  # type: ignore[import-untyped]
     AIOKafkaProducer,
 )
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]
-from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from bench import harness, loadgen, procs
@@ -34,7 +33,6 @@ from bench.servers import free_ports
 from paceline.scoring.worker import ScoringWorker
 from paceline.shared.clock import SystemClock
 from paceline.shared.db.migrate import upgrade
-from paceline.shared.db.models import ConsumerOffset
 from paceline.shared.db.session import Database
 from paceline.shared.eventlog.kafka import KafkaEventLog
 from paceline.shared.events import CanonicalEvent, Envelope
@@ -358,25 +356,10 @@ async def _drain(
     finally:
         await log.close()
     total = sum(ends.values())
-    db = Database(db_url)
-    try:
-        while True:
-            async with db.transaction(write=False) as session:
-                rows = (
-                    await session.execute(
-                        select(ConsumerOffset.partition, ConsumerOffset.next_offset).where(
-                            ConsumerOffset.group_id == group, ConsumerOffset.topic == topic
-                        )
-                    )
-                ).all()
-            done = {int(p): int(o) for p, o in rows}
-            if all(done.get(p, 0) >= e for p, e in ends.items()):
-                return total, time.perf_counter() - started
-            if time.perf_counter() - started > 900:
-                raise RuntimeError(f"scoring did not catch up: log {ends}, applied {done}")
-            await asyncio.sleep(0.2)
-    finally:
-        await db.dispose()
+    # `started` is a perf_counter reading; the deadline is 900 s after it.
+    deadline = time.monotonic() + 900 - (time.perf_counter() - started)
+    await procs.wait_applied(db_url, group, topic, ends, deadline=deadline)
+    return total, time.perf_counter() - started
 
 
 FRESHNESS_S = 40.0  # background load while probing (probes 0.1 s apart, one at a time)

@@ -109,3 +109,42 @@ def reference_app(port: int, env: dict[str, str], logs: Path) -> Proc:
         "warning",
     ]
     return Proc("reference", args, env, logs / "reference.log").start()
+
+
+async def wait_applied(
+    db_url: str,
+    group: str,
+    topic: str,
+    ends: dict[int, int],
+    *,
+    deadline: float,
+    poll_s: float = 0.2,
+) -> None:
+    """Wait until a scoring group's stored positions reach ``ends`` (partition -> next
+    offset); raise once ``time.monotonic()`` passes ``deadline``."""
+    import asyncio
+
+    from sqlalchemy import select
+
+    from paceline.shared.db.models import ConsumerOffset
+    from paceline.shared.db.session import Database
+
+    db = Database(db_url)
+    try:
+        while True:
+            async with db.transaction(write=False) as session:
+                rows = (
+                    await session.execute(
+                        select(ConsumerOffset.partition, ConsumerOffset.next_offset).where(
+                            ConsumerOffset.group_id == group, ConsumerOffset.topic == topic
+                        )
+                    )
+                ).all()
+            done = {int(p): int(o) for p, o in rows}
+            if all(done.get(p, 0) >= e for p, e in ends.items()):
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"scoring did not catch up: log {ends}, applied {done}")
+            await asyncio.sleep(poll_s)
+    finally:
+        await db.dispose()
