@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Protocol
 
 
@@ -41,3 +43,40 @@ class FixedClock:
     def set(self, at: datetime) -> None:
         """Jump to an instant."""
         self._at = at
+
+
+class StartedClock:
+    """A clock that starts at a chosen instant and then runs at the wall clock's speed.
+
+    ``paceline serve --today`` runs the whole stack on one: the demo, the default
+    ``as_of``, arrival times and the alert schedule all see the reference day, while
+    live events and timeouts still move as real time passes (elapsed time comes from
+    ``time.monotonic``, which no date setting changes).
+    """
+
+    def __init__(self, start: datetime, *, monotonic: Callable[[], float] = time.monotonic) -> None:
+        if start.tzinfo is None:
+            raise ValueError("StartedClock needs a timezone-aware datetime")
+        self._start = start.astimezone(UTC)
+        self._monotonic = monotonic
+        self._t0 = monotonic()
+
+    def now(self) -> datetime:
+        """The start instant plus the time elapsed since the clock was made."""
+        return self._start + timedelta(seconds=self._monotonic() - self._t0)
+
+
+def reference_instant(text: str, *, wall: datetime, tz: tzinfo) -> datetime:
+    """``--today``'s value as an instant: ``YYYY-MM-DD`` keeps the wall clock's time of day
+    (in ``tz``); a full ISO 8601 time (``2026-12-01T10:30+08:00``) is taken as it is, and
+    one without an offset is read in ``tz``."""
+    text = text.strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            local = wall.astimezone(tz)
+            return datetime.combine(day, local.timetz().replace(tzinfo=None), tzinfo=tz)
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"not a date or an ISO 8601 time: {text!r}") from None
+    return at if at.tzinfo is not None else at.replace(tzinfo=tz)

@@ -30,7 +30,7 @@ import logging
 import math
 import random
 import time as monotonic_time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -46,11 +46,13 @@ from paceline.api.org.schemas import OrgIn, RepIn, TeamIn
 from paceline.api.org.service import get_org, replace_org
 from paceline.api.settings.schemas import TenantSettingsUpdate
 from paceline.api.settings.service import update_settings
+from paceline.cli import demo_repository as demo_repo
 from paceline.ingest.events.service import ingest_events, parse_body
+from paceline.shared.clock import Clock
 from paceline.shared.crypto import secret_box
 from paceline.shared.db import tenants as tenant_repo
 from paceline.shared.db.context import tenant_calendar
-from paceline.shared.db.models import ConsumerOffset, Event, Target, Tenant
+from paceline.shared.db.models import ConsumerOffset, Target, Tenant
 from paceline.shared.eventlog import EventLog
 from paceline.shared.kpi.calendar import WorkCalendar
 from paceline.shared.kpi.periods import period_of
@@ -64,7 +66,18 @@ LIVE_SOURCE = "demo"
 SEED = 7
 LAGGARD = "rep-03"
 LAGGARD_WEEKS = 6
+LAGGARD_FACTOR = 0.3
+STAR = "rep-01"
+STAR_FACTOR = 1.35
 NEW_HIRE = "rep-22"
+# Growth is counted from a fixed day, so a demo that runs across a new year (or resumes
+# in one) keeps one curve: last year's history and this year's live events agree.
+GROWTH_EPOCH = date(2025, 1, 1)
+# Deals close and invoices are paid up to ~60 days after the day that started them: to
+# know every event of a day, the days this far back are generated too.
+LOOKBACK_DAYS = 90
+WORK_START = time(9)
+WORK_MINUTES = 10 * 60
 
 TEAMS = [
     ("north", "华北大区 North"),
@@ -200,12 +213,34 @@ def _month_end_rush(day: date, calendar: WorkCalendar) -> bool:
     return left < 3
 
 
-def _intensity(rep: DemoRep, day: date, *, first: date, today: date) -> float:
-    years = (day - first).days / 365.25
+def _intensity(rep: DemoRep, day: date, *, today: date) -> float:
+    years = max(0, (day - GROWTH_EPOCH).days) / 365.25
     value = rep.ability * SEASON[day.month] * math.pow(1 + YEARLY_GROWTH, years)
-    if rep.id == LAGGARD and day >= today - timedelta(weeks=LAGGARD_WEEKS):
-        value *= 0.3
+    if day >= today - timedelta(weeks=LAGGARD_WEEKS):
+        if rep.id == LAGGARD:
+            value *= LAGGARD_FACTOR
+        elif rep.id == STAR:
+            value *= STAR_FACTOR
     return value
+
+
+def _working_time(
+    rng: random.Random, at: datetime, *, tz: ZoneInfo, calendar: WorkCalendar
+) -> datetime:
+    """``at`` if it falls in working hours on a working day, else a time in the working
+    hours of the next working day (CRMs record closes and payments in office hours)."""
+    local = at.astimezone(tz)
+    start = datetime.combine(local.date(), WORK_START, tzinfo=tz)
+    if calendar.is_working_day(local.date()) and start <= local < start + timedelta(
+        minutes=WORK_MINUTES
+    ):
+        return local
+    day = local.date() + timedelta(days=1) if local >= start else local.date()
+    while not calendar.is_working_day(day):
+        day += timedelta(days=1)
+    return datetime.combine(day, WORK_START, tzinfo=tz) + timedelta(
+        minutes=rng.randrange(0, WORK_MINUTES)
+    )
 
 
 def rep_day_events(
@@ -214,7 +249,6 @@ def rep_day_events(
     *,
     tz: ZoneInfo,
     calendar: WorkCalendar,
-    first: date,
     today: date,
 ) -> list[dict[str, Any]]:
     """Every event that a rep's activity on ``day`` leads to (later versions included,
@@ -223,12 +257,15 @@ def rep_day_events(
     working = calendar.is_working_day(day)
     if not working and rng.random() < 0.85:
         return []
-    intensity = _intensity(rep, day, first=first, today=today) * (1.0 if working else 0.3)
+    intensity = _intensity(rep, day, today=today) * (1.0 if working else 0.3)
     rates = RATES[rep.role]
-    base = datetime.combine(day, time(9), tzinfo=tz)
+    base = datetime.combine(day, WORK_START, tzinfo=tz)
 
-    def at(hours: float = 10.0) -> datetime:
+    def at(hours: float = WORK_MINUTES / 60) -> datetime:
         return base + timedelta(minutes=rng.randrange(0, int(hours * 60)))
+
+    def office(moment: datetime) -> datetime:
+        return _working_time(rng, moment, tz=tz, calendar=calendar)
 
     def customer() -> str:
         return f"cust-{rep.team}-{rng.randrange(1, 160)}"
@@ -263,7 +300,9 @@ def rep_day_events(
         )
     rush = _month_end_rush(day, calendar)
     for n in range(_poisson(rng, rates["quote"] * intensity * (1.5 if rush else 1.0))):
-        out.extend(_deal_events(rng, rep, f"{stem}-{n}", at(8), customer(), rush=rush))
+        out.extend(
+            _deal_events(rng, rep, f"{stem}-{n}", at(8), customer(), rush=rush, office=office)
+        )
     for n in range(_poisson(rng, rates["complaint"] * intensity)):
         opened = at()
         first_response = opened + timedelta(hours=round(rng.lognormvariate(1.7, 0.8), 1))
@@ -315,6 +354,7 @@ def _deal_events(
     customer: str,
     *,
     rush: bool,
+    office: Callable[[datetime], datetime],
 ) -> list[dict[str, Any]]:
     """A quote, its deal and, for a won deal, its invoice, each as the CRM last sent it.
 
@@ -329,6 +369,7 @@ def _deal_events(
     closed = sent + timedelta(days=rng.randrange(3, 26), hours=rng.randrange(0, 7))
     if rush and rng.random() < 0.7:
         closed = sent + timedelta(hours=rng.randrange(2, 30))  # 冲单: closed before month end
+    closed = office(closed)
     won = rng.random() < (0.47 if rep.role != "presales" else 0.55)
     margin = (amount * Decimal(str(round(0.22 + rng.random() * 0.16, 3)))).quantize(Decimal(1))
     common = {"rep_id": rep.id, "customer_id": customer, "amount": str(amount)}
@@ -365,7 +406,9 @@ def _deal_events(
         due = (closed + timedelta(days=30)).date()
         paid = None
         if rng.random() < 0.93:
-            paid = closed + timedelta(days=30 + rng.randrange(-8, 25), hours=rng.randrange(0, 8))
+            paid = office(
+                closed + timedelta(days=30 + rng.randrange(-8, 25), hours=rng.randrange(0, 8))
+            )
         bill = {"invoice_id": invoice, "amount_due": str(amount), "due_date": due}
         out.append(
             {
@@ -414,54 +457,107 @@ def _visible(event: dict[str, Any], now: datetime) -> dict[str, Any] | None:
     return out
 
 
+def origin_day_events(
+    day: date, *, tz: ZoneInfo, calendar: WorkCalendar, today: date
+) -> list[dict[str, Any]]:
+    """Every event that the activity of ``day`` leads to, for every rep and the new hire
+    (later versions included, each with its own time), before any filtering by time."""
+    out: list[dict[str, Any]] = []
+    for rep in demo_reps():
+        out.extend(rep_day_events(rep, day, tz=tz, calendar=calendar, today=today))
+    if day >= today - timedelta(days=9) and calendar.is_working_day(day):
+        # The new hire, not yet in the org chart: counted under their id and flagged.
+        rng = _rng(NEW_HIRE, day.isoformat())
+        customers = rng.sample(range(1, 160), rng.randrange(1, 4))
+        for n, number in enumerate(customers):
+            out.append(
+                {
+                    "event_id": f"visit-{NEW_HIRE}-{day.isoformat()}-{n}",
+                    "type": "visit",
+                    "occurred_at": datetime.combine(day, WORK_START, tzinfo=tz)
+                    + timedelta(minutes=rng.randrange(0, WORK_MINUTES)),
+                    "rep_id": NEW_HIRE,
+                    "customer_id": f"cust-east-{number}",
+                    "channel": "onsite",
+                    "duration_min": 45,
+                }
+            )
+    return out
+
+
+def _in_order(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(events, key=lambda e: (e["occurred_at"], e["event_id"]))
+
+
 def demo_events(
     *,
     now: datetime,
     tz: ZoneInfo,
     calendar: WorkCalendar,
-    since: date | None = None,
-) -> Iterator[dict[str, Any]]:
-    """The history up to ``now``, day by day, newest first (from ``since``, if given).
+    after: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """What the demo CRM has sent by ``now`` (after ``after``, if given), in time order.
 
-    A day's deals close and get paid later: to resume at ``since``, the days before it
-    are generated again and only their events from ``since`` on are kept.
+    From the first day of history, or the days whose activity can still lead to events
+    after ``after``. Sent in time order, the newest stored event is a watermark: a
+    restart resumes after it and sends nothing twice.
     """
     today = now.astimezone(tz).date()
     first = history_start(today)
-    reps = demo_reps()
-    start = first if since is None else max(first, since - timedelta(days=90))
-    keep_from = (
-        datetime.combine(since, time(0), tzinfo=tz)
-        if since is not None
-        else datetime.min.replace(tzinfo=tz)
-    )
-    # Newest days first: the current month (what the dashboard opens on) fills in first.
-    for day in reversed([start + timedelta(days=i) for i in range((today - start).days + 1)]):
-        for rep in reps:
-            for event in rep_day_events(
-                rep, day, tz=tz, calendar=calendar, first=first, today=today
-            ):
-                shown = _visible(event, now)
-                if shown is not None and shown["occurred_at"] >= keep_from:
-                    yield shown
-        if day >= today - timedelta(days=9):
-            # The new hire, not yet in the org chart: counted under their id and flagged.
-            rng = _rng(NEW_HIRE, day.isoformat())
-            if calendar.is_working_day(day):
-                for n in range(rng.randrange(1, 4)):
-                    ts = datetime.combine(day, time(9), tzinfo=tz) + timedelta(
-                        minutes=rng.randrange(0, 540)
-                    )
-                    if keep_from <= ts <= now:
-                        yield {
-                            "event_id": f"visit-{NEW_HIRE}-{day.isoformat()}-{n}",
-                            "type": "visit",
-                            "occurred_at": ts,
-                            "rep_id": NEW_HIRE,
-                            "customer_id": f"cust-east-{rng.randrange(1, 160)}",
-                            "channel": "onsite",
-                            "duration_min": 45,
-                        }
+    if after is not None:
+        first = max(first, after.astimezone(tz).date() - timedelta(days=LOOKBACK_DAYS))
+    out: list[dict[str, Any]] = []
+    day = first
+    while day <= today:
+        for event in origin_day_events(day, tz=tz, calendar=calendar, today=today):
+            shown = _visible(event, now)
+            if shown is not None and (after is None or shown["occurred_at"] > after):
+                out.append(shown)
+        day += timedelta(days=1)
+    return _in_order(out)
+
+
+class LiveFeed:
+    """The demo CRM's live events: the same model as the history, so the live day follows
+    the plan's daily expectation (each rep's share, working hours, quiet weekends and
+    holidays, rep-03 behind and rep-01 ahead), with the model's own noise.
+
+    A day's events are generated once (every origin day that can lead to them) and then
+    handed out as their times pass.
+    """
+
+    def __init__(self, *, tz: ZoneInfo, calendar: WorkCalendar) -> None:
+        self.tz = tz
+        self.calendar = calendar
+        self._days: dict[date, list[dict[str, Any]]] = {}
+
+    def _day(self, day: date) -> list[dict[str, Any]]:
+        cached = self._days.get(day)
+        if cached is None:
+            found = [
+                event
+                for origin in (day - timedelta(days=n) for n in range(LOOKBACK_DAYS, -1, -1))
+                for event in origin_day_events(
+                    origin, tz=self.tz, calendar=self.calendar, today=day
+                )
+                if event["occurred_at"].astimezone(self.tz).date() == day
+            ]
+            self._days = {d: e for d, e in self._days.items() if d >= day - timedelta(days=1)}
+            cached = self._days[day] = _in_order(found)
+        return cached
+
+    def between(self, after: datetime, until: datetime) -> list[dict[str, Any]]:
+        """The events with ``after`` < time <= ``until``, as the CRM sends them at ``until``."""
+        out: list[dict[str, Any]] = []
+        day = after.astimezone(self.tz).date()
+        while day <= until.astimezone(self.tz).date():
+            for event in self._day(day):
+                if after < event["occurred_at"] <= until:
+                    shown = _visible(event, until)
+                    if shown is not None:
+                        out.append(shown)
+            day += timedelta(days=1)
+        return out
 
 
 def _json(value: Any) -> Any:
@@ -530,8 +626,19 @@ async def prepare_org(runtime: Runtime, *, tenant_id: str) -> bool:
     return True
 
 
-async def seed_history(runtime: Runtime, *, tenant_id: str, batch: int = 1000) -> int:
-    """Send the history up to now (only what a previous run did not send); events sent."""
+async def demo_watermark(runtime: Runtime, *, tenant_id: str) -> tuple[datetime | None, set[str]]:
+    """The time of the newest demo event stored (history or live), and the ids stored at
+    exactly that time: everything the demo CRM sent up to then is there."""
+    async with runtime.db.transaction(write=False) as session:
+        return await demo_repo.watermark(
+            session, tenant_id=tenant_id, sources=(HISTORY_SOURCE, LIVE_SOURCE)
+        )
+
+
+async def seed_history(
+    runtime: Runtime, *, tenant_id: str, now: datetime, batch: int = 1000
+) -> int:
+    """Send the history up to ``now`` as an import (what no earlier run sent); events sent."""
     eventlog = runtime.eventlog
     if eventlog is None:
         raise RuntimeError("the demo needs the event log")
@@ -539,37 +646,23 @@ async def seed_history(runtime: Runtime, *, tenant_id: str, batch: int = 1000) -
     tz = ZoneInfo(tenant.timezone)
     async with runtime.db.transaction(write=False) as session:
         calendar = await tenant_calendar(session, tenant=tenant)
-        last = await session.scalar(
-            select(func.max(Event.occurred_at)).where(
-                Event.tenant_id == tenant_id, Event.source == HISTORY_SOURCE
-            )
-        )
-    since = last.astimezone(tz).date() if last is not None else None
-    now = runtime.clock.now()
+    last, at_last = await demo_watermark(runtime, tenant_id=tenant_id)
+    # From the watermark's own instant on (another event may share it), less what is stored.
+    after = None if last is None else last - timedelta(microseconds=1)
+    events = [
+        e
+        for e in demo_events(now=now, tz=tz, calendar=calendar, after=after)
+        if e["event_id"] not in at_last
+    ]
     sent = 0
-    chunk: list[dict[str, Any]] = []
-    number = 0
-    for event in demo_events(now=now, tz=tz, calendar=calendar, since=since):
-        chunk.append(event)
-        if len(chunk) >= batch:
-            number += 1
-            sent += await send_events(
-                eventlog,
-                chunk,
-                tenant_id=tenant_id,
-                source=HISTORY_SOURCE,
-                now=now,
-                request_id=f"demo-history-{number:04d}",
-            )
-            chunk = []
-    if chunk:
+    for number, start in enumerate(range(0, len(events), batch), start=1):
         sent += await send_events(
             eventlog,
-            chunk,
+            events[start : start + batch],
             tenant_id=tenant_id,
             source=HISTORY_SOURCE,
             now=now,
-            request_id=f"demo-history-{number + 1:04d}",
+            request_id=f"demo-history-{number:04d}",
         )
     return sent
 
@@ -716,12 +809,14 @@ async def seed_demo(
     *,
     tenant_id: str,
     echo: Callable[[str], None] = lambda _line: None,
-) -> int:
-    """Org chart, history (scored), then the plan; events sent (0 when already seeded)."""
+) -> tuple[int, datetime]:
+    """Org chart, history (scored), then the plan; events sent (0 when already seeded)
+    and the instant the history runs to (where the live events take over)."""
     started = monotonic_time.monotonic()
     if await prepare_org(runtime, tenant_id=tenant_id):
         echo("demo: org chart loaded (3 teams, 21 reps)")
-    sent = await seed_history(runtime, tenant_id=tenant_id)
+    until = runtime.clock.now()
+    sent = await seed_history(runtime, tenant_id=tenant_id, now=until)
     if sent:
         echo(f"demo: sent {sent} events of history; scoring them")
     if not await wait_scored(runtime):
@@ -730,114 +825,51 @@ async def seed_demo(
     if made:
         echo(f"demo: planned {made} targets for the year")
     echo(f"demo: ready in {monotonic_time.monotonic() - started:.1f} s")
-    return sent
+    return sent, until
 
 
 # -- the live trickle --------------------------------------------------------------------
-
-
-def live_events(
-    rng: random.Random, *, now: datetime, tz: ZoneInfo, tick: int
-) -> list[dict[str, Any]]:
-    """A few events of "now": visits mostly, some leads and quotes, now and then a won deal.
-
-    The laggard is almost never among them.
-    """
-    reps = demo_reps()
-    weights = [0.05 if r.id == LAGGARD else r.ability for r in reps]
-    out: list[dict[str, Any]] = []
-    stamp = now.astimezone(tz)
-    for n in range(rng.choice([1, 1, 2, 3])):
-        rep = rng.choices(reps, weights)[0]
-        ident = f"live-{stamp:%Y%m%d%H%M%S}-{tick}-{n}"
-        customer = f"cust-{rep.team}-{rng.randrange(1, 160)}"
-        kind = rng.choices(["visit", "lead", "quote", "won"], [60, 15, 15, 10])[0]
-        if kind == "visit":
-            out.append(
-                {
-                    "event_id": ident,
-                    "type": "visit",
-                    "occurred_at": stamp,
-                    "rep_id": rep.id,
-                    "customer_id": customer,
-                    "channel": rng.choice(["onsite", "phone", "video"]),
-                    "duration_min": rng.choice([30, 45, 60]),
-                }
-            )
-        elif kind == "lead":
-            out.append(
-                {
-                    "event_id": ident,
-                    "type": "lead",
-                    "occurred_at": stamp,
-                    "rep_id": rep.id,
-                    "customer_id": customer,
-                    "is_new_customer": rng.random() < 0.4,
-                    "source": "website",
-                }
-            )
-        elif kind == "quote":
-            out.append(
-                {
-                    "event_id": ident,
-                    "type": "quote",
-                    "occurred_at": stamp,
-                    "rep_id": rep.id,
-                    "customer_id": customer,
-                    "amount": str(rng.randrange(20, 300) * 1000),
-                    "status": "sent",
-                }
-            )
-        else:
-            amount = Decimal(rng.randrange(30, 400) * 1000)
-            out.append(
-                {
-                    "event_id": ident,
-                    "type": "deal",
-                    "entity_id": f"deal-{ident}",
-                    "version": 1,
-                    "occurred_at": stamp,
-                    "closed_at": stamp,
-                    "rep_id": rep.id,
-                    "customer_id": customer,
-                    "stage": "won",
-                    "amount": str(amount),
-                    "margin": str((amount * Decimal("0.3")).quantize(Decimal(1))),
-                    "is_new_customer": rng.random() < 0.3,
-                    "product_line": rng.choice(PRODUCT_LINES),
-                }
-            )
-    return out
 
 
 async def trickle(
     runtime: Runtime,
     *,
     tenant_id: str,
+    since: datetime,
     every_s: float = 3.0,
     ticks: int | None = None,
 ) -> int:
-    """Send a few live events every ``every_s`` seconds (``ticks`` times, or forever)."""
+    """Every ``every_s`` seconds (``ticks`` times, or forever), send the demo CRM's events
+    whose time has come since the last tick (from ``since``); events sent.
+
+    The events follow the same model as the history (:class:`LiveFeed`): a quiet night
+    sends nothing, a working day a few dozen events, each at the time it happens.
+    """
     eventlog = runtime.eventlog
     if eventlog is None:
         raise RuntimeError("the demo needs the event log")
-    tz = ZoneInfo((await _tenant(runtime, tenant_id)).timezone)
-    rng = random.Random()  # noqa: S311  # live demo traffic, not secrets
+    tenant = await _tenant(runtime, tenant_id)
+    async with runtime.db.transaction(write=False) as session:
+        calendar = await tenant_calendar(session, tenant=tenant)
+    feed = LiveFeed(tz=ZoneInfo(tenant.timezone), calendar=calendar)
     tick = sent = 0
+    last = since
     while ticks is None or tick < ticks:
         tick += 1
         now = runtime.clock.now()
-        events = live_events(rng, now=now, tz=tz, tick=tick)
+        events = feed.between(last, now)
         try:
-            sent += await send_events(
-                eventlog,
-                events,
-                tenant_id=tenant_id,
-                source=LIVE_SOURCE,
-                now=now,
-                request_id=f"demo-live-{now:%Y%m%dT%H%M%S}-{tick}",
-            )
-        except Exception:  # the log may be briefly down; the demo keeps going
+            if events:
+                sent += await send_events(
+                    eventlog,
+                    events,
+                    tenant_id=tenant_id,
+                    source=LIVE_SOURCE,
+                    now=now,
+                    request_id=f"demo-live-{now:%Y%m%dT%H%M%S}-{tick}",
+                )
+            last = now
+        except Exception:  # the log may be briefly down: these events go with the next tick
             log.warning("demo: could not send live events", exc_info=True)
         if ticks is None or tick < ticks:
             await asyncio.sleep(every_s)
@@ -851,10 +883,10 @@ async def _demo_task(
     runtime: Runtime, *, tenant_id: str, trickle_every_s: float, echo: Callable[[str], None]
 ) -> None:
     try:
-        await seed_demo(runtime, tenant_id=tenant_id, echo=echo)
+        _sent, until = await seed_demo(runtime, tenant_id=tenant_id, echo=echo)
         if trickle_every_s > 0:
             echo(f"demo: live events every {trickle_every_s:g} s (rep-03 is falling behind)")
-            await trickle(runtime, tenant_id=tenant_id, every_s=trickle_every_s)
+            await trickle(runtime, tenant_id=tenant_id, since=until, every_s=trickle_every_s)
     except asyncio.CancelledError:
         raise
     except Exception:
@@ -910,14 +942,18 @@ def attach_demo(
 
 
 async def run_demo(
-    settings: Settings, *, trickle_every_s: float, echo: Callable[[str], None]
+    settings: Settings,
+    *,
+    trickle_every_s: float,
+    echo: Callable[[str], None],
+    clock: Clock | None = None,
 ) -> int:
     """``paceline demo``: seed the stores (scoring in this process until caught up), then
     send live events until interrupted if ``trickle_every_s`` > 0."""
     from paceline.scoring.worker import ScoringWorker
     from paceline.shared.runtime import bootstrap, open_runtime
 
-    runtime = await open_runtime(settings, with_log=True)
+    runtime = await open_runtime(settings, with_log=True, clock=clock)
     worker: ScoringWorker | None = None
     task: asyncio.Task[None] | None = None
     try:
@@ -932,10 +968,15 @@ async def run_demo(
             poll_timeout_s=settings.scoring_poll_timeout_s,
         )
         task = asyncio.create_task(worker.run(), name="demo-scoring")
-        sent = await seed_demo(runtime, tenant_id=settings.default_tenant, echo=echo)
+        sent, until = await seed_demo(runtime, tenant_id=settings.default_tenant, echo=echo)
         if trickle_every_s > 0:
             echo(f"demo: live events every {trickle_every_s:g} s; Ctrl-C to stop")
-            await trickle(runtime, tenant_id=settings.default_tenant, every_s=trickle_every_s)
+            await trickle(
+                runtime,
+                tenant_id=settings.default_tenant,
+                since=until,
+                every_s=trickle_every_s,
+            )
         return sent
     finally:
         if worker is not None and task is not None:

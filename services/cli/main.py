@@ -15,7 +15,15 @@ import click
 from paceline import __version__
 from paceline.cli.admin import keys, tenants
 from paceline.cli.imports import import_command
+from paceline.shared.clock import Clock, StartedClock, reference_instant
 from paceline.shared.settings import Settings
+
+# ``--today`` without an offset is read in the default tenant's zone.
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+TODAY_HELP = (
+    "Run as if today were this date (YYYY-MM-DD keeps the time of day) or instant "
+    "(2026-12-01T10:30+08:00); the clock then runs on from there. For demos and tests."
+)
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -48,12 +56,27 @@ def tune_gc(gen0_threshold: int) -> None:
     gc.set_threshold(gen0_threshold, gen1, gen2)
 
 
+def _clock(today: str | None) -> Clock | None:
+    """The stack's clock: the system's, or one that starts at ``--today``'s instant."""
+    if not today:
+        return None
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    try:
+        start = reference_instant(today, wall=datetime.now(UTC), tz=ZoneInfo(DEFAULT_TIMEZONE))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--today") from None
+    return StartedClock(start)
+
+
 def _serve(
     settings: Settings,
     parts: Collection[str],
     *,
     demo: bool = False,
     trickle_every_s: float = 0.0,
+    clock: Clock | None = None,
 ) -> None:
     import uvicorn
 
@@ -61,7 +84,7 @@ def _serve(
     from paceline.shared.logs import configure_logging
 
     configure_logging(settings.log_level, settings.log_format)
-    app = build_app(settings, parts=parts)
+    app = build_app(settings, parts=parts, clock=clock)
     if demo:
         from paceline.cli.demo import attach_demo  # services/cli/demo.py
 
@@ -116,6 +139,7 @@ def main() -> None:
     envvar="PACELINE_DEMO_TRICKLE_S",
     help="With --demo: seconds between live demo events (0: none).",
 )
+@click.option("--today", default=None, envvar="PACELINE_TODAY", help=TODAY_HELP)
 def serve(
     host: str | None,
     port: int | None,
@@ -123,6 +147,7 @@ def serve(
     api_key: str | None,
     demo: bool,
     trickle_every: float,
+    today: str | None,
 ) -> None:
     """Run ingest, scoring and api in one process (embedded unless configured otherwise)."""
     if demo and not api_key:
@@ -136,7 +161,13 @@ def serve(
             f"Dashboard: {base}/dashboard/#key={api_key}",
             err=True,
         )
-    _serve(settings, {"ingest", "scoring", "api"}, demo=demo, trickle_every_s=trickle_every)
+    _serve(
+        settings,
+        {"ingest", "scoring", "api"},
+        demo=demo,
+        trickle_every_s=trickle_every,
+        clock=_clock(today),
+    )
 
 
 def _demo_key(data_dir: Path) -> str:
@@ -185,7 +216,14 @@ _service_command("api", "Run the api service alone.")
 )
 @click.option("--trickle/--no-trickle", default=False, help="Then send live events until Ctrl-C.")
 @click.option("--trickle-every", type=float, default=3.0, show_default=True)
-def demo(data_dir: Path | None, api_key: str | None, trickle: bool, trickle_every: float) -> None:
+@click.option("--today", default=None, envvar="PACELINE_TODAY", help=TODAY_HELP)
+def demo(
+    data_dir: Path | None,
+    api_key: str | None,
+    trickle: bool,
+    trickle_every: float,
+    today: str | None,
+) -> None:
     """Seed the demo company: org, two years of history (scored), the year's plan."""
     import asyncio
     import contextlib
@@ -202,6 +240,7 @@ def demo(data_dir: Path | None, api_key: str | None, trickle: bool, trickle_ever
                 settings,
                 trickle_every_s=trickle_every if trickle else 0.0,
                 echo=lambda line: click.echo(line, err=True),
+                clock=_clock(today),
             )
         )
     click.echo(f"admin key: {api_key}", err=True)

@@ -7,16 +7,20 @@ The whole seeding (history scored, plan decomposed) runs in tests/browser, where
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from paceline.cli.demo import (
     LAGGARD,
     LIVE_SOURCE,
     NEW_HIRE,
+    STAR,
+    LiveFeed,
     demo_events,
     demo_org,
     demo_reps,
@@ -26,8 +30,9 @@ from paceline.cli.demo import (
 from paceline.shared.db.models import Event
 from paceline.shared.events import CanonicalEvent
 from paceline.shared.kpi.calendar import builtin_calendar
+from paceline.shared.clock import FixedClock
 from paceline.shared.runtime import Runtime
-from tests.support import Stack
+from tests.support import embedded_settings, running_stack
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 26, 15, 30, tzinfo=TZ)
@@ -121,39 +126,78 @@ def test_the_laggard_falls_behind_and_the_new_hire_appears() -> None:
 def test_resuming_sends_what_is_new_and_nothing_else() -> None:
     full = {e["event_id"]: e for e in demo_events(now=NOW, tz=TZ, calendar=CAL)}
     later = NOW + timedelta(days=3)
-    since = NOW.date() - timedelta(days=1)
-    resumed = list(demo_events(now=later, tz=TZ, calendar=CAL, since=since))
-    start = datetime.combine(since, datetime.min.time(), tzinfo=TZ)
-    assert all(e["occurred_at"] >= start for e in resumed)
-    # Everything of the full history since then is there again (same ids, same content),
-    # except versions that the later "now" superseded.
-    ids = {e["event_id"] for e in resumed}
-    for eid, e in full.items():
-        if e["occurred_at"] >= start and not eid.endswith("-v1"):
-            assert eid in ids, eid
-    assert any(e["occurred_at"] > NOW for e in resumed)
+    resumed = demo_events(now=later, tz=TZ, calendar=CAL, after=NOW)
+    assert resumed, "three days bring new events"
+    assert all(NOW < e["occurred_at"] <= later for e in resumed)
+    assert not {e["event_id"] for e in resumed} & set(full)
+    # Sent in time order, so the newest stored event is a watermark.
+    times = [e["occurred_at"] for e in resumed]
+    assert times == sorted(times)
+    # The full history at the later time is exactly the first part plus the resumed part,
+    # less the versions that the later time superseded (a deal sent open, now closed).
+    at_later = {e["event_id"] for e in demo_events(now=later, tz=TZ, calendar=CAL)}
+    # (The laggard's and the star's six weeks and the new hire's ten days move with
+    # "today": at a window's edge their days are drawn again, so only theirs may differ.)
+    moved = {
+        eid for eid in set(full) ^ at_later if any(r in eid for r in (LAGGARD, STAR, NEW_HIRE))
+    }
+    superseded = set(full) - at_later - moved
+    assert superseded and all(eid.endswith("-v1") for eid in superseded)
+    assert at_later - moved == (set(full) - superseded - moved) | {
+        e["event_id"] for e in resumed if e["event_id"] not in moved
+    }
 
 
-async def test_the_trickle_goes_through_the_pipeline(embedded_stack: Stack) -> None:
-    state = embedded_stack.app.state.paceline
-    runtime = Runtime(
-        settings=embedded_stack.settings,
-        db=state.db,
-        clock=state.clock,
-        keys=state.keys,
-        eventlog=state.eventlog,
-        box=state.box,
+def test_the_live_feed_is_the_history_as_time_passes() -> None:
+    """Live events are the model's own: what the feed hands out over a day, tick by tick,
+    is what the history of that day holds when the day is over; nothing on a quiet night."""
+    feed = LiveFeed(tz=TZ, calendar=CAL)
+    start = datetime(2026, 12, 1, 0, 0, tzinfo=TZ)
+    ticks = [start + timedelta(minutes=7 * n) for n in range(0, 24 * 60 // 7 + 1)]
+    live = [e for a, b in itertools.pairwise(ticks) for e in feed.between(a, b)]
+    end = ticks[-1]
+    history = demo_events(now=end, tz=TZ, calendar=CAL, after=start)
+    # Intermediate versions (open deal, unpaid invoice) are sent live and superseded later.
+    assert {e["event_id"] for e in history} <= {e["event_id"] for e in live}
+    assert all(e["event_id"].endswith("-v1") for e in live if e not in history)
+    assert 40 < len(live) < 160  # a working day of 21 reps
+    assert all(9 <= e["occurred_at"].astimezone(TZ).hour < 19 for e in live)
+    assert not feed.between(
+        datetime(2026, 12, 1, 20, tzinfo=TZ), datetime(2026, 12, 2, 8, tzinfo=TZ)
     )
-    sent = await trickle(runtime, tenant_id="default", every_s=0, ticks=4)
-    assert sent >= 4
-    await embedded_stack.wait_scored()
-    async with embedded_stack.db.transaction(write=False) as session:
-        stored = await session.scalar(
-            select(func.count()).where(Event.tenant_id == "default", Event.source == LIVE_SOURCE)
+
+
+async def test_the_trickle_goes_through_the_pipeline(tmp_path: Path) -> None:
+    clock = FixedClock(datetime(2026, 12, 1, 9, 0, tzinfo=TZ))
+    async with running_stack("embedded", embedded_settings(tmp_path), clock=clock) as stack:
+        state = stack.app.state.paceline
+        runtime = Runtime(
+            settings=stack.settings,
+            db=state.db,
+            clock=clock,
+            keys=state.keys,
+            eventlog=state.eventlog,
+            box=state.box,
         )
-        laggard = await session.scalar(
-            select(func.count()).where(Event.rep_id == LAGGARD, Event.source == LIVE_SOURCE)
-        )
-    assert stored == sent
-    assert laggard is not None
-    assert laggard <= stored
+        since = clock.now()
+        sent = 0
+        for _ in range(8):  # a working day in hourly ticks
+            clock.advance(timedelta(hours=1))
+            sent += await trickle(runtime, tenant_id="default", since=since, every_s=0, ticks=1)
+            since = clock.now()
+        await stack.wait_scored()
+        async with stack.db.transaction(write=False) as session:
+            rows = (
+                await session.execute(
+                    select(Event.event_id, Event.occurred_at, Event.received_at).where(
+                        Event.tenant_id == "default", Event.source == LIVE_SOURCE
+                    )
+                )
+            ).all()
+    expected = LiveFeed(tz=TZ, calendar=CAL).between(
+        datetime(2026, 12, 1, 9, 0, tzinfo=TZ), clock.now()
+    )
+    assert sent == len(rows) == len(expected) > 10
+    assert {r.event_id for r in rows} == {e["event_id"] for e in expected}
+    # Each event arrived within the hour it happened: live, never back-dated.
+    assert all(timedelta(0) <= r.received_at - r.occurred_at <= timedelta(hours=1) for r in rows)

@@ -19,6 +19,10 @@ class PeriodsOut(BaseModel):
     quarter: list[str]
     month: list[str]
     week: list[str]
+    focus_month: str = Field(
+        description="The month views open on: the current month once the tenant's "
+        "min_elapsed_share of its working days has passed, the last complete month before."
+    )
 
 
 class KpiBrief(BaseModel):

@@ -35,6 +35,7 @@ from paceline.api.progress.schemas import PeriodOut
 from paceline.api.progress.service import progress as progress_of
 from paceline.api.settings.service import settings_of
 from paceline.api.templates.service import list_templates
+from paceline.shared.alert_options import alert_options
 from paceline.shared.db import rollups
 from paceline.shared.db import targets as targets_repo
 from paceline.shared.db.context import tenant_calendar, tenant_kpis
@@ -89,7 +90,25 @@ def _kpi_order(kpis: Sequence[KpiDefinition]) -> dict[str, int]:
     return {k.key: i for i, (_n, k) in enumerate(ranked)}
 
 
-def _periods_around(today: date, fiscal_year_start_month: int) -> PeriodsOut:
+def focus_month(
+    today: date, *, calendar: WorkCalendar, fiscal_year_start_month: int, min_share: float
+) -> str:
+    """The month the dashboard opens on: the current one once ``min_share`` of its working
+    days have passed (today included), the last complete one before that.
+
+    Early in a month every rep is "below baseline" and ranks are noise; the same share
+    holds back lag warnings (the tenant's ``min_elapsed_share``).
+    """
+    month = period_of(today, "month", fiscal_year_start_month=fiscal_year_start_month)
+    total = calendar.working_days(month.start, month.end)
+    elapsed = calendar.working_days(month.start, today + timedelta(days=1))
+    if total and elapsed / total >= min_share:
+        return month.key
+    before = month.start - timedelta(days=1)
+    return period_of(before, "month", fiscal_year_start_month=fiscal_year_start_month).key
+
+
+def _periods_around(today: date, fiscal_year_start_month: int, *, focus: str) -> PeriodsOut:
     out: dict[PeriodKind, list[str]] = {}
     kinds: tuple[PeriodKind, ...] = ("year", "quarter", "month", "week")
     for kind in kinds:
@@ -101,7 +120,12 @@ def _periods_around(today: date, fiscal_year_start_month: int) -> PeriodsOut:
             day = p.start - timedelta(days=1)
         out[kind] = keys
     return PeriodsOut(
-        today=today, year=out["year"], quarter=out["quarter"], month=out["month"], week=out["week"]
+        today=today,
+        year=out["year"],
+        quarter=out["quarter"],
+        month=out["month"],
+        week=out["week"],
+        focus_month=focus,
     )
 
 
@@ -120,6 +144,12 @@ async def context(
     kpis = await tenant_kpis(session, tenant_id=tenant.id)
     order = _kpi_order(kpis)
     templates = await list_templates(session, tenant_id=tenant.id)
+    focus = focus_month(
+        today,
+        calendar=await tenant_calendar(session, tenant=tenant),
+        fiscal_year_start_month=tenant.fiscal_year_start_month,
+        min_share=alert_options(tenant).min_elapsed_share,
+    )
     return ContextOut(
         tenant=tenant.id,
         name=tenant.name,
@@ -127,7 +157,7 @@ async def context(
         currency=tenant.currency,
         locale=settings.locale,
         scopes=sorted(scopes),
-        periods=_periods_around(today, tenant.fiscal_year_start_month),
+        periods=_periods_around(today, tenant.fiscal_year_start_month, focus=focus),
         teams=[
             TeamBrief(id=t.id, name=t.name, parent_id=t.parent_id) for t in org.teams if t.active
         ],

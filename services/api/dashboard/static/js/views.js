@@ -175,7 +175,7 @@ async function seriesCard(env, kpi, scope, period, onPick, keys = null) {
 export async function overview(env) {
   const p = env.params;
   const scope = p.scope || "company";
-  const period = p.period || env.ctx.periods.month[0];
+  const period = p.period || env.ctx.periods.focus_month || env.ctx.periods.month[0];
   const data = await api("/v1/dashboard/overview", { params: { scope, period } });
   const keys = data.rows.map((r) => r.kpi);
   const chartKpi = keys.includes(p.kpi) ? p.kpi : keys[0];
@@ -231,7 +231,7 @@ async function drillPanel(env, { kpi, scope, start, through }) {
 export async function rep(env) {
   const p = env.params;
   const repId = p.rep || env.ctx.reps[0]?.id;
-  const period = p.period || env.ctx.periods.month[0];
+  const period = p.period || env.ctx.periods.focus_month || env.ctx.periods.month[0];
   if (!repId) return message(t("no_rows"));
   const scope = `rep:${repId}`;
   const card = await api("/v1/scorecards", { params: { scope, period } });
@@ -288,7 +288,7 @@ export async function rep(env) {
 export async function leaderboard(env) {
   const p = env.params;
   const team = p.team || rootTeams(env)[0]?.id;
-  const period = p.period || env.ctx.periods.month[0];
+  const period = p.period || env.ctx.periods.focus_month || env.ctx.periods.month[0];
   if (!team) return message(t("no_rows"));
   const board = await api("/v1/leaderboard", { params: { team, period, kpi: p.kpi } });
   const byKpi = Boolean(board.kpi);
