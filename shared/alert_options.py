@@ -37,6 +37,11 @@ class AlertOptions(BaseModel):
     anomaly_persistence: Annotated[int, Field(ge=1, le=10)] = 2
     anomaly_min_expected: Annotated[float, Field(gt=0)] = 5.0
     anomaly_hour: Hour = Field(default=6, description="Local hour the previous day is judged.")
+    anomaly_lookback_days: Annotated[int, Field(ge=1, le=60)] = Field(
+        default=20,
+        description="Working days judged at once on the first run, and again after history "
+        "(an import, or events marked backfill) arrives for days already judged.",
+    )
     silent_min_days: Annotated[int, Field(ge=1, le=60)] = Field(
         default=3, description="Working days without any event before a rep counts as silent."
     )
@@ -60,7 +65,9 @@ class AlertOptions(BaseModel):
         default=2, description="Visits to the same customer by the same rep on one day."
     )
     backdated_days: Annotated[int, Field(ge=1)] = Field(
-        default=7, description="An event whose time is this many days before it arrived."
+        default=7,
+        description="An event whose time is this many days before it arrived (history "
+        "imports and events marked backfill excepted).",
     )
     future_minutes: Annotated[int, Field(ge=1)] = Field(
         default=60, description="An event whose time is this far after it arrived."

@@ -63,6 +63,7 @@ COMMON_FIELDS: Final[frozenset[str]] = frozenset(
         "deleted",
         "amount",
         "currency",
+        "backfill",
         "attributes",
     }
 )
@@ -197,6 +198,15 @@ class CanonicalEvent(BaseModel):
     deleted: bool = False
     amount: Amount = None
     currency: str | None = Field(default=None, description="ISO 4217; the tenant's if absent.")
+    backfill: bool | None = Field(
+        default=None,
+        description=(
+            "True for history sent late on purpose (a backfill or a migration), not live "
+            "activity: it raises no back-dated flag, and the anomaly flags look at the "
+            "recent past again. Imported events (source import:<name>) count as backfill "
+            "without it."
+        ),
+    )
     # visit
     channel: Literal["onsite", "phone", "video"] | None = None
     duration_min: Annotated[Decimal | None, BeforeValidator(_checked_decimal)] = None

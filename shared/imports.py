@@ -14,6 +14,13 @@ from pydantic import BaseModel, Field
 
 from paceline.shared.db.models_planning import ImportRowIssue, ImportRun
 
+IMPORT_SOURCE_PREFIX = "import:"
+
+
+def import_source(name: str) -> str:
+    """The source of an import's events: ``import:<name>`` (live sources have no colon)."""
+    return f"{IMPORT_SOURCE_PREFIX}{name}"
+
 
 class RowProblem(BaseModel):
     """A field of a row and what is wrong with it."""

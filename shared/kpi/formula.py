@@ -218,7 +218,7 @@ def _fields_of(source: str) -> frozenset[str]:
     from paceline.shared.events import COMMON_FIELDS  # avoid a cycle at import
 
     return frozenset(
-        (COMMON_FIELDS - {"attributes", "version", "deleted", "type"})
+        (COMMON_FIELDS - {"attributes", "version", "deleted", "backfill", "type"})
         | TYPE_FIELDS[source]
         | derived
     )

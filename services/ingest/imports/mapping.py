@@ -40,6 +40,7 @@ KINDS: Final[dict[str, str]] = {
     "score": "decimal",
     "nps": "int",
     "deleted": "bool",
+    "backfill": "bool",
     "is_new_customer": "bool",
     "passed": "bool",
 }

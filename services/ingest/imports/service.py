@@ -48,7 +48,7 @@ from paceline.shared.db.session import Database
 from paceline.shared.errors import EventLogUnavailable, NotFound
 from paceline.shared.eventlog import EventLog, LogRecord
 from paceline.shared.events import CanonicalEvent, Envelope
-from paceline.shared.imports import ImportOut, run_out
+from paceline.shared.imports import ImportOut, import_source, run_out
 
 BATCH_SIZE: Final = 5000
 # Row issues kept per run (the counts stay exact beyond it; a warning says so).
@@ -186,7 +186,7 @@ async def run_import(
         raise NotFound(f"no tenant {tenant_id!r}")
     tz = check_mapping(mapping, default_tz=tenant.timezone)
     rows = rows_of(fmt, lines, mapping)  # a bad header is refused before the run exists
-    source = f"import:{name}"
+    source = import_source(name)
     mapping_data = mapping.model_dump(exclude_defaults=True)
     async with db.transaction() as session:
         run = ImportRun(

@@ -60,7 +60,10 @@ DECIMAL_FIELDS: Final = frozenset(
 BOOL_FIELDS: Final = frozenset({"is_new_customer", "passed"})
 ID_FIELDS: Final = frozenset({"rep_id", "customer_id", "invoice_id"})
 # What a mapping may fill (event_id, type, entity_id, version, deleted come from the record).
-MAPPABLE_COMMON: Final = frozenset(COMMON_FIELDS - {"event_id", "type", "entity_id", "attributes"})
+# A CRM's webhooks are live activity: ``backfill`` is not theirs to set.
+MAPPABLE_COMMON: Final = frozenset(
+    COMMON_FIELDS - {"event_id", "type", "entity_id", "attributes", "backfill"}
+)
 UNASSIGNED: Final = "unassigned"
 
 

@@ -1,9 +1,11 @@
 """Anomaly flags, judged once per closed working day (tenant-local, work calendar).
 
 * **per rep x KPI** (``anomaly_kpis``, counts): :class:`~.stats.PoissonDetector` on the
-  rep's working-day series, with persistence kept in ``alert_eval_state``. A drop is not
-  raised while (or shortly after) the rep is flagged silent, a spike not while the same
-  days are flagged as a burst or duplicates: the more specific flag already says it.
+  rep's working-day series (from the rep's first count of the KPI in the history window:
+  days before a rep started are not zeros of theirs), with persistence kept in
+  ``alert_eval_state``. A drop is not raised while (or shortly after) the rep is flagged
+  silent, a spike not while the same days are flagged as a burst or duplicates: the more
+  specific flag already says it.
 * **a rep gone silent**: no logged event at all for ``silent_min_days`` working days or
   more, when the rep's usual share ``p`` of active days makes that run unlikely:
   ``(1 - p) ** run < silent_alpha`` (``p`` with a +1/+2 prior, from up to 40 working
@@ -14,6 +16,14 @@
 * **an end-of-period surge of won deals (冲单)**: on a month's last working day, a rep's
   deals won in its last ``surge_last_days`` working days against the rep's usual rate
   from the working days before, upper Poisson tail, at least ``surge_min_deals``.
+
+**Several days at once** (a first run, history imported, a catch-up): the engine judges
+them in order and only the last working day is *announced* (``announce=True``). The
+days before it only advance each series' persistence state; the announced day then
+raises or resolves what the state says holds now (the state remembers which direction
+was last alerted, ``alerted``), and judges silence and complaint spikes, which need no
+history of verdicts. An episode that began and ended within the days judged at once
+raises nothing. Month-end surges are judged on every day: each is its own month's episode.
 """
 
 from __future__ import annotations
@@ -25,7 +35,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.scoring.alerts import repository as repo
-from paceline.scoring.alerts.stats import Persistence, PoissonDetector, poisson_sf, robust_rate
+from paceline.scoring.alerts.stats import (
+    Persistence,
+    PoissonDetector,
+    poisson_sf,
+    robust_rate,
+)
 from paceline.shared.alert_options import AlertOptions
 from paceline.shared.db import alerts as lifecycle
 from paceline.shared.db.models import Tenant
@@ -52,21 +67,25 @@ async def evaluate_day(
     calendar: WorkCalendar,
     options: AlertOptions,
     now: datetime,
+    announce: bool = True,
 ) -> None:
-    """Judge one closed working day."""
+    """Judge one closed working day (``announce=False``: only advance the states)."""
     days = calendar.working_day_list(
         day - timedelta(days=HISTORY_CALENDAR_DAYS), day + timedelta(days=1)
     )
     if not days or days[-1] != day:
         return
-    await _silent_reps(session, tenant=tenant, days=days, options=options, now=now)
-    recent = await _recent_explanations(session, tenant=tenant, now=now)
+    recent: dict[str, set[str]] | None = None
+    if announce:
+        await _silent_reps(session, tenant=tenant, days=days, options=options, now=now)
+        recent = await _recent_explanations(session, tenant=tenant, now=now)
     detector = detector_for(options)
     for kpi in options.anomaly_kpis:
         await _rep_anomalies(
             session, tenant=tenant, kpi=kpi, days=days, detector=detector, recent=recent, now=now
         )
-    await _complaint_spike(session, tenant=tenant, days=days, options=options, now=now)
+    if announce:
+        await _complaint_spike(session, tenant=tenant, days=days, options=options, now=now)
     await _period_end_surge(
         session, tenant=tenant, days=days, calendar=calendar, options=options, now=now
     )
@@ -162,9 +181,10 @@ async def _rep_anomalies(
     kpi: str,
     days: list[date],
     detector: PoissonDetector,
-    recent: dict[str, set[str]],
+    recent: dict[str, set[str]] | None,
     now: datetime,
 ) -> None:
+    """Advance each rep's persistence state; with ``recent`` (announced), alert on it."""
     counts = await repo.daily_counts(
         session, tenant_id=tenant.id, kpi=kpi, start=days[0], end=days[-1] + timedelta(days=1)
     )
@@ -173,57 +193,82 @@ async def _rep_anomalies(
     weekdays = [d.isoweekday() for d in days]
     for rep in reps:
         series = [counts.get(rep, {}).get(d, 0) for d in days]
-        verdict = detector.assess(series, weekdays, len(days) - 1)
+        start = next((i for i, c in enumerate(series) if c), len(series) - 1)
+        verdict = detector.assess(series[start:], weekdays[start:], len(days) - 1 - start)
         key = f"anomaly:{kpi}:{rep}"
-        state = Persistence.from_json(stored.get(key, {}), detector.persistence)
-        event = state.step(verdict.direction)
-        if event is not None or key in stored:
-            await repo.put_state(
-                session, tenant_id=tenant.id, key=key, state=state.to_json(), now=now
-            )
-        if event is None:
-            continue
-        keys = {d: f"anomaly:{kpi}:{rep}:{d}" for d in ("low", "high")}
-        if event == "clear":
-            await lifecycle.resolve_alerts(
+        raw = stored.get(key, {})
+        state = Persistence.from_json(raw, detector.persistence)
+        # The direction last alerted (or handled); states from before this field was kept
+        # were alerted on every change, so their active direction.
+        alerted = raw.get("alerted", state.active)
+        alerted = alerted if isinstance(alerted, str) else None
+        # The evidence of the latest flagged day (an alert raised on a day whose own
+        # verdict is clean, the persistence still holding, cites it).
+        evidence = raw.get("evidence")
+        if verdict.direction is not None:
+            evidence = {"day": days[-1].isoformat(), **verdict.as_dict()}
+        state.step(verdict.direction)
+        if recent is not None and state.active != alerted:
+            await _alert_direction(
                 session,
-                tenant_id=tenant.id,
-                dedup_keys=list(keys.values()),
+                tenant=tenant,
+                kpi=kpi,
+                rep=rep,
+                direction=state.active,
+                explained=recent.get(rep, set()),
+                evidence=evidence if isinstance(evidence, dict) else {},
                 now=now,
-                note="back to usual",
             )
-            continue
-        direction = event.removeprefix("raise:")
-        other = "high" if direction == "low" else "low"
+            alerted = state.active
+        new = {**state.to_json(), "alerted": alerted, "evidence": evidence}
+        if key in stored or state.active is not None or state.streak:
+            await repo.put_state(session, tenant_id=tenant.id, key=key, state=new, now=now)
+
+
+async def _alert_direction(
+    session: AsyncSession,
+    *,
+    tenant: Tenant,
+    kpi: str,
+    rep: str,
+    direction: str | None,
+    explained: set[str],
+    evidence: dict[str, Any],
+    now: datetime,
+) -> None:
+    """Bring a rep x KPI's alerts in line with the direction its state holds now."""
+    keys = {d: f"anomaly:{kpi}:{rep}:{d}" for d in ("low", "high")}
+    if direction is None:
         await lifecycle.resolve_alerts(
-            session, tenant_id=tenant.id, dedup_keys=[keys[other]], now=now
-        )
-        explained = recent.get(rep, set())
-        if (direction == "low" and "silent" in explained) or (
-            direction == "high" and "burst" in explained
-        ):
-            continue
-        word = "unusually low" if direction == "low" else "unusually high"
-        detail: dict[str, Any] = {
-            "rep_id": rep,
-            "kpi": kpi,
-            "day": days[-1].isoformat(),
-            **verdict.as_dict(),
-        }
-        await lifecycle.raise_alert(
             session,
             tenant_id=tenant.id,
-            kind="anomaly",
-            type=f"anomaly_{direction}",
-            dedup_key=keys[direction],
-            scope=f"rep:{rep}",
-            severity="warning",
-            title=f"{rep}: {kpi} {word} — {verdict.observed} in the last {verdict.window} "
-            f"working days, {verdict.expected:.1f} expected",
-            detail=detail,
+            dedup_keys=list(keys.values()),
             now=now,
-            count=False,
+            note="back to usual",
         )
+        return
+    other = "high" if direction == "low" else "low"
+    await lifecycle.resolve_alerts(session, tenant_id=tenant.id, dedup_keys=[keys[other]], now=now)
+    if (direction == "low" and "silent" in explained) or (
+        direction == "high" and "burst" in explained
+    ):
+        return
+    word = "unusually low" if direction == "low" else "unusually high"
+    await lifecycle.raise_alert(
+        session,
+        tenant_id=tenant.id,
+        kind="anomaly",
+        type=f"anomaly_{direction}",
+        dedup_key=keys[direction],
+        scope=f"rep:{rep}",
+        severity="warning",
+        title=f"{rep}: {kpi} {word} — {evidence.get('observed')} in the last "
+        f"{evidence.get('window_days')} working days, "
+        f"{float(evidence.get('expected') or 0):.1f} expected",
+        detail={"rep_id": rep, "kpi": kpi, **evidence},
+        now=now,
+        count=False,
+    )
 
 
 async def _complaint_spike(
@@ -257,6 +302,7 @@ async def _complaint_spike(
             title=f"Complaint spike: {obs} complaints in the last {w} working days, "
             f"{mu:.1f} expected",
             detail={
+                "kpi": "complaint_rate",
                 "observed": obs,
                 "expected": round(mu, 3),
                 "window_days": w,
@@ -311,6 +357,7 @@ async def _period_end_surge(
                 f"{mu:.1f} usual (冲单?)",
                 detail={
                     "rep_id": rep,
+                    "kpi": "deals_won",
                     "month": month,
                     "observed": obs,
                     "expected": round(mu, 3),

@@ -17,7 +17,9 @@ tests), per tenant, in its time zone and work calendar:
 * lag of every current target, once per schedule slot (``lag_every_minutes``), and
   resolution of warnings whose period ended;
 * anomalies, silent reps, complaint spikes and month-end surges for each closed working
-  day not judged yet (from ``anomaly_hour`` on the next day);
+  day not judged yet (from ``anomaly_hour`` on the next day): see :meth:`_days_to_judge`
+  for which days (a first run and history arriving reach back ``anomaly_lookback_days``
+  working days) and :func:`.anomaly.evaluate_day` for how several days are judged at once;
 * stale sources (working hours only) and pipeline lag;
 * digests that are due.
 
@@ -38,6 +40,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.scoring.alerts import anomaly, digest, lag, quality
 from paceline.scoring.alerts import repository as repo
@@ -48,11 +51,13 @@ from paceline.shared.db.context import tenant_calendar
 from paceline.shared.db.models import ConsumerOffset, Event, Tenant
 from paceline.shared.db.session import Database
 from paceline.shared.eventlog import EventLog
+from paceline.shared.kpi.calendar import WorkCalendar
 
 log = logging.getLogger(__name__)
 
 CURSOR_KEY = "events_cursor"
 SCHEDULE_KEY = "schedule"
+HISTORY_KEY = "history"  # per tenant: {"from": day} of history events stored since a tick
 PAGE = 2000
 MAX_CATCH_UP_DAYS = 7
 STUCK_AFTER = timedelta(minutes=5)
@@ -184,10 +189,30 @@ class AlertEngine:
                     reps = {e.rep_id for e in evs}
                     await anomaly.resolve_silent(session, tenant_id=tid, reps=reps, now=now)
                     self._dirty[tid] |= reps
+                    await self._note_history(session, tenant=tenant, events=evs, now=now)
                 await repo.put_state(
                     session, tenant_id=repo.GLOBAL, key=CURSOR_KEY, state=cursor, now=now
                 )
             done += len(events)
+
+    @staticmethod
+    async def _note_history(
+        session: AsyncSession, *, tenant: Tenant, events: list[Event], now: datetime
+    ) -> None:
+        """Remember the earliest tenant-local day of history events (imports, backfills).
+
+        The next tick judges the recent past again from there when that day was judged
+        already (:meth:`_days_to_judge`). Written last in the transaction, after the flags.
+        """
+        history = [e.occurred_at for e in events if quality.is_history(e)]
+        if not history:
+            return
+        day = min(history).astimezone(ZoneInfo(tenant.timezone)).date().isoformat()
+        state = await repo.get_state(session, tenant_id=tenant.id, key=HISTORY_KEY, lock=True)
+        if state.get("from") is None or day < str(state["from"]):
+            await repo.put_state(
+                session, tenant_id=tenant.id, key=HISTORY_KEY, state={"from": day}, now=now
+            )
 
     async def _lag_for_dirty(self, *, force: bool) -> None:
         for tid in sorted(self._dirty):
@@ -264,12 +289,30 @@ class AlertEngine:
             await repo.put_state(
                 session, tenant_id=tenant.id, key=SCHEDULE_KEY, state=sched, now=now
             )
-        for day in self._days_to_judge(sched, now=now, tz=tz, hour=options.anomaly_hour):
+            history = await repo.get_state(session, tenant_id=tenant.id, key=HISTORY_KEY)
+        days = self._days_to_judge(
+            sched,
+            now=now,
+            tz=tz,
+            hour=options.anomaly_hour,
+            calendar=calendar,
+            lookback=options.anomaly_lookback_days,
+            history_from=history.get("from"),
+        )
+        # Judged at once, the days before the last working one only advance the states.
+        announced = max((d for d in days if calendar.is_working_day(d)), default=None)
+        for day in days:
             async with self.db.transaction() as session:
                 tenant = await session.get(Tenant, tenant_id)
                 assert tenant is not None
                 await anomaly.evaluate_day(
-                    session, tenant=tenant, day=day, calendar=calendar, options=options, now=now
+                    session,
+                    tenant=tenant,
+                    day=day,
+                    calendar=calendar,
+                    options=options,
+                    now=now,
+                    announce=day == announced,
                 )
                 sched = await repo.get_state(
                     session, tenant_id=tenant.id, key=SCHEDULE_KEY, lock=True
@@ -278,6 +321,16 @@ class AlertEngine:
                 await repo.put_state(
                     session, tenant_id=tenant.id, key=SCHEDULE_KEY, state=sched, now=now
                 )
+        if history:
+            async with self.db.transaction() as session:
+                # Consumed, unless more history arrived meanwhile (then the next tick).
+                current = await repo.get_state(
+                    session, tenant_id=tenant_id, key=HISTORY_KEY, lock=True
+                )
+                if current == history:
+                    await repo.put_state(
+                        session, tenant_id=tenant_id, key=HISTORY_KEY, state={}, now=now
+                    )
         async with self.db.transaction() as session:
             tenant = await session.get(Tenant, tenant_id)
             assert tenant is not None
@@ -287,17 +340,45 @@ class AlertEngine:
 
     @staticmethod
     def _days_to_judge(
-        sched: dict[str, Any], *, now: datetime, tz: ZoneInfo, hour: int
+        sched: dict[str, Any],
+        *,
+        now: datetime,
+        tz: ZoneInfo,
+        hour: int,
+        calendar: WorkCalendar,
+        lookback: int,
+        history_from: str | None = None,
     ) -> list[date]:
+        """The closed days to judge now, oldest first.
+
+        * the days after the last one judged, at most ``MAX_CATCH_UP_DAYS`` (a restart
+          after an outage);
+        * on a first run (no day judged yet): the last ``lookback`` working days, so a drop
+          or a silence already in the data is flagged at once;
+        * after history arrived for days judged already (``history_from``, the earliest
+          day of imported or backfill events): again from that day, at most ``lookback``
+          working days back.
+        """
         local = now.astimezone(tz)
         last_closed = (
             local.date() - timedelta(days=1)
             if local.hour >= hour
             else local.date() - timedelta(days=2)
         )
+        recent = calendar.working_day_list(
+            last_closed - timedelta(days=2 * lookback + 30), last_closed + timedelta(days=1)
+        )[-lookback:]
+        reach = recent[0] if recent else last_closed
         done = sched.get("anomaly_day")
-        first = date.fromisoformat(done) + timedelta(days=1) if done else last_closed
-        first = max(first, last_closed - timedelta(days=MAX_CATCH_UP_DAYS - 1))
+        if done is None:
+            first = reach
+        else:
+            first = max(
+                date.fromisoformat(done) + timedelta(days=1),
+                last_closed - timedelta(days=MAX_CATCH_UP_DAYS - 1),
+            )
+            if history_from is not None and history_from <= done:
+                first = min(first, max(date.fromisoformat(history_from), reach))
         out = []
         d = first
         while d <= last_closed:

@@ -1,6 +1,9 @@
 """Data-quality flags: bursts, duplicate visits, back- and future-dated events, stale
 sources and pipeline lag (unknown reps are flagged by the facts service as it scores).
 
+History (:func:`is_history`: imported, or marked ``backfill``) is late by design: it is
+never flagged as back-dated. Future-dated history is flagged like any event.
+
 The per-event checks read what is stored (the ``events`` table), not the batch alone, so
 running them twice over the same events changes nothing: each flag is an *episode* keyed
 by rep or source and tenant-local day, raised once (``reopen=False``: an episode a
@@ -21,6 +24,7 @@ from paceline.scoring.alerts import repository as repo
 from paceline.shared.alert_options import AlertOptions
 from paceline.shared.db import alerts as lifecycle
 from paceline.shared.db.models import Event, Tenant
+from paceline.shared.imports import IMPORT_SOURCE_PREFIX
 from paceline.shared.kpi.calendar import WorkCalendar
 
 BURST_TYPES = ("visit", "lead", "quote")
@@ -72,6 +76,19 @@ async def _episode(
     )
 
 
+def is_history(event: Event) -> bool:
+    """Whether an event is history sent on purpose, not live activity.
+
+    Events of a history import (source ``import:<name>``: ``POST /v1/imports``,
+    ``paceline import``, the demo's history) and events marked ``backfill``. They raise no
+    back-dated flag, and tell the anomaly judge to look at the recent past again.
+    """
+    return (
+        event.source.startswith(IMPORT_SOURCE_PREFIX)
+        or (event.payload or {}).get("backfill") is True
+    )
+
+
 async def check_events(
     session: AsyncSession,
     *,
@@ -88,8 +105,9 @@ async def check_events(
     for ev in events:
         lateness = ev.received_at - ev.occurred_at
         if lateness > timedelta(days=options.backdated_days):
-            day = ev.received_at.astimezone(tz).date().isoformat()
-            dated[("backdated", ev.source, day)].append(ev)
+            if not is_history(ev):  # history is late by design
+                day = ev.received_at.astimezone(tz).date().isoformat()
+                dated[("backdated", ev.source, day)].append(ev)
         elif -lateness > timedelta(minutes=options.future_minutes):
             day = ev.received_at.astimezone(tz).date().isoformat()
             dated[("future_dated", ev.source, day)].append(ev)
