@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import math
 import random
@@ -107,16 +108,25 @@ SEASON = {
 }  # fmt: skip
 YEARLY_GROWTH = 0.12
 
-# Daily rates by role: visits, leads, quotes (each a deal), complaints, surveys.
-RATE_KINDS = ("visit", "lead", "quote", "complaint", "survey")
+# Rates per working day by role: visits, leads, quotes (each a deal), complaints, surveys,
+# training courses taken.
+RATE_KINDS = ("visit", "lead", "quote", "complaint", "survey", "training")
 RATES = {
     role: dict(zip(RATE_KINDS, rates, strict=True))
     for role, rates in {
-        "account_manager": (1.2, 0.30, 0.25, 0.03, 0.04),
-        "channel_manager": (0.6, 0.60, 0.30, 0.02, 0.04),
-        "presales": (0.4, 0.08, 0.22, 0.12, 0.25),
+        "account_manager": (1.2, 0.30, 0.25, 0.03, 0.04, 0.125),
+        "channel_manager": (0.6, 0.60, 0.30, 0.02, 0.04, 0.125),
+        "presales": (0.7, 0.08, 0.22, 0.12, 0.25, 0.125),
     }.items()
 }
+# A day off carries this share of a working day's activity (someone always answers).
+DAY_OFF_SHARE = 0.05
+# Shares drawn as steady sequences per rep (see _Steady): won deals, new customers among
+# them, training passed; per role where it differs.
+WIN_SHARE = {"account_manager": 0.5, "channel_manager": 0.5, "presales": 0.56}
+NEW_CUSTOMER_SHARE = 0.3
+LEAD_NEW_SHARE = 0.4
+PASS_SHARE = 0.93
 DEAL_SIZE = {"account_manager": 120_000, "channel_manager": 80_000, "presales": 45_000}
 PRODUCT_LINES = ["saas", "saas", "services", "hardware"]
 COURSES = ["产品认证 Product", "谈判技巧 Negotiation", "合规 Compliance", "CRM 使用 CRM usage"]
@@ -191,16 +201,77 @@ def _rng(*parts: object) -> random.Random:
     return random.Random(":".join(str(p) for p in (SEED, *parts)))  # noqa: S311  # demo data
 
 
-def _poisson(rng: random.Random, rate: float) -> int:
-    """A Poisson draw (Knuth; the rates here are small)."""
-    if rate <= 0:
-        return 0
-    limit, k, p = math.exp(-rate), 0, 1.0
-    while True:
-        p *= rng.random()
-        if p <= limit:
-            return k
-        k += 1
+@functools.cache
+def _phase(*parts: str) -> float:
+    return _rng("phase", *parts).random()
+
+
+class _Steady:
+    """How many of a kind a rep logs on a day: steady, not a Poisson draw.
+
+    A sales team's month is not a lottery: the demo's reps log about their rate every
+    day, so a rep's month lands near their plan and only the planted stories (rep-03
+    behind, rep-01 ahead) stand out from it. Counts come from the rep's cumulative rate
+    since ``GROWTH_EPOCH`` (a low-discrepancy sequence: the count to date is the
+    cumulative rate rounded with a fixed per-rep phase), so any day is computed on its
+    own and the same day always gives the same count. Shares (won, passed) run the same
+    way along the rep's n-th deal or course.
+    """
+
+    def __init__(self, calendar: WorkCalendar) -> None:
+        self.calendar = calendar
+        self._base: dict[tuple[str, str], list[float]] = {}
+        self._rush: dict[date, bool] = {}
+
+    def rush(self, day: date) -> bool:
+        """One of the last three working days of the month (the 冲单 days)."""
+        found = self._rush.get(day)
+        if found is None:
+            found = self._rush[day] = _month_end_rush(day, self.calendar)
+        return found
+
+    def _rate(self, rep: DemoRep, kind: str, day: date) -> float:
+        years = max(0, (day - GROWTH_EPOCH).days) / 365.25
+        value = RATES[rep.role][kind] * rep.ability * SEASON[day.month]
+        value *= math.pow(1 + YEARLY_GROWTH, years)
+        if not self.calendar.is_working_day(day):
+            value *= DAY_OFF_SHARE
+        elif kind == "quote" and self.rush(day):
+            value *= 1.5
+        return value
+
+    def _cumulative_base(self, rep: DemoRep, kind: str, day: date) -> float:
+        """The rate summed from the epoch through ``day``, without the story's factors."""
+        sums = self._base.setdefault((rep.id, kind), [])
+        index = (day - GROWTH_EPOCH).days
+        if index < 0:
+            return 0.0
+        while len(sums) <= index:
+            previous = sums[-1] if sums else 0.0
+            sums.append(previous + self._rate(rep, kind, GROWTH_EPOCH + timedelta(len(sums))))
+        return sums[index]
+
+    def _cumulative(self, rep: DemoRep, kind: str, day: date, today: date) -> float:
+        total = self._cumulative_base(rep, kind, day)
+        factor = {LAGGARD: LAGGARD_FACTOR, STAR: STAR_FACTOR}.get(rep.id)
+        start = today - timedelta(weeks=LAGGARD_WEEKS)
+        if factor is None or day < start:
+            return total
+        before = self._cumulative_base(rep, kind, start - timedelta(days=1))
+        return before + factor * (total - before)
+
+    def count(self, rep: DemoRep, kind: str, day: date, today: date) -> tuple[int, int]:
+        """The rep's number of ``kind`` before ``day`` and on it."""
+        phase = _phase(rep.id, kind)
+        done = math.floor(self._cumulative(rep, kind, day - timedelta(days=1), today) + phase)
+        upto = math.floor(self._cumulative(rep, kind, day, today) + phase)
+        return done, max(0, upto - done)
+
+    @staticmethod
+    def share(rep: DemoRep, what: str, index: int, share: float) -> bool:
+        """Whether the rep's ``index``-th item is among the ``share`` (e.g. won)."""
+        phase = _phase(rep.id, what)
+        return math.floor((index + 1) * share + phase) > math.floor(index * share + phase)
 
 
 def _month_end_rush(day: date, calendar: WorkCalendar) -> bool:
@@ -211,17 +282,6 @@ def _month_end_rush(day: date, calendar: WorkCalendar) -> bool:
         left += calendar.is_working_day(nxt)
         nxt += timedelta(days=1)
     return left < 3
-
-
-def _intensity(rep: DemoRep, day: date, *, today: date) -> float:
-    years = max(0, (day - GROWTH_EPOCH).days) / 365.25
-    value = rep.ability * SEASON[day.month] * math.pow(1 + YEARLY_GROWTH, years)
-    if day >= today - timedelta(weeks=LAGGARD_WEEKS):
-        if rep.id == LAGGARD:
-            value *= LAGGARD_FACTOR
-        elif rep.id == STAR:
-            value *= STAR_FACTOR
-    return value
 
 
 def _working_time(
@@ -248,33 +308,31 @@ def rep_day_events(
     day: date,
     *,
     tz: ZoneInfo,
-    calendar: WorkCalendar,
+    steady: _Steady,
     today: date,
 ) -> list[dict[str, Any]]:
     """Every event that a rep's activity on ``day`` leads to (later versions included,
     e.g. the deal's close and the invoice's payment), before any filtering by time."""
     rng = _rng(rep.id, day.isoformat())
-    working = calendar.is_working_day(day)
-    if not working and rng.random() < 0.85:
-        return []
-    intensity = _intensity(rep, day, today=today) * (1.0 if working else 0.3)
-    rates = RATES[rep.role]
     base = datetime.combine(day, WORK_START, tzinfo=tz)
 
     def at(hours: float = WORK_MINUTES / 60) -> datetime:
         return base + timedelta(minutes=rng.randrange(0, int(hours * 60)))
 
     def office(moment: datetime) -> datetime:
-        return _working_time(rng, moment, tz=tz, calendar=calendar)
+        return _working_time(rng, moment, tz=tz, calendar=steady.calendar)
 
     def customer() -> str:
         return f"cust-{rep.team}-{rng.randrange(1, 160)}"
 
+    def count(kind: str) -> tuple[int, int]:
+        return steady.count(rep, kind, day, today)
+
     stem = f"{rep.id}-{day.isoformat()}"
     out: list[dict[str, Any]] = []
-    visits = min(_poisson(rng, rates["visit"] * intensity), 8)
+    _, visits = count("visit")
     # One visit per customer and day (two would be flagged as a duplicate visit).
-    for n, number in enumerate(rng.sample(range(1, 160), visits)):
+    for n, number in enumerate(rng.sample(range(1, 160), min(visits, 8))):
         out.append(
             {
                 "event_id": f"visit-{stem}-{n}",
@@ -286,7 +344,8 @@ def rep_day_events(
                 "duration_min": rng.choice([20, 30, 45, 60, 90]),
             }
         )
-    for n in range(_poisson(rng, rates["lead"] * intensity)):
+    before, leads = count("lead")
+    for n in range(leads):
         out.append(
             {
                 "event_id": f"lead-{stem}-{n}",
@@ -294,18 +353,30 @@ def rep_day_events(
                 "occurred_at": at(),
                 "rep_id": rep.id,
                 "customer_id": customer(),
-                "is_new_customer": rng.random() < 0.4,
+                "is_new_customer": steady.share(rep, "lead_new", before + n, LEAD_NEW_SHARE),
                 "source": rng.choice(["website", "referral", "trade_fair", "partner"]),
             }
         )
-    rush = _month_end_rush(day, calendar)
-    for n in range(_poisson(rng, rates["quote"] * intensity * (1.5 if rush else 1.0))):
+    rush = steady.rush(day)
+    before, quotes = count("quote")
+    for n in range(quotes):
+        k = before + n
         out.extend(
-            _deal_events(rng, rep, f"{stem}-{n}", at(8), customer(), rush=rush, office=office)
+            _deal_events(
+                rng,
+                rep,
+                f"{stem}-{n}",
+                at(8),
+                customer(),
+                rush=rush,
+                office=office,
+                won=steady.share(rep, "won", k, WIN_SHARE[rep.role]),
+                new_customer=steady.share(rep, "new_customer", k, NEW_CUSTOMER_SHARE),
+            )
         )
-    for n in range(_poisson(rng, rates["complaint"] * intensity)):
+    for n in range(count("complaint")[1]):
         opened = at()
-        first_response = opened + timedelta(hours=round(rng.lognormvariate(1.7, 0.8), 1))
+        first_response = opened + timedelta(hours=round(rng.lognormvariate(1.75, 0.35), 1))
         out.append(
             {
                 "event_id": f"complaint-{stem}-{n}",
@@ -319,7 +390,7 @@ def rep_day_events(
                 "resolved_at": first_response + timedelta(hours=rng.randrange(2, 96)),
             }
         )
-    for n in range(_poisson(rng, rates["survey"] * intensity)):
+    for n in range(count("survey")[1]):
         out.append(
             {
                 "event_id": f"survey-{stem}-{n}",
@@ -327,19 +398,20 @@ def rep_day_events(
                 "occurred_at": at(),
                 "rep_id": rep.id,
                 "customer_id": customer(),
-                "score": rng.choices([1, 2, 3, 4, 5], [2, 5, 15, 40, 38])[0],
+                "score": rng.choices([1, 2, 3, 4, 5], [0, 1, 8, 45, 46])[0],
                 "nps": rng.choices(range(11), [1, 1, 1, 2, 2, 4, 6, 10, 20, 25, 28])[0],
             }
         )
-    if working and rng.random() < 1 / 18:
+    before, courses = count("training")
+    for n in range(courses):
         out.append(
             {
-                "event_id": f"training-{stem}",
+                "event_id": f"training-{stem}" + (f"-{n}" if n else ""),
                 "type": "training",
                 "occurred_at": at(),
                 "rep_id": rep.id,
                 "course": rng.choice(COURSES),
-                "passed": rng.random() < 0.86,
+                "passed": steady.share(rep, "passed", before + n, PASS_SHARE),
                 "score": rng.randrange(55, 100),
             }
         )
@@ -355,6 +427,8 @@ def _deal_events(
     *,
     rush: bool,
     office: Callable[[datetime], datetime],
+    won: bool,
+    new_customer: bool,
 ) -> list[dict[str, Any]]:
     """A quote, its deal and, for a won deal, its invoice, each as the CRM last sent it.
 
@@ -363,15 +437,14 @@ def _deal_events(
     unpaid, then again when paid. Every later version carries ``version`` + 1.
     """
     size = DEAL_SIZE[rep.role]
-    amount = Decimal(max(5, round(rng.lognormvariate(0, 0.4) * size / 1000))) * 1000
+    amount = Decimal(max(5, round(rng.lognormvariate(0, 0.15) * size / 1000))) * 1000
     product = rng.choice(PRODUCT_LINES)
     deal = f"deal-{ident}"
     closed = sent + timedelta(days=rng.randrange(3, 26), hours=rng.randrange(0, 7))
     if rush and rng.random() < 0.7:
         closed = sent + timedelta(hours=rng.randrange(2, 30))  # 冲单: closed before month end
     closed = office(closed)
-    won = rng.random() < (0.47 if rep.role != "presales" else 0.55)
-    margin = (amount * Decimal(str(round(0.22 + rng.random() * 0.16, 3)))).quantize(Decimal(1))
+    margin = (amount * Decimal(str(round(0.29 + rng.random() * 0.06, 3)))).quantize(Decimal(1))
     common = {"rep_id": rep.id, "customer_id": customer, "amount": str(amount)}
     out: list[dict[str, Any]] = [
         {"event_id": f"quote-{ident}", "type": "quote", "occurred_at": sent, "status": "sent"}
@@ -396,7 +469,7 @@ def _deal_events(
             "closed_at": closed,
             "stage": "won" if won else "lost",
             "margin": str(margin),
-            "is_new_customer": rng.random() < 0.3,
+            "is_new_customer": new_customer,
             "product_line": product,
         }
         | common,
@@ -458,14 +531,14 @@ def _visible(event: dict[str, Any], now: datetime) -> dict[str, Any] | None:
 
 
 def origin_day_events(
-    day: date, *, tz: ZoneInfo, calendar: WorkCalendar, today: date
+    day: date, *, tz: ZoneInfo, steady: _Steady, today: date
 ) -> list[dict[str, Any]]:
     """Every event that the activity of ``day`` leads to, for every rep and the new hire
     (later versions included, each with its own time), before any filtering by time."""
     out: list[dict[str, Any]] = []
     for rep in demo_reps():
-        out.extend(rep_day_events(rep, day, tz=tz, calendar=calendar, today=today))
-    if day >= today - timedelta(days=9) and calendar.is_working_day(day):
+        out.extend(rep_day_events(rep, day, tz=tz, steady=steady, today=today))
+    if day >= today - timedelta(days=9) and steady.calendar.is_working_day(day):
         # The new hire, not yet in the org chart: counted under their id and flagged.
         rng = _rng(NEW_HIRE, day.isoformat())
         customers = rng.sample(range(1, 160), rng.randrange(1, 4))
@@ -507,9 +580,10 @@ def demo_events(
     if after is not None:
         first = max(first, after.astimezone(tz).date() - timedelta(days=LOOKBACK_DAYS))
     out: list[dict[str, Any]] = []
+    steady = _Steady(calendar)
     day = first
     while day <= today:
-        for event in origin_day_events(day, tz=tz, calendar=calendar, today=today):
+        for event in origin_day_events(day, tz=tz, steady=steady, today=today):
             shown = _visible(event, now)
             if shown is not None and (after is None or shown["occurred_at"] > after):
                 out.append(shown)
@@ -528,7 +602,7 @@ class LiveFeed:
 
     def __init__(self, *, tz: ZoneInfo, calendar: WorkCalendar) -> None:
         self.tz = tz
-        self.calendar = calendar
+        self._steady = _Steady(calendar)
         self._days: dict[date, list[dict[str, Any]]] = {}
 
     def _day(self, day: date) -> list[dict[str, Any]]:
@@ -537,9 +611,7 @@ class LiveFeed:
             found = [
                 event
                 for origin in (day - timedelta(days=n) for n in range(LOOKBACK_DAYS, -1, -1))
-                for event in origin_day_events(
-                    origin, tz=self.tz, calendar=self.calendar, today=day
-                )
+                for event in origin_day_events(origin, tz=self.tz, steady=self._steady, today=day)
                 if event["occurred_at"].astimezone(self.tz).date() == day
             ]
             self._days = {d: e for d, e in self._days.items() if d >= day - timedelta(days=1)}
