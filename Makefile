@@ -14,8 +14,13 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 ## run: the embedded stack with the demo company on http://127.0.0.1:8000
+## (make run PORT=8010 HOST=0.0.0.0 for another port or interface)
+# PORT and HOST count only on make's command line: a shell's own HOST (zsh sets it to the
+# machine's name) or PORT must not move the server. PACELINE_PORT/PACELINE_HOST work too.
+RUN_ARGS = $(if $(filter command line,$(origin PORT)),--port $(PORT)) \
+	$(if $(filter command line,$(origin HOST)),--host $(HOST))
 run: $(STAMP)
-	$(BIN)/paceline serve --demo
+	$(strip $(BIN)/paceline serve --demo $(RUN_ARGS))
 
 ## services: what the integration tests need (PostgreSQL from Debian, the Kafka broker jars,
 ## Chromium from Debian for the browser tests)

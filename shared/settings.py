@@ -5,7 +5,8 @@ With nothing set, Paceline runs embedded: SQLite and the embedded event log in
 ``PACELINE_KAFKA_BOOTSTRAP`` switches to the distributed mode.
 
 In production (``PACELINE_ENVIRONMENT=production``) the settings refuse to start with a
-placeholder bootstrap key, or with the embedded stores.
+placeholder bootstrap key, a development-only secret (``DEV_ONLY_MARK``), or with the
+embedded stores.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?$")
 _PLACEHOLDERS = frozenset({"changeme", "change-me", "secret", "password", "admin", "test", ""})
+# The secrets docker-compose.yml falls back to when none are set (so that `docker compose up`
+# works on a laptop) all contain this; production refuses any secret or URL that does.
+DEV_ONLY_MARK = "dev-only-insecure"
 
 
 class Settings(BaseSettings):
@@ -169,6 +173,16 @@ class Settings(BaseSettings):
             raise ValueError("production needs PACELINE_SECRET_KEY of at least 32 characters")
         if self.database_url is None or self.database_url.startswith("sqlite"):
             raise ValueError("production needs PACELINE_DATABASE_URL pointing to PostgreSQL")
+        for name, value in (
+            ("PACELINE_BOOTSTRAP_API_KEY", key or ""),
+            ("PACELINE_SECRET_KEY", secret),
+            ("PACELINE_DATABASE_URL", self.database_url),
+        ):
+            if DEV_ONLY_MARK in value.lower():
+                raise ValueError(
+                    f"{name} holds a development-only secret ({DEV_ONLY_MARK}...): "
+                    "set a real one for production"
+                )
         if self.kafka_bootstrap is None:
             raise ValueError("production needs PACELINE_KAFKA_BOOTSTRAP")
         return self

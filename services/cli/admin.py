@@ -3,6 +3,11 @@
 They call the same services as the API (services/api/tenants, services/api/keys) in one
 transaction each, and record each change in the audit log with the actor ``cli``.
 A key's plaintext is printed once, on standard output, and never again.
+
+Commands that create (``tenants create``, ``keys create``) migrate the database first, and
+so make an embedded one where there is none. Commands that read or change what is there
+(``list``, ``revoke``, ``rotate``) refuse when there is no Paceline database, instead of
+leaving an empty one behind in whatever directory they were run from.
 """
 
 from __future__ import annotations
@@ -10,12 +15,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import TypeVar
 
 import click
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from paceline.cli import messages
 from paceline.shared.auth import PLATFORM_TENANT, SCOPES
 from paceline.shared.clock import SystemClock
 from paceline.shared.errors import PacelineError
@@ -25,18 +32,83 @@ from paceline.shared.web.deps import Auditor
 T = TypeVar("T")
 
 
+_DATA_DIR = "paceline.data_dir"
+
+
+def _remember_data_dir(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        ctx.meta[_DATA_DIR] = value
+
+
+# Every admin command takes --data-dir, like ``paceline serve`` (PACELINE_DATA_DIR otherwise).
+data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    expose_value=False,
+    callback=_remember_data_dir,
+    help="Where the embedded database lives (default: PACELINE_DATA_DIR or ./var).",
+)
+
+
 def _settings() -> Settings:
+    ctx = click.get_current_context(silent=True)
+    data_dir = ctx.meta.get(_DATA_DIR) if ctx is not None else None
     try:
-        return Settings()
+        return Settings(**({"data_dir": data_dir} if data_dir is not None else {}))
     except ValueError as exc:
         raise click.ClickException(f"bad settings: {exc}") from None
 
 
-def _run(settings: Settings, work: Callable[[AsyncSession, Auditor], Awaitable[T]]) -> T:
-    """Migrate, then run ``work`` in one write transaction; errors become CLI errors."""
+def _database_exists(url: str) -> bool:
+    """Whether ``url`` names a Paceline database, looked at without creating anything."""
+    from sqlalchemy import inspect
+    from sqlalchemy.engine import make_url
+
+    from paceline.shared.db.session import Database
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        # Connecting would create the file: look for it instead.
+        name = parsed.database or ""
+        return name in ("", ":memory:") or Path(name).is_file()
+
+    async def migrated() -> bool:
+        db = Database(url)
+        try:
+            async with db.engine.connect() as conn:
+                return await conn.run_sync(lambda c: inspect(c).has_table("alembic_version"))
+        finally:
+            await db.dispose()
+
+    return asyncio.run(migrated())
+
+
+def _where(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return str(parsed.database)
+    return parsed.render_as_string(hide_password=True)
+
+
+def _run(
+    settings: Settings,
+    work: Callable[[AsyncSession, Auditor], Awaitable[T]],
+    *,
+    existing: bool = False,
+) -> T:
+    """Migrate, then run ``work`` in one write transaction; errors become CLI errors.
+
+    ``existing``: refuse, creating nothing, when there is no Paceline database yet.
+    """
     from paceline.shared.db.migrate import upgrade
     from paceline.shared.db.session import Database
 
+    if existing and not _database_exists(settings.effective_database_url):
+        where = _where(settings.effective_database_url)
+        raise click.ClickException(messages.NO_DATABASE.format(path=where))
     if settings.effective_database_url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.effective_database_url)
@@ -81,6 +153,7 @@ def tenants() -> None:
 
 
 @tenants.command("create")
+@data_dir_option
 @click.argument("tenant_id")
 @click.option("--name", default=None, help="Display name (default: the id).")
 @click.option("--timezone", default="Asia/Shanghai", show_default=True)
@@ -117,6 +190,7 @@ def tenants_create(
 
 
 @tenants.command("list")
+@data_dir_option
 def tenants_list() -> None:
     """List tenants with their settings and active keys."""
     from paceline.api.tenants import service
@@ -137,7 +211,7 @@ def tenants_list() -> None:
             if cursor is None:
                 return lines
 
-    for line in _run(settings, work):
+    for line in _run(settings, work, existing=True):
         click.echo(line)
 
 
@@ -150,6 +224,7 @@ def keys() -> None:
 
 
 @keys.command("create")
+@data_dir_option
 @click.option(
     "--tenant",
     default=None,
@@ -198,6 +273,7 @@ def keys_create(
 
 
 @keys.command("list")
+@data_dir_option
 @click.option("--tenant", default=None, help="Tenant id (default: the default tenant).")
 @click.option("--platform", is_flag=True, help="List the operator's platform keys.")
 @click.option("--active", is_flag=True, help="Only keys neither revoked nor expired.")
@@ -238,11 +314,12 @@ def keys_list(tenant: str | None, platform: bool, active: bool) -> None:
             if cursor is None:
                 return lines
 
-    for line in _run(settings, work):
+    for line in _run(settings, work, existing=True):
         click.echo(line)
 
 
 @keys.command("revoke")
+@data_dir_option
 @click.argument("key_id")
 def keys_revoke(key_id: str) -> None:
     """Revoke a key (running processes stop accepting it within 5 seconds)."""
@@ -255,10 +332,11 @@ def keys_revoke(key_id: str) -> None:
         out = await service.revoke_key(session, row=row, audit=audit, now=audit.clock.now())
         return f"revoked {out.id} ({out.prefix}, {out.name}) at {_fmt(out.revoked_at)}"
 
-    click.echo(_run(settings, work))
+    click.echo(_run(settings, work, existing=True))
 
 
 @keys.command("rotate")
+@data_dir_option
 @click.argument("key_id")
 @click.option(
     "--grace-hours",
@@ -287,6 +365,6 @@ def keys_rotate(key_id: str, grace_hours: float) -> None:
         note = f"old key {out.replaced.id} expires at {_fmt(out.replaced.expires_at)}"
         return out.key, note
 
-    key, note = _run(settings, work)
+    key, note = _run(settings, work, existing=True)
     click.echo(key)
     click.echo(note, err=True)

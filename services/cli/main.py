@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import secrets
+import socket
 import sys
 from collections.abc import Collection
 from pathlib import Path
@@ -13,8 +15,10 @@ from typing import Any
 import click
 
 from paceline import __version__
+from paceline.cli import messages
 from paceline.cli.admin import keys, tenants
 from paceline.cli.imports import import_command
+from paceline.cli.ports import PortInUse, bind_listeners, nearby_free_port
 from paceline.shared.clock import Clock, StartedClock, reference_instant
 from paceline.shared.settings import Settings
 
@@ -70,6 +74,26 @@ def _clock(today: str | None) -> Clock | None:
     return StartedClock(start)
 
 
+def _listen(settings: Settings, *, make_hint: bool = False) -> list[socket.socket]:
+    """Bind the HTTP port before any start-up work: a busy port is one line, not a traceback.
+
+    uvicorn then serves on these sockets, so nothing can take the port in between.
+    """
+    host, port = settings.host, settings.port
+    try:
+        return bind_listeners(host, port)
+    except PortInUse:
+        if make_hint:
+            other = nearby_free_port(host, port)
+            text = messages.PORT_IN_USE_SERVE.format(port=port, other=other)
+        else:
+            text = messages.PORT_IN_USE.format(port=port)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        text = messages.CANNOT_LISTEN.format(host=host, port=port, reason=reason)
+    raise click.ClickException(text)
+
+
 def _serve(
     settings: Settings,
     parts: Collection[str],
@@ -77,6 +101,7 @@ def _serve(
     demo: bool = False,
     trickle_every_s: float = 0.0,
     clock: Clock | None = None,
+    sockets: list[socket.socket] | None = None,
 ) -> None:
     import uvicorn
 
@@ -106,7 +131,13 @@ def _serve(
         lifespan="on",
         log_config=None,  # uvicorn logs through our handlers (text or JSON)
     )
-    uvicorn.Server(config).run()
+    if sockets is None:
+        sockets = _listen(settings)
+    for sock in sockets:  # uvicorn logs its address only when it binds itself
+        address = sock.getsockname()
+        shown = f"[{address[0]}]" if sock.family == socket.AF_INET6 else address[0]
+        logging.getLogger("paceline.cli").info("listening on http://%s:%d", shown, address[1])
+    uvicorn.Server(config).run(sockets=sockets)
 
 
 @click.group()
@@ -153,6 +184,7 @@ def serve(
     if demo and not api_key:
         api_key = _demo_key(data_dir or Path(os.environ.get("PACELINE_DATA_DIR", "var")))
     settings = _settings(host=host, port=port, data_dir=data_dir, bootstrap_api_key=api_key)
+    sockets = _listen(settings, make_hint=True)
     _migrate(settings)
     if demo:
         base = f"http://{settings.host}:{settings.port}"
@@ -167,6 +199,7 @@ def serve(
         demo=demo,
         trickle_every_s=trickle_every,
         clock=_clock(today),
+        sockets=sockets,
     )
 
 
@@ -191,9 +224,10 @@ def _service_command(name: str, help_text: str) -> None:
     )
     def command(host: str | None, port: int | None, migrate: bool) -> None:
         settings = _settings(host=host, port=port)
+        sockets = _listen(settings)
         if migrate:
             _migrate(settings)
-        _serve(settings, {name})
+        _serve(settings, {name}, sockets=sockets)
 
 
 _service_command("ingest", "Run the ingest service alone (POST /v1/events, webhooks).")

@@ -13,6 +13,7 @@ from starlette.middleware.cors import CORSMiddleware
 from paceline import __version__
 from paceline.shared.auth import implies
 from paceline.shared.web.deps import SCOPE_MARK
+from paceline.shared.web.docs import docs_router
 from paceline.shared.web.errors import install_error_handlers
 from paceline.shared.web.health import router as health_router
 from paceline.shared.web.middleware import (
@@ -176,12 +177,14 @@ def create_app(
     access_log: bool = True,
 ) -> FastAPI:
     """A FastAPI app with Paceline's error shape, request ids, limits, security headers
-    (and CORS for the configured origins only) and health routes."""
+    (and CORS for the configured origins only), health routes and offline API docs."""
     app = FastAPI(
         title=title,
         version=__version__,
         description=API_DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's pages load their files from a CDN: ours are served here
+        redoc_url=None,
     )
     install_error_handlers(app)
     # Added innermost first: the request passes RequestId, AccessLog, SecurityHeaders,
@@ -204,6 +207,7 @@ def create_app(
     app.add_middleware(AccessLogMiddleware, log_requests=access_log)  # request log, metrics
     app.add_middleware(RequestIdMiddleware)  # added last: runs first
     app.include_router(health_router)
+    app.include_router(docs_router(title=title))
     for router in routers:
         app.include_router(router)
     _document_scopes(app)

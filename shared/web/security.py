@@ -6,9 +6,10 @@ no-referrer``, ``Cross-Origin-Opener-Policy: same-origin``, ``Strict-Transport-S
 when configured (behind TLS), and ``Cache-Control: no-store`` on answers to authenticated
 requests that set no caching of their own. A header the route set itself is kept.
 
-The interactive docs (``/docs``, ``/redoc``) load Swagger UI and ReDoc from their CDN with
-inline scripts, so they get a policy that allows exactly that; every other response gets
-the configured policy (``'self'`` only: the dashboard serves its own files, no CDN).
+Every response gets the configured policy (``'self'`` only: the dashboard serves its own
+files, no CDN), except the API docs pages (``/docs``, ``/redoc``): they too load only this
+process's files and no inline script, but also need data: images, and ReDoc inline styles
+and a blob: worker (``DOCS_POLICIES``).
 """
 
 from __future__ import annotations
@@ -20,13 +21,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paceline.shared.errors import error_body
 
-DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
-DOCS_POLICY = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-    "font-src 'self' https://fonts.gstatic.com; img-src 'self' data: https:; "
-    "worker-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
-)
+# The API docs pages (shared/web/docs.py) load only this process's files, and no inline
+# script. Swagger UI's stylesheet draws icons as data: images; ReDoc styles itself by adding
+# <style> elements (styled-components) and runs its search index in a blob: worker.
+_DOCS_BASE = "frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
+DOCS_POLICIES: dict[str, str] = {
+    "/docs": f"default-src 'self'; img-src 'self' data:; {_DOCS_BASE}",
+    "/redoc": (
+        "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        f"worker-src 'self' blob:; {_DOCS_BASE}"
+    ),
+}
 
 
 class SecurityHeadersMiddleware:
@@ -48,13 +53,16 @@ class SecurityHeadersMiddleware:
                 )
             )
         self._headers = [*common, (b"content-security-policy", csp.encode())]
-        self._docs_headers = [*common, (b"content-security-policy", DOCS_POLICY.encode())]
+        self._docs_headers = {
+            path: [*common, (b"content-security-policy", policy.encode())]
+            for path, policy in DOCS_POLICIES.items()
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = self._docs_headers if scope.get("path") in DOCS_PATHS else self._headers
+        extra = self._docs_headers.get(scope.get("path", ""), self._headers)
         authenticated = any(
             name in (b"authorization", b"x-api-key") for name, _ in scope.get("headers", ())
         )

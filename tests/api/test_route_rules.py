@@ -70,8 +70,8 @@ PUBLIC_POST_PREFIXES: dict[str, str] = {
 HIDDEN_ROUTES: dict[str, str] = {
     "/openapi.json": "the API description (public, like the docs)",
     "/docs": "Swagger UI, reads /openapi.json",
-    "/docs/oauth2-redirect": "Swagger UI helper page",
     "/redoc": "ReDoc, reads /openapi.json",
+    "/docs/assets/{name}": "the docs pages' scripts and styles (shared/web/docs.py)",
     # The dashboard's page and static files hold no data (issue 8): its reads go through
     # /v1/dashboard with a read key like every other route.
     "/": "redirects to the dashboard page",

@@ -4,8 +4,12 @@ operator's commands, against the same database a running stack then serves."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 
 from paceline.cli.main import main
@@ -97,3 +101,71 @@ async def test_tenants_and_keys_from_the_command_line(tmp_path: Path) -> None:
     unknown = await acli(data, "keys", "revoke", "nope")
     assert unknown.exit_code != 0
     assert "no API key" in unknown.output
+
+
+# -- no database: the commands that need one refuse and leave nothing behind ---------------
+
+
+def _tree(root: Path) -> list[Path]:
+    return sorted(root.rglob("*"))
+
+
+def _no_settings() -> dict[str, str | None]:
+    """For CliRunner: the caller's PACELINE_* variables unset."""
+    return {k: None for k in os.environ if k.startswith("PACELINE_")}
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["keys", "list"],
+        ["keys", "list", "--platform"],
+        ["tenants", "list"],
+        ["keys", "revoke", "k-1"],
+        ["keys", "rotate", "k-1"],
+    ],
+)
+def test_commands_that_need_a_database_refuse_without_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    done = CliRunner().invoke(main, args, env=_no_settings())  # ./var, the default data dir
+    assert done.exit_code == 1
+    expected = tmp_path.resolve() / "var" / "paceline.db"
+    assert done.stderr == (
+        f"Error: no Paceline database at {expected}; run paceline serve or paceline migrate "
+        "first, or pass --data-dir\n"
+    )
+    assert done.stdout == ""
+    assert _tree(tmp_path) == []
+
+
+def test_keys_list_outside_a_data_directory_creates_nothing(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PACELINE_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "paceline.cli.main", "keys", "list"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("Error: no Paceline database at ")
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert _tree(tmp_path) == []
+
+
+def test_data_dir_option_points_the_commands_at_a_database(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    runner = CliRunner(env=_no_settings())
+    missing = runner.invoke(main, ["keys", "list", "--data-dir", str(data)])
+    assert missing.exit_code == 1
+    assert f"no Paceline database at {data.resolve() / 'paceline.db'}" in missing.stderr
+    assert not data.exists()
+    made = runner.invoke(main, ["keys", "create", "--scope", "read", "--data-dir", str(data)])
+    assert made.exit_code == 0, made.output  # create makes the database
+    listed = runner.invoke(main, ["keys", "list", "--data-dir", str(data)])
+    assert listed.exit_code == 0, listed.output
+    assert "\tcli\tread\tactive\t" in listed.stdout

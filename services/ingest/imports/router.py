@@ -25,7 +25,31 @@ NDJSON_TYPES = frozenset(
     {"application/x-ndjson", "application/ndjson", "application/jsonl", "application/jsonlines"}
 )
 
-_MAPPING_SCHEMA: dict[str, Any] = ImportRequest.model_json_schema()
+
+def _inline_defs(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema with its ``$defs`` written in where they are referenced.
+
+    Inside an operation's request body, ``{"$ref": "#/$defs/X"}`` would point at the root of
+    the OpenAPI document, where there is no ``$defs`` (ReDoc and code generators fail on it).
+    """
+    defs = schema.get("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                rest = {k: v for k, v in node.items() if k != "$ref"}
+                return resolve({**defs[ref.removeprefix("#/$defs/")], **rest})
+            return {k: resolve(v) for k, v in node.items() if k != "$defs"}
+        if isinstance(node, list):
+            return [resolve(v) for v in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved
+
+
+_MAPPING_SCHEMA: dict[str, Any] = _inline_defs(ImportRequest.model_json_schema())
 
 
 def _pydantic_fields(exc: ValidationError) -> list[FieldError]:
