@@ -30,7 +30,7 @@ class FixedClock:
     def __init__(self, at: datetime) -> None:
         if at.tzinfo is None:
             raise ValueError("FixedClock needs a timezone-aware datetime")
-        self._at = at
+        self._at = at.astimezone(UTC)
 
     def now(self) -> datetime:
         """The instant the clock was set to."""
@@ -42,7 +42,9 @@ class FixedClock:
 
     def set(self, at: datetime) -> None:
         """Jump to an instant."""
-        self._at = at
+        if at.tzinfo is None:
+            raise ValueError("FixedClock needs a timezone-aware datetime")
+        self._at = at.astimezone(UTC)
 
 
 class StartedClock:

@@ -36,6 +36,10 @@ from paceline.shared.scopes import Scope, team_ids
 _Q = Decimal("0.0001")
 # How many earlier periods of the same kind teach the seasonal curve.
 HISTORY_PERIODS = {"week": 8, "month": 12, "quarter": 4, "year": 2}
+# Quarters are shaped by the months in them (a fourth quarter builds up to a December
+# push, a first one dips at the Spring Festival): their curve comes from the same
+# quarter of this many earlier years, and from the latest quarters only without those.
+SAME_QUARTER_YEARS = 2
 
 
 def counted_days_end(period: Period, as_of: datetime, tz: ZoneInfo) -> date:
@@ -140,33 +144,55 @@ async def seasonal_curve_of(
 ) -> list[Decimal] | None:
     """History's cumulative curve for the period kind (None when it cannot be learned).
 
-    The periods of the same kind before ``period`` (``HISTORY_PERIODS``), their daily
-    units by working day, folded into one curve by :func:`seasonal_curve`. Additive value
-    KPIs only: a distinct count or a ratio has no cumulative share.
+    The periods of the same kind before ``period`` (``HISTORY_PERIODS``) — for a quarter,
+    the same quarter of earlier years first (``SAME_QUARTER_YEARS``) — their daily units
+    by working day, folded into one curve by :func:`seasonal_curve`. Additive value KPIs
+    only: a distinct count or a ratio has no cumulative share.
     """
     measure = kpi.formula.measures[0]
     if kpi.formula.shape != "value" or measure.kind == "distinct":
         return None
-    past: list[Period] = []
+    recent: list[Period] = []
     cursor = period
     for _ in range(HISTORY_PERIODS[period.kind]):
         cursor = _previous(cursor, tenant)
-        past.append(cursor)
+        recent.append(cursor)
+    choices = [recent]
+    if period.kind == "quarter":
+        same = [_years_before(period, n, tenant) for n in range(1, SAME_QUARTER_YEARS + 1)]
+        choices.insert(0, same)
+    first = min(p.start for c in choices for p in c)
     daily = await repo.daily_units(
         session,
         tenant_id=tenant.id,
         kpi=kpi.key,
         measure=0,
-        start=past[-1].start,
+        start=first,
         end=period.start,
         rep_id=scope.id if scope.kind == "rep" else None,
         team_ids=teams,
     )
-    series = []
-    for p in past:
-        values = {d: Decimal(u) for d, u in daily.items() if p.contains(d)}
-        series.append((calendar.working_day_list(p.start, p.end), values))
-    return seasonal_curve(series)
+    for past in choices:
+        series = []
+        for p in past:
+            values = {d: Decimal(u) for d, u in daily.items() if p.contains(d)}
+            series.append((calendar.working_day_list(p.start, p.end), values))
+        curve = seasonal_curve(series)
+        if curve is not None:
+            return curve
+    return None
+
+
+def _years_before(period: Period, years: int, tenant: Tenant) -> Period:
+    """The period of the same kind that started ``years`` years before ``period``."""
+    from paceline.shared.kpi.periods import period_of  # small helper
+
+    start = period.start
+    return period_of(
+        start.replace(year=start.year - years),
+        period.kind,
+        fiscal_year_start_month=tenant.fiscal_year_start_month,
+    )
 
 
 async def _seasonal_share(

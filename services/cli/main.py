@@ -181,6 +181,7 @@ def serve(
     today: str | None,
 ) -> None:
     """Run ingest, scoring and api in one process (embedded unless configured otherwise)."""
+    clock = _clock(today)
     if demo and not api_key:
         api_key = _demo_key(data_dir or Path(os.environ.get("PACELINE_DATA_DIR", "var")))
     settings = _settings(host=host, port=port, data_dir=data_dir, bootstrap_api_key=api_key)
@@ -198,7 +199,7 @@ def serve(
         {"ingest", "scoring", "api"},
         demo=demo,
         trickle_every_s=trickle_every,
-        clock=_clock(today),
+        clock=clock,
         sockets=sockets,
     )
 

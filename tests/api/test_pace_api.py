@@ -12,7 +12,7 @@ in force at ``as_of``, and a target recorded after ``as_of`` is not in force yet
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from paceline.shared.clock import FixedClock
+from paceline.shared.kpi.calendar import builtin_calendar
 from paceline.shared.settings import Settings
 from tests.support import Stack, distributed_settings, embedded_settings, running_stack
 
@@ -371,3 +372,57 @@ async def test_lower_is_better_average_is_judged_by_target_over_actual(clocked: 
         Decimal("1.25"),
     )
     assert (body["sample"], body["status"]) == (3, "behind")
+
+
+# -- seasonal pace of a quarter: the same quarter of earlier years --------------------------
+
+
+def _visits_by_pattern(first: date, last: date, per_month: dict[int, int]) -> list[dict[str, Any]]:
+    """Visits by r1 on every working day of [first, last], ``per_month[month]`` a day (2
+    when the month is not named), at 10:00 Beijing time."""
+    cal = builtin_calendar("cn")
+    out = []
+    for day in cal.working_day_list(first, last + timedelta(days=1)):
+        for n in range(per_month.get(day.month, 2)):
+            out.append(
+                {
+                    "event_id": f"v-{day}-{n}",
+                    "type": "visit",
+                    "occurred_at": f"{day}T10:{n:02d}:00+08:00",
+                    "rep_id": "r1",
+                    "customer_id": f"c-{day}-{n}",
+                }
+            )
+    return out
+
+
+async def test_a_quarter_that_builds_up_to_december_is_not_a_false_alarm(
+    clocked_both: Clocked,
+) -> None:
+    """Every fourth quarter runs 1, 2 and 3 visits a working day in October, November and
+    December (2 in every other month). At the end of November 2026 the rep is exactly on
+    that curve: the seasonal pace must say so. Learned from the latest four quarters (three
+    of them flat), the curve expected far more by now and called it behind."""
+    s, clock = clocked_both
+    resp = await s.client.put("/v1/settings", json={"pace_method": "seasonal"}, headers=s.auth())
+    assert resp.status_code == 200, resp.text
+    back_loaded = {10: 1, 11: 2, 12: 3}
+    history = _visits_by_pattern(date(2024, 10, 1), date(2026, 9, 30), back_loaded)
+    this_quarter = _visits_by_pattern(date(2026, 10, 1), date(2026, 11, 30), back_loaded)
+    for i in range(0, len(history + this_quarter), 500):
+        await post_scored(s, (history + this_quarter)[i : i + 500])
+    cal = builtin_calendar("cn")
+    days = {
+        m: cal.working_days(date(2026, m, 1), date(2026 + m // 12, m % 12 + 1, 1))
+        for m in (10, 11, 12)
+    }
+    target = sum(back_loaded[m] * n for m, n in days.items())
+    await set_target(s, clock, BEFORE_OCTOBER, kpi="visits", period="2026-Q4", target=str(target))
+    body = await progress(s, kpi="visits", period="2026-Q4", as_of="2026-11-30T20:00:00+08:00")
+    assert Decimal(body["actual"]) == days[10] + 2 * days[11]
+    assert body["expected_method"] == "seasonal"
+    assert Decimal("0.95") <= Decimal(body["pace"]) <= Decimal("1.05"), body
+    assert body["status"] == "on_track"
+    # By working days alone the quarter is far behind (its big month is still to come).
+    linear = Decimal(target) * (days[10] + days[11]) / sum(days.values())
+    assert Decimal(body["actual"]) / linear < Decimal("0.8")

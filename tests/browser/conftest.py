@@ -1,8 +1,10 @@
 """The browser tests' stack: ``paceline serve --demo`` as a subprocess, and headless Chromium.
 
 The server runs on a free loopback port in a temporary data directory (JSON logs to
-test-artifacts/browser/server.log), with the live trickle off so the numbers on the page
-and the API's stay comparable; the tests send their own live events. Chromium is Debian's
+test-artifacts/browser/server.log), on a clock that starts at a pinned reference instant
+(``--today``, so no verdict depends on the day the suite runs), with the live trickle off
+so the numbers on the page and the API's stay comparable; the tests send their own live
+events. Chromium is Debian's
 (``deploy/browser/chromium.sh install``, run by ``make services``; run here too when it is
 missing), driven by Playwright's Python client: no browser is downloaded at test time.
 """
@@ -39,6 +41,11 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
 ]
 KEY = "pl_browser_test_key_0123456789abcdef"
+# The demo's reference instant (``paceline serve --today``): the 1st of a month, when the
+# current month has barely started (the dashboard opens on the last complete month). The
+# server's clock starts here whatever the wall clock says; PACELINE_BROWSER_TODAY
+# overrides it to try the dashboard on another day.
+TODAY = os.environ.get("PACELINE_BROWSER_TODAY", "2026-12-01T15:00:00+08:00")
 READY_LINE = "demo: ready in"
 START_TIMEOUT_S = 420.0
 
@@ -84,6 +91,7 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer
     command = [
         sys.executable, "-m", "paceline.cli.main", "serve", "--demo",
         "--port", str(port), "--data-dir", str(data), "--api-key", KEY, "--trickle-every", "0",
+        "--today", TODAY,
     ]  # fmt: skip
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=data, env=env, stdout=out, stderr=subprocess.STDOUT)

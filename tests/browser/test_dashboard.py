@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -106,7 +106,7 @@ def test_the_chart_shows_the_period_and_ends_on_the_actual(tab: Tab) -> None:
 
 
 def test_rep_scorecard_drills_down_to_the_records(tab: Tab) -> None:
-    month = periods(tab)["month"][0]
+    month = periods(tab)["focus_month"]
     view = tab.open("rep", rep="rep-03", period=month)
     as_of = view.get_attribute("data-as-of")
     with tab.server.api() as api:
@@ -126,7 +126,7 @@ def test_rep_scorecard_drills_down_to_the_records(tab: Tab) -> None:
         assert row.locator(".v-attainment").get_attribute("data-value") == (
             item["attainment"] or ""
         )
-    # rep-03 has fallen behind: their revenue this month is behind or at risk.
+    # rep-03 has fallen behind: their revenue in the month on show is behind or at risk.
     revenue = next(r for r in progress["rows"] if r["kpi"] == "revenue")
     assert revenue["status"] in {"behind", "at_risk"}
     assert (
@@ -164,8 +164,11 @@ def test_rep_scorecard_drills_down_to_the_records(tab: Tab) -> None:
 
 
 def test_leaderboard_is_the_apis_ranking(tab: Tab) -> None:
-    month = periods(tab)["month"][0]
-    view = tab.open("leaderboard", team="hq", period=month)
+    # Opened without a period: the focus month (on the 1st, the last complete month).
+    month = periods(tab)["focus_month"]
+    assert month == "2026-11"
+    view = tab.open("leaderboard", team="hq")
+    assert view.get_attribute("data-period") == month
     as_of = view.get_attribute("data-as-of")
     with tab.server.api() as api:
         board = api.get(
@@ -178,8 +181,9 @@ def test_leaderboard_is_the_apis_ranking(tab: Tab) -> None:
         assert row.get_attribute("data-rep") == expected["rep_id"]
         assert row.get_attribute("data-rank") == str(expected["rank"])
         assert row.locator(".v-score").get_attribute("data-value") == (expected["score"] or "")
-    laggard = next(r for r in board["rows"] if r["rep_id"] == "rep-03")
-    assert laggard["rank"] > 10
+    ranks = {r["rep_id"]: r["rank"] for r in board["rows"]}
+    assert ranks["rep-03"] == 21  # the laggard
+    assert ranks["rep-01"] <= 5  # the rising star
     tab.shot("leaderboard")
     # Ranked by one KPI instead.
     view = tab.open("leaderboard", team="north", period=month, kpi="revenue")
@@ -314,14 +318,16 @@ def test_a_new_event_moves_the_number_without_a_reload(tab: Tab) -> None:
     tab.page.evaluate("() => { window.__sameDocument = true; }")
     cell = view.locator(".kpi-row[data-kpi='visits'] .v-actual")
     before = Decimal(cell.get_attribute("data-value") or "0")
-    now = datetime.now(SHANGHAI).replace(microsecond=0)
+    # Noon of the server's today (its clock started at 15:00 that day).
+    today = date.fromisoformat(periods(tab)["today"])
+    noon = datetime.combine(today, time(12), tzinfo=SHANGHAI)
     with tab.server.api() as api:
         resp = api.post(
             "/v1/events?source=browser-test",
             json={
-                "event_id": f"browser-live-{now:%H%M%S}",
+                "event_id": "browser-live-1",
                 "type": "visit",
-                "occurred_at": now.isoformat(),
+                "occurred_at": noon.isoformat(),
                 "rep_id": "rep-01",
                 "customer_id": "cust-north-live",
             },

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, String, and_, bindparam, func, or_, select
@@ -280,7 +280,7 @@ async def last_received_by_source(
     out: dict[str, datetime] = {}
     for source, at in rows.all():
         if at is not None:
-            out[source] = at if at.tzinfo is not None else at.replace(tzinfo=since.tzinfo)
+            out[source] = at if at.tzinfo is not None else at.replace(tzinfo=UTC)  # SQLite
     return out
 
 
