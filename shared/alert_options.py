@@ -20,6 +20,10 @@ class AlertOptions(BaseModel):
     min_elapsed_share: Annotated[float, Field(ge=0, le=1)] = Field(
         default=0.2, description="No lag warning before this share of the period's working days."
     )
+    lag_min_expected: Annotated[float, Field(ge=0)] = Field(
+        default=5.0,
+        description="No lag warning on a count KPI while its expected-to-date is below this.",
+    )
     lag_confirmations: Annotated[int, Field(ge=1, le=10)] = Field(
         default=2,
         description="Evaluations in a row (in distinct schedule slots) a new status needs "

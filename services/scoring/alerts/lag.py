@@ -32,6 +32,7 @@ from paceline.shared.db.context import find_kpi
 from paceline.shared.db.models import Target, Tenant
 from paceline.shared.errors import NotFound
 from paceline.shared.kpi.calendar import WorkCalendar
+from paceline.shared.kpi.catalog import KpiDefinition
 from paceline.shared.kpi.periods import parse_period
 from paceline.shared.progress import ProgressResult, evaluate
 from paceline.shared.scopes import parse_scope
@@ -95,6 +96,17 @@ class LagOutcome:
     resolved: int = 0
 
 
+def _too_few(kpi: KpiDefinition, result: ProgressResult, options: AlertOptions) -> bool:
+    """A count expected to be below ``lag_min_expected`` by now is not judged: one new
+    customer of an expected two is 50% of the pace and says nothing about the rep."""
+    expected = result.pace.expected if result.pace is not None else None
+    return (
+        kpi.unit == "count"
+        and expected is not None
+        and expected < Decimal(str(options.lag_min_expected))
+    )
+
+
 async def evaluate_lag(
     session: AsyncSession,
     *,
@@ -137,7 +149,7 @@ async def evaluate_lag(
         except NotFound:  # a scope that vanished from the org chart: nothing to judge
             continue
         level = LEVELS.get(result.status)
-        if level is None:
+        if level is None or _too_few(kpi, result, options):
             continue
         if level > 0 and midnight > period.start_instant(tz):
             earlier = await evaluate(
