@@ -6,7 +6,11 @@ each step, scoring applies it, and the alert engine runs its schedule. At the en
 API must tell the demo's story and nothing else: the company near its pace, rep-03
 behind and ranked last in the north, rep-01 ahead and first, and open alerts only for
 what was planted (rep-03's decline, rep-01's surge, the unknown new hire rep-22) — no
-padding, duplicate-visit or back-dated flags raised by the demo's own traffic.
+padding, duplicate-visit, back-dated or stale-source flags raised by the demo's own
+traffic, and lag warnings on the activity the demo steers (visits, quotes, leads) only for
+rep-03 and his team. Outcomes that follow from the activity (payments collected, win
+rate, margin, response time) keep a rep's natural lumpiness: a rep with three payments a
+month can trail a quarter, and the demo does not hide that.
 """
 
 from __future__ import annotations
@@ -26,9 +30,12 @@ from paceline.shared.runtime import Runtime
 from tests.support import Stack, embedded_settings, running_stack
 
 TZ = ZoneInfo("Asia/Shanghai")
-# The planted cases: who may have open alerts, and of which types.
+# The 1st of a month, before work starts.
+REFERENCE = datetime(2026, 12, 1, 8, 30, tzinfo=TZ)
+# The planted cases.
 PLANTED_REPS = {LAGGARD, STAR, NEW_HIRE}
 NEVER = {"burst", "duplicate_visit", "backdated", "future_dated", "stale_source"}
+ACTIVITY_KPIS = {"visits", "quotes", "new_opportunities"}
 
 
 async def _get(stack: Stack, path: str, **params: Any) -> Any:
@@ -51,16 +58,8 @@ async def _all_alerts(stack: Stack) -> list[dict[str, Any]]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "reference",
-    [
-        pytest.param(datetime(2026, 12, 1, 8, 30, tzinfo=TZ), id="first-of-month"),
-    ],
-)
-async def test_the_demo_story_holds_through_a_simulated_day(
-    tmp_path: Path, reference: datetime
-) -> None:
-    clock = FixedClock(reference)
+async def test_the_demo_story_holds_through_a_simulated_day(tmp_path: Path) -> None:
+    clock = FixedClock(REFERENCE)
     settings = embedded_settings(tmp_path, alerts_tick_s=0.0, delivery_poll_s=0.0)
     async with running_stack("embedded", settings, clock=clock) as stack:
         state = stack.app.state.paceline
@@ -73,14 +72,9 @@ async def test_the_demo_story_holds_through_a_simulated_day(
             box=state.box,
         )
         alerting: Alerting = state.extras["alerts"]
-        import time as _t
-        t0 = _t.monotonic()
         _sent, since = await seed_demo(runtime, tenant_id="default")
-        print("seeded", _t.monotonic() - t0)
         await stack.wait_scored(timeout_s=600)
-        print("scored", _t.monotonic() - t0)
         await alerting.engine.tick()
-        print("ticked", _t.monotonic() - t0)
         live = 0
         for _ in range(12 * 6):  # 08:30 -> 20:30 in ten-minute steps
             clock.advance(timedelta(minutes=10))
@@ -88,7 +82,6 @@ async def test_the_demo_story_holds_through_a_simulated_day(
             since = clock.now()
             await stack.wait_scored()
             await alerting.engine.tick()
-            print("step", _t.monotonic() - t0)
 
         ctx = await _get(stack, "/v1/dashboard/context")
         focus = ctx["periods"]["focus_month"]
@@ -96,26 +89,34 @@ async def test_the_demo_story_holds_through_a_simulated_day(
         pace = {}
         for scope in ("company", f"rep:{LAGGARD}", f"rep:{STAR}"):
             p = await _get(stack, "/v1/progress", kpi="revenue", scope=scope, period=focus)
-            pace[scope] = (p["pace"], p["status"])
+            pace[scope] = (Decimal(p["pace"]), p["status"])
         visits = await _get(stack, "/v1/progress", kpi="visits", scope="company", period=focus)
         alerts = await _all_alerts(stack)
 
-    print(
-        live,
-        focus,
-        pace,
-        visits["pace"],
-        [(r["rep_id"], r["rank"], r["score"]) for r in board["rows"]],
-    )
-    for a in alerts:
-        print(a["type"], a["scope"], a["title"][:100])
+    # A working day of the live feed: dozens of events, not hundreds.
     assert 40 < live < 200
+    # On the 1st, the dashboard opens on the last complete month...
     assert focus == "2026-11"
-    ranks = {r["rep_id"]: r["rank"] for r in board["rows"]}
-    assert ranks[STAR] == 1
-    assert ranks[LAGGARD] == len(board["rows"]) == 7
-    assert Decimal("0.85") <= Decimal(pace["company"][0]) <= Decimal("1.2")
-    assert Decimal("0.85") <= Decimal(visits["pace"]) <= Decimal("1.2")
-    assert pace[f"rep:{LAGGARD}"][1] in {"behind", "at_risk"}
+    # ...where the company is near its pace, rep-01 leads the north and rep-03 trails it.
+    assert Decimal("0.9") <= pace["company"][0] <= Decimal("1.2"), pace
+    assert Decimal("0.9") <= Decimal(visits["pace"]) <= Decimal("1.2"), visits["pace"]
+    assert pace[f"rep:{LAGGARD}"][1] == "at_risk"
     assert pace[f"rep:{STAR}"][1] == "ahead"
-    assert not [a for a in alerts if a["type"] in NEVER]
+    ranks = {r["rep_id"]: r["rank"] for r in board["rows"]}
+    assert (ranks[STAR], ranks[LAGGARD], len(ranks)) == (1, 7, 7)
+
+    # Open alerts: only the planted cases. No padding, duplicate-visit, back-dated or
+    # stale-source flag from the demo's own traffic; the one data-quality flag is the new
+    # hire; anomalies only for the laggard (and the star); lag warnings on the activity
+    # the demo steers (visits, quotes, leads) only for the laggard and his team.
+    assert not [a for a in alerts if a["type"] in NEVER], [a["title"] for a in alerts]
+    quality = {(a["type"], a["scope"]) for a in alerts if a["kind"] == "data_quality"}
+    assert quality == {("unknown_rep", f"rep:{NEW_HIRE}")}
+    anomalies = {(a["type"], a["scope"]) for a in alerts if a["kind"] == "anomaly"}
+    assert ("anomaly_low", f"rep:{LAGGARD}") in anomalies
+    assert {scope for _t, scope in anomalies} <= {f"rep:{r}" for r in PLANTED_REPS}
+    activity = {
+        a["scope"] for a in alerts if a["kind"] == "lag" and a["detail"].get("kpi") in ACTIVITY_KPIS
+    }
+    assert f"rep:{LAGGARD}" in activity
+    assert activity <= {f"rep:{LAGGARD}", "team:north"}, activity
