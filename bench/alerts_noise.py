@@ -36,8 +36,10 @@ on (both rules need 20 days of history), per rep per quarter of 65 working days.
 
 **Product.** The anomaly detector the scoring service runs (`PoissonDetector`: Poisson
 tail tests of 5/10/20-day sums against a robust same-weekday baseline of the 40 working
-days before, Bonferroni alpha 0.001, volume gate of 5 expected events, 2 days of
-persistence), both directions for false flags, drops only for the delay.
+days before, Bonferroni alpha 0.001; and the sustained test, the 30-day sum against the
+60 working days before, negative binomial tail at alpha 0.001; volume gate of 5 expected
+events, 2 days of persistence), both directions for false flags, drops only for the
+delay.
 
 **Baselines.** False flags: a robust median/MAD rule (|x - median| > 3 x 1.4826 x MAD of
 the trailing 28 days) on the same data. Delay: a lower-sided Poisson EWMA chart (weight

@@ -40,6 +40,11 @@ class AlertOptions(BaseModel):
     anomaly_alpha: Annotated[float, Field(gt=0, lt=0.5)] = 0.001
     anomaly_persistence: Annotated[int, Field(ge=1, le=10)] = 2
     anomaly_min_expected: Annotated[float, Field(gt=0)] = 5.0
+    anomaly_window_days: Annotated[int, Field(ge=5, le=40)] = Field(
+        default=30,
+        description="Working days summed by the sustained test (a drop or rise that lasts, "
+        "seen in sparse counts), against the 60 working days before them.",
+    )
     anomaly_hour: Hour = Field(default=6, description="Local hour the previous day is judged.")
     anomaly_lookback_days: Annotated[int, Field(ge=1, le=60)] = Field(
         default=20,

@@ -2,7 +2,10 @@
 
 * **per rep x KPI** (``anomaly_kpis``, counts): :class:`~.stats.PoissonDetector` on the
   rep's working-day series (from the rep's first count of the KPI in the history window:
-  days before a rep started are not zeros of theirs), with persistence kept in
+  days before a rep started are not zeros of theirs): short windows against the 40
+  working days before them, and the sustained test (``anomaly_window_days`` against the
+  60 before them) from the same series, so one read of daily facts per KPI and day
+  judged, reaching back as far as the sustained test needs; with persistence kept in
   ``alert_eval_state``. A drop is not raised while (or shortly after) the rep is flagged
   silent, a spike not while the same days are flagged as a burst or duplicates: the more
   specific flag already says it.
@@ -46,7 +49,7 @@ from paceline.shared.db import alerts as lifecycle
 from paceline.shared.db.models import Tenant
 from paceline.shared.kpi.calendar import WorkCalendar
 
-HISTORY_CALENDAR_DAYS = 120
+HISTORY_CALENDAR_DAYS = 120  # at least: silence, complaint and surge baselines fit in it
 SUPPRESS_DAYS = 35  # calendar days a silence or burst keeps explaining a drop or spike
 
 
@@ -56,7 +59,21 @@ def detector_for(options: AlertOptions) -> PoissonDetector:
         alpha=options.anomaly_alpha,
         persistence=options.anomaly_persistence,
         min_expected=options.anomaly_min_expected,
+        window_days=options.anomaly_window_days,
     )
+
+
+def history_days(day: date, calendar: WorkCalendar, detector: PoissonDetector) -> list[date]:
+    """The working days read to judge ``day`` (the last of them): those of the last
+    HISTORY_CALENDAR_DAYS, or more if the sustained test's window and baseline need more."""
+    days = calendar.working_day_list(
+        day - timedelta(days=HISTORY_CALENDAR_DAYS), day + timedelta(days=1)
+    )
+    need = detector.window_days + detector.window_baseline_days + 1
+    if len(days) < need:
+        wider = day - timedelta(days=2 * need + 30)  # holidays and weekends included
+        days = calendar.working_day_list(wider, day + timedelta(days=1))[-need:]
+    return days
 
 
 async def evaluate_day(
@@ -70,16 +87,14 @@ async def evaluate_day(
     announce: bool = True,
 ) -> None:
     """Judge one closed working day (``announce=False``: only advance the states)."""
-    days = calendar.working_day_list(
-        day - timedelta(days=HISTORY_CALENDAR_DAYS), day + timedelta(days=1)
-    )
+    detector = detector_for(options)
+    days = history_days(day, calendar, detector)
     if not days or days[-1] != day:
         return
     recent: dict[str, set[str]] | None = None
     if announce:
         await _silent_reps(session, tenant=tenant, days=days, options=options, now=now)
         recent = await _recent_explanations(session, tenant=tenant, now=now)
-    detector = detector_for(options)
     for kpi in options.anomaly_kpis:
         await _rep_anomalies(
             session, tenant=tenant, kpi=kpi, days=days, detector=detector, recent=recent, now=now

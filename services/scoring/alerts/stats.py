@@ -3,22 +3,38 @@
 The detector (:class:`PoissonDetector`) judges a rep's daily counts of one KPI (visits,
 leads, quotes...) on working days only:
 
-* **baseline**: the ``baseline_days`` working days before the tested window, as a
+* **expectation**: from a baseline of working days before the tested window, as a
   robust rate (the trimmed mean of week-long block means: one unusual week cannot move
   it) times a same-weekday factor (the rep's own weekday profile, shrunk towards 1 by a
   pseudo-count, so a sparse rep's Mondays do not make a profile out of noise);
-* **test**: the sum over the last ``w`` working days against a Poisson with the summed
-  expected rate, for several window lengths (a one-week window sees a sudden stop, a
-  four-week one a slow fade); the lower tail for drops, the upper tail for spikes, each
-  window at ``alpha / len(windows)`` (Bonferroni);
+* **recent test** (:meth:`PoissonDetector.recent`): the sum over the last ``w`` working
+  days against a Poisson with the expected sum from the ``baseline_days`` before, for
+  several window lengths (a one-week window sees a sudden stop, a four-week one a fade);
+  the lower tail for drops, the upper tail for spikes, each window at
+  ``alpha / len(windows)`` (Bonferroni);
+* **sustained test** (:meth:`PoissonDetector.sustained`): the sum over the last
+  ``window_days`` (30) against the expected sum from the ``window_baseline_days`` (60)
+  before them, one-sided at ``alpha`` each way. At 0-3 events a day only a long window
+  holds enough events to tell a lasting drop from noise, and a long baseline still
+  predates a drop of six weeks (the recent test's fills with the drop and clears it).
+  Its tail is the Poisson's with the baseline rate's uncertainty integrated out (a Gamma
+  posterior for the rate, hence a negative binomial, :func:`nbinom_cdf`): the plug-in
+  Poisson tail takes a rate estimated from a few dozen events as known and, on
+  stationary Poisson series, flags 2-10 times as often as ``alpha`` at this length.
+  Drops are judged against the lower of the robust rate and the plain mean, rises
+  against the higher (the trimmed mean runs a few percent low on skewed sparse counts);
 * **volume gate**: a drop is only judged when the window expects at least
-  ``min_expected`` events (with fewer, even zero is not evidence); a spike needs at
-  least ``min_high`` events and ``high_ratio`` times the expectation;
+  ``min_expected`` events (with fewer, even zero is not evidence; the sustained test
+  gates rises so too); a rise needs at least ``min_high`` events and ``high_ratio``
+  times the expectation;
+* a day is **flagged** when either test flags it (if both do, the evidence kept is the
+  one further below its own threshold);
 * **persistence**: a flag is raised after ``persistence`` consecutive flagged working
   days and cleared after as many clean ones (hysteresis).
 
-Poisson tails use the standard library (``math.lgamma`` and ``math.fsum`` in log space):
-two functions do not justify SciPy's 40 MB, and the property tests check them. The
+Poisson and negative binomial tails use the standard library (``math.lgamma`` and
+``math.fsum`` in log space): four functions do not justify SciPy's 40 MB, and the
+property tests check them. The
 median/MAD rule and the Poisson EWMA chart are here too, as the baselines the noise
 study (bench/alerts_noise.py) compares against.
 """
@@ -67,6 +83,48 @@ def poisson_sf(k: int, mu: float) -> float:
     return min(1.0, math.fsum(terms))
 
 
+def _nbinom_log_pmf(k: int, size: float, mean: float) -> float:
+    return (
+        math.lgamma(k + size)
+        - math.lgamma(size)
+        - math.lgamma(k + 1)
+        + size * math.log(size / (size + mean))
+        + k * math.log(mean / (size + mean))
+    )
+
+
+def nbinom_cdf(k: int, size: float, mean: float) -> float:
+    """P(X <= k) for X negative binomial with ``size`` and ``mean`` (variance
+    ``mean + mean**2 / size``): a Poisson whose rate is Gamma distributed, e.g. a count
+    predicted from a rate estimated on ``size`` events."""
+    if k < 0:
+        return 0.0
+    if mean <= 0:
+        return 1.0
+    if k > mean + 40 * math.sqrt(mean + mean * mean / size) + 40:
+        return 1.0 - nbinom_sf(k + 1, size, mean)
+    return min(1.0, math.fsum(math.exp(_nbinom_log_pmf(i, size, mean)) for i in range(k + 1)))
+
+
+def nbinom_sf(k: int, size: float, mean: float) -> float:
+    """P(X >= k) for the negative binomial of :func:`nbinom_cdf`."""
+    if k <= 0:
+        return 1.0
+    if mean <= 0:
+        return 0.0
+    if k <= mean:
+        return max(0.0, 1.0 - nbinom_cdf(k - 1, size, mean))
+    terms = []
+    i = k
+    while True:
+        t = math.exp(_nbinom_log_pmf(i, size, mean))
+        terms.append(t)
+        if t < 1e-300 or (i > k and t < terms[0] * 1e-17):
+            break
+        i += 1
+    return min(1.0, math.fsum(terms))
+
+
 def robust_rate(values: Sequence[float], block: int = 5) -> float:
     """A rate per day robust to one unusual block: trimmed mean of block means."""
     if not values:
@@ -99,6 +157,22 @@ def weekday_factors(
 
 
 @dataclass(frozen=True, slots=True)
+class Window:
+    """A window of working days and its baseline (rates per working day)."""
+
+    observed: int
+    weight: float  # the window's working days, each weighted by its weekday factor
+    robust: float  # the baseline's robust rate (:func:`robust_rate`)
+    mean: float  # the baseline's plain mean
+    baseline_days: int
+
+    @property
+    def expected(self) -> float:
+        """The expected sum from the robust rate."""
+        return self.robust * self.weight
+
+
+@dataclass(frozen=True, slots=True)
 class Assessment:
     """One day's verdict: the direction flagged (or None) and the evidence."""
 
@@ -107,16 +181,24 @@ class Assessment:
     observed: int
     expected: float
     p_value: float
+    test: str | None = None  # recent (the short windows) | sustained
+    baseline_days: int = 0
+    level: float = 1.0  # the test's threshold for this p-value (after Bonferroni)
 
     def as_dict(self) -> dict[str, float | int | str | None]:
         """The evidence as JSON-ready data."""
         return {
             "direction": self.direction,
+            "test": self.test,
             "window_days": self.window,
             "observed": self.observed,
             "expected": round(self.expected, 3),
+            "baseline_days": self.baseline_days,
             "p_value": float(f"{self.p_value:.3g}"),
         }
+
+
+NOTHING = Assessment(None, 0, 0, 0.0, 1.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,45 +215,89 @@ class PoissonDetector:
     high_ratio: float = 2.0
     persistence: int = 2
     pseudo_count: float = 10.0
+    window_days: int = 30  # the sustained test's window (0: no sustained test)
+    window_baseline_days: int = 60
 
-    def expected(
-        self, counts: Sequence[int], weekdays: Sequence[int], start: int, end: int
-    ) -> float | None:
-        """Expected sum over days [start, end) from the baseline before ``start``."""
-        lo = max(0, start - self.baseline_days)
-        if start - lo < self.min_baseline_days:
+    def window(
+        self, counts: Sequence[int], weekdays: Sequence[int], day: int, w: int, length: int
+    ) -> Window | None:
+        """The ``w`` working days ending on ``day`` and their baseline, the ``length`` days
+        before them (None: fewer than ``min_baseline_days`` of baseline)."""
+        start = day - w + 1
+        lo = max(0, start - length)
+        if w <= 0 or start < 0 or start - lo < self.min_baseline_days:
             return None
         base = [float(c) for c in counts[lo:start]]
-        rate = robust_rate(base)
         factors = weekday_factors(base, weekdays[lo:start], pseudo_count=self.pseudo_count)
-        return sum(rate * factors.get(weekdays[i], 1.0) for i in range(start, end))
+        return Window(
+            observed=sum(counts[start : day + 1]),
+            weight=sum(factors.get(weekdays[i], 1.0) for i in range(start, day + 1)),
+            robust=robust_rate(base),
+            mean=sum(base) / len(base),
+            baseline_days=start - lo,
+        )
 
     def assess(self, counts: Sequence[int], weekdays: Sequence[int], day: int) -> Assessment:
-        """The verdict for the window(s) ending on working day index ``day``."""
-        best = Assessment(None, 0, 0, 0.0, 1.0)
+        """The verdict for the window(s) ending on working day index ``day``: the short
+        windows' (:meth:`recent`) or the sustained test's (:meth:`sustained`), whichever
+        flags; if both do, the one further below its own threshold."""
+        verdicts = [
+            v
+            for v in (self.recent(counts, weekdays, day), self.sustained(counts, weekdays, day))
+            if v.direction is not None
+        ]
+        return min(verdicts, key=lambda v: v.p_value / v.level, default=NOTHING)
+
+    def recent(self, counts: Sequence[int], weekdays: Sequence[int], day: int) -> Assessment:
+        """The short windows ending on ``day``, each against the ``baseline_days`` before
+        it (plug-in Poisson tails, Bonferroni over the windows of a direction)."""
+        best = NOTHING
         low_alpha = self.alpha / max(1, len(self.low_windows))
         high_alpha = self.alpha / max(1, len(self.high_windows))
         for w in self.low_windows:
-            start = day - w + 1
-            mu = self.expected(counts, weekdays, start, day + 1) if start >= 0 else None
-            if mu is None or mu < self.min_expected:
+            win = self.window(counts, weekdays, day, w, self.baseline_days)
+            if win is None or win.expected < self.min_expected:
                 continue
-            obs = sum(counts[start : day + 1])
+            obs, mu = win.observed, win.expected
             p = poisson_cdf(obs, mu)
             if p < low_alpha and p < best.p_value:
-                best = Assessment("low", w, obs, mu, p)
+                best = Assessment("low", w, obs, mu, p, "recent", win.baseline_days, low_alpha)
         for w in self.high_windows:
-            start = day - w + 1
-            mu = self.expected(counts, weekdays, start, day + 1) if start >= 0 else None
-            if mu is None:
+            win = self.window(counts, weekdays, day, w, self.baseline_days)
+            if win is None:
                 continue
-            obs = sum(counts[start : day + 1])
+            obs, mu = win.observed, win.expected
             if obs < self.min_high or obs < self.high_ratio * mu:
                 continue
             p = poisson_sf(obs, mu)
             if p < high_alpha and p < best.p_value:
-                best = Assessment("high", w, obs, mu, p)
+                best = Assessment("high", w, obs, mu, p, "recent", win.baseline_days, high_alpha)
         return best
+
+    def sustained(self, counts: Sequence[int], weekdays: Sequence[int], day: int) -> Assessment:
+        """The sum over the ``window_days`` ending on ``day`` against the
+        ``window_baseline_days`` before them, at ``alpha``: negative binomial tails (the
+        Poisson with the baseline rate's uncertainty, size = the baseline's events + 1/2);
+        each direction against the rate (robust or plain mean) less favourable to it."""
+        w = self.window_days
+        win = self.window(counts, weekdays, day, w, self.window_baseline_days)
+        if win is None:
+            return NOTHING
+        obs, n = win.observed, win.baseline_days
+        rate = min(win.robust, win.mean)
+        mu = rate * win.weight
+        if mu >= self.min_expected:
+            p = nbinom_cdf(obs, rate * n + 0.5, mu)
+            if p < self.alpha:
+                return Assessment("low", w, obs, mu, p, "sustained", n, self.alpha)
+        rate = max(win.robust, win.mean)
+        mu = rate * win.weight
+        if mu < self.min_expected or obs < self.min_high or obs < self.high_ratio * mu:
+            return NOTHING
+        p = nbinom_sf(obs, rate * n + 0.5, mu)
+        if p < self.alpha:
+            return Assessment("high", w, obs, mu, p, "sustained", n, self.alpha)
+        return NOTHING
 
 
 @dataclass(slots=True)

@@ -1,7 +1,8 @@
 """Each anomaly type end to end: weeks of history posted as events, one tick, ``/v1/alerts``.
 
 Four reps of one team log three visits every working day (2026 China calendar) from
-2 March 2026; each test plants one pattern in that history, pins the clock, runs the
+2 March 2026 (or about 1.2, for sparse counts); each test plants one pattern in that
+history, pins the clock, runs the
 alert engine's first tick, and requires ``GET /v1/alerts?kind=anomaly`` to hold exactly the
 planted alert. The first tick of a fresh engine judges the last ``anomaly_lookback_days``
 working days in order (docs/ALERTS.md), so a drop or silence that is already in the data
@@ -14,7 +15,9 @@ past again; posted as live events it does not (and it is flagged as back-dated).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import math
+import random
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -83,6 +86,20 @@ def history(
 def last_working_days(n: int, last: date = LAST_CLOSED) -> list[date]:
     """The last ``n`` working days up to ``last``."""
     return working_days(last - timedelta(days=3 * n + 30), last)[-n:]
+
+
+def steady(rep: str, rate: Callable[[date], float], last: date = LAST_CLOSED) -> dict[date, int]:
+    """A rep's visits per working day at a fractional rate, as the demo logs them: the
+    cumulative rate rounded down from a phase seeded by the rep (1.2 a day gives 1, 1, 2,
+    1, 1, 1, 2...; 0.4 gives 0, 1, 0, 1, 0...). No Poisson noise: test_stats.py measures
+    the detector on Poisson series."""
+    total = random.Random(f"sparse:{rep}").random()
+    out = {}
+    for day in working_days(HISTORY_FROM, last):
+        before = math.floor(total)
+        total += rate(day)
+        out[day] = math.floor(total) - before
+    return out
 
 
 def _settings(mode: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
@@ -175,6 +192,35 @@ async def test_a_six_week_drop_is_flagged_on_the_first_tick(clocked_both: Clocke
     assert detail["expected"] >= 2 * detail["observed"]
     assert detail["p_value"] < 0.001
     assert alert["team"] == "north"
+
+
+async def test_a_sustained_drop_in_sparse_counts_is_flagged_on_the_first_tick(
+    clocked_both: Clocked,
+) -> None:
+    """Every rep logs about 1.2 visits a working day; r3 about 0.4 for the last six weeks
+    (30 working days). A day's 0 or 1 against 1.2 expected is no evidence at any alpha,
+    and by now the short windows' 40-day baseline holds most of the drop: the sustained
+    test (30 working days against the 60 before them) flags it. The peers, at a steady
+    1.2, raise nothing."""
+    s, _clock = clocked_both
+    drop = set(last_working_days(30))
+    plan = {
+        rep: steady(rep, lambda d, r=rep: 0.4 if r == "r3" and d in drop else 1.2) for rep in REPS
+    }
+    await post_all(s, history(**plan))
+    await tick(s)
+    found = await alerts(s, kind="anomaly")
+    assert summary(found) == [("anomaly_low", "rep:r3", "visits", "open")]
+    peers = await alerts(s, type="anomaly_low,anomaly_high", scope="rep:r1,rep:r2,rep:r4")
+    assert peers == []
+    detail = found[0]["detail"]
+    assert detail["day"] == LAST_CLOSED.isoformat()
+    assert (detail["test"], detail["direction"], detail["window_days"]) == ("sustained", "low", 30)
+    assert detail["observed"] == sum(plan["r3"][d] for d in drop) == 12
+    assert 30 < detail["expected"] < 40  # 1.2 x 30 working days, give or take the weekdays
+    assert detail["baseline_days"] == 57  # 2 March to the window: fewer than 60
+    assert detail["p_value"] < 0.001
+    assert found[0]["title"].startswith("r3: visits unusually low — 12 in the last 30 working")
 
 
 async def test_a_spike_is_flagged_as_anomaly_high(clocked_both: Clocked) -> None:
