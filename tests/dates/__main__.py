@@ -99,6 +99,18 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
+def _remove_stale_shm() -> None:
+    """Remove libfaketime's shared-memory objects of processes that are gone.
+
+    libfaketime 0.9.10 makes a semaphore and a segment per process (named after its pid)
+    and removes them at exit; a process killed with SIGKILL leaves them behind in /dev/shm.
+    """
+    for path in Path("/dev/shm").glob("*faketime_s[eh]m_*"):  # noqa: S108  # libfaketime's
+        pid = path.name.rpartition("_")[2]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            path.unlink(missing_ok=True)
+
+
 def _interrupt(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -196,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             for proc in running:
                 _stop(proc)
             raise
+    _remove_stale_shm()
     failed = [o for o in outcomes if not o.ok]
     for o in failed:
         print(f"\n----- {o.date.name}: last lines of {o.log.relative_to(ROOT)} -----")
