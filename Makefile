@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast lint typecheck fmt bench services clean
+.PHONY: run test test-dates test-fast lint typecheck fmt bench services clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -23,17 +23,24 @@ run: $(STAMP)
 	$(strip $(BIN)/paceline serve --demo $(RUN_ARGS))
 
 ## services: what the integration tests need (PostgreSQL from Debian, the Kafka broker jars,
-## Chromium from Debian for the browser tests)
+## Chromium from Debian for the browser tests, libfaketime from Debian for test-dates)
 services:
 	bash deploy/postgres/pg.sh install
 	bash deploy/kafka/kafka.sh fetch
 	bash deploy/browser/chromium.sh install
+	bash deploy/faketime/faketime.sh install
 
 ## test: lint, type-check, then the whole suite on real PostgreSQL, real Kafka and embedded mode
-## (PYTEST_WORKERS processes, each with its own PostgreSQL and Kafka; default 2)
+## (PYTEST_WORKERS processes, each with its own PostgreSQL and Kafka; default 2), then test-dates
 PYTEST_WORKERS ?= 2
 test: $(STAMP) services lint typecheck
 	$(BIN)/pytest -n $(PYTEST_WORKERS)
+	$(BIN)/python -m tests.dates
+
+## test-dates: the date-sensitive tests (-m dates) again at six faked wall-clock dates under
+## libfaketime (PACELINE_DATES=name... for some; docs/TESTING.md)
+test-dates: $(STAMP) services
+	$(BIN)/python -m tests.dates
 
 ## test-fast: unit tests only (no PostgreSQL, no Kafka)
 test-fast: $(STAMP)

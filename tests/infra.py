@@ -23,6 +23,9 @@ job, and an ``atexit`` hook stops any server whose teardown did not run. The ser
 own sessions, so a hard kill of pytest (SIGKILL) leaves them running: find them with
 ``pgrep -af 'kafka.Kafka|postgres'`` and stop them with the scripts' ``stop --dir``.
 
+The servers always run on the real clock: in a faked-date run (tests/dates, libfaketime preloaded
+into pytest) they are started without libfaketime's variables (:func:`server_env`).
+
 Tests using these fixtures get the ``pg`` / ``kafka`` markers automatically, so
 ``-m "not kafka"`` also deselects tests that only use the fixtures.
 """
@@ -41,13 +44,14 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 
+from tests.dates import FAKETIME_VARS
 from tests.migrated import MIGRATED
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -132,12 +136,32 @@ def wait_for_port(
         time.sleep(0.1)
 
 
+# A faked-date run (tests/dates) preloads libfaketime into pytest and everything it starts.
+# The servers must keep the real clock: a faked clock is not what is tested there, the JVM and
+# PostgreSQL use timed waits that libfaketime handles badly, and the broker's own time stamps
+# (log retention, the group coordinator's timeouts) must not jump. Python processes the tests
+# start (paceline serve, ingest, scoring) keep the variables: the app's clock is under test.
+def server_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment (or ``base``) without libfaketime's variables: for the
+    servers."""
+    return {
+        k: v for k, v in (os.environ if base is None else base).items() if k not in FAKETIME_VARS
+    }
+
+
 def run_script(script: Path, *args: str, timeout: float) -> str:
-    """Run one of the deploy scripts with bash; return its combined output, raise on failure."""
+    """Run one of the deploy scripts with bash on the real clock; return its combined output,
+    raise on failure."""
     cmd = ["bash", str(script), *args]
     try:
         proc = subprocess.run(
-            cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout, check=False
+            cmd,
+            cwd=REPO_ROOT,
+            env=server_env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
     except subprocess.TimeoutExpired as exc:
         raise InfraError(f"{' '.join(cmd)} timed out after {timeout:.0f}s") from exc
@@ -210,7 +234,9 @@ def psql(url: str, sql: str, *, timeout: float = 60.0) -> str:
         sql,
     ]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+        proc = subprocess.run(
+            cmd, env=server_env(), capture_output=True, text=True, timeout=timeout, check=False
+        )
     except subprocess.TimeoutExpired as exc:
         raise InfraError(f"psql timed out after {timeout:.0f}s running: {sql}") from exc
     if proc.returncode != 0:

@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager, closing
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +155,11 @@ class Stack:
         """The app's database."""
         db: Database = self.app.state.paceline.db
         return db
+
+    def now(self) -> datetime:
+        """The app's clock: a FixedClock where the test pins one, else the system clock."""
+        now: datetime = self.app.state.paceline.clock.now()
+        return now
 
     def auth(self, key: str | None = None) -> dict[str, str]:
         """Authorization header for a key (the admin key by default)."""

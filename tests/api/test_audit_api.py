@@ -106,7 +106,7 @@ async def test_every_admin_change_is_recorded_with_before_and_after(clocked: Clo
 
     entries = list(reversed(await audit(stack)))  # oldest first
     admin_id = next(
-        k["id"] for k in (await ok(stack, "GET", "/v1/keys"))["items"] if k["name"] == "test"
+        k["id"] for k in (await ok(stack, "GET", "/v1/keys"))["items"] if k["scopes"] == ["admin"]
     )
     assert [(e["action"], e["target"]) for e in entries] == [
         ("org.replace", "org"),

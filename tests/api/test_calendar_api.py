@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import httpx
 import pytest
 
 from paceline.shared.auth import generate_key
+from paceline.shared.clock import Clock, FixedClock
 from paceline.shared.db import tenants as tenant_repo
 from paceline.shared.db.models import Tenant
 from tests.support import Stack
+
+pytestmark = pytest.mark.dates
+
+TODAY = datetime.fromisoformat("2026-11-26T10:00:00+08:00")
+
+
+@pytest.fixture
+def stack_clock() -> Clock:
+    """The stacks of these tests run on a fixed clock (tests/conftest.py)."""
+    return FixedClock(TODAY)
 
 
 async def get_calendar(stack: Stack, start: str, end: str) -> dict[str, Any]:
@@ -255,7 +266,7 @@ async def test_a_read_key_reads_but_cannot_change_the_calendar(embedded_stack: S
             key=key,
             name="reader",
             scopes=["read"],
-            now=datetime.now(UTC),
+            now=s.now(),
         )
     headers = s.auth(key.plaintext)
     params = {"from": "2026-11-01", "to": "2026-11-02"}

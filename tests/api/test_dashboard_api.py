@@ -22,6 +22,8 @@ import pytest
 from paceline.shared.clock import FixedClock
 from tests.support import Stack, embedded_settings, running_stack
 
+pytestmark = pytest.mark.dates
+
 NOW = datetime.fromisoformat("2026-11-26T10:00:00+08:00")
 STATIC = Path(__file__).resolve().parents[2] / "services" / "api" / "dashboard" / "static"
 ORG = {

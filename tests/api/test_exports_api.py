@@ -10,9 +10,13 @@ import csv
 import io
 from typing import Any
 
+import pytest
+
 from paceline.api.exports.schemas import PROGRESS_COLUMNS, SCORECARD_COLUMNS
 from tests.api.test_dashboard_api import TARGETS, dash  # noqa: F401  # the fixture
 from tests.support import Stack
+
+pytestmark = pytest.mark.dates
 
 
 async def _pages(s: Stack, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:

@@ -16,8 +16,10 @@ import asyncio
 import contextlib
 import os
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import schemathesis
@@ -29,7 +31,7 @@ from schemathesis.python.asgi import shutdown_lifespans
 
 from paceline.cli.stack import build_app
 from paceline.shared.auth import PLATFORM_TENANT, generate_key
-from paceline.shared.clock import SystemClock
+from paceline.shared.clock import FixedClock
 from paceline.shared.db import tenants as tenant_repo
 from paceline.shared.db.migrate import upgrade
 from paceline.shared.db.session import Database
@@ -42,13 +44,16 @@ _SCALE = int(os.environ.get("PACELINE_FUZZ_SCALE", "1"))
 EXAMPLES = {GenerationMode.POSITIVE: 10 * _SCALE, GenerationMode.NEGATIVE: 6 * _SCALE}
 ADMIN_KEY = "pl_fuzzadmin_" + "a" * 32
 ERROR_FIELDS = {"code", "status", "message", "fields", "request_id"}
+# The app's clock: its answers (default as_of, the current period, key expiry) then do not
+# depend on the day the suite runs.
+NOW = datetime(2026, 11, 26, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 
 async def _platform_key(url: str) -> str:
     db = Database(url)
     try:
         key = generate_key()
-        now = SystemClock().now()
+        now = NOW
         async with db.transaction() as session:
             await tenant_repo.ensure_tenant(
                 session, tenant_id=PLATFORM_TENANT, name="Platform", now=now
@@ -70,7 +75,7 @@ def _app(settings: Settings) -> tuple[FastAPI, dict[str, str]]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.effective_database_url)
     platform = asyncio.run(_platform_key(settings.effective_database_url))
-    return build_app(settings), {"admin": ADMIN_KEY, "platform": platform}
+    return build_app(settings, clock=FixedClock(NOW)), {"admin": ADMIN_KEY, "platform": platform}
 
 
 @pytest.fixture(

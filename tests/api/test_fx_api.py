@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -362,7 +362,7 @@ async def test_a_read_key_lists_but_cannot_change_rates(embedded_stack: Stack) -
             key=key,
             name="reader",
             scopes=["read"],
-            now=datetime.now(UTC),
+            now=s.now(),
         )
     headers = s.auth(key.plaintext)
     assert (await s.client.get("/v1/fx-rates", headers=headers)).status_code == 200

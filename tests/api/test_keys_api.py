@@ -74,6 +74,16 @@ async def test_a_key_is_shown_once_and_stored_as_its_hash(stack: Stack) -> None:
     assert made["expires_at"] is None
     assert made["revoked_at"] is None
     assert await status_with(stack, plaintext) == 200
+    # The use is recorded in the background (best effort): wait for it, so that the list and
+    # the single read below see the same row.
+    used = None
+    for _ in range(200):
+        async with stack.db.transaction(write=False) as session:
+            used = await session.scalar(select(ApiKey.last_used_at).where(ApiKey.id == made["id"]))
+        if used is not None:
+            break
+        await asyncio.sleep(0.05)
+    assert used is not None
     # Stored: the hash only.
     async with stack.db.transaction(write=False) as session:
         row = await session.scalar(select(ApiKey).where(ApiKey.id == made["id"]))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -11,9 +11,13 @@ import httpx
 import pytest
 
 from paceline.shared.auth import generate_key
+from paceline.shared.clock import Clock, FixedClock
 from paceline.shared.db import tenants as tenant_repo
 from tests.support import Stack
 
+pytestmark = pytest.mark.dates
+
+TODAY = datetime.fromisoformat("2026-11-26T10:00:00+08:00")
 LATE_AS_OF = "2027-06-01T00:00:00+08:00"
 CHANGE_KEYS = (
     "teams_added",
@@ -37,6 +41,12 @@ ORG: dict[str, Any] = {
         {"id": "r-m", "name": "Max", "team_id": "north"},
     ],
 }
+
+
+@pytest.fixture
+def stack_clock() -> Clock:
+    """The stacks of these tests run on a fixed clock (tests/conftest.py)."""
+    return FixedClock(TODAY)
 
 
 def org(**changes: Any) -> dict[str, Any]:
@@ -98,7 +108,7 @@ async def make_key(stack: Stack, scopes: list[str]) -> str:
             key=key,
             name="test",
             scopes=scopes,
-            now=datetime.now(UTC),
+            now=stack.now(),
         )
     return key.plaintext
 

@@ -24,6 +24,8 @@ from paceline.shared.kpi.calendar import builtin_calendar
 from paceline.shared.settings import Settings
 from tests.support import Stack, distributed_settings, embedded_settings, running_stack
 
+pytestmark = pytest.mark.dates
+
 TODAY = datetime.fromisoformat("2026-11-26T10:00:00+08:00")
 BEFORE_OCTOBER = datetime.fromisoformat("2026-09-28T10:00:00+08:00")
 BEFORE_SEPTEMBER = datetime.fromisoformat("2026-08-25T10:00:00+08:00")

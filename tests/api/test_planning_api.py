@@ -18,6 +18,8 @@ from paceline.shared.db import tenants as tenant_repo
 from paceline.shared.db.models import AuditEntry
 from tests.support import Stack, embedded_settings, running_stack
 
+pytestmark = pytest.mark.dates
+
 # "Today": Thursday 26 November 2026, 10:00 in Beijing.
 TODAY = datetime.fromisoformat("2026-11-26T10:00:00+08:00")
 ORG: dict[str, Any] = {

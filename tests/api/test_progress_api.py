@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 
+from paceline.shared.clock import Clock, FixedClock
 from tests.support import Stack
 
+pytestmark = pytest.mark.dates
+
+TODAY = datetime.fromisoformat("2026-11-26T10:00:00+08:00")
 LATE_AS_OF = "2027-06-01T00:00:00+08:00"
 
 BUILTIN_KEYS = {
@@ -29,6 +34,12 @@ BUILTIN_KEYS = {
     "capability": {"training_pass_rate", "crm_active_days"},
 }
 LOWER_IS_BETTER = {"collection_cycle_days", "complaint_rate", "response_hours"}
+
+
+@pytest.fixture
+def stack_clock() -> Clock:
+    """The stacks of these tests run on a fixed clock (tests/conftest.py)."""
+    return FixedClock(TODAY)
 
 
 def deal(deal_id: str, day: str, amount: str, *, stage: str = "won") -> dict[str, Any]:

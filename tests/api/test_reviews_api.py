@@ -14,6 +14,8 @@ import pytest
 from paceline.shared.clock import FixedClock
 from tests.support import Stack, embedded_settings, running_stack
 
+pytestmark = pytest.mark.dates
+
 PLANNED = datetime.fromisoformat("2026-10-20T10:00:00+08:00")
 REVIEWED = datetime.fromisoformat("2026-12-02T10:00:00+08:00")
 ORG: dict[str, Any] = {

@@ -20,6 +20,8 @@ from paceline.shared.clock import FixedClock
 from paceline.shared.settings import Settings
 from tests.support import Stack, distributed_settings, embedded_settings, running_stack
 
+pytestmark = pytest.mark.dates
+
 TODAY = datetime.fromisoformat("2026-11-26T10:00:00+08:00")
 AFTER_NOVEMBER = "2026-12-01T00:00:00+08:00"
 ORG: dict[str, Any] = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -12,9 +12,11 @@ import httpx
 import pytest
 
 from paceline.shared.auth import generate_key
+from paceline.shared.clock import FixedClock
 from paceline.shared.db import tenants as tenant_repo
 from tests.support import Stack
 
+TODAY = datetime.fromisoformat("2026-11-26T10:00:00+08:00")
 LATE_AS_OF = "2028-06-01T00:00:00+08:00"
 NOV_MID = "2026-11-15T12:00:00+08:00"
 PERIOD_KEYS = {"key": 0, "kind": 0, "start": 0, "end": 0}
@@ -26,6 +28,12 @@ DEFAULTS = {
     "locale": "zh-CN",
     "pace_thresholds": {"ahead": "1.10", "on_track": "0.95", "behind": "0.80"},
 }
+
+
+@pytest.fixture
+def stack_clock() -> FixedClock:
+    """The stacks of these tests run on a fixed clock (tests/conftest.py)."""
+    return FixedClock(TODAY)
 
 
 async def put_settings(stack: Stack, body: dict[str, Any]) -> httpx.Response:
@@ -154,7 +162,7 @@ async def test_read_key_reads_but_cannot_change_settings(embedded_stack: Stack) 
             key=key,
             name="reader",
             scopes=["read"],
-            now=datetime.now(UTC),
+            now=embedded_stack.now(),
         )
     headers = embedded_stack.auth(key.plaintext)
     resp = await embedded_stack.client.get("/v1/settings", headers=headers)
@@ -164,7 +172,8 @@ async def test_read_key_reads_but_cannot_change_settings(embedded_stack: Stack) 
     assert resp.json()["error"]["code"] == "forbidden"
 
 
-async def test_time_zone_change_rebuilds_the_facts(stack: Stack) -> None:
+@pytest.mark.dates
+async def test_time_zone_change_rebuilds_the_facts(stack: Stack, stack_clock: FixedClock) -> None:
     s = stack
     # 16:30 UTC on 30 November is 00:30 on 1 December in Asia/Shanghai.
     resp = await s.post_events([visit("late", "2026-11-30T16:30:00Z"), visit("mid", NOV_MID)])
@@ -173,6 +182,9 @@ async def test_time_zone_change_rebuilds_the_facts(stack: Stack) -> None:
     assert await actual(s, period="2026-11") == 1
     assert await actual(s, period="2026-12") == 1
 
+    # A change later than the tenant's creation: its updated_at moves, which is what tells
+    # the scoring worker to reload the tenant (paceline.scoring.tenants.TenantCache).
+    stack_clock.advance(timedelta(minutes=5))
     resp = await put_settings(s, {"timezone": "UTC"})
     assert resp.status_code == 200, resp.text
     assert resp.json()["timezone"] == "UTC"
@@ -193,6 +205,7 @@ async def test_time_zone_change_rebuilds_the_facts(stack: Stack) -> None:
     assert resp.json()["rebuild_job_id"] is None
 
 
+@pytest.mark.dates
 async def test_fiscal_year_start_moves_years_and_quarters(embedded_stack: Stack) -> None:
     s = embedded_stack
     resp = await s.post_events(

@@ -22,6 +22,8 @@ from paceline.shared.db import tenants as tenant_repo
 from paceline.shared.settings import Settings
 from tests.support import Stack, distributed_settings, embedded_settings, running_stack
 
+pytestmark = pytest.mark.dates
+
 # "Today" for these tests: Thursday 26 November 2026, 10:00 in Beijing.
 TODAY = datetime.fromisoformat("2026-11-26T10:00:00+08:00")
 ORG: dict[str, Any] = {

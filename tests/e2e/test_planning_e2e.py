@@ -36,6 +36,8 @@ from paceline.shared.clock import FixedClock
 from paceline.shared.settings import Settings
 from tests.support import Stack, distributed_settings, embedded_settings, running_stack
 
+pytestmark = pytest.mark.dates
+
 PLANNING_DAY = datetime.fromisoformat("2027-01-04T10:00:00+08:00")
 REVIEW_DAY = datetime.fromisoformat("2027-04-01T09:00:00+08:00")
 QUARTER_END = "2027-04-01T00:00:00+08:00"

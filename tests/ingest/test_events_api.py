@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -70,7 +70,7 @@ async def make_key(stack: Stack, scopes: list[str], *, tenant_id: str | None = N
     """A new API key with these scopes (in the default tenant unless another is named)."""
     key = generate_key()
     tenant = tenant_id or stack.settings.default_tenant
-    now = datetime.now(UTC)
+    now = stack.now()
     async with stack.db.transaction() as session:
         await tenant_repo.ensure_tenant(session, tenant_id=tenant, name=tenant, now=now)
         await tenant_repo.add_key(
@@ -403,8 +403,8 @@ async def test_default_batch_limit_is_1000(embedded_stack: Stack) -> None:
 
 
 async def test_event_more_than_a_year_ahead_is_rejected(embedded_stack: Stack) -> None:
-    far = (datetime.now(UTC) + timedelta(days=400)).isoformat()
-    near = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    far = (embedded_stack.now() + timedelta(days=400)).isoformat()
+    near = (embedded_stack.now() + timedelta(days=30)).isoformat()
     resp = await embedded_stack.post_events([visit("far", at=far), visit("near", at=near)])
     assert resp.status_code == 202, resp.text
     far_result, near_result = resp.json()["results"]
@@ -667,7 +667,7 @@ async def test_hostile_requests_are_refused_and_the_events_around_them_kept(
         assert_error_shape(resp, status, code)
         resp = await stack.post_events(visit(f"between-{name}"))
         assert resp.status_code == 202, f"after {name}: {resp.text}"
-    far_future = (datetime.now(UTC) + timedelta(days=800)).isoformat()
+    far_future = (stack.now() + timedelta(days=800)).isoformat()
     mixed = [
         visit("mixed-1"),
         visit("past", at="0001-01-01T00:00:00+00:00"),

@@ -159,13 +159,15 @@ class Dispatcher:
             await self.__aenter__()
         try:
             while not self._stopping.is_set():
+                # Cleared before the step: a wake() or stop() during the step is kept, and
+                # the wait below returns at once (cleared after it, they waited poll_s).
+                self._wake.clear()
                 try:
                     await self.step()
                 except asyncio.CancelledError:
                     raise
                 except Exception:
                     log.exception("delivery: step failed; retrying")
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_s)
         finally:

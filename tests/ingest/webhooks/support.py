@@ -103,7 +103,8 @@ def hubspot_v3_headers(secret: str, url: str, body: bytes, at: datetime) -> dict
 
 
 def now() -> datetime:
-    """The wall clock (the stacks in these tests run on the system clock)."""
+    """The wall clock: signatures are stamped with it and the app checks them against its
+    own (system) clock within minutes, so the verdict never depends on the date."""
     return datetime.now(UTC)
 
 

@@ -11,10 +11,22 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import pytest
+
+from paceline.shared.clock import Clock, FixedClock
 from tests.support import Stack
+
+pytestmark = pytest.mark.dates
 
 CST = timezone(timedelta(hours=8))
 DAY = datetime(2026, 8, 19, tzinfo=CST)
+NOW = datetime(2026, 8, 21, 10, 0, tzinfo=CST)  # the app's clock: two days after DAY
+
+
+@pytest.fixture
+def stack_clock() -> Clock:
+    """The stacks of these tests run on a fixed clock (tests/conftest.py)."""
+    return FixedClock(NOW)
 
 
 def _visit(event_id: str, rep: str, at: datetime, customer: str, **extra: Any) -> dict[str, Any]:

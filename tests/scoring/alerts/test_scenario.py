@@ -25,6 +25,8 @@ from paceline.shared.kpi.calendar import builtin_calendar
 from tests.scoring.alerts.subscriber import subscriber
 from tests.support import Stack, embedded_settings, running_stack
 
+pytestmark = pytest.mark.dates
+
 TZ = ZoneInfo("Asia/Shanghai")
 REPS = ("alice", "bob", "carol", "dave")
 CAL = builtin_calendar("cn")

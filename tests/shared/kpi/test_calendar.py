@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from paceline.shared.kpi.calendar import WorkCalendar, builtin_calendar, days_between
+
+pytestmark = pytest.mark.dates
 
 DAYS = st.dates(min_value=date(2025, 6, 1), max_value=date(2028, 1, 1))
 

@@ -17,6 +17,8 @@ from paceline.shared.kpi.pace import (
     status_for,
 )
 
+pytestmark = pytest.mark.dates
+
 CN = builtin_calendar("cn")
 
 

@@ -33,6 +33,8 @@ from paceline.shared.kpi.planning import (
     time_tree,
 )
 
+pytestmark = pytest.mark.dates
+
 # -- strategies --------------------------------------------------------------------------
 
 
