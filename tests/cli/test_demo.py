@@ -27,10 +27,10 @@ from paceline.cli.demo import (
     history_start,
     trickle,
 )
+from paceline.shared.clock import FixedClock
 from paceline.shared.db.models import Event
 from paceline.shared.events import CanonicalEvent
 from paceline.shared.kpi.calendar import builtin_calendar
-from paceline.shared.clock import FixedClock
 from paceline.shared.runtime import Runtime
 from tests.support import embedded_settings, running_stack
 
@@ -142,7 +142,8 @@ def test_resuming_sends_what_is_new_and_nothing_else() -> None:
         eid for eid in set(full) ^ at_later if any(r in eid for r in (LAGGARD, STAR, NEW_HIRE))
     }
     superseded = set(full) - at_later - moved
-    assert superseded and all(eid.endswith("-v1") for eid in superseded)
+    assert superseded
+    assert all(eid.endswith("-v1") for eid in superseded)
     assert at_later - moved == (set(full) - superseded - moved) | {
         e["event_id"] for e in resumed if e["event_id"] not in moved
     }
