@@ -24,6 +24,11 @@ class AlertOptions(BaseModel):
         default=5.0,
         description="No lag warning on a count KPI while its expected-to-date is below this.",
     )
+    lag_noise_z: Annotated[float, Field(ge=0, le=5)] = Field(
+        default=1.0,
+        description="A count KPI is judged on track while its shortfall is within this many "
+        "counting-noise deviations (the square root of the expected-to-date).",
+    )
     lag_confirmations: Annotated[int, Field(ge=1, le=10)] = Field(
         default=2,
         description="Evaluations in a row (in distinct schedule slots) a new status needs "

@@ -10,7 +10,9 @@ Levels: 0 on track or ahead, 1 behind (warning), 2 at risk (critical). A change 
 (raise, escalate, de-escalate, resolve) needs ``lag_confirmations`` observations in a row
 in distinct schedule slots (``lag_every_minutes``); observations within one slot (event-
 driven re-evaluations) replace each other rather than adding up. Nothing is raised before
-``min_elapsed_share`` of the period's working days has passed. Alerts of periods that
+``min_elapsed_share`` of the period's working days has passed. A count KPI is not judged
+while its expected-to-date is below ``lag_min_expected``, and counts as on track while its
+shortfall is within ``lag_noise_z`` counting-noise deviations. Alerts of periods that
 ended are resolved (note ``period ended``) with their final numbers.
 """
 
@@ -107,6 +109,20 @@ def _too_few(kpi: KpiDefinition, result: ProgressResult, options: AlertOptions) 
     )
 
 
+def _within_noise(kpi: KpiDefinition, result: ProgressResult, options: AlertOptions) -> bool:
+    """A count whose shortfall is within ``lag_noise_z`` counting-noise deviations
+    (sqrt(expected), the Poisson standard deviation) is not evidence of a lag: twelve
+    quotes of an expected 13.2 is "91% of the pace" and is what a steady rep logs by
+    chance. Only counts: money and ratios have no such natural scale."""
+    pace = result.pace
+    actual = result.value.value
+    if kpi.unit != "count" or pace is None or pace.expected is None or actual is None:
+        return False
+    expected = max(pace.expected, Decimal(0))
+    gap = expected - actual if kpi.direction == "higher" else actual - expected
+    return gap <= Decimal(str(options.lag_noise_z)) * expected.sqrt()
+
+
 async def evaluate_lag(
     session: AsyncSession,
     *,
@@ -164,6 +180,8 @@ async def evaluate_lag(
             other = LEVELS.get(earlier.status)
             if other is not None and other < level:
                 level, result = other, earlier
+        if level > 0 and _within_noise(kpi, result, options):
+            level = 0
         out.evaluated += 1
         changed = await _observe(
             session,

@@ -1,13 +1,16 @@
-"""A lag warning needs enough to judge: a count KPI expected below ``lag_min_expected``."""
+"""A lag warning needs evidence: a count KPI expected below ``lag_min_expected`` is not
+judged, and a count's shortfall within counting noise (``lag_noise_z`` x sqrt(expected))
+is not a lag."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
 
-from paceline.scoring.alerts.lag import _too_few
+from paceline.scoring.alerts.lag import _too_few, _within_noise
 from paceline.shared.alert_options import AlertOptions
 from paceline.shared.kpi.catalog import builtin
 from paceline.shared.kpi.pace import PaceResult
@@ -17,7 +20,7 @@ from paceline.shared.progress import ProgressResult
 from paceline.shared.scopes import Scope
 
 
-def result(kpi: str, expected: str | None) -> ProgressResult:
+def result(kpi: str, expected: str | None, actual: str = "1") -> ProgressResult:
     pace = PaceResult(
         expected=None if expected is None else Decimal(expected),
         expected_method="working_days",
@@ -33,7 +36,7 @@ def result(kpi: str, expected: str | None) -> ProgressResult:
         period=parse_period("2026-11", fiscal_year_start_month=1),
         as_of=datetime(2026, 11, 16, tzinfo=UTC),
         end=date(2026, 11, 16),
-        value=KpiValue(value=Decimal(1), numerator=None, denominator=None, sample=1),
+        value=KpiValue(value=Decimal(actual), numerator=None, denominator=None, sample=1),
         pace=pace,
     )
 
@@ -58,3 +61,38 @@ def test_counts_below_the_minimum_expected_are_not_judged(
 def test_the_minimum_is_a_tenant_option() -> None:
     options = AlertOptions(lag_min_expected=1)
     assert _too_few(builtin("new_customers"), result("new_customers", "2"), options) is False
+
+
+@pytest.mark.parametrize(
+    ("kpi", "expected", "actual", "noise"),
+    [
+        # 12 quotes of an expected 13.2: short by 1.2, sqrt(13.2) = 3.63 -> noise.
+        ("quotes", "13.2", "12", True),
+        # 27 leads of an expected 29.93: short by 2.93 < 5.47 -> noise.
+        ("new_opportunities", "29.93", "27", True),
+        # Six weeks at a third of the usual rate: 8 of 13.2 is short by 5.2 -> a lag.
+        ("quotes", "13.2", "8", False),
+        ("visits", "100", "90", True),  # the boundary (10 = 1 x sqrt(100)) is noise
+        ("visits", "100", "89.9", False),
+        ("revenue", "100", "99", False),  # money has no counting noise
+        ("win_rate", "0.45", "0.44", False),
+        # A lower-is-better count (a tenant's own, e.g. lost deals): 14 of an expected 9
+        # is 5 over, sqrt(9) = 3 -> a lag; 11 is within noise.
+        ("lower:visits", "9", "14", False),
+        ("lower:visits", "9", "11", True),
+    ],
+)
+def test_a_shortfall_within_counting_noise_is_not_a_lag(
+    kpi: str, expected: str, actual: str, noise: bool
+) -> None:
+    definition = builtin(kpi.removeprefix("lower:"))
+    if kpi.startswith("lower:"):
+        definition = replace(definition, direction="lower")
+    got = _within_noise(definition, result(definition.key, expected, actual), AlertOptions())
+    assert got is noise
+
+
+def test_the_noise_band_is_a_tenant_option() -> None:
+    strict = AlertOptions(lag_noise_z=0)
+    assert _within_noise(builtin("quotes"), result("quotes", "13.2", "12"), strict) is False
+    assert _within_noise(builtin("quotes"), result("quotes", "13.2", "13.2"), strict) is True
