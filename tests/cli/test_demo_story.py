@@ -120,5 +120,7 @@ async def test_the_demo_story_holds_through_a_simulated_day(tmp_path: Path) -> N
     activity = {a["scope"] for a in lags}
     assert f"rep:{LAGGARD}" in activity
     assert activity <= {f"rep:{LAGGARD}", "team:north"}, [
-        (a["scope"], json.dumps(a["detail"])) for a in lags if a["scope"] not in {f"rep:{LAGGARD}", "team:north"}
+        (a["scope"], json.dumps(a["detail"]))
+        for a in lags
+        if a["scope"] not in {f"rep:{LAGGARD}", "team:north"}
     ]
