@@ -48,7 +48,7 @@ from paceline.shared.db.models import Tenant
 from paceline.shared.db.session import Database
 from paceline.shared.kpi.catalog import BUILTIN_BY_KEY
 from paceline.shared.money import SCALE
-from paceline.shared.scopes import parse_scope
+from paceline.shared.readmodel.scopes import parse_scope
 
 TITLE = "Reads at scale: progress and facts export"
 

@@ -778,8 +778,8 @@ async def plan_targets(runtime: Runtime, *, tenant_id: str) -> int:
     from paceline.api.targets.schemas import TargetRevision
     from paceline.api.targets.service import revise_target
     from paceline.shared.db.context import find_kpi
-    from paceline.shared.progress import kpi_value_for
-    from paceline.shared.scopes import Scope
+    from paceline.shared.readmodel.progress import kpi_value_for
+    from paceline.shared.readmodel.scopes import Scope
 
     tenant = await _tenant(runtime, tenant_id)
     now = runtime.clock.now()
@@ -852,7 +852,7 @@ async def plan_targets(runtime: Runtime, *, tenant_id: str) -> int:
             )
         )
         if revised is not None:
-            from paceline.shared.db.targets import version_in_force
+            from paceline.shared.readmodel.targets import version_in_force
 
             current = await version_in_force(
                 session, tenant_id=tenant_id, target_id=revised.id, at=now

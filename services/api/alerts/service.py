@@ -22,7 +22,8 @@ from paceline.shared.alert_options import AlertOptions, alert_options
 from paceline.shared.db import alerts as lifecycle
 from paceline.shared.db.models import Alert, Tenant
 from paceline.shared.errors import FieldError, InvalidInput, NotFound
-from paceline.shared.scopes import parse_scope, subtree, team_parents
+from paceline.shared.readmodel.org import team_parents
+from paceline.shared.readmodel.scopes import parse_scope, subtree
 
 ALLOWED = {
     "kind": lifecycle.KINDS,

@@ -36,8 +36,6 @@ from paceline.api.progress.service import progress as progress_of
 from paceline.api.settings.service import settings_of
 from paceline.api.templates.service import list_templates
 from paceline.shared.alert_options import alert_options
-from paceline.shared.db import rollups
-from paceline.shared.db import targets as targets_repo
 from paceline.shared.db.context import tenant_calendar, tenant_kpis
 from paceline.shared.db.models import Tenant
 from paceline.shared.kpi.calendar import WorkCalendar
@@ -45,33 +43,26 @@ from paceline.shared.kpi.catalog import KpiDefinition
 from paceline.shared.kpi.pace import seasonal_share
 from paceline.shared.kpi.periods import Period, PeriodKind, period_of
 from paceline.shared.kpi.values import MeasureTotal, measure_value
-from paceline.shared.progress import (
-    check_as_of,
+from paceline.shared.readmodel import rollups
+from paceline.shared.readmodel import targets as targets_repo
+from paceline.shared.readmodel.evaluation import check_as_of, is_additive, q4
+from paceline.shared.readmodel.org import team_ids
+from paceline.shared.readmodel.progress import (
     evaluate,
     kpi_or_404,
     kpi_value_for,
     parse_period_or_422,
     seasonal_curve_of,
 )
-from paceline.shared.scopes import Scope, parse_scope, team_ids
+from paceline.shared.readmodel.scopes import Scope, parse_scope
 
-_Q = Decimal("0.0001")
 CATEGORY_ORDER = {"result": 0, "process": 1, "capability": 2}
 HOW_MANY = {"year": 3, "quarter": 6, "month": 13, "week": 8}
 POLL_INTERVAL_S = 5.0
 
 
-def _q(value: Decimal | None) -> Decimal | None:
-    return None if value is None or not value.is_finite() else value.quantize(_Q)
-
-
-def _fraction_q(value: Fraction) -> Decimal | None:
-    return _q(Decimal(value.numerator) / Decimal(value.denominator))
-
-
-def daily_additive(kpi: KpiDefinition) -> bool:
-    """True when the KPI is one sum or count: its value over days is the sum of its days."""
-    return kpi.formula.shape == "value" and kpi.formula.measures[0].kind != "distinct"
+def _fractionq4(value: Fraction) -> Decimal | None:
+    return q4(Decimal(value.numerator) / Decimal(value.denominator))
 
 
 def _brief(kpi: KpiDefinition) -> KpiBrief:
@@ -295,7 +286,7 @@ async def series(
     days = [period.start + timedelta(days=i) for i in range(period.days)]
     actual: list[Decimal | None] = [None] * len(days)
     end = result.end
-    if daily_additive(kpi):
+    if is_additive(kpi):
         daily = await rollups.daily_units(
             session,
             tenant_id=tenant.id,
@@ -312,7 +303,7 @@ async def series(
                 break
             running += daily.get(day, 0)
             so_far = measure_value(kpi.formula, 0, MeasureTotal(units=running))
-            actual[i] = _q(so_far * kpi.formula.factor)
+            actual[i] = q4(so_far * kpi.formula.factor)
     else:
         for point in _sample_ends(period, end):
             point_value = await kpi_value_for(
@@ -325,14 +316,14 @@ async def series(
                 calendar=calendar,
                 teams=teams,
             )
-            actual[(point - period.start).days - 1] = _q(point_value.value)
+            actual[(point - period.start).days - 1] = q4(point_value.value)
     expected: list[Decimal | None] = [None] * len(days)
     version = result.version
     target = Decimal(version.target) if version is not None else None
     method = result.pace.expected_method if result.pace is not None else None
     if target is not None:
         if kpi.is_ratio:
-            expected = [_q(target)] * len(days)
+            expected = [q4(target)] * len(days)
         else:
             total = calendar.working_days(period.start, period.end)
             curve = None
@@ -353,7 +344,7 @@ async def series(
                     share = Fraction(seasonal_share(curve, elapsed, total))
                 else:
                     share = Fraction(elapsed, total) if total > 0 else Fraction(1)
-                expected[i] = _fraction_q(Fraction(target) * share)
+                expected[i] = _fractionq4(Fraction(target) * share)
     return SeriesOut(
         kpi=kpi.key,
         names=kpi.names(),
@@ -368,11 +359,11 @@ async def series(
         days=days,
         actual=actual,
         expected=expected,
-        target=_q(target),
-        baseline=_q(Decimal(version.baseline))
+        target=q4(target),
+        baseline=q4(Decimal(version.baseline))
         if version is not None and version.baseline is not None
         else None,
-        stretch=_q(Decimal(version.stretch))
+        stretch=q4(Decimal(version.stretch))
         if version is not None and version.stretch is not None
         else None,
         expected_method=method,

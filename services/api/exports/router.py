@@ -20,7 +20,8 @@ from fastapi.responses import JSONResponse, Response
 from paceline.api.deps import TenantDep
 from paceline.api.exports import service
 from paceline.api.exports.schemas import PROGRESS_COLUMNS, SCORECARD_COLUMNS, ExportPage
-from paceline.shared.progress import check_as_of, parse_period_or_422
+from paceline.shared.readmodel.evaluation import check_as_of
+from paceline.shared.readmodel.progress import parse_period_or_422
 from paceline.shared.web.deps import ReadSessionDep, StateDep
 
 router = APIRouter(prefix="/v1/exports", tags=["exports"])

@@ -23,13 +23,14 @@ from paceline.api.exports.schemas import PROGRESS_COLUMNS, SCORECARD_COLUMNS
 from paceline.api.facts.service import decode_cursor, encode_cursor
 from paceline.api.progress.service import progress as progress_of
 from paceline.api.scorecards.service import rep_scorecards
-from paceline.shared.db import rollups
-from paceline.shared.db import targets as targets_repo
 from paceline.shared.db.context import tenant_calendar
 from paceline.shared.db.models import Tenant
 from paceline.shared.errors import FieldError, InvalidInput
 from paceline.shared.kpi.periods import Period
-from paceline.shared.scopes import parse_scope, team_ids
+from paceline.shared.readmodel import rollups
+from paceline.shared.readmodel import targets as targets_repo
+from paceline.shared.readmodel.org import team_ids
+from paceline.shared.readmodel.scopes import parse_scope
 
 Row = dict[str, Any]
 

@@ -16,8 +16,8 @@ from paceline.api.deps import TenantDep
 from paceline.api.facts import service
 from paceline.shared.db.context import tenant_calendar
 from paceline.shared.errors import FieldError, InvalidInput
-from paceline.shared.progress import kpi_or_404
-from paceline.shared.scopes import parse_scope
+from paceline.shared.readmodel.progress import kpi_or_404
+from paceline.shared.readmodel.scopes import parse_scope
 from paceline.shared.web.deps import ReadSessionDep
 
 router = APIRouter(prefix="/v1", tags=["facts"])

@@ -10,14 +10,12 @@ from __future__ import annotations
 import base64
 from collections.abc import Sequence
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.api.facts import repository as repo
-from paceline.shared.db import rollups as progress_repo
 from paceline.shared.db.models import Tenant
 from paceline.shared.errors import FieldError, InvalidInput
 from paceline.shared.kpi.calendar import WorkCalendar
@@ -25,11 +23,13 @@ from paceline.shared.kpi.catalog import KpiDefinition
 from paceline.shared.kpi.records import contributions_from_json
 from paceline.shared.kpi.values import MeasureTotal, kpi_value
 from paceline.shared.money import from_units
-from paceline.shared.scopes import Scope, team_ids
+from paceline.shared.readmodel import rollups as progress_repo
+from paceline.shared.readmodel.evaluation import fmt4, measure_plan
+from paceline.shared.readmodel.org import team_ids
+from paceline.shared.readmodel.scopes import Scope
 
 GROUPS = ("team", "rep", "day")
 COLUMNS = ("kpi", "team", "rep_id", "day", "value", "numerator", "denominator", "sample")
-_Q = Decimal("0.0001")
 
 
 def encode_cursor(values: Sequence[Any]) -> str:
@@ -66,10 +66,6 @@ def parse_group_by(text: str) -> list[str]:
             fields=[FieldError("group_by", f"unknown {', '.join(bad)}; use any of team, rep, day")],
         )
     return [g for g in GROUPS if g in wanted]
-
-
-def _q(value: Decimal | None) -> str | None:
-    return None if value is None else str(value.quantize(_Q))
 
 
 async def export_facts(
@@ -109,13 +105,8 @@ async def export_facts(
     keys = keys[:limit]
     if not keys:
         return [], None
-    shape = kpi.formula.shape
-    distinct = [
-        i
-        for i, m in enumerate(kpi.formula.measures)
-        if m.kind == "distinct" and shape != "working_day_share"
-    ]
-    pairs = [0] if shape == "working_day_share" else []
+    plan = measure_plan(kpi)
+    distinct, pairs = plan.distinct_measures, plan.pair_measures
     values = await repo.values_in_range(
         session,
         tenant_id=tenant.id,
@@ -132,7 +123,7 @@ async def export_facts(
         pair_days=calendar.working_day_list(start, end) if pairs else None,
     )
     spans: list[tuple[str | None, str, date, date]] = []
-    if shape == "working_day_share":
+    if plan.working_day_share:
         spans = await _scope_spans(
             session,
             tenant=tenant,
@@ -156,7 +147,7 @@ async def export_facts(
         }
         named = dict(zip(group_by, key, strict=True))
         rep_days = None
-        if shape == "working_day_share":
+        if plan.working_day_share:
             rep_days = _rep_working_days(spans, named, calendar)
         value = kpi_value(kpi.formula, totals, rep_working_days=rep_days)
         day_value = named.get("day")
@@ -170,9 +161,9 @@ async def export_facts(
                     if "day" in named
                     else {}
                 ),
-                "value": _q(value.value),
-                "numerator": _q(value.numerator),
-                "denominator": _q(value.denominator),
+                "value": fmt4(value.value),
+                "numerator": fmt4(value.numerator),
+                "denominator": fmt4(value.denominator),
                 "sample": value.sample,
             }
         )

@@ -9,15 +9,16 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from paceline.shared.db import rollups
 from paceline.shared.db.models import Tenant
 from paceline.shared.kpi.calendar import WorkCalendar
 from paceline.shared.kpi.catalog import KpiDefinition
 from paceline.shared.kpi.planning import month_index, month_start
 from paceline.shared.kpi.values import MeasureTotal, kpi_value
 from paceline.shared.money import minor_units
-from paceline.shared.progress import kpi_value_for
-from paceline.shared.scopes import Scope
+from paceline.shared.readmodel import rollups
+from paceline.shared.readmodel.evaluation import is_additive
+from paceline.shared.readmodel.progress import kpi_value_for
+from paceline.shared.readmodel.scopes import Scope
 
 HISTORY_MONTHS = 36
 
@@ -34,11 +35,6 @@ def places_for(kpi: KpiDefinition, currency: str) -> int:
     if kpi.unit == "count":
         return 0
     return 2 if additive(kpi) else 4
-
-
-def _daily_series(kpi: KpiDefinition) -> bool:
-    """Whether one daily query answers the KPI (a single sum or count measure)."""
-    return additive(kpi) and kpi.formula.measures[0].kind != "distinct"
 
 
 def units_value(kpi: KpiDefinition, units: int) -> Decimal:
@@ -70,7 +66,7 @@ class History:
 
     async def load(self, start: date, end: date) -> None:
         """Read the daily series of [start, end) once (sum and count KPIs)."""
-        if not _daily_series(self.kpi) or start >= end:
+        if not is_additive(self.kpi) or start >= end:
             return
         self._daily = await rollups.daily_units(
             self.session,
@@ -108,7 +104,7 @@ class History:
         """Month index -> value, for the ``months`` months before ``cutoff``."""
         first = cutoff - months
         start, end = month_start(first), month_start(cutoff)
-        if _daily_series(self.kpi):
+        if is_additive(self.kpi):
             await self.load(start, end)
             assert self._daily is not None
             units: dict[int, int] = defaultdict(int)

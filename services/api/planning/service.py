@@ -29,7 +29,6 @@ from paceline.api.planning.schemas import (
 )
 from paceline.api.templates.service import find_template
 from paceline.shared.db import audit
-from paceline.shared.db import targets as targets_repo
 from paceline.shared.db.context import find_kpi, tenant_calendar
 from paceline.shared.db.models import Event, Rep, RepMembership, Target, TargetVersion, Team, Tenant
 from paceline.shared.errors import Conflict, FieldError, InvalidInput
@@ -57,10 +56,11 @@ from paceline.shared.kpi.planning import (
     suggest_ratio,
     time_tree,
 )
-from paceline.shared.progress import kpi_or_404, kpi_value_for, parse_period_or_422
-from paceline.shared.scopes import Scope, parse_scope, require_known, team_ids
-
-_Q = Decimal("0.0001")
+from paceline.shared.readmodel import targets as targets_repo
+from paceline.shared.readmodel.evaluation import round4
+from paceline.shared.readmodel.org import require_known, team_ids
+from paceline.shared.readmodel.progress import kpi_or_404, kpi_value_for, parse_period_or_422
+from paceline.shared.readmodel.scopes import Scope, parse_scope
 
 
 def _today(tenant: Tenant, now: datetime) -> date:
@@ -216,7 +216,7 @@ async def _org_weights(
         record[node.scope] = {
             "method": used,
             "weights": {s: _text(v) for s, v in raw.items()},
-            "shares": {s: str((v / total).quantize(_Q)) if total else None for s, v in raw.items()},
+            "shares": {s: str(round4(v / total)) if total else None for s, v in raw.items()},
         }
         for s, v in raw.items():
             out[(node.scope, s)] = v
@@ -298,7 +298,7 @@ async def _time_weights(
             record[node.period.key] = {"method": used}
         total = sum(raw.values(), Decimal(0))
         record[node.period.key]["shares"] = {
-            k: str((v / total).quantize(_Q)) if total else None for k, v in raw.items()
+            k: str(round4(v / total)) if total else None for k, v in raw.items()
         }
         for key, v in raw.items():
             out[(node.period.key, key)] = v

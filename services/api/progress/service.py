@@ -9,21 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.api.progress.schemas import PeriodOut, ProgressOut
 from paceline.shared.db.models import Tenant
-from paceline.shared.progress import (
-    check_as_of,
-    evaluate,
-    kpi_or_404,
-    parse_period_or_422,
-)
-from paceline.shared.scopes import parse_scope
-
-_Q = Decimal("0.0001")
-
-
-def _q(value: Decimal | None) -> Decimal | None:
-    if value is None or not value.is_finite():
-        return None
-    return value.quantize(_Q)
+from paceline.shared.readmodel.evaluation import check_as_of, q4
+from paceline.shared.readmodel.progress import evaluate, kpi_or_404, parse_period_or_422
+from paceline.shared.readmodel.scopes import parse_scope
 
 
 async def progress(
@@ -51,26 +39,26 @@ async def progress(
         period=PeriodOut(key=period.key, kind=period.kind, start=period.start, end=period.end),
         as_of=as_of,
         through_day=r.end - timedelta(days=1) if r.end > period.start else None,
-        actual=_q(r.value.value),
-        numerator=_q(r.value.numerator),
-        denominator=_q(r.value.denominator),
+        actual=q4(r.value.value),
+        numerator=q4(r.value.numerator),
+        denominator=q4(r.value.denominator),
         sample=r.value.sample,
     )
     if r.version is None or r.pace is None:
         return out
     v = r.version
-    out.target = _q(Decimal(v.target))
-    out.baseline = _q(Decimal(v.baseline)) if v.baseline is not None else None
-    out.stretch = _q(Decimal(v.stretch)) if v.stretch is not None else None
+    out.target = q4(Decimal(v.target))
+    out.baseline = q4(Decimal(v.baseline)) if v.baseline is not None else None
+    out.stretch = q4(Decimal(v.stretch)) if v.stretch is not None else None
     out.target_id = r.target_id
     out.target_version = v.version
-    out.expected = _q(r.pace.expected)
+    out.expected = q4(r.pace.expected)
     out.expected_method = r.pace.expected_method
-    out.elapsed_share = _q(r.pace.elapsed_share)
+    out.elapsed_share = q4(r.pace.elapsed_share)
     out.working_days_elapsed = r.working_days_elapsed
     out.working_days_total = r.working_days_total
-    out.pace = _q(r.pace.pace)
-    out.projection_linear = _q(r.pace.projection_linear)
-    out.projection_seasonal = _q(r.pace.projection_seasonal)
+    out.pace = q4(r.pace.pace)
+    out.projection_linear = q4(r.pace.projection_linear)
+    out.projection_seasonal = q4(r.pace.projection_seasonal)
     out.status = r.pace.status
     return out

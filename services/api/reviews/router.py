@@ -15,8 +15,10 @@ from fastapi.responses import Response
 from paceline.api.deps import TenantDep
 from paceline.api.reviews import service
 from paceline.api.reviews.schemas import ReviewOut
-from paceline.shared.progress import check_as_of, parse_period_or_422
-from paceline.shared.scopes import Scope, require_known
+from paceline.shared.readmodel.evaluation import check_as_of
+from paceline.shared.readmodel.org import require_known
+from paceline.shared.readmodel.progress import parse_period_or_422
+from paceline.shared.readmodel.scopes import Scope
 from paceline.shared.web.deps import ReadSessionDep, StateDep
 
 router = APIRouter(prefix="/v1", tags=["reviews"])

@@ -42,8 +42,6 @@ from paceline.api.reviews.schemas import (
 )
 from paceline.api.scorecards.service import attainment_cap
 from paceline.api.templates.service import find_template
-from paceline.shared.db import rollups
-from paceline.shared.db import targets as targets_repo
 from paceline.shared.db.context import find_kpi, tenant_calendar
 from paceline.shared.db.models import Rep, Target, TargetVersion, Tenant
 from paceline.shared.errors import NotFound
@@ -59,17 +57,16 @@ from paceline.shared.kpi.planning import (
     revenue_drivers,
 )
 from paceline.shared.kpi.scorecards import attainment, kpi_tier
-from paceline.shared.kpi.values import KpiValue, kpi_value
-from paceline.shared.progress import counted_days_end, kpi_value_for
-from paceline.shared.scopes import Scope, team_ids
+from paceline.shared.kpi.values import KpiValue
+from paceline.shared.readmodel import rollups
+from paceline.shared.readmodel import targets as targets_repo
+from paceline.shared.readmodel.evaluation import counted_days_end, q4, round4
+from paceline.shared.readmodel.org import team_ids
+from paceline.shared.readmodel.progress import kpi_value_for, values_by_rep
+from paceline.shared.readmodel.scopes import Scope
 
-_Q = Decimal("0.0001")
 UNCAPPED = Decimal(10) ** 9
 MIN_REPS_FOR_FINDINGS = 2
-
-
-def _q(v: Decimal | None) -> Decimal | None:
-    return None if v is None or not v.is_finite() else v.quantize(_Q)
 
 
 async def _values_by_rep(
@@ -83,34 +80,15 @@ async def _values_by_rep(
     calendar: WorkCalendar,
 ) -> dict[str, KpiValue]:
     """One KPI's value for many reps over [start, end) (one query per table)."""
-    shape = kpi.formula.shape
-    totals = await rollups.totals_by_rep(
+    return await values_by_rep(
         session,
-        tenant_id=tenant.id,
-        kpi=kpi.key,
+        tenant=tenant,
+        kpi=kpi,
+        rep_ids=reps,
         start=start,
         end=end,
-        rep_ids=reps,
-        value_measures=[]
-        if shape == "working_day_share"
-        else [i for i, m in enumerate(kpi.formula.measures) if m.kind != "distinct"],
-        distinct_measures=[
-            i
-            for i, m in enumerate(kpi.formula.measures)
-            if m.kind == "distinct" and shape != "working_day_share"
-        ],
-        pair_measures=[0] if shape == "working_day_share" else [],
-        pair_days=calendar.working_day_list(start, end) if shape == "working_day_share" else None,
+        calendar=calendar,
     )
-    working = calendar.working_days(start, end)
-    return {
-        r: kpi_value(
-            kpi.formula,
-            totals.get(r, {}),
-            rep_working_days=working if shape == "working_day_share" else None,
-        )
-        for r in reps
-    }
 
 
 def _row(
@@ -145,12 +123,12 @@ def _row(
         scope=scope,
         name=name,
         kpi=kpi.key,
-        actual=_q(actual),
-        target=_q(target),
-        baseline=_q(baseline),
-        stretch=_q(stretch),
-        attainment=_q(att),
-        raw_attainment=_q(raw),
+        actual=q4(actual),
+        target=q4(target),
+        baseline=q4(baseline),
+        stretch=q4(stretch),
+        attainment=q4(att),
+        raw_attainment=q4(raw),
         tier=tier,
         met=met,
         status=status,  # one of the three above
@@ -184,10 +162,10 @@ def _distribution(kpi: str, rows: Sequence[AttainmentRow]) -> Distribution:
         reps=len(scored),
         met=met,
         missed=len(scored) - met,
-        share_met=_q(Decimal(met) / len(scored)) if scored else None,
+        share_met=q4(Decimal(met) / len(scored)) if scored else None,
         tiers=tiers,
         attainment_min=min(atts) if atts else None,
-        attainment_median=_q(Decimal(statistics.median(atts))) if atts else None,
+        attainment_median=q4(Decimal(statistics.median(atts))) if atts else None,
         attainment_max=max(atts) if atts else None,
         buckets=buckets,
     )
@@ -222,12 +200,12 @@ def _quantized(effects: list[DriverEffect], gap: Decimal) -> list[DriverOut]:
     """Effects rounded to 4 places so that they still add up to the rounded gap."""
     out = []
     running = Decimal(0)
-    gap_q = gap.quantize(_Q)
+    gap_q = round4(gap)
     for i, e in enumerate(effects):
-        eff = gap_q - running if i == len(effects) - 1 else e.effect.quantize(_Q)
+        eff = gap_q - running if i == len(effects) - 1 else round4(e.effect)
         running += eff
         out.append(
-            DriverOut(driver=e.driver, planned=_q(e.planned), actual=_q(e.actual), effect=eff)
+            DriverOut(driver=e.driver, planned=q4(e.planned), actual=q4(e.actual), effect=eff)
         )
     return out
 
@@ -352,7 +330,7 @@ class _Drivers:
         return MissOut(
             scope=scope,
             kpi="revenue",
-            gap=(r - target).quantize(_Q),
+            gap=round4(r - target),
             formula="revenue = quotes x win rate (deals won / quotes) x average deal",
             drivers=drivers,
             planned_from=sources,
@@ -376,7 +354,7 @@ class _Drivers:
         return MissOut(
             scope=scope,
             kpi="deals_won",
-            gap=(d - target).quantize(_Q),
+            gap=round4(d - target),
             formula="deals won = quotes x win rate (deals won / quotes)",
             drivers=drivers,
             planned_from=sources,

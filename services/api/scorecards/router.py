@@ -11,8 +11,10 @@ from paceline.api.deps import TenantDep
 from paceline.api.scorecards import service
 from paceline.api.scorecards.schemas import LeaderboardOut, ScorecardOut
 from paceline.shared.db.context import tenant_calendar
-from paceline.shared.progress import check_as_of, parse_period_or_422
-from paceline.shared.scopes import parse_scope, require_known
+from paceline.shared.readmodel.evaluation import check_as_of
+from paceline.shared.readmodel.org import require_known
+from paceline.shared.readmodel.progress import parse_period_or_422
+from paceline.shared.readmodel.scopes import parse_scope
 from paceline.shared.web.deps import ReadSessionDep, StateDep
 
 router = APIRouter(prefix="/v1", tags=["scorecards"])

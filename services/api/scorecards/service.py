@@ -23,8 +23,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.api.scorecards.schemas import LeaderboardOut, LeaderRow, ScorecardItem, ScorecardOut
 from paceline.api.templates.service import find_template
-from paceline.shared.db import rollups as progress_repo
-from paceline.shared.db import targets as targets_repo
 from paceline.shared.db.context import find_kpi
 from paceline.shared.db.models import Rep, TargetVersion, Tenant
 from paceline.shared.errors import FieldError, InvalidInput, NotFound
@@ -40,22 +38,14 @@ from paceline.shared.kpi.scorecards import (
     weighted_score,
 )
 from paceline.shared.kpi.values import KpiValue, kpi_value
-from paceline.shared.progress import counted_days_end, kpi_value_for
-from paceline.shared.scopes import Scope, team_ids
+from paceline.shared.readmodel import rollups as progress_repo
+from paceline.shared.readmodel import targets as targets_repo
+from paceline.shared.readmodel.evaluation import counted_days_end, q4
+from paceline.shared.readmodel.org import team_ids
+from paceline.shared.readmodel.progress import kpi_value_for, values_by_rep
+from paceline.shared.readmodel.scopes import Scope
 
-_Q = Decimal("0.0001")
 UNCAPPED = Decimal(10) ** 9
-
-
-def _q(v: Decimal | None) -> Decimal | None:
-    return None if v is None or not v.is_finite() else v.quantize(_Q)
-
-
-def _value_measures(kpi: KpiDefinition) -> list[int]:
-    """The indexes of a KPI's sum and count measures (the others are member sets)."""
-    if kpi.formula.shape == "working_day_share":
-        return []
-    return [i for i, m in enumerate(kpi.formula.measures) if m.kind != "distinct"]
 
 
 def attainment_cap(tenant: Tenant) -> Decimal:
@@ -101,11 +91,11 @@ def _item(
             unit=kpi.unit,
             direction=kpi.direction,
             weight=weight,
-            actual=_q(actual),
-            target=_q(target),
-            baseline=_q(baseline),
-            stretch=_q(stretch),
-            attainment=_q(att),
+            actual=q4(actual),
+            target=q4(target),
+            baseline=q4(baseline),
+            stretch=q4(stretch),
+            attainment=q4(att),
             tier=tier,
             status=status,
             sample=value.sample,
@@ -129,9 +119,9 @@ def _card(
         template=template.key,
         template_names={"zh-CN": template.name_zh, "en": template.name_en},
         items=[p[0] for p in pairs],
-        score=_q(score.score),
+        score=q4(score.score),
         tier=score.tier,
-        coverage=_q(score.coverage) or Decimal(0),
+        coverage=q4(score.coverage) or Decimal(0),
     )
 
 
@@ -182,36 +172,20 @@ async def rep_scorecards(
     kpi_keys = sorted({i.kpi for t in templates.values() for i in t.items})
     kpis = {k: await find_kpi(session, tenant_id=tenant.id, key=k) for k in kpi_keys}
     values: dict[str, dict[str, KpiValue]] = {rep: {} for rep in rep_ids}
-    working = calendar.working_days(period.start, end)
     for key, kpi in kpis.items():
         if kpi is None:
             continue
-        shape = kpi.formula.shape
-        distinct = [
-            i
-            for i, m in enumerate(kpi.formula.measures)
-            if m.kind == "distinct" and shape != "working_day_share"
-        ]
-        totals = await progress_repo.totals_by_rep(
+        by_rep = await values_by_rep(
             session,
-            tenant_id=tenant.id,
-            kpi=key,
+            tenant=tenant,
+            kpi=kpi,
+            rep_ids=rep_ids,
             start=period.start,
             end=end,
-            rep_ids=rep_ids,
-            value_measures=_value_measures(kpi),
-            distinct_measures=distinct,
-            pair_measures=[0] if shape == "working_day_share" else [],
-            pair_days=calendar.working_day_list(period.start, end)
-            if shape == "working_day_share"
-            else None,
+            calendar=calendar,
         )
         for rep in rep_ids:
-            values[rep][key] = kpi_value(
-                kpi.formula,
-                totals.get(rep, {}),
-                rep_working_days=working if shape == "working_day_share" else None,
-            )
+            values[rep][key] = by_rep[rep]
     versions = await targets_repo.values_in_force(
         session,
         tenant_id=tenant.id,
@@ -254,37 +228,16 @@ async def _actuals_by_rep(
 ) -> dict[str, Decimal | None]:
     """One KPI's actual for many reps (whatever their templates)."""
     end = counted_days_end(period, as_of, ZoneInfo(tenant.timezone))
-    shape = kpi.formula.shape
-    distinct = [
-        i
-        for i, m in enumerate(kpi.formula.measures)
-        if m.kind == "distinct" and shape != "working_day_share"
-    ]
-    totals = await progress_repo.totals_by_rep(
+    found = await values_by_rep(
         session,
-        tenant_id=tenant.id,
-        kpi=kpi.key,
+        tenant=tenant,
+        kpi=kpi,
+        rep_ids=rep_ids,
         start=period.start,
         end=end,
-        rep_ids=rep_ids,
-        value_measures=_value_measures(kpi),
-        distinct_measures=distinct,
-        pair_measures=[0] if shape == "working_day_share" else [],
-        pair_days=calendar.working_day_list(period.start, end)
-        if shape == "working_day_share"
-        else None,
+        calendar=calendar,
     )
-    working = calendar.working_days(period.start, end)
-    return {
-        rep: _q(
-            kpi_value(
-                kpi.formula,
-                totals.get(rep, {}),
-                rep_working_days=working if shape == "working_day_share" else None,
-            ).value
-        )
-        for rep in rep_ids
-    }
+    return {rep: q4(found[rep].value) for rep in rep_ids}
 
 
 async def team_scorecard(

@@ -29,7 +29,7 @@ from paceline.shared.db import alerts as lifecycle
 from paceline.shared.db.models_alerts import Delivery, Subscription
 from paceline.shared.errors import Conflict, FieldError, InvalidInput, NotFound
 from paceline.shared.outbound import VENDOR_SECRET_FORMATS, new_secret, redact_url
-from paceline.shared.scopes import team_parents
+from paceline.shared.readmodel.org import team_parents
 
 
 def subscription_out(sub: Subscription) -> SubscriptionOut:

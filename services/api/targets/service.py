@@ -24,12 +24,13 @@ from paceline.api.targets.schemas import (
     TargetRevision,
     TargetVersionOut,
 )
-from paceline.shared.db import targets as repo
 from paceline.shared.db.context import find_kpi
 from paceline.shared.db.models import Target, TargetVersion, Tenant
 from paceline.shared.errors import Conflict, FieldError, InvalidInput, NotFound
 from paceline.shared.kpi.periods import parse_period
-from paceline.shared.scopes import parse_scope, require_known
+from paceline.shared.readmodel import targets as repo
+from paceline.shared.readmodel.org import require_known
+from paceline.shared.readmodel.scopes import parse_scope
 
 
 def _text(value: Decimal | None) -> str | None:

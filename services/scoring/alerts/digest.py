@@ -13,7 +13,7 @@ same transaction, for the subscriptions that ask for that kind and team.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,8 +28,10 @@ from paceline.shared.db.models import Alert, Tenant
 from paceline.shared.db.models_alerts import AlertEvent, Digest
 from paceline.shared.kpi.calendar import WorkCalendar
 from paceline.shared.kpi.periods import parse_period
-from paceline.shared.progress import evaluate
-from paceline.shared.scopes import parse_scope, subtree, team_parents
+from paceline.shared.readmodel.evaluation import fmt4
+from paceline.shared.readmodel.org import team_parents
+from paceline.shared.readmodel.progress import evaluate
+from paceline.shared.readmodel.scopes import parse_scope, subtree
 
 
 def due_kinds(
@@ -176,10 +178,10 @@ async def build(
                 "kpi": target.kpi,
                 "scope": target.scope,
                 "period": target.period,
-                "actual": _s(result.value.value),
+                "actual": fmt4(result.value.value),
                 "target": result.version.target if result.version is not None else None,
-                "pace": _s(pace.pace) if pace else None,
-                "projection": _s(pace.projection_linear) if pace else None,
+                "pace": fmt4(pace.pace) if pace else None,
+                "projection": fmt4(pace.projection_linear) if pace else None,
                 "status": result.status,
             }
         )
@@ -269,15 +271,3 @@ async def build(
         },
         "summary": summary,
     }
-
-
-def _s(value: Any) -> str | None:
-    from decimal import Decimal
-
-    if value is None:
-        return None
-    return str(Decimal(value).quantize(Decimal("0.0001")))
-
-
-def _unused(day: date) -> date:  # pragma: no cover - keeps date imported for typing
-    return day

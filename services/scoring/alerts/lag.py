@@ -1,7 +1,7 @@
 """Lag warnings: targets of current periods that fall behind, with hysteresis.
 
 For each target whose period contains today (tenant-local), progress comes from
-:func:`paceline.shared.progress.evaluate`, the same numbers the progress API shows. The
+:func:`paceline.shared.readmodel.progress.evaluate`, the same numbers the progress API shows. The
 observed level is the better of "as of now" and "as of the start of today": progress
 counts today's whole expected share from midnight on, so the morning alone would make
 every rep near the line look behind until their first visit (a daily flap).
@@ -36,8 +36,9 @@ from paceline.shared.errors import NotFound
 from paceline.shared.kpi.calendar import WorkCalendar
 from paceline.shared.kpi.catalog import KpiDefinition
 from paceline.shared.kpi.periods import parse_period
-from paceline.shared.progress import ProgressResult, evaluate
-from paceline.shared.scopes import parse_scope
+from paceline.shared.readmodel.evaluation import fmt4
+from paceline.shared.readmodel.progress import ProgressResult, evaluate
+from paceline.shared.readmodel.scopes import parse_scope
 
 LEVELS = {"ahead": 0, "on_track": 0, "behind": 1, "at_risk": 2}
 SEVERITY = {1: "warning", 2: "critical"}
@@ -56,10 +57,6 @@ def slot_of(now: datetime, tz: ZoneInfo, minutes: int) -> str:
     return f"{local.date().isoformat()}#{index}"
 
 
-def _fmt(value: Decimal | None) -> str | None:
-    return None if value is None else str(value.quantize(Decimal("0.0001")))
-
-
 def _detail(target: Target, result: ProgressResult, level: int) -> dict[str, Any]:
     pace = result.pace
     return {
@@ -69,12 +66,12 @@ def _detail(target: Target, result: ProgressResult, level: int) -> dict[str, Any
         "period": target.period,
         "period_end": target.end.isoformat(),
         "status": STATUS_OF[level],
-        "actual": _fmt(result.value.value),
+        "actual": fmt4(result.value.value),
         "target": result.version.target if result.version is not None else None,
-        "expected": _fmt(pace.expected) if pace else None,
-        "pace": _fmt(pace.pace) if pace else None,
-        "projection": _fmt(pace.projection_linear) if pace else None,
-        "elapsed_share": _fmt(pace.elapsed_share) if pace else None,
+        "expected": fmt4(pace.expected) if pace else None,
+        "pace": fmt4(pace.pace) if pace else None,
+        "projection": fmt4(pace.projection_linear) if pace else None,
+        "elapsed_share": fmt4(pace.elapsed_share) if pace else None,
         "as_of": result.as_of.isoformat(),
     }
 

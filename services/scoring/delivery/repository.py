@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.shared.db.alerts import SEVERITY_RANK
 from paceline.shared.db.models_alerts import AlertEvent, Delivery, DeliveryAttempt, Subscription
-from paceline.shared.scopes import team_parents
+from paceline.shared.readmodel.org import team_parents
 
 DEFAULT_ACTIONS = ("opened", "reopened", "escalated", "resolved")
 

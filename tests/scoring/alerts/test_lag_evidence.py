@@ -16,8 +16,8 @@ from paceline.shared.kpi.catalog import builtin
 from paceline.shared.kpi.pace import PaceResult
 from paceline.shared.kpi.periods import parse_period
 from paceline.shared.kpi.values import KpiValue
-from paceline.shared.progress import ProgressResult
-from paceline.shared.scopes import Scope
+from paceline.shared.readmodel.progress import ProgressResult
+from paceline.shared.readmodel.scopes import Scope
 
 
 def result(kpi: str, expected: str | None, actual: str = "1") -> ProgressResult:

@@ -1,5 +1,9 @@
 """Progress of a KPI for a scope and a period, as of a moment (api and scoring both use it).
 
+The orchestration of the read model: it reads roll-ups, targets, the org chart and the
+calendar through the repositories next to it and leaves the arithmetic to
+:mod:`.evaluation` and :mod:`paceline.shared.kpi.pace`.
+
 ``actual`` counts the tenant-local days that began before ``as_of`` (facts are per day);
 the target is the version in force at ``as_of``; expected, pace, projections and status
 come from :mod:`paceline.shared.kpi.pace` with the tenant's work calendar.
@@ -9,62 +13,37 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from paceline.shared.db import rollups as repo
-from paceline.shared.db import targets as targets_repo
 from paceline.shared.db.context import find_kpi, tenant_calendar, tenant_thresholds
 from paceline.shared.db.models import TargetVersion, Tenant
 from paceline.shared.errors import FieldError, InvalidInput, NotFound
 from paceline.shared.kpi.calendar import WorkCalendar
 from paceline.shared.kpi.catalog import KpiDefinition
-from paceline.shared.kpi.pace import (
-    PaceResult,
-    cumulative_pace,
-    ratio_pace,
-    seasonal_curve,
-    seasonal_share,
-)
-from paceline.shared.kpi.periods import Period, parse_period
+from paceline.shared.kpi.pace import PaceResult, seasonal_curve, seasonal_share
+from paceline.shared.kpi.periods import Period, parse_period, period_of
 from paceline.shared.kpi.values import KpiValue, kpi_value
-from paceline.shared.scopes import Scope, team_ids
+from paceline.shared.readmodel import rollups as repo
+from paceline.shared.readmodel import targets as targets_repo
+from paceline.shared.readmodel.evaluation import (
+    counted_days_end,
+    is_additive,
+    measure_plan,
+    pace_of,
+)
+from paceline.shared.readmodel.org import team_ids
+from paceline.shared.readmodel.scopes import Scope
 
-_Q = Decimal("0.0001")
 # How many earlier periods of the same kind teach the seasonal curve.
 HISTORY_PERIODS = {"week": 8, "month": 12, "quarter": 4, "year": 2}
 # Quarters are shaped by the months in them (a fourth quarter builds up to a December
 # push, a first one dips at the Spring Festival): their curve comes from the same
 # quarter of this many earlier years, and from the latest quarters only without those.
 SAME_QUARTER_YEARS = 2
-
-
-def counted_days_end(period: Period, as_of: datetime, tz: ZoneInfo) -> date:
-    """The exclusive end of the days counted at ``as_of``: whole days that began before it."""
-    local = as_of.astimezone(tz)
-    end = local.date() + (timedelta(days=1) if local.time() != time(0) else timedelta(0))
-    return max(period.start, min(period.end, end))
-
-
-def check_as_of(as_of: datetime) -> None:
-    """422 unless ``as_of`` has an offset and a year Paceline can count in."""
-    if as_of.tzinfo is None or as_of.utcoffset() is None:
-        raise InvalidInput(
-            "as_of needs an offset", fields=[FieldError("as_of", "must include a UTC offset")]
-        )
-    if not 1990 <= as_of.year <= 2100:
-        raise InvalidInput(
-            "as_of is out of range", fields=[FieldError("as_of", "year must be 1990 to 2100")]
-        )
-
-
-def _q(value: Decimal | None) -> Decimal | None:
-    if value is None or not value.is_finite():
-        return None
-    return value.quantize(_Q)
 
 
 def parse_period_or_422(key: str, tenant: Tenant, field: str = "period") -> Period:
@@ -97,12 +76,7 @@ async def kpi_value_for(
     """The KPI's value for a scope over the days [start, end)."""
     if teams is None and scope.kind == "team":
         teams = await team_ids(session, tenant_id=tenant.id, scope=scope)
-    shape = kpi.formula.shape
-    distinct = [
-        i
-        for i, m in enumerate(kpi.formula.measures)
-        if m.kind == "distinct" and shape != "working_day_share"
-    ]
+    plan = measure_plan(kpi)
     totals = await repo.measure_totals(
         session,
         tenant_id=tenant.id,
@@ -111,17 +85,13 @@ async def kpi_value_for(
         end=end,
         rep_id=scope.id if scope.kind == "rep" else None,
         team_ids=teams,
-        value_measures=[
-            i
-            for i, m in enumerate(kpi.formula.measures)
-            if m.kind != "distinct" and shape != "working_day_share"
-        ],
-        distinct_measures=distinct,
-        pair_measures=[0] if shape == "working_day_share" else [],
-        pair_days=calendar.working_day_list(start, end) if shape == "working_day_share" else None,
+        value_measures=plan.value_measures,
+        distinct_measures=plan.distinct_measures,
+        pair_measures=plan.pair_measures,
+        pair_days=calendar.working_day_list(start, end) if plan.working_day_share else None,
     )
     rep_days = None
-    if shape == "working_day_share":
+    if plan.working_day_share:
         if scope.kind == "rep":
             rep_days = calendar.working_days(start, end)
         else:
@@ -130,6 +100,38 @@ async def kpi_value_for(
             )
             rep_days = sum(calendar.working_days(lo, hi) for _r, lo, hi in spans)
     return kpi_value(kpi.formula, totals, rep_working_days=rep_days)
+
+
+async def values_by_rep(
+    session: AsyncSession,
+    *,
+    tenant: Tenant,
+    kpi: KpiDefinition,
+    rep_ids: Sequence[str],
+    start: date,
+    end: date,
+    calendar: WorkCalendar,
+) -> dict[str, KpiValue]:
+    """One KPI's value for each of many reps over the days [start, end) (one query per
+    table); a rep without facts gets the formula's empty value."""
+    plan = measure_plan(kpi)
+    totals = await repo.totals_by_rep(
+        session,
+        tenant_id=tenant.id,
+        kpi=kpi.key,
+        start=start,
+        end=end,
+        rep_ids=rep_ids,
+        value_measures=plan.value_measures,
+        distinct_measures=plan.distinct_measures,
+        pair_measures=plan.pair_measures,
+        pair_days=calendar.working_day_list(start, end) if plan.working_day_share else None,
+    )
+    working = calendar.working_days(start, end) if plan.working_day_share else None
+    return {
+        rep: kpi_value(kpi.formula, totals.get(rep, {}), rep_working_days=working)
+        for rep in rep_ids
+    }
 
 
 async def seasonal_curve_of(
@@ -149,8 +151,7 @@ async def seasonal_curve_of(
     by working day, folded into one curve by :func:`seasonal_curve`. Additive value KPIs
     only: a distinct count or a ratio has no cumulative share.
     """
-    measure = kpi.formula.measures[0]
-    if kpi.formula.shape != "value" or measure.kind == "distinct":
+    if not is_additive(kpi):
         return None
     recent: list[Period] = []
     cursor = period
@@ -185,8 +186,6 @@ async def seasonal_curve_of(
 
 def _years_before(period: Period, years: int, tenant: Tenant) -> Period:
     """The period of the same kind that started ``years`` years before ``period``."""
-    from paceline.shared.kpi.periods import period_of  # small helper
-
     start = period.start
     return period_of(
         start.replace(year=start.year - years),
@@ -223,8 +222,6 @@ async def _seasonal_share(
 
 
 def _previous(period: Period, tenant: Tenant) -> Period:
-    from paceline.shared.kpi.periods import period_of  # small helper
-
     return period_of(
         period.start - timedelta(days=1),
         period.kind,
@@ -299,40 +296,28 @@ async def evaluate(
     thresholds = tenant_thresholds(tenant)
     elapsed = calendar.working_days(period.start, end)
     total = calendar.working_days(period.start, period.end)
-    pace: PaceResult
-    if kpi.is_ratio:
-        pace = ratio_pace(
-            actual=value.value,
-            target=target,
-            direction=kpi.direction,
-            sample=value.sample,
-            min_sample=kpi.min_sample,
-            thresholds=thresholds,
+    share = None
+    if not kpi.is_ratio and pace_method(tenant) == "seasonal":
+        share = await _seasonal_share(
+            session,
+            tenant=tenant,
+            kpi=kpi,
+            scope=scope,
+            teams=teams,
+            period=period,
+            calendar=calendar,
+            elapsed=elapsed,
+            total=total,
         )
-    else:
-        share = None
-        if pace_method(tenant) == "seasonal":
-            share = await _seasonal_share(
-                session,
-                tenant=tenant,
-                kpi=kpi,
-                scope=scope,
-                teams=teams,
-                period=period,
-                calendar=calendar,
-                elapsed=elapsed,
-                total=total,
-            )
-        pace = cumulative_pace(
-            actual=value.value or Decimal(0),
-            target=target,
-            direction=kpi.direction,
-            elapsed_working_days=elapsed,
-            total_working_days=total,
-            seasonal_share=share,
-            method="seasonal" if share is not None else "working_days",
-            thresholds=thresholds,
-        )
+    pace = pace_of(
+        kpi,
+        value,
+        target=target,
+        thresholds=thresholds,
+        elapsed_working_days=elapsed,
+        total_working_days=total,
+        seasonal_share=share,
+    )
     result.target_id = target_row.id
     result.version = version
     result.pace = pace
