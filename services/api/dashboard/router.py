@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 from dataclasses import dataclass
-from datetime import datetime
 from functools import cache
 from importlib.resources import files
 from importlib.resources.abc import Traversable
@@ -22,7 +21,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from paceline.api.dashboard import service
 from paceline.api.dashboard.schemas import ChangesOut, ContextOut, OverviewOut, SeriesOut
-from paceline.api.deps import TenantDep
+from paceline.api.deps import AsOfDep, KpiDep, PeriodDep, ScopeDep, TenantDep
 from paceline.shared.errors import NotFound
 from paceline.shared.web.app import api_routes
 from paceline.shared.web.deps import ReadPrincipal, ReadSessionDep, StateDep
@@ -132,23 +131,22 @@ async def get_context(
 @router.get("/overview", response_model=OverviewOut, summary="Progress rows of a scope")
 async def get_overview(
     session: ReadSessionDep,
-    state: StateDep,
     tenant: TenantDep,
-    period: Annotated[str, Query(description="2026, 2026-Q4, 2026-11 or 2026-W48")],
-    scope: Annotated[str, Query(description="company, team:ID or rep:ID")] = "company",
+    period: PeriodDep,
+    scope: ScopeDep,
+    as_of: AsOfDep,
     kpis: Annotated[
         str | None,
         Query(description="KPI keys, comma-separated (default: those with a target)."),
     ] = None,
-    as_of: datetime | None = None,
 ) -> OverviewOut:
     """One ``GET /v1/progress`` answer per KPI that has a target for the scope and period."""
     return await service.overview(
         session,
         tenant=tenant,
-        scope_text=scope,
-        period_key=period,
-        as_of=as_of or state.clock.now(),
+        scope=scope,
+        period=period,
+        as_of=as_of,
         kpi_keys=[k.strip() for k in kpis.split(",") if k.strip()][:50] if kpis else None,
     )
 
@@ -156,21 +154,15 @@ async def get_overview(
 @router.get("/series", response_model=SeriesOut, summary="A KPI day by day over a period")
 async def get_series(
     session: ReadSessionDep,
-    state: StateDep,
     tenant: TenantDep,
-    kpi: Annotated[str, Query(min_length=1, max_length=64)],
-    period: str,
-    scope: str = "company",
-    as_of: datetime | None = None,
+    kpi: KpiDep,
+    period: PeriodDep,
+    scope: ScopeDep,
+    as_of: AsOfDep,
 ) -> SeriesOut:
     """Cumulative actual (or running value for ratios), the expected curve and the target."""
     return await service.series(
-        session,
-        tenant=tenant,
-        kpi_key=kpi,
-        scope_text=scope,
-        period_key=period,
-        as_of=as_of or state.clock.now(),
+        session, tenant=tenant, kpi=kpi, scope=scope, period=period, as_of=as_of
     )
 
 

@@ -45,16 +45,15 @@ from paceline.shared.kpi.periods import Period, PeriodKind, period_of
 from paceline.shared.kpi.values import MeasureTotal, measure_value
 from paceline.shared.readmodel import rollups
 from paceline.shared.readmodel import targets as targets_repo
-from paceline.shared.readmodel.evaluation import check_as_of, is_additive, q4
+from paceline.shared.readmodel.evaluation import is_additive, q4
 from paceline.shared.readmodel.org import team_ids
 from paceline.shared.readmodel.progress import (
     evaluate,
     kpi_or_404,
     kpi_value_for,
-    parse_period_or_422,
     seasonal_curve_of,
 )
-from paceline.shared.readmodel.scopes import Scope, parse_scope
+from paceline.shared.readmodel.scopes import Scope
 
 CATEGORY_ORDER = {"result": 0, "process": 1, "capability": 2}
 HOW_MANY = {"year": 3, "quarter": 6, "month": 13, "week": 8}
@@ -179,16 +178,13 @@ async def overview(
     session: AsyncSession,
     *,
     tenant: Tenant,
-    scope_text: str,
-    period_key: str,
+    scope: Scope,
+    period: Period,
     as_of: datetime,
     kpi_keys: Sequence[str] | None,
 ) -> OverviewOut:
     """Progress of every KPI with a target for the scope and period (or of ``kpi_keys``;
     without any target, of the role templates' KPIs)."""
-    scope = parse_scope(scope_text)
-    period = parse_period_or_422(period_key, tenant)
-    check_as_of(as_of)
     await team_ids(session, tenant_id=tenant.id, scope=scope)  # 404 for an unknown team
     kpis = await tenant_kpis(session, tenant_id=tenant.id)
     order = _kpi_order(kpis)
@@ -217,9 +213,9 @@ async def overview(
         await progress_of(
             session,
             tenant=tenant,
-            kpi_key=key,
-            scope_text=str(scope),
-            period_key=period.key,
+            kpi=await kpi_or_404(session, tenant.id, key),
+            scope=scope,
+            period=period,
             as_of=as_of,
         )
         for key in keys
@@ -268,16 +264,12 @@ async def series(
     session: AsyncSession,
     *,
     tenant: Tenant,
-    kpi_key: str,
-    scope_text: str,
-    period_key: str,
+    kpi: KpiDefinition,
+    scope: Scope,
+    period: Period,
     as_of: datetime,
 ) -> SeriesOut:
     """The KPI day by day over the period: actual so far, expected curve, target lines."""
-    kpi = await kpi_or_404(session, tenant.id, kpi_key)
-    scope = parse_scope(scope_text)
-    period = parse_period_or_422(period_key, tenant)
-    check_as_of(as_of)
     calendar = await tenant_calendar(session, tenant=tenant)
     result = await evaluate(
         session, tenant=tenant, kpi=kpi, scope=scope, period=period, as_of=as_of, calendar=calendar

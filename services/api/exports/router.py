@@ -17,12 +17,10 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from paceline.api.deps import TenantDep
+from paceline.api.deps import AsOfDep, PeriodDep, TenantDep
 from paceline.api.exports import service
 from paceline.api.exports.schemas import PROGRESS_COLUMNS, SCORECARD_COLUMNS, ExportPage
-from paceline.shared.readmodel.evaluation import check_as_of
-from paceline.shared.readmodel.progress import parse_period_or_422
-from paceline.shared.web.deps import ReadSessionDep, StateDep
+from paceline.shared.web.deps import ReadSessionDep
 
 router = APIRouter(prefix="/v1/exports", tags=["exports"])
 
@@ -69,20 +67,16 @@ def _answer(
 async def export_progress(
     request: Request,
     session: ReadSessionDep,
-    state: StateDep,
     tenant: TenantDep,
-    period: Annotated[str, Query(description="2026, 2026-Q4, 2026-11 or 2026-W48")],
+    p: PeriodDep,
+    at: AsOfDep,
     kpi: Annotated[str | None, Query(max_length=64)] = None,
     scope: Annotated[str | None, Query(description="company, team:ID or rep:ID")] = None,
-    as_of: datetime | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
     format: Literal["json", "csv"] | None = None,  # the query's name
 ) -> Response:
     """One row per target: actual, target, expected, pace, projections, status at as_of."""
-    p = parse_period_or_422(period, tenant)
-    at = as_of or state.clock.now()
-    check_as_of(at)
     rows, next_cursor = await service.progress_rows(
         session,
         tenant=tenant,
@@ -113,24 +107,20 @@ async def export_progress(
 async def export_scorecards(
     request: Request,
     session: ReadSessionDep,
-    state: StateDep,
     tenant: TenantDep,
-    period: Annotated[str, Query(description="2026, 2026-Q4, 2026-11 or 2026-W48")],
+    p: PeriodDep,
+    at: AsOfDep,
     team: Annotated[
         str | None, Query(max_length=200, description="Only this team's reps (with sub-teams).")
     ] = None,
     template: Annotated[
         str | None, Query(max_length=64, description="Score everyone with this role template.")
     ] = None,
-    as_of: datetime | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200, description="Reps per page.")] = 50,
     format: Literal["json", "csv"] | None = None,  # the query's name
 ) -> Response:
     """One row per rep and KPI of the rep's template, with the rep's score on each row."""
-    p = parse_period_or_422(period, tenant)
-    at = as_of or state.clock.now()
-    check_as_of(at)
     rows, next_cursor = await service.scorecard_rows(
         session,
         tenant=tenant,

@@ -30,6 +30,7 @@ from paceline.shared.kpi.periods import Period
 from paceline.shared.readmodel import rollups
 from paceline.shared.readmodel import targets as targets_repo
 from paceline.shared.readmodel.org import team_ids
+from paceline.shared.readmodel.progress import kpi_or_404
 from paceline.shared.readmodel.scopes import parse_scope
 
 Row = dict[str, Any]
@@ -90,9 +91,9 @@ async def progress_rows(
         p = await progress_of(
             session,
             tenant=tenant,
-            kpi_key=t.kpi,
-            scope_text=t.scope,
-            period_key=t.period,
+            kpi=await kpi_or_404(session, tenant.id, t.kpi),
+            scope=parse_scope(t.scope),
+            period=period,
             as_of=as_of,
         )
         values = p.model_dump()

@@ -9,25 +9,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.api.progress.schemas import PeriodOut, ProgressOut
 from paceline.shared.db.models import Tenant
-from paceline.shared.readmodel.evaluation import check_as_of, q4
-from paceline.shared.readmodel.progress import evaluate, kpi_or_404, parse_period_or_422
-from paceline.shared.readmodel.scopes import parse_scope
+from paceline.shared.kpi.catalog import KpiDefinition
+from paceline.shared.kpi.periods import Period
+from paceline.shared.readmodel.evaluation import q4
+from paceline.shared.readmodel.progress import evaluate
+from paceline.shared.readmodel.scopes import Scope
 
 
 async def progress(
     session: AsyncSession,
     *,
     tenant: Tenant,
-    kpi_key: str,
-    scope_text: str,
-    period_key: str,
+    kpi: KpiDefinition,
+    scope: Scope,
+    period: Period,
     as_of: datetime,
 ) -> ProgressOut:
-    """Actual, target in force, expected, pace, projections and status."""
-    kpi = await kpi_or_404(session, tenant.id, kpi_key)
-    scope = parse_scope(scope_text)
-    period = parse_period_or_422(period_key, tenant)
-    check_as_of(as_of)
+    """Actual, target in force, expected, pace, projections and status (``as_of``
+    checked by the caller: :data:`paceline.api.deps.AsOfDep`)."""
     r = await evaluate(session, tenant=tenant, kpi=kpi, scope=scope, period=period, as_of=as_of)
     out = ProgressOut(
         kpi=kpi.key,

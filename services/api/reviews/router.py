@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -12,12 +11,10 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from paceline.api.deps import TenantDep
+from paceline.api.deps import GivenAsOfDep, PeriodDep, TenantDep
 from paceline.api.reviews import service
 from paceline.api.reviews.schemas import ReviewOut
-from paceline.shared.readmodel.evaluation import check_as_of
 from paceline.shared.readmodel.org import require_known
-from paceline.shared.readmodel.progress import parse_period_or_422
 from paceline.shared.readmodel.scopes import Scope
 from paceline.shared.web.deps import ReadSessionDep, StateDep
 
@@ -44,11 +41,8 @@ async def get_review(
     state: StateDep,
     tenant: TenantDep,
     team: Annotated[str, Query(min_length=1, max_length=200)],
-    period: Annotated[str, Query(description="2026, 2026-Q4, 2026-11 or 2026-W48")],
-    as_of: Annotated[
-        datetime | None,
-        Query(description="Default: now, or the period's end if it has ended."),
-    ] = None,
+    p: PeriodDep,
+    as_of: GivenAsOfDep,
     template: Annotated[
         str | None, Query(description="KPIs to review when no rep has targets (default role).")
     ] = None,
@@ -58,10 +52,8 @@ async def get_review(
     ] = None,
     format: Literal["json", "csv"] | None = None,  # the query's name
 ) -> Response:
-    """The review of a team's period."""
-    p = parse_period_or_422(period, tenant)
+    """The review of a team's period (as_of: default now, or the period's end if it has ended)."""
     at = as_of or service.default_as_of(p, tenant, state.clock.now())
-    check_as_of(at)
     await require_known(session, tenant_id=tenant.id, scope=Scope("team", team))
     out = await service.review(
         session,
