@@ -59,6 +59,7 @@ async def _all_alerts(stack: Stack) -> list[dict[str, Any]]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # ~4 min alone; seeding two years of history dominates
 async def test_the_demo_story_holds_through_a_simulated_day(tmp_path: Path) -> None:
     clock = FixedClock(REFERENCE)
     settings = embedded_settings(tmp_path, alerts_tick_s=0.0, delivery_poll_s=0.0)
