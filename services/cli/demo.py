@@ -41,7 +41,6 @@ from zoneinfo import ZoneInfo
 
 import orjson
 from fastapi import FastAPI
-from sqlalchemy import func, select
 
 from paceline.api.org.schemas import OrgIn, RepIn, TeamIn
 from paceline.api.org.service import get_org, replace_org
@@ -53,10 +52,11 @@ from paceline.shared.clock import Clock
 from paceline.shared.crypto import secret_box
 from paceline.shared.db import tenants as tenant_repo
 from paceline.shared.db.context import tenant_calendar
-from paceline.shared.db.models import ConsumerOffset, Target, Tenant
+from paceline.shared.db.models import Tenant
 from paceline.shared.eventlog import EventLog
 from paceline.shared.kpi.calendar import WorkCalendar
 from paceline.shared.kpi.periods import period_of
+from paceline.shared.readmodel import targets as targets_repo
 from paceline.shared.runtime import Runtime
 from paceline.shared.settings import Settings
 
@@ -749,15 +749,9 @@ async def wait_scored(runtime: Runtime, *, timeout_s: float = 600.0, poll_s: flo
     deadline = monotonic_time.monotonic() + timeout_s
     while True:
         async with runtime.db.transaction(write=False) as session:
-            rows = (
-                await session.execute(
-                    select(ConsumerOffset.partition, ConsumerOffset.next_offset).where(
-                        ConsumerOffset.group_id == settings.consumer_group,
-                        ConsumerOffset.topic == settings.topic,
-                    )
-                )
-            ).all()
-        done = {int(p): int(o) for p, o in rows}
+            done = await demo_repo.stored_offsets(
+                session, group_id=settings.consumer_group, topic=settings.topic
+            )
         if all(done.get(p, 0) >= end for p, end in ends.items() if end > 0):
             return True
         if monotonic_time.monotonic() > deadline:
@@ -792,10 +786,7 @@ async def plan_targets(runtime: Runtime, *, tenant_id: str) -> int:
     ).start
     made = 0
     async with runtime.db.transaction() as session:
-        exists = await session.scalar(
-            select(func.count()).where(Target.tenant_id == tenant_id, Target.period == year.key)
-        )
-        if exists:
+        if await demo_repo.has_targets(session, tenant_id=tenant_id, period=year.key):
             return 0
         calendar = await tenant_calendar(session, tenant=tenant)
         for key in PLAN_KPIS:
@@ -843,18 +834,11 @@ async def plan_targets(runtime: Runtime, *, tenant_id: str) -> int:
         quarter = period_of(
             today, "quarter", fiscal_year_start_month=tenant.fiscal_year_start_month
         )
-        revised = await session.scalar(
-            select(Target).where(
-                Target.tenant_id == tenant_id,
-                Target.kpi == "revenue",
-                Target.scope == "company",
-                Target.period == quarter.key,
-            )
+        revised = await targets_repo.find(
+            session, tenant_id=tenant_id, kpi="revenue", scope="company", period=quarter.key
         )
         if revised is not None:
-            from paceline.shared.readmodel.targets import version_in_force
-
-            current = await version_in_force(
+            current = await targets_repo.version_in_force(
                 session, tenant_id=tenant_id, target_id=revised.id, at=now
             )
             if current is not None:

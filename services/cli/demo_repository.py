@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from paceline.shared.db.models import Event
+from paceline.shared.db.models import ConsumerOffset, Event, Target
 
 
 async def watermark(
@@ -30,3 +30,21 @@ async def watermark(
         )
     )
     return last, set(ids)
+
+
+async def stored_offsets(session: AsyncSession, *, group_id: str, topic: str) -> dict[int, int]:
+    """The next offset scoring will read, per partition, as stored with the facts."""
+    rows = await session.execute(
+        select(ConsumerOffset.partition, ConsumerOffset.next_offset).where(
+            ConsumerOffset.group_id == group_id, ConsumerOffset.topic == topic
+        )
+    )
+    return {int(p): int(o) for p, o in rows.all()}
+
+
+async def has_targets(session: AsyncSession, *, tenant_id: str, period: str) -> bool:
+    """Whether any target of the period exists."""
+    found = await session.scalar(
+        select(func.count()).where(Target.tenant_id == tenant_id, Target.period == period)
+    )
+    return bool(found)

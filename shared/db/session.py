@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -88,6 +88,11 @@ class Database:
     def is_sqlite(self) -> bool:
         """True for the embedded database."""
         return self.dialect == "sqlite"
+
+    async def ping(self) -> None:
+        """One round trip to the database (readiness); raises when it does not answer."""
+        async with self.transaction(write=False) as session:
+            await session.execute(text("SELECT 1"))
 
     @asynccontextmanager
     async def transaction(self, *, write: bool = True) -> AsyncIterator[AsyncSession]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from paceline.shared.db.models import Rep, Team
+from paceline.shared.db.models import Rep, RepMembership, Team
 from paceline.shared.errors import NotFound
 from paceline.shared.readmodel.scopes import Scope, subtree
 
@@ -35,3 +37,49 @@ async def require_known(session: AsyncSession, *, tenant_id: str, scope: Scope) 
         assert scope.id is not None
         if await session.get(Rep, (tenant_id, scope.id)) is None:
             raise NotFound(f"no rep {scope.id!r} in the org chart")
+
+
+async def rep_names(
+    session: AsyncSession, *, tenant_id: str, rep_ids: Sequence[str]
+) -> dict[str, str]:
+    """The display names of reps (those in the org chart)."""
+    rows = await session.execute(
+        select(Rep.id, Rep.name).where(Rep.tenant_id == tenant_id, Rep.id.in_(list(rep_ids)))
+    )
+    return {rid: name for rid, name in rows.all()}
+
+
+async def rep_roles(
+    session: AsyncSession, *, tenant_id: str, rep_ids: Sequence[str]
+) -> dict[str, str | None]:
+    """The roles of reps (those in the org chart; a role names a scorecard template)."""
+    rows = await session.execute(
+        select(Rep.id, Rep.role).where(Rep.tenant_id == tenant_id, Rep.id.in_(list(rep_ids)))
+    )
+    return {rid: role for rid, role in rows.all()}
+
+
+async def active_team_parents(session: AsyncSession, *, tenant_id: str) -> dict[str, str | None]:
+    """The tenant's active teams and their parents."""
+    rows = await session.execute(
+        select(Team.id, Team.parent_id).where(Team.tenant_id == tenant_id, Team.active.is_(True))
+    )
+    return {tid: parent for tid, parent in rows.all()}
+
+
+async def active_rep_ids(session: AsyncSession, *, tenant_id: str) -> set[str]:
+    """The ids of the tenant's active reps."""
+    rows = await session.scalars(
+        select(Rep.id).where(Rep.tenant_id == tenant_id, Rep.active.is_(True))
+    )
+    return set(rows.all())
+
+
+async def memberships(session: AsyncSession, *, tenant_id: str) -> list[RepMembership]:
+    """Every team membership of the tenant's reps, by rep and start."""
+    rows = await session.scalars(
+        select(RepMembership)
+        .where(RepMembership.tenant_id == tenant_id)
+        .order_by(RepMembership.rep_id, RepMembership.valid_from)
+    )
+    return list(rows.all())

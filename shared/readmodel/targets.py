@@ -133,3 +133,32 @@ async def values_in_force(
         t = by_id[v.target_id]
         out[(t.kpi, t.scope)] = v
     return out
+
+
+async def of_scopes(
+    session: AsyncSession,
+    *,
+    tenant_id: str,
+    period: str,
+    scopes: Sequence[str],
+    kpis: Sequence[str] | None = None,
+) -> list[Target]:
+    """The targets of a period for any of ``scopes`` (and of ``kpis`` if given)."""
+    stmt = select(Target).where(
+        Target.tenant_id == tenant_id, Target.period == period, Target.scope.in_(list(scopes))
+    )
+    if kpis is not None:
+        stmt = stmt.where(Target.kpi.in_(list(kpis)))
+    return list((await session.scalars(stmt.order_by(Target.id))).all())
+
+
+async def of_kpi_periods(
+    session: AsyncSession, *, tenant_id: str, kpi: str, periods: Sequence[str], lock: bool = False
+) -> list[Target]:
+    """A KPI's targets of any of ``periods`` (locked until the transaction ends, to revise)."""
+    stmt = select(Target).where(
+        Target.tenant_id == tenant_id, Target.kpi == kpi, Target.period.in_(list(periods))
+    )
+    if lock:
+        stmt = stmt.with_for_update()
+    return list((await session.scalars(stmt)).all())

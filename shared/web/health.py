@@ -7,7 +7,6 @@ from typing import Literal
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
-from sqlalchemy import text
 
 from paceline.shared import metrics
 from paceline.shared.errors import PacelineError
@@ -40,8 +39,7 @@ async def readyz(state: StateDep) -> JSONResponse:
     checks: dict[str, str] = {}
     ok = True
     try:
-        async with state.db.transaction(write=False) as session:
-            await session.execute(text("SELECT 1"))
+        await state.db.ping()
         checks["database"] = "ok"
     except Exception as exc:  # readiness reports any failure as not ready
         ok = False

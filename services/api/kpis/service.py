@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from paceline.api.kpis import repository as repo
 from paceline.api.kpis.schemas import (
     FormulaCheck,
     FormulaProblem,
@@ -76,20 +76,11 @@ def _parse_or_422(text: str) -> None:
         ) from None
 
 
-async def _custom_rows(
-    session: AsyncSession, tenant_id: str, *, with_inactive: bool
-) -> list[KpiDefinitionRow]:
-    stmt = select(KpiDefinitionRow).where(KpiDefinitionRow.tenant_id == tenant_id)
-    if not with_inactive:
-        stmt = stmt.where(KpiDefinitionRow.active.is_(True))
-    return list((await session.scalars(stmt.order_by(KpiDefinitionRow.key))).all())
-
-
 async def list_kpis(
     session: AsyncSession, *, tenant_id: str, with_inactive: bool = False
 ) -> list[KpiOut]:
     """Built-in KPIs, then the tenant's custom ones."""
-    rows = await _custom_rows(session, tenant_id, with_inactive=with_inactive)
+    rows = await repo.custom_rows(session, tenant_id=tenant_id, with_inactive=with_inactive)
     return [kpi_out(k) for k in BUILTIN_KPIS] + [
         kpi_out(definition_from_row(r), active=r.active) for r in rows
     ]

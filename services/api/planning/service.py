@@ -14,9 +14,9 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from paceline.api.planning import repository as repo
 from paceline.api.planning.history import History, additive, places_for
 from paceline.api.planning.schemas import (
     DecomposeIn,
@@ -30,7 +30,7 @@ from paceline.api.planning.schemas import (
 from paceline.api.templates.service import find_template
 from paceline.shared.db import audit
 from paceline.shared.db.context import find_kpi, tenant_calendar
-from paceline.shared.db.models import Event, Rep, RepMembership, Target, TargetVersion, Team, Tenant
+from paceline.shared.db.models import Target, TargetVersion, Tenant
 from paceline.shared.errors import Conflict, FieldError, InvalidInput
 from paceline.shared.kpi.calendar import WorkCalendar
 from paceline.shared.kpi.catalog import KpiDefinition
@@ -56,6 +56,7 @@ from paceline.shared.kpi.planning import (
     suggest_ratio,
     time_tree,
 )
+from paceline.shared.readmodel import org
 from paceline.shared.readmodel import targets as targets_repo
 from paceline.shared.readmodel.evaluation import round4
 from paceline.shared.readmodel.org import require_known, team_ids
@@ -81,33 +82,14 @@ async def org_tree(
     and each scope's headcount (reps in it and its sub-teams)."""
     if root.kind == "rep" or down_to == "self":
         return OrgNode(str(root)), {str(root): 1 if root.kind == "rep" else 0}
-    teams = {
-        t.id: t.parent_id
-        for t in (
-            await session.scalars(
-                select(Team).where(Team.tenant_id == tenant_id, Team.active.is_(True))
-            )
-        ).all()
-    }
+    teams = await org.active_team_parents(session, tenant_id=tenant_id)
     children: dict[str | None, list[str]] = defaultdict(list)
     for tid, parent in sorted(teams.items()):
         children[parent if parent in teams else None].append(tid)
     reps_of: dict[str | None, list[str]] = defaultdict(list)
     # Reps: nodes when the split goes down to them, headcounts in any case.
-    active = set(
-        (
-            await session.scalars(
-                select(Rep.id).where(Rep.tenant_id == tenant_id, Rep.active.is_(True))
-            )
-        ).all()
-    )
-    ms = (
-        await session.scalars(
-            select(RepMembership)
-            .where(RepMembership.tenant_id == tenant_id)
-            .order_by(RepMembership.rep_id, RepMembership.valid_from)
-        )
-    ).all()
+    active = await org.active_rep_ids(session, tenant_id=tenant_id)
+    ms = await org.memberships(session, tenant_id=tenant_id)
     team_of: dict[str, str] = {}
     for m in ms:
         if m.rep_id not in active:
@@ -462,17 +444,9 @@ async def _save(
     periods = sorted({p.period.key for p in plan})
     existing = {
         (t.scope, t.period): t
-        for t in (
-            await session.scalars(
-                select(Target)
-                .where(
-                    Target.tenant_id == tenant.id,
-                    Target.kpi == kpi.key,
-                    Target.period.in_(periods),
-                )
-                .with_for_update()
-            )
-        ).all()
+        for t in await targets_repo.of_kpi_periods(
+            session, tenant_id=tenant.id, kpi=kpi.key, periods=periods, lock=True
+        )
         if (t.scope, t.period) in {p.key for p in plan}
     }
     if existing and body.on_existing == "error":
@@ -728,23 +702,15 @@ async def _recent_events(
 ) -> bool:
     """Whether events the KPI reads arrived for the scope since ``since``."""
     types = kpi.formula.event_types
-    conds = [Event.tenant_id == tenant_id, Event.occurred_at >= since]
-    if "any" not in types:
-        conds.append(Event.type.in_(sorted(types)))
-    if scope.kind == "rep":
-        conds.append(Event.rep_id == scope.id)
-    elif scope.kind == "team":
-        teams = await team_ids(session, tenant_id=tenant_id, scope=scope)
-        m = RepMembership
-        conds.append(
-            exists().where(
-                m.tenant_id == tenant_id,
-                m.rep_id == Event.rep_id,
-                m.team_id.in_(list(teams or [])),
-                or_(m.valid_to.is_(None), m.valid_to > since.date()),
-            )
-        )
-    return bool(await session.scalar(select(exists().where(*conds))))
+    teams = await team_ids(session, tenant_id=tenant_id, scope=scope)
+    return await repo.events_since(
+        session,
+        tenant_id=tenant_id,
+        since=since,
+        types=None if "any" in types else types,
+        rep_id=scope.id if scope.kind == "rep" else None,
+        team_ids=list(teams or []) if scope.kind == "team" else None,
+    )
 
 
 async def check(

@@ -26,7 +26,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.api.planning.service import suggest_for
@@ -43,7 +42,7 @@ from paceline.api.reviews.schemas import (
 from paceline.api.scorecards.service import attainment_cap
 from paceline.api.templates.service import find_template
 from paceline.shared.db.context import find_kpi, tenant_calendar
-from paceline.shared.db.models import Rep, Target, TargetVersion, Tenant
+from paceline.shared.db.models import TargetVersion, Tenant
 from paceline.shared.errors import NotFound
 from paceline.shared.kpi.calendar import WorkCalendar
 from paceline.shared.kpi.catalog import KpiDefinition
@@ -58,7 +57,7 @@ from paceline.shared.kpi.planning import (
 )
 from paceline.shared.kpi.scorecards import attainment, kpi_tier
 from paceline.shared.kpi.values import KpiValue
-from paceline.shared.readmodel import rollups
+from paceline.shared.readmodel import org, rollups
 from paceline.shared.readmodel import targets as targets_repo
 from paceline.shared.readmodel.evaluation import counted_days_end, q4, round4
 from paceline.shared.readmodel.org import team_ids
@@ -382,28 +381,15 @@ async def review(
         session, tenant_id=tenant.id, start=period.start, end=period.end, team_ids=teams
     )
     reps = sorted({r for r, _lo, _hi in spans})
-    names = dict(
-        (
-            await session.execute(
-                select(Rep.id, Rep.name).where(Rep.tenant_id == tenant.id, Rep.id.in_(reps))
-            )
-        ).all()
-    )
+    names = await org.rep_names(session, tenant_id=tenant.id, rep_ids=reps)
     scopes = [f"rep:{r}" for r in reps]
     keys = sorted(
-        set(
-            (
-                await session.scalars(
-                    select(Target.kpi)
-                    .where(
-                        Target.tenant_id == tenant.id,
-                        Target.period == period.key,
-                        Target.scope.in_(scopes),
-                    )
-                    .distinct()
-                )
-            ).all()
-        )
+        {
+            t.kpi
+            for t in await targets_repo.of_scopes(
+                session, tenant_id=tenant.id, period=period.key, scopes=scopes
+            )
+        }
     )
     if not keys:
         template = await find_template(
@@ -423,16 +409,13 @@ async def review(
     )
     # Targets first set after ``as_of`` (a past period planned late, say after an import):
     # reviewed against their first version rather than not at all.
-    late = (
-        await session.scalars(
-            select(Target).where(
-                Target.tenant_id == tenant.id,
-                Target.period == period.key,
-                Target.kpi.in_([k.key for k in kpis]),
-                Target.scope.in_([*scopes, str(scope)]),
-            )
-        )
-    ).all()
+    late = await targets_repo.of_scopes(
+        session,
+        tenant_id=tenant.id,
+        period=period.key,
+        scopes=[*scopes, str(scope)],
+        kpis=[k.key for k in kpis],
+    )
     late = [t for t in late if (t.kpi, t.scope) not in versions]
     history = await targets_repo.versions(
         session, tenant_id=tenant.id, target_ids=[t.id for t in late]

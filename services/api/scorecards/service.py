@@ -18,13 +18,12 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.api.scorecards.schemas import LeaderboardOut, LeaderRow, ScorecardItem, ScorecardOut
 from paceline.api.templates.service import find_template
 from paceline.shared.db.context import find_kpi
-from paceline.shared.db.models import Rep, TargetVersion, Tenant
+from paceline.shared.db.models import TargetVersion, Tenant
 from paceline.shared.errors import FieldError, InvalidInput, NotFound
 from paceline.shared.kpi.calendar import WorkCalendar
 from paceline.shared.kpi.catalog import KpiDefinition
@@ -38,6 +37,7 @@ from paceline.shared.kpi.scorecards import (
     weighted_score,
 )
 from paceline.shared.kpi.values import KpiValue, kpi_value
+from paceline.shared.readmodel import org
 from paceline.shared.readmodel import rollups as progress_repo
 from paceline.shared.readmodel import targets as targets_repo
 from paceline.shared.readmodel.evaluation import counted_days_end, q4
@@ -146,15 +146,7 @@ async def rep_scorecards(
 ) -> list[ScorecardOut]:
     """Scorecards of several reps at once (one query per KPI and table)."""
     end = counted_days_end(period, as_of, ZoneInfo(tenant.timezone))
-    roles = dict(
-        (
-            await session.execute(
-                select(Rep.id, Rep.role).where(
-                    Rep.tenant_id == tenant.id, Rep.id.in_(list(rep_ids))
-                )
-            )
-        ).all()
-    )
+    roles = await org.rep_roles(session, tenant_id=tenant.id, rep_ids=rep_ids)
     templates: dict[str, RoleTemplate] = {}
     for rep in rep_ids:
         key = template_key or roles.get(rep) or "account_manager"
@@ -324,13 +316,7 @@ async def leaderboard(
             as_of=as_of,
             calendar=calendar,
         )
-    names = dict(
-        (
-            await session.execute(
-                select(Rep.id, Rep.name).where(Rep.tenant_id == tenant.id, Rep.id.in_(reps))
-            )
-        ).all()
-    )
+    names = await org.rep_names(session, tenant_id=tenant.id, rep_ids=reps)
 
     def sort_key(card: ScorecardOut) -> tuple[int, Decimal, str]:
         # By score; or by one KPI's actual (ascending when lower is better).

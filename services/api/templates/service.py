@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from paceline.api.templates import repository as repo
 from paceline.api.templates.schemas import TemplateIn, TemplateItemIO, TemplateOut
 from paceline.shared.db.context import find_kpi
 from paceline.shared.db.models import RoleTemplateRow
@@ -61,13 +61,7 @@ async def template_out(session: AsyncSession, tenant_id: str, t: RoleTemplate) -
 
 async def list_templates(session: AsyncSession, *, tenant_id: str) -> list[TemplateOut]:
     """Built-in templates, then the tenant's."""
-    rows = (
-        await session.scalars(
-            select(RoleTemplateRow)
-            .where(RoleTemplateRow.tenant_id == tenant_id)
-            .order_by(RoleTemplateRow.key)
-        )
-    ).all()
+    rows = await repo.custom_rows(session, tenant_id=tenant_id)
     custom = {r.key: template_from_row(r) for r in rows}
     out = [await template_out(session, tenant_id, custom.pop(t.key, t)) for t in BUILTIN_TEMPLATES]
     out += [await template_out(session, tenant_id, t) for t in custom.values()]

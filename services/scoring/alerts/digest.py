@@ -17,15 +17,15 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from paceline.scoring.alerts import digest_repository as digests
 from paceline.scoring.alerts import repository as repo
 from paceline.scoring.delivery import repository as delivery_repo
 from paceline.shared.alert_options import AlertOptions
 from paceline.shared.db.context import find_kpi
-from paceline.shared.db.models import Alert, Tenant
-from paceline.shared.db.models_alerts import AlertEvent, Digest
+from paceline.shared.db.models import Tenant
+from paceline.shared.db.models_alerts import Digest
 from paceline.shared.kpi.calendar import WorkCalendar
 from paceline.shared.kpi.periods import parse_period
 from paceline.shared.readmodel.evaluation import fmt4
@@ -74,15 +74,9 @@ async def make_due(
     teams = await repo.teams(session, tenant_id=tenant.id)
     for kind, period in kinds:
         for team in teams:
-            exists = await session.scalar(
-                select(Digest.id).where(
-                    Digest.tenant_id == tenant.id,
-                    Digest.team_id == team.id,
-                    Digest.kind == kind,
-                    Digest.period == period,
-                )
-            )
-            if exists is not None:
+            if await digests.exists(
+                session, tenant_id=tenant.id, team_id=team.id, kind=kind, period=period
+            ):
                 continue
             body = await build(
                 session,
@@ -187,12 +181,7 @@ async def build(
         )
     behind = [t for t in targets if t["status"] in ("behind", "at_risk")]
     alerts = [a for a in await repo.open_alerts(session, tenant_id=tenant.id) if a.scope in scopes]
-    previous = await session.scalar(
-        select(Digest)
-        .where(Digest.tenant_id == tenant.id, Digest.team_id == team_id, Digest.kind == kind)
-        .order_by(Digest.created_at.desc(), Digest.id.desc())
-        .limit(1)
-    )
+    previous = await digests.latest(session, tenant_id=tenant.id, team_id=team_id, kind=kind)
     since = previous.created_at if previous is not None else None
     before = {
         str(t["target_id"]): t["status"]
@@ -212,21 +201,14 @@ async def build(
     opened: list[int] = []
     resolved: list[int] = []
     if since is not None:
-        rows = await session.execute(
-            select(AlertEvent.alert_id, AlertEvent.action)
-            .join(Alert, Alert.id == AlertEvent.alert_id)
-            .where(
-                AlertEvent.tenant_id == tenant.id,
-                AlertEvent.at > since,
-                AlertEvent.at <= now,
-                Alert.scope.in_(sorted(scopes)),
-            )
+        actions = await digests.alert_actions(
+            session, tenant_id=tenant.id, scopes=scopes, after=since, until=now
         )
-        for alert_id, action in rows.all():
+        for alert_id, action in actions:
             if action in ("opened", "reopened"):
-                opened.append(int(alert_id))
+                opened.append(alert_id)
             elif action == "resolved":
-                resolved.append(int(alert_id))
+                resolved.append(alert_id)
     label = "Weekly" if kind == "weekly" else "Month-end"
     summary = [
         f"{len(targets)} targets: "
