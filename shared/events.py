@@ -1,4 +1,4 @@
-"""The canonical event: one JSON shape for every source (PRODUCT.md section 3).
+"""The canonical event: one JSON shape for every source (docs/API.md, "The canonical event").
 
 Adapters map CRM payloads into :class:`CanonicalEvent`; the event log carries it inside an
 :class:`Envelope` that adds what the ingest service knows (tenant, source, receive time).

@@ -20,11 +20,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.shared.db.models import Alert, RepMembership
 from paceline.shared.db.models_alerts import AlertEvent
+from paceline.shared.db.upsert import insert_for
 
 SEVERITIES = ("info", "warning", "critical")
 SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
@@ -143,11 +143,7 @@ async def raise_alert(
     """
     alert = await _locked(session, tenant_id=tenant_id, dedup_key=dedup_key)
     if alert is None:
-        insert = (
-            postgresql.insert(Alert)
-            if session.get_bind().dialect.name == "postgresql"
-            else sqlite.insert(Alert)
-        )
+        insert = insert_for(session, Alert)
         new_id = await session.scalar(
             insert.values(
                 tenant_id=tenant_id,

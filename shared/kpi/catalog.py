@@ -1,4 +1,4 @@
-"""The built-in KPI catalog (PRODUCT.md section 4), each defined by a formula.
+"""The built-in KPI catalog (docs/KPIS.md), each defined by a formula.
 
 Defining the built-ins in the same formula language as custom KPIs means one evaluator,
 one set of property tests, and a catalog whose definitions users can read.

@@ -12,7 +12,7 @@ day roll up to any team and period::
     sum(payment.amount_paid by due_date)            # which date decides the fact day
     working_day_share(any)                          # share of working days with an event
 
-Grammar (docs/FORMULAS.md has the user-facing version)::
+Grammar (docs/KPIS.md, "Custom KPIs: the formula language", has the user-facing version)::
 
     formula   := term ("*" number)?
     term      := agg | "ratio" "(" agg "," agg ")" | "working_day_share" "(" source ")"

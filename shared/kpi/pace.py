@@ -1,4 +1,4 @@
-"""Pace, projections and status (PRODUCT.md section 6), pure and clock-free.
+"""Pace, projections and status (docs/KPIS.md, "Progress and pace"), pure and clock-free.
 
 Cumulative KPIs (sums, counts, distinct counts) are judged against where the period
 should be by now:

@@ -1,4 +1,4 @@
-"""Role templates and scorecards (PRODUCT.md section 6), pure.
+"""Role templates and scorecards (docs/KPIS.md, "Scorecards"), pure.
 
 A role template lists KPIs with weights that sum to 100; the built-in ones follow the
 60 / 30 / 10 mix of result, process and capability KPIs, with at most five KPIs each.

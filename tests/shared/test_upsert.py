@@ -16,7 +16,8 @@ def test_each_database_gets_its_own_on_conflict_insert() -> None:
     lite = insert_of("sqlite", FxRate).on_conflict_do_nothing(
         index_elements=["tenant_id", "currency", "day"]
     )
-    assert isinstance(pg, postgresql.Insert) and isinstance(lite, sqlite.Insert)
+    assert isinstance(pg, postgresql.Insert)
+    assert isinstance(lite, sqlite.Insert)
     assert "ON CONFLICT (tenant_id, currency, day) DO NOTHING" in str(
         pg.compile(dialect=postgresql.dialect())
     )

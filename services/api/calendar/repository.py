@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.shared.db.models import CalendarDay
+from paceline.shared.db.upsert import insert_for
 
 
 async def changes(
@@ -32,11 +32,7 @@ async def put_change(
     session: AsyncSession, *, tenant_id: str, day: date, kind: str, name: str, now: datetime
 ) -> None:
     """Store the tenant's change to a day, replacing any earlier one."""
-    insert = (
-        postgresql.insert(CalendarDay)
-        if session.get_bind().dialect.name == "postgresql"
-        else sqlite.insert(CalendarDay)
-    )
+    insert = insert_for(session, CalendarDay)
     stmt = insert.values(tenant_id=tenant_id, day=day, kind=kind, name=name, updated_at=now)
     stmt = stmt.on_conflict_do_update(
         index_elements=["tenant_id", "day"],

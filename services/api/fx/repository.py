@@ -6,10 +6,10 @@ from collections.abc import Collection, Sequence
 from datetime import date, datetime
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.shared.db.models import FxRate
+from paceline.shared.db.upsert import insert_for
 
 # Rows per executemany batch (the driver batches them; this bounds memory per call).
 _CHUNK = 5_000
@@ -58,11 +58,7 @@ async def upsert_rates(
     now: datetime,
 ) -> None:
     """Insert rates, replacing any stored for the same currency and day."""
-    insert = (
-        postgresql.insert(FxRate)
-        if session.get_bind().dialect.name == "postgresql"
-        else sqlite.insert(FxRate)
-    )
+    insert = insert_for(session, FxRate)
     stmt = insert.on_conflict_do_update(
         index_elements=["tenant_id", "currency", "day"],
         set_={"rate": insert.excluded.rate, "updated_at": insert.excluded.updated_at},

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, String, and_, bindparam, func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.shared.db.models import (
@@ -24,6 +24,7 @@ from paceline.shared.db.models import (
     Tenant,
 )
 from paceline.shared.db.models_alerts import EvalState
+from paceline.shared.db.upsert import insert_for
 from paceline.shared.money import SCALE
 
 GLOBAL = "*"  # tenant id of state that belongs to no tenant (the events cursor)
@@ -61,11 +62,7 @@ async def put_state(
     session: AsyncSession, *, tenant_id: str, key: str, state: dict[str, Any], now: datetime
 ) -> None:
     """Store an evaluator's state."""
-    insert = (
-        postgresql.insert(EvalState)
-        if session.get_bind().dialect.name == "postgresql"
-        else sqlite.insert(EvalState)
-    )
+    insert = insert_for(session, EvalState)
     stmt = insert.values(tenant_id=tenant_id, key=key, state=state, updated_at=now)
     await session.execute(
         stmt.on_conflict_do_update(

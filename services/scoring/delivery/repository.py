@@ -8,11 +8,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.shared.db.alerts import SEVERITY_RANK
 from paceline.shared.db.models_alerts import AlertEvent, Delivery, DeliveryAttempt, Subscription
+from paceline.shared.db.upsert import insert_for
 from paceline.shared.readmodel.org import team_parents
 
 DEFAULT_ACTIONS = ("opened", "reopened", "escalated", "resolved")
@@ -43,11 +43,7 @@ def alert_payload(event: AlertEvent) -> dict[str, Any]:
 
 
 def _insert(session: AsyncSession) -> Any:
-    return (
-        postgresql.insert(Delivery)
-        if session.get_bind().dialect.name == "postgresql"
-        else sqlite.insert(Delivery)
-    )
+    return insert_for(session, Delivery)
 
 
 async def enqueue(

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import String, and_, bindparam, delete, func, or_, select, text, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.shared.db.models import (
@@ -27,6 +27,7 @@ from paceline.shared.db.models import (
     Rep,
     Tenant,
 )
+from paceline.shared.db.upsert import dialect_of, insert_for, insert_of
 from paceline.shared.kpi.records import FactDelta
 
 T = TypeVar("T")
@@ -36,13 +37,6 @@ _CHUNK = 500
 def _chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
-
-
-def _insert(session: AsyncSession, table: Any) -> Any:
-    name = session.get_bind().dialect.name
-    if name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
 
 
 # -- log positions -----------------------------------------------------------------------
@@ -56,7 +50,7 @@ async def lock_positions(
     if not parts:
         return {}
     await session.execute(
-        _insert(session, ConsumerOffset)
+        insert_for(session, ConsumerOffset)
         .values(
             [
                 {
@@ -264,12 +258,11 @@ def _statement(session: AsyncSession, name: str, build: Callable[[Any], Any]) ->
     Building ``insert().values(rows)`` per batch instead compiled a new statement every
     time, which was most of a batch's cost (bench/pipeline.py, profiled).
     """
-    dialect = session.get_bind().dialect.name
+    dialect = dialect_of(session)
     key = (dialect, name)
     stmt = _STATEMENTS.get(key)
     if stmt is None:
-        module = postgresql if dialect == "postgresql" else sqlite
-        stmt = _STATEMENTS[key] = build(module.insert)
+        stmt = _STATEMENTS[key] = build(lambda table: insert_of(dialect, table))
     return stmt
 
 
@@ -303,7 +296,7 @@ async def insert_new_events(
 async def add_rejects(session: AsyncSession, *, rows: Sequence[dict[str, Any]]) -> None:
     """Keep log records the scoring service could not read, with the reason."""
     if rows:
-        await session.execute(_insert(session, LogReject).values(list(rows)))
+        await session.execute(insert_for(session, LogReject).values(list(rows)))
 
 
 # -- records -----------------------------------------------------------------------------
