@@ -46,17 +46,22 @@ test-dates: $(STAMP) services
 test-fast: $(STAMP)
 	$(BIN)/pytest -m "not pg and not kafka and not slow and not browser"
 
-lint: $(STAMP)
+lint: $(STAMP) build/typecheck
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	PYTHONPATH=build/typecheck $(BIN)/lint-imports
 
-# mypy needs the installed layout (paceline.* mapped from the folders): a symlink tree.
-typecheck: $(STAMP)
+# mypy and import-linter need the installed layout (paceline.* mapped from the folders):
+# a symlink tree, build/typecheck/paceline (links only: it follows the source tree).
+.PHONY: build/typecheck
+build/typecheck:
 	@rm -rf build/typecheck && mkdir -p build/typecheck/paceline
 	@ln -s ../../../services/__init__.py build/typecheck/paceline/__init__.py
 	@for d in api ingest scoring cli; do ln -s ../../../services/$$d build/typecheck/paceline/$$d; done
 	@ln -s ../../../shared build/typecheck/paceline/shared
 	@ln -s ../../../migrations build/typecheck/paceline/migrations
+
+typecheck: $(STAMP) build/typecheck
 	MYPYPATH=build/typecheck $(BIN)/mypy -p paceline
 
 fmt: $(STAMP)
