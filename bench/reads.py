@@ -31,12 +31,14 @@ import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 import httpx
 from sqlalchemy import Date, TextClause, bindparam, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bench import harness
 from bench.readsdata import TENANT, Data, Scale, generate, rep_id, rep_team, team_id
 from paceline.api.facts.service import export_facts
 from paceline.api.org.schemas import OrgIn, RepIn, TeamIn
 from paceline.api.org.service import replace_org
+from paceline.api.progress.schemas import ProgressOut
 from paceline.api.progress.service import progress
 from paceline.api.targets.schemas import TargetIn
 from paceline.api.targets.service import create_target
@@ -48,6 +50,7 @@ from paceline.shared.db.models import Tenant
 from paceline.shared.db.session import Database
 from paceline.shared.kpi.catalog import BUILTIN_BY_KEY
 from paceline.shared.money import SCALE
+from paceline.shared.readmodel.progress import kpi_or_404, parse_period_or_422
 from paceline.shared.readmodel.scopes import parse_scope
 
 TITLE = "Reads at scale: progress and facts export"
@@ -404,6 +407,21 @@ def _check_http_export(out: Any, rows: Rows) -> None:
     _check_export_team((out.json()["rows"], None), rows)
 
 
+async def _progress(
+    session: AsyncSession, tenant: Tenant, kpi: str, scope: str, period_key: str
+) -> ProgressOut:
+    """What ``GET /v1/progress`` does: resolve the parameters (as its dependencies do),
+    then the progress service."""
+    return await progress(
+        session,
+        tenant=tenant,
+        kpi=await kpi_or_404(session, tenant.id, kpi),
+        scope=parse_scope(scope),
+        period=parse_period_or_422(period_key, tenant),
+        as_of=AS_OF,
+    )
+
+
 def service_cases(db: Database, tenant: Tenant, table: str) -> list[Case]:
     """Progress and export through the service functions."""
     cases: list[Case] = []
@@ -415,14 +433,7 @@ def service_cases(db: Database, tenant: Tenant, table: str) -> list[Case]:
                     kpi: str = kpi, scope: str = scope, period_key: str = period_key
                 ) -> Any:
                     async with db.transaction(write=False) as session:
-                        return await progress(
-                            session,
-                            tenant=tenant,
-                            kpi_key=kpi,
-                            scope_text=scope,
-                            period_key=period_key,
-                            as_of=AS_OF,
-                        )
+                        return await _progress(session, tenant, kpi, scope, period_key)
 
                 cases.append(
                     Case(
@@ -440,13 +451,8 @@ def service_cases(db: Database, tenant: Tenant, table: str) -> list[Case]:
 
     async def call_seasonal() -> Any:
         async with db.transaction(write=False) as session:
-            return await progress(
-                session,
-                tenant=seasonal,
-                kpi_key="revenue",
-                scope_text=SCOPES["team"],
-                period_key=PERIODS["month"][0],
-                as_of=AS_OF,
+            return await _progress(
+                session, seasonal, "revenue", SCOPES["team"], PERIODS["month"][0]
             )
 
     cases.append(
