@@ -29,7 +29,7 @@ from paceline.ingest.imports.schemas import ImportMapping
 from paceline.ingest.imports.service import run_import
 from paceline.scoring.worker import ScoringWorker
 from paceline.shared.clock import SystemClock
-from paceline.shared.db import imports as imports_repo
+from paceline.shared.db import import_runs as imports_repo
 from paceline.shared.db import tenants as tenant_repo
 from paceline.shared.db.migrate import upgrade
 from paceline.shared.db.session import Database

@@ -41,7 +41,7 @@ def _echo_report(out: Any, *, limit: int) -> None:
 
 
 async def _wait_applied(settings: Settings, run_id: int, tenant_id: str, timeout_s: float) -> bool:
-    from paceline.shared.db import imports as repo
+    from paceline.shared.db import import_runs as repo
     from paceline.shared.db.session import Database
 
     db = Database(settings.effective_database_url)

@@ -115,6 +115,9 @@ class Event(Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "source", "event_id"),
         Index("ix_events_tenant_record", "tenant_id", "type", "record_id"),
+        # Scoring's data-quality checks (duplicate visits, bursts) read a rep's events of
+        # one type over a day; without it each check scanned the tenant's events.
+        Index("ix_events_tenant_rep_type_time", "tenant_id", "rep_id", "type", "occurred_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

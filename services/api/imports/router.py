@@ -15,9 +15,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from paceline.shared.db import imports as repo
+from paceline.shared.db import import_runs as repo
 from paceline.shared.errors import NotFound
-from paceline.shared.imports import ImportOut, RowIssue, issue_out, run_out
+from paceline.shared.import_report import ImportOut, RowIssue, issue_out, run_out
 from paceline.shared.web.deps import ReadPrincipal, ReadSessionDep, StateDep
 
 router = APIRouter(prefix="/v1", tags=["imports"])

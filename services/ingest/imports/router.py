@@ -14,7 +14,7 @@ from paceline.ingest.imports.schemas import NAME_PATTERN, ImportMapping, ImportR
 from paceline.ingest.imports.service import run_import
 from paceline.shared.errors import FieldError, InvalidInput, UnsupportedMediaType
 from paceline.shared.events import EventType
-from paceline.shared.imports import ImportOut
+from paceline.shared.import_report import ImportOut
 from paceline.shared.web.deps import IngestPrincipal, StateDep
 from paceline.shared.web.errors import request_id_of
 

@@ -41,14 +41,14 @@ from paceline.ingest.imports.schemas import ImportMapping
 from paceline.shared import metrics
 from paceline.shared.clock import Clock
 from paceline.shared.db import audit
-from paceline.shared.db import imports as repo
+from paceline.shared.db import import_runs as repo
 from paceline.shared.db import tenants as tenant_repo
-from paceline.shared.db.models_planning import ImportRun
+from paceline.shared.db.models_import_runs import ImportRun
 from paceline.shared.db.session import Database
 from paceline.shared.errors import EventLogUnavailable, NotFound
 from paceline.shared.eventlog import EventLog, LogRecord
 from paceline.shared.events import CanonicalEvent, Envelope
-from paceline.shared.imports import ImportOut, import_source, run_out
+from paceline.shared.import_report import ImportOut, import_source, run_out
 
 BATCH_SIZE: Final = 5000
 # Row issues kept per run (the counts stay exact beyond it; a warning says so).

@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.shared.db.models import ConsumerOffset, Event
-from paceline.shared.db.models_planning import ImportRowIssue, ImportRun
+from paceline.shared.db.models_import_runs import ImportRowIssue, ImportRun
 
 
 async def get_run(session: AsyncSession, *, tenant_id: str, run_id: int) -> ImportRun | None:

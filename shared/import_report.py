@@ -1,7 +1,7 @@
 """The report of a history import, as both the ingest (POST) and api (GET) services answer it.
 
 The import runs where the event log is (the ingest service, or the CLI); its report is
-stored in the database (:mod:`paceline.shared.db.models_planning`) and read back by the
+stored in the database (:mod:`paceline.shared.db.models_import_runs`) and read back by the
 api service.
 """
 
@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from paceline.shared.db.models_planning import ImportRowIssue, ImportRun
+from paceline.shared.db.models_import_runs import ImportRowIssue, ImportRun
 
 IMPORT_SOURCE_PREFIX = "import:"
 
