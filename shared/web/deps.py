@@ -185,6 +185,18 @@ _api_key_header = APIKeyHeader(
 )
 
 
+# -- the one way in ----------------------------------------------------------------------
+#
+# Every request that presents an API key passes the same three steps, in this order:
+# :func:`principal_of_key` (a key is required, at most 512 characters, known, not expired
+# or revoked: else 401), the key's rate-limit token (else 429 with Retry-After), then
+# :func:`check_scope` (else 403 naming the scope). Routes declare it as a dependency
+# (:func:`require`, :func:`require_any`); the two routes that read the key themselves
+# (``POST /v1/events``, which skips dependency solving, and ``POST /v1/webhooks/{source}``,
+# where a key is one of two ways to name the connector) call :func:`principal_of_request`,
+# which is the same steps on the request's headers.
+
+
 async def authenticate(
     state: StateDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
@@ -217,12 +229,21 @@ def key_of_headers(headers: Headers) -> str | None:
     return headers.get("x-api-key") or None
 
 
-def check_scope(principal: Principal, scope: Scope) -> Principal:
-    """The principal if its key grants ``scope``; 403 otherwise."""
-    if not principal.allows(scope):
+def check_scope(principal: Principal, scope: Scope, *alternatives: Scope) -> Principal:
+    """The principal if its key grants ``scope`` or an alternative; 403 naming them otherwise."""
+    scopes = (scope, *alternatives)
+    if not any(principal.allows(s) for s in scopes):
         metrics.AUTH_FAILURES.labels(reason="missing_scope").inc()
-        raise Forbidden(f"this API key lacks the '{scope}' scope")
+        raise Forbidden(f"this API key lacks the {' or '.join(map(repr, scopes))} scope")
     return principal
+
+
+async def principal_of_request(
+    state: AppState, headers: Headers, scope: Scope, *alternatives: Scope
+) -> Principal:
+    """The caller of a route that reads its key itself: the checks :func:`require` makes."""
+    principal = await principal_of_key(state, key_of_headers(headers))
+    return check_scope(principal, scope, *alternatives)
 
 
 # The attribute that marks a dependency as a scope check: the OpenAPI document shows it
@@ -232,23 +253,15 @@ SCOPE_MARK = "paceline_scope"
 
 def require(scope: Scope) -> Callable[..., Awaitable[Principal]]:
     """A dependency that admits only keys whose scopes grant ``scope``."""
+    return require_any(scope)
+
+
+def require_any(scope: Scope, *alternatives: Scope) -> Callable[..., Awaitable[Principal]]:
+    """A dependency that admits keys whose scopes grant ``scope`` or an alternative."""
+    scopes = (scope, *alternatives)
 
     async def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
-        return check_scope(principal, scope)
-
-    dependency.__name__ = f"require_{scope}"
-    setattr(dependency, SCOPE_MARK, scope)
-    return dependency
-
-
-def require_any(*scopes: Scope) -> Callable[..., Awaitable[Principal]]:
-    """A dependency that admits keys whose scopes grant any of ``scopes``."""
-
-    async def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
-        if not any(principal.allows(s) for s in scopes):
-            metrics.AUTH_FAILURES.labels(reason="missing_scope").inc()
-            raise Forbidden(f"this API key lacks the {' or '.join(map(repr, scopes))} scope")
-        return principal
+        return check_scope(principal, scope, *alternatives)
 
     dependency.__name__ = "require_" + "_or_".join(scopes)
     setattr(dependency, SCOPE_MARK, " or ".join(scopes))

@@ -16,14 +16,7 @@ from paceline.ingest.events.schemas import IngestResponse
 from paceline.ingest.events.service import ingest_events, parse_body
 from paceline.shared.auth import Principal
 from paceline.shared.events import CanonicalEvent
-from paceline.shared.web.deps import (
-    AppState,
-    IngestPrincipal,
-    StateDep,
-    check_scope,
-    key_of_headers,
-    principal_of_key,
-)
+from paceline.shared.web.deps import AppState, IngestPrincipal, StateDep, principal_of_request
 from paceline.shared.web.errors import request_id_of
 
 SOURCE_PATTERN: Final = r"^[a-z0-9][a-z0-9_.\-]{0,63}$"
@@ -37,7 +30,8 @@ class _HotRoute(APIRoute):
     scope check, ``source``) cost more CPU per request than the rest of the request
     (docs/PERFORMANCE.md). The declarations stay: they describe the route in OpenAPI and
     to the route-rules test, which also calls the route with every kind of key. The
-    handler enforces exactly them, with the same functions the dependencies use.
+    handler enforces exactly them, through the same steps as the dependencies
+    (``principal_of_request``: ``principal_of_key``, then ``check_scope``).
     """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
@@ -46,9 +40,7 @@ class _HotRoute(APIRoute):
 
 async def _handle(request: Request) -> Response:
     state: AppState = request.app.state.paceline
-    principal = check_scope(
-        await principal_of_key(state, key_of_headers(request.headers)), "ingest"
-    )
+    principal = await principal_of_request(state, request.headers, "ingest")
     source = request.query_params.get("source", "api")
     if not _SOURCE.match(source):
         raise RequestValidationError(

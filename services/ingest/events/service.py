@@ -163,6 +163,10 @@ def validate_item(item: _Item, *, now: datetime) -> tuple[CanonicalEvent | None,
     )
 
 
+# What :func:`validate_item` gives for one item: the event (None if invalid) and its result.
+Checked = tuple[CanonicalEvent | None, EventResult]
+
+
 async def ingest_events(
     *,
     items: Sequence[_Item],
@@ -173,6 +177,29 @@ async def ingest_events(
     request_id: str | None,
 ) -> IngestResponse:
     """Validate items and append the valid ones to the log; per-event results."""
+    return await append_checked(
+        checked=[validate_item(item, now=now) for item in items],
+        tenant_id=tenant_id,
+        source=source,
+        eventlog=eventlog,
+        now=now,
+        request_id=request_id,
+    )
+
+
+async def append_checked(
+    *,
+    checked: Sequence[Checked],
+    tenant_id: str,
+    source: str,
+    eventlog: EventLog,
+    now: datetime,
+    request_id: str | None,
+) -> IngestResponse:
+    """Append items already checked by :func:`validate_item` (not again); per-event results.
+
+    Repeated event ids within the request are answered ``duplicate`` and appended once.
+    """
     results: list[EventResult] = []
     records: list[LogRecord] = []
     seen: set[str] = set()
@@ -180,8 +207,7 @@ async def ingest_events(
     encode = envelope_encoder(
         tenant_id=tenant_id, source=source, received_at=now, request_id=request_id
     )
-    for item in items:
-        event, result = validate_item(item, now=now)
+    for event, result in checked:
         if event is not None:
             if event.event_id in seen:
                 result = result.model_copy(update={"status": "duplicate"})

@@ -143,7 +143,7 @@ class Mapping(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class Mapped:
-    """A canonical event (raw JSON, validated by the intake)."""
+    """A canonical event as raw JSON; the webhook service validates it once, before append."""
 
     event: dict[str, Any]
 

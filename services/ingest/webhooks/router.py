@@ -20,7 +20,7 @@ from paceline.ingest.webhooks.signatures import SignatureError
 from paceline.shared import metrics
 from paceline.shared.errors import PayloadTooLarge, Unauthorized
 from paceline.shared.outbound import outbound_client
-from paceline.shared.web.deps import StateDep
+from paceline.shared.web.deps import StateDep, key_of_headers, principal_of_request
 from paceline.shared.web.errors import request_id_of
 
 log = logging.getLogger(__name__)
@@ -82,24 +82,15 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
             "text/xml": {"example": "<soapenv:Envelope ...><Ack>true</Ack>...</soapenv:Envelope>"},
         },
     },
-    401: {"description": "Unknown endpoint, or a wrong or stale signature: nothing stored"},
+    401: {
+        "description": "Unknown endpoint, or a wrong or stale signature, or (without an "
+        "endpoint id) an API key that is not valid: nothing stored"
+    },
+    403: {"description": "Without an endpoint id: the API key lacks the ingest scope"},
     413: {"description": "Body too large"},
+    429: {"description": "Without an endpoint id: the API key made too many requests"},
     503: {"description": "The event log is unavailable; retry after Retry-After"},
 }
-
-
-async def _tenant_of_key(request: Request, state: StateDep) -> str | None:
-    """The tenant of an ingest-scoped API key, when one is sent instead of an endpoint id."""
-    auth = request.headers.get("authorization", "")
-    raw = (
-        auth[7:].strip() if auth.lower().startswith("bearer ") else request.headers.get("x-api-key")
-    )
-    if not raw:
-        return None
-    principal = await state.keys.principal(raw)
-    if not principal.allows("ingest"):
-        raise Unauthorized("this API key lacks the 'ingest' scope")
-    return principal.tenant_id
 
 
 async def _receive(
@@ -107,10 +98,14 @@ async def _receive(
 ) -> Response:
     assert state.eventlog is not None
     assert state.box is not None
+    endpoint_id = endpoint_id or request.headers.get("x-paceline-endpoint")
+    tenant_id = None
+    if not endpoint_id and key_of_headers(request.headers) is not None:
+        # A key instead of the endpoint id: the one way in every keyed route takes
+        # (length guard, 401, rate limit 429, scope 403; docs/SECURITY.md).
+        tenant_id = (await principal_of_request(state, request.headers, "ingest")).tenant_id
     body = await request.body()
     now = state.clock.now()
-    endpoint_id = endpoint_id or request.headers.get("x-paceline-endpoint")
-    tenant_id = None if endpoint_id else await _tenant_of_key(request, state)
     async with state.db.transaction(write=False) as session:
         try:
             row = await service.find_connector(

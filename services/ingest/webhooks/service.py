@@ -9,11 +9,13 @@
 4. **Read** each item into vendor records — outside any database transaction, because it
    may call the CRM's API (HubSpot enrichment).
 5. **Apply** in one write transaction: fold each record into its snapshot, map it with
-   the tenant's mapping, keep what cannot be mapped in the quarantine (per item, with the
-   reasons), append the canonical events to the event log through the same intake as
-   ``POST /v1/events`` (:func:`ingest_events`, ``source`` = the connector's source), then
-   commit. The answer (2xx) comes only after the log holds the events and the commit
-   succeeded; a log outage answers 503 and rolls back, and the CRM retries.
+   the tenant's mapping, validate each mapped event once with the canonical intake's
+   complete check (:func:`validate_item`, the one ``POST /v1/events`` makes), keep what
+   cannot be mapped or is not valid in the quarantine (per item, with the reasons),
+   append the valid events to the event log without checking them again
+   (:func:`append_checked`, ``source`` = the connector's source), then commit. The
+   answer (2xx) comes only after the log holds the events and the commit succeeded; a
+   log outage answers 503 and rolls back, and the CRM retries.
 
 Event ids are stable per vendor event, so retries and replays inside the signature window
 are acknowledged and counted once (scoring drops repeated ``(tenant, source, event_id)``).
@@ -30,7 +32,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from paceline.ingest.events.service import _Item, ingest_events, validate_item
+from paceline.ingest.events.schemas import EventResult
+from paceline.ingest.events.service import Checked, _Item, append_checked, validate_item
 from paceline.ingest.webhooks import repository as repo
 from paceline.ingest.webhooks.adapters import adapter_for
 from paceline.ingest.webhooks.base import (
@@ -59,6 +62,7 @@ from paceline.shared.crypto import SecretBox
 from paceline.shared.db.models_webhooks import WebhookConnector, WebhookRecord
 from paceline.shared.errors import Unauthorized
 from paceline.shared.eventlog import EventLog
+from paceline.shared.events import CanonicalEvent
 
 log = logging.getLogger(__name__)
 
@@ -174,15 +178,27 @@ class ItemResult:
         }
 
 
-def _validated(outcome: Outcome, *, now: datetime) -> Outcome:
-    """A mapped event checked by the canonical intake's validation."""
+@dataclass(frozen=True, slots=True)
+class _Valid:
+    """A mapped event that passed the canonical intake's validation, and its result."""
+
+    event: CanonicalEvent
+    result: EventResult
+
+
+def _validated(outcome: Outcome, *, index: int, now: datetime) -> _Valid | Skipped | Failed:
+    """A mapped event through the canonical intake's validation, the only one it gets.
+
+    :func:`validate_item` is the complete check of ``POST /v1/events`` (types, NUL
+    characters, the schema, dates too far ahead); what fails it is ``invalid_event``.
+    """
     if not isinstance(outcome, Mapped):
         return outcome
-    event, result = validate_item(_Item(0, outcome.event), now=now)
+    event, result = validate_item(_Item(index, outcome.event), now=now)
     if event is None:
         reasons = "; ".join(f"{e.field}: {e.reason}" for e in result.errors)
         return Failed("invalid_event", f"event {outcome.event.get('event_id')}: {reasons}")
-    return outcome
+    return _Valid(event, result)
 
 
 def _object_mapping(mapping: Mapping, record: VendorRecord) -> ObjectMapping | Outcome:
@@ -264,7 +280,7 @@ async def apply(
 ) -> list[ItemResult]:
     """Map, quarantine and log the items (in the caller's write transaction)."""
     results: list[ItemResult] = []
-    events: list[dict[str, Any]] = []
+    checked: list[Checked] = []  # validated once, appended as they are
     owners: list[int] = []  # index of the item each event came from
     complete: list[tuple[str, str]] = []
     snapshots = await _fold(session, conn=conn, prepared=prepared, now=now)
@@ -275,9 +291,9 @@ async def apply(
         if p.error is not None:
             problems.append(Failed(p.error.code, p.error.reason))
         for record in p.records:
-            outcome = _validated(_map(conn, record, snapshots), now=now)
-            if isinstance(outcome, Mapped):
-                events.append(outcome.event)
+            outcome = _validated(_map(conn, record, snapshots), index=len(checked), now=now)
+            if isinstance(outcome, _Valid):
+                checked.append((outcome.event, outcome.result))
                 owners.append(len(results) - 1)
                 if record.canonical is None:
                     complete.append((record.object_type, record.record_id))
@@ -311,9 +327,9 @@ async def apply(
             res.quarantine_id = row.id
         elif not p.records or not any(owner == len(results) - 1 for owner in owners):
             res.reason = "nothing to count (ignored or skipped by the mapping)"
-    if events:
-        response = await ingest_events(
-            items=[_Item(i, ev) for i, ev in enumerate(events)],
+    if checked:
+        response = await append_checked(
+            checked=checked,
             tenant_id=conn.tenant_id,
             source=conn.source,
             eventlog=eventlog,

@@ -219,4 +219,17 @@ async def test_the_endpoint_id_can_be_in_the_path_or_an_api_key_can_name_the_ten
             **sw_headers(secret, body, "c"),
         },
     )
-    assert resp.status_code == 401
+    # The key is known but lacks the scope: 403 naming it, as on every keyed route.
+    assert resp.status_code == 403, resp.text
+    assert resp.json()["error"]["message"] == "this API key lacks the 'ingest' scope"
+    resp = await s.client.post(
+        "/v1/webhooks/crm9",
+        content=body,
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": "Bearer " + "k" * 513,
+            **sw_headers(secret, body, "d"),
+        },
+    )
+    assert resp.status_code == 401, resp.text  # the length guard, before any look-up
+    assert resp.json()["error"]["message"] == "the API key is not valid"

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import pytest
 from standardwebhooks import Webhook
 
@@ -200,6 +201,72 @@ async def test_an_invalid_canonical_event_is_kept_and_the_good_ones_logged(
     assert "amount" in kept["reason"]
     await s.wait_scored()
     assert await facts(s, "visits") == {("u-1", "2026-11-10"): Decimal(1)}
+
+
+async def test_mapped_records_that_fail_the_intake_checks_are_kept_with_the_reason(
+    embedded_stack: Stack,
+) -> None:
+    """Mapped records are validated once, before append, by the complete intake check:
+    what only that check refuses (a date more than a year ahead, a NUL character) is
+    quarantined with the field and reason; the good record of the same body is logged."""
+    s = embedded_stack
+    token = "rec-token-7Hq2"
+    out = await put_connector(
+        s,
+        "crm7",
+        settings={
+            "signature": "token",
+            "format": "records",
+            "items_path": "records",
+            "object_type": "deal",
+            "record_id_path": "id",
+            "version_path": "updated",
+        },
+        secrets={"secret": token},
+        mapping={
+            "objects": {
+                "deal": {
+                    "type": "deal",
+                    "fields": {
+                        "rep_id": "owner",
+                        "stage": "stage",
+                        "amount": "amount",
+                        "customer_id": "customer",
+                    },
+                    "values": {"stage": {"open": ["open"], "won": ["won"]}},
+                }
+            },
+            "owners": {"u1": "r-anna"},
+            "default_currency": "CNY",
+        },
+    )
+    ahead = (now() + timedelta(days=400)).isoformat()  # the app's clock is the wall clock
+    record = {"owner": "u1", "stage": "open", "amount": "100", "customer": "c-1"}
+    body = orjson.dumps(
+        {
+            "records": [
+                {**record, "id": "d-ok", "updated": "2026-11-10T02:00:00Z"},
+                {**record, "id": "d-ahead", "updated": ahead},
+                {**record, "id": "d-nul", "updated": "2026-11-10T03:00:00Z", "customer": "c\x00x"},
+            ]
+        }
+    )
+    resp = await post_webhook(s, "crm7", out["endpoint_id"], body, {"X-Paceline-Token": token})
+    assert resp.status_code == 200, resp.text
+    answer = resp.json()
+    assert (answer["accepted"], answer["quarantined"]) == (1, 2), answer
+    by_record = {r["record_id"]: r for r in await quarantine(s)}
+    assert set(by_record) == {"d-ahead", "d-nul"}
+    assert {r["reason_code"] for r in by_record.values()} == {"invalid_event"}
+    assert by_record["d-ahead"]["reason"] == (
+        f"event crm7-deal-d-ahead-{ahead}: occurred_at: is more than a year in the future"
+    )
+    assert by_record["d-nul"]["reason"] == (
+        "event crm7-deal-d-nul-2026-11-10T03:00:00Z: customer_id: contains a NUL character "
+        "(\\u0000), which cannot be stored"
+    )
+    await s.wait_scored()
+    assert list(await stored_events(s, "crm7")) == ["crm7-deal-d-ok-2026-11-10T02:00:00Z"]
 
 
 # -- recipes: 简道云, 纷享销客, 销售易 -----------------------------------------------------------
