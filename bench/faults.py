@@ -59,7 +59,7 @@ from sqlalchemy import func, select
 from bench import procs
 from bench.servers import free_ports
 from bench.subscriber import Subscriber
-from paceline.scoring.alerts.engine import CURSOR_KEY
+from paceline.scoring.alerts.follower import CURSOR_KEY
 from paceline.scoring.alerts.repository import GLOBAL
 from paceline.shared.db.models import Event
 from paceline.shared.db.models_alerts import AlertEvent, Delivery, EvalState

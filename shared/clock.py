@@ -9,10 +9,15 @@ from typing import Protocol
 
 
 class Clock(Protocol):
-    """Something that tells the current time, always timezone-aware (UTC)."""
+    """Something that tells the current time, always timezone-aware (UTC), and measures
+    intervals on a time line that never goes back."""
 
     def now(self) -> datetime:
         """The current instant, timezone-aware."""
+        ...
+
+    def monotonic(self) -> float:
+        """Seconds on a time line that never goes back; only differences mean anything."""
         ...
 
 
@@ -23,28 +28,44 @@ class SystemClock:
         """The current instant in UTC."""
         return datetime.now(UTC)
 
+    def monotonic(self) -> float:
+        """``time.monotonic()``: no change of the system's date moves it."""
+        return time.monotonic()
+
 
 class FixedClock:
-    """A clock for tests: stands still until advanced."""
+    """A clock for tests: stands still until advanced.
+
+    Its monotonic time is the sum of the moves forward (``advance``, or ``set`` to a later
+    instant) since it was made: a jump back moves ``now()`` but not ``monotonic()``.
+    """
 
     def __init__(self, at: datetime) -> None:
         if at.tzinfo is None:
             raise ValueError("FixedClock needs a timezone-aware datetime")
         self._at = at.astimezone(UTC)
+        self._elapsed = 0.0
 
     def now(self) -> datetime:
         """The instant the clock was set to."""
         return self._at
 
+    def monotonic(self) -> float:
+        """Seconds the clock was moved forward since it was made."""
+        return self._elapsed
+
     def advance(self, delta: timedelta) -> None:
         """Move the clock forward."""
+        self._elapsed += max(delta.total_seconds(), 0.0)
         self._at += delta
 
     def set(self, at: datetime) -> None:
         """Jump to an instant."""
         if at.tzinfo is None:
             raise ValueError("FixedClock needs a timezone-aware datetime")
-        self._at = at.astimezone(UTC)
+        at = at.astimezone(UTC)
+        self._elapsed += max((at - self._at).total_seconds(), 0.0)
+        self._at = at
 
 
 class StartedClock:
@@ -66,6 +87,10 @@ class StartedClock:
     def now(self) -> datetime:
         """The start instant plus the time elapsed since the clock was made."""
         return self._start + timedelta(seconds=self._monotonic() - self._t0)
+
+    def monotonic(self) -> float:
+        """The monotonic time it runs on (``time.monotonic`` unless given another)."""
+        return self._monotonic()
 
 
 def reference_instant(text: str, *, wall: datetime, tz: tzinfo) -> datetime:

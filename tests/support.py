@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 
 from paceline.cli.stack import build_app
 from paceline.scoring.alerts import repository as alert_repo
-from paceline.scoring.alerts.engine import CURSOR_KEY as ALERT_CURSOR_KEY
+from paceline.scoring.alerts.follower import CURSOR_KEY as ALERT_CURSOR_KEY
 from paceline.shared.auth import generate_key
 from paceline.shared.clock import Clock
 from paceline.shared.db import tenants as tenant_repo

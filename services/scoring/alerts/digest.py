@@ -13,6 +13,7 @@ same transaction, for the subscriptions that ask for that kind and team.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -57,17 +58,15 @@ def due_kinds(
     return out
 
 
-async def make_due(
+async def make(
     session: AsyncSession,
     *,
     tenant: Tenant,
+    kinds: Sequence[tuple[str, str]],
     now: datetime,
     calendar: WorkCalendar,
-    options: AlertOptions,
 ) -> int:
-    """Make (and enqueue) the digests due now that were not made yet; how many."""
-    tz = ZoneInfo(tenant.timezone)
-    kinds = due_kinds(now, tz=tz, calendar=calendar, options=options)
+    """Make (and enqueue) the digests of ``kinds`` (:func:`due_kinds`) not made yet; how many."""
     if not kinds:
         return 0
     made = 0

@@ -9,11 +9,13 @@ every rep near the line look behind until their first visit (a daily flap).
 Levels: 0 on track or ahead, 1 behind (warning), 2 at risk (critical). A change of level
 (raise, escalate, de-escalate, resolve) needs ``lag_confirmations`` observations in a row
 in distinct schedule slots (``lag_every_minutes``); observations within one slot (event-
-driven re-evaluations) replace each other rather than adding up. Nothing is raised before
-``min_elapsed_share`` of the period's working days has passed. A count KPI is not judged
-while its expected-to-date is below ``lag_min_expected``, and counts as on track while its
-shortfall is within ``lag_noise_z`` counting-noise deviations. Alerts of periods that
-ended are resolved (note ``period ended``) with their final numbers.
+driven re-evaluations) replace each other rather than adding up. That state machine is
+pure (:mod:`.lag_machine`); :func:`_observe` stores its state and carries out its
+actions. Nothing is raised before ``min_elapsed_share`` of the period's working days has
+passed. A count KPI is not judged while its expected-to-date is below
+``lag_min_expected``, and counts as on track while its shortfall is within
+``lag_noise_z`` counting-noise deviations. Alerts of periods that ended are resolved
+(note ``period ended``) with their final numbers.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.scoring.alerts import repository as repo
+from paceline.scoring.alerts.lag_machine import LagState, observe
 from paceline.shared.alert_options import AlertOptions
 from paceline.shared.db import alerts as lifecycle
 from paceline.shared.db.context import find_kpi
@@ -208,50 +211,37 @@ async def _observe(
     options: AlertOptions,
     now: datetime,
 ) -> str | None:
+    """Feed one observed level to the target's hysteresis (:mod:`.lag_machine`) and carry
+    out what it confirms; ``"raised"``, ``"resolved"`` or None."""
     key = dedup_key(target.id)
-    st = await repo.get_state(session, tenant_id=tenant.id, key=key)
-    confirmed = int(st.get("level", 0))
-    if level == confirmed:
-        if st.get("dir") is not None:
-            st.update(dir=None, streak=0, seen=None, slot=None)
-            await repo.put_state(session, tenant_id=tenant.id, key=key, state=st, now=now)
-        return None
-    direction = "worse" if level > confirmed else "better"
-    if st.get("dir") == direction:
-        seen = int(st.get("seen", level))
-        seen = min(seen, level) if direction == "worse" else max(seen, level)
-        if st.get("slot") != slot:
-            st["streak"] = int(st.get("streak", 0)) + 1
-            st["slot"] = slot
-        st["seen"] = seen
-    else:
-        st.update(dir=direction, streak=1, slot=slot, seen=level)
+    before = LagState.load(await repo.get_state(session, tenant_id=tenant.id, key=key))
+    step = observe(before, level=level, slot=slot, confirmations=options.lag_confirmations)
     change = None
-    if int(st["streak"]) >= options.lag_confirmations:
-        new = int(st["seen"])
-        detail = _detail(target, result, new)
-        if new == 0:
-            await lifecycle.resolve_alerts(
-                session, tenant_id=tenant.id, dedup_keys=[key], now=now, note="back on track"
-            )
-            change = "resolved"
-        else:
-            await lifecycle.raise_alert(
-                session,
-                tenant_id=tenant.id,
-                kind="lag",
-                type="lag",
-                dedup_key=key,
-                scope=target.scope,
-                severity=SEVERITY[new],
-                title=_title(target, result, new),
-                detail=detail,
-                now=now,
-                count=False,
-            )
-            change = "raised"
-        st = {"level": new, "dir": None, "streak": 0, "seen": None, "slot": None}
-    await repo.put_state(session, tenant_id=tenant.id, key=key, state=st, now=now)
+    if step.action == "resolve":
+        await lifecycle.resolve_alerts(
+            session, tenant_id=tenant.id, dedup_keys=[key], now=now, note="back on track"
+        )
+        change = "resolved"
+    elif step.action == "raise":
+        new = step.state.level
+        await lifecycle.raise_alert(
+            session,
+            tenant_id=tenant.id,
+            kind="lag",
+            type="lag",
+            dedup_key=key,
+            scope=target.scope,
+            severity=SEVERITY[new],
+            title=_title(target, result, new),
+            detail=_detail(target, result, new),
+            now=now,
+            count=False,
+        )
+        change = "raised"
+    if step.state != before:
+        await repo.put_state(
+            session, tenant_id=tenant.id, key=key, state=step.state.dump(), now=now
+        )
     return change
 
 

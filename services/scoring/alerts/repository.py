@@ -1,4 +1,5 @@
-"""SQL of the alert evaluators: evaluation state, targets, events, daily series."""
+"""SQL of the alert evaluators: evaluation state, tenants, targets, events, daily series,
+the scoring positions."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.shared.db.models import (
     Alert,
+    ConsumerOffset,
     Event,
     Fact,
     FactMember,
@@ -33,6 +35,11 @@ GLOBAL = "*"  # tenant id of state that belongs to no tenant (the events cursor)
 async def tenants(session: AsyncSession) -> list[Tenant]:
     """Every tenant."""
     return list((await session.scalars(select(Tenant).order_by(Tenant.id))).all())
+
+
+async def tenant(session: AsyncSession, *, tenant_id: str) -> Tenant | None:
+    """A tenant by id (None if it is gone)."""
+    return await session.get(Tenant, tenant_id)
 
 
 async def get_state(
@@ -117,6 +124,32 @@ async def events_after(
     return list(
         (await session.scalars(select(Event).where(cond).order_by(Event.id).limit(limit))).all()
     )
+
+
+async def events_from(
+    session: AsyncSession, *, partition: int, offset: int, limit: int
+) -> list[Event]:
+    """Stored events of a log partition from an offset on, in offset order."""
+    return list(
+        (
+            await session.scalars(
+                select(Event)
+                .where(Event.log_partition == partition, Event.log_offset >= offset)
+                .order_by(Event.log_offset)
+                .limit(limit)
+            )
+        ).all()
+    )
+
+
+async def scoring_positions(session: AsyncSession, *, group_id: str, topic: str) -> dict[int, int]:
+    """The next offset scoring stored for each partition of the event log it has applied."""
+    rows = await session.execute(
+        select(ConsumerOffset.partition, ConsumerOffset.next_offset).where(
+            ConsumerOffset.group_id == group_id, ConsumerOffset.topic == topic
+        )
+    )
+    return {int(p): int(o) for p, o in rows.all()}
 
 
 async def max_event_id(session: AsyncSession) -> int:

@@ -1,4 +1,4 @@
-"""Which closed days the alert engine judges on a tick (``AlertEngine._days_to_judge``)."""
+"""Which closed days the alert scheduler judges on a tick (``scheduler.days_to_judge``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from paceline.scoring.alerts.engine import MAX_CATCH_UP_DAYS, AlertEngine
+from paceline.scoring.alerts.scheduler import MAX_CATCH_UP_DAYS, days_to_judge
 from paceline.shared.kpi.calendar import builtin_calendar
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -28,7 +28,7 @@ def judge(
     sched: dict[str, Any], *, now: datetime = NOW, history_from: str | None = None
 ) -> list[date]:
     """The days a tick at ``now`` judges, with the default lookback of 20 working days."""
-    return AlertEngine._days_to_judge(
+    return days_to_judge(
         sched, now=now, tz=TZ, hour=6, calendar=CAL, lookback=20, history_from=history_from
     )
 
