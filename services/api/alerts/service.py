@@ -19,7 +19,7 @@ from paceline.api.alerts.schemas import (
     DigestOut,
 )
 from paceline.shared.alert_options import AlertOptions, alert_options
-from paceline.shared.db import alerts as lifecycle
+from paceline.shared.db import lifecycle
 from paceline.shared.db.models import Alert, Tenant
 from paceline.shared.errors import FieldError, InvalidInput, NotFound
 from paceline.shared.readmodel.org import team_parents

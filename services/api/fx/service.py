@@ -34,8 +34,8 @@ from paceline.api.fx.schemas import (
     check_currency,
 )
 from paceline.shared.db import tenants as tenant_repo
-from paceline.shared.db.alerts import resolve_alerts
 from paceline.shared.db.jobs import enqueue_job
+from paceline.shared.db.lifecycle import resolve_alerts
 from paceline.shared.db.models import Tenant
 from paceline.shared.errors import (
     FieldError,

@@ -25,7 +25,7 @@ from paceline.api.org.schemas import (
     TeamIn,
     TeamOut,
 )
-from paceline.shared.db.alerts import resolve_alerts
+from paceline.shared.db.lifecycle import resolve_alerts
 from paceline.shared.db.models import Rep, RepMembership, Team
 from paceline.shared.errors import Conflict, FieldError, InvalidInput, NotFound
 

@@ -25,7 +25,7 @@ from paceline.api.subscriptions.schemas import (
     SubscriptionUpdate,
 )
 from paceline.shared.crypto import SecretBox
-from paceline.shared.db import alerts as lifecycle
+from paceline.shared.db import lifecycle
 from paceline.shared.db.models_alerts import Delivery, Subscription
 from paceline.shared.errors import Conflict, FieldError, InvalidInput, NotFound
 from paceline.shared.outbound import VENDOR_SECRET_FORMATS, new_secret, redact_url

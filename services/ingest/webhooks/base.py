@@ -27,7 +27,7 @@ import httpx
 from fastapi import Response
 
 from paceline.ingest.webhooks.mapping import Mapping as FieldMapping
-from paceline.ingest.webhooks.records import VendorRecord
+from paceline.ingest.webhooks.vendor_records import VendorRecord
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,18 +44,18 @@ from paceline.ingest.webhooks.base import (
     SettingSpec,
     Unparseable,
 )
-from paceline.ingest.webhooks.records import (
-    VendorRecord,
-    id_text,
-    lookup,
-    parse_time,
-    us_of,
-)
 from paceline.ingest.webhooks.signatures import (
     SignatureError,
     verify_jiandaoyun,
     verify_standard_webhook,
     verify_token,
+)
+from paceline.ingest.webhooks.vendor_records import (
+    VendorRecord,
+    id_text,
+    lookup,
+    parse_time,
+    us_of,
 )
 
 SCHEMES: Final = ("standard_webhooks", "jiandaoyun", "token")

@@ -37,8 +37,8 @@ from paceline.ingest.webhooks.base import (
     Unparseable,
 )
 from paceline.ingest.webhooks.mapping import FieldSpec, ObjectMapping
-from paceline.ingest.webhooks.records import VendorRecord, parse_time, us_of
 from paceline.ingest.webhooks.signatures import SignatureError, verify_hubspot
+from paceline.ingest.webhooks.vendor_records import VendorRecord, parse_time, us_of
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from paceline.ingest.webhooks.records import (
+from paceline.ingest.webhooks.vendor_records import (
     Snapshot,
     VendorRecord,
     decimal_text,

@@ -33,8 +33,8 @@ from paceline.ingest.webhooks.base import (
     SettingSpec,
     Unparseable,
 )
-from paceline.ingest.webhooks.records import VendorRecord, parse_time, us_of
 from paceline.ingest.webhooks.signatures import SignatureError, verify_basic_auth
+from paceline.ingest.webhooks.vendor_records import VendorRecord, parse_time, us_of
 
 DEFAULT_MAPPING: Final[dict[str, Any]] = {
     "objects": {

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from paceline.ingest.webhooks.records import Snapshot
+from paceline.ingest.webhooks.vendor_records import Snapshot
 from paceline.shared.db.models_webhooks import WebhookConnector, WebhookRecord
 
 

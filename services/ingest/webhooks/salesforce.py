@@ -52,8 +52,8 @@ from paceline.ingest.webhooks.base import (
     SettingSpec,
     Unparseable,
 )
-from paceline.ingest.webhooks.records import VendorRecord, parse_time, us_of
 from paceline.ingest.webhooks.signatures import SignatureError, verify_standard_webhook
+from paceline.ingest.webhooks.vendor_records import VendorRecord, parse_time, us_of
 
 SOAP_NS: Final = "http://schemas.xmlsoap.org/soap/envelope/"
 OUTBOUND_NS: Final = "http://soap.sforce.com/2005/09/outbound"

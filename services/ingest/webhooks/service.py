@@ -56,7 +56,7 @@ from paceline.ingest.webhooks.mapping import (
     map_record,
 )
 from paceline.ingest.webhooks.quarantine import repository as quarantine_repo
-from paceline.ingest.webhooks.records import Snapshot, VendorRecord
+from paceline.ingest.webhooks.vendor_records import Snapshot, VendorRecord
 from paceline.shared import metrics
 from paceline.shared.crypto import SecretBox
 from paceline.shared.db.models_webhooks import WebhookConnector, WebhookRecord

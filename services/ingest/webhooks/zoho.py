@@ -34,8 +34,8 @@ from paceline.ingest.webhooks.base import (
     SettingSpec,
     Unparseable,
 )
-from paceline.ingest.webhooks.records import VendorRecord, parse_time, us_of
 from paceline.ingest.webhooks.signatures import SignatureError, verify_token
+from paceline.ingest.webhooks.vendor_records import VendorRecord, parse_time, us_of
 
 _OPEN_STAGES = [
     "Qualification",

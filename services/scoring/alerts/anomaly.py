@@ -45,7 +45,7 @@ from paceline.scoring.alerts.stats import (
     robust_rate,
 )
 from paceline.shared.alert_options import AlertOptions
-from paceline.shared.db import alerts as lifecycle
+from paceline.shared.db import lifecycle
 from paceline.shared.db.models import Tenant
 from paceline.shared.kpi.calendar import WorkCalendar
 

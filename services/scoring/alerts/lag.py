@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from paceline.scoring.alerts import repository as repo
 from paceline.scoring.alerts.lag_machine import LagState, observe
 from paceline.shared.alert_options import AlertOptions
-from paceline.shared.db import alerts as lifecycle
+from paceline.shared.db import lifecycle
 from paceline.shared.db.context import find_kpi
 from paceline.shared.db.models import Target, Tenant
 from paceline.shared.errors import NotFound

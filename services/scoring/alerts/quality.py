@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.scoring.alerts import repository as repo
 from paceline.shared.alert_options import AlertOptions
-from paceline.shared.db import alerts as lifecycle
+from paceline.shared.db import lifecycle
 from paceline.shared.db.models import Event, Tenant
 from paceline.shared.import_report import IMPORT_SOURCE_PREFIX
 from paceline.shared.kpi.calendar import WorkCalendar

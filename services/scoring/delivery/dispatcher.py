@@ -42,7 +42,7 @@ from paceline.scoring.delivery.formats import accepted, render
 from paceline.shared import metrics
 from paceline.shared.clock import Clock, SystemClock
 from paceline.shared.crypto import SecretBox
-from paceline.shared.db import alerts as lifecycle
+from paceline.shared.db import lifecycle
 from paceline.shared.db.models_alerts import Delivery, Subscription
 from paceline.shared.db.session import Database
 from paceline.shared.eventlog import EventLog, LogRecord

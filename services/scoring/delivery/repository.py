@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from paceline.shared.db.alerts import SEVERITY_RANK
+from paceline.shared.db.lifecycle import SEVERITY_RANK
 from paceline.shared.db.models_alerts import AlertEvent, Delivery, DeliveryAttempt, Subscription
 from paceline.shared.db.upsert import insert_for
 from paceline.shared.readmodel.org import team_parents

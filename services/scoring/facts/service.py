@@ -27,8 +27,8 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.scoring.facts import repository as repo
-from paceline.shared.db import alerts as alerts_repo
 from paceline.shared.db import context as context_repo
+from paceline.shared.db import lifecycle
 from paceline.shared.db.models import Tenant
 from paceline.shared.eventlog import ConsumedRecord
 from paceline.shared.events import CanonicalEvent, Envelope
@@ -239,7 +239,7 @@ async def _flag_missing_rates(
             pair, _, day = issue.detail.partition(" on ")
             missing_fx[(tenant_id, pair.split("->")[0])].append(day)
     for (tenant_id, currency), days in sorted(missing_fx.items()):
-        await alerts_repo.raise_alert(
+        await lifecycle.raise_alert(
             session,
             tenant_id=tenant_id,
             kind="data_quality",
@@ -305,7 +305,7 @@ async def _flag_data_quality(
         for rep_id in sorted(rep_ids - known):
             if flagged is not None:
                 flagged.remember(tenant_id, rep_id)
-            await alerts_repo.raise_alert(
+            await lifecycle.raise_alert(
                 session,
                 tenant_id=tenant_id,
                 kind="data_quality",

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from paceline.ingest.webhooks.mapping import Failed, Mapped, Mapping, Skipped, map_record
-from paceline.ingest.webhooks.records import Snapshot, VendorRecord, parse_time, us_of
+from paceline.ingest.webhooks.vendor_records import Snapshot, VendorRecord, parse_time, us_of
 
 
 @pytest.mark.parametrize(
