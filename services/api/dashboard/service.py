@@ -238,28 +238,6 @@ def _sample_ends(period: Period, end: date) -> list[date]:
     return [*ends, end]
 
 
-async def _seasonal_curve(
-    session: AsyncSession,
-    *,
-    tenant: Tenant,
-    kpi: KpiDefinition,
-    scope: Scope,
-    teams: Sequence[str] | None,
-    period: Period,
-    calendar: WorkCalendar,
-) -> list[Decimal] | None:
-    """History's cumulative curve for the period kind, as progress learns it."""
-    return await seasonal_curve_of(
-        session,
-        tenant=tenant,
-        kpi=kpi,
-        scope=scope,
-        teams=teams,
-        period=period,
-        calendar=calendar,
-    )
-
-
 async def series(
     session: AsyncSession,
     *,
@@ -320,7 +298,7 @@ async def series(
             total = calendar.working_days(period.start, period.end)
             curve = None
             if method == "seasonal":
-                curve = await _seasonal_curve(
+                curve = await seasonal_curve_of(
                     session,
                     tenant=tenant,
                     kpi=kpi,
