@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 
-from paceline.shared.clock import Clock
+from paceline.shared.clock import Clock, FixedClock
+from paceline.shared.settings import Settings
 from tests.support import Stack, distributed_settings, embedded_settings, running_stack
 
 pytest_plugins = ["tests.infra", "tests.dates.plugin"]
@@ -56,3 +58,54 @@ def stack(request: pytest.FixtureRequest) -> Stack:
     name = "embedded_stack" if request.param == "embedded" else "distributed_stack"
     result: Stack = request.getfixturevalue(name)
     return result
+
+
+# -- stacks on a module's fixed clock -----------------------------------------------------
+# A module sets ``TODAY`` (or ``NOW``), an aware datetime, and optionally ``ORG``, the body
+# of ``PUT /v1/org``; ``clocked`` / ``clocked_both`` give it ``(stack, clock)`` there.
+
+Clocked = tuple[Stack, FixedClock]
+
+
+def _module_clock(request: pytest.FixtureRequest) -> FixedClock:
+    at = getattr(request.module, "TODAY", None) or getattr(request.module, "NOW", None)
+    assert isinstance(at, datetime), f"{request.module.__name__} sets no TODAY or NOW"
+    return FixedClock(at)
+
+
+async def _load_module_org(request: pytest.FixtureRequest, stack: Stack) -> None:
+    org = getattr(request.module, "ORG", None)
+    if org is not None:
+        resp = await stack.client.put("/v1/org", json=org, headers=stack.auth())
+        assert resp.status_code == 200, resp.text
+
+
+@pytest.fixture(params=["embedded", "distributed"])
+def mode_settings(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, Settings]:
+    """Settings of either run mode (the distributed one starts PostgreSQL and Kafka)."""
+    if request.param == "embedded":
+        return "embedded", embedded_settings(tmp_path / "data")
+    url: str = request.getfixturevalue("migrated_database_url")
+    kafka: str = request.getfixturevalue("kafka_bootstrap")
+    return "distributed", distributed_settings(url, kafka, data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+async def clocked(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Clocked]:
+    """An embedded stack on a fixed clock at the module's TODAY, its ORG loaded."""
+    clock = _module_clock(request)
+    async with running_stack("embedded", embedded_settings(tmp_path / "data"), clock=clock) as s:
+        await _load_module_org(request, s)
+        yield s, clock
+
+
+@pytest.fixture
+async def clocked_both(
+    request: pytest.FixtureRequest, mode_settings: tuple[str, Settings]
+) -> AsyncIterator[Clocked]:
+    """The same, in both run modes."""
+    mode, settings = mode_settings
+    clock = _module_clock(request)
+    async with running_stack(mode, settings, clock=clock) as s:
+        await _load_module_org(request, s)
+        yield s, clock

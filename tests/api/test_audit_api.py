@@ -5,27 +5,15 @@ read back filtered and paginated, per tenant.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from paceline.shared.clock import FixedClock
 from tests.ingest.test_events_api import assert_error_shape, make_key
-from tests.support import Stack, embedded_settings, running_stack
+from tests.support import Stack
 
 NOW = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 Clocked = tuple[Stack, FixedClock]
-
-
-@pytest.fixture
-async def clocked(tmp_path: Path) -> AsyncIterator[Clocked]:
-    """An embedded stack on a fixed clock."""
-    clock = FixedClock(NOW)
-    async with running_stack("embedded", embedded_settings(tmp_path / "data"), clock=clock) as s:
-        yield s, clock
 
 
 async def audit(stack: Stack, key: str | None = None, **params: Any) -> list[dict[str, Any]]:

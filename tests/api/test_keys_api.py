@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +18,7 @@ from paceline.shared.db import tenants as tenant_repo
 from paceline.shared.db.models import ApiKey
 from paceline.shared.web.deps import KeyStore
 from tests.ingest.test_events_api import assert_error_shape
-from tests.support import Stack, embedded_settings, running_stack
+from tests.support import Stack
 
 NOW = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 Clocked = tuple[Stack, FixedClock]
@@ -38,14 +36,6 @@ async def platform_key(stack: Stack) -> str:
             session, tenant_id=PLATFORM_TENANT, key=key, name="op", scopes=["platform"], now=now
         )
     return key.plaintext
-
-
-@pytest.fixture
-async def clocked(tmp_path: Path) -> AsyncIterator[Clocked]:
-    """An embedded stack on a fixed clock."""
-    clock = FixedClock(NOW)
-    async with running_stack("embedded", embedded_settings(tmp_path / "data"), clock=clock) as s:
-        yield s, clock
 
 
 async def create(stack: Stack, body: dict[str, Any], key: str | None = None) -> dict[str, Any]:

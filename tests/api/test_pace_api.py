@@ -11,18 +11,15 @@ in force at ``as_of``, and a target recorded after ``as_of`` is not in force yet
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from paceline.shared.clock import FixedClock
 from paceline.shared.kpi.calendar import builtin_calendar
-from paceline.shared.settings import Settings
-from tests.support import Stack, distributed_settings, embedded_settings, running_stack
+from tests.support import Stack
 
 pytestmark = pytest.mark.dates
 
@@ -37,35 +34,6 @@ ORG: dict[str, Any] = {
     ],
 }
 Clocked = tuple[Stack, FixedClock]
-
-
-@pytest.fixture
-async def clocked(tmp_path: Path) -> AsyncIterator[Clocked]:
-    """An embedded stack on a fixed clock, with the org chart loaded."""
-    clock = FixedClock(TODAY)
-    async with running_stack("embedded", embedded_settings(tmp_path / "data"), clock=clock) as s:
-        await load_org(s)
-        yield s, clock
-
-
-@pytest.fixture(params=["embedded", "distributed"])
-def mode_settings(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, Settings]:
-    """Settings of either run mode (the distributed one starts PostgreSQL and Kafka)."""
-    if request.param == "embedded":
-        return "embedded", embedded_settings(tmp_path / "data")
-    url: str = request.getfixturevalue("migrated_database_url")
-    kafka: str = request.getfixturevalue("kafka_bootstrap")
-    return "distributed", distributed_settings(url, kafka, data_dir=tmp_path / "data")
-
-
-@pytest.fixture
-async def clocked_both(mode_settings: tuple[str, Settings]) -> AsyncIterator[Clocked]:
-    """The same, in both run modes."""
-    mode, settings = mode_settings
-    clock = FixedClock(TODAY)
-    async with running_stack(mode, settings, clock=clock) as s:
-        await load_org(s)
-        yield s, clock
 
 
 # -- helpers ------------------------------------------------------------------------------

@@ -19,8 +19,7 @@ import pytest
 from paceline.shared.auth import generate_key
 from paceline.shared.clock import FixedClock
 from paceline.shared.db import tenants as tenant_repo
-from paceline.shared.settings import Settings
-from tests.support import Stack, distributed_settings, embedded_settings, running_stack
+from tests.support import Stack, distributed_settings, running_stack
 
 pytestmark = pytest.mark.dates
 
@@ -36,35 +35,6 @@ ORG: dict[str, Any] = {
 }
 
 Clocked = tuple[Stack, FixedClock]
-
-
-@pytest.fixture
-async def clocked(tmp_path: Path) -> AsyncIterator[Clocked]:
-    """An embedded stack on a fixed clock, with the org chart loaded."""
-    clock = FixedClock(TODAY)
-    async with running_stack("embedded", embedded_settings(tmp_path / "data"), clock=clock) as s:
-        await load_org(s)
-        yield s, clock
-
-
-@pytest.fixture(params=["embedded", "distributed"])
-def mode_settings(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, Settings]:
-    """Settings of either run mode (the distributed one starts PostgreSQL and Kafka)."""
-    if request.param == "embedded":
-        return "embedded", embedded_settings(tmp_path / "data")
-    url: str = request.getfixturevalue("migrated_database_url")
-    kafka: str = request.getfixturevalue("kafka_bootstrap")
-    return "distributed", distributed_settings(url, kafka, data_dir=tmp_path / "data")
-
-
-@pytest.fixture
-async def clocked_both(mode_settings: tuple[str, Settings]) -> AsyncIterator[Clocked]:
-    """The same, in both run modes."""
-    mode, settings = mode_settings
-    clock = FixedClock(TODAY)
-    async with running_stack(mode, settings, clock=clock) as s:
-        await load_org(s)
-        yield s, clock
 
 
 # -- helpers ------------------------------------------------------------------------------

@@ -27,14 +27,13 @@ import io
 from collections.abc import AsyncIterator
 from datetime import datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from paceline.shared.clock import FixedClock
 from paceline.shared.settings import Settings
-from tests.support import Stack, distributed_settings, embedded_settings, running_stack
+from tests.support import Stack, running_stack
 
 pytestmark = pytest.mark.dates
 
@@ -135,16 +134,6 @@ def quarter_events() -> list[dict[str, Any]]:
                     }
                 )
     return events
-
-
-@pytest.fixture(params=["embedded", "distributed"])
-def mode_settings(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, Settings]:
-    """Settings of either run mode (the distributed one starts PostgreSQL and Kafka)."""
-    if request.param == "embedded":
-        return "embedded", embedded_settings(tmp_path / "data")
-    url: str = request.getfixturevalue("migrated_database_url")
-    kafka: str = request.getfixturevalue("kafka_bootstrap")
-    return "distributed", distributed_settings(url, kafka, data_dir=tmp_path / "data")
 
 
 @pytest.fixture
