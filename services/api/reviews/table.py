@@ -1,4 +1,10 @@
-"""The review as one flat CSV table: one line per scope and KPI, with a stable header."""
+"""The review as one flat CSV table: one line per scope and KPI, with a stable header.
+
+Cells are neutralised against formula (CSV) injection: a rep's name is free text from the
+org chart (``PUT /v1/org``, ``PUT /v1/reps/{id}``), and a spreadsheet would run a name
+like ``=HYPERLINK(...)`` as a formula. Text that starts like a formula gets a leading ``'``
+(OWASP's advice); numbers are written as they are, so ``-40000.0000`` stays a number.
+"""
 
 from __future__ import annotations
 
@@ -31,17 +37,29 @@ CSV_HEADER = [
 ]
 
 
-def _text(v: object) -> str:
+# A cell starting with one of these is a formula to Excel, LibreOffice or Google Sheets.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(text: str) -> str:
+    """Text no spreadsheet will run: a leading ``'`` if it starts like a formula."""
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+
+
+def _cell(v: object) -> str:
+    """A cell: empty for None, true/false, numbers as written, text neutralised."""
     if v is None:
         return ""
     if isinstance(v, bool):
         return "true" if v else "false"
+    if isinstance(v, str):
+        return neutralise(v)
     return str(v)
 
 
 def csv_rows(out: ReviewOut) -> list[list[str]]:
     """The review as one flat table (one line per scope and KPI), header first."""
-    s = _text
+    s = _cell
     misses = {(m.scope, m.kpi): m for m in out.misses}
     nexts = {(n.scope, n.kpi): n for n in out.suggestions}
     table = [CSV_HEADER]
@@ -51,9 +69,9 @@ def csv_rows(out: ReviewOut) -> list[list[str]]:
         n = nexts.get((r.scope, r.kpi))
         table.append(
             [
-                r.scope,
+                s(r.scope),
                 s(r.name),
-                r.kpi,
+                s(r.kpi),
                 s(r.actual),
                 s(r.target),
                 s(r.baseline),
@@ -62,12 +80,12 @@ def csv_rows(out: ReviewOut) -> list[list[str]]:
                 s(r.raw_attainment),
                 s(r.tier),
                 s(r.met),
-                r.status,
+                s(r.status),
                 s(m.gap if m else None),
                 s(eff.get("quotes")),
                 s(eff.get("win_rate")),
                 s(eff.get("average_deal")),
-                out.next_period,
+                s(out.next_period),
                 s(n.baseline if n else None),
                 s(n.target if n else None),
                 s(n.stretch if n else None),
