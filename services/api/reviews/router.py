@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -12,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from paceline.api.deps import GivenAsOfDep, PeriodDep, TenantDep
-from paceline.api.reviews import service
+from paceline.api.reviews import service, table
 from paceline.api.reviews.schemas import ReviewOut
 from paceline.shared.readmodel.org import require_known
 from paceline.shared.readmodel.scopes import Scope
@@ -31,7 +29,7 @@ router = APIRouter(prefix="/v1", tags=["reviews"])
         "low?), each missed revenue or deals target split into its drivers (revenue = quotes "
         "x win rate x average deal), and suggested targets for the next period with their "
         "reasoning. JSON, or CSV (`Accept: text/csv` or `format=csv`): one line per scope "
-        "and KPI with the stable header `" + ",".join(service.CSV_HEADER) + "`."
+        "and KPI with the stable header `" + ",".join(table.CSV_HEADER) + "`."
     ),
     responses={200: {"content": {"text/csv": {}}}},
 )
@@ -68,10 +66,8 @@ async def get_review(
         format is None and "text/csv" in request.headers.get("accept", "")
     )
     if wants_csv:
-        buf = io.StringIO()
-        csv.writer(buf, lineterminator="\n").writerows(service.csv_rows(out))
         return Response(
-            buf.getvalue(),
+            table.csv_text(out),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="review-{team}-{p.key}.csv"'},
         )

@@ -1,0 +1,101 @@
+"""The review as one flat CSV table: one line per scope and KPI, with a stable header.
+
+Cells are neutralised against formula (CSV) injection: a rep's name is free text from the
+org chart (``PUT /v1/org``, ``PUT /v1/reps/{id}``), and a spreadsheet would run a name
+like ``=HYPERLINK(...)`` as a formula. Text that starts like a formula gets a leading ``'``
+(OWASP's advice); numbers are written as they are, so ``-40000.0000`` stays a number.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from paceline.api.reviews.schemas import ReviewOut
+
+CSV_HEADER = [
+    "scope",
+    "name",
+    "kpi",
+    "actual",
+    "target",
+    "baseline",
+    "stretch",
+    "attainment",
+    "raw_attainment",
+    "tier",
+    "met",
+    "status",
+    "gap",
+    "driver_quotes",
+    "driver_win_rate",
+    "driver_average_deal",
+    "next_period",
+    "next_baseline",
+    "next_target",
+    "next_stretch",
+]
+
+
+# A cell starting with one of these is a formula to Excel, LibreOffice or Google Sheets.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(text: str) -> str:
+    """Text no spreadsheet will run: a leading ``'`` if it starts like a formula."""
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+
+
+def _cell(v: object) -> str:
+    """A cell: empty for None, true/false, numbers as written, text neutralised."""
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return neutralise(v)
+    return str(v)
+
+
+def csv_rows(out: ReviewOut) -> list[list[str]]:
+    """The review as one flat table (one line per scope and KPI), header first."""
+    s = _cell
+    misses = {(m.scope, m.kpi): m for m in out.misses}
+    nexts = {(n.scope, n.kpi): n for n in out.suggestions}
+    table = [CSV_HEADER]
+    for r in out.rows:
+        m = misses.get((r.scope, r.kpi))
+        eff = {d.driver: d.effect for d in m.drivers} if m else {}
+        n = nexts.get((r.scope, r.kpi))
+        table.append(
+            [
+                s(r.scope),
+                s(r.name),
+                s(r.kpi),
+                s(r.actual),
+                s(r.target),
+                s(r.baseline),
+                s(r.stretch),
+                s(r.attainment),
+                s(r.raw_attainment),
+                s(r.tier),
+                s(r.met),
+                s(r.status),
+                s(m.gap if m else None),
+                s(eff.get("quotes")),
+                s(eff.get("win_rate")),
+                s(eff.get("average_deal")),
+                s(out.next_period),
+                s(n.baseline if n else None),
+                s(n.target if n else None),
+                s(n.stretch if n else None),
+            ]
+        )
+    return table
+
+
+def csv_text(out: ReviewOut) -> str:
+    """:func:`csv_rows` written as CSV text (``\\n`` line ends)."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(csv_rows(out))
+    return buf.getvalue()
