@@ -14,7 +14,7 @@
   Planned drivers come from the scope's targets for deals_won and quotes where set, else
   from its own ratios over the 12 months before the period (else the team's, else this
   period's), and say so.
-* **Next period**: suggestions from history (:mod:`paceline.api.planning.service`) for
+* **Next period**: suggestions from history (:mod:`paceline.api.planning.suggestions`) for
   each reviewed KPI and scope, with a note from this period's result.
 """
 
@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from paceline.api.planning.service import suggest_for
+from paceline.api.planning.suggestions import suggest_for
 from paceline.api.reviews.schemas import (
     AttainmentRow,
     Distribution,
@@ -47,14 +47,8 @@ from paceline.shared.errors import NotFound
 from paceline.shared.kpi.calendar import WorkCalendar
 from paceline.shared.kpi.catalog import KpiDefinition
 from paceline.shared.kpi.periods import Period, period_of
-from paceline.shared.kpi.planning import (
-    DEFAULT_CAP,
-    DEFAULT_MARGIN,
-    DEFAULT_UPLIFT,
-    DriverEffect,
-    deals_drivers,
-    revenue_drivers,
-)
+from paceline.shared.kpi.planning.common import DEFAULT_CAP, DEFAULT_MARGIN, DEFAULT_UPLIFT
+from paceline.shared.kpi.planning.drivers import DriverEffect, deals_drivers, revenue_drivers
 from paceline.shared.kpi.scorecards import attainment, kpi_tier
 from paceline.shared.kpi.values import KpiValue
 from paceline.shared.readmodel import org, rollups
