@@ -767,8 +767,8 @@ async def plan_targets(runtime: Runtime, *, tenant_id: str) -> int:
     and months by the seasonality of the last two years. Then the company's revenue goal
     for the current quarter is revised upwards with a reason (a second version).
     """
+    from paceline.api.planning.decomposition import decompose_goal
     from paceline.api.planning.schemas import DecomposeIn, OrgSplit, TimeSplit
-    from paceline.api.planning.service import decompose_goal
     from paceline.api.targets.schemas import TargetRevision
     from paceline.api.targets.service import revise_target
     from paceline.shared.db.context import find_kpi

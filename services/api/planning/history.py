@@ -1,18 +1,24 @@
-"""A KPI's history for a scope, as the planning maths wants it: per month, or per span."""
+"""A KPI's history for a scope, as the planning maths wants it: per month, or per span;
+and what decides which history is read (the tenant's today, the same period years earlier).
+
+Shared by the decomposition, suggestion and check services of this domain.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.shared.db.models import Tenant
 from paceline.shared.kpi.calendar import WorkCalendar
 from paceline.shared.kpi.catalog import KpiDefinition
-from paceline.shared.kpi.planning import month_index, month_start
+from paceline.shared.kpi.periods import Period, parse_period
+from paceline.shared.kpi.planning.common import month_index, month_start
 from paceline.shared.kpi.values import MeasureTotal, kpi_value
 from paceline.shared.money import minor_units
 from paceline.shared.readmodel import rollups
@@ -35,6 +41,22 @@ def places_for(kpi: KpiDefinition, currency: str) -> int:
     if kpi.unit == "count":
         return 0
     return 2 if additive(kpi) else 4
+
+
+def tenant_today(tenant: Tenant, now: datetime) -> date:
+    """The tenant's local date at ``now``."""
+    return now.astimezone(ZoneInfo(tenant.timezone)).date()
+
+
+def shift_years(period: Period, years: int, fiscal_start: int) -> Period:
+    """The same period ``years`` earlier (weeks: 52 weeks per year, same weekdays)."""
+    if period.kind == "week":
+        start = period.start - timedelta(weeks=52 * years)
+        iso = start.isocalendar()
+        return parse_period(f"{iso.year}-W{iso.week:02d}")
+    key = period.key
+    shifted = f"{int(key[:4]) - years}{key[4:]}"
+    return parse_period(shifted, fiscal_year_start_month=fiscal_start)
 
 
 def units_value(kpi: KpiDefinition, units: int) -> Decimal:

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from paceline.api.deps import TenantDep
-from paceline.api.planning import service
+from paceline.api.planning import check, decomposition, suggestions
 from paceline.api.planning.schemas import (
     DecomposeIn,
     DecomposeOut,
@@ -48,7 +48,7 @@ async def decompose(
     tenant: TenantDep,
 ) -> DecomposeOut:
     """Preview or save a decomposition."""
-    return await service.decompose_goal(
+    return await decomposition.decompose_goal(
         session, tenant=tenant, body=body, author=f"key:{principal.key_id}", now=state.clock.now()
     )
 
@@ -83,7 +83,7 @@ async def get_suggestions(
     ] = None,
 ) -> SuggestionOut:
     """From the same period last year, the recent trend, seasonality and the growth goal."""
-    return await service.suggestions(
+    return await suggestions.suggestions(
         session,
         tenant=tenant,
         kpi_key=kpi,
@@ -106,4 +106,4 @@ async def check_plan(
     tenant: TenantDep,
 ) -> PlanCheckOut:
     """Findings (severity, message, fix) for each SMART rule and known pitfall."""
-    return await service.check(session, tenant=tenant, body=body, now=state.clock.now())
+    return await check.check(session, tenant=tenant, body=body, now=state.clock.now())

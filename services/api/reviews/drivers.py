@@ -21,7 +21,7 @@ from paceline.api.reviews.results import missed_driver_rows
 from paceline.api.reviews.schemas import AttainmentRow, DriverOut, MissOut
 from paceline.api.reviews.steps import ReviewContext
 from paceline.shared.db.context import find_kpi
-from paceline.shared.kpi.planning import DriverEffect, deals_drivers, revenue_drivers
+from paceline.shared.kpi.planning.drivers import DriverEffect, deals_drivers, revenue_drivers
 from paceline.shared.readmodel import targets as targets_repo
 from paceline.shared.readmodel.evaluation import q4, round4
 from paceline.shared.readmodel.progress import kpi_value_for, values_by_rep

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from paceline.api.planning.service import suggest_for
+from paceline.api.planning.suggestions import suggest_for
 from paceline.api.reviews.results import KpiResult, attainment_row, suggestion_note
 from paceline.api.reviews.schemas import (
     Distribution,
@@ -39,7 +39,7 @@ from paceline.shared.errors import NotFound
 from paceline.shared.kpi.calendar import WorkCalendar
 from paceline.shared.kpi.catalog import KpiDefinition
 from paceline.shared.kpi.periods import Period, period_of
-from paceline.shared.kpi.planning import DEFAULT_CAP, DEFAULT_MARGIN, DEFAULT_UPLIFT
+from paceline.shared.kpi.planning.common import DEFAULT_CAP, DEFAULT_MARGIN, DEFAULT_UPLIFT
 from paceline.shared.readmodel import org, rollups
 from paceline.shared.readmodel import targets as targets_repo
 from paceline.shared.readmodel.evaluation import counted_days_end

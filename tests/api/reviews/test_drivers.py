@@ -14,7 +14,7 @@ from paceline.api.reviews.drivers import (
     split_misses,
 )
 from paceline.api.reviews.schemas import AttainmentRow, MissOut
-from paceline.shared.kpi.planning import DriverEffect
+from paceline.shared.kpi.planning.drivers import DriverEffect
 
 D = Decimal
 TEAM = "team:north"

@@ -16,22 +16,20 @@ from hypothesis import strategies as st
 
 from paceline.shared.kpi.calendar import WorkCalendar
 from paceline.shared.kpi.periods import parse_period
-from paceline.shared.kpi.planning import (
+from paceline.shared.kpi.planning.common import month_index
+from paceline.shared.kpi.planning.decomposition import (
     OrgNode,
     PlannedTarget,
     TimeNode,
     Values,
-    deals_drivers,
     decompose,
-    month_index,
-    revenue_drivers,
-    seasonal_model,
     split_bounded,
     split_values,
     sub_periods,
-    suggest_additive,
     time_tree,
 )
+from paceline.shared.kpi.planning.drivers import deals_drivers, revenue_drivers
+from paceline.shared.kpi.planning.suggestions import seasonal_model, suggest_additive
 
 pytestmark = pytest.mark.dates
 
