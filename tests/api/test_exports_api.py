@@ -170,3 +170,28 @@ async def test_exports_refuse_bad_input_by_field(dash: Stack) -> None:  # noqa: 
         assert resp.status_code == 422, (path, params)
         assert field in resp.json()["error"]["fields"][0]["field"], resp.text
     assert (await dash.client.get("/v1/exports/progress?period=2026")).status_code == 401
+
+
+async def test_csv_cells_that_look_like_formulas_are_neutralised(dash: Stack) -> None:  # noqa: F811
+    # A rep's name is free text from the CRM or the org chart: it must not become a live
+    # formula in a manager's spreadsheet. Numbers (also negative ones) stay numbers.
+    evil = '=HYPERLINK("http://evil.example","x")'
+    resp = await dash.client.put(
+        "/v1/reps/r2",
+        json={"id": "r2", "name": evil, "team_id": "south", "role": "account_manager"},
+        headers=dash.auth(),
+    )
+    assert resp.status_code == 200, resp.text
+    csv_resp = await dash.client.get(
+        "/v1/exports/scorecards",
+        params={"period": "2026-11", "team": "south", "format": "csv"},
+        headers=dash.auth(),
+    )
+    table = list(csv.DictReader(io.StringIO(csv_resp.text)))
+    assert {r["rep_name"] for r in table} == {"'" + evil}
+    json_resp = await dash.client.get(
+        "/v1/exports/scorecards",
+        params={"period": "2026-11", "team": "south"},
+        headers=dash.auth(),
+    )
+    assert {r["rep_name"] for r in json_resp.json()["rows"]} == {evil}  # JSON is data, as is

@@ -7,8 +7,6 @@ text/csv``) has a header line with the stable column names, then one line per ro
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -20,6 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from paceline.api.deps import AsOfDep, PeriodDep, TenantDep
 from paceline.api.exports import service
 from paceline.api.exports.schemas import PROGRESS_COLUMNS, SCORECARD_COLUMNS, ExportPage
+from paceline.shared.web.csv_out import csv_text
 from paceline.shared.web.deps import ReadSessionDep
 
 router = APIRouter(prefix="/v1/exports", tags=["exports"])
@@ -47,11 +46,8 @@ def _answer(
         headers["X-Next-Cursor"] = next_cursor
     wants_csv = fmt == "csv" or (fmt is None and "text/csv" in request.headers.get("accept", ""))
     if wants_csv:
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        return Response(buf.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+        text = csv_text(columns, rows)
+        return Response(text, media_type="text/csv; charset=utf-8", headers=headers)
     body = ExportPage(
         period=period, as_of=as_of, columns=list(columns), rows=rows, next_cursor=next_cursor
     )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -18,6 +16,7 @@ from paceline.shared.db.context import tenant_calendar
 from paceline.shared.errors import FieldError, InvalidInput
 from paceline.shared.readmodel.progress import kpi_or_404
 from paceline.shared.readmodel.scopes import parse_scope
+from paceline.shared.web.csv_out import csv_text
 from paceline.shared.web.deps import ReadSessionDep
 
 router = APIRouter(prefix="/v1", tags=["facts"])
@@ -131,11 +130,8 @@ async def get_facts(
             if {"team": "team", "rep_id": "rep", "day": "day"}[c] in groups
         ]
         columns += ["value", "numerator", "denominator", "sample"]
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        return Response(buf.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+        text = csv_text(columns, rows)
+        return Response(text, media_type="text/csv; charset=utf-8", headers=headers)
     body = {
         "kpi": definition.key,
         "from": from_.isoformat(),

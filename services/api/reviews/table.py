@@ -8,10 +8,8 @@ like ``=HYPERLINK(...)`` as a formula. Text that starts like a formula gets a le
 
 from __future__ import annotations
 
-import csv
-import io
-
 from paceline.api.reviews.schemas import ReviewOut
+from paceline.shared.web.csv_out import csv_lines, neutralise
 
 CSV_HEADER = [
     "scope",
@@ -38,14 +36,6 @@ CSV_HEADER = [
 
 
 # A cell starting with one of these is a formula to Excel, LibreOffice or Google Sheets.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(text: str) -> str:
-    """Text no spreadsheet will run: a leading ``'`` if it starts like a formula."""
-    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
-
-
 def _cell(v: object) -> str:
     """A cell: empty for None, true/false, numbers as written, text neutralised."""
     if v is None:
@@ -53,7 +43,7 @@ def _cell(v: object) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, str):
-        return neutralise(v)
+        return str(neutralise(v))
     return str(v)
 
 
@@ -95,7 +85,5 @@ def csv_rows(out: ReviewOut) -> list[list[str]]:
 
 
 def csv_text(out: ReviewOut) -> str:
-    """:func:`csv_rows` written as CSV text (``\\n`` line ends)."""
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows(csv_rows(out))
-    return buf.getvalue()
+    """:func:`csv_rows` written as CSV text (``\\n`` line ends), cells neutralised."""
+    return csv_lines(csv_rows(out))
