@@ -8,10 +8,10 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from paceline.api.exports.schemas import PROGRESS_COLUMNS, SCORECARD_COLUMNS
-from tests.api.test_dashboard_api import dash  # noqa: F401  # the fixture
+from tests.api.dashboard.test_dashboard_api import dash  # noqa: F401  # the fixture
 from tests.support import Stack
 
-DOC = (Path(__file__).resolve().parents[2] / "docs" / "BI.md").read_text(encoding="utf-8")
+DOC = (Path(__file__).resolve().parents[3] / "docs" / "BI.md").read_text(encoding="utf-8")
 
 
 def blocks(language: str) -> list[str]:

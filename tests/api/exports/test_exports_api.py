@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from paceline.api.exports.schemas import PROGRESS_COLUMNS, SCORECARD_COLUMNS
-from tests.api.test_dashboard_api import TARGETS, dash  # noqa: F401  # the fixture
+from tests.api.dashboard.test_dashboard_api import TARGETS, dash  # noqa: F401  # the fixture
 from tests.support import Stack
 
 pytestmark = pytest.mark.dates

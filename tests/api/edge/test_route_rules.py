@@ -64,7 +64,7 @@ PUBLIC_OPERATIONS: dict[tuple[str, str], str] = {
 # CRM webhook receivers prove who sends them by the source's signature (HMAC with the
 # tenant's secret), not by an API key: a CRM cannot send our Authorization header. A
 # sender that can may name the connector with an ingest key instead of the endpoint id;
-# that key path is held to the edge rules (403, 429) by tests/api/test_route_edge.py.
+# that key path is held to the edge rules (403, 429) by tests/api/edge/test_route_edge.py.
 PUBLIC_POST_PREFIXES: dict[str, str] = {
     "/v1/webhooks/": "CRM webhook receivers, authenticated by the source's signature",
 }

@@ -25,7 +25,7 @@ from tests.support import Stack, embedded_settings, running_stack
 pytestmark = pytest.mark.dates
 
 NOW = datetime.fromisoformat("2026-11-26T10:00:00+08:00")
-STATIC = Path(__file__).resolve().parents[2] / "services" / "api" / "dashboard" / "static"
+STATIC = Path(__file__).resolve().parents[3] / "services" / "api" / "dashboard" / "static"
 ORG = {
     "teams": [
         {"id": "hq", "name": "HQ"},

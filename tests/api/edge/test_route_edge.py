@@ -20,7 +20,7 @@ each make one request (a token comes back after a second; the clock stands still
 
 Fresh keys for every call (made in the database, as the CLI makes them), so each starts
 with a full bucket. Embedded mode only: the edge runs before any storage is touched but
-the key look-up, which tests/api/test_route_rules.py walks in both modes.
+the key look-up, which tests/api/edge/test_route_rules.py walks in both modes.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from paceline.shared.db import tenants as tenant_repo
 from paceline.shared.settings import Settings
 from paceline.shared.web.app import required_scopes
 from paceline.shared.web.deps import require
-from tests.api.test_route_rules import granted, schema_value
+from tests.api.edge.test_route_rules import granted, schema_value
 from tests.ingest.test_events_api import assert_error_shape
 from tests.support import Stack, embedded_settings, running_stack
 

@@ -18,7 +18,7 @@ from paceline.shared.clock import FixedClock
 from tests.ingest.test_events_api import assert_error_shape, make_key
 from tests.support import Stack, embedded_settings, running_stack
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 NOW = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 JSON = {"Content-Type": "application/json"}
 ORG = {"teams": [{"id": "north", "name": "North"}], "reps": []}
