@@ -774,6 +774,7 @@ async def plan_targets(runtime: Runtime, *, tenant_id: str) -> int:
     from paceline.shared.db.context import find_kpi
     from paceline.shared.readmodel.progress import kpi_value_for
     from paceline.shared.readmodel.scopes import Scope
+    from paceline.shared.web.deps import Auditor
 
     tenant = await _tenant(runtime, tenant_id)
     now = runtime.clock.now()
@@ -827,7 +828,13 @@ async def plan_targets(runtime: Runtime, *, tenant_id: str) -> int:
                     preview=False,
                     reason="demo plan: last year +10%, split by share and seasonality",
                 ),
-                author="demo",
+                auditor=Auditor(
+                    session=session,
+                    actor="demo",
+                    tenant_id=tenant_id,
+                    request_id=None,
+                    clock=runtime.clock,
+                ),
                 now=now,
             )
             made += len(plan.targets)

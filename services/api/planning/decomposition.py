@@ -24,8 +24,9 @@ from paceline.api.planning.history import (
     tenant_today,
 )
 from paceline.api.planning.schemas import DecomposeIn, DecomposeOut, PlannedOut
+from paceline.api.targets import repository as writes
+from paceline.api.targets.repository import as_text
 from paceline.api.targets.service import check_order
-from paceline.shared.db import audit
 from paceline.shared.db.context import find_kpi, tenant_calendar
 from paceline.shared.db.models import Target, TargetVersion, Tenant
 from paceline.shared.errors import Conflict, FieldError, InvalidInput
@@ -46,19 +47,16 @@ from paceline.shared.readmodel.evaluation import round4
 from paceline.shared.readmodel.org import require_known, team_ids
 from paceline.shared.readmodel.progress import kpi_value_for, parse_period_or_422
 from paceline.shared.readmodel.scopes import Scope, parse_scope
-
-
-def _text(value: Decimal | None) -> str | None:
-    return None if value is None else format(value.normalize(), "f")
-
+from paceline.shared.web.deps import Auditor
 
 # -- the request -------------------------------------------------------------------------
 
 
 async def decompose_goal(
-    session: AsyncSession, *, tenant: Tenant, body: DecomposeIn, author: str, now: datetime
+    session: AsyncSession, *, tenant: Tenant, body: DecomposeIn, auditor: Auditor, now: datetime
 ) -> DecomposeOut:
-    """The whole plan; with ``preview: false`` every target saved with its parent."""
+    """The whole plan; with ``preview: false`` every target saved with its parent (and the
+    audit entry ``targets.decompose`` recorded by ``auditor``, whose actor authors them)."""
     kpi, root, period, ttree = await _read_request(session, tenant=tenant, body=body)
     is_additive = additive(kpi)
     places = places_for(kpi, tenant.currency)
@@ -116,7 +114,7 @@ async def decompose_goal(
             body=body,
             plan=plan,
             outs=outs,
-            author=author,
+            auditor=auditor,
             now=now,
             today=today,
         )
@@ -287,7 +285,7 @@ async def _org_weights(
         total = sum(raw.values(), Decimal(0))
         record[node.scope] = {
             "method": used,
-            "weights": {s: _text(v) for s, v in raw.items()},
+            "weights": {s: as_text(v) for s, v in raw.items()},
             "shares": {s: str(round4(v / total)) if total else None for s, v in raw.items()},
         }
         for s, v in raw.items():
@@ -448,11 +446,12 @@ async def _save(
     body: DecomposeIn,
     plan: Sequence[PlannedTarget],
     outs: list[PlannedOut],
-    author: str,
+    auditor: Auditor,
     now: datetime,
     today: date,
 ) -> None:
     """Create (or revise) every target, parents first, each with its parent's id."""
+    author = auditor.actor
     existing = await _existing_targets(
         session, tenant_id=tenant.id, kpi=kpi, body=body, plan=plan, today=today
     )
@@ -466,27 +465,20 @@ async def _save(
             parent_id = ids.get(p.parent) if p.parent is not None else None
             row = existing.get(p.key)
             if row is None:
-                row = Target(
+                row = writes.new_target(
+                    session,
                     tenant_id=tenant.id,
                     kpi=kpi.key,
                     scope=p.scope,
-                    period=p.period.key,
-                    period_kind=p.period.kind,
-                    start=p.period.start,
-                    end=p.period.end,
+                    period=p.period,
                     parent_id=parent_id,
-                    current_version=1,
-                    created_at=now,
-                    created_by=author,
+                    author=author,
+                    now=now,
                 )
-                session.add(row)
                 new_rows.append((i, row))
             else:
                 row.parent_id = parent_id if parent_id is not None else row.parent_id
-                row.current_version += 1
-                session.add(
-                    _version(row, p, tenant_id=tenant.id, body=body, author=author, now=now)
-                )
+                _version(session, row, p, body=body, author=author, now=now)
                 ids[p.key] = row.id
                 outs[i].action = "revised"
                 outs[i].id, outs[i].parent_id = row.id, row.parent_id
@@ -495,61 +487,35 @@ async def _save(
         for i, row in new_rows:
             p = plan[i]
             ids[p.key] = row.id
-            session.add(_version(row, p, tenant_id=tenant.id, body=body, author=author, now=now))
+            _version(session, row, p, body=body, author=author, now=now)
             outs[i].action = "created"
             outs[i].id, outs[i].parent_id = row.id, row.parent_id
             created += 1
         await session.flush()
-    await _audit(
-        session,
-        tenant_id=tenant.id,
-        kpi=kpi,
-        body=body,
-        root=plan[0],
-        root_id=ids[plan[0].key],
-        created=created,
-        revised=revised,
-        author=author,
-        now=now,
+    await auditor.record(
+        "targets.decompose",
+        target=f"target:{ids[plan[0].key]}",
+        after=_audit_after(kpi, body, plan[0], created=created, revised=revised),
     )
 
 
-async def _audit(
-    session: AsyncSession,
-    *,
-    tenant_id: str,
-    kpi: KpiDefinition,
-    body: DecomposeIn,
-    root: PlannedTarget,
-    root_id: int,
-    created: int,
-    revised: int,
-    author: str,
-    now: datetime,
-) -> None:
-    """The audit entry ``targets.decompose``, on the plan's goal."""
-    await audit.record(
-        session,
-        tenant_id=tenant_id,
-        actor=author,
-        action="targets.decompose",
-        target=f"target:{root_id}",
-        before=None,
-        after={
-            "kpi": kpi.key,
-            "scope": root.scope,
-            "period": root.period.key,
-            "target": _text(root.values.target),
-            "baseline": _text(root.values.baseline),
-            "stretch": _text(root.values.stretch),
-            "org": body.org.model_dump(mode="json"),
-            "time": body.time.model_dump(mode="json"),
-            "created": created,
-            "revised": revised,
-            "reason": body.reason,
-        },
-        at=now,
-    )
+def _audit_after(
+    kpi: KpiDefinition, body: DecomposeIn, root: PlannedTarget, *, created: int, revised: int
+) -> dict[str, Any]:
+    """What the audit entry ``targets.decompose`` says about the plan's goal."""
+    return {
+        "kpi": kpi.key,
+        "scope": root.scope,
+        "period": root.period.key,
+        "target": as_text(root.values.target),
+        "baseline": as_text(root.values.baseline),
+        "stretch": as_text(root.values.stretch),
+        "org": body.org.model_dump(mode="json"),
+        "time": body.time.model_dump(mode="json"),
+        "created": created,
+        "revised": revised,
+        "reason": body.reason,
+    }
 
 
 async def _existing_targets(
@@ -598,23 +564,18 @@ def _by_depth(plan: Sequence[PlannedTarget]) -> list[list[int]]:
 
 
 def _version(
+    session: AsyncSession,
     row: Target,
     p: PlannedTarget,
     *,
-    tenant_id: str,
     body: DecomposeIn,
     author: str,
     now: datetime,
 ) -> TargetVersion:
-    """The target's current version with the plan's values."""
-    return TargetVersion(
-        target_id=row.id,
-        version=row.current_version,
-        tenant_id=tenant_id,
-        target=_text(p.values.target),
-        baseline=_text(p.values.baseline),
-        stretch=_text(p.values.stretch),
-        recorded_at=now,
-        author=author,
-        reason=body.reason,
+    """The plan's values as the target's next version."""
+    values = writes.TargetValues(
+        target=p.values.target, baseline=p.values.baseline, stretch=p.values.stretch
+    )
+    return writes.add_version(
+        session, row=row, values=values, author=author, reason=body.reason, now=now
     )

@@ -18,6 +18,7 @@ from paceline.api.planning.schemas import (
 )
 from paceline.shared.web.deps import (
     AdminPrincipal,
+    AuditDep,
     ReadPrincipal,
     ReadSessionDep,
     StateDep,
@@ -46,10 +47,11 @@ async def decompose(
     session: WriteSessionDep,
     state: StateDep,
     tenant: TenantDep,
+    audit: AuditDep,
 ) -> DecomposeOut:
     """Preview or save a decomposition."""
     return await decomposition.decompose_goal(
-        session, tenant=tenant, body=body, author=f"key:{principal.key_id}", now=state.clock.now()
+        session, tenant=tenant, body=body, auditor=audit, now=state.clock.now()
     )
 
 

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from paceline.api.targets import repository as writes
 from paceline.api.targets.schemas import (
     Acknowledgement,
     TargetIn,
@@ -33,8 +34,8 @@ from paceline.shared.readmodel.org import require_known
 from paceline.shared.readmodel.scopes import parse_scope
 
 
-def _text(value: Decimal | None) -> str | None:
-    return None if value is None else format(value.normalize(), "f")
+def _values(body: TargetIn | TargetRevision) -> writes.TargetValues:
+    return writes.TargetValues(target=body.target, baseline=body.baseline, stretch=body.stretch)
 
 
 def _dec(value: str | None) -> Decimal | None:
@@ -139,33 +140,20 @@ async def create_target(
         raise Conflict(
             f"a target for {kpi.key} / {scope} / {period.key} exists; revise it with PUT"
         )
-    row = Target(
+    row = writes.new_target(
+        session,
         tenant_id=tenant.id,
         kpi=kpi.key,
         scope=str(scope),
-        period=period.key,
-        period_kind=period.kind,
-        start=period.start,
-        end=period.end,
+        period=period,
         parent_id=body.parent_id,
-        current_version=1,
-        created_at=now,
-        created_by=author,
-    )
-    session.add(row)
-    await session.flush()
-    version = TargetVersion(
-        target_id=row.id,
-        version=1,
-        tenant_id=tenant.id,
-        target=_text(body.target),
-        baseline=_text(body.baseline),
-        stretch=_text(body.stretch),
-        recorded_at=now,
         author=author,
-        reason=body.reason,
+        now=now,
     )
-    session.add(version)
+    await session.flush()
+    version = writes.add_version(
+        session, row=row, values=_values(body), author=author, reason=body.reason, now=now
+    )
     await session.flush()
     return target_out(row, version, kpi.direction, [version])
 
@@ -247,19 +235,9 @@ async def revise_target(
             "the period has started: say why the target changes",
             fields=[FieldError("reason", "is required once the period has started")],
         )
-    row.current_version += 1
-    version = TargetVersion(
-        target_id=row.id,
-        version=row.current_version,
-        tenant_id=tenant.id,
-        target=_text(body.target),
-        baseline=_text(body.baseline),
-        stretch=_text(body.stretch),
-        recorded_at=now,
-        author=author,
-        reason=body.reason,
+    version = writes.add_version(
+        session, row=row, values=_values(body), author=author, reason=body.reason, now=now
     )
-    session.add(version)
     await session.flush()
     versions = (await repo.versions(session, tenant_id=tenant.id, target_ids=[row.id]))[row.id]
     return target_out(row, version, direction, versions)
