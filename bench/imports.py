@@ -36,6 +36,7 @@ from paceline.shared.db.session import Database
 from paceline.shared.eventlog import EventLog
 from paceline.shared.eventlog.embedded import EmbeddedEventLog
 from paceline.shared.eventlog.kafka import KafkaEventLog
+from paceline.shared.web.deps import Auditor
 
 TITLE = "History import: rows per second into the facts"
 
@@ -198,7 +199,13 @@ async def product(
                     lines=lines,
                     sha256=digest,
                     file_name=path.name,
-                    author="bench",
+                    auditor=Auditor(
+                        session=None,  # run_import records in its own last transaction
+                        actor="bench",
+                        tenant_id=TENANT,
+                        request_id=None,
+                        clock=SystemClock(),
+                    ),
                     clock=SystemClock(),
                 )
             return out, started

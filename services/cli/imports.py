@@ -74,6 +74,7 @@ async def _run(
     from paceline.ingest.imports.schemas import ImportMapping
     from paceline.ingest.imports.service import run_import
     from paceline.shared.runtime import open_runtime
+    from paceline.shared.web.deps import Auditor
 
     mapping = ImportMapping.model_validate(mapping_data)
     digest = hashlib.sha256()
@@ -94,7 +95,13 @@ async def _run(
                 lines=lines,
                 sha256=digest.hexdigest(),
                 file_name=path.name,
-                author="cli",
+                auditor=Auditor(
+                    session=None,  # run_import records in its own last transaction
+                    actor="cli",
+                    tenant_id=tenant_id,
+                    request_id=None,
+                    clock=runtime.clock,
+                ),
                 clock=runtime.clock,
             )
     finally:

@@ -6,9 +6,9 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -28,6 +28,9 @@ from paceline.shared.settings import Settings
 from paceline.shared.web.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
+
+# What the audit log stores in place of a secret; services show secrets the same way.
+REDACTED: Final = audit.REDACTED
 
 KEY_CACHE_TTL_S = 5.0
 _TOUCH_EVERY_S = 60.0
@@ -280,15 +283,23 @@ KeyManagerPrincipal = Annotated[Principal, Depends(require_any("admin", "platfor
 class Auditor:
     """Records admin actions in the audit log, in the caller's transaction.
 
-    ``actor`` is ``key:<id>`` for API calls and ``cli`` for the command line; entries go
-    to ``tenant_id`` (the caller's tenant) unless an action names another one.
+    The one way entries are written (routes take it as :data:`AuditDep`; the command line
+    builds one). ``actor`` is ``key:<id>`` for API calls and ``cli`` for the command line;
+    entries go to ``tenant_id`` (the caller's tenant) unless an action names another one.
+    ``session`` is the transaction entries join: the request's, or ``None`` for a caller
+    outside a request whose service opens its own transactions and records through
+    :meth:`bound` (imports, quarantine replays).
     """
 
-    session: AsyncSession
+    session: AsyncSession | None
     actor: str
     tenant_id: str
     request_id: str | None
     clock: Clock
+
+    def bound(self, session: AsyncSession) -> Auditor:
+        """The same auditor (actor, tenant, request id, clock) recording in ``session``."""
+        return replace(self, session=session)
 
     async def record(
         self,
@@ -300,6 +311,8 @@ class Auditor:
         tenant_id: str | None = None,
     ) -> None:
         """Add an entry for ``action`` on ``target``."""
+        if self.session is None:
+            raise RuntimeError("the auditor has no transaction: record through bound(session)")
         await audit.record(
             self.session,
             tenant_id=tenant_id or self.tenant_id,

@@ -57,11 +57,18 @@ async def test_canonical_csv_needs_no_mapping(embedded_stack: Stack) -> None:
     resp = await s.client.post(
         "/v1/imports?name=history-2025",
         content=CANONICAL_CSV.encode(),
-        headers={**s.auth(), "Content-Type": "text/csv"},
+        headers={**s.auth(), "Content-Type": "text/csv", "X-Request-ID": "import-req-2025"},
     )
     assert resp.status_code == 201, resp.text
     out = resp.json()
     assert (out["rows_total"], out["rows_accepted"], out["rows_rejected"]) == (3, 3, 0)
+    # Audited through the Auditor: the entry carries the request's id and the key.
+    audit = await s.client.get("/v1/audit", params={"action": "imports.run"}, headers=s.auth())
+    [entry] = audit.json()["items"]
+    assert entry["target"] == f"import:{out['id']}"
+    assert entry["request_id"] == "import-req-2025"
+    assert entry["actor"].startswith("key:")
+    assert entry["after"]["rows_accepted"] == 3
     assert out["source"] == "import:history-2025"
     assert out["status"] == "completed"
     assert out["warnings"] == []
@@ -293,3 +300,6 @@ async def test_cli_import_prints_the_report_and_is_idempotent(
     assert "0 appended, 2 already imported" in again.output.splitlines()[0]
     listed = await s.client.get("/v1/imports", params={"name": "crm-cli"}, headers=s.auth())
     assert [r["created_by"] for r in listed.json()] == ["cli", "cli"]
+    audit = await s.client.get("/v1/audit", params={"action": "imports.run"}, headers=s.auth())
+    entries = audit.json()["items"]
+    assert [(e["actor"], e["request_id"]) for e in entries] == [("cli", None), ("cli", None)]

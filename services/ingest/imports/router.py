@@ -15,8 +15,7 @@ from paceline.ingest.imports.service import run_import
 from paceline.shared.errors import FieldError, InvalidInput, UnsupportedMediaType
 from paceline.shared.events import EventType
 from paceline.shared.import_report import ImportOut
-from paceline.shared.web.deps import IngestPrincipal, StateDep
-from paceline.shared.web.errors import request_id_of
+from paceline.shared.web.deps import AuditDep, IngestPrincipal, StateDep
 
 router = APIRouter(prefix="/v1", tags=["imports"])
 
@@ -95,6 +94,7 @@ async def post_import(
     request: Request,
     state: StateDep,
     principal: IngestPrincipal,
+    auditor: AuditDep,
     name: Annotated[
         str | None,
         Query(pattern=NAME_PATTERN, description="The import's name (with a file body)."),
@@ -142,8 +142,7 @@ async def post_import(
         lines=io.StringIO(content.lstrip("\ufeff"), newline=""),
         sha256=hashlib.sha256(content.encode()).hexdigest(),
         file_name=file_name,
-        author=f"key:{principal.key_id}",
+        auditor=auditor,
         clock=state.clock,
-        request_id=request_id_of(request),
     )
     return JSONResponse(out.model_dump(mode="json"), status_code=201)

@@ -40,7 +40,6 @@ from paceline.ingest.imports.mapping import (
 from paceline.ingest.imports.schemas import ImportMapping
 from paceline.shared import metrics
 from paceline.shared.clock import Clock
-from paceline.shared.db import audit
 from paceline.shared.db import import_runs as repo
 from paceline.shared.db import tenants as tenant_repo
 from paceline.shared.db.models_import_runs import ImportRun
@@ -49,6 +48,7 @@ from paceline.shared.errors import EventLogUnavailable, NotFound
 from paceline.shared.eventlog import EventLog, LogRecord
 from paceline.shared.events import CanonicalEvent, Envelope
 from paceline.shared.import_report import ImportOut, import_source, run_out
+from paceline.shared.web.deps import Auditor
 
 BATCH_SIZE: Final = 5000
 # Row issues kept per run (the counts stay exact beyond it; a warning says so).
@@ -173,12 +173,15 @@ async def run_import(
     lines: Iterable[str],
     sha256: str,
     file_name: str | None,
-    author: str,
+    auditor: Auditor,
     clock: Clock,
-    request_id: str | None = None,
     batch_size: int = BATCH_SIZE,
 ) -> ImportOut:
-    """Import a file's rows; the stored run with its report (see the module docstring)."""
+    """Import a file's rows; the stored run with its report (see the module docstring).
+
+    ``auditor`` names who imports (the run's ``created_by``) and records ``imports.run``
+    in the run's last transaction.
+    """
     now = clock.now()
     async with db.transaction(write=False) as session:
         tenant = await tenant_repo.get_tenant(session, tenant_id=tenant_id)
@@ -205,7 +208,7 @@ async def run_import(
             rows_rejected=0,
             warnings=[],
             positions={},
-            created_by=author,
+            created_by=auditor.actor,
             started_at=now,
         )
         session.add(run)
@@ -309,13 +312,9 @@ async def run_import(
             session,
             [{"import_id": run_id, "tenant_id": tenant_id, **i} for i in progress.issues],
         )
-        await audit.record(
-            session,
-            tenant_id=tenant_id,
-            actor=author,
-            action="imports.run",
+        await auditor.bound(session).record(
+            "imports.run",
             target=f"import:{run_id}",
-            before=None,
             after={
                 "name": name,
                 "format": fmt,
@@ -326,8 +325,7 @@ async def run_import(
                 "rows_accepted": progress.accepted,
                 "rows_rejected": progress.rejected,
             },
-            at=now,
-            request_id=request_id,
+            tenant_id=tenant_id,
         )
         first_issues = await repo.issues(session, tenant_id=tenant_id, run_id=run_id, limit=1000)
         out = run_out(stored, issues=first_issues)

@@ -90,6 +90,7 @@ async def test_create_read_update_rotate_delete(embedded_stack: Stack) -> None:
         "connectors.delete",
     ]
     assert all(e.target == "connector:pipedrive" for e in entries)
+    assert all(e.request_id and e.actor.startswith("key:") for e in entries)
     assert entries[0].after is not None
     assert entries[0].after["secrets"] == "[redacted]"
     dumped = json.dumps([[e.before, e.after] for e in entries])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Response
 
 from paceline.ingest.webhooks import repository as repo
 from paceline.ingest.webhooks.config import service
@@ -13,12 +13,12 @@ from paceline.ingest.webhooks.mapping import Mapping
 from paceline.ingest.webhooks.router import SOURCE_PATTERN
 from paceline.shared.web.deps import (
     AdminPrincipal,
+    AuditDep,
     ReadPrincipal,
     ReadSessionDep,
     StateDep,
     WriteSessionDep,
 )
-from paceline.shared.web.errors import request_id_of
 
 router = APIRouter(prefix="/v1", tags=["connectors"])
 
@@ -72,11 +72,11 @@ async def get_connector(
 async def put_connector(
     source: SourcePath,
     body: ConnectorIn,
-    request: Request,
     response: Response,
     principal: AdminPrincipal,
     session: WriteSessionDep,
     state: StateDep,
+    auditor: AuditDep,
 ) -> ConnectorOut:
     """Create or replace a connector."""
     assert state.box is not None
@@ -86,9 +86,8 @@ async def put_connector(
         source=source,
         body=body,
         box=state.box,
-        actor=f"key:{principal.key_id}",
+        auditor=auditor,
         now=state.clock.now(),
-        request_id=request_id_of(request),
     )
     response.status_code = 201 if created else 200
     return out
@@ -117,10 +116,10 @@ async def get_mapping(
 async def put_mapping(
     source: SourcePath,
     body: Mapping,
-    request: Request,
     principal: AdminPrincipal,
     session: WriteSessionDep,
     state: StateDep,
+    auditor: AuditDep,
 ) -> Mapping:
     """Replace the connector's mapping."""
     return await service.put_mapping(
@@ -128,9 +127,8 @@ async def put_mapping(
         tenant_id=principal.tenant_id,
         source=source,
         mapping=body,
-        actor=f"key:{principal.key_id}",
+        auditor=auditor,
         now=state.clock.now(),
-        request_id=request_id_of(request),
     )
 
 
@@ -142,10 +140,10 @@ async def put_mapping(
 async def rotate_connector(
     source: SourcePath,
     body: RotateIn,
-    request: Request,
     principal: AdminPrincipal,
     session: WriteSessionDep,
     state: StateDep,
+    auditor: AuditDep,
 ) -> ConnectorOut:
     """A new endpoint id (the old URL stops working) and/or new generated secrets."""
     assert state.box is not None
@@ -155,9 +153,8 @@ async def rotate_connector(
         source=source,
         body=body,
         box=state.box,
-        actor=f"key:{principal.key_id}",
+        auditor=auditor,
         now=state.clock.now(),
-        request_id=request_id_of(request),
     )
 
 
@@ -166,18 +163,17 @@ async def rotate_connector(
 )
 async def delete_connector(
     source: SourcePath,
-    request: Request,
     principal: AdminPrincipal,
     session: WriteSessionDep,
     state: StateDep,
+    auditor: AuditDep,
 ) -> Response:
     """Delete a connector: its endpoint stops answering (snapshots and quarantine stay)."""
     await service.delete(
         session,
         tenant_id=principal.tenant_id,
         source=source,
-        actor=f"key:{principal.key_id}",
+        auditor=auditor,
         now=state.clock.now(),
-        request_id=request_id_of(request),
     )
     return Response(status_code=204)

@@ -20,10 +20,9 @@ from paceline.ingest.webhooks.config.schemas import (
 )
 from paceline.ingest.webhooks.mapping import Mapping
 from paceline.shared.crypto import SecretBox
-from paceline.shared.db import audit
-from paceline.shared.db.audit import REDACTED
 from paceline.shared.db.models_webhooks import WebhookConnector
 from paceline.shared.errors import FieldError, InvalidInput, NotFound
+from paceline.shared.web.deps import REDACTED, Auditor
 
 
 def new_endpoint_id() -> str:
@@ -137,9 +136,8 @@ async def put(
     source: str,
     body: ConnectorIn,
     box: SecretBox,
-    actor: str,
+    auditor: Auditor,
     now: datetime,
-    request_id: str | None,
 ) -> tuple[ConnectorOut, bool]:
     """Create or replace a connector; (the connector, created?)."""
     row = await repo.connector(session, tenant_id=tenant_id, source=source, for_update=True)
@@ -187,16 +185,12 @@ async def put(
     row.revision = (row.revision or 0) + 1
     row.updated_at = now
     await session.flush()
-    await audit.record(
-        session,
-        tenant_id=tenant_id,
-        actor=actor,
-        action="connectors.create" if created else "connectors.update",
+    await auditor.record(
+        "connectors.create" if created else "connectors.update",
         target=f"connector:{source}",
         before=before,
         after=_audit_view(row),
-        at=now,
-        request_id=request_id,
+        tenant_id=tenant_id,
     )
     return to_out(row, generated), created
 
@@ -207,9 +201,8 @@ async def put_mapping(
     tenant_id: str,
     source: str,
     mapping: Mapping,
-    actor: str,
+    auditor: Auditor,
     now: datetime,
-    request_id: str | None,
 ) -> Mapping:
     """Replace a connector's mapping (pending quarantine items can then be replayed)."""
     row = await repo.connector(session, tenant_id=tenant_id, source=source, for_update=True)
@@ -220,16 +213,12 @@ async def put_mapping(
     row.revision += 1
     row.updated_at = now
     await session.flush()
-    await audit.record(
-        session,
-        tenant_id=tenant_id,
-        actor=actor,
-        action="connectors.mapping",
+    await auditor.record(
+        "connectors.mapping",
         target=f"connector:{source}",
         before=before,
         after={"mapping": row.mapping, "revision": row.revision},
-        at=now,
-        request_id=request_id,
+        tenant_id=tenant_id,
     )
     return Mapping.model_validate(row.mapping)
 
@@ -241,9 +230,8 @@ async def rotate(
     source: str,
     body: RotateIn,
     box: SecretBox,
-    actor: str,
+    auditor: Auditor,
     now: datetime,
-    request_id: str | None,
 ) -> ConnectorOut:
     """A new endpoint id and/or new generated secrets (returned once)."""
     row = await repo.connector(session, tenant_id=tenant_id, source=source, for_update=True)
@@ -269,16 +257,12 @@ async def rotate(
     row.revision += 1
     row.updated_at = now
     await session.flush()
-    await audit.record(
-        session,
-        tenant_id=tenant_id,
-        actor=actor,
-        action="connectors.rotate",
+    await auditor.record(
+        "connectors.rotate",
         target=f"connector:{source}",
         before=before,
         after=_audit_view(row),
-        at=now,
-        request_id=request_id,
+        tenant_id=tenant_id,
     )
     return to_out(row, generated)
 
@@ -288,9 +272,8 @@ async def delete(
     *,
     tenant_id: str,
     source: str,
-    actor: str,
+    auditor: Auditor,
     now: datetime,
-    request_id: str | None,
 ) -> None:
     """Delete a connector (its endpoint stops; snapshots and quarantine stay)."""
     row = await repo.connector(session, tenant_id=tenant_id, source=source, for_update=True)
@@ -299,14 +282,9 @@ async def delete(
     before = _audit_view(row)
     await session.delete(row)
     await session.flush()
-    await audit.record(
-        session,
-        tenant_id=tenant_id,
-        actor=actor,
-        action="connectors.delete",
+    await auditor.record(
+        "connectors.delete",
         target=f"connector:{source}",
         before=before,
-        after=None,
-        at=now,
-        request_id=request_id,
+        tenant_id=tenant_id,
     )

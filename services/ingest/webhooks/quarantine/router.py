@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from paceline.ingest.webhooks.quarantine import repository as repo
@@ -12,8 +12,13 @@ from paceline.ingest.webhooks.quarantine import service
 from paceline.ingest.webhooks.quarantine.schemas import QuarantineOut, QuarantinePage, ReplayOut
 from paceline.ingest.webhooks.router import SOURCE_PATTERN
 from paceline.shared.errors import NotFound
-from paceline.shared.web.deps import AdminPrincipal, ReadPrincipal, ReadSessionDep, StateDep
-from paceline.shared.web.errors import request_id_of
+from paceline.shared.web.deps import (
+    AdminPrincipal,
+    AuditDep,
+    ReadPrincipal,
+    ReadSessionDep,
+    StateDep,
+)
 
 router = APIRouter(prefix="/v1", tags=["quarantine"])
 
@@ -79,9 +84,9 @@ async def get_item(
     ),
 )
 async def replay_source(
-    request: Request,
     principal: AdminPrincipal,
     state: StateDep,
+    auditor: AuditDep,
     source: Annotated[str, Query(pattern=SOURCE_PATTERN)],
 ) -> ReplayOut:
     """Replay a source's pending items."""
@@ -89,22 +94,20 @@ async def replay_source(
         state,
         tenant_id=principal.tenant_id,
         source=source,
-        actor=f"key:{principal.key_id}",
-        request_id=request_id_of(request),
+        auditor=auditor,
     )
 
 
 @router.post("/quarantine/{item_id}/replay", response_model=ReplayOut, summary="Replay one item")
 async def replay_item(
-    item_id: ItemId, request: Request, principal: AdminPrincipal, state: StateDep
+    item_id: ItemId, principal: AdminPrincipal, state: StateDep, auditor: AuditDep
 ) -> ReplayOut:
     """Re-map one pending item with the current mapping (409 if it is not pending)."""
     return await service.replay(
         state,
         tenant_id=principal.tenant_id,
         ids=[item_id],
-        actor=f"key:{principal.key_id}",
-        request_id=request_id_of(request),
+        auditor=auditor,
     )
 
 
@@ -114,16 +117,15 @@ async def replay_item(
 async def discard_item(
     item_id: ItemId,
     body: DiscardIn,
-    request: Request,
     principal: AdminPrincipal,
     state: StateDep,
+    auditor: AuditDep,
 ) -> QuarantineOut:
     """Give up a pending item (kept, marked discarded, audited)."""
     return await service.discard(
         state,
         tenant_id=principal.tenant_id,
         item_id=item_id,
-        actor=f"key:{principal.key_id}",
+        auditor=auditor,
         note=body.note,
-        request_id=request_id_of(request),
     )

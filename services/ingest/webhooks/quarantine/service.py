@@ -19,10 +19,9 @@ from paceline.ingest.webhooks.base import AdapterContext, Connector, Item, ItemE
 from paceline.ingest.webhooks.quarantine import repository as repo
 from paceline.ingest.webhooks.quarantine.schemas import QuarantineOut, ReplayOut
 from paceline.shared import metrics
-from paceline.shared.db import audit
 from paceline.shared.db.models_webhooks import QuarantineItem
 from paceline.shared.errors import Conflict, NotFound
-from paceline.shared.web.deps import AppState
+from paceline.shared.web.deps import AppState, Auditor
 
 MAX_REPLAY = 500
 
@@ -55,8 +54,7 @@ async def replay(
     tenant_id: str,
     ids: list[int] | None = None,
     source: str | None = None,
-    actor: str,
-    request_id: str | None,
+    auditor: Auditor,
 ) -> ReplayOut:
     """Replay items by id, or a source's pending items (oldest first, up to 500)."""
     assert state.box is not None
@@ -89,7 +87,7 @@ async def replay(
     replayed = 0
     for row in rows:
         conn = connectors.get(row.source)
-        out = await _replay_one(state, row=row, conn=conn, actor=actor, request_id=request_id)
+        out = await _replay_one(state, row=row, conn=conn, auditor=auditor)
         replayed += out.status == "replayed"
         outs.append(out)
     return ReplayOut(replayed=replayed, still_pending=len(outs) - replayed, results=outs)
@@ -100,8 +98,7 @@ async def _replay_one(
     *,
     row: QuarantineItem,
     conn: Connector | None,
-    actor: str,
-    request_id: str | None,
+    auditor: Auditor,
 ) -> QuarantineOut:
     assert state.eventlog is not None
     now = state.clock.now()
@@ -131,7 +128,7 @@ async def _replay_one(
                 prepared=prepared,
                 eventlog=state.eventlog,
                 now=now,
-                request_id=request_id,
+                request_id=auditor.request_id,
                 count_occurrence=False,
             )
         fresh = await repo.get(session, tenant_id=row.tenant_id, item_id=row.id)
@@ -150,26 +147,22 @@ async def _replay_one(
         else:
             fresh.status = "replayed"
             fresh.resolved_at = now
-            fresh.resolved_by = actor
+            fresh.resolved_by = auditor.actor
             fresh.result = result
         await session.flush()
-        await audit.record(
-            session,
-            tenant_id=row.tenant_id,
-            actor=actor,
-            action="quarantine.replay",
+        await auditor.bound(session).record(
+            "quarantine.replay",
             target=f"quarantine:{row.id}",
             before=before,
             after={"status": fresh.status, "reason": fresh.reason, "event_ids": event_ids},
-            at=now,
-            request_id=request_id,
+            tenant_id=row.tenant_id,
         )
         metrics.QUARANTINE_REPLAYS.labels(result="still_pending" if still else "replayed").inc()
         return to_out(fresh)
 
 
 async def discard(
-    state: AppState, *, tenant_id: str, item_id: int, actor: str, note: str, request_id: str | None
+    state: AppState, *, tenant_id: str, item_id: int, auditor: Auditor, note: str
 ) -> QuarantineOut:
     """Mark a pending item discarded (kept for the record, never replayed)."""
     now = state.clock.now()
@@ -181,18 +174,14 @@ async def discard(
             raise Conflict(f"item {item_id} is {row.status}, not pending")
         row.status = "discarded"
         row.resolved_at = now
-        row.resolved_by = actor
+        row.resolved_by = auditor.actor
         row.result = {**(row.result or {}), "note": note}
         await session.flush()
-        await audit.record(
-            session,
-            tenant_id=tenant_id,
-            actor=actor,
-            action="quarantine.discard",
+        await auditor.bound(session).record(
+            "quarantine.discard",
             target=f"quarantine:{item_id}",
             before={"status": "pending", "reason": row.reason},
             after={"status": "discarded", "note": note},
-            at=now,
-            request_id=request_id,
+            tenant_id=tenant_id,
         )
         return to_out(row)
