@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from paceline.api.deps import TenantDep
+from paceline.api.deps import KpiDep, PeriodDep, RequiredScopeDep, TenantDep
 from paceline.api.planning import check, decomposition, suggestions
 from paceline.api.planning.schemas import (
     DecomposeIn,
@@ -65,9 +65,9 @@ async def get_suggestions(
     session: ReadSessionDep,
     state: StateDep,
     tenant: TenantDep,
-    kpi: Annotated[str, Query(min_length=1, max_length=64)],
-    scope: Annotated[str, Query(description="company, team:ID or rep:ID")],
-    period: Annotated[str, Query(description="2027, 2027-Q1, 2027-03 or 2027-W09")],
+    kpi: KpiDep,
+    scope: RequiredScopeDep,
+    period: PeriodDep,
     growth: Annotated[
         Decimal | None,
         Query(ge=-1, le=100, description="The team's growth goal over last year (0.15 = +15%)."),
@@ -88,9 +88,9 @@ async def get_suggestions(
     return await suggestions.suggestions(
         session,
         tenant=tenant,
-        kpi_key=kpi,
-        scope_text=scope,
-        period_key=period,
+        kpi=kpi,
+        scope=scope,
+        period=period,
         growth=growth,
         cap=cap,
         margin=margin,

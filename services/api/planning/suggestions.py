@@ -36,8 +36,8 @@ from paceline.shared.kpi.planning.common import (
 )
 from paceline.shared.kpi.planning.suggestions import Suggestion, suggest_additive, suggest_ratio
 from paceline.shared.readmodel.org import require_known, team_ids
-from paceline.shared.readmodel.progress import kpi_or_404, kpi_value_for, parse_period_or_422
-from paceline.shared.readmodel.scopes import Scope, parse_scope
+from paceline.shared.readmodel.progress import kpi_value_for
+from paceline.shared.readmodel.scopes import Scope
 
 
 async def suggest_for(
@@ -124,9 +124,9 @@ async def suggestions(
     session: AsyncSession,
     *,
     tenant: Tenant,
-    kpi_key: str,
-    scope_text: str,
-    period_key: str,
+    kpi: KpiDefinition,
+    scope: Scope,
+    period: Period,
     growth: Decimal | None,
     cap: Decimal | None,
     margin: Decimal | None,
@@ -134,10 +134,7 @@ async def suggestions(
     now: datetime,
 ) -> SuggestionOut:
     """Baseline, target and stretch from history, with the reasoning and flags."""
-    kpi = await kpi_or_404(session, tenant.id, kpi_key)
-    scope = parse_scope(scope_text)
     await require_known(session, tenant_id=tenant.id, scope=scope)
-    period = parse_period_or_422(period_key, tenant)
     calendar = await tenant_calendar(session, tenant=tenant)
     s, _cutoff = await suggest_for(
         session,
