@@ -194,33 +194,6 @@ def _years_before(period: Period, years: int, tenant: Tenant) -> Period:
     )
 
 
-async def _seasonal_share(
-    session: AsyncSession,
-    *,
-    tenant: Tenant,
-    kpi: KpiDefinition,
-    scope: Scope,
-    teams: Sequence[str] | None,
-    period: Period,
-    calendar: WorkCalendar,
-    elapsed: int,
-    total: int,
-) -> Decimal | None:
-    """The share of the period's total that history says is normally reached by now."""
-    curve = await seasonal_curve_of(
-        session,
-        tenant=tenant,
-        kpi=kpi,
-        scope=scope,
-        teams=teams,
-        period=period,
-        calendar=calendar,
-    )
-    if curve is None:
-        return None
-    return seasonal_share(curve, elapsed, total)
-
-
 def _previous(period: Period, tenant: Tenant) -> Period:
     return period_of(
         period.start - timedelta(days=1),
@@ -298,7 +271,7 @@ async def evaluate(
     total = calendar.working_days(period.start, period.end)
     share = None
     if not kpi.is_ratio and pace_method(tenant) == "seasonal":
-        share = await _seasonal_share(
+        curve = await seasonal_curve_of(
             session,
             tenant=tenant,
             kpi=kpi,
@@ -306,9 +279,9 @@ async def evaluate(
             teams=teams,
             period=period,
             calendar=calendar,
-            elapsed=elapsed,
-            total=total,
         )
+        # The share of the period's total that history says is normally reached by now.
+        share = seasonal_share(curve, elapsed, total) if curve is not None else None
     pace = pace_of(
         kpi,
         value,

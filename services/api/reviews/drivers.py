@@ -94,13 +94,9 @@ def revenue_miss(data: DriverData, *, scope: str, target: Decimal) -> MissOut:
         size, src = data.ratio(scope, "revenue", "deals_won")
         planned_d = target / size if size else d
         sources["deals_won"] = f"target / average deal of {src}"
-    planned_q = data.planned_target(scope, "quotes")
-    if planned_q is not None:
-        sources["quotes"] = f"{data.whose(scope)} quotes target"
-    else:
-        rate, src = data.ratio(scope, "deals_won", "quotes")
-        planned_q = planned_d / rate if rate else q
-        sources["quotes"] = f"planned deals / win rate of {src}"
+    planned_q, sources["quotes"] = _planned_quotes(
+        data, scope=scope, deals=planned_d, deals_label="planned deals", actual=q
+    )
     effects = revenue_drivers(
         revenue=r,
         deals=d,
@@ -121,18 +117,26 @@ def revenue_miss(data: DriverData, *, scope: str, target: Decimal) -> MissOut:
     )
 
 
+def _planned_quotes(
+    data: DriverData, *, scope: str, deals: Decimal, deals_label: str, actual: Decimal
+) -> tuple[Decimal, str]:
+    """The quotes a miss is measured against, and where the number came from: the scope's
+    quotes target, else the planned deals over the win rate (the actual quotes without one)."""
+    planned = data.planned_target(scope, "quotes")
+    if planned is not None:
+        return planned, f"{data.whose(scope)} quotes target"
+    rate, src = data.ratio(scope, "deals_won", "quotes")
+    return (deals / rate if rate else actual), f"{deals_label} / win rate of {src}"
+
+
 def deals_miss(data: DriverData, *, scope: str, target: Decimal) -> MissOut:
     """A deals_won miss split into quotes and win rate."""
     d = data.actual["deals_won"][scope]
     q = data.actual["quotes"][scope]
     sources = {}
-    planned_q = data.planned_target(scope, "quotes")
-    if planned_q is not None:
-        sources["quotes"] = f"{data.whose(scope)} quotes target"
-    else:
-        rate, src = data.ratio(scope, "deals_won", "quotes")
-        planned_q = target / rate if rate else q
-        sources["quotes"] = f"target / win rate of {src}"
+    planned_q, sources["quotes"] = _planned_quotes(
+        data, scope=scope, deals=target, deals_label="target", actual=q
+    )
     effects = deals_drivers(deals=d, quotes=q, planned_deals=target, planned_quotes=planned_q)
     drivers = quantized(effects, d - target)
     return MissOut(
