@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from paceline.api.alerts.router import router as alerts_router
 from paceline.api.audit.router import router as audit_router
 from paceline.api.calendar.router import router as calendar_router
+from paceline.api.closes.router import router as closes_router
 from paceline.api.dashboard.router import pages as dashboard_pages
 from paceline.api.dashboard.router import router as dashboard_router
 from paceline.api.exports.router import router as exports_router
@@ -40,6 +41,7 @@ def routers() -> list[APIRouter]:
         reviews_router,
         fx_router,
         calendar_router,
+        closes_router,
         facts_router,
         exports_router,
         templates_router,

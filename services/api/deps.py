@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Depends, Query
 
@@ -62,22 +63,44 @@ def _now(state: StateDep) -> datetime:
     return state.clock.now()
 
 
-def _given_as_of(as_of: AsOfQuery = None) -> datetime | None:
-    if as_of is not None:
-        check_as_of(as_of)
-    return as_of
-
-
-def _as_of(state: StateDep, as_of: AsOfQuery = None) -> datetime:
-    at = as_of or state.clock.now()
-    check_as_of(at)
-    return at
-
-
 KpiDep = Annotated[KpiDefinition, Depends(_kpi)]
 PeriodDep = Annotated[Period, Depends(_period)]
 ScopeDep = Annotated[Scope, Depends(_scope)]  # company unless given
 RequiredScopeDep = Annotated[Scope, Depends(_required_scope)]
-AsOfDep = Annotated[datetime, Depends(_as_of)]  # now unless given
-GivenAsOfDep = Annotated[datetime | None, Depends(_given_as_of)]  # None unless given
+
+
+KnowledgeQuery = Annotated[
+    Literal["as_of", "latest"],
+    Query(
+        description="as_of (default): what Paceline knew at as_of — events received later, "
+        "corrections and reverts included, are not counted. latest: the days up to as_of "
+        "with everything known now (e.g. to read history imported since)."
+    ),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Moment:
+    """When a read stands (docs/KPIS.md, "As of a moment").
+
+    ``at`` counts the days begun before it and picks the target versions in force;
+    ``known`` cuts the facts to what Paceline knew then (None: everything known now);
+    ``given``: the caller named ``as_of`` (without it, ``at`` is now).
+    """
+
+    at: datetime
+    known: datetime | None
+    given: bool
+
+
+def _moment(
+    state: StateDep, as_of: AsOfQuery = None, knowledge: KnowledgeQuery = "as_of"
+) -> Moment:
+    if as_of is None:
+        return Moment(state.clock.now(), None, given=False)
+    check_as_of(as_of)
+    return Moment(as_of, as_of if knowledge == "as_of" else None, given=True)
+
+
+MomentDep = Annotated[Moment, Depends(_moment)]  # now and all known, unless as_of given
 NowDep = Annotated[datetime, Depends(_now)]  # the injected clock's now

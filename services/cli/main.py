@@ -18,6 +18,7 @@ from paceline import __version__
 from paceline.cli import messages
 from paceline.cli.admin import keys, tenants
 from paceline.cli.imports import import_command
+from paceline.cli.periods import periods
 from paceline.cli.ports import PortInUse, bind_listeners, nearby_free_port
 from paceline.shared.clock import Clock, StartedClock, reference_instant
 from paceline.shared.settings import Settings
@@ -291,6 +292,7 @@ def migrate() -> None:
 
 main.add_command(keys)  # paceline keys create|list|revoke|rotate (services/cli/admin.py)
 main.add_command(tenants)  # paceline tenants create|list
+main.add_command(periods)  # paceline periods list|close|reopen (services/cli/periods.py)
 
 
 main.add_command(import_command)

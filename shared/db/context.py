@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from paceline.shared.db.models import CalendarDay, FxRate, KpiDefinitionRow, Tenant
 from paceline.shared.kpi.calendar import WorkCalendar, builtin_calendar
 from paceline.shared.kpi.catalog import BUILTIN_BY_KEY, BUILTIN_KPIS, KpiDefinition
+from paceline.shared.kpi.closes import CloseBook
 from paceline.shared.kpi.formula import parse_formula
 from paceline.shared.kpi.pace import Thresholds
 from paceline.shared.kpi.records import FxTable, TenantContext
@@ -95,6 +96,16 @@ async def tenant_context(session: AsyncSession, *, tenant: Tenant) -> TenantCont
 def calendar_base(tenant: Tenant) -> str:
     """The built-in calendar a tenant starts from (``cn`` unless set)."""
     return str((tenant.options or {}).get("calendar", "cn"))
+
+
+def close_policy(tenant: Tenant) -> str:
+    """What a change to a closed month does for this tenant: ``adjust`` unless set."""
+    return str((tenant.options or {}).get("close_policy", "adjust"))
+
+
+def close_book(tenant: Tenant) -> CloseBook:
+    """The tenant's month closes, for routing and for reads."""
+    return CloseBook.of(tenant.closes, ZoneInfo(tenant.timezone))
 
 
 async def tenant_calendar(session: AsyncSession, *, tenant: Tenant) -> WorkCalendar:

@@ -41,6 +41,9 @@ class Tenant(Base):
     currency: Mapped[str] = mapped_column(String(3), default="CNY")
     fiscal_year_start_month: Mapped[int] = mapped_column(SmallInteger, default=1)
     locale: Mapped[str] = mapped_column(String(10), default="zh-CN")
+    # The month closes in force and past (period, closed_at, reopened_at, policy): read
+    # with the tenant by every figure and by scoring's routing (rows: period_closes).
+    closes: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     # Pace thresholds and other tunables; see services/api/settings/schemas.py.
     options: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -154,6 +157,8 @@ class Record(Base):
     first_day: Mapped[date | None] = mapped_column(Date, nullable=True)
     last_day: Mapped[date | None] = mapped_column(Date, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The knowledge time of the latest change (never goes back: docs/KPIS.md, "As of").
+    known_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class Fact(Base):

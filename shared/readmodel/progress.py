@@ -12,21 +12,22 @@ come from :mod:`paceline.shared.kpi.pace` with the tenant's work calendar.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from paceline.shared.db.context import find_kpi, tenant_calendar, tenant_thresholds
+from paceline.shared.db.context import close_book, find_kpi, tenant_calendar, tenant_thresholds
 from paceline.shared.db.models import TargetVersion, Tenant
 from paceline.shared.errors import FieldError, InvalidInput, NotFound
 from paceline.shared.kpi.calendar import WorkCalendar
 from paceline.shared.kpi.catalog import KpiDefinition
+from paceline.shared.kpi.closes import CloseBook
 from paceline.shared.kpi.pace import PaceResult, seasonal_curve, seasonal_share
 from paceline.shared.kpi.periods import Period, parse_period, period_of
-from paceline.shared.kpi.values import KpiValue, kpi_value
+from paceline.shared.kpi.values import KpiValue, MeasureTotal, kpi_value, measure_value
 from paceline.shared.readmodel import rollups as repo
 from paceline.shared.readmodel import targets as targets_repo
 from paceline.shared.readmodel.evaluation import (
@@ -72,8 +73,10 @@ async def kpi_value_for(
     end: date,
     calendar: WorkCalendar,
     teams: Sequence[str] | None = None,
+    known: datetime | None = None,
 ) -> KpiValue:
-    """The KPI's value for a scope over the days [start, end)."""
+    """The KPI's value for a scope over the days [start, end), as known at ``known``
+    (None: now)."""
     if teams is None and scope.kind == "team":
         teams = await team_ids(session, tenant_id=tenant.id, scope=scope)
     plan = measure_plan(kpi)
@@ -89,6 +92,7 @@ async def kpi_value_for(
         distinct_measures=plan.distinct_measures,
         pair_measures=plan.pair_measures,
         pair_days=calendar.working_day_list(start, end) if plan.working_day_share else None,
+        known=known,
     )
     rep_days = None
     if plan.working_day_share:
@@ -96,7 +100,13 @@ async def kpi_value_for(
             rep_days = calendar.working_days(start, end)
         else:
             spans = await repo.reps_in_scope(
-                session, tenant_id=tenant.id, start=start, end=end, team_ids=teams, kpi=kpi.key
+                session,
+                tenant_id=tenant.id,
+                start=start,
+                end=end,
+                team_ids=teams,
+                kpi=kpi.key,
+                known=known,
             )
             rep_days = sum(calendar.working_days(lo, hi) for _r, lo, hi in spans)
     return kpi_value(kpi.formula, totals, rep_working_days=rep_days)
@@ -111,6 +121,7 @@ async def values_by_rep(
     start: date,
     end: date,
     calendar: WorkCalendar,
+    known: datetime | None = None,
 ) -> dict[str, KpiValue]:
     """One KPI's value for each of many reps over the days [start, end) (one query per
     table); a rep without facts gets the formula's empty value."""
@@ -126,6 +137,7 @@ async def values_by_rep(
         distinct_measures=plan.distinct_measures,
         pair_measures=plan.pair_measures,
         pair_days=calendar.working_day_list(start, end) if plan.working_day_share else None,
+        known=known,
     )
     working = calendar.working_days(start, end) if plan.working_day_share else None
     return {
@@ -143,6 +155,7 @@ async def seasonal_curve_of(
     teams: Sequence[str] | None,
     period: Period,
     calendar: WorkCalendar,
+    known: datetime | None = None,
 ) -> list[Decimal] | None:
     """History's cumulative curve for the period kind (None when it cannot be learned).
 
@@ -172,6 +185,7 @@ async def seasonal_curve_of(
         end=period.start,
         rep_id=scope.id if scope.kind == "rep" else None,
         team_ids=teams,
+        known=known,
     )
     for past in choices:
         series = []
@@ -202,6 +216,43 @@ def _previous(period: Period, tenant: Tenant) -> Period:
     )
 
 
+async def _closes_into(
+    session: AsyncSession,
+    result: ProgressResult,
+    *,
+    book: CloseBook,
+    tenant: Tenant,
+    teams: Sequence[str] | None,
+) -> None:
+    """The period's closed months (at the knowledge cut) and, for additive KPIs, the
+    part of actual booked into it from closed months (docs/KPIS.md, "Month close")."""
+    at = result.known or result.as_of
+    period, scope = result.period, result.scope
+    month = period_of(period.start, "month")
+    while month.start < period.end:
+        if book.close_at(month.key, at) if result.known else book.closed_now(month.key):
+            result.closed_months.append(month.key)
+        month = period_of(month.end, "month")
+    if is_additive(result.kpi):
+        units, count = await repo.adjusted_units(
+            session,
+            tenant_id=tenant.id,
+            kpi=result.kpi.key,
+            measure=0,
+            start=period.start,
+            end=result.end,
+            rep_id=scope.id if scope.kind == "rep" else None,
+            team_ids=teams,
+            known=result.known,
+        )
+        if count:
+            result.adjusted = (
+                measure_value(result.kpi.formula, 0, MeasureTotal(units=units))
+                * result.kpi.formula.factor
+            )
+            result.adjustments = count
+
+
 def pace_method(tenant: Tenant) -> str:
     """``working_days`` (default) or ``seasonal``."""
     return str((tenant.options or {}).get("pace_method", "working_days"))
@@ -222,6 +273,10 @@ class ProgressResult:
     pace: PaceResult | None = None
     working_days_elapsed: int | None = None
     working_days_total: int | None = None
+    known: datetime | None = None  # the knowledge cut (None: everything known now)
+    closed_months: list[str] = field(default_factory=list)  # the period's closed months
+    adjusted: Decimal | None = None  # the part of actual booked from closed months
+    adjustments: int = 0  # how many adjustments that part is made of
 
     @property
     def status(self) -> str:
@@ -238,8 +293,13 @@ async def evaluate(
     period: Period,
     as_of: datetime,
     calendar: WorkCalendar | None = None,
+    known: datetime | None = None,
 ) -> ProgressResult:
-    """Actual, the target version in force, expected, pace, projections and status."""
+    """Actual, the target version in force, expected, pace, projections and status.
+
+    ``known`` cuts the facts to what Paceline knew then (an explicit ``as_of``); None
+    reads everything known now. Working days are answered with or without a target.
+    """
     tz = ZoneInfo(tenant.timezone)
     end = counted_days_end(period, as_of, tz)
     calendar = calendar or await tenant_calendar(session, tenant=tenant)
@@ -253,8 +313,16 @@ async def evaluate(
         end=end,
         calendar=calendar,
         teams=teams,
+        known=known,
     )
-    result = ProgressResult(kpi=kpi, scope=scope, period=period, as_of=as_of, end=end, value=value)
+    result = ProgressResult(
+        kpi=kpi, scope=scope, period=period, as_of=as_of, end=end, value=value, known=known
+    )
+    result.working_days_elapsed = calendar.working_days(period.start, end)
+    result.working_days_total = calendar.working_days(period.start, period.end)
+    book = close_book(tenant)
+    if book:
+        await _closes_into(session, result, book=book, tenant=tenant, teams=teams)
     target_row = await targets_repo.find(
         session, tenant_id=tenant.id, kpi=kpi.key, scope=str(scope), period=period.key
     )
@@ -267,8 +335,8 @@ async def evaluate(
         return result
     target = Decimal(version.target)
     thresholds = tenant_thresholds(tenant)
-    elapsed = calendar.working_days(period.start, end)
-    total = calendar.working_days(period.start, period.end)
+    elapsed = result.working_days_elapsed
+    total = result.working_days_total
     share = None
     if not kpi.is_ratio and pace_method(tenant) == "seasonal":
         curve = await seasonal_curve_of(
@@ -279,6 +347,7 @@ async def evaluate(
             teams=teams,
             period=period,
             calendar=calendar,
+            known=known,
         )
         # The share of the period's total that history says is normally reached by now.
         share = seasonal_share(curve, elapsed, total) if curve is not None else None
@@ -294,6 +363,4 @@ async def evaluate(
     result.target_id = target_row.id
     result.version = version
     result.pace = pace
-    result.working_days_elapsed = elapsed
-    result.working_days_total = total
     return result

@@ -1,19 +1,38 @@
-"""SQL roll-ups of facts over days, reps and teams (membership as of each fact's day)."""
+"""SQL roll-ups of facts over days, reps and teams (membership as of each fact's day).
+
+Every roll-up takes ``known``: None reads the facts as they are now; a knowledge time T
+reads them as Paceline knew them at T — the fact rows minus the changes known after T
+(``kpi_fact_changes``; docs/KPIS.md, "As of a moment"). Reads without ``known`` are the
+same statements as before the change log existed.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, distinct, exists, false, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    distinct,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.shared.db.models import Fact, FactMember, Rep, RepMembership
+from paceline.shared.db.models_history import FactAdjustment, FactChange, FactMemberChange
 from paceline.shared.kpi.values import MeasureTotal
 
 
 def _scope_filter(
-    model: type[Fact] | type[FactMember],
+    model: Any,
     *,
     tenant_id: str,
     rep_id: str | None,
@@ -67,8 +86,10 @@ async def measure_totals(
     distinct_measures: Sequence[int] = (),
     pair_measures: Sequence[int] = (),
     pair_days: Sequence[date] | None = None,
+    known: datetime | None = None,
 ) -> dict[int, MeasureTotal]:
-    """Totals per measure of a KPI for days in [start, end) and a scope.
+    """Totals per measure of a KPI for days in [start, end) and a scope (as known at
+    ``known``, or now).
 
     ``value_measures`` (sums and counts) narrow the fact query to those measures, so the
     primary key (tenant, kpi, measure, rep, day) serves rep scopes directly.
@@ -95,46 +116,131 @@ async def measure_totals(
         "end": end,
     }
     if value_measures is None or value_measures:
-        base = [Fact.tenant_id == tenant_id, Fact.kpi == kpi, Fact.day >= start, Fact.day < end]
-        if value_measures is not None:
-            base.append(Fact.measure.in_(list(value_measures)))
-        stmt = (
-            select(Fact.measure, func.sum(Fact.value), func.sum(Fact.n))
-            .where(*base, *_scope_filter(Fact, **scope))  # type: ignore[arg-type]
-            .group_by(Fact.measure)
+        sums = await _value_sums(
+            session,
+            group=(),
+            tenant_id=tenant_id,
+            kpi=kpi,
+            start=start,
+            end=end,
+            measures=value_measures,
+            scope=scope,
+            known=known,
         )
-        for measure, value, n in (await session.execute(stmt)).all():
-            out[int(measure)] = MeasureTotal(units=int(value or 0), records=int(n or 0))
-    mbase = [
-        FactMember.tenant_id == tenant_id,
-        FactMember.kpi == kpi,
-        FactMember.day >= start,
-        FactMember.day < end,
-        FactMember.n > 0,
-        *_scope_filter(FactMember, **scope),  # type: ignore[arg-type]
-    ]
+        for (measure,), (value, n) in sums.items():
+            out[measure] = MeasureTotal(units=value, records=n)
     for index in distinct_measures:
-        count = await session.scalar(
-            select(func.count(distinct(FactMember.member))).where(
-                *mbase, FactMember.measure == index
-            )
-        )
+        live = _live_members(
+            tenant_id=tenant_id,
+            kpi=kpi,
+            start=start,
+            end=end,
+            measure=index,
+            scope=scope,
+            known=known,
+        ).subquery()
+        count = await session.scalar(select(func.count(distinct(live.c.member))))
         out[index] = MeasureTotal(members=int(count or 0))
     for index in pair_measures:
-        day_filter = (
-            [FactMember.member.in_([d.isoformat() for d in pair_days])]
-            if pair_days is not None
-            else []
-        )
-        pairs = (
-            select(FactMember.rep_id, FactMember.member)
-            .where(*mbase, FactMember.measure == index, *day_filter)
-            .distinct()
-            .subquery()
-        )
+        live = _live_members(
+            tenant_id=tenant_id,
+            kpi=kpi,
+            start=start,
+            end=end,
+            measure=index,
+            scope=scope,
+            known=known,
+            days=pair_days,
+        ).subquery()
+        pairs = select(live.c.rep_id, live.c.member).distinct().subquery()
         count = await session.scalar(select(func.count()).select_from(pairs))
         out[index] = MeasureTotal(members=int(count or 0))
     return out
+
+
+async def _value_sums(
+    session: AsyncSession,
+    *,
+    group: Sequence[str],
+    tenant_id: str,
+    kpi: str,
+    start: date,
+    end: date,
+    measures: Sequence[int] | None,
+    scope: dict[str, Any],
+    known: datetime | None,
+    extra: Sequence[Any] = (),
+) -> dict[tuple[Any, ...], tuple[int, int]]:
+    """Sums of value and record count per ``group`` columns + measure (as known at
+    ``known``): the fact rows, minus the changes known after it."""
+    out: dict[tuple[Any, ...], tuple[int, int]] = {}
+    models: list[Any] = [Fact] if known is None else [Fact, FactChange]
+    for model in models:
+        keys = [getattr(model, g) for g in group] + [model.measure]
+        conds = [
+            model.tenant_id == tenant_id,
+            model.kpi == kpi,
+            model.day >= start,
+            model.day < end,
+            *_scope_filter(model, **scope),
+            *[e(model) for e in extra],
+        ]
+        if measures is not None:
+            conds.append(model.measure.in_(list(measures)))
+        if model is FactChange:
+            conds.append(FactChange.known_at > known)
+        stmt = select(*keys, func.sum(model.value), func.sum(model.n)).where(*conds).group_by(*keys)
+        sign = 1 if model is Fact else -1
+        for row in (await session.execute(stmt)).all():
+            key = (*row[: len(group)], int(row[len(group)]))
+            v, n = out.get(key, (0, 0))
+            out[key] = (v + sign * int(row[-2] or 0), n + sign * int(row[-1] or 0))
+    return out
+
+
+def _live_members(
+    *,
+    tenant_id: str,
+    kpi: str,
+    start: date,
+    end: date,
+    measure: int,
+    scope: dict[str, Any],
+    known: datetime | None,
+    days: Sequence[date] | None = None,
+    reps: Sequence[str] | None = None,
+) -> Select[str, date, str]:
+    """The (rep_id, day, member) rows of a distinct measure alive at ``known`` (or now)."""
+
+    def conds(model: Any) -> list[ColumnElement[bool]]:
+        out = [
+            model.tenant_id == tenant_id,
+            model.kpi == kpi,
+            model.measure == measure,
+            model.day >= start,
+            model.day < end,
+            *_scope_filter(model, **scope),
+        ]
+        if days is not None:
+            out.append(model.member.in_([d.isoformat() for d in days]))
+        if reps is not None:
+            out.append(model.rep_id.in_(list(reps)))
+        return out
+
+    fm, ch = FactMember, FactMemberChange
+    if known is None:
+        return select(fm.rep_id, fm.day, fm.member).where(*conds(fm), fm.n > 0)
+    rows = union_all(
+        select(fm.rep_id, fm.day, fm.member, fm.n.label("n")).where(*conds(fm)),
+        select(ch.rep_id, ch.day, ch.member, (-ch.n).label("n")).where(
+            *conds(ch), ch.known_at > known
+        ),
+    ).subquery()
+    return (
+        select(rows.c.rep_id, rows.c.day, rows.c.member)
+        .group_by(rows.c.rep_id, rows.c.day, rows.c.member)
+        .having(func.sum(rows.c.n) > 0)
+    )
 
 
 async def reps_in_scope(
@@ -145,6 +251,7 @@ async def reps_in_scope(
     end: date,
     team_ids: Sequence[str] | None,
     kpi: str | None = None,
+    known: datetime | None = None,
 ) -> list[tuple[str, date, date]]:
     """Reps and the part of [start, end) they spent in the scope: (rep, from, to).
 
@@ -160,22 +267,17 @@ async def reps_in_scope(
                 )
             ).all()
         )
-        if kpi is not None:
-            reps |= set(
-                (
-                    await session.scalars(
-                        select(FactMember.rep_id)
-                        .where(
-                            FactMember.tenant_id == tenant_id,
-                            FactMember.kpi == kpi,
-                            FactMember.day >= start,
-                            FactMember.day < end,
-                            FactMember.n > 0,
-                        )
-                        .distinct()
-                    )
-                ).all()
-            )
+        if kpi is not None:  # a working-day share: its one member measure
+            live = _live_members(
+                tenant_id=tenant_id,
+                kpi=kpi,
+                start=start,
+                end=end,
+                measure=0,
+                scope={"tenant_id": tenant_id, "rep_id": None, "team_ids": None},
+                known=known,
+            ).subquery()
+            reps |= set((await session.scalars(select(live.c.rep_id).distinct())).all())
         return [(r, start, end) for r in sorted(reps)]
     m = RepMembership
     rows = await session.execute(
@@ -205,21 +307,21 @@ async def daily_units(
     end: date,
     rep_id: str | None = None,
     team_ids: Sequence[str] | None = None,
+    known: datetime | None = None,
 ) -> dict[date, int]:
-    """A measure's units per day over [start, end) for a scope."""
-    stmt = (
-        select(Fact.day, func.sum(Fact.value))
-        .where(
-            Fact.tenant_id == tenant_id,
-            Fact.kpi == kpi,
-            Fact.measure == measure,
-            Fact.day >= start,
-            Fact.day < end,
-            *_scope_filter(Fact, tenant_id=tenant_id, rep_id=rep_id, team_ids=team_ids),
-        )
-        .group_by(Fact.day)
+    """A measure's units per day over [start, end) for a scope (as known at ``known``)."""
+    sums = await _value_sums(
+        session,
+        group=("day",),
+        tenant_id=tenant_id,
+        kpi=kpi,
+        start=start,
+        end=end,
+        measures=[measure],
+        scope={"tenant_id": tenant_id, "rep_id": rep_id, "team_ids": team_ids},
+        known=known,
     )
-    return {d: int(v or 0) for d, v in (await session.execute(stmt)).all()}
+    return {d: v for (d, _m), (v, _n) in sums.items()}
 
 
 async def totals_by_rep(
@@ -234,47 +336,82 @@ async def totals_by_rep(
     distinct_measures: Sequence[int] = (),
     pair_measures: Sequence[int] = (),
     pair_days: Sequence[date] | None = None,
+    known: datetime | None = None,
 ) -> dict[str, dict[int, MeasureTotal]]:
     """Measure totals per rep (one query per table, for leaderboards and scorecards)."""
     out: dict[str, dict[int, MeasureTotal]] = {r: {} for r in rep_ids}
     if not rep_ids:
         return out
     reps = list(rep_ids)
-    measures = [Fact.measure.in_(list(value_measures))] if value_measures is not None else []
-    stmt = (
-        select(Fact.rep_id, Fact.measure, func.sum(Fact.value), func.sum(Fact.n))
-        .where(
-            Fact.tenant_id == tenant_id,
-            Fact.kpi == kpi,
-            *measures,
-            Fact.day >= start,
-            Fact.day < end,
-            Fact.rep_id.in_(reps),
-        )
-        .group_by(Fact.rep_id, Fact.measure)
+    sums = await _value_sums(
+        session,
+        group=("rep_id",),
+        tenant_id=tenant_id,
+        kpi=kpi,
+        start=start,
+        end=end,
+        measures=value_measures,
+        scope={"tenant_id": tenant_id, "rep_id": None, "team_ids": None},
+        known=known,
+        extra=[lambda model: model.rep_id.in_(reps)],
     )
-    for rep, measure, value, n in (await session.execute(stmt)).all():
-        out[rep][int(measure)] = MeasureTotal(units=int(value or 0), records=int(n or 0))
+    for (rep, measure), (value, n) in sums.items():
+        out[rep][measure] = MeasureTotal(units=value, records=n)
     for index in [*distinct_measures, *pair_measures]:
-        only_days = (
-            [FactMember.member.in_([d.isoformat() for d in pair_days])]
-            if index in pair_measures and pair_days is not None
-            else []
-        )
-        mstmt = (
-            select(FactMember.rep_id, func.count(distinct(FactMember.member)))
-            .where(
-                FactMember.tenant_id == tenant_id,
-                FactMember.kpi == kpi,
-                FactMember.day >= start,
-                FactMember.day < end,
-                FactMember.n > 0,
-                FactMember.measure == index,
-                FactMember.rep_id.in_(reps),
-                *only_days,
-            )
-            .group_by(FactMember.rep_id)
-        )
+        live = _live_members(
+            tenant_id=tenant_id,
+            kpi=kpi,
+            start=start,
+            end=end,
+            measure=index,
+            scope={"tenant_id": tenant_id, "rep_id": None, "team_ids": None},
+            known=known,
+            days=pair_days if index in pair_measures else None,
+            reps=reps,
+        ).subquery()
+        mstmt = select(live.c.rep_id, func.count(distinct(live.c.member))).group_by(live.c.rep_id)
         for rep, count in (await session.execute(mstmt)).all():
             out[rep][index] = MeasureTotal(members=int(count or 0))
     return out
+
+
+async def adjusted_units(
+    session: AsyncSession,
+    *,
+    tenant_id: str,
+    kpi: str,
+    measure: int,
+    start: date,
+    end: date,
+    rep_id: str | None = None,
+    team_ids: Sequence[str] | None = None,
+    known: datetime | None = None,
+) -> tuple[int, int]:
+    """The units and count of adjustments from closed months booked into [start, end) for
+    a scope (team membership as of the booked day), as known at ``known``."""
+    a = FactAdjustment
+    conds: list[ColumnElement[bool]] = [
+        a.tenant_id == tenant_id,
+        a.kpi == kpi,
+        a.kind == "adjust",
+        a.measure == measure,
+        a.booked_day >= start,
+        a.booked_day < end,
+    ]
+    if known is not None:
+        conds.append(a.known_at <= known)
+    if rep_id is not None:
+        conds.append(a.rep_id == rep_id)
+    if team_ids is not None:
+        m = RepMembership
+        conds.append(
+            exists().where(
+                m.tenant_id == tenant_id,
+                m.rep_id == a.rep_id,
+                m.team_id.in_(list(team_ids)),
+                m.valid_from <= a.booked_day,
+                or_(m.valid_to.is_(None), a.booked_day < m.valid_to),
+            )
+        )
+    row = (await session.execute(select(func.sum(a.value), func.count()).where(*conds))).one()
+    return int(row[0] or 0), int(row[1] or 0)

@@ -58,6 +58,7 @@ async def test_workload_facts_equal_recomputation(stack: Stack) -> None:
                 "period": "2026-11",
                 "scope": scope,
                 "as_of": "2026-12-01T00:00:00+08:00",
+                "knowledge": "latest",  # November's days, everything received since
             },
             headers=stack.auth(),
         )

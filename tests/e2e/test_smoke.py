@@ -27,6 +27,8 @@ async def test_one_won_deal_reaches_progress(stack: Stack) -> None:
             "period": "2026-11",
             "scope": "rep:r1",
             "as_of": "2026-12-01T00:00:00+08:00",
+            # November's days with everything known now (the deal was received today).
+            "knowledge": "latest",
         },
         headers=stack.auth(),
     )

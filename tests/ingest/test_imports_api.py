@@ -44,7 +44,13 @@ CRM_MAPPING: dict[str, Any] = {
 async def _progress(s: Stack, kpi: str, scope: str, period: str = "2025-03") -> str:
     resp = await s.client.get(
         "/v1/progress",
-        params={"kpi": kpi, "scope": scope, "period": period, "as_of": "2025-04-01T00:00:00+08:00"},
+        params={
+            "kpi": kpi,
+            "scope": scope,
+            "period": period,
+            "as_of": "2025-04-01T00:00:00+08:00",
+            "knowledge": "latest",
+        },  # imported history: received after as_of
         headers=s.auth(),
     )
     assert resp.status_code == 200, resp.text

@@ -21,7 +21,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from paceline.api.dashboard import service
 from paceline.api.dashboard.schemas import ChangesOut, ContextOut, OverviewOut, SeriesOut
-from paceline.api.deps import AsOfDep, KpiDep, PeriodDep, ScopeDep, TenantDep
+from paceline.api.deps import KpiDep, MomentDep, PeriodDep, ScopeDep, TenantDep
 from paceline.shared.errors import NotFound
 from paceline.shared.web.app import api_routes
 from paceline.shared.web.deps import ReadPrincipal, ReadSessionDep, StateDep
@@ -134,7 +134,7 @@ async def get_overview(
     tenant: TenantDep,
     period: PeriodDep,
     scope: ScopeDep,
-    as_of: AsOfDep,
+    moment: MomentDep,
     kpis: Annotated[
         str | None,
         Query(description="KPI keys, comma-separated (default: those with a target)."),
@@ -146,7 +146,8 @@ async def get_overview(
         tenant=tenant,
         scope=scope,
         period=period,
-        as_of=as_of,
+        as_of=moment.at,
+        known=moment.known,
         kpi_keys=[k.strip() for k in kpis.split(",") if k.strip()][:50] if kpis else None,
     )
 
@@ -158,11 +159,17 @@ async def get_series(
     kpi: KpiDep,
     period: PeriodDep,
     scope: ScopeDep,
-    as_of: AsOfDep,
+    moment: MomentDep,
 ) -> SeriesOut:
     """Cumulative actual (or running value for ratios), the expected curve and the target."""
     return await service.series(
-        session, tenant=tenant, kpi=kpi, scope=scope, period=period, as_of=as_of
+        session,
+        tenant=tenant,
+        kpi=kpi,
+        scope=scope,
+        period=period,
+        as_of=moment.at,
+        known=moment.known,
     )
 
 

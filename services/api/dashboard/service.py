@@ -181,6 +181,7 @@ async def overview(
     scope: Scope,
     period: Period,
     as_of: datetime,
+    known: datetime | None = None,
     kpi_keys: Sequence[str] | None,
 ) -> OverviewOut:
     """Progress of every KPI with a target for the scope and period (or of ``kpi_keys``;
@@ -217,6 +218,7 @@ async def overview(
             scope=scope,
             period=period,
             as_of=as_of,
+            known=known,
         )
         for key in keys
     ]
@@ -246,11 +248,19 @@ async def series(
     scope: Scope,
     period: Period,
     as_of: datetime,
+    known: datetime | None = None,
 ) -> SeriesOut:
     """The KPI day by day over the period: actual so far, expected curve, target lines."""
     calendar = await tenant_calendar(session, tenant=tenant)
     result = await evaluate(
-        session, tenant=tenant, kpi=kpi, scope=scope, period=period, as_of=as_of, calendar=calendar
+        session,
+        tenant=tenant,
+        kpi=kpi,
+        scope=scope,
+        period=period,
+        as_of=as_of,
+        calendar=calendar,
+        known=known,
     )
     teams = await team_ids(session, tenant_id=tenant.id, scope=scope)
     days = [period.start + timedelta(days=i) for i in range(period.days)]
@@ -266,6 +276,7 @@ async def series(
             end=end,
             rep_id=scope.id if scope.kind == "rep" else None,
             team_ids=teams,
+            known=known,
         )
         running = 0
         for i, day in enumerate(days):
@@ -285,6 +296,7 @@ async def series(
                 end=point,
                 calendar=calendar,
                 teams=teams,
+                known=known,
             )
             actual[(point - period.start).days - 1] = q4(point_value.value)
     expected: list[Decimal | None] = [None] * len(days)
@@ -306,6 +318,7 @@ async def series(
                     teams=teams,
                     period=period,
                     calendar=calendar,
+                    known=known,
                 )
             elapsed = 0
             for i, day in enumerate(days):

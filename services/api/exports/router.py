@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from paceline.api.deps import AsOfDep, PeriodDep, TenantDep
+from paceline.api.deps import MomentDep, PeriodDep, TenantDep
 from paceline.api.exports import service
 from paceline.api.exports.schemas import PROGRESS_COLUMNS, SCORECARD_COLUMNS, ExportPage
 from paceline.shared.web.csv_out import csv_text
@@ -65,7 +65,7 @@ async def export_progress(
     session: ReadSessionDep,
     tenant: TenantDep,
     p: PeriodDep,
-    at: AsOfDep,
+    moment: MomentDep,
     kpi: Annotated[str | None, Query(max_length=64)] = None,
     scope: Annotated[str | None, Query(description="company, team:ID or rep:ID")] = None,
     cursor: str | None = None,
@@ -79,9 +79,10 @@ async def export_progress(
         period=p,
         kpi=kpi,
         scope=scope,
-        as_of=at,
+        as_of=moment.at,
         cursor=cursor,
         limit=limit,
+        known=moment.known,
     )
     return _answer(
         request,
@@ -90,7 +91,7 @@ async def export_progress(
         rows=rows,
         next_cursor=next_cursor,
         period=p.key,
-        as_of=at,
+        as_of=moment.at,
     )
 
 
@@ -105,7 +106,7 @@ async def export_scorecards(
     session: ReadSessionDep,
     tenant: TenantDep,
     p: PeriodDep,
-    at: AsOfDep,
+    moment: MomentDep,
     team: Annotated[
         str | None, Query(max_length=200, description="Only this team's reps (with sub-teams).")
     ] = None,
@@ -123,9 +124,10 @@ async def export_scorecards(
         period=p,
         team=team,
         template=template,
-        as_of=at,
+        as_of=moment.at,
         cursor=cursor,
         limit=limit,
+        known=moment.known,
     )
     return _answer(
         request,
@@ -134,5 +136,5 @@ async def export_scorecards(
         rows=rows,
         next_cursor=next_cursor,
         period=p.key,
-        as_of=at,
+        as_of=moment.at,
     )

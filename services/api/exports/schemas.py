@@ -34,6 +34,9 @@ PROGRESS_COLUMNS: Final = (
     "projection_linear",
     "projection_seasonal",
     "status",
+    "closed_months",
+    "adjusted",
+    "adjustments",
 )
 SCORECARD_COLUMNS: Final = (
     "period",

@@ -47,6 +47,8 @@ def _cell(value: object) -> str | int | None:
         return str(value)
     if isinstance(value, datetime):
         return value.isoformat()
+    if isinstance(value, list):
+        return " ".join(str(v) for v in value) or None
     return str(value)
 
 
@@ -71,6 +73,7 @@ async def progress_rows(
     as_of: datetime,
     cursor: str | None,
     limit: int,
+    known: datetime | None = None,
 ) -> tuple[list[Row], str | None]:
     """One page of progress rows and the next cursor."""
     after = _target_cursor(cursor) if cursor else None
@@ -95,6 +98,7 @@ async def progress_rows(
             scope=parse_scope(t.scope),
             period=period,
             as_of=as_of,
+            known=known,
         )
         values = p.model_dump()
         values["period"] = p.period.key
@@ -112,6 +116,7 @@ async def scorecard_rows(
     as_of: datetime,
     cursor: str | None,
     limit: int,
+    known: datetime | None = None,
 ) -> tuple[list[Row], str | None]:
     """One page of scorecard rows (``limit`` reps, every KPI of each) and the next cursor."""
     after = str(decode_cursor(cursor, ["rep"])[0]) if cursor else None
@@ -136,12 +141,13 @@ async def scorecard_rows(
         as_of=as_of,
         calendar=await tenant_calendar(session, tenant=tenant),
         template_key=template,
+        known=known,
     )
-    known = await repo.rep_names_and_teams(session, tenant_id=tenant.id, rep_ids=reps)
+    people = await repo.rep_names_and_teams(session, tenant_id=tenant.id, rep_ids=reps)
     rows = []
     for card in cards:
         rep = card.scope.removeprefix("rep:")
-        name, current_team = known.get(rep, (None, None))
+        name, current_team = people.get(rep, (None, None))
         for item in card.items:
             values = item.model_dump() | {
                 "period": card.period,

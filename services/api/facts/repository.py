@@ -8,16 +8,79 @@ one query per table.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, tuple_, union
+from sqlalchemy import and_, func, or_, select, tuple_, union, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from paceline.shared.db.models import Event, Fact, FactMember, Record, RepMembership
+from paceline.shared.db.models_history import FactChange, FactMemberChange
 
 
-def _membership_team(model: type[Fact] | type[FactMember], tenant_id: str) -> Any:
+def fact_sources(
+    *, tenant_id: str, kpi: str, start: date, end: date, known: datetime | None
+) -> tuple[Any, Any]:
+    """The fact and member tables to read: as they are (``known`` None), or as they were
+    known at ``known`` — each a derived table of the rows minus the changes known after
+    it, with the same columns, so the queries below read either alike."""
+    if known is None:
+        return Fact, FactMember
+    f, c = Fact, FactChange
+    rows = union_all(
+        select(f.tenant_id, f.kpi, f.measure, f.rep_id, f.day, f.value, f.n).where(
+            f.tenant_id == tenant_id, f.kpi == kpi, f.day >= start, f.day < end
+        ),
+        select(c.tenant_id, c.kpi, c.measure, c.rep_id, c.day, -c.value, -c.n).where(
+            c.tenant_id == tenant_id,
+            c.kpi == kpi,
+            c.day >= start,
+            c.day < end,
+            c.known_at > known,
+        ),
+    ).subquery()
+    facts = (
+        select(
+            rows.c.tenant_id,
+            rows.c.kpi,
+            rows.c.measure,
+            rows.c.rep_id,
+            rows.c.day,
+            func.sum(rows.c.value).label("value"),
+            func.sum(rows.c.n).label("n"),
+        )
+        .group_by(rows.c.tenant_id, rows.c.kpi, rows.c.measure, rows.c.rep_id, rows.c.day)
+        .having(or_(func.sum(rows.c.value) != 0, func.sum(rows.c.n) != 0))
+        .subquery("facts_known")
+    )
+    m, mc = FactMember, FactMemberChange
+    mrows = union_all(
+        select(m.tenant_id, m.kpi, m.measure, m.rep_id, m.day, m.member, m.n).where(
+            m.tenant_id == tenant_id, m.kpi == kpi, m.day >= start, m.day < end
+        ),
+        select(mc.tenant_id, mc.kpi, mc.measure, mc.rep_id, mc.day, mc.member, -mc.n).where(
+            mc.tenant_id == tenant_id,
+            mc.kpi == kpi,
+            mc.day >= start,
+            mc.day < end,
+            mc.known_at > known,
+        ),
+    ).subquery()
+    keys = (mrows.c.tenant_id, mrows.c.kpi, mrows.c.measure, mrows.c.rep_id, mrows.c.day)
+    members = (
+        select(*keys, mrows.c.member, func.sum(mrows.c.n).label("n"))
+        .group_by(*keys, mrows.c.member)
+        .having(func.sum(mrows.c.n) > 0)
+        .subquery("members_known")
+    )
+    return (
+        aliased(Fact, facts, adapt_on_names=True),
+        aliased(FactMember, members, adapt_on_names=True),
+    )
+
+
+def _membership_team(model: Any, tenant_id: str) -> Any:
     """The team a fact's rep belonged to on the fact's day ('' when none)."""
     m = RepMembership
     return func.coalesce(
@@ -35,9 +98,7 @@ def _membership_team(model: type[Fact] | type[FactMember], tenant_id: str) -> An
     )
 
 
-def group_columns(
-    model: type[Fact] | type[FactMember], tenant_id: str, group_by: Sequence[str]
-) -> list[Any]:
+def group_columns(model: Any, tenant_id: str, group_by: Sequence[str]) -> list[Any]:
     """The SQL expressions of the group keys, in the order team, rep, day."""
     cols = []
     if "team" in group_by:
@@ -50,7 +111,7 @@ def group_columns(
 
 
 def _filters(
-    model: type[Fact] | type[FactMember],
+    model: Any,
     *,
     tenant_id: str,
     kpi: str,
@@ -60,8 +121,8 @@ def _filters(
     team_ids: Sequence[str] | None = None,
 ) -> list[Any]:
     conds = [model.tenant_id == tenant_id, model.kpi == kpi, model.day >= start, model.day < end]
-    if model is FactMember:
-        conds.append(FactMember.n > 0)
+    if hasattr(model, "member"):
+        conds.append(model.n > 0)
     if rep_ids is not None:
         conds.append(model.rep_id.in_(list(rep_ids)))
     if team_ids is not None:
@@ -81,10 +142,11 @@ async def group_keys(
     team_ids: Sequence[str] | None,
     after: Sequence[Any] | None,
     limit: int,
+    known: datetime | None = None,
 ) -> list[tuple[Any, ...]]:
     """The next ``limit`` group keys (from either fact table) after the cursor."""
     parts = []
-    for model in (Fact, FactMember):
+    for model in fact_sources(tenant_id=tenant_id, kpi=kpi, start=start, end=end, known=known):
         cols = group_columns(model, tenant_id, group_by)
         conds = _filters(
             model,
@@ -119,25 +181,28 @@ async def values_in_range(
     distinct_measures: Sequence[int],
     pair_measures: Sequence[int],
     pair_days: Sequence[date] | None = None,
+    known: datetime | None = None,
 ) -> dict[tuple[Any, ...], dict[str, int]]:
-    """Per group key in [first, last]: ``m{i}_value``/``m{i}_n`` sums and member counts."""
+    """Per group key in [first, last]: ``m{i}_value``/``m{i}_n`` sums and member counts
+    (as known at ``known``, or now)."""
     out: dict[tuple[Any, ...], dict[str, int]] = {}
-    cols = group_columns(Fact, tenant_id, group_by)
+    fact, member = fact_sources(tenant_id=tenant_id, kpi=kpi, start=start, end=end, known=known)
+    cols = group_columns(fact, tenant_id, group_by)
     conds = _filters(
-        Fact, tenant_id=tenant_id, kpi=kpi, start=start, end=end, rep_ids=rep_ids, team_ids=team_ids
+        fact, tenant_id=tenant_id, kpi=kpi, start=start, end=end, rep_ids=rep_ids, team_ids=team_ids
     )
-    stmt = select(*cols, Fact.measure, func.sum(Fact.value), func.sum(Fact.n)).where(*conds)
+    stmt = select(*cols, fact.measure, func.sum(fact.value), func.sum(fact.n)).where(*conds)
     if cols and first is not None and last is not None:
         stmt = stmt.where(tuple_(*cols) >= tuple_(*first), tuple_(*cols) <= tuple_(*last))
-    stmt = stmt.group_by(*cols, Fact.measure)
+    stmt = stmt.group_by(*cols, fact.measure)
     for row in (await session.execute(stmt)).all():
         *key, measure, value, n = row
         entry = out.setdefault(tuple(key), {})
         entry[f"m{int(measure)}_value"] = int(value or 0)
         entry[f"m{int(measure)}_n"] = int(n or 0)
-    mcols = group_columns(FactMember, tenant_id, group_by)
+    mcols = group_columns(member, tenant_id, group_by)
     mconds = _filters(
-        FactMember,
+        member,
         tenant_id=tenant_id,
         kpi=kpi,
         start=start,
@@ -149,18 +214,18 @@ async def values_in_range(
         mconds += [tuple_(*mcols) >= tuple_(*first), tuple_(*mcols) <= tuple_(*last)]
     for index in [*distinct_measures, *pair_measures]:
         counted = (
-            func.count(func.distinct(FactMember.rep_id + "\x1f" + FactMember.member))
+            func.count(func.distinct(member.rep_id + "\x1f" + member.member))
             if index in pair_measures
-            else func.count(func.distinct(FactMember.member))
+            else func.count(func.distinct(member.member))
         )
         only_days = (
-            [FactMember.member.in_([d.isoformat() for d in pair_days])]
+            [member.member.in_([d.isoformat() for d in pair_days])]
             if index in pair_measures and pair_days is not None
             else []
         )
         mstmt = (
             select(*mcols, counted)
-            .where(*mconds, FactMember.measure == index, *only_days)
+            .where(*mconds, member.measure == index, *only_days)
             .group_by(*mcols)
         )
         for row in (await session.execute(mstmt)).all():
@@ -179,18 +244,22 @@ async def records_touching(
     rep_ids: Sequence[str] | None,
     after: tuple[str, str] | None,
     limit: int,
+    known: datetime | None = None,
 ) -> list[Record]:
-    """Records whose contributions touch [start, end), in (type, record_id) order."""
-    stmt = select(Record).where(
-        Record.tenant_id == tenant_id,
+    """Records whose contributions touch [start, end), in (type, record_id) order; with
+    ``known``, also every record changed after it (its state then is recomputed)."""
+    touching = and_(
         Record.first_day.is_not(None),
         Record.first_day < end,
         Record.last_day >= start,
+        *([Record.rep_id.in_(list(rep_ids))] if rep_ids is not None else []),
+    )
+    stmt = select(Record).where(
+        Record.tenant_id == tenant_id,
+        or_(touching, Record.known_at > known) if known is not None else touching,
     )
     if types is not None:
         stmt = stmt.where(Record.type.in_(list(types)))
-    if rep_ids is not None:
-        stmt = stmt.where(Record.rep_id.in_(list(rep_ids)))
     if after is not None:
         stmt = stmt.where(
             or_(Record.type > after[0], and_(Record.type == after[0], Record.record_id > after[1]))
@@ -209,6 +278,26 @@ async def events_by_pk(
         select(Event).where(Event.tenant_id == tenant_id, Event.id.in_(list(pks)))
     )
     return {e.id: e for e in rows}
+
+
+async def events_of_records(
+    session: AsyncSession, *, tenant_id: str, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], list[Event]]:
+    """Every stored event of these records, in log order."""
+    out: dict[tuple[str, str], list[Event]] = {}
+    wanted = sorted(set(keys))
+    for i in range(0, len(wanted), 500):
+        rows = await session.scalars(
+            select(Event)
+            .where(
+                Event.tenant_id == tenant_id,
+                tuple_(Event.type, Event.record_id).in_(wanted[i : i + 500]),
+            )
+            .order_by(Event.id)
+        )
+        for e in rows:
+            out.setdefault((e.type, e.record_id), []).append(e)
+    return out
 
 
 async def memberships_of(

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from paceline.api.deps import TenantDep
+from paceline.api.deps import MomentDep, TenantDep
 from paceline.api.facts import service
 from paceline.shared.db.context import tenant_calendar
 from paceline.shared.errors import FieldError, InvalidInput
@@ -90,6 +90,7 @@ async def get_facts(
     kpi: Annotated[str, Query(min_length=1, max_length=64)],
     from_: Annotated[date, Query(alias="from", description="First day (tenant-local).")],
     to: Annotated[date, Query(description="Last day, inclusive.")],
+    moment: MomentDep,
     group_by: Annotated[
         str, Query(description="Any of team, rep, day, comma-separated.")
     ] = "rep,day",
@@ -117,6 +118,7 @@ async def get_facts(
         cursor=cursor,
         limit=limit,
         calendar=await tenant_calendar(session, tenant=tenant),
+        known=moment.known,
     )
     headers = {}
     if next_cursor:
@@ -154,6 +156,7 @@ async def get_fact_records(
     kpi: Annotated[str, Query(min_length=1, max_length=64)],
     from_: Annotated[date, Query(alias="from")],
     to: Annotated[date, Query(description="Last day, inclusive.")],
+    moment: MomentDep,
     scope: str = "company",
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -171,6 +174,7 @@ async def get_fact_records(
         end=end,
         cursor=cursor,
         limit=limit,
+        known=moment.known,
     )
     return JSONResponse(
         {

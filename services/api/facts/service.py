@@ -9,18 +9,28 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.api.facts import repository as repo
-from paceline.shared.db.models import Tenant
+from paceline.shared.db.context import tenant_context
+from paceline.shared.db.models import Record, Tenant
 from paceline.shared.errors import FieldError, InvalidInput
+from paceline.shared.events import CanonicalEvent
 from paceline.shared.kpi.calendar import WorkCalendar
 from paceline.shared.kpi.catalog import KpiDefinition
-from paceline.shared.kpi.records import contributions_from_json
+from paceline.shared.kpi.records import (
+    Contribution,
+    RecordState,
+    TenantContext,
+    contributions,
+    contributions_from_json,
+    fold,
+)
 from paceline.shared.kpi.values import MeasureTotal, kpi_value
 from paceline.shared.money import from_units
 from paceline.shared.readmodel import rollups as progress_repo
@@ -80,8 +90,9 @@ async def export_facts(
     cursor: str | None,
     limit: int,
     calendar: WorkCalendar,
+    known: datetime | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """Rows of the KPI per group, and the cursor of the next page."""
+    """Rows of the KPI per group (as known at ``known``, or now), and the next cursor."""
     teams = await team_ids(session, tenant_id=tenant.id, scope=scope)
     reps = [scope.id] if scope.kind == "rep" and scope.id is not None else None
     after = decode_cursor(cursor, group_by) if cursor else None
@@ -97,6 +108,7 @@ async def export_facts(
             team_ids=teams,
             after=after,
             limit=limit + 1,
+            known=known,
         )
         if group_by
         else [()]
@@ -121,6 +133,7 @@ async def export_facts(
         distinct_measures=distinct,
         pair_measures=pairs,
         pair_days=calendar.working_day_list(start, end) if pairs else None,
+        known=known,
     )
     spans: list[tuple[str | None, str, date, date]] = []
     if plan.working_day_share:
@@ -133,6 +146,7 @@ async def export_facts(
             start=start,
             end=end,
             by_team="team" in group_by,
+            known=known,
         )
     rows = []
     for key in keys:
@@ -180,6 +194,7 @@ async def _scope_spans(
     start: date,
     end: date,
     by_team: bool,
+    known: datetime | None = None,
 ) -> list[tuple[str | None, str, date, date]]:
     """(team or None, rep, from, to): who was in scope when, for working-day shares."""
     if scope.kind == "rep" and scope.id is not None:
@@ -198,7 +213,13 @@ async def _scope_spans(
                 out.append((m.team_id, m.rep_id, lo, hi))
         return out
     spans = await progress_repo.reps_in_scope(
-        session, tenant_id=tenant.id, start=start, end=end, team_ids=teams, kpi=kpi.key
+        session,
+        tenant_id=tenant.id,
+        start=start,
+        end=end,
+        team_ids=teams,
+        kpi=kpi.key,
+        known=known,
     )
     return [(None, rep, lo, hi) for rep, lo, hi in spans]
 
@@ -225,6 +246,73 @@ def _rep_working_days(
     return total
 
 
+@dataclass(frozen=True, slots=True)
+class _View:
+    """A record as a drill-down shows it: now, or as known at a moment."""
+
+    type: str
+    record_id: str
+    rep_id: str
+    version_rank: str
+    event_pk: int
+    contributions: list[Contribution]
+
+    @classmethod
+    def of(cls, rec: Record) -> _View:
+        return cls(
+            rec.type,
+            rec.record_id,
+            rec.rep_id,
+            rec.version_rank,
+            rec.event_pk,
+            contributions_from_json(rec.contributions),
+        )
+
+
+async def _states_at(
+    session: AsyncSession,
+    *,
+    tenant: Tenant,
+    page: Sequence[Record],
+    known: datetime | None,
+    kpi: KpiDefinition,
+    ctx: TenantContext | None,
+) -> dict[tuple[str, str], _View | None]:
+    """The records of a page changed after ``known``, folded again from the events known
+    by then (None: the record was not known yet). Knowledge times never go back for one
+    record (the running maximum of its events' receipt times), as the scoring service
+    stamps them."""
+    changed = [
+        r for r in page if known is not None and r.known_at is not None and r.known_at > known
+    ]
+    if not changed or known is None or ctx is None:
+        return {}
+    history = await repo.events_of_records(
+        session, tenant_id=tenant.id, keys=[(r.type, r.record_id) for r in changed]
+    )
+    out: dict[tuple[str, str], _View | None] = {}
+    for rec in changed:
+        state: RecordState | None = None
+        pk = 0
+        seen: datetime | None = None
+        for e in history.get((rec.type, rec.record_id), []):
+            seen = e.received_at if seen is None else max(seen, e.received_at)
+            if seen > known:
+                break
+            before = state.rank if state is not None else None
+            state = fold(state, CanonicalEvent.model_validate(e.payload))
+            if before is None or state.rank != before:
+                pk = e.id
+        if state is None:
+            out[(rec.type, rec.record_id)] = None
+            continue
+        shares, _issues = contributions(state, [kpi], ctx)
+        out[(rec.type, rec.record_id)] = _View(
+            rec.type, rec.record_id, state.current.rep_id, state.rank, pk, shares
+        )
+    return out
+
+
 async def drilldown(
     session: AsyncSession,
     *,
@@ -235,8 +323,14 @@ async def drilldown(
     end: date,
     cursor: str | None,
     limit: int,
+    known: datetime | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """The records behind a KPI for a scope and days, with their shares; next cursor."""
+    """The records behind a KPI for a scope and days, with their shares; next cursor.
+
+    With ``known``, each record as Paceline knew it then: a record changed later is folded
+    again from its events received by then (its state, shares and event at that moment).
+    """
+    ctx = await tenant_context(session, tenant=tenant) if known is not None else None
     teams = await team_ids(session, tenant_id=tenant.id, scope=scope)
     member_days: dict[str, list[tuple[date, date | None]]] | None = None
     if teams is not None:
@@ -271,18 +365,25 @@ async def drilldown(
             rep_ids=reps,
             after=after,
             limit=200,
+            known=known,
         )
         if not page:
             exhausted = True
             break
         scanned += len(page)
+        past = await _states_at(session, tenant=tenant, page=page, known=known, kpi=kpi, ctx=ctx)
         for rec in page:
             after = (rec.type, rec.record_id)
+            key = (rec.type, rec.record_id)
+            view = past[key] if key in past else _View.of(rec)
+            if view is None:
+                continue  # not known yet at ``known``
             shares = [
                 c
-                for c in contributions_from_json(rec.contributions)
+                for c in view.contributions
                 if c.kpi == kpi.key
                 and start <= c.day < end
+                and (reps is None or c.rep_id in reps)
                 and (
                     member_days is None
                     or any(
@@ -292,7 +393,7 @@ async def drilldown(
                 )
             ]
             if shares:
-                found.append({"record": rec, "shares": shares})
+                found.append({"record": view, "shares": shares})
                 last_key = after
                 if len(found) >= limit:
                     break

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from paceline.api.deps import AsOfDep, KpiDep, PeriodDep, ScopeDep, TenantDep
+from paceline.api.deps import KpiDep, MomentDep, PeriodDep, ScopeDep, TenantDep
 from paceline.api.progress import service
 from paceline.api.progress.schemas import ProgressOut
 from paceline.shared.web.deps import ReadSessionDep
@@ -19,9 +19,19 @@ async def get_progress(
     kpi: KpiDep,
     period: PeriodDep,
     scope: ScopeDep,
-    as_of: AsOfDep,
+    moment: MomentDep,
 ) -> ProgressOut:
-    """Actual, target, expected, pace, projection and status at ``as_of``."""
+    """Actual, target, expected, pace, projection and status at ``as_of``.
+
+    With ``as_of`` given, the answer is what Paceline knew at that moment: events received
+    later (corrections and reverts included) are not in it.
+    """
     return await service.progress(
-        session, tenant=tenant, kpi=kpi, scope=scope, period=period, as_of=as_of
+        session,
+        tenant=tenant,
+        kpi=kpi,
+        scope=scope,
+        period=period,
+        as_of=moment.at,
+        known=moment.known,
     )

@@ -63,3 +63,14 @@ class ProgressOut(BaseModel):
         default=None, description="Period-end value if the rest follows history's curve."
     )
     status: Status = "no_target"
+    closed_months: list[str] = Field(
+        default_factory=list,
+        description="The period's months that are closed (月结; at as_of when given): their "
+        "figures hold still.",
+    )
+    adjusted: Decimal | None = Field(
+        default=None,
+        description="The part of actual booked into this period from closed months "
+        "(adjustments; GET /v1/adjustments lists them). Sums and counts only.",
+    )
+    adjustments: int = Field(default=0, description="How many adjustments `adjusted` is.")

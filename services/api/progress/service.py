@@ -24,10 +24,14 @@ async def progress(
     scope: Scope,
     period: Period,
     as_of: datetime,
+    known: datetime | None = None,
 ) -> ProgressOut:
     """Actual, target in force, expected, pace, projections and status (``as_of``
-    checked by the caller: :data:`paceline.api.deps.AsOfDep`)."""
-    r = await evaluate(session, tenant=tenant, kpi=kpi, scope=scope, period=period, as_of=as_of)
+    checked by the caller: :data:`paceline.api.deps.MomentDep`); ``known`` reads the facts
+    as Paceline knew them then (an explicit ``as_of``)."""
+    r = await evaluate(
+        session, tenant=tenant, kpi=kpi, scope=scope, period=period, as_of=as_of, known=known
+    )
     out = ProgressOut(
         kpi=kpi.key,
         names=kpi.names(),
@@ -42,8 +46,19 @@ async def progress(
         numerator=q4(r.value.numerator),
         denominator=q4(r.value.denominator),
         sample=r.value.sample,
+        working_days_elapsed=r.working_days_elapsed,
+        working_days_total=r.working_days_total,
+        closed_months=r.closed_months,
+        adjusted=q4(r.adjusted),
+        adjustments=r.adjustments,
     )
     if r.version is None or r.pace is None:
+        # No target in force (none set, or none yet at as_of): how far the period is
+        # still answers, by working days.
+        total = r.working_days_total or 0
+        if total > 0 and r.working_days_elapsed is not None:
+            out.elapsed_share = q4(Decimal(r.working_days_elapsed) / Decimal(total))
+            out.expected_method = "working_days"
         return out
     v = r.version
     out.target = q4(Decimal(v.target))
@@ -54,8 +69,6 @@ async def progress(
     out.expected = q4(r.pace.expected)
     out.expected_method = r.pace.expected_method
     out.elapsed_share = q4(r.pace.elapsed_share)
-    out.working_days_elapsed = r.working_days_elapsed
-    out.working_days_total = r.working_days_total
     out.pace = q4(r.pace.pace)
     out.projection_linear = q4(r.pace.projection_linear)
     out.projection_seasonal = q4(r.pace.projection_seasonal)

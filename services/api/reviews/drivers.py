@@ -180,6 +180,7 @@ async def load_driver_data(session: AsyncSession, *, ctx: ReviewContext) -> Driv
                 start=start,
                 end=end,
                 calendar=ctx.calendar,
+                known=ctx.known,
             )
             team = await kpi_value_for(
                 session,
@@ -190,6 +191,7 @@ async def load_driver_data(session: AsyncSession, *, ctx: ReviewContext) -> Driv
                 end=end,
                 calendar=ctx.calendar,
                 teams=ctx.teams,
+                known=ctx.known,
             )
             store[key] = {f"rep:{r}": v.value or Decimal(0) for r, v in per_rep.items()}
             store[key][str(ctx.team)] = team.value or Decimal(0)

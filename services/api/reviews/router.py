@@ -9,7 +9,7 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from paceline.api.deps import GivenAsOfDep, PeriodDep, TenantDep
+from paceline.api.deps import MomentDep, PeriodDep, TenantDep
 from paceline.api.reviews import service, table
 from paceline.api.reviews.schemas import ReviewOut
 from paceline.shared.readmodel.org import require_known
@@ -40,7 +40,7 @@ async def get_review(
     tenant: TenantDep,
     team: Annotated[str, Query(min_length=1, max_length=200)],
     p: PeriodDep,
-    as_of: GivenAsOfDep,
+    moment: MomentDep,
     template: Annotated[
         str | None, Query(description="KPIs to review when no rep has targets (default role).")
     ] = None,
@@ -51,7 +51,7 @@ async def get_review(
     format: Literal["json", "csv"] | None = None,  # the query's name
 ) -> Response:
     """The review of a team's period (as_of: default now, or the period's end if it has ended)."""
-    at = as_of or service.default_as_of(p, tenant, state.clock.now())
+    at = moment.at if moment.given else service.default_as_of(p, tenant, state.clock.now())
     await require_known(session, tenant_id=tenant.id, scope=Scope("team", team))
     out = await service.review(
         session,
@@ -61,6 +61,7 @@ async def get_review(
         as_of=at,
         template_key=template,
         growth=growth,
+        known=moment.known,
     )
     wants_csv = format == "csv" or (
         format is None and "text/csv" in request.headers.get("accept", "")

@@ -48,9 +48,13 @@ async def review(
     as_of: datetime,
     template_key: str | None,
     growth: Decimal | None,
+    known: datetime | None = None,
 ) -> ReviewOut:
-    """The team's review of a period at ``as_of`` (see the module docstring)."""
-    ctx = await steps.gather_team(session, tenant=tenant, team=team, period=period, as_of=as_of)
+    """The team's review of a period at ``as_of`` (see the module docstring); ``known``
+    reads the facts as Paceline knew them then."""
+    ctx = await steps.gather_team(
+        session, tenant=tenant, team=team, period=period, as_of=as_of, known=known
+    )
     kpis = await steps.reviewed_kpis(session, ctx=ctx, template_key=template_key)
     versions = await steps.targets_in_force(session, ctx=ctx, kpis=kpis)
     results = await steps.attainment_results(

@@ -64,6 +64,7 @@ class ReviewContext:
     teams: list[str] | None  # the team and its sub-teams
     reps: list[str]  # reps in those teams during the period, sorted
     names: dict[str, str]  # display names of the reps in the org chart
+    known: datetime | None = None  # the knowledge cut: an explicit as_of (None: now)
 
     @property
     def team(self) -> Scope:
@@ -82,7 +83,13 @@ class ReviewContext:
 
 
 async def gather_team(
-    session: AsyncSession, *, tenant: Tenant, team: str, period: Period, as_of: datetime
+    session: AsyncSession,
+    *,
+    tenant: Tenant,
+    team: str,
+    period: Period,
+    as_of: datetime,
+    known: datetime | None = None,
 ) -> ReviewContext:
     """The team's reps during the period (sub-teams included), their names, the counted
     days and the work calendar; 404 for an unknown team."""
@@ -105,6 +112,7 @@ async def gather_team(
         teams=teams,
         reps=reps,
         names=names,
+        known=known,
     )
 
 
@@ -179,6 +187,7 @@ async def attainment_results(
             start=ctx.period.start,
             end=ctx.end,
             calendar=ctx.calendar,
+            known=ctx.known,
         )
         team_value = await kpi_value_for(
             session,
@@ -189,6 +198,7 @@ async def attainment_results(
             end=ctx.end,
             calendar=ctx.calendar,
             teams=ctx.teams,
+            known=ctx.known,
         )
         reps = [
             attainment_row(

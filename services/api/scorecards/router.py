@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from paceline.api.deps import AsOfDep, PeriodDep, RequiredScopeDep, TenantDep
+from paceline.api.deps import MomentDep, PeriodDep, RequiredScopeDep, TenantDep
 from paceline.api.scorecards import service
 from paceline.api.scorecards.schemas import LeaderboardOut, ScorecardOut
 from paceline.shared.db.context import tenant_calendar
@@ -22,7 +22,7 @@ async def get_scorecard(
     tenant: TenantDep,
     parsed: RequiredScopeDep,
     p: PeriodDep,
-    at: AsOfDep,
+    moment: MomentDep,
     template: Annotated[
         str | None, Query(description="Role template (default: the rep's role).")
     ] = None,
@@ -37,9 +37,10 @@ async def get_scorecard(
             tenant=tenant,
             rep_ids=[parsed.id],
             period=p,
-            as_of=at,
+            as_of=moment.at,
             calendar=calendar,
             template_key=template,
+            known=moment.known,
         )
         return cards[0]
     return await service.team_scorecard(
@@ -47,9 +48,10 @@ async def get_scorecard(
         tenant=tenant,
         scope=parsed,
         period=p,
-        as_of=at,
+        as_of=moment.at,
         calendar=calendar,
         template_key=template,
+        known=moment.known,
     )
 
 
@@ -58,7 +60,7 @@ async def get_leaderboard(
     session: ReadSessionDep,
     tenant: TenantDep,
     p: PeriodDep,
-    at: AsOfDep,
+    moment: MomentDep,
     team: Annotated[str, Query(min_length=1, max_length=200)],
     kpi: Annotated[str | None, Query(description="Rank by this KPI instead of the score.")] = None,
     template: str | None = None,
@@ -70,8 +72,9 @@ async def get_leaderboard(
         tenant=tenant,
         team=team,
         period=p,
-        as_of=at,
+        as_of=moment.at,
         calendar=calendar,
         template_key=template,
         kpi_key=kpi,
+        known=moment.known,
     )

@@ -142,6 +142,7 @@ async def rep_scorecards(
     period: Period,
     as_of: datetime,
     calendar: WorkCalendar,
+    known: datetime | None = None,
     template_key: str | None,
 ) -> list[ScorecardOut]:
     """Scorecards of several reps at once (one query per KPI and table)."""
@@ -175,6 +176,7 @@ async def rep_scorecards(
             start=period.start,
             end=end,
             calendar=calendar,
+            known=known,
         )
         for rep in rep_ids:
             values[rep][key] = by_rep[rep]
@@ -217,6 +219,7 @@ async def _actuals_by_rep(
     period: Period,
     as_of: datetime,
     calendar: WorkCalendar,
+    known: datetime | None = None,
 ) -> dict[str, Decimal | None]:
     """One KPI's actual for many reps (whatever their templates)."""
     end = counted_days_end(period, as_of, ZoneInfo(tenant.timezone))
@@ -228,6 +231,7 @@ async def _actuals_by_rep(
         start=period.start,
         end=end,
         calendar=calendar,
+        known=known,
     )
     return {rep: q4(found[rep].value) for rep in rep_ids}
 
@@ -240,6 +244,7 @@ async def team_scorecard(
     period: Period,
     as_of: datetime,
     calendar: WorkCalendar,
+    known: datetime | None = None,
     template_key: str | None,
 ) -> ScorecardOut:
     """A team's (or the company's) scorecard against its own targets."""
@@ -269,6 +274,7 @@ async def team_scorecard(
             end=end,
             calendar=calendar,
             teams=teams,
+            known=known,
         )
         pairs.append(_item(kpi, item.weight, value, versions.get((item.kpi, str(scope))), cap))
     return _card(str(scope), period, as_of, template, pairs)
@@ -282,6 +288,7 @@ async def leaderboard(
     period: Period,
     as_of: datetime,
     calendar: WorkCalendar,
+    known: datetime | None = None,
     template_key: str | None,
     kpi_key: str | None,
 ) -> LeaderboardOut:
@@ -300,6 +307,7 @@ async def leaderboard(
         as_of=as_of,
         calendar=calendar,
         template_key=template_key,
+        known=known,
     )
     ranking_kpi = None
     kpi_actuals: dict[str, Decimal | None] = {}
@@ -315,6 +323,7 @@ async def leaderboard(
             period=period,
             as_of=as_of,
             calendar=calendar,
+            known=known,
         )
     names = await org.rep_names(session, tenant_id=tenant.id, rep_ids=reps)
 

@@ -28,6 +28,7 @@ class PaceThresholds(BaseModel):
 
 
 CalendarBase = Literal["cn", "none"]
+ClosePolicy = Literal["adjust", "restate"]
 
 
 class PaceThresholdsUpdate(BaseModel):
@@ -82,6 +83,12 @@ class TenantSettings(BaseModel):
     attainment_cap: Annotated[Decimal, Field(ge=1, le=10)] = Field(
         default=Decimal("1.5"), description="Scorecard attainment cap (1.5 = 150%)."
     )
+    close_policy: ClosePolicy = Field(
+        default="adjust",
+        description="What a change to a closed month does (月结): adjust (booked to the "
+        "first open month, the closed month holds still) or restate (the closed month "
+        "changes, listed as a restatement). Applies to months closed from then on.",
+    )
 
 
 class TenantSettingsUpdate(BaseModel):
@@ -100,6 +107,7 @@ class TenantSettingsUpdate(BaseModel):
     calendar: CalendarBase | None = None
     pace_method: Literal["working_days", "seasonal"] | None = None
     attainment_cap: Annotated[Decimal, Field(ge=1, le=10)] | None = None
+    close_policy: ClosePolicy | None = None
 
     @field_validator("timezone")
     @classmethod

@@ -15,7 +15,7 @@ from paceline.api.settings.schemas import (
     TenantSettings,
     TenantSettingsUpdate,
 )
-from paceline.shared.db.context import calendar_base
+from paceline.shared.db.context import calendar_base, close_policy
 from paceline.shared.db.jobs import enqueue_job
 from paceline.shared.db.models import Tenant
 from paceline.shared.errors import FieldError, InvalidInput
@@ -41,6 +41,7 @@ def settings_of(tenant: Tenant) -> TenantSettings:
         if (tenant.options or {}).get("pace_method") == "seasonal"
         else "working_days",
         attainment_cap=Decimal(str((tenant.options or {}).get("attainment_cap", "1.5"))),
+        close_policy="restate" if close_policy(tenant) == "restate" else "adjust",
     )
 
 
@@ -81,6 +82,8 @@ async def update_settings(
         tenant.options = {**(tenant.options or {}), "pace_method": update.pace_method}
     if update.attainment_cap is not None:
         tenant.options = {**(tenant.options or {}), "attainment_cap": str(update.attainment_cap)}
+    if update.close_policy is not None:
+        tenant.options = {**(tenant.options or {}), "close_policy": update.close_policy}
     if update.calendar is not None:
         # Working days are read-time only (pace, expected): no facts move.
         tenant.options = {**(tenant.options or {}), "calendar": update.calendar}

@@ -13,10 +13,12 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import String, and_, bindparam, delete, func, or_, select, text, tuple_, update
+from sqlalchemy import String, and_, bindparam, delete, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from paceline.scoring.facts.ledger import Applied
+from paceline.shared.db.locks import lock_facts
 from paceline.shared.db.models import (
     ConsumerOffset,
     Event,
@@ -27,7 +29,9 @@ from paceline.shared.db.models import (
     Rep,
     Tenant,
 )
+from paceline.shared.db.models_history import FactAdjustment, FactChange, FactMemberChange
 from paceline.shared.db.upsert import dialect_of, insert_for, insert_of
+from paceline.shared.events import CanonicalEvent
 from paceline.shared.kpi.records import FactDelta
 
 T = TypeVar("T")
@@ -187,6 +191,7 @@ _RECORD_COLUMNS = (
     ("first_day", "date"),
     ("last_day", "date"),
     ("updated_at", "timestamptz"),
+    ("known_at", "timestamptz"),
 )
 _FACT_COLUMNS = (
     ("tenant_id", "text"),
@@ -367,6 +372,7 @@ def _record_upsert(insert: Any) -> Any:
                 "first_day",
                 "last_day",
                 "updated_at",
+                "known_at",
             )
         },
     )
@@ -473,8 +479,9 @@ async def apply_fact_delta(session: AsyncSession, *, tenant_id: str, delta: Fact
 async def delete_tenant_facts(
     session: AsyncSession, *, tenant_id: str, kpis: Sequence[str] | None = None
 ) -> None:
-    """Remove a tenant's facts (all, or of some KPIs) before a rebuild."""
-    for model in (Fact, FactMember):
+    """Remove a tenant's facts, change log and adjustments (all, or of some KPIs) before a
+    rebuild."""
+    for model in (Fact, FactMember, FactChange, FactMemberChange, FactAdjustment):
         cond = [model.tenant_id == tenant_id]
         if kpis is not None:
             cond.append(model.kpi.in_(list(kpis)))
@@ -523,15 +530,116 @@ async def count_events(session: AsyncSession, *, tenant_id: str) -> int:
 async def lock_tenants(
     session: AsyncSession, *, tenant_ids: Iterable[str], exclusive: bool
 ) -> None:
-    """Serialise fact rebuilds (exclusive) against streaming batches (shared), per tenant.
+    """Serialise fact rebuilds and month closes (exclusive) against streaming batches
+    (shared), per tenant (:func:`paceline.shared.db.locks.lock_facts`)."""
+    await lock_facts(session, tenant_ids=tenant_ids, exclusive=exclusive)
 
-    PostgreSQL advisory locks held until the transaction ends; on SQLite every write
-    transaction is already exclusive.
-    """
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    fn = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
-    for tenant_id in sorted(set(tenant_ids)):
-        await session.execute(
-            text(f"SELECT {fn}(hashtext(:key))"), {"key": f"paceline-facts:{tenant_id}"}
+
+# -- change log and adjustments ----------------------------------------------------------
+
+_CHANGE_COLUMNS = (
+    ("tenant_id", "text"),
+    ("kpi", "text"),
+    ("measure", "smallint"),
+    ("rep_id", "text"),
+    ("day", "date"),
+    ("known_at", "timestamptz"),
+    ("value", "bigint"),
+    ("n", "bigint"),
+)
+_MEMBER_CHANGE_COLUMNS = (
+    ("tenant_id", "text"),
+    ("kpi", "text"),
+    ("measure", "smallint"),
+    ("rep_id", "text"),
+    ("day", "date"),
+    ("member", "text"),
+    ("known_at", "timestamptz"),
+    ("n", "bigint"),
+)
+_PG_CHANGES = _unnest_insert(
+    "kpi_fact_changes",
+    _CHANGE_COLUMNS,
+    "ON CONFLICT (tenant_id, kpi, measure, rep_id, day, known_at) DO UPDATE SET "
+    "value = kpi_fact_changes.value + excluded.value, n = kpi_fact_changes.n + excluded.n",
+)
+_PG_MEMBER_CHANGES = _unnest_insert(
+    "kpi_fact_member_changes",
+    _MEMBER_CHANGE_COLUMNS,
+    "ON CONFLICT (tenant_id, kpi, measure, rep_id, day, member, known_at) DO UPDATE SET "
+    "n = kpi_fact_member_changes.n + excluded.n",
+)
+
+
+def _change_upsert(insert: Any) -> Any:
+    stmt = insert(FactChange)
+    return stmt.on_conflict_do_update(
+        index_elements=["tenant_id", "kpi", "measure", "rep_id", "day", "known_at"],
+        set_={"value": FactChange.value + stmt.excluded.value, "n": FactChange.n + stmt.excluded.n},
+    )
+
+
+def _member_change_upsert(insert: Any) -> Any:
+    stmt = insert(FactMemberChange)
+    return stmt.on_conflict_do_update(
+        index_elements=["tenant_id", "kpi", "measure", "rep_id", "day", "member", "known_at"],
+        set_={"n": FactMemberChange.n + stmt.excluded.n},
+    )
+
+
+async def add_changes(
+    session: AsyncSession,
+    *,
+    rows: Sequence[dict[str, Any]],
+    member_rows: Sequence[dict[str, Any]],
+) -> None:
+    """Append fact changes with their knowledge times (same-instant changes merge)."""
+    postgres = _is_postgres(session)
+    if rows and postgres:
+        await _pg_arrays(session, _PG_CHANGES, _columns(rows, [n for n, _ in _CHANGE_COLUMNS]))
+    elif rows:
+        await session.execute(_statement(session, "changes", _change_upsert), list(rows))
+    if member_rows and postgres:
+        await _pg_arrays(
+            session,
+            _PG_MEMBER_CHANGES,
+            _columns(member_rows, [n for n, _ in _MEMBER_CHANGE_COLUMNS]),
         )
+    elif member_rows:
+        await session.execute(
+            _statement(session, "member_changes", _member_change_upsert), list(member_rows)
+        )
+
+
+async def add_adjustments(session: AsyncSession, *, rows: Sequence[dict[str, Any]]) -> None:
+    """List changes that met a closed month (booked elsewhere, restated or frozen)."""
+    for chunk in _chunks(list(rows)):
+        await session.execute(insert_for(session, FactAdjustment).values(list(chunk)))
+
+
+async def events_of_records(
+    session: AsyncSession, *, tenant_id: str, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], list[Applied]]:
+    """Every stored event of these records, in log order (for rebuilds)."""
+    out: dict[tuple[str, str], list[Applied]] = {}
+    for chunk in _chunks(sorted(set(keys))):
+        stmt = (
+            select(
+                Event.id,
+                Event.type,
+                Event.record_id,
+                Event.payload,
+                Event.received_at,
+                Event.source,
+            )
+            .where(
+                Event.tenant_id == tenant_id,
+                tuple_(Event.type, Event.record_id).in_(list(chunk)),
+            )
+            .order_by(Event.id)
+        )
+        for pk, ty, rid, payload, received, source in (await session.execute(stmt)).all():
+            out.setdefault((ty, rid), []).append(
+                Applied(int(pk), CanonicalEvent.model_validate(payload), received, source)
+            )
+    return out

@@ -7,11 +7,13 @@ For each batch, inside the caller's transaction:
    stored before (the insert into ``events`` is the idempotency check);
 3. fold each new event into its record's state (:func:`paceline.shared.kpi.records.fold`);
 4. recompute each touched record's contributions and turn the change into fact deltas
-   (retract the old contribution, add the new one);
-5. write record states and fact deltas.
+   (retract the old contribution, add the new one), one step per knowledge time, routed
+   through the tenant's month closes (:mod:`paceline.scoring.facts.ledger`);
+5. write record states, fact deltas, the change log and adjustments.
 
 The result equals a from-scratch recomputation over the latest version of every record,
-whatever the order, repetition or lateness of the events (tests/scoring prove it).
+whatever the order, repetition or lateness of the events, and a read as of T equals one
+over the events received by T (tests/scoring prove both).
 """
 
 from __future__ import annotations
@@ -27,22 +29,20 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.scoring.facts import repository as repo
+from paceline.scoring.facts.ledger import Applied, Folded, Ledger, apply_events
 from paceline.shared.db import context as context_repo
 from paceline.shared.db import lifecycle
 from paceline.shared.db.models import Tenant
 from paceline.shared.eventlog import ConsumedRecord
-from paceline.shared.events import CanonicalEvent, Envelope
+from paceline.shared.events import Envelope
 from paceline.shared.kpi.catalog import KpiDefinition
+from paceline.shared.kpi.closes import CloseBook
 from paceline.shared.kpi.records import (
-    Contribution,
-    FactDelta,
     Issue,
     RecordState,
     TenantContext,
-    contributions,
     contributions_from_json,
     contributions_to_json,
-    fold,
 )
 
 RecordKey = tuple[str, str, str]  # tenant, type, record id
@@ -183,23 +183,28 @@ async def apply_batch(
         return out
 
     # New events per record, in log order (one record's events share a partition).
-    by_record: dict[RecordKey, list[tuple[int, CanonicalEvent]]] = defaultdict(list)
+    by_record: dict[RecordKey, list[Applied]] = defaultdict(list)
     for ident, (_rec, env) in firsts.items():
         pk = new_ids.get(ident)
         if pk is not None:
             ev = env.event
-            by_record[(env.tenant_id, ev.type, ev.record_id)].append((pk, ev))
+            by_record[(env.tenant_id, ev.type, ev.record_id)].append(
+                Applied(pk, ev, env.received_at, env.source)
+            )
     out.touched_tenants = {k[0] for k in by_record}
     await repo.lock_tenants(session, tenant_ids=out.touched_tenants, exclusive=False)
 
+    # Read after the lock: a month close takes it exclusively, so the closes seen here
+    # hold until this batch commits.
     tenants = await repo.tenants_by_id(session, ids=out.touched_tenants)
     contexts: dict[str, TenantContext] = {}
     kpis: dict[str, Sequence[KpiDefinition]] = {}
+    ledgers: dict[str, Ledger] = {}
     for tid, tenant in tenants.items():
         contexts[tid], kpis[tid] = await load_tenant(session, tenant)
+        ledgers[tid] = Ledger(tid, CloseBook.of(tenant.closes, contexts[tid].timezone))
     stored = await repo.load_records(session, keys=list(by_record))
 
-    deltas: dict[str, FactDelta] = defaultdict(FactDelta)
     upserts: list[dict[str, Any]] = []
     for key, events in by_record.items():
         tenant_id = key[0]
@@ -208,25 +213,34 @@ async def apply_batch(
             # A tenant deleted after its events were logged: keep the events, no facts.
             continue
         row = stored.get(key)
-        state = RecordState.from_json(row.state) if row is not None else None
-        old: list[Contribution] = contributions_from_json(row.contributions) if row else []
-        current_pk = row.event_pk if row is not None else 0
-        for pk, ev in events:
-            before = state.rank if state is not None else None
-            state = fold(state, ev)
-            if before is None or state.rank != before:
-                current_pk = pk
-        assert state is not None
-        new, issues = contributions(state, kpis[tenant_id], ctx)
-        out.issues.extend((tenant_id, i) for i in issues)
-        deltas[tenant_id].replace(old, new)
-        upserts.append(_record_row(tenant_id, key[1], key[2], current_pk, state, new, now))
+        done = apply_events(
+            ledgers[tenant_id],
+            record=(key[1], key[2]),
+            state=RecordState.from_json(row.state) if row is not None else None,
+            event_pk=row.event_pk if row is not None else 0,
+            known_at=row.known_at if row is not None else None,
+            current=contributions_from_json(row.contributions) if row else [],
+            events=events,
+            kpis=kpis[tenant_id],
+            ctx=ctx,
+        )
+        out.issues.extend((tenant_id, i) for i in done.issues)
+        upserts.append(_record_row(tenant_id, key[1], key[2], done, now))
     out.records_changed = len(upserts)
     await repo.upsert_records(session, rows=upserts)
-    for tenant_id, delta in sorted(deltas.items()):
-        await repo.apply_fact_delta(session, tenant_id=tenant_id, delta=delta.nonzero())
+    for _tenant_id, ledger in sorted(ledgers.items()):
+        await _write_ledger(session, ledger)
     await _flag_data_quality(session, out=out, by_record=by_record, now=now, flagged=flagged)
     return out
+
+
+async def _write_ledger(session: AsyncSession, ledger: Ledger) -> None:
+    """Write a ledger's facts, change log and adjustments."""
+    await repo.apply_fact_delta(session, tenant_id=ledger.tenant_id, delta=ledger.facts.nonzero())
+    await repo.add_changes(
+        session, rows=ledger.change_rows(), member_rows=ledger.member_change_rows()
+    )
+    await repo.add_adjustments(session, rows=ledger.adjustments)
 
 
 async def _flag_missing_rates(
@@ -254,28 +268,25 @@ async def _flag_missing_rates(
 
 
 def _record_row(
-    tenant_id: str,
-    type_: str,
-    record_id: str,
-    event_pk: int,
-    state: RecordState,
-    new: Sequence[Contribution],
-    now: datetime,
+    tenant_id: str, type_: str, record_id: str, done: Folded, now: datetime
 ) -> dict[str, Any]:
-    days = [c.day for c in new]
+    state = done.state
+    assert state is not None
+    days = [c.day for c in done.contributions]
     return {
         "tenant_id": tenant_id,
         "type": type_,
         "record_id": record_id,
-        "event_pk": event_pk,
+        "event_pk": done.event_pk,
         "version_rank": state.rank,
         "rep_id": state.current.rep_id,
         "deleted": state.current.deleted,
         "state": state.to_json(),
-        "contributions": contributions_to_json(new),
+        "contributions": contributions_to_json(done.contributions),
         "first_day": min(days) if days else None,
         "last_day": max(days) if days else None,
         "updated_at": now,
+        "known_at": done.known_at,
     }
 
 
@@ -283,7 +294,7 @@ async def _flag_data_quality(
     session: AsyncSession,
     *,
     out: BatchOutcome,
-    by_record: dict[RecordKey, list[tuple[int, CanonicalEvent]]],
+    by_record: dict[RecordKey, list[Applied]],
     now: datetime,
     flagged: FlagMemo | None = None,
 ) -> None:
@@ -295,7 +306,7 @@ async def _flag_data_quality(
     await _flag_missing_rates(session, issues=out.issues, now=now)
     reps: dict[str, set[str]] = defaultdict(set)
     for (tenant_id, _type, _rid), events in by_record.items():
-        reps[tenant_id].update(ev.rep_id for _pk, ev in events)
+        reps[tenant_id].update(a.event.rep_id for a in events)
     for tenant_id, rep_ids in sorted(reps.items()):
         if flagged is not None:
             rep_ids = {r for r in rep_ids if not flagged.seen(tenant_id, r)}
@@ -326,10 +337,17 @@ async def rebuild_tenant(
     now: datetime,
     load_tenant: TenantLoader = load_tenant_models,
 ) -> int:
-    """Recompute all of a tenant's facts from its stored record states; records done."""
+    """Recompute all of a tenant's facts, change log and adjustments from its events.
+
+    Each record's stored events are folded again in log order with their knowledge times
+    and the tenant's closes, so the rebuilt history equals the one built live (and a
+    change of KPI formulas, exchange rates or time zone applies to every period: a
+    restatement by configuration, docs/KPIS.md). Returns the records done.
+    """
     ctx, kpis = await load_tenant(session, tenant)
     await repo.lock_tenants(session, tenant_ids=[tenant.id], exclusive=True)
     await repo.delete_tenant_facts(session, tenant_id=tenant.id)
+    book = CloseBook.of(tenant.closes, ctx.timezone)
     after: tuple[str, str] | None = None
     done = 0
     issues: list[tuple[str, Issue]] = []
@@ -340,17 +358,29 @@ async def rebuild_tenant(
             # was loaded for other days than the amounts need).
             await _flag_missing_rates(session, issues=issues, now=now)
             return done
-        delta = FactDelta()
+        history = await repo.events_of_records(
+            session, tenant_id=tenant.id, keys=[(r.type, r.record_id) for r in page]
+        )
+        ledger = Ledger(tenant.id, book)
         upserts = []
         for row in page:
-            state = RecordState.from_json(row.state)
-            new, found = contributions(state, kpis, ctx)
-            issues.extend((tenant.id, i) for i in found)
-            delta.replace([], new)
-            upserts.append(
-                _record_row(row.tenant_id, row.type, row.record_id, row.event_pk, state, new, now)
+            events = history.get((row.type, row.record_id), [])
+            if not events:  # pragma: no cover - every record comes from events
+                continue
+            folded = apply_events(
+                ledger,
+                record=(row.type, row.record_id),
+                state=None,
+                event_pk=0,
+                known_at=None,
+                current=[],
+                events=events,
+                kpis=kpis,
+                ctx=ctx,
             )
+            issues.extend((tenant.id, i) for i in folded.issues)
+            upserts.append(_record_row(row.tenant_id, row.type, row.record_id, folded, now))
         await repo.upsert_records(session, rows=upserts)
-        await repo.apply_fact_delta(session, tenant_id=tenant.id, delta=delta.nonzero())
+        await _write_ledger(session, ledger)
         done += len(page)
         after = (page[-1].type, page[-1].record_id)

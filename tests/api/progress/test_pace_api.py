@@ -26,6 +26,8 @@ pytestmark = pytest.mark.dates
 TODAY = datetime.fromisoformat("2026-11-26T10:00:00+08:00")
 BEFORE_OCTOBER = datetime.fromisoformat("2026-09-28T10:00:00+08:00")
 BEFORE_SEPTEMBER = datetime.fromisoformat("2026-08-25T10:00:00+08:00")
+# When the tests' events are received: before every as_of they read at.
+KNOWN_BY = datetime.fromisoformat("2026-01-05T09:00:00+08:00")
 ORG: dict[str, Any] = {
     "teams": [{"id": "north", "name": "North"}],
     "reps": [
@@ -74,9 +76,13 @@ def deal(deal_id: str, day: str, amount: str, *, stage: str = "won") -> dict[str
     }
 
 
-async def post_scored(s: Stack, events: list[dict[str, Any]]) -> None:
-    """POST events (all accepted) and wait until they are scored."""
+async def post_scored(s: Stack, clock: FixedClock, events: list[dict[str, Any]]) -> None:
+    """POST events (all accepted) with the clock before every as_of read here (so what is
+    read is what was known then: docs/KPIS.md, "As of a moment"), and wait until they are
+    scored."""
+    clock.set(KNOWN_BY)
     resp = await s.post_events(events)
+    clock.set(TODAY)
     assert resp.status_code == 202, resp.text
     assert resp.json()["accepted"] == len(events), resp.text
     await s.wait_scored()
@@ -129,7 +135,7 @@ OCTOBER_DEALS = [
 async def test_revenue_pace_by_hand(clocked_both: Clocked) -> None:
     s, clock = clocked_both
     t = await set_target(s, clock, BEFORE_OCTOBER, kpi="revenue", period="2026-10", target="18000")
-    await post_scored(s, OCTOBER_DEALS)
+    await post_scored(s, clock, OCTOBER_DEALS)
 
     body = await progress(s, kpi="revenue", period="2026-10", as_of="2026-10-10T12:00:00+08:00")
     # Counted days: 1-10 October. Working days among them: 8, 9 and the make-up 10th = 3.
@@ -200,7 +206,7 @@ async def test_revenue_pace_by_hand(clocked_both: Clocked) -> None:
 async def test_tenant_thresholds_change_the_status(clocked: Clocked) -> None:
     s, clock = clocked
     await set_target(s, clock, BEFORE_OCTOBER, kpi="revenue", period="2026-10", target="18000")
-    await post_scored(s, OCTOBER_DEALS)
+    await post_scored(s, clock, OCTOBER_DEALS)
     as_of = "2026-10-10T12:00:00+08:00"
     # pace = 2400 / 3000 = 0.80 throughout; only the thresholds move.
     for thresholds, status in [
@@ -239,7 +245,7 @@ async def test_a_make_up_sunday_counts_as_a_working_day(clocked: Clocked) -> Non
         for day in working_days
         for n in range(2)
     ]
-    await post_scored(s, visits)
+    await post_scored(s, clock, visits)
 
     body = await progress(s, kpi="visits", period="2026-09", as_of="2026-09-20T18:00:00+08:00")
     # 15 working days (14 weekdays + Sunday the 20th) of 22; 2 visits each: actual 30
@@ -268,6 +274,7 @@ async def test_ratio_kpi_needs_the_minimum_sample(clocked: Clocked) -> None:
     as_of = "2026-11-01T00:00:00+08:00"
     await post_scored(
         s,
+        clock,
         [
             deal("w1", "2026-10-08", "1"),
             deal("w2", "2026-10-09", "1"),
@@ -287,7 +294,7 @@ async def test_ratio_kpi_needs_the_minimum_sample(clocked: Clocked) -> None:
     assert (body["sample"], body["status"], body["pace"]) == (4, "insufficient_data", None)
     assert Decimal(body["expected"]) == Decimal("0.5")  # a ratio is expected at its target
 
-    await post_scored(s, [deal("l2", "2026-10-15", "1", stage="lost")])
+    await post_scored(s, clock, [deal("l2", "2026-10-15", "1", stage="lost")])
     body = await progress(s, kpi="win_rate", period="2026-10", as_of=as_of)
     # 3 won / 5 closed = 0.6; performance = 0.6 / 0.5 = 1.2 >= 1.10 -> ahead
     assert nums(body, "actual", "expected", "pace") == (
@@ -322,7 +329,7 @@ async def test_lower_is_better_average_is_judged_by_target_over_actual(clocked: 
         }
 
     as_of = "2026-11-01T00:00:00+08:00"
-    await post_scored(s, [complaint(1, "2026-10-08", 3), complaint(2, "2026-10-09", 5)])
+    await post_scored(s, clock, [complaint(1, "2026-10-08", 3), complaint(2, "2026-10-09", 5)])
     body = await progress(s, kpi="response_hours", period="2026-10", as_of=as_of)
     # (3 + 5) / 2 = 4 hours, but 2 complaints < min_sample 3
     assert (Decimal(body["actual"]), body["sample"], body["status"]) == (
@@ -330,7 +337,7 @@ async def test_lower_is_better_average_is_judged_by_target_over_actual(clocked: 
         2,
         "insufficient_data",
     )
-    await post_scored(s, [complaint(3, "2026-10-12", 7)])
+    await post_scored(s, clock, [complaint(3, "2026-10-12", 7)])
     body = await progress(s, kpi="response_hours", period="2026-10", as_of=as_of)
     # (3 + 5 + 7) / 3 = 5 hours against a ceiling of 4:
     # performance = target / actual = 4 / 5 = 0.8 -> behind
@@ -380,7 +387,7 @@ async def test_a_quarter_that_builds_up_to_december_is_not_a_false_alarm(
     history = _visits_by_pattern(date(2024, 10, 1), date(2026, 9, 30), back_loaded)
     this_quarter = _visits_by_pattern(date(2026, 10, 1), date(2026, 11, 30), back_loaded)
     for i in range(0, len(history + this_quarter), 500):
-        await post_scored(s, (history + this_quarter)[i : i + 500])
+        await post_scored(s, clock, (history + this_quarter)[i : i + 500])
     cal = builtin_calendar("cn")
     days = {
         m: cal.working_days(date(2026, m, 1), date(2026 + m // 12, m % 12 + 1, 1))

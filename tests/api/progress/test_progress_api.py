@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from paceline.shared.clock import Clock, FixedClock
+from paceline.shared.clock import FixedClock
 from tests.support import Stack
 
 pytestmark = pytest.mark.dates
@@ -37,7 +37,7 @@ LOWER_IS_BETTER = {"collection_cycle_days", "complaint_rate", "response_hours"}
 
 
 @pytest.fixture
-def stack_clock() -> Clock:
+def stack_clock() -> FixedClock:
     """The stacks of these tests run on a fixed clock (tests/conftest.py)."""
     return FixedClock(TODAY)
 
@@ -71,8 +71,10 @@ def assert_invalid(resp: httpx.Response, field: str) -> None:
 
 
 @pytest.fixture
-async def deals(embedded_stack: Stack) -> Stack:
-    """Won deals on 2026-03-02, 2026-10-05, 2026-11-20 (week 47) and 2026-11-24 (week 48)."""
+async def deals(embedded_stack: Stack, stack_clock: FixedClock) -> Stack:
+    """Won deals on 2026-03-02, 2026-10-05, 2026-11-20 (week 47) and 2026-11-24 (week 48),
+    received on 2026-02-01 (before every as_of read here: docs/KPIS.md, "As of")."""
+    stack_clock.set(datetime.fromisoformat("2026-02-01T09:00:00+08:00"))
     events = [
         deal("d-mar", "2026-03-02", "1"),
         deal("d-oct", "2026-10-05", "10"),
@@ -80,6 +82,7 @@ async def deals(embedded_stack: Stack) -> Stack:
         deal("d-w48", "2026-11-24", "1000"),
     ]
     resp = await embedded_stack.post_events(events)
+    stack_clock.set(TODAY)
     assert resp.status_code == 202, resp.text
     await embedded_stack.wait_scored()
     return embedded_stack

@@ -299,7 +299,6 @@ async def test_rep_scorecard_with_two_targets(clocked_both: Clocked) -> None:
     clock.set(datetime.fromisoformat("2026-10-28T10:00:00+08:00"))
     await target(s, "revenue", "rep:r1", "10000", baseline="8000", stretch="12000")
     await target(s, "visits", "rep:r1", "20", baseline="15", stretch="25")
-    clock.set(TODAY)
     await post_scored(
         s,
         [
@@ -309,6 +308,7 @@ async def test_rep_scorecard_with_two_targets(clocked_both: Clocked) -> None:
             *visits("r1", 40),
         ],
     )
+    clock.set(TODAY)  # the events were received before every as_of read below
     card = await scorecard(s, "rep:r1")
     assert (card["scope"], card["period"], card["template"]) == (
         "rep:r1",
