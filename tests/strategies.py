@@ -2,8 +2,9 @@
 
 Histories mix every event type with repeated event ids (resends, sometimes with other
 content), out-of-order and equal versions, integer and timestamp versions, stage changes
-and reverts, reassignment to another rep, deletes and undeletes, late events, several
-currencies, and times near midnight in the tenant's zone and across a month boundary.
+and reverts, reassignment to another rep, deletes and undeletes, late events, cumulative
+payments going up and down, several currencies, and times near midnight in the tenant's
+zone and across a month boundary.
 """
 
 from __future__ import annotations
@@ -95,8 +96,11 @@ def event_dicts(draw: st.DrawFn, *, index: int) -> dict[str, Any]:
                 date(2026, 11, 28) + timedelta(days=draw(st.integers(0, 5)))
             ).isoformat()
         if draw(st.booleans()):
-            ev["amount_paid"] = str(draw(st.sampled_from([Decimal("100"), Decimal("40.1")])))
-            ev["paid_at"] = _ts(draw(st.integers(-120, 120)))
+            # cumulative per invoice: versions go up, down (a refund) and back to 0
+            paid = [Decimal("0"), Decimal("40.1"), Decimal("100"), Decimal("150")]
+            ev["amount_paid"] = str(draw(st.sampled_from(paid)))
+            if draw(st.integers(0, 3)):
+                ev["paid_at"] = _ts(draw(st.integers(-120, 120)))
     elif etype == "complaint":
         opened = draw(st.integers(-120, 100))
         ev["opened_at"] = _ts(opened)

@@ -51,12 +51,7 @@ def reference_state(events: Sequence[CanonicalEvent]) -> RecordState:
     for ev in events:
         first_per_rank.setdefault(ev.version_rank, ev)
     ranks = sorted(first_per_rank)
-    history = [
-        VersionSeen(
-            r, first_per_rank[r].occurred_at, first_per_rank[r].stage, first_per_rank[r].deleted
-        )
-        for r in ranks
-    ]
+    history = [VersionSeen.of(first_per_rank[r]) for r in ranks]
     return RecordState(current=first_per_rank[ranks[-1]], history=history)
 
 

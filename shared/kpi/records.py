@@ -13,7 +13,10 @@ The history matters for days that depend on more than the latest version:
 * a deal won without ``closed_at`` counts on the ``occurred_at`` of the version that set
   the stage (the earliest of the latest run of versions in that stage);
 * quotes and leads count on the day the record was first seen (its lowest version);
-* ``working_day_share`` counts every day on which a version was logged.
+* ``working_day_share`` counts every day on which a version was logged;
+* a payment's ``amount_paid`` is the CRM's cumulative amount paid on the invoice (已回款):
+  each version books the change since the version before it on its own paid day, so
+  earlier instalments stay on the days they were paid (:func:`paid_bookings`).
 
 Nothing here does I/O or reads the clock.
 """
@@ -45,6 +48,7 @@ from paceline.shared.kpi.formula import (
 from paceline.shared.money import SCALE, to_units
 
 FX_MAX_AGE: Final[timedelta] = timedelta(days=31)
+_ZERO: Final[Decimal] = Decimal(0)
 
 
 # -- tenant context ----------------------------------------------------------------------
@@ -92,13 +96,67 @@ class TenantContext:
 
 
 @dataclass(frozen=True, slots=True)
+class Paid:
+    """What a payment version says was paid so far: the cumulative amount, when, in what."""
+
+    amount: Decimal | None
+    at: datetime | None
+    currency: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class VersionSeen:
-    """One version of a record, as much of it as later days may depend on."""
+    """One version of a record, as much of it as later days may depend on.
+
+    ``paid`` is kept for payment versions only; it is None for other types and for
+    payment versions stored before it was kept (those count as they did then).
+    """
 
     rank: str
     occurred_at: datetime
     stage: str | None
     deleted: bool
+    paid: Paid | None = None
+
+    @classmethod
+    def of(cls, event: CanonicalEvent) -> VersionSeen:
+        """The part of an event that the record's history keeps."""
+        paid = (
+            Paid(event.amount_paid, event.paid_at, event.currency)
+            if event.type == "payment"
+            else None
+        )
+        return cls(event.version_rank, event.occurred_at, event.stage, event.deleted, paid)
+
+
+def _version_to_json(v: VersionSeen) -> list[Any]:
+    row: list[Any] = [v.rank, v.occurred_at.isoformat(), v.stage, v.deleted]
+    p = v.paid
+    if p is not None:
+        row += [
+            None if p.amount is None else str(p.amount),
+            None if p.at is None else p.at.isoformat(),
+            p.currency,
+        ]
+    return row
+
+
+def _version_from_json(row: Sequence[Any], current: CanonicalEvent) -> VersionSeen:
+    rank, occurred, stage, deleted = row[:4]
+    if len(row) >= 7:
+        amount, at, currency = row[4:7]
+        paid: Paid | None = Paid(
+            None if amount is None else Decimal(amount),
+            None if at is None else datetime.fromisoformat(at),
+            currency,
+        )
+    elif current.type == "payment" and rank == current.version_rank:
+        # Stored before payment histories were kept: the winning version is known (it
+        # is the current event); older versions stay unknown and are passed over.
+        return VersionSeen.of(current)
+    else:
+        paid = None
+    return VersionSeen(rank, datetime.fromisoformat(occurred), stage, bool(deleted), paid)
 
 
 @dataclass(slots=True)
@@ -117,26 +175,22 @@ class RecordState:
         """Serialisable form, stored with the record."""
         return {
             "current": self.current.model_dump(mode="json", exclude_none=True),
-            "history": [
-                [v.rank, v.occurred_at.isoformat(), v.stage, v.deleted] for v in self.history
-            ],
+            "history": [_version_to_json(v) for v in self.history],
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RecordState:
         """Load a stored record state."""
+        current = CanonicalEvent.model_validate(data["current"])
         return cls(
-            current=CanonicalEvent.model_validate(data["current"]),
-            history=[
-                VersionSeen(r, datetime.fromisoformat(o), s, bool(d))
-                for r, o, s, d in data["history"]
-            ],
+            current=current,
+            history=[_version_from_json(row, current) for row in data["history"]],
         )
 
 
 def fold(state: RecordState | None, event: CanonicalEvent) -> RecordState:
     """Apply one more event of a record: a strictly newer version wins; all enter history."""
-    seen = VersionSeen(event.version_rank, event.occurred_at, event.stage, event.deleted)
+    seen = VersionSeen.of(event)
     if state is None:
         return RecordState(current=event, history=[seen])
     history = list(state.history)
@@ -302,6 +356,73 @@ def _measure_day(m: Measure, state: RecordState, ctx: TenantContext) -> date | N
     return None  # pragma: no cover - 'by' is checked to be a date field at parse time
 
 
+def _in_tenant_currency(
+    amount: Decimal, currency: str, day: date, ctx: TenantContext, issues: list[Issue]
+) -> Decimal | None:
+    if currency == ctx.currency:
+        return amount
+    rate = ctx.fx.rate(currency, day)
+    if rate is None:
+        issues.append(Issue("missing_fx_rate", f"{currency}->{ctx.currency} on {day.isoformat()}"))
+        return None
+    return amount * rate
+
+
+def paid_bookings(
+    state: RecordState, ctx: TenantContext
+) -> tuple[list[tuple[date, int]], list[Issue]]:
+    """A payment record's ``amount_paid`` as (day, units) bookings: each change on its day.
+
+    ``amount_paid`` is cumulative per record. Walking the versions in rank order (deleted
+    ones and versions stored without payment data are passed over; a missing amount is
+    0), each version books its amount minus the previous version's, converted at the
+    rate of its own day (the tenant-local day of its ``paid_at``, else ``occurred_at``).
+    The bookings of one day are added up; a day where they cancel out is left out,
+    except the current version's day when it states an amount: a record counts on its
+    current paid day (with one version, this is what the plain path books). A change
+    without a rate is not counted (an issue says so); the next version books only its
+    own change.
+    The caller has checked that the current version is not deleted.
+    """
+    issues: list[Issue] = []
+    by_day: dict[date, Decimal] = {}
+    current_rank = state.rank
+    current_day: date | None = None
+    prev = _ZERO
+    prev_currency = ctx.currency
+    for v in state.history:
+        p = v.paid
+        if p is None or v.deleted:
+            continue
+        amount = p.amount if p.amount is not None else _ZERO
+        currency = p.currency or ctx.currency
+        is_current = v.rank == current_rank
+        if amount == prev and currency == prev_currency and not is_current:
+            continue
+        day = ctx.local_day(p.at or v.occurred_at)
+        change: Decimal | None
+        if currency == prev_currency and amount == prev:
+            change = _ZERO  # no rate needed to book nothing
+        elif currency == prev_currency or not prev:
+            change = _in_tenant_currency(amount - prev, currency, day, ctx, issues)
+        else:  # the currency changed: the old amount back out, the new one in, both today
+            new = _in_tenant_currency(amount, currency, day, ctx, issues)
+            old = _in_tenant_currency(prev, prev_currency, day, ctx, issues)
+            change = None if new is None or old is None else new - old
+        prev, prev_currency = amount, currency
+        if change is None:
+            continue
+        by_day[day] = by_day.get(day, _ZERO) + change
+        if is_current and p.amount is not None:
+            current_day = day
+    out = []
+    for day in sorted(by_day):
+        units = to_units(by_day[day])
+        if units or day == current_day:
+            out.append((day, units))
+    return out, issues
+
+
 _Plan = list[tuple[KpiDefinition, int, Measure]]
 # Per KPI list (a batch's, by identity; the entry keeps the list alive, so an id is never
 # reused while it is here) and event type: the measures that can count that type. The
@@ -340,6 +461,10 @@ def contributions(
         return out, issues
     ev = state.current
     default: date | None = None  # the record's default day, computed once
+    # A payment with more than one version books amount_paid change by change; with one
+    # version that is the plain path below (paid_bookings gives the same there).
+    cumulative = ev.type == "payment" and len(state.history) > 1
+    bookings: tuple[list[tuple[date, int]], list[Issue]] | None = None  # computed once
     for kpi, index, m in _plan(kpis, ev.type):
         if kpi.formula.shape == "working_day_share":
             days = {ctx.local_day(v.occurred_at) for v in state.history if not v.deleted}
@@ -348,6 +473,12 @@ def contributions(
             )
             continue
         if not matches(m.where, ev, ctx):
+            continue
+        if cumulative and m.by is None and m.kind == "sum" and m.field == "amount_paid":
+            if bookings is None:
+                bookings = paid_bookings(state, ctx)
+            out.extend(Contribution(kpi.key, index, ev.rep_id, d, u) for d, u in bookings[0])
+            issues.extend(bookings[1])
             continue
         if m.by is None:
             if default is None:
