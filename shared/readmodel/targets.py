@@ -162,3 +162,62 @@ async def of_kpi_periods(
     if lock:
         stmt = stmt.with_for_update()
     return list((await session.scalars(stmt)).all())
+
+
+_CHUNK = 1000  # ids per IN list (well under SQLite's and asyncpg's parameter limits)
+
+
+def _chunks(ids: Sequence[int]) -> list[list[int]]:
+    ordered = sorted(set(ids))
+    return [ordered[i : i + _CHUNK] for i in range(0, len(ordered), _CHUNK)]
+
+
+async def children_of(
+    session: AsyncSession, *, tenant_id: str, parent_ids: Sequence[int], lock: bool = False
+) -> list[Target]:
+    """The targets whose parent is one of ``parent_ids``, by id (locked until the
+    transaction ends, to revise them)."""
+    out: list[Target] = []
+    for chunk in _chunks(parent_ids):
+        stmt = select(Target).where(Target.tenant_id == tenant_id, Target.parent_id.in_(chunk))
+        if lock:
+            stmt = stmt.with_for_update()
+        out += (await session.scalars(stmt)).all()
+    return sorted(out, key=lambda t: t.id)
+
+
+async def descendants_of(
+    session: AsyncSession, *, tenant_id: str, root_ids: Sequence[int], lock: bool = False
+) -> list[Target]:
+    """Every target under ``root_ids`` (children, their children...), level by level."""
+    seen = set(root_ids)
+    out: list[Target] = []
+    frontier = list(root_ids)
+    while frontier:
+        level = [
+            t
+            for t in await children_of(session, tenant_id=tenant_id, parent_ids=frontier, lock=lock)
+            if t.id not in seen
+        ]
+        seen.update(t.id for t in level)
+        out += level
+        frontier = [t.id for t in level]
+    return out
+
+
+async def current_versions(
+    session: AsyncSession, *, tenant_id: str, targets: Sequence[Target]
+) -> dict[int, TargetVersion]:
+    """target id -> its current version, for many targets at once."""
+    wanted = {t.id: t.current_version for t in targets}
+    out: dict[int, TargetVersion] = {}
+    for chunk in _chunks(list(wanted)):
+        rows = await session.scalars(
+            select(TargetVersion).where(
+                TargetVersion.tenant_id == tenant_id, TargetVersion.target_id.in_(chunk)
+            )
+        )
+        for v in rows:
+            if v.version == wanted[v.target_id]:
+                out[v.target_id] = v
+    return out

@@ -263,6 +263,48 @@ def test_the_plan_and_its_versions(tab: Tab) -> None:
     tab.shot("targets-versions")
 
 
+def test_the_plan_marks_parents_whose_children_do_not_add_up(tab: Tab) -> None:
+    # The demo revises the company's revenue for the current quarter after the plan was
+    # split (the board's raise), keeping its children: the quarter's teams and months no
+    # longer add up to it, and the year falls short of its quarters.
+    year = periods(tab)["year"][0]
+    view = tab.open("targets", period=year, scope="company")
+    with tab.server.api() as api:
+        listed = api.get("/v1/targets", params={"period": year, "scope": "company"}).json()
+    off = {t["id"]: t["findings"] for t in listed if t["findings"]}
+    revenue = next(t for t in listed if t["kpi"] == "revenue")
+    assert revenue["id"] in off
+    assert {f["code"] for fs in off.values() for f in fs} == {"plan_mismatch"}
+    for t in listed:
+        row = view.locator(f".targets-table tr[data-target='{t['id']}']")
+        mark = row.locator(".chip.finding-plan_mismatch")
+        if t["id"] in off:
+            assert "mismatch" in (row.get_attribute("class") or "")
+            assert mark.get_attribute("data-difference") == off[t["id"]][0]["params"]["difference"]
+            assert mark.inner_text() == "分解不平"
+        else:
+            assert mark.count() == 0
+    # The year's detail says by how much, in the page's language.
+    row = view.locator(f".targets-table tr[data-target='{revenue['id']}']")
+    row.locator("a").first.click()
+    tab.wait(
+        f"() => document.querySelector(\"section.target-detail[data-target='{revenue['id']}']\")"
+    )
+    items = tab.page.locator("section.target-detail .plan-mismatch li")
+    assert items.count() == len(off[revenue["id"]])
+    first = off[revenue["id"]][0]["params"]
+    assert items.first.get_attribute("data-difference") == first["difference"]
+    assert "子目标合计" in items.first.inner_text()
+    tab.shot("targets-mismatch")
+    before = int(tab.page.evaluate("() => Number(document.body.dataset.renders)"))
+    tab.page.locator("#lang").click()
+    tab.wait(f"() => Number(document.body.dataset.renders) > {before}")
+    items = tab.page.locator("section.target-detail .plan-mismatch li")
+    assert "children sum to" in items.first.inner_text()
+    assert "Does not add up" in items.first.inner_text()
+    tab.page.locator("#lang").click()
+
+
 def test_the_review_with_its_charts(tab: Tab) -> None:
     previous = periods(tab)["month"][1]
     view = tab.open("review", team="hq", period=previous)

@@ -4,6 +4,13 @@ The rules are pure (:mod:`paceline.shared.kpi.planning.smart`); this module gath
 facts they need about the plan: the template's items, each KPI's definition, and for each
 target its scope and period, whether it has a parent goal, whether events of its KPI
 arrived lately, and the growth it needs against the growth history shows.
+
+It also reports every parent whose children do not add up (``plan_mismatch``) in the
+stored plan trees the plan touches: those of the plan's targets that are stored (matched
+by KPI, scope and period) or name a stored parent, and those of the stored targets of the
+plan's scope and period (for the plan's KPIs, or all when it names none). The plan's
+values stand in for the stored ones they match; a plan target not stored yet is not a
+child of anything (one rep's plan is not the team's whole split).
 """
 
 from __future__ import annotations
@@ -15,10 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.api.planning import repository as repo
 from paceline.api.planning.history import History, additive, shift_years, tenant_today
-from paceline.api.planning.schemas import FindingOut, PlanCheckOut, PlanIn, PlanTargetIn
+from paceline.api.planning.schemas import PlanCheckOut, PlanIn, PlanTargetIn
+from paceline.api.targets.sums import finding_out, tree_mismatches
 from paceline.api.templates.service import find_template
 from paceline.shared.db.context import find_kpi, tenant_calendar
-from paceline.shared.db.models import Tenant
+from paceline.shared.db.models import Target, Tenant
 from paceline.shared.errors import FieldError, InvalidInput
 from paceline.shared.kpi.calendar import WorkCalendar
 from paceline.shared.kpi.catalog import KpiDefinition
@@ -30,6 +38,7 @@ from paceline.shared.kpi.planning.smart import (
     PlanKpi,
     PlanTarget,
     check_plan,
+    plan_mismatch,
 )
 from paceline.shared.kpi.planning.suggestions import seasonal_model
 from paceline.shared.readmodel import targets as targets_repo
@@ -47,6 +56,7 @@ RULES = (
     "result_only",
     "process_only",
     "duplicated_kpi",
+    "plan_mismatch",
 )
 
 
@@ -91,7 +101,64 @@ async def check(
             margin=body.margin,
         )
     )
+    findings += await _mismatches(session, tenant=tenant, body=body, keys=keys)
     return _check_out(body, items, findings)
+
+
+def _period_or_none(text: str | None, tenant: Tenant) -> Period | None:
+    if not text:
+        return None
+    try:
+        return parse_period(text, fiscal_year_start_month=tenant.fiscal_year_start_month)
+    except ValueError:
+        return None
+
+
+async def _mismatches(
+    session: AsyncSession, *, tenant: Tenant, body: PlanIn, keys: list[str]
+) -> list[Finding]:
+    """``plan_mismatch`` findings of the stored plan trees the plan touches, with the
+    plan's values in place of the stored ones."""
+    seeds: dict[int, Target] = {}
+    overrides: dict[int, Decimal] = {}
+    index_of: dict[int, int] = {}
+    for index, t in enumerate(body.targets):
+        scope = str(parse_scope(t.scope or body.scope, field=f"targets[{index}].scope"))
+        period = _period_or_none(t.period or body.period, tenant)
+        stored = None
+        if period is not None:
+            stored = await targets_repo.find(
+                session, tenant_id=tenant.id, kpi=t.kpi, scope=scope, period=period.key
+            )
+        if stored is not None:
+            seeds[stored.id] = stored
+            overrides[stored.id] = t.target
+            index_of.setdefault(stored.id, index)
+            continue
+        parent = (
+            await targets_repo.get(session, tenant_id=tenant.id, target_id=t.parent_id)
+            if t.parent_id is not None
+            else None
+        )
+        if parent is not None:
+            seeds[parent.id] = parent
+    period = _period_or_none(body.period, tenant)
+    if period is not None:
+        plan_scope = parse_scope(body.scope, field="scope")
+        for stored in await targets_repo.of_scopes(
+            session,
+            tenant_id=tenant.id,
+            period=period.key,
+            scopes=[str(plan_scope)],
+            kpis=keys or None,
+        ):
+            seeds.setdefault(stored.id, stored)
+    if not seeds:
+        return []
+    found = await tree_mismatches(
+        session, tenant_id=tenant.id, seeds=list(seeds.values()), overrides=overrides
+    )
+    return [plan_mismatch(m, target_index=index_of.get(m.parent.id)) for m in found]
 
 
 async def _template_items(
@@ -201,17 +268,7 @@ def _check_out(
     """The answer: ok unless an error, every finding, and what was checked."""
     return PlanCheckOut(
         ok=not any(f.severity == "error" for f in findings),
-        findings=[
-            FindingOut(
-                rule=f.rule,
-                severity=f.severity,
-                message=f.message,
-                fix=f.fix,
-                kpi=f.kpi,
-                target_index=f.target_index,
-            )
-            for f in findings
-        ],
+        findings=[finding_out(f) for f in findings],
         checked={
             "template_items": [{"kpi": k, "weight": str(w)} for k, w in items],
             "targets": len(body.targets),

@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from paceline.api.planning.history import (
     History,
     additive,
-    places_for,
     shift_years,
     tenant_today,
 )
@@ -33,6 +32,7 @@ from paceline.shared.errors import Conflict, FieldError, InvalidInput
 from paceline.shared.kpi.calendar import WorkCalendar
 from paceline.shared.kpi.catalog import KpiDefinition
 from paceline.shared.kpi.periods import Period
+from paceline.shared.kpi.planning.common import places_for
 from paceline.shared.kpi.planning.decomposition import (
     OrgNode,
     PlannedTarget,

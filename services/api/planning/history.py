@@ -20,7 +20,6 @@ from paceline.shared.kpi.catalog import KpiDefinition
 from paceline.shared.kpi.periods import Period, parse_period
 from paceline.shared.kpi.planning.common import month_index, month_start
 from paceline.shared.kpi.values import MeasureTotal, kpi_value
-from paceline.shared.money import minor_units
 from paceline.shared.readmodel import rollups
 from paceline.shared.readmodel.evaluation import is_additive
 from paceline.shared.readmodel.progress import kpi_value_for
@@ -32,15 +31,6 @@ HISTORY_MONTHS = 36
 def additive(kpi: KpiDefinition) -> bool:
     """Whether the KPI's values add up over reps and days (sums, counts, distinct counts)."""
     return kpi.formula.shape == "value"
-
-
-def places_for(kpi: KpiDefinition, currency: str) -> int:
-    """Decimals of the KPI's planned values: the currency's minor unit, 0 for counts."""
-    if kpi.unit == "currency":
-        return minor_units(currency)
-    if kpi.unit == "count":
-        return 0
-    return 2 if additive(kpi) else 4
 
 
 def tenant_today(tenant: Tenant, now: datetime) -> date:

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from paceline.api.targets.schemas import FindingOut
+
 Value = Annotated[Decimal, Field(ge=0, le=Decimal(10) ** 15, max_digits=30, decimal_places=6)]
 Weight = Annotated[Decimal, Field(ge=0, le=Decimal(10) ** 12)]
 Growth = Annotated[Decimal, Field(ge=-1, le=100)]
@@ -178,17 +180,6 @@ class PlanIn(BaseModel):
     targets: list[PlanTargetIn] = Field(default_factory=list)
     lookback_days: Annotated[int, Field(ge=7, le=730)] = 90
     margin: Annotated[Decimal, Field(ge=0, le=10)] = Decimal("0.2")
-
-
-class FindingOut(BaseModel):
-    """A rule the plan breaks, how bad it is, and the fix."""
-
-    rule: str
-    severity: Literal["error", "warning", "info"]
-    message: str
-    fix: str
-    kpi: str | None = None
-    target_index: int | None = None
 
 
 class PlanCheckOut(BaseModel):

@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from paceline.api.planning.history import (
     History,
     additive,
-    places_for,
     shift_years,
     tenant_today,
 )
@@ -33,6 +32,7 @@ from paceline.shared.kpi.planning.common import (
     DEFAULT_UPLIFT,
     month_index,
     month_start,
+    places_for,
 )
 from paceline.shared.kpi.planning.suggestions import Suggestion, suggest_additive, suggest_ratio
 from paceline.shared.readmodel.org import require_known, team_ids

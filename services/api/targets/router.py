@@ -8,7 +8,14 @@ from fastapi import APIRouter, Path, Query
 
 from paceline.api.deps import TenantDep
 from paceline.api.targets import service
-from paceline.api.targets.schemas import Acknowledgement, TargetIn, TargetOut, TargetRevision
+from paceline.api.targets.schemas import (
+    Acknowledgement,
+    RevisionPreviewOut,
+    TargetIn,
+    TargetOut,
+    TargetRevisedOut,
+    TargetRevision,
+)
 from paceline.shared.web.deps import (
     AdminPrincipal,
     AuditDep,
@@ -76,7 +83,20 @@ async def get_target(
     return await service.get_target(session, tenant_id=principal.tenant_id, target_id=target_id)
 
 
-@router.put("/targets/{target_id}", response_model=TargetOut, summary="Revise a target")
+@router.put(
+    "/targets/{target_id}",
+    response_model=TargetRevisedOut,
+    summary="Revise a target",
+    description=(
+        "New values as a new version; once the period has started a reason is required. "
+        "The targets split from this one (children) are kept (`children: keep`, the default; "
+        "`findings` then carries a `plan_mismatch` when they no longer add up) or re-split "
+        "(`children: resplit`: the new values in the proportions of their current targets, "
+        "largest remainder in the KPI's unit, each a new version with the same reason; "
+        "`recursive: true` goes down every level). See the outcome first with "
+        "`POST /v1/targets/{id}/revision-preview`."
+    ),
+)
 async def revise_target(
     target_id: TargetId,
     body: TargetRevision,
@@ -85,8 +105,8 @@ async def revise_target(
     state: StateDep,
     tenant: TenantDep,
     audit: AuditDep,
-) -> TargetOut:
-    """New values as a new version; once the period has started a reason is required."""
+) -> TargetRevisedOut:
+    """New values as a new version, the children kept or re-split."""
     before = await service.get_target(session, tenant_id=tenant.id, target_id=target_id)
     out = await service.revise_target(
         session,
@@ -100,9 +120,45 @@ async def revise_target(
         "targets.revise",
         target=f"target:{target_id}",
         before=before.model_dump(mode="json"),
-        after=out.model_dump(mode="json"),
+        after=out.model_dump(mode="json", exclude={"children_revised"})
+        | {"children": body.children, "recursive": body.recursive},
     )
+    for child in out.children_revised:
+        await audit.record(
+            "targets.resplit",
+            target=f"target:{child.id}",
+            before={
+                "target": str(child.old_target),
+                "baseline": None if child.old_baseline is None else str(child.old_baseline),
+                "stretch": None if child.old_stretch is None else str(child.old_stretch),
+            },
+            after=child.model_dump(mode="json") | {"from_target": target_id, "reason": body.reason},
+        )
     return out
+
+
+@router.post(
+    "/targets/{target_id}/revision-preview",
+    response_model=RevisionPreviewOut,
+    summary="Preview a revision",
+    description=(
+        "The same body as `PUT /v1/targets/{id}`, validated the same way; answers the new "
+        "values of every target a re-split would revise (`changes`) and the `plan_mismatch` "
+        "findings the plan tree would still have (its parents included). Saves nothing."
+    ),
+)
+async def preview_revision(
+    target_id: TargetId,
+    body: TargetRevision,
+    principal: AdminPrincipal,
+    session: ReadSessionDep,
+    state: StateDep,
+    tenant: TenantDep,
+) -> RevisionPreviewOut:
+    """What the revision would do, saving nothing."""
+    return await service.preview_revision(
+        session, tenant=tenant, target_id=target_id, body=body, now=state.clock.now()
+    )
 
 
 @router.post(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -41,6 +41,36 @@ class TargetRevision(BaseModel):
     baseline: Value | None = None
     stretch: Value | None = None
     reason: Annotated[str, Field(max_length=2000)] = ""
+    children: Literal["keep", "resplit"] = Field(
+        default="keep",
+        description="The targets split from this one (parent_id): keep them as they are (a "
+        "plan_mismatch finding says when they no longer add up), or resplit the new values "
+        "over them in the proportions of their current targets, each child a new version "
+        "with the same reason. Sum and count KPIs only.",
+    )
+    recursive: bool = Field(
+        default=False,
+        description="With children: resplit, re-split every level below too (the children's "
+        "children from the children's new values, and so on).",
+    )
+
+
+class FindingOut(BaseModel):
+    """A rule the plan breaks, how bad it is, and the fix."""
+
+    rule: str
+    code: str = Field(description="The rule, for machines (the same as rule).")
+    severity: Literal["error", "warning", "info"]
+    message: str
+    fix: str
+    kpi: str | None = None
+    target_index: int | None = None
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The values the finding is about (plan_mismatch: target_id, scope, "
+        "period, split, children_period_kind, children, parent_value, children_sum, "
+        "difference), for message catalogs.",
+    )
 
 
 class Acknowledgement(BaseModel):
@@ -86,3 +116,61 @@ class TargetOut(BaseModel):
     acknowledged_by: str | None
     acknowledged_version: int | None
     versions: list[TargetVersionOut] = []
+    findings: list[FindingOut] = Field(
+        default=[],
+        description="plan_mismatch: this target's children (org, or one finer period kind) "
+        "do not add up to it (sum and count KPIs).",
+    )
+
+
+class ChildRevisionOut(BaseModel):
+    """A target below a revised one, and the values a re-split gives it."""
+
+    id: int
+    scope: str
+    period: str
+    period_kind: str
+    parent_id: int
+    depth: int = Field(description="1: a child of the revised target; 2: a grandchild...")
+    split: Literal["org", "time"] = Field(
+        description="org: a scope under the parent in its period; time: a finer period."
+    )
+    share: Decimal = Field(description="Share of its parent's target (its current proportion).")
+    target: Decimal
+    baseline: Decimal | None
+    stretch: Decimal | None
+    old_target: Decimal
+    old_baseline: Decimal | None
+    old_stretch: Decimal | None
+    version: int | None = Field(description="The new version (a preview: none).")
+
+
+class TargetRevisedOut(TargetOut):
+    """A revised target, with the targets below it that were re-split."""
+
+    children_revised: list[ChildRevisionOut] = []
+
+
+class RevisionPreviewOut(BaseModel):
+    """What a revision would do, saving nothing."""
+
+    id: int
+    kpi: str
+    scope: str
+    period: str
+    children: Literal["keep", "resplit"]
+    recursive: bool
+    places: int = Field(description="Decimals of the split (the currency's minor unit; 0).")
+    target: Decimal
+    baseline: Decimal | None
+    stretch: Decimal | None
+    old_target: Decimal
+    old_baseline: Decimal | None
+    old_stretch: Decimal | None
+    changes: list[ChildRevisionOut] = Field(
+        description="Every target below that would get a new version (children: resplit)."
+    )
+    findings: list[FindingOut] = Field(
+        description="plan_mismatch findings that would remain in the whole plan tree "
+        "(its parents included) after the revision."
+    )

@@ -7,6 +7,11 @@ lower is better). Revisions never overwrite: each is a new version with who, whe
 why; progress reads the version in force at its ``as_of``. A revision after the period
 has started needs a reason. An acknowledgement is for one version: a revision asks for a
 new one.
+
+A target with children (targets whose ``parent_id`` is it) either keeps them as they are
+(its ``plan_mismatch`` findings then say by how much they no longer add up) or has its
+new values re-split over them (:mod:`paceline.api.targets.resplit`), each child a new
+version with the revision's reason; :func:`preview_revision` shows either outcome first.
 """
 
 from __future__ import annotations
@@ -18,17 +23,26 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.api.targets import repository as writes
+from paceline.api.targets.resplit import ChildChange, check_resplit, old_values, plan_resplit
 from paceline.api.targets.schemas import (
     Acknowledgement,
+    ChildRevisionOut,
+    FindingOut,
+    RevisionPreviewOut,
     TargetIn,
     TargetOut,
+    TargetRevisedOut,
     TargetRevision,
     TargetVersionOut,
 )
+from paceline.api.targets.sums import finding_out, parent_findings, tree_mismatches
 from paceline.shared.db.context import find_kpi
 from paceline.shared.db.models import Target, TargetVersion, Tenant
 from paceline.shared.errors import Conflict, FieldError, InvalidInput, NotFound
 from paceline.shared.kpi.periods import parse_period
+from paceline.shared.kpi.planning.common import places_for
+from paceline.shared.kpi.planning.decomposition import Values
+from paceline.shared.kpi.planning.smart import plan_mismatch
 from paceline.shared.readmodel import targets as repo
 from paceline.shared.readmodel.org import require_known
 from paceline.shared.readmodel.scopes import parse_scope
@@ -70,9 +84,13 @@ def check_order(
 
 
 def target_out(
-    t: Target, current: TargetVersion, direction: str, versions: list[TargetVersion] | None = None
+    t: Target,
+    current: TargetVersion,
+    direction: str,
+    versions: list[TargetVersion] | None = None,
+    findings: list[FindingOut] | None = None,
 ) -> TargetOut:
-    """A target with its current values (and history when given)."""
+    """A target with its current values (and history and findings when given)."""
     return TargetOut(
         id=t.id,
         kpi=t.kpi,
@@ -103,6 +121,7 @@ def target_out(
             )
             for v in versions or []
         ],
+        findings=findings or [],
     )
 
 
@@ -164,7 +183,10 @@ async def get_target(session: AsyncSession, *, tenant_id: str, target_id: int) -
     if row is None:
         raise NotFound(f"no target {target_id}")
     versions = (await repo.versions(session, tenant_id=tenant_id, target_ids=[row.id]))[row.id]
-    return target_out(row, versions[-1], await _direction(session, tenant_id, row.kpi), versions)
+    findings = await parent_findings(session, tenant_id=tenant_id, parents=[row])
+    return target_out(
+        row, versions[-1], await _direction(session, tenant_id, row.kpi), versions, findings[row.id]
+    )
 
 
 async def list_targets(
@@ -197,17 +219,131 @@ async def list_targets(
         limit=limit,
     )
     versions = await repo.versions(session, tenant_id=tenant_id, target_ids=[r.id for r in rows])
+    findings = await parent_findings(session, tenant_id=tenant_id, parents=rows)
     directions: dict[str, str] = {}
     out = []
     for r in rows:
         if r.kpi not in directions:
             directions[r.kpi] = await _direction(session, tenant_id, r.kpi)
-        out.append(target_out(r, versions[r.id][-1], directions[r.kpi]))
+        out.append(target_out(r, versions[r.id][-1], directions[r.kpi], findings=findings[r.id]))
     return out
 
 
 def _today(tenant: Tenant, now: datetime) -> date:
     return now.astimezone(ZoneInfo(tenant.timezone)).date()
+
+
+async def _checked_revision(
+    session: AsyncSession,
+    *,
+    tenant: Tenant,
+    target_id: int,
+    body: TargetRevision,
+    now: datetime,
+    lock: bool,
+) -> tuple[Target, str, list[ChildChange], int]:
+    """The target, its KPI's direction, the re-split of what is below it and the decimals
+    of the split, once the revision is valid (404, 422 otherwise)."""
+    row = await repo.get(session, tenant_id=tenant.id, target_id=target_id, lock=lock)
+    if row is None:
+        raise NotFound(f"no target {target_id}")
+    kpi = await find_kpi(session, tenant_id=tenant.id, key=row.kpi)
+    direction = kpi.direction if kpi is not None else "higher"
+    errors = check_order(
+        direction=direction, target=body.target, baseline=body.baseline, stretch=body.stretch
+    )
+    message = "baseline, target and stretch are out of order" if errors else "invalid revision"
+    if body.recursive and body.children != "resplit":
+        errors.append(FieldError("recursive", "needs children: resplit"))
+    if errors:
+        raise InvalidInput(message, fields=errors)
+    today = _today(tenant, now)
+    if row.start <= today and not body.reason:
+        raise InvalidInput(
+            "the period has started: say why the target changes",
+            fields=[FieldError("reason", "is required once the period has started")],
+        )
+    changes: list[ChildChange] = []
+    places = 0
+    if body.children == "resplit":
+        if kpi is None:
+            raise InvalidInput(
+                "the target's KPI is gone",
+                fields=[FieldError("children", f"{row.kpi} has no definition to split by")],
+            )
+        places = places_for(kpi, tenant.currency)
+        values = Values(body.target, body.baseline, body.stretch)
+        check_resplit(kpi, values, places=places)
+        changes = await plan_resplit(
+            session,
+            tenant_id=tenant.id,
+            row=row,
+            values=values,
+            places=places,
+            direction=direction,
+            recursive=body.recursive,
+            lock=lock,
+        )
+    return row, direction, changes, places
+
+
+def _stored(value: Decimal | None) -> Decimal | None:
+    """A value as a version stores it (``2070000.00`` -> ``2070000``)."""
+    return None if value is None else Decimal(writes.as_text(value) or "0")
+
+
+def _change_out(c: ChildChange, version: int | None) -> ChildRevisionOut:
+    old = old_values(c.current)
+    assert c.row.parent_id is not None
+    return ChildRevisionOut(
+        id=c.row.id,
+        scope=c.row.scope,
+        period=c.row.period,
+        period_kind=c.row.period_kind,
+        parent_id=c.row.parent_id,
+        depth=c.depth,
+        split=c.split,
+        share=c.share,
+        target=Decimal(writes.as_text(c.values.target) or "0"),
+        baseline=_stored(c.values.baseline),
+        stretch=_stored(c.values.stretch),
+        old_target=old.target,
+        old_baseline=old.baseline,
+        old_stretch=old.stretch,
+        version=version,
+    )
+
+
+async def preview_revision(
+    session: AsyncSession, *, tenant: Tenant, target_id: int, body: TargetRevision, now: datetime
+) -> RevisionPreviewOut:
+    """What a revision would do (new values below it, findings left), saving nothing."""
+    row, _, changes, places = await _checked_revision(
+        session, tenant=tenant, target_id=target_id, body=body, now=now, lock=False
+    )
+    current = (await repo.current_versions(session, tenant_id=tenant.id, targets=[row]))[row.id]
+    old = old_values(current)
+    overrides = {row.id: body.target} | {c.row.id: c.values.target for c in changes}
+    remaining = await tree_mismatches(
+        session, tenant_id=tenant.id, seeds=[row], overrides=overrides
+    )
+    return RevisionPreviewOut(
+        id=row.id,
+        kpi=row.kpi,
+        scope=row.scope,
+        period=row.period,
+        children=body.children,
+        recursive=body.recursive,
+        places=places,
+        target=body.target,
+        baseline=body.baseline,
+        stretch=body.stretch,
+        old_target=old.target,
+        old_baseline=old.baseline,
+        old_stretch=old.stretch,
+        changes=[_change_out(c, None) for c in changes],
+        findings=[finding_out(plan_mismatch(m)) for m in remaining],
+    )
 
 
 async def revise_target(
@@ -218,29 +354,27 @@ async def revise_target(
     body: TargetRevision,
     author: str,
     now: datetime,
-) -> TargetOut:
-    """Record new values as a new version."""
-    row = await repo.get(session, tenant_id=tenant.id, target_id=target_id, lock=True)
-    if row is None:
-        raise NotFound(f"no target {target_id}")
-    direction = await _direction(session, tenant.id, row.kpi)
-    errors = check_order(
-        direction=direction, target=body.target, baseline=body.baseline, stretch=body.stretch
+) -> TargetRevisedOut:
+    """Record new values as a new version (and, with ``children: resplit``, the re-split
+    values of the targets below it as new versions of them, with the same reason)."""
+    row, direction, changes, _places = await _checked_revision(
+        session, tenant=tenant, target_id=target_id, body=body, now=now, lock=True
     )
-    if errors:
-        raise InvalidInput("baseline, target and stretch are out of order", fields=errors)
-    today = _today(tenant, now)
-    if row.start <= today and not body.reason:
-        raise InvalidInput(
-            "the period has started: say why the target changes",
-            fields=[FieldError("reason", "is required once the period has started")],
-        )
     version = writes.add_version(
         session, row=row, values=_values(body), author=author, reason=body.reason, now=now
     )
+    revised = []
+    for c in changes:
+        values = writes.TargetValues(c.values.target, c.values.baseline, c.values.stretch)
+        v = writes.add_version(
+            session, row=c.row, values=values, author=author, reason=body.reason, now=now
+        )
+        revised.append(_change_out(c, v.version))
     await session.flush()
     versions = (await repo.versions(session, tenant_id=tenant.id, target_ids=[row.id]))[row.id]
-    return target_out(row, version, direction, versions)
+    findings = await parent_findings(session, tenant_id=tenant.id, parents=[row])
+    out = target_out(row, version, direction, versions, findings[row.id])
+    return TargetRevisedOut(**out.model_dump(), children_revised=revised)
 
 
 async def acknowledge_target(

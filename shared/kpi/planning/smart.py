@@ -4,17 +4,21 @@ A plan is a role template's weighted KPIs and targets, with the facts the servic
 about them (:class:`PlanFacts`). :func:`check_plan` applies the SMART rules to each target
 (specific, measurable, achievable, relevant, time-bound) and the known pitfalls to the
 template (too many core KPIs, weights not summing to 100, results without process or the
-reverse, duplicates). Pure: no I/O, no clock.
+reverse, duplicates). :func:`plan_mismatch` words a parent whose children do not add up
+(:mod:`paceline.shared.kpi.planning.sums`) as a finding. Every finding carries its rule as
+a code and the numbers it is about as ``params``, for machines and message catalogs.
+Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Final, Literal
 
 from paceline.shared.kpi.planning.common import DEFAULT_MARGIN, pct
+from paceline.shared.kpi.planning.sums import Mismatch
 
 Severity = Literal["error", "warning", "info"]
 MAX_CORE_KPIS: Final = 5
@@ -30,6 +34,7 @@ class Finding:
     fix: str
     kpi: str | None = None
     target_index: int | None = None
+    params: Mapping[str, str | int | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,3 +247,39 @@ def _duplicated_targets(targets: Sequence[PlanTarget]) -> Iterator[Finding]:
                 target_index=t.index,
             )
         seen.add(ident)
+
+
+def _text(value: Decimal) -> str:
+    return format(value.normalize(), "f") if value else "0"
+
+
+def plan_mismatch(m: Mismatch, *, target_index: int | None = None) -> Finding:
+    """A parent target whose children (of one split) do not add up to it."""
+    p, n = m.parent, len(m.group.children)
+    children = (
+        f"{n} org children (the scopes under it)"
+        if m.group.split == "org"
+        else f"{n} {m.group.period_kind} children"
+    )
+    return Finding(
+        "plan_mismatch",
+        "warning",
+        f"the {p.kpi} target of {p.scope} for {p.period} is {_text(p.target)}, but its "
+        f"{children} sum to {_text(m.children_sum)} (difference {_text(m.difference)})",
+        f"re-split the children: PUT /v1/targets/{p.id} with children: resplit (see the "
+        f"values first with POST /v1/targets/{p.id}/revision-preview), or revise the parent "
+        "or the children until they add up",
+        kpi=p.kpi,
+        target_index=target_index,
+        params={
+            "target_id": p.id,
+            "scope": p.scope,
+            "period": p.period,
+            "split": m.group.split,
+            "children_period_kind": m.group.period_kind,
+            "children": n,
+            "parent_value": _text(p.target),
+            "children_sum": _text(m.children_sum),
+            "difference": _text(m.difference),
+        },
+    )

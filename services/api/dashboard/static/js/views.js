@@ -356,6 +356,29 @@ export async function alerts(env) {
 
 // -- targets: the plan and its versions ----------------------------------------------------
 
+// A parent whose children do not add up (plan_mismatch findings): the mark, and its text
+// from the catalog with the finding's parameters.
+function mismatchesOf(x) {
+  return (x.findings || []).filter((f) => f.code === "plan_mismatch");
+}
+
+function mismatchText(env, x, f) {
+  const u = kpiInfo(env, x.kpi).unit;
+  const p = f.params;
+  const split = t(p.split === "org" ? "split.org" : `split.${p.children_period_kind}`);
+  return t("mismatch.detail").replace("{children}", p.children).replace("{split}", split)
+    .replace("{sum}", fmt(p.children_sum, u, env.ctx.currency))
+    .replace("{parent}", fmt(p.parent_value, u, env.ctx.currency))
+    .replace("{diff}", fmt(p.difference, u, env.ctx.currency));
+}
+
+function mismatchMark(env, x) {
+  const found = mismatchesOf(x);
+  if (!found.length) return null;
+  return h("span", { class: "chip finding-plan_mismatch", dataset: { finding: "plan_mismatch", difference: found[0].params.difference },
+    title: found.map((f) => mismatchText(env, x, f)).join("\n") }, t("finding.plan_mismatch"));
+}
+
 export async function targets(env) {
   const p = env.params;
   const period = p.period || env.ctx.periods.year[0];
@@ -363,8 +386,9 @@ export async function targets(env) {
   const list = await api("/v1/targets", { params: { period, scope, kpi: p.kpi, limit: 200 } });
   const targetRow = (x) => {
     const u = kpiInfo(env, x.kpi).unit;
-    return h("tr", { dataset: { target: x.id }, class: String(x.id) === p.id ? "selected" : "" },
-      h("td", {}, h("a", { href: env.href("targets", { ...p, period, scope, id: x.id }) }, kpiName(env, x.kpi))),
+    const off = mismatchesOf(x).length;
+    return h("tr", { dataset: { target: x.id, mismatch: off }, class: [String(x.id) === p.id ? "selected" : "", off ? "mismatch" : ""].join(" ").trim() },
+      h("td", {}, h("a", { href: env.href("targets", { ...p, period, scope, id: x.id }) }, kpiName(env, x.kpi)), " ", mismatchMark(env, x)),
       h("td", {}, scopeLabel(env, x.scope)), h("td", {}, x.period),
       h("td", { class: "num" }, value("target", x.target, u, env.ctx.currency)),
       h("td", { class: "num hide-sm" }, value("baseline", x.baseline, u, env.ctx.currency)),
@@ -387,6 +411,9 @@ export async function targets(env) {
     detail = h("section", { class: "card target-detail", dataset: { target: one.id, versions: one.versions.length } },
       h("div", { class: "card-head" }, h("h2", {}, `${kpiName(env, one.kpi)} · ${scopeLabel(env, one.scope)} · ${one.period}`),
         one.parent_id ? h("a", { href: env.href("targets", { ...p, id: one.parent_id }) }, `↑ ${t("parent")}`) : null),
+      mismatchesOf(one).length ? h("ul", { class: "findings plan-mismatch" }, mismatchesOf(one).map((f) =>
+        h("li", { dataset: { finding: "plan_mismatch", split: f.params.split, difference: f.params.difference } },
+          h("strong", {}, t("finding.plan_mismatch")), ` · ${mismatchText(env, one, f)}`))) : null,
       h("h3", {}, t("versions")),
       table([t("version"), t("target"), t("baseline"), t("stretch"), t("recorded_at"), t("author"), t("reason")], versions, { class: "versions-table" }),
       children.length ? [h("h3", {}, `${t("children")} (${children.length})`), table(headers, children.map(targetRow), { class: "children-table" })] : null);
