@@ -13,9 +13,16 @@ should be by now:
 Ratio and average KPIs (win rate, csat...) are judged by their current value against the
 target, and only once the denominator has ``min_sample`` records.
 
-Performance ``p`` is actual / expected (or expected / actual when lower is better); the
-status is ``ahead`` from ``thresholds.ahead`` up, ``on_track`` from ``on_track``,
-``behind`` from ``behind``, ``at_risk`` below.
+**Pace** is direction-aware: actual / expected when higher is better, expected / actual
+when lower is better, so a pace of 1 or more is on or better than expected for every KPI
+and sorting by pace ranks the best first. The status is ``ahead`` from
+``thresholds.ahead`` up, ``on_track`` from ``on_track``, ``behind`` from ``behind``,
+``at_risk`` below. Where the ratio has no value:
+
+* lower is better and actual is 0: pace is None (nothing to divide by) and the status is
+  ``ahead`` (nothing bad has happened), unless expected is negative (then
+  ``insufficient_data``);
+* higher is better and expected is 0: pace is None and the status ``insufficient_data``.
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ class Thresholds:
 
 @dataclass(frozen=True, slots=True)
 class PaceResult:
-    """Expected to date, pace, projections and status."""
+    """Expected to date, direction-aware pace, projections and status."""
 
     expected: Decimal | None
     expected_method: Method | None
@@ -53,13 +60,13 @@ class PaceResult:
     status: Status
 
 
-def status_for(performance: Decimal | Fraction, thresholds: Thresholds) -> Status:
-    """The status for a performance ratio."""
-    if performance >= thresholds.ahead:
+def status_for(pace: Decimal | Fraction, thresholds: Thresholds) -> Status:
+    """The status for a (direction-aware) pace."""
+    if pace >= thresholds.ahead:
         return "ahead"
-    if performance >= thresholds.on_track:
+    if pace >= thresholds.on_track:
         return "on_track"
-    if performance >= thresholds.behind:
+    if pace >= thresholds.behind:
         return "behind"
     return "at_risk"
 
@@ -70,14 +77,20 @@ def _dec(value: Fraction | None) -> Decimal | None:
     return Decimal(value.numerator) / Decimal(value.denominator)
 
 
-def _performance(actual: Fraction, expected: Fraction, direction: str) -> Fraction | None:
+def _judge(
+    actual: Fraction, expected: Fraction, direction: str, thresholds: Thresholds
+) -> tuple[Fraction | None, Status]:
+    """The direction-aware pace and its status (see the module docstring)."""
     if direction == "lower":
         if actual == 0:
-            return Fraction(10**9) if expected >= 0 else None  # nothing bad happened: ahead
-        return expected / actual
-    if expected == 0:
-        return None
-    return actual / expected
+            # Nothing bad happened yet: no ratio to show, but ahead.
+            return None, "ahead" if expected >= 0 else "insufficient_data"
+        pace = expected / actual
+    elif expected == 0:
+        return None, "insufficient_data"
+    else:
+        pace = actual / expected
+    return pace, status_for(pace, thresholds)
 
 
 def cumulative_pace(
@@ -124,11 +137,7 @@ def cumulative_pace(
             _dec(projection_seasonal),
             "insufficient_data",
         )
-    pace = actual_f / expected if expected != 0 else None
-    performance = _performance(actual_f, expected, direction)
-    status: Status = (
-        status_for(performance, thresholds) if performance is not None else "insufficient_data"
-    )
+    pace, status = _judge(actual_f, expected, direction, thresholds)
     return PaceResult(
         expected=_dec(expected),
         expected_method=used,
@@ -153,11 +162,7 @@ def ratio_pace(
     if actual is None or sample < min_sample:
         return PaceResult(target, None, None, None, actual, None, "insufficient_data")
     actual_f, target_f = Fraction(actual), Fraction(target)
-    pace = actual_f / target_f if target_f != 0 else None
-    performance = _performance(actual_f, target_f, direction)
-    status: Status = (
-        status_for(performance, thresholds) if performance is not None else "insufficient_data"
-    )
+    pace, status = _judge(actual_f, target_f, direction, thresholds)
     return PaceResult(target, None, None, _dec(pace), actual, None, status)
 
 

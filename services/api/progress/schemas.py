@@ -55,7 +55,13 @@ class ProgressOut(BaseModel):
     )
     working_days_elapsed: int | None = None
     working_days_total: int | None = None
-    pace: Decimal | None = Field(default=None, description="actual / expected")
+    pace: Decimal | None = Field(
+        default=None,
+        description=(
+            "actual / expected, or expected / actual when lower is better: 1 or more is on or "
+            "better than expected for every KPI; null for a lower-is-better KPI at 0 (ahead)"
+        ),
+    )
     projection_linear: Decimal | None = Field(
         default=None, description="Period-end value if the rate so far continues."
     )

@@ -11,8 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 
 class PaceThresholds(BaseModel):
-    """Status from pace (actual / expected): at least ``ahead`` is ahead, at least
-    ``on_track`` is on track, at least ``behind`` is behind, anything lower is at risk."""
+    """Status from pace (actual / expected, expected / actual when lower is better): at
+    least ``ahead`` is ahead, at least ``on_track`` is on track, at least ``behind`` is
+    behind, anything lower is at risk."""
 
     model_config = ConfigDict(extra="forbid")
 

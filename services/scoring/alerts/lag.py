@@ -80,13 +80,12 @@ def _detail(target: Target, result: ProgressResult, level: int) -> dict[str, Any
 
 
 def _title(target: Target, result: ProgressResult, level: int) -> str:
+    # Pace is direction-aware (below 100% is worse than expected for every KPI); a
+    # lower-is-better KPI back at 0 has none to show.
     pace = result.pace.pace if result.pace is not None else None
-    pct = f"{pace:.0%}" if pace is not None else "?"
+    pct = f": {pace:.0%} of the expected pace" if pace is not None else ""
     word = {1: "is behind", 2: "is at risk", 0: "is back on track"}[level]
-    return (
-        f"{target.scope} {word} on {result.kpi.name_en} for {target.period}: "
-        f"{pct} of the expected pace"
-    )
+    return f"{target.scope} {word} on {result.kpi.name_en} for {target.period}{pct}"
 
 
 @dataclass(slots=True)

@@ -339,14 +339,13 @@ async def test_lower_is_better_average_is_judged_by_target_over_actual(clocked: 
     )
     await post_scored(s, clock, [complaint(3, "2026-10-12", 7)])
     body = await progress(s, kpi="response_hours", period="2026-10", as_of=as_of)
-    # (3 + 5 + 7) / 3 = 5 hours against a ceiling of 4:
-    # performance = target / actual = 4 / 5 = 0.8 -> behind
-    # pace is reported as actual / expected = 5 / 4 = 1.25
+    # (3 + 5 + 7) / 3 = 5 hours against a ceiling of 4: pace is direction-aware,
+    # target / actual = 4 / 5 = 0.8 -> behind (below 1: worse than the target)
     assert body["direction"] == "lower"
     assert nums(body, "actual", "expected", "pace") == (
         Decimal(5),
         Decimal(4),
-        Decimal("1.25"),
+        Decimal("0.8"),
     )
     assert (body["sample"], body["status"]) == (3, "behind")
 

@@ -7,15 +7,19 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 
-from paceline.scoring.alerts.lag import _too_few, _within_noise
+from paceline.scoring.alerts.lag import LEVELS, _detail, _title, _too_few, _within_noise
 from paceline.shared.alert_options import AlertOptions
+from paceline.shared.db.models import Target
 from paceline.shared.kpi.catalog import builtin
-from paceline.shared.kpi.pace import PaceResult
+from paceline.shared.kpi.pace import PaceResult, Thresholds
 from paceline.shared.kpi.periods import parse_period
 from paceline.shared.kpi.values import KpiValue
+from paceline.shared.readmodel.evaluation import pace_of
 from paceline.shared.readmodel.progress import ProgressResult
 from paceline.shared.readmodel.scopes import Scope
 
@@ -96,3 +100,36 @@ def test_the_noise_band_is_a_tenant_option() -> None:
     strict = AlertOptions(lag_noise_z=0)
     assert _within_noise(builtin("quotes"), result("quotes", "13.2", "12"), strict) is False
     assert _within_noise(builtin("quotes"), result("quotes", "13.2", "13.2"), strict) is True
+
+
+@pytest.mark.parametrize(
+    ("kpi", "actual", "sample", "level", "pace", "title_end"),
+    [
+        # 5 hours against a ceiling of 4: pace 4 / 5, behind (it read 125% before issue 13).
+        ("response_hours", "5", 3, 1, "0.8000", ": 80% of the expected pace"),
+        ("response_hours", "3.2", 3, 0, "1.2500", ": 125% of the expected pace"),
+        # No complaints at all: no pace to show, and on track (ahead).
+        ("complaint_rate", "0", 12, 0, None, ""),
+    ],
+)
+def test_lag_of_a_lower_is_better_kpi_reads_the_direction_aware_pace(
+    kpi: str, actual: str, sample: int, level: int, pace: str | None, title_end: str
+) -> None:
+    definition = builtin(kpi)
+    value = KpiValue(value=Decimal(actual), numerator=None, denominator=None, sample=sample)
+    judged = pace_of(
+        definition,
+        value,
+        target=Decimal(4),
+        thresholds=Thresholds(),
+        elapsed_working_days=10,
+        total_working_days=20,
+    )
+    assert LEVELS[judged.status] == level
+    progress = replace(result(kpi, "4", actual), value=value, pace=judged)
+    target = cast(
+        Target,
+        SimpleNamespace(id=7, kpi=kpi, scope="rep:r1", period="2026-11", end=date(2026, 12, 1)),
+    )
+    assert _detail(target, progress, level)["pace"] == pace
+    assert _title(target, progress, level).endswith(f"for 2026-11{title_end}")

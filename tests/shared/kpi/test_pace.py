@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from paceline.shared.kpi.calendar import WorkCalendar, builtin_calendar
 from paceline.shared.kpi.pace import (
+    Method,
+    PaceResult,
+    Status,
     Thresholds,
     cumulative_pace,
     ratio_pace,
@@ -169,3 +175,154 @@ def test_a_month_end_rush_learned_from_history_is_not_a_false_alarm() -> None:
     assert linear.status == "at_risk"  # 300 / 750
     assert seasonal.status == "on_track"  # 300 / 300
     assert seasonal.projection_seasonal == Decimal(1000)
+
+
+# -- direction-aware pace (issue 13) ------------------------------------------------------
+
+
+def _old_status(actual: Fraction, expected: Fraction, direction: str, th: Thresholds) -> Status:
+    """The status before pace became direction-aware, frozen here as the oracle: the
+    comparison ran on a separate "performance" with 10**9 standing in for a lower-is-better
+    KPI at zero."""
+    if direction == "lower":
+        if actual == 0:
+            performance = Fraction(10**9) if expected >= 0 else None
+        else:
+            performance = expected / actual
+    else:
+        performance = None if expected == 0 else actual / expected
+    return "insufficient_data" if performance is None else status_for(performance, th)
+
+
+amounts = st.decimals(
+    min_value=Decimal(-1000), max_value=Decimal(10**9), places=4, allow_nan=False
+) | st.sampled_from([Decimal(0), Decimal("0.0001"), Decimal(-1)])
+targets = st.decimals(min_value=Decimal(0), max_value=Decimal(10**9), places=4) | st.just(
+    Decimal(0)
+)
+levels = st.decimals(min_value=Decimal("0.01"), max_value=Decimal(10), places=2)
+
+
+@st.composite
+def thresholds(draw: st.DrawFn) -> Thresholds:
+    """Valid tenant thresholds (ahead > on_track > behind, each in (0, 10])."""
+    three = draw(st.lists(levels, min_size=3, max_size=3, unique=True))
+    ahead, on_track, behind = sorted(three, reverse=True)
+    return Thresholds(ahead=ahead, on_track=on_track, behind=behind)
+
+
+def _check_pace(
+    result: PaceResult, actual: Fraction, expected: Fraction, direction: str, th: Thresholds
+) -> None:
+    """The direction-aware pace gives the status and is >= 1 exactly when on or better."""
+    if result.pace is None:
+        # No ratio: a lower-is-better KPI at zero (ahead: nothing bad happened), or nothing
+        # expected of a higher-is-better one (nothing to judge).
+        if direction == "lower":
+            assert actual == 0
+            assert result.status == ("ahead" if expected >= 0 else "insufficient_data")
+        else:
+            assert expected == 0
+            assert result.status == "insufficient_data"
+        return
+    assert result.status == status_for(result.pace, th)
+    if expected > 0 and (direction == "higher" or actual > 0):
+        better_or_on = actual >= expected if direction == "higher" else actual <= expected
+        assert (result.pace >= 1) == better_or_on
+
+
+@given(
+    actual=amounts,
+    target=targets,
+    direction=st.sampled_from(["higher", "lower"]),
+    days=st.integers(min_value=0, max_value=260).flatmap(
+        lambda total: st.tuples(st.integers(min_value=0, max_value=total), st.just(total))
+    ),
+    seasonal=st.none() | st.decimals(min_value=Decimal(0), max_value=Decimal(1), places=4),
+    method=st.sampled_from(["working_days", "seasonal"]),
+    th=thresholds(),
+)
+def test_cumulative_pace_is_direction_aware_and_keeps_every_status(
+    actual: Decimal,
+    target: Decimal,
+    direction: str,
+    days: tuple[int, int],
+    seasonal: Decimal | None,
+    method: Method,
+    th: Thresholds,
+) -> None:
+    elapsed, total = days
+    result = cumulative_pace(
+        actual=actual,
+        target=target,
+        direction=direction,
+        elapsed_working_days=elapsed,
+        total_working_days=total,
+        seasonal_share=seasonal,
+        method=method,
+        thresholds=th,
+    )
+    share = Fraction(elapsed, total) if total > 0 else Fraction(1)
+    if method == "seasonal" and seasonal is not None:
+        share = Fraction(seasonal)
+    if share == 0:
+        assert (result.status, result.pace) == ("insufficient_data", None)
+        return
+    expected = Fraction(target) * share
+    assert result.status == _old_status(Fraction(actual), expected, direction, th)
+    _check_pace(result, Fraction(actual), expected, direction, th)
+
+
+@given(
+    actual=amounts,
+    target=targets,
+    direction=st.sampled_from(["higher", "lower"]),
+    sample=st.integers(min_value=0, max_value=20),
+    th=thresholds(),
+)
+def test_ratio_pace_is_direction_aware_and_keeps_every_status(
+    actual: Decimal, target: Decimal, direction: str, sample: int, th: Thresholds
+) -> None:
+    result = ratio_pace(
+        actual=actual,
+        target=target,
+        direction=direction,
+        sample=sample,
+        min_sample=5,
+        thresholds=th,
+    )
+    if sample < 5:
+        assert (result.status, result.pace) == ("insufficient_data", None)
+        return
+    assert result.status == _old_status(Fraction(actual), Fraction(target), direction, th)
+    _check_pace(result, Fraction(actual), Fraction(target), direction, th)
+
+
+@pytest.mark.parametrize(
+    ("direction", "actual", "pace", "status"),
+    [
+        # The user's report: response_hours against a target of 4.98 hours.
+        ("lower", "4", "1.245", "ahead"),  # quicker than the target: pace above 1
+        ("lower", "5.6113", "0.8875", "behind"),  # slower: pace below 1
+        ("lower", "4.98", "1", "on_track"),
+        ("lower", "0", None, "ahead"),  # no hours at all: nothing to divide by, ahead
+        ("higher", "4", "0.8032", "behind"),
+        ("higher", "0", "0", "at_risk"),
+    ],
+)
+def test_pace_of_one_or_more_is_on_or_better_than_the_target(
+    direction: str, actual: str, pace: str | None, status: str
+) -> None:
+    result = ratio_pace(
+        actual=Decimal(actual),
+        target=Decimal("4.98"),
+        direction=direction,
+        sample=9,
+        min_sample=3,
+        thresholds=Thresholds(),
+    )
+    shown = None if result.pace is None else result.pace.quantize(Decimal("0.0001"))
+    assert (shown, result.status) == (
+        None if pace is None else Decimal(pace).quantize(Decimal("0.0001")),
+        status,
+    )

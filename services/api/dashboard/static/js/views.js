@@ -145,7 +145,7 @@ function progressRows(env, data, onPick) {
     bar(r),
     h("dl", { class: "kpi-meta" },
       h("div", {}, h("dt", {}, t("expected")), h("dd", {}, value("expected", r.expected, u, c))),
-      h("div", {}, h("dt", {}, t("pace")), h("dd", {}, h("span", { class: "v v-pace", dataset: { field: "pace", value: r.pace ?? "" } }, pct(r.pace)))),
+      h("div", {}, h("dt", { title: t("pace.hint") }, t("pace")), h("dd", {}, h("span", { class: "v v-pace", dataset: { field: "pace", value: r.pace ?? "" } }, pct(r.pace)))),
       h("div", {}, h("dt", {}, t("baseline")), h("dd", {}, value("baseline", r.baseline, u, c))),
       h("div", {}, h("dt", {}, t("stretch")), h("dd", {}, value("stretch", r.stretch, u, c))),
       info.cumulative ? h("div", {}, h("dt", {}, t("projection")), h("dd", {}, value("projection", r.projection_seasonal ?? r.projection_linear, u, c))) : null));
