@@ -144,8 +144,10 @@ async def _seed(s: Stack, clock: Any) -> None:
         body = {"kpi": kpi, "scope": scope, "period": "2026-11", "target": target}
         resp = await s.client.post("/v1/targets", json=body, headers=s.auth())
         assert resp.status_code == 201, resp.text
-    clock.set(TODAY)
+    # Received by the end of November, so a read as of AS_OF knows them (docs/KPIS.md).
+    clock.set(datetime.fromisoformat("2026-11-30T23:59:00+08:00"))
     resp = await s.post_events(_events())
+    clock.set(TODAY)
     assert resp.status_code == 202, resp.text
     assert resp.json()["accepted"] == len(_events()), resp.text
     await s.wait_scored()
