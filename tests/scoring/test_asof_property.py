@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -131,10 +132,11 @@ def _reference_rollups(
     return {k: v for k, v in result.items() if v != (0, 0, 0)}
 
 
+@pytest.mark.timeout(900)
 @settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     deadline=None,
-    max_examples=30,
+    max_examples=20,
 )
 @given(history=histories(), tz=st.sampled_from(ZONES), data=st.data())
 def test_as_of_reads_equal_recount_of_events_received_by_then(

@@ -448,14 +448,16 @@ async def apply_fact_delta(session: AsyncSession, *, tenant_id: str, delta: Fact
         )
     elif member_rows:
         await session.execute(_statement(session, "members", _member_upsert), member_rows)
-    # Rows that a retraction emptied: remove them, so the tables hold only live facts.
+    # Rows that a retraction emptied: remove them, so the tables hold only live facts. A
+    # row of a month's adjustments can hold a negative record count (a record booked out
+    # of a closed month): only rows back at exactly nothing go.
     shrunk_facts = [(k, m, r, d) for (k, m, r, d), v in delta.facts.items() if v[1] < 0]
     for fact_keys in _chunks(sorted(shrunk_facts)):
         await session.execute(
             delete(Fact).where(
                 Fact.tenant_id == tenant_id,
                 tuple_(Fact.kpi, Fact.measure, Fact.rep_id, Fact.day).in_(list(fact_keys)),
-                Fact.n <= 0,
+                Fact.n == 0,
                 Fact.value == 0,
             )
         )
