@@ -103,3 +103,13 @@ def period_of(day: date, kind: PeriodKind, *, fiscal_year_start_month: int = 1) 
     return parse_period(
         f"{fy}-Q{months_in // 3 + 1}", fiscal_year_start_month=fiscal_year_start_month
     )
+
+
+def months_of(period: Period) -> list[Period]:
+    """The calendar months a period touches, in order (a week may touch two)."""
+    out = []
+    month = period_of(period.start, "month")
+    while month.start < period.end:
+        out.append(month)
+        month = period_of(month.end, "month")
+    return out

@@ -26,7 +26,7 @@ from paceline.shared.kpi.calendar import WorkCalendar
 from paceline.shared.kpi.catalog import KpiDefinition
 from paceline.shared.kpi.closes import CloseBook
 from paceline.shared.kpi.pace import PaceResult, seasonal_curve, seasonal_share
-from paceline.shared.kpi.periods import Period, parse_period, period_of
+from paceline.shared.kpi.periods import Period, months_of, parse_period, period_of
 from paceline.shared.kpi.values import KpiValue, MeasureTotal, kpi_value, measure_value
 from paceline.shared.readmodel import rollups as repo
 from paceline.shared.readmodel import targets as targets_repo
@@ -228,11 +228,9 @@ async def _closes_into(
     part of actual booked into it from closed months (docs/KPIS.md, "Month close")."""
     at = result.known or result.as_of
     period, scope = result.period, result.scope
-    month = period_of(period.start, "month")
-    while month.start < period.end:
+    for month in months_of(period):
         if book.close_at(month.key, at) if result.known else book.closed_now(month.key):
             result.closed_months.append(month.key)
-        month = period_of(month.end, "month")
     if is_additive(result.kpi):
         units, count = await repo.adjusted_units(
             session,

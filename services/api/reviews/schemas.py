@@ -99,6 +99,14 @@ class NextTarget(BaseModel):
     reasoning: dict[str, Any]
 
 
+class ReviewAdjustment(BaseModel):
+    """Changes to closed months booked into the reviewed period, for one KPI (the team)."""
+
+    kpi: str
+    adjusted: Decimal = Field(description="The part of the team's actual booked in.")
+    adjustments: int = Field(description="How many changes (GET /v1/adjustments lists them).")
+
+
 class ReviewOut(BaseModel):
     """The period review of a team."""
 
@@ -113,3 +121,10 @@ class ReviewOut(BaseModel):
     findings: list[ReviewFinding]
     misses: list[MissOut]
     suggestions: list[NextTarget]
+    closed_months: list[str] = Field(
+        default_factory=list, description="The period's closed months (月结)."
+    )
+    adjustments: list[ReviewAdjustment] = Field(
+        default_factory=list,
+        description="Per KPI (sums and counts), what was booked in from closed months.",
+    )

@@ -62,6 +62,7 @@ async def review(
     )
     distribution, findings = distributions_and_findings(results)
     misses = await miss_drivers(session, ctx=ctx, rows=[row for r in results for row in r.rows])
+    closed, adjustments = await steps.closes_and_adjustments(session, ctx=ctx, kpis=kpis)
     following = steps.following_period(ctx)
     suggestions = await steps.next_period_suggestions(
         session,
@@ -72,7 +73,7 @@ async def review(
         findings=findings,
         growth=growth,
     )
-    return steps.assemble(
+    out = steps.assemble(
         ctx,
         kpis=kpis,
         results=results,
@@ -82,6 +83,8 @@ async def review(
         next_period=following,
         suggestions=suggestions,
     )
+    out.closed_months, out.adjustments = closed, adjustments
+    return out
 
 
 def default_as_of(period: Period, tenant: Tenant, now: datetime) -> datetime:

@@ -28,21 +28,23 @@ from paceline.api.reviews.schemas import (
     Distribution,
     MissOut,
     NextTarget,
+    ReviewAdjustment,
     ReviewFinding,
     ReviewKpi,
     ReviewOut,
 )
 from paceline.api.templates.service import find_template
-from paceline.shared.db.context import find_kpi, tenant_calendar
+from paceline.shared.db.context import close_book, find_kpi, tenant_calendar
 from paceline.shared.db.models import TargetVersion, Tenant
 from paceline.shared.errors import NotFound
 from paceline.shared.kpi.calendar import WorkCalendar
 from paceline.shared.kpi.catalog import KpiDefinition
-from paceline.shared.kpi.periods import Period, period_of
+from paceline.shared.kpi.periods import Period, months_of, period_of
 from paceline.shared.kpi.planning.common import DEFAULT_CAP, DEFAULT_MARGIN, DEFAULT_UPLIFT
+from paceline.shared.kpi.values import MeasureTotal, measure_value
 from paceline.shared.readmodel import org, rollups
 from paceline.shared.readmodel import targets as targets_repo
-from paceline.shared.readmodel.evaluation import counted_days_end
+from paceline.shared.readmodel.evaluation import counted_days_end, is_additive, round4
 from paceline.shared.readmodel.progress import kpi_value_for, values_by_rep
 from paceline.shared.readmodel.scopes import Scope
 
@@ -313,3 +315,37 @@ def assemble(
         misses=misses,
         suggestions=suggestions,
     )
+
+
+async def closes_and_adjustments(
+    session: AsyncSession, *, ctx: ReviewContext, kpis: Sequence[KpiDefinition]
+) -> tuple[list[str], list[ReviewAdjustment]]:
+    """The period's closed months and, per additive KPI, what the team's actual holds of
+    changes to closed months booked into the period (docs/KPIS.md, "Month close")."""
+    book = close_book(ctx.tenant)
+    if not book:
+        return [], []
+    at = ctx.known or ctx.as_of
+    closed = [
+        m.key
+        for m in months_of(ctx.period)
+        if (book.close_at(m.key, at) if ctx.known else book.closed_now(m.key)) is not None
+    ]
+    out = []
+    for kpi in kpis:
+        if not is_additive(kpi):
+            continue
+        units, count = await rollups.adjusted_units(
+            session,
+            tenant_id=ctx.tenant.id,
+            kpi=kpi.key,
+            measure=0,
+            start=ctx.period.start,
+            end=ctx.end,
+            team_ids=ctx.teams,
+            known=ctx.known,
+        )
+        if count:
+            value = measure_value(kpi.formula, 0, MeasureTotal(units=units)) * kpi.formula.factor
+            out.append(ReviewAdjustment(kpi=kpi.key, adjusted=round4(value), adjustments=count))
+    return closed, out

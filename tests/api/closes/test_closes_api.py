@@ -145,6 +145,21 @@ async def test_a_closed_month_holds_still_and_later_changes_are_adjustments(
     bad = await s.client.get("/v1/adjustments", params={"period": "Nov"}, headers=s.auth())
     assert bad.status_code == 422, bad.text
 
+    # The team's reviews: November closed and holding still; December shows what it holds
+    # of November's late changes.
+    def review_of(period: str) -> Any:
+        return s.client.get(
+            "/v1/reviews", params={"team": "north", "period": period}, headers=s.auth()
+        )
+
+    nov_review = (await review_of("2026-11")).json()
+    assert (nov_review["closed_months"], nov_review["adjustments"]) == (["2026-11"], [])
+    dec_review = (await review_of("2026-12")).json()
+    assert dec_review["closed_months"] == []
+    assert [
+        (a["kpi"], Decimal(a["adjusted"]), a["adjustments"]) for a in dec_review["adjustments"]
+    ] == [("revenue", Decimal(700), 2)]
+
     # The progress export shows the adjustment on December's row.
     target = await s.client.post(
         "/v1/targets",
