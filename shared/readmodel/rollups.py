@@ -375,20 +375,19 @@ async def totals_by_rep(
     return out
 
 
-async def adjusted_units(
-    session: AsyncSession,
+def _adjusted_conditions(
     *,
     tenant_id: str,
     kpi: str,
     measure: int,
     start: date,
     end: date,
-    rep_id: str | None = None,
-    team_ids: Sequence[str] | None = None,
-    known: datetime | None = None,
-) -> tuple[int, int]:
-    """The units and count of adjustments from closed months booked into [start, end) for
-    a scope (team membership as of the booked day), as known at ``known``."""
+    rep_id: str | None,
+    team_ids: Sequence[str] | None,
+    known: datetime | None,
+) -> list[ColumnElement[bool]]:
+    """Which adjustments are booked into [start, end) for a scope (team membership as of
+    the booked day), as known at ``known``: one rule for their sum and their list."""
     a = FactAdjustment
     conds: list[ColumnElement[bool]] = [
         a.tenant_id == tenant_id,
@@ -413,5 +412,62 @@ async def adjusted_units(
                 or_(m.valid_to.is_(None), a.booked_day < m.valid_to),
             )
         )
+    return conds
+
+
+async def adjusted_units(
+    session: AsyncSession,
+    *,
+    tenant_id: str,
+    kpi: str,
+    measure: int,
+    start: date,
+    end: date,
+    rep_id: str | None = None,
+    team_ids: Sequence[str] | None = None,
+    known: datetime | None = None,
+) -> tuple[int, int]:
+    """The units and count of adjustments from closed months booked into [start, end) for
+    a scope (team membership as of the booked day), as known at ``known``."""
+    conds = _adjusted_conditions(
+        tenant_id=tenant_id,
+        kpi=kpi,
+        measure=measure,
+        start=start,
+        end=end,
+        rep_id=rep_id,
+        team_ids=team_ids,
+        known=known,
+    )
+    a = FactAdjustment
     row = (await session.execute(select(func.sum(a.value), func.count()).where(*conds))).one()
     return int(row[0] or 0), int(row[1] or 0)
+
+
+async def adjusted_rows(
+    session: AsyncSession,
+    *,
+    tenant_id: str,
+    kpi: str,
+    measure: int,
+    start: date,
+    end: date,
+    rep_id: str | None = None,
+    team_ids: Sequence[str] | None = None,
+    known: datetime | None = None,
+    limit: int,
+) -> Sequence[FactAdjustment]:
+    """The adjustments :func:`adjusted_units` adds up, in the order they became known."""
+    conds = _adjusted_conditions(
+        tenant_id=tenant_id,
+        kpi=kpi,
+        measure=measure,
+        start=start,
+        end=end,
+        rep_id=rep_id,
+        team_ids=team_ids,
+        known=known,
+    )
+    a = FactAdjustment
+    stmt = select(a).where(*conds).order_by(a.known_at, a.id).limit(limit)
+    return (await session.execute(stmt)).scalars().all()

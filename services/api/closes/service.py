@@ -152,7 +152,8 @@ async def reopen(
     return out
 
 
-def _adjustment(a: FactAdjustment) -> AdjustmentOut:
+def adjustment_out(a: FactAdjustment) -> AdjustmentOut:
+    """The API shape of a stored adjustment."""
     return AdjustmentOut(
         id=a.id,
         kind="restate" if a.kind == "restate" else "frozen" if a.kind == "frozen" else "adjust",
@@ -201,6 +202,6 @@ async def list_adjustments(
     more = len(rows) > limit
     rows = rows[:limit]
     return AdjustmentsOut(
-        items=[_adjustment(a) for a in rows],
+        items=[adjustment_out(a) for a in rows],
         next_cursor=str(rows[-1].id) if more and rows else None,
     )

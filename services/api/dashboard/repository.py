@@ -8,12 +8,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.shared.db.models import Alert, ConsumerOffset, Job, Target, TargetVersion
+from paceline.shared.db.models_history import PeriodClose
 
 
 async def change_marks(
     session: AsyncSession, *, tenant_id: str, group_id: str, topic: str
 ) -> tuple[Any, ...]:
-    """Small aggregates that move whenever facts, alerts, targets or rebuilds change.
+    """Small aggregates that move whenever facts, alerts, targets, rebuilds or month
+    closes change.
 
     Facts: the scoring group's stored log positions (they advance in the transaction that
     writes the facts). The rest are per tenant.
@@ -46,4 +48,11 @@ async def change_marks(
     rebuilt = await session.scalar(
         select(func.max(Job.finished_at)).where(Job.tenant_id == tenant_id)
     )
-    return (applied, *alerts, *versions, acknowledged, rebuilt)
+    closes = (
+        await session.execute(
+            select(
+                func.count(), func.max(PeriodClose.closed_at), func.max(PeriodClose.reopened_at)
+            ).where(PeriodClose.tenant_id == tenant_id)
+        )
+    ).one()
+    return (applied, *alerts, *versions, acknowledged, rebuilt, *closes)

@@ -20,7 +20,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from paceline.api.dashboard import service
-from paceline.api.dashboard.schemas import ChangesOut, ContextOut, OverviewOut, SeriesOut
+from paceline.api.dashboard.schemas import (
+    AdjustmentsListOut,
+    ChangesOut,
+    ContextOut,
+    OverviewOut,
+    SeriesOut,
+)
 from paceline.api.deps import KpiDep, MomentDep, PeriodDep, ScopeDep, TenantDep
 from paceline.shared.errors import NotFound
 from paceline.shared.web.app import api_routes
@@ -170,6 +176,34 @@ async def get_series(
         period=period,
         as_of=moment.at,
         known=moment.known,
+    )
+
+
+@router.get(
+    "/adjustments",
+    response_model=AdjustmentsListOut,
+    summary="The adjustments behind a progress row",
+)
+async def get_adjustments(
+    session: ReadSessionDep,
+    tenant: TenantDep,
+    kpi: KpiDep,
+    period: PeriodDep,
+    scope: ScopeDep,
+    moment: MomentDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+) -> AdjustmentsListOut:
+    """The changes to closed months booked into this period for the scope: the row's
+    ``adjusted`` and ``adjustments``, one by one with their cause."""
+    return await service.adjustments(
+        session,
+        tenant=tenant,
+        kpi=kpi,
+        scope=scope,
+        period=period,
+        as_of=moment.at,
+        known=moment.known,
+        limit=limit,
     )
 
 

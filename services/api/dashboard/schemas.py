@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from paceline.api.closes.schemas import AdjustmentOut
 from paceline.api.progress.schemas import PeriodOut, ProgressOut
 
 
@@ -123,6 +124,30 @@ class SeriesOut(BaseModel):
     baseline: Decimal | None
     stretch: Decimal | None
     expected_method: Literal["working_days", "seasonal"] | None
+
+
+class AdjustmentItem(AdjustmentOut):
+    """An adjustment, with its effect on the KPI's value."""
+
+    amount: Decimal = Field(
+        description="What it adds to the KPI (in the KPI's unit, e.g. currency or a count)."
+    )
+
+
+class AdjustmentsListOut(BaseModel):
+    """The adjustments behind a progress row's ``adjusted`` (same scope, period, as_of).
+
+    ``total`` and ``count`` equal the row's ``adjusted`` and ``adjustments``; ``items`` are
+    the first ``limit`` of them, in the order Paceline learned them.
+    """
+
+    kpi: str
+    scope: str
+    period: PeriodOut
+    as_of: datetime
+    total: Decimal | None
+    count: int
+    items: list[AdjustmentItem]
 
 
 class ChangesOut(BaseModel):

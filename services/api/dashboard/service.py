@@ -17,8 +17,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline import __version__
+from paceline.api.closes.service import adjustment_out
 from paceline.api.dashboard import repository as repo
 from paceline.api.dashboard.schemas import (
+    AdjustmentItem,
+    AdjustmentsListOut,
     ChangesOut,
     ContextOut,
     Features,
@@ -36,7 +39,7 @@ from paceline.api.progress.service import progress as progress_of
 from paceline.api.settings.service import settings_of
 from paceline.api.templates.service import list_templates
 from paceline.shared.alert_options import alert_options
-from paceline.shared.db.context import tenant_calendar, tenant_kpis
+from paceline.shared.db.context import close_book, tenant_calendar, tenant_kpis
 from paceline.shared.db.models import Tenant
 from paceline.shared.kpi.calendar import WorkCalendar
 from paceline.shared.kpi.catalog import KpiDefinition
@@ -45,7 +48,7 @@ from paceline.shared.kpi.periods import Period, PeriodKind, period_of
 from paceline.shared.kpi.values import MeasureTotal, measure_value
 from paceline.shared.readmodel import rollups
 from paceline.shared.readmodel import targets as targets_repo
-from paceline.shared.readmodel.evaluation import is_additive, q4
+from paceline.shared.readmodel.evaluation import counted_days_end, is_additive, q4
 from paceline.shared.readmodel.org import team_ids
 from paceline.shared.readmodel.progress import (
     evaluate,
@@ -353,6 +356,71 @@ async def series(
     )
 
 
+async def adjustments(
+    session: AsyncSession,
+    *,
+    tenant: Tenant,
+    kpi: KpiDefinition,
+    scope: Scope,
+    period: Period,
+    as_of: datetime,
+    known: datetime | None = None,
+    limit: int = 500,
+) -> AdjustmentsListOut:
+    """The adjustments from closed months that a progress row's ``adjusted`` adds up:
+    booked into the period's days counted at ``as_of``, for the scope, known by ``known``."""
+    teams = await team_ids(session, tenant_id=tenant.id, scope=scope)
+    out = AdjustmentsListOut(
+        kpi=kpi.key,
+        scope=str(scope),
+        period=PeriodOut(key=period.key, kind=period.kind, start=period.start, end=period.end),
+        as_of=as_of,
+        total=None,
+        count=0,
+        items=[],
+    )
+    if not close_book(tenant) or not is_additive(kpi):
+        return out  # progress rows carry no ``adjusted`` then either
+    end = counted_days_end(period, as_of, ZoneInfo(tenant.timezone))
+    rep_id = scope.id if scope.kind == "rep" else None
+    units, count = await rollups.adjusted_units(
+        session,
+        tenant_id=tenant.id,
+        kpi=kpi.key,
+        measure=0,
+        start=period.start,
+        end=end,
+        rep_id=rep_id,
+        team_ids=teams,
+        known=known,
+    )
+    if not count:
+        return out
+    rows = await rollups.adjusted_rows(
+        session,
+        tenant_id=tenant.id,
+        kpi=kpi.key,
+        measure=0,
+        start=period.start,
+        end=end,
+        rep_id=rep_id,
+        team_ids=teams,
+        known=known,
+        limit=limit,
+    )
+
+    def in_kpi(value: int) -> Decimal:
+        return measure_value(kpi.formula, 0, MeasureTotal(units=value)) * kpi.formula.factor
+
+    out.total = q4(in_kpi(units))
+    out.count = count
+    out.items = [
+        AdjustmentItem(**adjustment_out(a).model_dump(), amount=q4(in_kpi(a.value)) or Decimal(0))
+        for a in rows
+    ]
+    return out
+
+
 async def changes(
     session: AsyncSession,
     *,
@@ -361,7 +429,7 @@ async def changes(
     topic: str,
     now: datetime,
 ) -> ChangesOut:
-    """A short token that differs whenever facts, alerts, targets or rebuilds changed."""
+    """A short token that differs whenever facts, alerts, targets, rebuilds or closes changed."""
     marks = await repo.change_marks(session, tenant_id=tenant.id, group_id=group_id, topic=topic)
     digest = hashlib.sha256(repr((tenant.id, *marks)).encode()).hexdigest()[:20]
     return ChangesOut(token=digest, as_of=now)

@@ -128,7 +128,21 @@ function bar(row) {
     h("div", { class: `fill st-${row.status}`, style: { width: at(row.actual ?? 0) } }), marks);
 }
 
-function progressRows(env, data, onPick) {
+// A catalog text with {name} placeholders filled in.
+function fill(text, params) {
+  return Object.entries(params).reduce((out, [k, v]) => out.replaceAll(`{${k}}`, v), text);
+}
+
+// "含调整 ¥X (N 笔)" on a row whose actual includes adjustments from closed months.
+function adjustedMark(r, onAdjust) {
+  if (r.adjusted === null || r.adjusted === undefined) return null;
+  const text = fill(t("adj.mark"), { amount: fmt(r.adjusted, r.unit, r.currency), count: fmt(r.adjustments, "count") });
+  return h("div", { class: "adj" },
+    h("button", { type: "button", class: "adj-mark", title: t("adj.hint"), dataset: { field: "adjusted", value: r.adjusted, count: r.adjustments },
+      onclick: (e) => { e.stopPropagation(); onAdjust?.(r.kpi); }, onkeydown: (e) => e.stopPropagation() }, text));
+}
+
+function progressRows(env, data, onPick, onAdjust = null) {
   if (!data.rows.length) return message(t("no_rows"));
   return h("div", { class: "kpi-rows" }, data.rows.map((r) => {
     const info = kpiInfo(env, r.kpi);
@@ -148,8 +162,109 @@ function progressRows(env, data, onPick) {
       h("div", {}, h("dt", { title: t("pace.hint") }, t("pace")), h("dd", {}, h("span", { class: "v v-pace", dataset: { field: "pace", value: r.pace ?? "" } }, pct(r.pace)))),
       h("div", {}, h("dt", {}, t("baseline")), h("dd", {}, value("baseline", r.baseline, u, c))),
       h("div", {}, h("dt", {}, t("stretch")), h("dd", {}, value("stretch", r.stretch, u, c))),
-      info.cumulative ? h("div", {}, h("dt", {}, t("projection")), h("dd", {}, value("projection", r.projection_seasonal ?? r.projection_linear, u, c))) : null));
+      info.cumulative ? h("div", {}, h("dt", {}, t("projection")), h("dd", {}, value("projection", r.projection_seasonal ?? r.projection_linear, u, c))) : null,
+      adjustedMark(r, onAdjust)));
   }));
+}
+
+// -- month close (月结): the period's state, close and reopen, the adjustments ----------------
+
+// The months (YYYY-MM) a period touches, from its start and exclusive end.
+function monthsOf(period) {
+  const out = [];
+  let [y, m] = period.start.split("-").map(Number);
+  for (;;) {
+    const key = `${y}-${String(m).padStart(2, "0")}`;
+    if (`${key}-01` >= period.end) break;
+    out.push(key);
+    [y, m] = m === 12 ? [y + 1, 1] : [y, m + 1];
+  }
+  return out;
+}
+
+// A small form behind a <details>: the view holds still (no live redraw) while it is open.
+function closeForm(env, { label, submit, placeholder, required, send }) {
+  const input = h("input", { type: "text", name: "reason", maxlength: 2000, placeholder, "aria-label": placeholder, required });
+  const button = h("button", { type: "submit" }, submit);
+  const form = h("form", { class: "close-form", onsubmit: async (e) => {
+    e.preventDefault();
+    button.disabled = true;
+    try {
+      await send(input.value.trim());
+      await env.refresh();
+    } catch (err) { button.disabled = false; env.fail(err); }
+  } }, input, button);
+  return h("details", { class: "close-action", ontoggle: (e) => env.setBusy(e.target.open) }, h("summary", {}, label), form);
+}
+
+// Next to the period picker: 已月结 / Closed (who, when, why) and, for an admin key, close
+// the month once it has ended or reopen it with a reason.
+function closeState(env, period, closes) {
+  const months = monthsOf(period);
+  const closed = closes.closed.filter((m) => months.includes(m));
+  const recordOf = (m) => closes.closes.find((c) => c.period === m && c.status === "closed");
+  const detail = closed.map((m) => {
+    const c = recordOf(m);
+    if (!c) return m;
+    const line = fill(t("closing.closed_detail"), { period: m, at: when(c.closed_at), by: c.closed_by });
+    return c.reason ? `${line} · ${t("closing.reason")}: ${c.reason}` : line;
+  });
+  const items = [];
+  if (closed.length) {
+    const label = period.kind === "month" ? t("closing.closed") : `${t("closing.closed")} ${closed.join(", ")}`;
+    items.push(h("span", { class: "chip closing-closed", dataset: { closed: closed.join(","), policy: closes.policy },
+      title: [...detail, t(`closing.policy.${closes.policy}`)].join("\n") }, label));
+    if (period.kind === "month" && recordOf(period.key)) {
+      const c = recordOf(period.key);
+      items.push(h("small", { class: "close-detail" }, `${when(c.closed_at)} · ${c.closed_by}`));
+    }
+  }
+  if (env.ctx.scopes.includes("admin") && period.kind === "month") {
+    const path = `/v1/closes/${encodeURIComponent(period.key)}/reopen`;
+    if (closed.includes(period.key)) {
+      items.push(closeForm(env, { label: t("closing.reopen"), submit: t("closing.reopen_submit"), placeholder: t("closing.reason_required"), required: true,
+        send: (reason) => api(path, { method: "POST", body: { reason } }) }));
+    } else if (env.ctx.periods.today >= period.end) {
+      items.push(closeForm(env, { label: t("closing.do"), submit: t("closing.submit"), placeholder: t("closing.reason_optional"), required: false,
+        send: (reason) => api("/v1/closes", { method: "POST", body: { period: period.key, reason } }) }));
+    }
+  }
+  return items.length ? h("div", { class: "close-state", dataset: { period: period.key, closed: closed.join(",") } }, items) : null;
+}
+
+// The adjustments behind a row's "incl. adjustments" mark: cause, value, when known.
+async function adjustmentsPanel(env, { kpi, scope, period }) {
+  const info = kpiInfo(env, kpi);
+  const cur = env.ctx.currency;
+  const list = await api("/v1/dashboard/adjustments", { params: { kpi, scope, period } });
+  const rows = list.items.map((a) => h("tr", { dataset: { adjustment: a.id, record: a.record_id } },
+    h("td", {}, when(a.known_at)),
+    h("td", {}, a.record_type, " ", h("span", { class: "mono" }, a.record_id)),
+    h("td", { class: "hide-sm" }, h("span", { class: "mono" }, a.event_id ?? "–"), a.source ? h("small", {}, a.source) : null),
+    h("td", {}, a.source_day, h("small", {}, a.source_period)),
+    h("td", { class: "hide-sm" }, a.booked_day ?? "–"),
+    h("td", { class: "hide-sm" }, repName(env, a.rep_id)),
+    h("td", { class: "num" }, value("adj-amount", a.amount, info.unit, cur))));
+  return h("section", { class: "card adj-list", dataset: { kpi, count: list.count, total: list.total ?? "" } },
+    h("div", { class: "card-head" },
+      h("h2", {}, `${kpiName(env, kpi)} · ${t("adj.title")}`),
+      h("button", { type: "button", class: "link", onclick: (e) => { env.setBusy(false); e.target.closest(".adj-list").remove(); } }, t("close"))),
+    h("p", { class: "drill-summary" }, `${t("adj.hint")} · ${t("adj.total")} `, value("adj-total", list.total, info.unit, cur),
+      ` (${fmt(list.count, "count")})`, list.items.length < list.count ? ` · ${fill(t("adj.shown"), { n: list.items.length })}` : null),
+    list.items.length
+      ? table([t("adj.known_at"), t("record"), t("adj.event"), t("adj.source_day"), t("adj.booked_day"), t("rep"), t("adj.value")], rows, { class: "adj-table" })
+      : message(t("adj.none")));
+}
+
+function adjustmentsOpener(env, host, scope, period) {
+  return async (kpi) => {
+    env.setBusy(true);
+    host.replaceChildren(message(t("loading"), "loading"));
+    try {
+      host.replaceChildren(await adjustmentsPanel(env, { kpi, scope, period }));
+      host.scrollIntoView({ block: "nearest" });
+    } catch (err) { host.replaceChildren(); env.setBusy(false); env.fail(err); }
+  };
 }
 
 async function seriesCard(env, kpi, scope, period, onPick, keys = null) {
@@ -176,16 +291,22 @@ export async function overview(env) {
   const p = env.params;
   const scope = p.scope || "company";
   const period = p.period || env.ctx.periods.focus_month || env.ctx.periods.month[0];
-  const data = await api("/v1/dashboard/overview", { params: { scope, period } });
+  const [data, closes] = await Promise.all([
+    api("/v1/dashboard/overview", { params: { scope, period } }),
+    api("/v1/closes"),
+  ]);
   const keys = data.rows.map((r) => r.kpi);
   const chartKpi = keys.includes(p.kpi) ? p.kpi : keys[0];
   const pickKpi = (kpi) => env.go("overview", { ...p, scope, period, kpi });
+  const adjHost = h("div", { class: "adj-host" });
   return h("section", { class: "view view-overview", dataset: { asOf: data.as_of, scope, period } },
     h("h1", {}, `${scopeLabel(env, scope)} · ${period}`),
     controls(
       scopeSelect(env, scope, (v) => env.go("overview", { ...p, scope: v })),
-      periodSelect(env, period, (v) => env.go("overview", { ...p, period: v }))),
-    h("section", { class: "card" }, progressRows(env, data, pickKpi)),
+      periodSelect(env, period, (v) => env.go("overview", { ...p, period: v })),
+      closeState(env, data.period, closes)),
+    h("section", { class: "card" }, progressRows(env, data, pickKpi, adjustmentsOpener(env, adjHost, scope, period))),
+    adjHost,
     await seriesCard(env, chartKpi, scope, period, pickKpi, keys.length ? keys : null));
 }
 
@@ -236,7 +357,10 @@ export async function rep(env) {
   const scope = `rep:${repId}`;
   const card = await api("/v1/scorecards", { params: { scope, period } });
   const keys = card.items.map((i) => i.kpi);
-  const progress = await api("/v1/dashboard/overview", { params: { scope, period, kpis: keys.join(",") } });
+  const [progress, closes] = await Promise.all([
+    api("/v1/dashboard/overview", { params: { scope, period, kpis: keys.join(",") } }),
+    api("/v1/closes"),
+  ]);
   const start = progress.period.start;
   const through = progress.rows.find((r) => r.through_day)?.through_day
     || new Date(new Date(progress.period.end).getTime() - 86400000).toISOString().slice(0, 10);
@@ -269,7 +393,8 @@ export async function rep(env) {
     h("h1", {}, `${person?.name ?? repId} · ${period}`),
     controls(
       field(t("rep"), select(repOptions, repId, (v) => env.go("rep", { ...p, rep: v }), { name: "rep" })),
-      periodSelect(env, period, (v) => env.go("rep", { ...p, rep: repId, period: v }))),
+      periodSelect(env, period, (v) => env.go("rep", { ...p, rep: repId, period: v })),
+      closeState(env, progress.period, closes)),
     h("section", { class: "card scorecard", dataset: { scope: card.scope } },
       h("div", { class: "card-head" },
         h("h2", {}, `${t("scorecard")} · ${pick(card.template_names, card.template)}`),
@@ -279,7 +404,7 @@ export async function rep(env) {
           h("small", {}, `${t("coverage")} ${pct(card.coverage)}`))),
       table([t("kpi"), t("weight"), t("actual"), t("target"), t("baseline"), t("stretch"), t("attainment"), t("tier")], rows, { class: "scorecard-table" })),
     drillHost,
-    h("section", { class: "card" }, h("h2", {}, t("progress")), progressRows(env, progress, pickKpi)),
+    h("section", { class: "card" }, h("h2", {}, t("progress")), progressRows(env, progress, pickKpi, adjustmentsOpener(env, drillHost, scope, period))),
     await seriesCard(env, chartKpi, scope, period, pickKpi, keys));
 }
 
