@@ -60,17 +60,20 @@ def _scope_filter(
         ors += [and_(model.rep_id == r, model.day >= lo, model.day < hi) for r, lo, hi in parts]
         conds.append(or_(*ors) if ors else false())
     elif team_ids is not None:
-        m = RepMembership
-        conds.append(
-            exists().where(
-                m.tenant_id == tenant_id,
-                m.rep_id == model.rep_id,
-                m.team_id.in_(list(team_ids)),
-                m.valid_from <= model.day,
-                or_(m.valid_to.is_(None), model.day < m.valid_to),
-            )
-        )
+        conds.append(_in_teams(tenant_id, team_ids, rep=model.rep_id, day=model.day))
     return conds
+
+
+def _in_teams(tenant_id: str, team_ids: Sequence[str], *, rep: Any, day: Any) -> Any:
+    """``EXISTS`` a membership of ``rep`` in one of the teams on ``day`` (SQL columns)."""
+    m = RepMembership
+    return exists().where(
+        m.tenant_id == tenant_id,
+        m.rep_id == rep,
+        m.team_id.in_(list(team_ids)),
+        m.valid_from <= day,
+        or_(m.valid_to.is_(None), day < m.valid_to),
+    )
 
 
 async def measure_totals(
@@ -402,16 +405,7 @@ def _adjusted_conditions(
     if rep_id is not None:
         conds.append(a.rep_id == rep_id)
     if team_ids is not None:
-        m = RepMembership
-        conds.append(
-            exists().where(
-                m.tenant_id == tenant_id,
-                m.rep_id == a.rep_id,
-                m.team_id.in_(list(team_ids)),
-                m.valid_from <= a.booked_day,
-                or_(m.valid_to.is_(None), a.booked_day < m.valid_to),
-            )
-        )
+        conds.append(_in_teams(tenant_id, team_ids, rep=a.rep_id, day=a.booked_day))
     return conds
 
 
