@@ -14,7 +14,6 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Select,
     and_,
     distinct,
     exists,
@@ -141,8 +140,8 @@ async def measure_totals(
             measure=index,
             scope=scope,
             known=known,
-        ).subquery()
-        count = await session.scalar(select(func.count(distinct(live.c.member))))
+        )
+        count = await session.scalar(select(func.count(distinct(live[0].member))).where(*live[1]))
         out[index] = MeasureTotal(members=int(count or 0))
     for index in pair_measures:
         live = _live_members(
@@ -154,8 +153,8 @@ async def measure_totals(
             scope=scope,
             known=known,
             days=pair_days,
-        ).subquery()
-        pairs = select(live.c.rep_id, live.c.member).distinct().subquery()
+        )
+        pairs = select(live[0].rep_id, live[0].member).where(*live[1]).distinct().subquery()
         count = await session.scalar(select(func.count()).select_from(pairs))
         out[index] = MeasureTotal(members=int(count or 0))
     return out
@@ -212,8 +211,14 @@ def _live_members(
     known: datetime | None,
     days: Sequence[date] | None = None,
     reps: Sequence[str] | None = None,
-) -> Select[str, date, str]:
-    """The (rep_id, day, member) rows of a distinct measure alive at ``known`` (or now)."""
+) -> tuple[Any, list[ColumnElement[bool]]]:
+    """The member rows of a distinct measure alive at ``known`` (or now): something with
+    ``rep_id``, ``day`` and ``member`` columns, and the conditions to select with it.
+
+    Now: ``kpi_fact_members`` itself and its filters (the statements reads ran before the
+    change log existed). At ``known``: the rows minus the changes known after it, summed
+    per (rep, day, member) and kept where still positive.
+    """
 
     def conds(model: Any) -> list[ColumnElement[bool]]:
         out = [
@@ -232,18 +237,20 @@ def _live_members(
 
     fm, ch = FactMember, FactMemberChange
     if known is None:
-        return select(fm.rep_id, fm.day, fm.member).where(*conds(fm), fm.n > 0)
+        return fm, [*conds(fm), fm.n > 0]
     rows = union_all(
         select(fm.rep_id, fm.day, fm.member, fm.n.label("n")).where(*conds(fm)),
         select(ch.rep_id, ch.day, ch.member, (-ch.n).label("n")).where(
             *conds(ch), ch.known_at > known
         ),
     ).subquery()
-    return (
+    live = (
         select(rows.c.rep_id, rows.c.day, rows.c.member)
         .group_by(rows.c.rep_id, rows.c.day, rows.c.member)
         .having(func.sum(rows.c.n) > 0)
+        .subquery()
     )
+    return live.c, []
 
 
 async def reps_in_scope(
@@ -279,8 +286,10 @@ async def reps_in_scope(
                 measure=0,
                 scope={"tenant_id": tenant_id, "rep_id": None, "team_ids": None},
                 known=known,
-            ).subquery()
-            reps |= set((await session.scalars(select(live.c.rep_id).distinct())).all())
+            )
+            reps |= set(
+                (await session.scalars(select(live[0].rep_id).where(*live[1]).distinct())).all()
+            )
         return [(r, start, end) for r in sorted(reps)]
     m = RepMembership
     rows = await session.execute(
@@ -371,8 +380,11 @@ async def totals_by_rep(
             known=known,
             days=pair_days if index in pair_measures else None,
             reps=reps,
-        ).subquery()
-        mstmt = select(live.c.rep_id, func.count(distinct(live.c.member))).group_by(live.c.rep_id)
+        )
+        src, where = live
+        mstmt = (
+            select(src.rep_id, func.count(distinct(src.member))).where(*where).group_by(src.rep_id)
+        )
         for rep, count in (await session.execute(mstmt)).all():
             out[rep][index] = MeasureTotal(members=int(count or 0))
     return out
