@@ -430,6 +430,9 @@ async def _freshness(
                 "scope": "rep:probe",
                 "period": period,
                 "as_of": "2026-12-01T00:00:00+08:00",
+                # The days up to as_of with everything known now: a named as_of alone reads
+                # what was known then (issue 13), which a probe sent now never is.
+                "knowledge": "latest",
             }
             before = (
                 await client.get(f"{api_url}/v1/progress", params=params, headers=headers)
@@ -766,6 +769,7 @@ def _embedded(
             "scope": "company",
             "period": "2026-11",
             "as_of": "2026-12-31T00:00:00+08:00",
+            "knowledge": "latest",  # everything known now, whatever the wall clock says
         }
 
         async def flood() -> float:

@@ -34,7 +34,16 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bench import harness
-from bench.readsdata import TENANT, Data, Scale, generate, rep_id, rep_team, team_id
+from bench.readsdata import (
+    TENANT,
+    Data,
+    Scale,
+    add_changes,
+    generate,
+    rep_id,
+    rep_team,
+    team_id,
+)
 from paceline.api.facts.service import export_facts
 from paceline.api.org.schemas import OrgIn, RepIn, TeamIn
 from paceline.api.org.service import replace_org
@@ -44,6 +53,7 @@ from paceline.api.targets.schemas import TargetIn
 from paceline.api.targets.service import create_target
 from paceline.shared.auth import generate_key
 from paceline.shared.db import tenants as tenant_repo
+from paceline.shared.db.base import UTCDateTime
 from paceline.shared.db.context import tenant_calendar
 from paceline.shared.db.migrate import upgrade
 from paceline.shared.db.models import Tenant
@@ -64,6 +74,19 @@ give the exact counts), inserted directly (this benchmark measures reads, not in
 then analysed. The org chart and targets go in through the services.
 Read as of 2026-11-20 18:00 Asia/Shanghai, so periods are part-way through and progress
 computes expected, pace, projection and status against a target.
+
+**Change log** (issue 13, bitemporal facts). The fact rows come with the change log the
+scoring service would have written for them (`kpi_fact_changes`,
+`kpi_fact_member_changes`; about 1.2 changes per fact row, 1.1 per member row): each row
+is split into 1 change (60% of rows), 2 (30%) or 3 (10%) that sum to it. Counts split
+their records, sums keep their records in the first change and later ones correct the
+amount, member rows split their record count (most have one record, so one change).
+Knowledge times (`known_at`): the first change on the fact's day between 09:00 and 23:00
+local (10% of rows: one to three days late), later ones 1 + Exp(mean 10) days after the
+day (at most 90). A read as known at 2026-11-20 18:00 therefore subtracts the late events
+and corrections still to come for the weeks before it, and a span that runs past it (the
+quarter and month exports) also every day after it, as the data runs to the end of 2026.
+The notes give the row counts.
 
 **Product.** The real service function (`paceline.api.progress.service.progress`,
 `paceline.api.facts.service.export_facts`) with a real session, each call in its own read
@@ -86,6 +109,19 @@ reps). Periods: month `2026-11`, quarter `2026-Q4`, year `2026`. KPIs: `revenue`
 `win_rate` (ratio of two counts), `new_customers` (distinct customers). The facts export is
 `export_facts` for revenue grouped by team over a quarter (5 rows), and for visits grouped
 by rep and day over a month (the first page of 1000, the BI tools' default grouping).
+
+The cases above are **current reads**: `progress(..., as_of=...)` without `known`, the
+facts export without `known`, and through HTTP `as_of` with `knowledge=latest`: the
+figures with everything known now (the same statements as before the change log).
+**As-of reads** (their own table) read what was known at the as-of moment
+(`known=as_of`, the API's default when a caller names `as_of`): progress of `revenue`
+(sum) and `new_customers` (distinct) for the rep, the team and the company over the month
+and the year, both exports above, and one HTTP progress call. Their baseline is the same
+plain SQL computed directly from the two tables: the facts minus the changes known after
+the moment (`SUM(kpi_facts) - SUM(kpi_fact_changes WHERE known_at > :known)`; for distinct
+members, the member rows and the negated later member changes, grouped per (rep, day,
+member), counting the members whose sum stays above zero; for the exports, the same union
+grouped per team or per (rep, day)).
 
 **Scorecards** (`paceline.api.scorecards`, measured when the module exists): a rep's, a
 team's and the company's scorecard for the month with the built-in `account_manager`
@@ -172,9 +208,19 @@ async def _load_pg(url: str, data: Data) -> None:
             records=data.members,
             columns=["tenant_id", "kpi", "measure", "rep_id", "day", "member", "n"],
         )
+        await conn.copy_records_to_table(
+            "kpi_fact_changes",
+            records=data.changes,
+            columns=["tenant_id", "kpi", "measure", "rep_id", "day", "known_at", "value", "n"],
+        )
+        await conn.copy_records_to_table(
+            "kpi_fact_member_changes",
+            records=data.member_changes,
+            columns=["tenant_id", "kpi", "measure", "rep_id", "day", "member", "known_at", "n"],
+        )
         await conn.execute(
-            "VACUUM ANALYZE kpi_facts, kpi_fact_members, rep_memberships, reps, teams, "
-            "targets, target_versions"
+            "VACUUM ANALYZE kpi_facts, kpi_fact_members, kpi_fact_changes, "
+            "kpi_fact_member_changes, rep_memberships, reps, teams, targets, target_versions"
         )
     finally:
         await conn.close()
@@ -195,9 +241,32 @@ def _load_sqlite(path: Path, data: Data) -> None:
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 ((t, k, m, r, d.isoformat(), mem, n) for t, k, m, r, d, mem, n in data.members),
             )
+            # Knowledge times as UTCDateTime stores them on SQLite: naive UTC text.
+            conn.executemany(
+                "INSERT INTO kpi_fact_changes "
+                "(tenant_id, kpi, measure, rep_id, day, known_at, value, n) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    (t, k, m, r, d.isoformat(), _sqlite_time(w), v, n)
+                    for t, k, m, r, d, w, v, n in data.changes
+                ),
+            )
+            conn.executemany(
+                "INSERT INTO kpi_fact_member_changes "
+                "(tenant_id, kpi, measure, rep_id, day, member, known_at, n) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    (t, k, m, r, d.isoformat(), mem, _sqlite_time(w), n)
+                    for t, k, m, r, d, mem, w, n in data.member_changes
+                ),
+            )
         conn.execute("ANALYZE")
     finally:
         conn.close()
+
+
+def _sqlite_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def _monthly(data: Data) -> dict[tuple[str, str, tuple[int, int]], int]:
@@ -330,6 +399,35 @@ def _baseline_for(kpi: str, scope_kind: str) -> TextClause:
         WHERE {where} AND measure = 0 AND n > 0{scope}""")  # noqa: S608 - module constants, bound values
 
 
+def _sql_known(body: str) -> TextClause:
+    return _sql(body).bindparams(bindparam("known", type_=UTCDateTime()))
+
+
+def _asof_baseline_for(kpi: str, scope_kind: str) -> TextClause:
+    """Measure 0 of a sum or distinct KPI as known at ``:known``: the fact rows minus the
+    changes known after it."""
+    where = "tenant_id = :tenant AND kpi = :kpi AND measure = 0 AND day >= :start AND day < :end"
+    scope = _scope_sql(scope_kind)
+    if KPIS[kpi] == "sum":
+        return _sql_known(f"""
+            SELECT (SELECT COALESCE(SUM(value), 0) FROM kpi_facts WHERE {where}{scope})
+                 - (SELECT COALESCE(SUM(value), 0) FROM kpi_fact_changes
+                    WHERE {where}{scope} AND known_at > :known)""")  # noqa: S608 - module constants, bound values
+    if KPIS[kpi] != "distinct":
+        raise ValueError(f"no as-of baseline for {kpi!r}")
+    return _sql_known(f"""
+        SELECT COUNT(DISTINCT member) FROM (
+            SELECT rep_id, day, member FROM (
+                SELECT rep_id, day, member, n FROM kpi_fact_members WHERE {where}{scope}
+                UNION ALL
+                SELECT rep_id, day, member, -n FROM kpi_fact_member_changes
+                WHERE {where}{scope} AND known_at > :known
+            ) AS u
+            GROUP BY rep_id, day, member
+            HAVING SUM(n) > 0
+        ) AS live""")  # noqa: S608 - module constants, bound values
+
+
 class Mismatch(AssertionError):
     """The product's answer differs from the baseline's: the figures would be worthless."""
 
@@ -408,10 +506,16 @@ def _check_http_export(out: Any, rows: Rows) -> None:
 
 
 async def _progress(
-    session: AsyncSession, tenant: Tenant, kpi: str, scope: str, period_key: str
+    session: AsyncSession,
+    tenant: Tenant,
+    kpi: str,
+    scope: str,
+    period_key: str,
+    *,
+    known: datetime | None = None,
 ) -> ProgressOut:
     """What ``GET /v1/progress`` does: resolve the parameters (as its dependencies do),
-    then the progress service."""
+    then the progress service (``known``: as known then; None: everything known now)."""
     return await progress(
         session,
         tenant=tenant,
@@ -419,6 +523,7 @@ async def _progress(
         scope=parse_scope(scope),
         period=parse_period_or_422(period_key, tenant),
         as_of=AS_OF,
+        known=known,
     )
 
 
@@ -529,6 +634,120 @@ def service_cases(db: Database, tenant: Tenant, table: str) -> list[Case]:
     return cases
 
 
+# The as-of reads: what was known at AS_OF (issue 13's change log subtracted).
+ASOF_KPIS = ("revenue", "new_customers")
+ASOF_PERIODS = ("month", "year")
+
+
+def asof_cases(db: Database, tenant: Tenant, table: str) -> list[Case]:
+    """Progress and export as known at the as-of moment, through the service functions."""
+    cases: list[Case] = []
+    for kpi in ASOF_KPIS:
+        for scope_kind, scope in SCOPES.items():
+            for period_kind in ASOF_PERIODS:
+                period_key, start = PERIODS[period_kind]
+
+                async def call(
+                    kpi: str = kpi, scope: str = scope, period_key: str = period_key
+                ) -> Any:
+                    async with db.transaction(write=False) as session:
+                        return await _progress(session, tenant, kpi, scope, period_key, known=AS_OF)
+
+                cases.append(
+                    Case(
+                        key=f"progress_asof.{kpi}.{scope_kind}.{period_kind}",
+                        label=f"progress {kpi} ({KPIS[kpi]}) · {scope_kind} · {period_kind}, "
+                        "as known at as_of",
+                        table=table,
+                        product=call,
+                        baseline_sql=_asof_baseline_for(kpi, scope_kind),
+                        params={**_params(kpi, start, END), "known": AS_OF},
+                        check=_check_progress(kpi),
+                    )
+                )
+    q_start, q_end = date(2026, 10, 1), date(2027, 1, 1)
+
+    async def export_team() -> Any:
+        async with db.transaction(write=False) as session:
+            return await export_facts(
+                session,
+                tenant=tenant,
+                kpi=BUILTIN_BY_KEY["revenue"],
+                scope=parse_scope("company"),
+                start=q_start,
+                end=q_end,
+                group_by=["team"],
+                cursor=None,
+                limit=1000,
+                calendar=await tenant_calendar(session, tenant=tenant),
+                known=AS_OF,
+            )
+
+    cases.append(
+        Case(
+            key="export_asof.revenue.team.quarter",
+            label="facts export revenue · group_by team · quarter, as known at as_of",
+            table=table,
+            product=export_team,
+            baseline_sql=_export_team_asof_sql(),
+            params={**_params("revenue", q_start, q_end), "known": AS_OF},
+            check=_check_export_team,
+        )
+    )
+    m_start, m_end = date(2026, 11, 1), date(2026, 12, 1)
+
+    async def export_rep_day() -> Any:
+        async with db.transaction(write=False) as session:
+            return await export_facts(
+                session,
+                tenant=tenant,
+                kpi=BUILTIN_BY_KEY["visits"],
+                scope=parse_scope("company"),
+                start=m_start,
+                end=m_end,
+                group_by=["rep", "day"],
+                cursor=None,
+                limit=1000,
+                calendar=await tenant_calendar(session, tenant=tenant),
+                known=AS_OF,
+            )
+
+    cases.append(
+        Case(
+            key="export_asof.visits.rep_day.month.page1",
+            label="facts export visits · group_by rep,day · month, first page of 1000, "
+            "as known at as_of",
+            table=table,
+            product=export_rep_day,
+            baseline_sql=_sql_known(
+                "SELECT rep_id, day, SUM(value) FROM ("
+                " SELECT rep_id, day, value, n FROM kpi_facts WHERE tenant_id = :tenant"
+                " AND kpi = :kpi AND day >= :start AND day < :end"
+                " UNION ALL"
+                " SELECT rep_id, day, -value, -n FROM kpi_fact_changes WHERE tenant_id = :tenant"
+                " AND kpi = :kpi AND day >= :start AND day < :end AND known_at > :known"
+                ") AS u GROUP BY rep_id, day HAVING SUM(value) <> 0 OR SUM(n) <> 0"
+                " ORDER BY rep_id, day LIMIT 1000"
+            ),
+            params={**_params("visits", m_start, m_end), "known": AS_OF},
+            check=_check_export_rep_day,
+        )
+    )
+    return cases
+
+
+def _export_team_asof_sql() -> TextClause:
+    facts = "tenant_id = :tenant AND kpi = :kpi AND measure = 0 AND day >= :start AND day < :end"
+    return _sql_known(f"""
+        SELECT m.team_id, SUM(u.value) FROM (
+            SELECT rep_id, day, value FROM kpi_facts WHERE {facts}
+            UNION ALL
+            SELECT rep_id, day, -value FROM kpi_fact_changes WHERE {facts} AND known_at > :known
+        ) AS u JOIN rep_memberships m ON m.tenant_id = :tenant AND m.rep_id = u.rep_id
+            AND m.valid_from <= u.day AND (m.valid_to IS NULL OR u.day < m.valid_to)
+        GROUP BY m.team_id ORDER BY m.team_id""")  # noqa: S608 - module constants, bound values
+
+
 def _export_team_sql() -> TextClause:
     return _sql(
         "SELECT m.team_id, SUM(f.value) FROM kpi_facts f JOIN rep_memberships m "
@@ -569,17 +788,22 @@ def _tenant_copy(tenant: Tenant, **changes: Any) -> Tenant:
     return Tenant(**{**fields, **changes})
 
 
-def http_cases(client: httpx.AsyncClient, key: str, table: str) -> list[Case]:
+def http_cases(
+    client: httpx.AsyncClient, key: str, table: str, asof_table: str | None = None
+) -> list[Case]:
     """A few of the same reads through the whole app (routing, auth, validation, JSON)."""
     headers = {"Authorization": f"Bearer {key}"}
     cases = []
     for scope_kind, period_kind in [("rep", "month"), ("team", "quarter"), ("company", "year")]:
         period_key, start = PERIODS[period_kind]
+        # knowledge=latest: the days up to as_of with everything known now, a current read
+        # (without it, a named as_of reads what was known then: the as-of case below).
         params = {
             "kpi": "revenue",
             "scope": SCOPES[scope_kind],
             "period": period_key,
             "as_of": AS_OF.isoformat(),
+            "knowledge": "latest",
         }
 
         async def call(params: dict[str, str] = params) -> Any:
@@ -612,6 +836,29 @@ def http_cases(client: httpx.AsyncClient, key: str, table: str) -> list[Case]:
             check=_check_http_export,
         )
     )
+    if asof_table is not None:
+        period_key, start = PERIODS["quarter"]
+        asof_q = {
+            "kpi": "revenue",
+            "scope": SCOPES["team"],
+            "period": period_key,
+            "as_of": AS_OF.isoformat(),
+        }
+
+        async def asof_call() -> Any:
+            return await client.get("/v1/progress", params=asof_q, headers=headers)
+
+        cases.append(
+            Case(
+                key="http.progress_asof.revenue.team.quarter",
+                label="HTTP GET /v1/progress revenue · team · quarter, as known at as_of",
+                table=asof_table,
+                product=asof_call,
+                baseline_sql=_asof_baseline_for("revenue", "team"),
+                params={**_params("revenue", start, END), "known": AS_OF},
+                check=_check_http_progress("revenue"),
+            )
+        )
     return cases
 
 
@@ -843,6 +1090,9 @@ async def bench_database(
                 ctx.log(f"{name}: scorecards failed: {exc!r}")
                 ctx.note(f"Scorecards on {label}: not measured, the case failed: `{exc!r}`.")
         results |= await _measure_http(ctx, url, db, p, f"reads.{name}", label)
+        # Last, so the current reads above run as they did before the change log existed.
+        asof = asof_cases(db, tenant, f"{label}: as-of reads (change log)")
+        results |= await measure(db, asof, p, ctx, f"reads.{name}")
     finally:
         await db.dispose()
     return results
@@ -873,7 +1123,12 @@ async def _measure_http(
         async with httpx.AsyncClient(
             transport=transport, base_url="http://paceline.bench", timeout=60
         ) as client:
-            cases = http_cases(client, key.plaintext, f"{label}: through HTTP (ASGI, in-process)")
+            cases = http_cases(
+                client,
+                key.plaintext,
+                f"{label}: through HTTP (ASGI, in-process)",
+                f"{label}: as-of reads (change log)",
+            )
             return await measure(db, cases, p, ctx, prefix)
 
 
@@ -881,6 +1136,7 @@ def run(ctx: harness.Context) -> dict[str, harness.Result]:
     """Generate the data, then measure on PostgreSQL and on SQLite."""
     p = plan(ctx.quick)
     data = generate(p.scale)
+    add_changes(data)
     ctx.log(
         f"generated {len(data.facts):,} fact rows and {len(data.members):,} member rows "
         f"({p.scale.reps} reps x {p.scale.days} days)"
@@ -890,6 +1146,16 @@ def run(ctx: harness.Context) -> dict[str, harness.Result]:
         f"{len(data.facts):,} rows in kpi_facts, {len(data.members):,} in kpi_fact_members; "
         f"{p.calls} timed calls per case after {p.warmup} warm-up calls; a slow case stops "
         f"after {p.budget_s:g} s once it has {p.min_calls} (n says how many)."
+    )
+    later = sum(1 for c in data.changes if c[5] > AS_OF)
+    before_end = sum(1 for c in data.changes if c[5] > AS_OF and c[4] < END)
+    later_m = sum(1 for c in data.member_changes if c[6] > AS_OF)
+    before_end_m = sum(1 for c in data.member_changes if c[6] > AS_OF and c[4] < END)
+    ctx.note(
+        f"Change log: {len(data.changes):,} rows in kpi_fact_changes, "
+        f"{len(data.member_changes):,} in kpi_fact_member_changes; known after the as-of "
+        f"moment: {later:,} and {later_m:,}, of which on days before it ended (late events "
+        f"and corrections of the weeks before) {before_end:,} and {before_end_m:,}."
     )
     if importlib.util.find_spec("paceline.api.scorecards") is None:
         ctx.note("Scorecards: skipped, `paceline.api.scorecards` does not exist in this tree.")

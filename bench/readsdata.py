@@ -7,6 +7,12 @@ few deals won or lost a month, payments, the odd complaint, survey and training.
 built-in KPI gets its rows; :func:`check_catalog` fails loudly if the catalog's measures
 no longer match what is generated here.
 
+:func:`add_changes` then writes the change log those rows would have come with
+(``kpi_fact_changes``, ``kpi_fact_member_changes``): each row split into 1-3 changes
+stamped with knowledge times in the days after the row's day, summing to the row, so an
+as-of read in the middle of the data has later changes to subtract. It draws from its own
+random stream: the fact rows are the same with or without it.
+
 Deterministic: the same scale and seed give the same rows.
 """
 
@@ -17,7 +23,7 @@ import random
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from paceline.shared.kpi.calendar import builtin_calendar
 from paceline.shared.kpi.catalog import BUILTIN_KPIS
@@ -49,6 +55,12 @@ GENERATED: dict[str, list[tuple[str, str]]] = {
 
 FactRow = tuple[str, str, int, str, date, int, int]  # tenant, kpi, measure, rep, day, value, n
 MemberRow = tuple[str, str, int, str, date, str, int]  # ... member, n
+# tenant, kpi, measure, rep, day, known_at, value, n
+ChangeRow = tuple[str, str, int, str, date, datetime, int, int]
+# tenant, kpi, measure, rep, day, member, known_at, n
+MemberChangeRow = tuple[str, str, int, str, date, str, datetime, int]
+# The bench tenant's days are Asia/Shanghai days: UTC+8 all year (no daylight saving).
+TENANT_UTC_OFFSET = timedelta(hours=8)
 
 
 def check_catalog() -> None:
@@ -109,6 +121,8 @@ class Data:
     scale: Scale
     facts: list[FactRow] = field(default_factory=list)
     members: list[MemberRow] = field(default_factory=list)
+    changes: list[ChangeRow] = field(default_factory=list)
+    member_changes: list[MemberChangeRow] = field(default_factory=list)
 
 
 def _poisson(rng: random.Random, lam: float) -> int:
@@ -253,6 +267,78 @@ def generate(scale: Scale) -> Data:
             facts.append((t, "collection_rate", 0, rep, due_day, _units(paid_cents), n))
             facts.append((t, "collection_rate", 1, rep, due_day, _units(due_cents), n))
     return data
+
+
+def _known_times(rng: random.Random, day: date, k: int) -> list[datetime]:
+    """``k`` increasing knowledge times (UTC) for a fact of tenant-local ``day``.
+
+    The first: the day itself between 09:00 and 23:00 local for 90% of rows, else one to
+    three days late (an event synced late). The others: corrections 1 + Exp(mean 10) days
+    after the day (capped at 90), at any time of day.
+    """
+    midnight = datetime.combine(day, time(), UTC) - TENANT_UTC_OFFSET
+    if rng.random() < 0.9:
+        first = midnight + timedelta(seconds=rng.randint(9 * 3600, 23 * 3600))
+    else:
+        first = midnight + timedelta(days=rng.randint(1, 3), seconds=rng.randint(0, 86_399))
+    times = [first]
+    for _ in range(k - 1):
+        later = min(90.0, 1 + rng.expovariate(1 / 10))
+        times.append(midnight + timedelta(seconds=int(later * 86_400)))
+    times.sort()
+    for j in range(1, k):  # the primary key includes known_at: keep them distinct
+        if times[j] <= times[j - 1]:
+            times[j] = times[j - 1] + timedelta(seconds=1)
+    return times
+
+
+def _pieces(rng: random.Random) -> int:
+    # 60% of rows were known in one go, 30% changed once later, 10% twice.
+    r = rng.random()
+    return 1 if r < 0.6 else 2 if r < 0.9 else 3
+
+
+def _split_count(rng: random.Random, total: int, k: int) -> list[int]:
+    """``total`` (>= k) as ``k`` positive parts."""
+    cuts = sorted(rng.sample(range(1, total), k - 1))
+    return [b - a for a, b in zip([0, *cuts], [*cuts, total], strict=True)]
+
+
+def add_changes(data: Data) -> None:
+    """The change log of ``data``'s rows: 1-3 changes per row that sum to the row.
+
+    Counts (value = n x SCALE) split their records: each change adds whole records. Sums
+    (amounts, hours, days) keep all records in the first change, and later changes correct
+    the amount (first share 50-100%, the rest split at random). Member rows split their
+    record count like counts. Knowledge times: :func:`_known_times`.
+    """
+    rng = random.Random(data.scale.seed + 1)
+    rand = rng.random
+    changes = data.changes
+    for t, kpi, measure, rep, day, value, n in data.facts:
+        k = _pieces(rng)
+        if value == n * SCALE:
+            k = min(k, n)
+            parts = _split_count(rng, n, k) if k > 1 else [n]
+            rows = [(p * SCALE, p) for p in parts]
+        else:
+            rows = []
+            left = value
+            share = 0.5 + 0.5 * rand()
+            for j in range(k - 1):
+                piece = int(value * share) if j == 0 else int(left * rand())
+                rows.append((piece, n if j == 0 else 0))
+                left -= piece
+            rows.append((left, n if k == 1 else 0))
+        for when, (v, c) in zip(_known_times(rng, day, len(rows)), rows, strict=True):
+            if v or c:  # the ledger books no empty change
+                changes.append((t, kpi, measure, rep, day, when, v, c))
+    member_changes = data.member_changes
+    for t, kpi, measure, rep, day, member, n in data.members:
+        k = min(_pieces(rng), n)
+        parts = _split_count(rng, n, k) if k > 1 else [n]
+        for when, c in zip(_known_times(rng, day, k), parts, strict=True):
+            member_changes.append((t, kpi, measure, rep, day, member, when, c))
 
 
 def chunks(rows: list[tuple[object, ...]], size: int) -> Iterator[list[tuple[object, ...]]]:
