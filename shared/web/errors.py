@@ -228,6 +228,20 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     return await _unexpected(request, exc)
 
 
+async def _connection_error(request: Request, exc: Exception) -> JSONResponse:
+    # A connection the driver opens itself (asyncpg connecting during a PostgreSQL
+    # restart) can fail with a bare ConnectionRefusedError that SQLAlchemy does not wrap
+    # in a DBAPIError: the same "not now" as a wrapped one, so 503 and retry.
+    log.warning("backend unavailable on %s %s: %r", request.method, request.url.path, exc)
+    return _answer(
+        request,
+        503,
+        "unavailable",
+        "the database is unavailable; retry later",
+        headers={"Retry-After": "1"},
+    )
+
+
 async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
     # A number too large for the database (SQLite refuses integers past 64 bits with an
     # OverflowError of the driver): the request's fault, so 422, never a 500.
@@ -271,6 +285,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(ConnectionError, _connection_error)
     app.add_exception_handler(OverflowError, _out_of_range)
     app.add_exception_handler(ClientDisconnect, _client_gone)
     app.add_exception_handler(Exception, _unexpected)

@@ -33,3 +33,28 @@ def test_unavailable_is_told_apart_from_wrong(orig: Exception, unavailable: bool
 
 def test_operational_errors_are_unavailable() -> None:
     assert database_unavailable(OperationalError("SELECT 1", None, Exception("gone")))
+
+
+async def test_a_bare_connection_error_answers_503_not_500() -> None:
+    """asyncpg connecting during a PostgreSQL restart can raise ConnectionRefusedError
+    unwrapped (seen in tests/faults): the stable 503 shape with Retry-After, never a 500."""
+    import httpx
+    from fastapi import FastAPI
+
+    from paceline.shared.web.errors import install_error_handlers
+
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/refused")
+    async def refused() -> None:
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+        base_url="http://test",
+    ) as client:
+        resp = await client.get("/refused")
+    assert resp.status_code == 503, resp.text
+    assert resp.headers["retry-after"] == "1"
+    assert resp.json()["error"]["code"] == "unavailable"
