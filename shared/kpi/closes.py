@@ -24,7 +24,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo
 
-from paceline.shared.kpi.periods import Period, period_of
+from paceline.shared.kpi.periods import Period, months_of, period_of
 
 POLICIES: Final = ("adjust", "restate")
 RouteKind = Literal["own", "adjust", "restate"]
@@ -113,6 +113,14 @@ class CloseBook:
             if c.reopened_at is None:
                 return c
         return None
+
+    def closed_months(self, period: Period, known: datetime | None) -> list[str]:
+        """The months of ``period`` closed at ``known`` (None: closed now)."""
+        return [
+            m.key
+            for m in months_of(period)
+            if (self.close_at(m.key, known) if known else self.closed_now(m.key)) is not None
+        ]
 
     def route(self, day: date, known: datetime) -> Route:
         """Where a change to ``day`` known at ``known`` is counted."""

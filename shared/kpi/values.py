@@ -67,3 +67,8 @@ def kpi_value(
     if den == 0:
         return KpiValue(None, num, den, sample)
     return KpiValue(num / den * formula.factor, num, den, sample)
+
+
+def units_value(formula: Formula, units: int) -> Decimal:
+    """A sum or count measure's units (measure 0) as the KPI's value."""
+    return kpi_value(formula, {0: MeasureTotal(units=units)}).value or Decimal(0)

@@ -26,8 +26,8 @@ from paceline.shared.kpi.calendar import WorkCalendar
 from paceline.shared.kpi.catalog import KpiDefinition
 from paceline.shared.kpi.closes import CloseBook
 from paceline.shared.kpi.pace import PaceResult, seasonal_curve, seasonal_share
-from paceline.shared.kpi.periods import Period, months_of, parse_period, period_of
-from paceline.shared.kpi.values import KpiValue, MeasureTotal, kpi_value, measure_value
+from paceline.shared.kpi.periods import Period, parse_period, period_of
+from paceline.shared.kpi.values import KpiValue, kpi_value, units_value
 from paceline.shared.readmodel import rollups as repo
 from paceline.shared.readmodel import targets as targets_repo
 from paceline.shared.readmodel.evaluation import (
@@ -226,11 +226,8 @@ async def _closes_into(
 ) -> None:
     """The period's closed months (at the knowledge cut) and, for additive KPIs, the
     part of actual booked into it from closed months (docs/KPIS.md, "Month close")."""
-    at = result.known or result.as_of
     period, scope = result.period, result.scope
-    for month in months_of(period):
-        if book.close_at(month.key, at) if result.known else book.closed_now(month.key):
-            result.closed_months.append(month.key)
+    result.closed_months = book.closed_months(period, result.known)
     if is_additive(result.kpi):
         units, count = await repo.adjusted_units(
             session,
@@ -244,10 +241,7 @@ async def _closes_into(
             known=result.known,
         )
         if count:
-            result.adjusted = (
-                measure_value(result.kpi.formula, 0, MeasureTotal(units=units))
-                * result.kpi.formula.factor
-            )
+            result.adjusted = units_value(result.kpi.formula, units)
             result.adjustments = count
 
 

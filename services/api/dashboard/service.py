@@ -45,7 +45,7 @@ from paceline.shared.kpi.calendar import WorkCalendar
 from paceline.shared.kpi.catalog import KpiDefinition
 from paceline.shared.kpi.pace import seasonal_share
 from paceline.shared.kpi.periods import Period, PeriodKind, period_of
-from paceline.shared.kpi.values import MeasureTotal, measure_value
+from paceline.shared.kpi.values import MeasureTotal, measure_value, units_value
 from paceline.shared.readmodel import rollups
 from paceline.shared.readmodel import targets as targets_repo
 from paceline.shared.readmodel.evaluation import counted_days_end, is_additive, q4
@@ -410,7 +410,7 @@ async def adjustments(
     )
 
     def in_kpi(value: int) -> Decimal:
-        return measure_value(kpi.formula, 0, MeasureTotal(units=value)) * kpi.formula.factor
+        return units_value(kpi.formula, value)
 
     out.total = q4(in_kpi(units))
     out.count = count

@@ -19,7 +19,7 @@ from paceline.shared.kpi.calendar import WorkCalendar
 from paceline.shared.kpi.catalog import KpiDefinition
 from paceline.shared.kpi.periods import Period, parse_period
 from paceline.shared.kpi.planning.common import month_index, month_start
-from paceline.shared.kpi.values import MeasureTotal, kpi_value
+from paceline.shared.kpi.values import units_value
 from paceline.shared.readmodel import rollups
 from paceline.shared.readmodel.evaluation import is_additive
 from paceline.shared.readmodel.progress import kpi_value_for
@@ -47,11 +47,6 @@ def shift_years(period: Period, years: int, fiscal_start: int) -> Period:
     key = period.key
     shifted = f"{int(key[:4]) - years}{key[4:]}"
     return parse_period(shifted, fiscal_year_start_month=fiscal_start)
-
-
-def units_value(kpi: KpiDefinition, units: int) -> Decimal:
-    """A sum or count measure's units as the KPI's value."""
-    return kpi_value(kpi.formula, {0: MeasureTotal(units=units)}).value or Decimal(0)
 
 
 class History:
@@ -99,7 +94,7 @@ class History:
         span = self._daily_span
         if self._daily is not None and span is not None and span[0] <= start and end <= span[1]:
             units = sum(u for d, u in self._daily.items() if start <= d < end)
-            return units_value(self.kpi, units)
+            return units_value(self.kpi.formula, units)
         v = await kpi_value_for(
             self.session,
             tenant=self.tenant,
@@ -122,7 +117,7 @@ class History:
             units: dict[int, int] = defaultdict(int)
             for d, u in self._daily.items():
                 units[month_index(d)] += u
-            return {m: units_value(self.kpi, units.get(m, 0)) for m in range(first, cutoff)}
+            return {m: units_value(self.kpi.formula, units.get(m, 0)) for m in range(first, cutoff)}
         return {
             m: await self.value(month_start(m), month_start(m + 1)) for m in range(first, cutoff)
         }

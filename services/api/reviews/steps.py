@@ -39,9 +39,9 @@ from paceline.shared.db.models import TargetVersion, Tenant
 from paceline.shared.errors import NotFound
 from paceline.shared.kpi.calendar import WorkCalendar
 from paceline.shared.kpi.catalog import KpiDefinition
-from paceline.shared.kpi.periods import Period, months_of, period_of
+from paceline.shared.kpi.periods import Period, period_of
 from paceline.shared.kpi.planning.common import DEFAULT_CAP, DEFAULT_MARGIN, DEFAULT_UPLIFT
-from paceline.shared.kpi.values import MeasureTotal, measure_value
+from paceline.shared.kpi.values import units_value
 from paceline.shared.readmodel import org, rollups
 from paceline.shared.readmodel import targets as targets_repo
 from paceline.shared.readmodel.evaluation import counted_days_end, is_additive, round4
@@ -325,12 +325,7 @@ async def closes_and_adjustments(
     book = close_book(ctx.tenant)
     if not book:
         return [], []
-    at = ctx.known or ctx.as_of
-    closed = [
-        m.key
-        for m in months_of(ctx.period)
-        if (book.close_at(m.key, at) if ctx.known else book.closed_now(m.key)) is not None
-    ]
+    closed = book.closed_months(ctx.period, ctx.known)
     out = []
     for kpi in kpis:
         if not is_additive(kpi):
@@ -346,6 +341,6 @@ async def closes_and_adjustments(
             known=ctx.known,
         )
         if count:
-            value = measure_value(kpi.formula, 0, MeasureTotal(units=units)) * kpi.formula.factor
+            value = units_value(kpi.formula, units)
             out.append(ReviewAdjustment(kpi=kpi.key, adjusted=round4(value), adjustments=count))
     return closed, out
