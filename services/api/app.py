@@ -14,6 +14,7 @@ from paceline.api.exports.router import router as exports_router
 from paceline.api.facts.router import router as facts_router
 from paceline.api.fx.router import router as fx_router
 from paceline.api.imports.router import router as imports_router
+from paceline.api.incentives.router import router as incentives_router
 from paceline.api.keys.router import router as keys_router
 from paceline.api.kpis.router import router as kpis_router
 from paceline.api.org.router import router as org_router
@@ -42,6 +43,7 @@ def routers() -> list[APIRouter]:
         fx_router,
         calendar_router,
         closes_router,
+        incentives_router,
         facts_router,
         exports_router,
         templates_router,

@@ -24,7 +24,6 @@ from paceline.api.planning import repository as repo
 from paceline.api.planning.history import History, additive, shift_years, tenant_today
 from paceline.api.planning.schemas import PlanCheckOut, PlanIn, PlanTargetIn
 from paceline.api.targets.sums import finding_out, tree_mismatches
-from paceline.api.templates.service import find_template
 from paceline.shared.db.context import find_kpi, tenant_calendar
 from paceline.shared.db.models import Target, Tenant
 from paceline.shared.errors import FieldError, InvalidInput
@@ -44,6 +43,7 @@ from paceline.shared.kpi.planning.suggestions import seasonal_model
 from paceline.shared.readmodel import targets as targets_repo
 from paceline.shared.readmodel.org import require_known, team_ids
 from paceline.shared.readmodel.scopes import Scope, parse_scope
+from paceline.shared.readmodel.templates import find_template
 
 RULES = (
     "not_specific",

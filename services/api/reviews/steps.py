@@ -33,7 +33,6 @@ from paceline.api.reviews.schemas import (
     ReviewKpi,
     ReviewOut,
 )
-from paceline.api.templates.service import find_template
 from paceline.shared.db.context import close_book, find_kpi, tenant_calendar
 from paceline.shared.db.models import TargetVersion, Tenant
 from paceline.shared.errors import NotFound
@@ -47,6 +46,7 @@ from paceline.shared.readmodel import targets as targets_repo
 from paceline.shared.readmodel.evaluation import counted_days_end, is_additive, round4
 from paceline.shared.readmodel.progress import kpi_value_for, values_by_rep
 from paceline.shared.readmodel.scopes import Scope
+from paceline.shared.readmodel.templates import find_template
 
 DEFAULT_TEMPLATE = "account_manager"
 

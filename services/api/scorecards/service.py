@@ -21,7 +21,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.api.scorecards.schemas import LeaderboardOut, LeaderRow, ScorecardItem, ScorecardOut
-from paceline.api.templates.service import find_template
 from paceline.shared.db.context import find_kpi
 from paceline.shared.db.models import TargetVersion, Tenant
 from paceline.shared.errors import FieldError, InvalidInput, NotFound
@@ -44,6 +43,7 @@ from paceline.shared.readmodel.evaluation import counted_days_end, q4
 from paceline.shared.readmodel.org import team_ids
 from paceline.shared.readmodel.progress import kpi_value_for, values_by_rep
 from paceline.shared.readmodel.scopes import Scope
+from paceline.shared.readmodel.templates import find_template
 
 UNCAPPED = Decimal(10) ** 9
 

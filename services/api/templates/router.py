@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from paceline.api.templates import service
 from paceline.api.templates.schemas import TemplateIn, TemplateOut
 from paceline.shared.errors import NotFound
+from paceline.shared.readmodel.templates import find_template
 from paceline.shared.web.deps import (
     AdminPrincipal,
     AuditDep,
@@ -32,7 +33,7 @@ async def list_templates(principal: ReadPrincipal, session: ReadSessionDep) -> l
 @router.get("/role-templates/{key}", response_model=TemplateOut, summary="A role template")
 async def get_template(key: Key, principal: ReadPrincipal, session: ReadSessionDep) -> TemplateOut:
     """KPIs, weights and category mix of a template."""
-    t = await service.find_template(session, tenant_id=principal.tenant_id, key=key)
+    t = await find_template(session, tenant_id=principal.tenant_id, key=key)
     if t is None:
         raise NotFound(f"no template {key!r}")
     return await service.template_out(session, principal.tenant_id, t)
@@ -78,7 +79,7 @@ async def _template_or_none(
     session: AsyncSession, tenant_id: str, key: str
 ) -> dict[str, Any] | None:
     """A template as it is before a change (for the audit log)."""
-    t = await service.find_template(session, tenant_id=tenant_id, key=key)
+    t = await find_template(session, tenant_id=tenant_id, key=key)
     if t is None:
         return None
     return (await service.template_out(session, tenant_id, t)).model_dump(mode="json")

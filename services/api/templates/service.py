@@ -19,25 +19,7 @@ from paceline.shared.kpi.scorecards import (
     TemplateItem,
     check_weights,
 )
-
-
-def template_from_row(row: RoleTemplateRow) -> RoleTemplate:
-    """A stored custom template."""
-    return RoleTemplate(
-        row.key,
-        row.name_zh,
-        row.name_en,
-        tuple(TemplateItem(i["kpi"], Decimal(str(i["weight"]))) for i in row.items),
-        builtin=False,
-    )
-
-
-async def find_template(session: AsyncSession, *, tenant_id: str, key: str) -> RoleTemplate | None:
-    """A template by key: the tenant's own first, then the built-ins."""
-    row = await session.get(RoleTemplateRow, (tenant_id, key))
-    if row is not None:
-        return template_from_row(row)
-    return BUILTIN_TEMPLATE_BY_KEY.get(key)
+from paceline.shared.readmodel.templates import template_from_row
 
 
 async def template_out(session: AsyncSession, tenant_id: str, t: RoleTemplate) -> TemplateOut:

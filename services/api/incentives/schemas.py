@@ -1,0 +1,310 @@
+"""Shapes of incentive plans, assignments, earnings and statements."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from paceline.shared.kpi.incentives.plans import Component
+
+PlanKey = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_\-]*$")]
+Reason = Annotated[str, Field(max_length=2000)]
+
+
+class PlanIn(BaseModel):
+    """A new plan: its key, names and components (version 1)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    key: PlanKey
+    name_zh: Annotated[str, Field(min_length=1, max_length=200)]
+    name_en: Annotated[str, Field(min_length=1, max_length=200)]
+    components: Annotated[list[Component], Field(min_length=1, max_length=30)]
+    reason: Reason = ""
+
+
+class PlanRevision(BaseModel):
+    """New names or components for a plan: a new version (a reason is required)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name_zh: Annotated[str, Field(min_length=1, max_length=200)]
+    name_en: Annotated[str, Field(min_length=1, max_length=200)]
+    components: Annotated[list[Component], Field(min_length=1, max_length=30)]
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class PlanVersionOut(BaseModel):
+    """One version of a plan."""
+
+    version: int
+    recorded_at: datetime
+    author: str
+    reason: str
+    components: list[Component]
+    names: dict[str, str]
+
+
+class PlanOut(BaseModel):
+    """A plan: its current version and, on request, every version."""
+
+    key: str
+    names: dict[str, str]
+    current_version: int
+    components: list[Component]
+    created_at: datetime
+    updated_at: datetime
+    versions: list[PlanVersionOut] | None = None
+
+
+class PlansOut(BaseModel):
+    """The tenant's plans."""
+
+    plans: list[PlanOut]
+
+
+class AssignmentIn(BaseModel):
+    """A plan for one rep, or for every rep of a role, from a day on (to a day, exclusive)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    plan: PlanKey
+    rep: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    role: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    valid_from: date
+    valid_to: date | None = Field(default=None, description="Exclusive; omitted: open-ended.")
+
+
+class AssignmentOut(BaseModel):
+    """A stored assignment."""
+
+    id: int
+    plan: str
+    rep: str | None
+    role: str | None
+    valid_from: date
+    valid_to: date | None
+    created_at: datetime
+    created_by: str
+
+
+class AssignmentsOut(BaseModel):
+    """Assignments, by plan and start."""
+
+    assignments: list[AssignmentOut]
+
+
+class AppliedOut(BaseModel):
+    """A gate or modifier as it applied to a line."""
+
+    key: str
+    type: str
+    passed: bool | None
+    factor: Decimal
+
+
+class FactsRef(BaseModel):
+    """Where the facts behind a line are: the KPI, rep and days, and the records route."""
+
+    kpi: str
+    rep: str
+    start: date | None
+    end: date | None
+    records: str | None = Field(description="GET this for the records behind the figure.")
+
+
+class LineOut(BaseModel):
+    """One earnings line and every figure it was computed from."""
+
+    kind: Literal["commission", "bonus", "spiff", "pool", "clawback", "true_up"]
+    component: str
+    plan: str
+    version: int
+    start: date | None
+    end: date | None = Field(description="Exclusive end of the segment's days.")
+    share: Decimal = Field(description="The segment's share of the month's days.")
+    basis: str
+    base: Decimal | None = Field(description="Amount, count or pool the line is computed on.")
+    attainment: Decimal | None
+    rate: Decimal | None = Field(
+        description="Commission: effective rate; bonus and pool: payout fraction; spiff: "
+        "amount per unit; clawback: the source month's rate."
+    )
+    tier: int | None
+    factor: Decimal = Field(description="Gates and modifiers multiplied.")
+    applied: list[AppliedOut]
+    amount: Decimal = Field(description="Rounded to the currency's minor unit, half up.")
+    source_period: str | None = None
+    team: str | None = None
+    split: Decimal | None = None
+    facts: FactsRef | None = None
+
+
+class NextTierOut(BaseModel):
+    """How much more of a KPI reaches the next tier, and what it adds."""
+
+    component: str
+    kpi: str
+    attainment: Decimal
+    more: Decimal
+    gain: Decimal
+    message: dict[str, str]
+
+
+class ComponentOut(BaseModel):
+    """A component's earned and projected totals."""
+
+    component: str
+    type: str
+    plan: str
+    earned: Decimal
+    projected: Decimal
+
+
+class SegmentOut(BaseModel):
+    """A plan version on some days of the month."""
+
+    plan: str
+    version: int
+    names: dict[str, str]
+    start: date
+    end: date
+    share: Decimal
+
+
+class RepEarningsOut(BaseModel):
+    """A rep's earnings for the month at ``as_of``."""
+
+    rep: str
+    name: str | None
+    team: str | None
+    plans: list[SegmentOut]
+    earned: Decimal
+    projected: Decimal
+    score: Decimal | None
+    components: list[ComponentOut]
+    lines: list[LineOut]
+    next_tiers: list[NextTierOut]
+
+
+class PoolOut(BaseModel):
+    """A team pool: its size at the team's attainment and what its members get."""
+
+    team: str
+    plan: str
+    component: str
+    attainment: Decimal | None
+    pool: Decimal
+    allocated: Decimal
+
+
+class EarningsOut(BaseModel):
+    """Earnings of a rep or a team's reps for a month, as of a moment."""
+
+    scope: str
+    period: str
+    as_of: datetime
+    known_at: datetime | None
+    currency: str
+    working_days_elapsed: int
+    working_days_total: int
+    closed: bool
+    earned: Decimal
+    projected: Decimal
+    reps: list[RepEarningsOut]
+    pools: list[PoolOut]
+
+
+class HypotheticalDeal(BaseModel):
+    """A deal that might be won: it counts wherever a won deal would."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    amount: Annotated[Decimal, Field(ge=0, le=Decimal(10) ** 12, max_digits=24, decimal_places=4)]
+    day: date | None = Field(default=None, description="The day it is won; default: as_of.")
+    customer_id: Annotated[str, Field(max_length=200)] | None = None
+    is_new_customer: bool = False
+    margin: (
+        Annotated[Decimal, Field(ge=-(Decimal(10) ** 12), le=Decimal(10) ** 12, max_digits=24)]
+        | None
+    ) = None
+
+
+class WhatIfIn(BaseModel):
+    """Hypothetical deals for one rep and month."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    rep: Annotated[str, Field(min_length=1, max_length=200)]
+    period: Annotated[str, Field(min_length=7, max_length=16)]
+    as_of: datetime | None = None
+    deals: Annotated[list[HypotheticalDeal], Field(min_length=1, max_length=100)]
+
+
+class WhatIfOut(BaseModel):
+    """Earnings now, with the hypothetical deals, and the difference."""
+
+    rep: str
+    period: str
+    as_of: datetime
+    currency: str
+    earned: Decimal
+    earned_with: Decimal
+    gain: Decimal
+    projected: Decimal
+    projected_with: Decimal
+    components: list[ComponentOut]
+    lines: list[LineOut]
+    message: dict[str, str]
+
+
+class StatementsIn(BaseModel):
+    """Generate (or regenerate) draft statements for a closed month."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    period: Annotated[str, Field(min_length=7, max_length=16)]
+    reps: Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=5000)] | None = (
+        None
+    )
+
+
+class StatementAction(BaseModel):
+    """A workflow step's note."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    note: Reason = ""
+
+
+class StatementOut(BaseModel):
+    """A rep's statement for a closed month: frozen lines, total, workflow."""
+
+    id: int
+    rep: str
+    name: str | None
+    period: str
+    status: Literal["draft", "approved", "paid"]
+    currency: str
+    total: Decimal
+    lines: list[LineOut]
+    plans: list[SegmentOut]
+    known_at: datetime
+    generated_at: datetime
+    generated_by: str
+    approved_at: datetime | None
+    approved_by: str | None
+    paid_at: datetime | None
+    paid_by: str | None
+    note: str
+
+
+class StatementsOut(BaseModel):
+    """Statements of a month."""
+
+    period: str | None
+    statements: list[StatementOut]
+    total: Decimal
