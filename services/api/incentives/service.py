@@ -653,6 +653,16 @@ async def generate_statements(
         reps = await repo.reps_with_plans(
             session, tenant_id=tenant.id, start=period.start, end=period.end
         )
+    else:
+        known = await org.rep_names(session, tenant_id=tenant.id, rep_ids=reps)
+        unknown = [
+            FieldError(f"reps[{i}]", f"no rep {rep!r} in the org chart")
+            for i, rep in enumerate(reps)
+            if rep not in known
+        ]
+        if unknown:
+            raise InvalidInput("unknown reps", fields=unknown[:20])
+        reps = sorted(set(reps))
     as_of = datetime.combine(period.end, datetime.min.time(), ZoneInfo(tenant.timezone))
     month = await reader.read_earnings(
         session, tenant=tenant, reps=reps, period=period, as_of=as_of, known=close.closed_at

@@ -13,6 +13,7 @@ tenants (acme and globex) and of each scope:
   writes aimed at acme's ids change nothing of acme's (acme's every GET reads the same
   before and after);
 - **audit**: every admin write this test makes (every existing kind: org, teams, reps,
+  incentive plans, assignments, month closes and statements,
   settings, KPIs, targets, FX rates, calendar days, role templates, tenants, keys) adds
   an audit entry;
 - **secrets**: no answer ever holds a key's hash, and a key's plaintext appears only in
@@ -430,6 +431,40 @@ async def _seed_tenant(world: World, tenant: str, prefix: str, marker: str) -> N
     await admin_call("PUT", f"/v1/role-templates/{prefix}_tpl", template, expect=200)
     await admin_call("PUT", f"/v1/role-templates/{prefix}_gone", template, expect=200)
     await admin_call("DELETE", f"/v1/role-templates/{prefix}_gone", expect=204)
+    plan = {
+        "key": f"{prefix}-plan",
+        "name_zh": f"{marker} 激励",
+        "name_en": f"{marker} plan",
+        "components": [
+            {
+                "type": "commission",
+                "key": "rev",
+                "kpi": "revenue",
+                "tiers": [{"from": "0", "rate": "0.02"}, {"from": "1", "rate": "0.05"}],
+            },
+            {"type": "bonus", "key": "visits", "basis": kpi, "amount": "1000"},
+        ],
+    }
+    await admin_call("POST", "/v1/incentive-plans", plan, expect=201)
+    revision = {k: v for k, v in plan.items() if k != "key"} | {"reason": f"{marker} why"}
+    await admin_call("PUT", f"/v1/incentive-plans/{prefix}-plan", revision, expect=200)
+    assignment = await admin_call(
+        "POST",
+        "/v1/incentive-assignments",
+        {"plan": f"{prefix}-plan", "role": "account_manager", "valid_from": "2026-10-01"},
+        expect=201,
+    )
+    gone = await admin_call(
+        "POST",
+        "/v1/incentive-assignments",
+        {"plan": f"{prefix}-plan", "rep": rep, "valid_from": "2027-01-01"},
+        expect=201,
+    )
+    await admin_call("DELETE", f"/v1/incentive-assignments/{gone.json()['id']}", expect=204)
+    await admin_call("POST", "/v1/closes", {"period": "2026-10"}, expect=201)
+    statements = await admin_call("POST", "/v1/statements", {"period": "2026-10"}, expect=200)
+    statement_id = statements.json()["statements"][0]["id"]
+    await admin_call("POST", f"/v1/statements/{statement_id}/approve", {}, expect=200)
     events = [
         {
             "event_id": f"{prefix}-v{i}",
@@ -456,6 +491,9 @@ async def _seed_tenant(world: World, tenant: str, prefix: str, marker: str) -> N
         "job_id": created.json()["rebuild_job_id"],
         "target_id": target_id,
         "template": f"{prefix}_tpl",
+        "plan": f"{prefix}-plan",
+        "assignment_id": assignment.json()["id"],
+        "statement_id": statement_id,
     }
     world.ids[tenant] = ids
 
@@ -483,6 +521,7 @@ def path_values(op: Operation, ids: dict[str, Any]) -> dict[str, Any] | None:
     special: dict[str, dict[str, Any]] = {
         "/v1/kpis/{key}": {"key": ids["kpi"]},
         "/v1/role-templates/{key}": {"key": ids["template"]},
+        "/v1/incentive-plans/{key}": {"key": ids["plan"]},
         "/v1/fx-rates/{currency}/{day}": {"currency": "USD", "day": "2026-11-02"},
         "/v1/calendar/days/{day}": {"day": "2026-11-16"},
     }
@@ -825,6 +864,11 @@ KNOWN_PATHS = frozenset(
         "/v1/tenants/{tenant_id}",
         "/v1/keys/{key_id}",
         "/v1/keys/{key_id}/rotate",
+        "/v1/incentive-plans/{key}",
+        "/v1/incentive-assignments/{assignment_id}",
+        "/v1/statements/{statement_id}",
+        "/v1/statements/{statement_id}/approve",
+        "/v1/statements/{statement_id}/pay",
     }
 )
 
@@ -852,6 +896,22 @@ def write_bodies(ids: dict[str, Any]) -> dict[str, Any]:
             "items": [{"kpi": ids["kpi"], "weight": 100}],
         },
         "POST /v1/keys/{key_id}/rotate": {"grace_period_s": 0},
+        "PUT /v1/incentive-plans/{key}": {
+            "name_zh": "x",
+            "name_en": "takeover",
+            "components": [
+                {"type": "bonus", "key": "b", "basis": ids["kpi"], "amount": "1"},
+            ],
+            "reason": "takeover",
+        },
+        "POST /v1/statements/{statement_id}/approve": {},
+        "POST /v1/statements/{statement_id}/pay": {"note": "takeover"},
+        "POST /v1/incentive-assignments": {
+            "plan": ids["plan"],
+            "rep": rep,
+            "valid_from": "2026-11-01",
+        },
+        "POST /v1/statements": {"period": "2026-10", "reps": [rep]},
         "POST /v1/keys": {"name": "takeover", "scopes": ["admin"], "tenant_id": ids["tenant_id"]},
     }
 

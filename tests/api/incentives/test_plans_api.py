@@ -1,0 +1,252 @@
+"""Incentive plans and assignments through the API: validation that names the field,
+versions read as of a moment, assignments that cannot double up, scopes.
+
+(The money of every component is checked against a hand computation in
+test_incentives_e2e.py; the arithmetic's properties in tests/shared/kpi/incentives.)
+"""
+
+from __future__ import annotations
+
+from copy import deepcopy
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from paceline.shared.auth import generate_key
+from paceline.shared.db import tenants as tenant_repo
+from tests.conftest import Clocked
+from tests.support import Stack
+
+TODAY = datetime.fromisoformat("2026-12-10T10:00:00+08:00")
+ORG: dict[str, Any] = {
+    "teams": [{"id": "north", "name": "North"}],
+    "reps": [{"id": "r1", "name": "Ann", "team_id": "north", "role": "account_manager"}],
+}
+PLAN: dict[str, Any] = {
+    "key": "am",
+    "name_zh": "客户经理激励",
+    "name_en": "Account managers",
+    "components": [
+        {
+            "type": "commission",
+            "key": "rev",
+            "kpi": "revenue",
+            "mode": "retroactive",
+            "tiers": [{"from": "0", "rate": "0.02"}, {"from": "1", "rate": "0.05"}],
+        },
+        {
+            "type": "bonus",
+            "key": "attain",
+            "basis": "revenue",
+            "amount": "5000",
+            "threshold": "0.8",
+            "cap": "1.5",
+        },
+    ],
+}
+
+
+def broken(path: tuple[Any, ...], value: Any) -> dict[str, Any]:
+    plan = deepcopy(PLAN)
+    node: Any = plan
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = value
+    return plan
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    [
+        (
+            ("components", 0, "tiers"),
+            [{"from": "0", "rate": "0.02"}, {"from": "0", "rate": "0.05"}],
+            "components[0].tiers[1].from",
+        ),
+        (
+            ("components", 0, "tiers"),
+            [{"from": "0.5", "rate": "0.02"}],
+            "components[0].tiers[0].from",
+        ),
+        (
+            ("components", 0, "tiers"),
+            [{"from": "0", "rate": "0.05"}, {"from": "1", "rate": "0.02"}],
+            "components[0].tiers[1].rate",
+        ),
+        (("components", 1, "cap"), "0.9", "components[1].cap"),
+        (("components", 1, "threshold"), "1", "components[1].threshold"),
+        (("components", 1, "basis"), "no_such_kpi", "components[1].basis"),
+        (("components", 0, "kpi"), "win_rate", "components[0].kpi"),
+        (("components", 1, "key"), "rev", "components[1].key"),
+    ],
+)
+async def test_a_plan_that_breaks_a_rule_is_refused_naming_the_field(
+    clocked: Clocked, path: tuple[Any, ...], value: Any, field: str
+) -> None:
+    s, _clock = clocked
+    resp = await s.client.post("/v1/incentive-plans", json=broken(path, value), headers=s.auth())
+    assert resp.status_code == 422, resp.text
+    assert [f["field"] for f in resp.json()["error"]["fields"]] == [field]
+    assert (await s.client.get("/v1/incentive-plans", headers=s.auth())).json()["plans"] == []
+
+
+async def test_negative_rates_and_unknown_component_types_are_422(clocked: Clocked) -> None:
+    s, _clock = clocked
+    for plan in (
+        broken(("components", 0, "tiers"), [{"from": "0", "rate": "-0.01"}]),
+        broken(("components", 1, "type"), "lottery"),
+        broken(("components", 1, "amount"), "1e400"),
+    ):
+        resp = await s.client.post("/v1/incentive-plans", json=plan, headers=s.auth())
+        assert resp.status_code == 422, resp.text
+        assert any("components" in f["field"] for f in resp.json()["error"]["fields"]), resp.text
+
+
+async def make_key(s: Stack, scopes: list[str]) -> str:
+    key = generate_key()
+    async with s.db.transaction() as session:
+        await tenant_repo.add_key(
+            session,
+            tenant_id=s.settings.default_tenant,
+            key=key,
+            name="t",
+            scopes=scopes,
+            now=s.now(),
+        )
+    return key.plaintext
+
+
+async def test_plans_are_versioned_and_reads_take_the_version_in_force(clocked: Clocked) -> None:
+    s, clock = clocked
+    reader = await make_key(s, ["read"])
+    denied = await s.client.post("/v1/incentive-plans", json=PLAN, headers=s.auth(reader))
+    assert denied.status_code == 403
+    clock.set(datetime.fromisoformat("2026-12-01T09:00:00+08:00"))
+    created = await s.client.post("/v1/incentive-plans", json=PLAN, headers=s.auth())
+    assert created.status_code == 201, created.text
+    again = await s.client.post("/v1/incentive-plans", json=PLAN, headers=s.auth())
+    assert again.status_code == 409
+    resp = await s.client.post(
+        "/v1/incentive-assignments",
+        json={"plan": "am", "role": "account_manager", "valid_from": "2026-12-01"},
+        headers=s.auth(),
+    )
+    assert resp.status_code == 201, resp.text
+    await s.client.post(
+        "/v1/targets",
+        json={"kpi": "revenue", "scope": "rep:r1", "period": "2026-12", "target": "100000"},
+        headers=s.auth(),
+    )
+    deal = {
+        "event_id": "d1",
+        "type": "deal",
+        "occurred_at": "2026-12-02T10:00:00+08:00",
+        "rep_id": "r1",
+        "stage": "won",
+        "amount": "120000",
+    }
+    clock.set(datetime.fromisoformat("2026-12-02T12:00:00+08:00"))
+    assert (await s.post_events([deal])).status_code == 202
+    await s.wait_scored()
+
+    # A revision on the 5th: retroactive 3% / 6%. Reads as of the 4th keep version 1.
+    clock.set(datetime.fromisoformat("2026-12-05T09:00:00+08:00"))
+    revision = {k: v for k, v in PLAN.items() if k != "key"}
+    revision["components"] = deepcopy(PLAN["components"])
+    revision["components"][0]["tiers"] = [
+        {"from": "0", "rate": "0.03"},
+        {"from": "1", "rate": "0.06"},
+    ]
+    no_reason = await s.client.put("/v1/incentive-plans/am", json=revision, headers=s.auth())
+    assert no_reason.status_code == 422
+    revised = await s.client.put(
+        "/v1/incentive-plans/am", json={**revision, "reason": "Q4 push"}, headers=s.auth()
+    )
+    assert revised.status_code == 200, revised.text
+    assert revised.json()["current_version"] == 2
+    clock.set(TODAY)
+    full = (await s.client.get("/v1/incentive-plans/am", headers=s.auth())).json()
+    assert [(v["version"], v["reason"]) for v in full["versions"]] == [(1, ""), (2, "Q4 push")]
+
+    async def commission(**params: str) -> tuple[int, Decimal]:
+        resp = await s.client.get(
+            "/v1/earnings",
+            params={"scope": "rep:r1", "period": "2026-12", **params},
+            headers=s.auth(),
+        )
+        assert resp.status_code == 200, resp.text
+        (rep,) = resp.json()["reps"]
+        line = next(ln for ln in rep["lines"] if ln["component"] == "rev")
+        return line["version"], Decimal(line["amount"])
+
+    # Retroactive: the reached tier's rate on everything (120,000 at 120% attainment).
+    assert await commission() == (2, Decimal("7200.00"))
+    assert await commission(as_of="2026-12-04T12:00:00+08:00") == (1, Decimal("6000.00"))
+    # Before the deal was known: nothing earned yet under version 1.
+    assert await commission(as_of="2026-12-02T11:00:00+08:00") == (1, Decimal("0.00"))
+
+    # Bad reads name their field.
+    for params, field in (
+        ({"scope": "rep:r1", "period": "2026-Q4"}, "period"),
+        ({"scope": "rep:r1", "period": "2026-12", "as_of": "2026-12-04T12:00:00"}, "as_of"),
+        ({"scope": "nobody", "period": "2026-12"}, "scope"),
+    ):
+        resp = await s.client.get("/v1/earnings", params=params, headers=s.auth())
+        assert resp.status_code == 422, resp.text
+        assert resp.json()["error"]["fields"][0]["field"] == field
+    missing = await s.client.get(
+        "/v1/earnings", params={"scope": "rep:ghost", "period": "2026-12"}, headers=s.auth()
+    )
+    assert missing.status_code == 404
+
+
+async def test_assignments_name_a_rep_or_a_role_and_never_double_up(clocked: Clocked) -> None:
+    s, _clock = clocked
+    assert (
+        await s.client.post("/v1/incentive-plans", json=PLAN, headers=s.auth())
+    ).status_code == 201
+
+    async def assign(body: dict[str, Any]) -> Any:
+        return await s.client.post("/v1/incentive-assignments", json=body, headers=s.auth())
+
+    for body, field in (
+        ({"plan": "am", "valid_from": "2026-12-01"}, "rep"),
+        ({"plan": "am", "rep": "r1", "role": "x", "valid_from": "2026-12-01"}, "rep"),
+        ({"plan": "nope", "rep": "r1", "valid_from": "2026-12-01"}, "plan"),
+        ({"plan": "am", "rep": "ghost", "valid_from": "2026-12-01"}, "rep"),
+        (
+            {"plan": "am", "rep": "r1", "valid_from": "2026-12-01", "valid_to": "2026-12-01"},
+            "valid_to",
+        ),
+    ):
+        resp = await assign(body)
+        assert resp.status_code == 422, resp.text
+        assert resp.json()["error"]["fields"][0]["field"] == field
+    first = await assign(
+        {"plan": "am", "rep": "r1", "valid_from": "2026-12-01", "valid_to": "2026-12-16"}
+    )
+    assert first.status_code == 201, first.text
+    overlap = await assign({"plan": "am", "rep": "r1", "valid_from": "2026-12-15"})
+    assert overlap.status_code == 409
+    after = await assign({"plan": "am", "rep": "r1", "valid_from": "2026-12-16"})
+    assert after.status_code == 201
+    listed = (
+        await s.client.get("/v1/incentive-assignments", params={"rep": "r1"}, headers=s.auth())
+    ).json()
+    assert [(a["valid_from"], a["valid_to"]) for a in listed["assignments"]] == [
+        ("2026-12-01", "2026-12-16"),
+        ("2026-12-16", None),
+    ]
+    gone = await s.client.delete(
+        f"/v1/incentive-assignments/{first.json()['id']}", headers=s.auth()
+    )
+    assert gone.status_code == 204
+    again = await s.client.delete(
+        f"/v1/incentive-assignments/{first.json()['id']}", headers=s.auth()
+    )
+    assert again.status_code == 404
+    audit = (await s.client.get("/v1/audit", headers=s.auth())).json()
+    actions = [e["action"] for e in audit["items"]]
+    assert {"incentives.plan_create", "incentives.assign", "incentives.unassign"} <= set(actions)
