@@ -32,7 +32,7 @@ QUERY_NAMES = {
     "bindparam",
 }
 RUN_CALLS = {"execute", "scalar", "scalars", "stream", "stream_scalars"}
-READ_MODEL_REPOSITORIES = {"org.py", "rollups.py", "targets.py"}
+READ_MODEL_REPOSITORIES = {"org.py", "rollups.py", "targets.py", "incentives.py"}
 
 
 def _is_repository(path: Path) -> bool:

@@ -28,17 +28,11 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.shared.db.context import close_book, find_kpi, tenant_calendar
-from paceline.shared.db.models import Rep, RepMembership, Tenant
-from paceline.shared.db.models_history import FactAdjustment
-from paceline.shared.db.models_incentives import (
-    IncentiveAssignment,
-    IncentivePlan,
-    IncentivePlanVersion,
-)
+from paceline.shared.db.models import Tenant
+from paceline.shared.db.models_incentives import IncentiveAssignment
 from paceline.shared.kpi.calendar import WorkCalendar
 from paceline.shared.kpi.catalog import KpiDefinition
 from paceline.shared.kpi.incentives.earnings import (
@@ -53,10 +47,12 @@ from paceline.shared.kpi.incentives.earnings import (
     next_tiers,
     rep_earnings,
 )
-from paceline.shared.kpi.incentives.plans import Bonus, Commission, PlanBody, Pool, Spiff
+from paceline.shared.kpi.incentives.plans import Bonus, Commission, Pool, Spiff
 from paceline.shared.kpi.periods import Period, parse_period
 from paceline.shared.kpi.values import KpiValue
 from paceline.shared.money import from_units
+from paceline.shared.readmodel import incentives as incentives_repo
+from paceline.shared.readmodel import org
 from paceline.shared.readmodel import targets as targets_repo
 from paceline.shared.readmodel.evaluation import counted_days_end, is_additive
 from paceline.shared.readmodel.progress import kpi_value_for, values_by_rep
@@ -64,15 +60,6 @@ from paceline.shared.readmodel.scopes import Scope
 from paceline.shared.readmodel.templates import DEFAULT_TEMPLATE, find_template
 
 ZERO = Decimal(0)
-
-
-@dataclass(frozen=True, slots=True)
-class PlanInForce:
-    """A plan's version in force at a moment."""
-
-    key: str
-    version: int
-    body: PlanBody
 
 
 @dataclass(slots=True)
@@ -99,60 +86,7 @@ class MonthEarnings:
     elapsed: int
     total: int
     reps: dict[str, RepEarnings]
-    plans: dict[str, PlanInForce]
-
-
-async def plans_in_force(
-    session: AsyncSession, *, tenant_id: str, at: datetime
-) -> dict[str, PlanInForce]:
-    """Every plan's version in force at ``at`` (plans created later are absent)."""
-    rows = await session.scalars(
-        select(IncentivePlanVersion)
-        .where(
-            IncentivePlanVersion.tenant_id == tenant_id,
-            IncentivePlanVersion.recorded_at <= at,
-        )
-        .order_by(IncentivePlanVersion.plan_key, IncentivePlanVersion.version)
-    )
-    out: dict[str, PlanInForce] = {}
-    for v in rows:  # ascending versions: the last one wins
-        out[v.plan_key] = PlanInForce(v.plan_key, v.version, PlanBody.model_validate(v.body))
-    return out
-
-
-async def plan_version(
-    session: AsyncSession, *, tenant_id: str, key: str, version: int
-) -> PlanInForce | None:
-    """One stored version of a plan."""
-    row = await session.get(IncentivePlanVersion, (tenant_id, key, version))
-    if row is None:
-        return None
-    return PlanInForce(key, version, PlanBody.model_validate(row.body))
-
-
-async def plan_keys(session: AsyncSession, *, tenant_id: str) -> list[str]:
-    """The keys of the tenant's plans."""
-    rows = await session.scalars(
-        select(IncentivePlan.key).where(IncentivePlan.tenant_id == tenant_id)
-    )
-    return list(rows.all())
-
-
-async def assignments_in(
-    session: AsyncSession, *, tenant_id: str, start: date, end: date
-) -> list[IncentiveAssignment]:
-    """The assignments that cover any day of [start, end)."""
-    a = IncentiveAssignment
-    rows = await session.scalars(
-        select(a)
-        .where(
-            a.tenant_id == tenant_id,
-            a.valid_from < end,
-            or_(a.valid_to.is_(None), a.valid_to > start),
-        )
-        .order_by(a.id)
-    )
-    return list(rows.all())
+    plans: dict[str, incentives_repo.PlanInForce]
 
 
 def plan_days(
@@ -186,74 +120,6 @@ def plan_days(
             open_runs.setdefault(key, day)
         day += timedelta(days=1)
     return sorted(runs, key=lambda r: (r[1], r[0]))
-
-
-async def _teams_of(
-    session: AsyncSession, *, tenant_id: str, reps: Sequence[str], day: date
-) -> dict[str, str]:
-    """Each rep's team on ``day`` (the last membership begun by then)."""
-    m = RepMembership
-    rows = await session.execute(
-        select(m.rep_id, m.team_id, m.valid_from)
-        .where(
-            m.tenant_id == tenant_id,
-            m.rep_id.in_(list(reps)),
-            m.valid_from <= day,
-            or_(m.valid_to.is_(None), m.valid_to > day),
-        )
-        .order_by(m.valid_from)
-    )
-    return {rep: team for rep, team, _vf in rows.all()}
-
-
-async def _team_members(
-    session: AsyncSession, *, tenant_id: str, teams: Sequence[str], start: date, end: date
-) -> dict[str, set[str]]:
-    m = RepMembership
-    rows = await session.execute(
-        select(m.team_id, m.rep_id).where(
-            m.tenant_id == tenant_id,
-            m.team_id.in_(list(teams)),
-            m.valid_from < end,
-            or_(m.valid_to.is_(None), m.valid_to > start),
-        )
-    )
-    out: dict[str, set[str]] = defaultdict(set)
-    for team, rep in rows.all():
-        out[team].add(rep)
-    return out
-
-
-async def _adjustments(
-    session: AsyncSession,
-    *,
-    tenant_id: str,
-    kpi: str,
-    reps: Sequence[str],
-    start: date,
-    end: date,
-    known: datetime | None,
-) -> list[tuple[str, str, date, int, int]]:
-    """Adjustments of a KPI booked into [start, end): (rep, source month, booked day,
-    units, count)."""
-    a = FactAdjustment
-    conds = [
-        a.tenant_id == tenant_id,
-        a.kpi == kpi,
-        a.kind == "adjust",
-        a.measure == 0,
-        a.booked_day >= start,
-        a.booked_day < end,
-        a.rep_id.in_(list(reps)),
-    ]
-    if known is not None:
-        conds.append(a.known_at <= known)
-    rows = await session.execute(
-        select(a.rep_id, a.source_period, a.booked_day, func.sum(a.value), func.count())
-        .where(*conds)
-        .group_by(a.rep_id, a.source_period, a.booked_day)
-    )
-    return [(r, s, d, int(v or 0), int(n or 0)) for r, s, d, v, n in rows.all() if d is not None]
 
 
 def _figure(
@@ -312,26 +178,26 @@ async def read_earnings(
     calendar = calendar or await tenant_calendar(session, tenant=tenant)
     tz = ZoneInfo(tenant.timezone)
     end = counted_days_end(period, as_of, tz)
-    plans = await plans_in_force(session, tenant_id=tenant.id, at=known or as_of)
-    assignments = await assignments_in(
+    plans = await incentives_repo.plans_in_force(session, tenant_id=tenant.id, at=known or as_of)
+    assignments = await incentives_repo.assignments_in(
         session, tenant_id=tenant.id, start=period.start, end=period.end
     )
     month_days = (period.end - period.start).days
     reps = sorted(set(reps))
-    team_of = await _teams_of(
+    team_of = await incentives_repo.teams_on(
         session, tenant_id=tenant.id, reps=reps, day=max(period.start, end - timedelta(days=1))
     )
     # Pools are split among the team's reps on the plan: read those teams' members too.
     pooled_teams = sorted({team_of[r] for r in reps if r in team_of})
     everyone = set(reps)
     if any(isinstance(c, Pool) for p in plans.values() for c in p.body.components):
-        members = await _team_members(
+        members = await incentives_repo.team_members(
             session, tenant_id=tenant.id, teams=pooled_teams, start=period.start, end=period.end
         )
         for team in pooled_teams:
             everyone |= members.get(team, set())
         team_of.update(
-            await _teams_of(
+            await incentives_repo.teams_on(
                 session,
                 tenant_id=tenant.id,
                 reps=sorted(everyone - set(team_of)),
@@ -339,14 +205,7 @@ async def read_earnings(
             )
         )
     all_reps = sorted(everyone)
-    roles = {
-        rid: role
-        for rid, role in (
-            await session.execute(
-                select(Rep.id, Rep.role).where(Rep.tenant_id == tenant.id, Rep.id.in_(all_reps))
-            )
-        ).all()
-    }
+    roles = await org.rep_roles(session, tenant_id=tenant.id, rep_ids=all_reps)
     segments: dict[str, list[Segment]] = {}
     for rep in all_reps:
         runs = plan_days(
@@ -446,7 +305,7 @@ async def read_earnings(
     adjustments: dict[str, list[Adjustment]] = {r: [] for r in all_reps}
     for key in sorted(commission_kpis):
         kpi = kpis[key]
-        adj_rows = await _adjustments(
+        adj_rows = await incentives_repo.adjustments_booked(
             session,
             tenant_id=tenant.id,
             kpi=key,

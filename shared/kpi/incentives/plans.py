@@ -207,10 +207,6 @@ def _curve_findings(c: Curve, at: str) -> Iterable[FieldError]:
         yield FieldError(f"{at}.threshold_payout", "must not exceed the payout at target (1)")
     if c.stretch_payout is not None and c.stretch_payout < 1:
         yield FieldError(f"{at}.stretch_payout", "must not be below the payout at target (1)")
-    if c.stretch_payout is not None and c.stretch is None:
-        yield FieldError(f"{at}.stretch", "is needed with stretch_payout")
-    if c.threshold_payout is not None and c.threshold is None:
-        yield FieldError(f"{at}.threshold", "is needed with threshold_payout")
     if c.cap is not None:
         floor = max(
             Decimal(1),
