@@ -1,4 +1,4 @@
-"""incentives: plans and versions, assignments, statements
+"""incentives: plans and versions, assignments, statements; reps' roles over time
 
 Revision ID: 0009
 Revises: 0008
@@ -100,7 +100,32 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        "rep_roles",
+        sa.Column("id", _ID, autoincrement=True, nullable=False),
+        sa.Column("tenant_id", sa.String(length=64), nullable=False),
+        sa.Column("rep_id", sa.String(length=200), nullable=False),
+        sa.Column("role", sa.String(length=100), nullable=True),
+        sa.Column("valid_from", sa.Date(), nullable=False),
+        sa.Column("valid_to", sa.Date(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_rep_roles")),
+    )
+    with op.batch_alter_table("rep_roles", schema=None) as batch_op:
+        batch_op.create_index("ix_rep_roles_tenant_rep", ["tenant_id", "rep_id"], unique=False)
+    # Every rep's role so far applies to all their history (as a first team does).
+    op.execute(
+        "INSERT INTO rep_roles (tenant_id, rep_id, role, valid_from) "
+        "SELECT tenant_id, id, role, DATE '1970-01-01' FROM reps"
+        if op.get_bind().dialect.name == "postgresql"
+        else "INSERT INTO rep_roles (tenant_id, rep_id, role, valid_from) "
+        "SELECT tenant_id, id, role, '1970-01-01' FROM reps"
+    )
+
+
 def downgrade() -> None:
+    with op.batch_alter_table("rep_roles", schema=None) as batch_op:
+        batch_op.drop_index("ix_rep_roles_tenant_rep")
+    op.drop_table("rep_roles")
     op.drop_table("incentive_statements")
     with op.batch_alter_table("incentive_assignments", schema=None) as batch_op:
         batch_op.drop_index("ix_incentive_assignments_tenant")

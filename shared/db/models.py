@@ -111,6 +111,21 @@ class RepMembership(Base):
     valid_to: Mapped[date | None] = mapped_column(Date, nullable=True)
 
 
+class RepRoleSpan(Base):
+    """Which role a rep had, from ``valid_from`` until ``valid_to`` (exclusive): incentive
+    plans assigned by role follow a role change from its day on."""
+
+    __tablename__ = "rep_roles"
+    __table_args__ = (Index("ix_rep_roles_tenant_rep", "tenant_id", "rep_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(TENANT_ID))
+    rep_id: Mapped[str] = mapped_column(String(EXT_ID))
+    role: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date, nullable=True)
+
+
 class Event(Base):
     """Every accepted event, once per (tenant, source, event_id): the idempotency record."""
 

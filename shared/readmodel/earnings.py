@@ -89,6 +89,18 @@ class MonthEarnings:
     plans: dict[str, incentives_repo.PlanInForce]
 
 
+def role_on(
+    history: Sequence[tuple[str | None, date, date | None]], day: date, current: str | None
+) -> str | None:
+    """A rep's role on a day from their role history (the current role without one)."""
+    if not history:
+        return current
+    for role, lo, hi in history:
+        if lo <= day and (hi is None or day < hi):
+            return role
+    return None
+
+
 def plan_days(
     *,
     rep: str,
@@ -96,11 +108,13 @@ def plan_days(
     assignments: Sequence[IncentiveAssignment],
     start: date,
     end: date,
+    roles: Sequence[tuple[str | None, date, date | None]] = (),
 ) -> list[tuple[str, date, date]]:
     """The rep's plans on the days of [start, end) as runs (plan, from, to): on each day
-    the plans of the rep's own assignments, or else of the rep's role's."""
+    the plans of the rep's own assignments, or else of the role the rep had that day
+    (``roles``: the rep's role history; ``role`` without one)."""
     own = [a for a in assignments if a.rep_id == rep]
-    by_role = [a for a in assignments if a.rep_id is None and role and a.role == role]
+    by_role = [a for a in assignments if a.rep_id is None and a.role is not None]
     runs: list[tuple[str, date, date]] = []
     open_runs: dict[str, date] = {}
     day = start
@@ -112,7 +126,8 @@ def plan_days(
                 return a.valid_from <= d and (a.valid_to is None or d < a.valid_to)
 
             mine = {a.plan_key for a in own if covers(a)}
-            today = mine or {a.plan_key for a in by_role if covers(a)}
+            held = role_on(roles, day, role)
+            today = mine or {a.plan_key for a in by_role if held and a.role == held and covers(a)}
         for key in list(open_runs):
             if key not in today:
                 runs.append((key, open_runs.pop(key), day))
@@ -206,11 +221,13 @@ async def read_earnings(
         )
     all_reps = sorted(everyone)
     roles = await org.rep_roles(session, tenant_id=tenant.id, rep_ids=all_reps)
+    role_history = await org.role_history(session, tenant_id=tenant.id, rep_ids=all_reps)
     segments: dict[str, list[Segment]] = {}
     for rep in all_reps:
         runs = plan_days(
             rep=rep,
             role=roles.get(rep),
+            roles=role_history.get(rep, ()),
             assignments=assignments,
             start=period.start,
             end=period.end,

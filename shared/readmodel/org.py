@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from paceline.shared.db.models import Rep, RepMembership, Team
+from paceline.shared.db.models import Rep, RepMembership, RepRoleSpan, Team
 from paceline.shared.errors import NotFound
 from paceline.shared.readmodel.scopes import Scope, subtree
 
@@ -83,3 +84,18 @@ async def memberships(session: AsyncSession, *, tenant_id: str) -> list[RepMembe
         .order_by(RepMembership.rep_id, RepMembership.valid_from)
     )
     return list(rows.all())
+
+
+async def role_history(
+    session: AsyncSession, *, tenant_id: str, rep_ids: Sequence[str]
+) -> dict[str, list[tuple[str | None, date, date | None]]]:
+    """Each rep's roles over time: (role, from, to exclusive or None), oldest first."""
+    rows = await session.execute(
+        select(RepRoleSpan.rep_id, RepRoleSpan.role, RepRoleSpan.valid_from, RepRoleSpan.valid_to)
+        .where(RepRoleSpan.tenant_id == tenant_id, RepRoleSpan.rep_id.in_(list(rep_ids)))
+        .order_by(RepRoleSpan.rep_id, RepRoleSpan.valid_from, RepRoleSpan.id)
+    )
+    out: dict[str, list[tuple[str | None, date, date | None]]] = {}
+    for rep, role, lo, hi in rows.all():
+        out.setdefault(rep, []).append((role, lo, hi))
+    return out

@@ -8,7 +8,7 @@ from datetime import date
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from paceline.shared.db.models import Rep, RepMembership
+from paceline.shared.db.models import Rep, RepMembership, RepRoleSpan
 from paceline.shared.db.models_incentives import (
     IncentiveAssignment,
     IncentivePlan,
@@ -100,7 +100,8 @@ async def reps_in(
 async def reps_with_plans(
     session: AsyncSession, *, tenant_id: str, start: date, end: date
 ) -> list[str]:
-    """Reps with a plan on any day of [start, end): assigned by id, or by their role."""
+    """Reps with a plan on any day of [start, end): assigned by id, or by a role they
+    have or had on one of those days."""
     a = IncentiveAssignment
     rows = (
         await session.execute(
@@ -118,6 +119,16 @@ async def reps_with_plans(
             select(Rep.id).where(Rep.tenant_id == tenant_id, Rep.role.in_(sorted(roles)))
         )
         reps |= set(found.all())
+        r = RepRoleSpan
+        held = await session.scalars(
+            select(r.rep_id).where(
+                r.tenant_id == tenant_id,
+                r.role.in_(sorted(roles)),
+                r.valid_from < end,
+                or_(r.valid_to.is_(None), r.valid_to > start),
+            )
+        )
+        reps |= set(held.all())
     return sorted(reps)
 
 

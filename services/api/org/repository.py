@@ -8,7 +8,7 @@ from datetime import date
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from paceline.shared.db.models import Rep, RepMembership, Team
+from paceline.shared.db.models import Rep, RepMembership, RepRoleSpan, Team
 
 
 async def teams(session: AsyncSession, *, tenant_id: str) -> list[Team]:
@@ -44,3 +44,26 @@ async def close_membership(session: AsyncSession, *, membership_id: int, valid_t
 async def delete_membership(session: AsyncSession, *, membership: RepMembership) -> None:
     """Remove a membership that never took effect."""
     await session.delete(membership)
+
+
+async def role_spans(
+    session: AsyncSession, *, tenant_id: str, rep_ids: Sequence[str] | None = None
+) -> list[RepRoleSpan]:
+    """The role spans of a tenant's reps (or of some), oldest first."""
+    stmt = select(RepRoleSpan).where(RepRoleSpan.tenant_id == tenant_id)
+    if rep_ids is not None:
+        stmt = stmt.where(RepRoleSpan.rep_id.in_(list(rep_ids)))
+    stmt = stmt.order_by(RepRoleSpan.rep_id, RepRoleSpan.valid_from, RepRoleSpan.id)
+    return list((await session.scalars(stmt)).all())
+
+
+async def close_role_span(session: AsyncSession, *, span_id: int, valid_to: date) -> None:
+    """End a role span."""
+    await session.execute(
+        update(RepRoleSpan).where(RepRoleSpan.id == span_id).values(valid_to=valid_to)
+    )
+
+
+async def delete_role_span(session: AsyncSession, *, span: RepRoleSpan) -> None:
+    """Remove a role span (a back-dated change replaces it)."""
+    await session.delete(span)

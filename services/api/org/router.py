@@ -29,7 +29,10 @@ TeamId = Annotated[str, Path(min_length=1, max_length=200)]
 RepId = Annotated[str, Path(min_length=1, max_length=200)]
 EffectiveFrom = Annotated[
     date | None,
-    Query(description="First tenant-local day a team change applies (default today)."),
+    Query(
+        description="First tenant-local day a team or role change applies (default today); "
+        "incentive plans assigned by role follow the role from that day."
+    ),
 ]
 
 
@@ -159,7 +162,7 @@ async def put_rep(
     audit: AuditDep,
     effective_from: EffectiveFrom = None,
 ) -> RepOut:
-    """Create or update one rep; a team change applies from ``effective_from``."""
+    """Create or update one rep; a team or role change applies from ``effective_from``."""
     before = await _rep_or_none(session, principal.tenant_id, rep_id)
     out = await service.put_rep(
         session,

@@ -44,8 +44,9 @@ class OrgIn(BaseModel):
     effective_from: date | None = Field(
         default=None,
         description=(
-            "The first day on which team moves in this chart apply (tenant-local). "
-            "Default: today. A rep's first team applies to all their history."
+            "The first day on which team moves and role changes in this chart apply "
+            "(tenant-local). Default: today. A rep's first team and role apply to all their "
+            "history."
         ),
     )
 

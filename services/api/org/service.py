@@ -26,7 +26,7 @@ from paceline.api.org.schemas import (
     TeamOut,
 )
 from paceline.shared.db.lifecycle import resolve_alerts
-from paceline.shared.db.models import Rep, RepMembership, Team
+from paceline.shared.db.models import Rep, RepMembership, RepRoleSpan, Team
 from paceline.shared.errors import Conflict, FieldError, InvalidInput, NotFound
 
 # The start of a rep's first membership when no effective date is given.
@@ -123,6 +123,31 @@ async def _set_team(
     return True
 
 
+async def _set_role(
+    session: AsyncSession,
+    *,
+    tenant_id: str,
+    rep_id: str,
+    role: str | None,
+    spans: list[RepRoleSpan],
+    effective_from: date | None,
+    today: date,
+) -> None:
+    """Record a rep's role from a day on (the first role applies to all history), so that
+    incentive plans assigned by role follow a role change from its day."""
+    open_span = next((s for s in reversed(spans) if s.valid_to is None), None)
+    if open_span is not None and open_span.role == role:
+        return
+    start = effective_from or (BEGINNING if not spans else today)
+    for span in list(spans):
+        if span.valid_from >= start:
+            await repo.delete_role_span(session, span=span)
+        elif span.valid_to is None or span.valid_to > start:
+            await repo.close_role_span(session, span_id=span.id, valid_to=start)
+    session.add(RepRoleSpan(tenant_id=tenant_id, rep_id=rep_id, role=role, valid_from=start))
+    await session.flush()
+
+
 async def get_org(session: AsyncSession, *, tenant_id: str) -> OrgOut:
     """The current org chart."""
     ms: dict[str, list[RepMembership]] = defaultdict(list)
@@ -177,6 +202,9 @@ async def replace_org(
     ms: dict[str, list[RepMembership]] = defaultdict(list)
     for m in await repo.memberships(session, tenant_id=tenant_id):
         ms[m.rep_id].append(m)
+    roles: dict[str, list[RepRoleSpan]] = defaultdict(list)
+    for span in await repo.role_spans(session, tenant_id=tenant_id):
+        roles[span.rep_id].append(span)
     for r_in in org.reps:
         r = reps.get(r_in.id)
         if r is None:
@@ -195,6 +223,15 @@ async def replace_org(
         elif (r.name, r.role, r.active) != (r_in.name, r_in.role, True):
             r.name, r.role, r.active, r.updated_at = r_in.name, r_in.role, True, now
             changes.reps_updated += 1
+        await _set_role(
+            session,
+            tenant_id=tenant_id,
+            rep_id=r_in.id,
+            role=r_in.role,
+            spans=roles[r_in.id],
+            effective_from=org.effective_from,
+            today=today,
+        )
         moved = await _set_team(
             session,
             tenant_id=tenant_id,
@@ -356,6 +393,15 @@ async def put_rep(
         row.name, row.role, row.active, row.updated_at = rep.name, rep.role, True, now
     await resolve_alerts(
         session, tenant_id=tenant_id, dedup_keys=[f"unknown_rep:{rep_id}"], now=now
+    )
+    await _set_role(
+        session,
+        tenant_id=tenant_id,
+        rep_id=rep_id,
+        role=rep.role,
+        spans=await repo.role_spans(session, tenant_id=tenant_id, rep_ids=[rep_id]),
+        effective_from=effective_from,
+        today=today,
     )
     history = await repo.memberships(session, tenant_id=tenant_id, rep_ids=[rep_id])
     await _set_team(

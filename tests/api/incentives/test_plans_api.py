@@ -250,3 +250,66 @@ async def test_assignments_name_a_rep_or_a_role_and_never_double_up(clocked: Clo
     audit = (await s.client.get("/v1/audit", headers=s.auth())).json()
     actions = [e["action"] for e in audit["items"]]
     assert {"incentives.plan_create", "incentives.assign", "incentives.unassign"} <= set(actions)
+
+
+async def test_a_role_change_mid_month_moves_the_rep_to_the_roles_plan_pro_rata(
+    clocked: Clocked,
+) -> None:
+    s, clock = clocked
+    clock.set(datetime.fromisoformat("2026-11-20T09:00:00+08:00"))
+    assert (
+        await s.client.post("/v1/incentive-plans", json=PLAN, headers=s.auth())
+    ).status_code == 201
+    channel = {
+        "key": "cm",
+        "name_zh": "渠道",
+        "name_en": "Channel",
+        "components": [
+            {
+                "type": "bonus",
+                "key": "fixed",
+                "basis": "revenue",
+                "amount": "3100",
+                "threshold": "0",
+                "threshold_payout": "1",
+                "cap": "1",
+            }
+        ],
+    }
+    assert (
+        await s.client.post("/v1/incentive-plans", json=channel, headers=s.auth())
+    ).status_code == 201
+    for plan, role in (("am", "account_manager"), ("cm", "channel_manager")):
+        resp = await s.client.post(
+            "/v1/incentive-assignments",
+            json={"plan": plan, "role": role, "valid_from": "2026-11-01"},
+            headers=s.auth(),
+        )
+        assert resp.status_code == 201, resp.text
+    target = {"kpi": "revenue", "scope": "rep:r1", "period": "2026-12", "target": "1000"}
+    assert (await s.client.post("/v1/targets", json=target, headers=s.auth())).status_code == 201
+    # Ann becomes a channel manager from 11 December on.
+    clock.set(TODAY)
+    resp = await s.client.put(
+        "/v1/reps/r1",
+        params={"effective_from": "2026-12-11"},
+        json={"id": "r1", "name": "Ann", "team_id": "north", "role": "channel_manager"},
+        headers=s.auth(),
+    )
+    assert resp.status_code == 200, resp.text
+    earnings = await s.client.get(
+        "/v1/earnings", params={"scope": "rep:r1", "period": "2026-12"}, headers=s.auth()
+    )
+    (ann,) = earnings.json()["reps"]
+    assert [(p["plan"], p["start"], p["end"], p["share"]) for p in ann["plans"]] == [
+        ("am", "2026-12-01", "2026-12-11", "0.3226"),
+        ("cm", "2026-12-11", "2027-01-01", "0.6774"),
+    ]
+    # cm's bonus pays 100% whatever the attainment: 3,100 × 21/31.
+    fixed = next(ln for ln in ann["lines"] if ln["component"] == "fixed")
+    assert Decimal(fixed["amount"]) == Decimal("2100.00")
+    # November is all account manager.
+    november = await s.client.get(
+        "/v1/earnings", params={"scope": "rep:r1", "period": "2026-11"}, headers=s.auth()
+    )
+    assert [p["plan"] for p in november.json()["reps"][0]["plans"]] == ["am"]
