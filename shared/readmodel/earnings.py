@@ -3,7 +3,7 @@
 For a month and a set of reps, :func:`read_earnings` reads
 
 - the plan versions in force at the knowledge cut (``known``, or ``as_of`` for a live
-  read) and the assignments, and cuts each rep's month into plan segments (a rep's own
+  read) and the assignments made by then, and cuts each rep's month into plan segments (a rep's own
   assignment wins over the role's on the days it covers; a rep may be on several plans
   at once; each segment's share is its days over the month's days);
 - the KPI figures the plans read, period to date (the days begun before ``as_of``), with
@@ -195,7 +195,7 @@ async def read_earnings(
     end = counted_days_end(period, as_of, tz)
     plans = await incentives_repo.plans_in_force(session, tenant_id=tenant.id, at=known or as_of)
     assignments = await incentives_repo.assignments_in(
-        session, tenant_id=tenant.id, start=period.start, end=period.end
+        session, tenant_id=tenant.id, start=period.start, end=period.end, known=known
     )
     month_days = (period.end - period.start).days
     reps = sorted(set(reps))

@@ -48,18 +48,20 @@ async def plans_in_force(
 
 
 async def assignments_in(
-    session: AsyncSession, *, tenant_id: str, start: date, end: date
+    session: AsyncSession,
+    *,
+    tenant_id: str,
+    start: date,
+    end: date,
+    known: datetime | None = None,
 ) -> list[IncentiveAssignment]:
-    """The assignments that cover any day of [start, end)."""
+    """The assignments that cover any day of [start, end) (made by ``known``, if given)."""
     a = IncentiveAssignment
+    conds = [a.tenant_id == tenant_id, a.valid_from < end]
+    if known is not None:
+        conds.append(a.created_at <= known)
     rows = await session.scalars(
-        select(a)
-        .where(
-            a.tenant_id == tenant_id,
-            a.valid_from < end,
-            or_(a.valid_to.is_(None), a.valid_to > start),
-        )
-        .order_by(a.id)
+        select(a).where(*conds, or_(a.valid_to.is_(None), a.valid_to > start)).order_by(a.id)
     )
     return list(rows.all())
 
