@@ -340,22 +340,33 @@ def _records_href(kpi: str, rep: str, start: date | None, end: date | None) -> s
     return f"/v1/facts/records?{query}"
 
 
-def line_out(line: Line, *, rep: str, counted_end: date | None = None) -> LineOut:
-    """An engine line as the API shows it, with where its facts are."""
+def _records_of(
+    line: Line, rep: str, start: date | None, end: date | None, period: str
+) -> str | None:
+    if line.kind in ("clawback", "true_up") and line.source_period is not None:
+        query = urlencode(
+            {"period": period, "source_period": line.source_period, "kpi": line.basis, "rep": rep}
+        )
+        return f"/v1/adjustments?{query}"
+    if line.kind in ("commission", "spiff"):
+        return _records_href(line.basis, rep, start, end)
+    return None
+
+
+def line_out(line: Line, *, rep: str, period: str, counted_end: date | None = None) -> LineOut:
+    """An engine line as the API shows it, with where its facts are: the records behind a
+    commission or spiff, the adjustments behind a clawback."""
     facts = None
     if line.basis != "scorecard":
         start, end = line.start, line.end
         if end is not None and counted_end is not None:
             end = min(end, counted_end)
-        scope_rep = rep
         facts = FactsRef(
             kpi=line.basis,
-            rep=scope_rep,
+            rep=rep,
             start=start,
             end=end,
-            records=_records_href(line.basis, scope_rep, start, end)
-            if line.kind in ("commission", "spiff")
-            else None,
+            records=_records_of(line, rep, start, end, period),
         )
     return LineOut(
         kind=line.kind,
@@ -457,7 +468,10 @@ def _rep_out(
         projected=r.projected.total,
         score=_q(r.earned.score),
         components=_components(r.earned, r.projected),
-        lines=[line_out(ln, rep=rep, counted_end=month.end) for ln in r.earned.lines],
+        lines=[
+            line_out(ln, rep=rep, period=month.period.key, counted_end=month.end)
+            for ln in r.earned.lines
+        ],
         next_tiers=nexts,
     )
 
@@ -599,7 +613,7 @@ async def what_if(
         projected=r.projected.total,
         projected_with=r.projected.total + gain,
         components=_components(with_deals, r.projected),
-        lines=[line_out(ln, rep=body.rep) for ln in with_deals.lines],
+        lines=[line_out(ln, rep=body.rep, period=period.key) for ln in with_deals.lines],
         message=text.both("what_if", locale_params),
     )
 

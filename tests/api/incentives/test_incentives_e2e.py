@@ -448,6 +448,11 @@ async def test_a_month_of_every_component_equals_the_hand_computation(
     assert [(c["component"], c["source_period"], Decimal(c["amount"])) for c in claw] == [
         ("rev", "2026-12", Decimal("-1461.54"))
     ]
+    assert claw[0]["facts"]["records"] == (
+        "/v1/adjustments?period=2027-01&source_period=2026-12&kpi=revenue&rep=r1"
+    )
+    adjustments = await _ok(await s.client.get(claw[0]["facts"]["records"], headers=s.auth()))
+    assert [Decimal(a["value"]) for a in adjustments["items"]] == [Decimal("-50000")]
     january_commission = next(ln for ln in ann_jan["lines"] if ln["kind"] == "commission")
     assert Decimal(january_commission["amount"]) == 0  # the reversal is not priced twice
     # December as closed does not move.
