@@ -19,6 +19,9 @@ from paceline.shared.db import tenants as tenant_repo
 from tests.conftest import Clocked
 from tests.support import Stack
 
+# Every read here is at the pinned clock or an explicit as_of: run again at faked dates.
+pytestmark = pytest.mark.dates
+
 TODAY = datetime.fromisoformat("2026-12-10T10:00:00+08:00")
 ORG: dict[str, Any] = {
     "teams": [{"id": "north", "name": "North"}],
