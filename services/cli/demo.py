@@ -55,7 +55,7 @@ from paceline.shared.db.context import tenant_calendar
 from paceline.shared.db.models import Tenant
 from paceline.shared.eventlog import EventLog
 from paceline.shared.kpi.calendar import WorkCalendar
-from paceline.shared.kpi.periods import period_of
+from paceline.shared.kpi.periods import Period, period_of
 from paceline.shared.readmodel import targets as targets_repo
 from paceline.shared.runtime import Runtime
 from paceline.shared.settings import Settings
@@ -867,6 +867,167 @@ async def plan_targets(runtime: Runtime, *, tenant_id: str) -> int:
     return made
 
 
+# The incentive plans (激励方案), assigned by role from the start of the plan year: account
+# managers earn tiered commission on revenue, an attainment bonus gated on 回款率, a spiff
+# per new customer in the reference month and a share of their team's pool; channel
+# managers earn on payments collected and their scorecard; presales on their scorecard.
+INCENTIVE_PLANS: list[dict[str, Any]] = [
+    {
+        "key": "am",
+        "role": "account_manager",
+        "name_zh": "客户经理激励",
+        "name_en": "Account managers",
+        "components": [
+            {
+                "type": "commission",
+                "key": "rev",
+                "kpi": "revenue",
+                "mode": "marginal",
+                "tiers": [
+                    {"from": "0", "rate": "0.02"},
+                    {"from": "1", "rate": "0.05"},
+                    {"from": "1.2", "rate": "0.08"},
+                ],
+            },
+            {
+                "type": "bonus",
+                "key": "attain",
+                "basis": "revenue",
+                "amount": "10000",
+                "threshold": "0.8",
+                "threshold_payout": "0.5",
+                "stretch": "1.2",
+                "stretch_payout": "1.5",
+                "cap": "2",
+            },
+            {"type": "gate", "key": "collect", "kpi": "collection_rate", "min": "0.8"},
+            # "spiff": added with the reference month's days (:func:`incentive_plans`).
+            {
+                "type": "pool",
+                "key": "teampool",
+                "basis": "revenue",
+                "amount": "15000",
+                "split": "attainment",
+            },
+        ],
+    },
+    {
+        "key": "cm",
+        "role": "channel_manager",
+        "name_zh": "渠道经理激励",
+        "name_en": "Channel managers",
+        "components": [
+            {
+                "type": "commission",
+                "key": "collected",
+                "kpi": "payments_collected",
+                "tiers": [{"from": "0", "rate": "0.015"}, {"from": "1", "rate": "0.03"}],
+            },
+            {
+                "type": "bonus",
+                "key": "score",
+                "basis": "scorecard",
+                "amount": "6000",
+                "threshold": "0.6",
+                "cap": "1.5",
+            },
+        ],
+    },
+    {
+        "key": "presales",
+        "role": "presales",
+        "name_zh": "售前激励",
+        "name_en": "Presales",
+        "components": [
+            {
+                "type": "bonus",
+                "key": "score",
+                "basis": "scorecard",
+                "amount": "5000",
+                "threshold": "0.6",
+                "cap": "1.5",
+            },
+        ],
+    },
+]
+SPIFF_PER_NEW_CUSTOMER = "500"
+
+
+def incentive_plans(reference: Period) -> list[dict[str, Any]]:
+    """The demo's plans, the account managers' spiff on the reference month's days."""
+    spiff = {
+        "type": "spiff",
+        "key": "newcust",
+        "kpi": "new_customers",
+        "amount": SPIFF_PER_NEW_CUSTOMER,
+        "start": reference.start.isoformat(),
+        "end": (reference.end - timedelta(days=1)).isoformat(),
+    }
+    plans = orjson.loads(orjson.dumps(INCENTIVE_PLANS))
+    am = plans[0]["components"]
+    am.insert(3, spiff)
+    return list(plans)
+
+
+async def plan_incentives(runtime: Runtime, *, tenant_id: str) -> int:
+    """Create the demo's incentive plans and assign them by role from the plan year's
+    start (unless the tenant has plans); plans made.
+
+    The reference month (the spiff's days) is the month the dashboard opens on
+    (``focus_month``): the current month once enough of it has passed, else the last one.
+    Months already closed (demo data from before the plans) get draft statements.
+    """
+    from paceline.api.dashboard.service import focus_month
+    from paceline.api.incentives import service as incentives
+    from paceline.api.incentives.schemas import AssignmentIn, PlanIn, StatementsIn
+    from paceline.shared.alert_options import alert_options
+    from paceline.shared.db.context import close_book
+    from paceline.shared.web.deps import Auditor
+
+    tenant = await _tenant(runtime, tenant_id)
+    now = runtime.clock.now()
+    today = now.astimezone(ZoneInfo(tenant.timezone)).date()
+    fiscal = tenant.fiscal_year_start_month
+    year = period_of(today, "year", fiscal_year_start_month=fiscal)
+    async with runtime.db.transaction() as session:
+        if (await incentives.list_plans(session, tenant=tenant)).plans:
+            return 0
+        calendar = await tenant_calendar(session, tenant=tenant)
+        reference = focus_month(
+            today,
+            calendar=calendar,
+            fiscal_year_start_month=fiscal,
+            min_share=alert_options(tenant).min_elapsed_share,
+        )
+        month = period_of(date.fromisoformat(f"{reference}-01"), "month")
+        auditor = Auditor(
+            session=session, actor="demo", tenant_id=tenant_id, request_id=None, clock=runtime.clock
+        )
+        plans = incentive_plans(month)
+        for plan in plans:
+            role = plan.pop("role")
+            await incentives.create_plan(
+                session,
+                tenant=tenant,
+                body=PlanIn.model_validate({**plan, "reason": "demo plan"}),
+                now=now,
+                auditor=auditor,
+            )
+            await incentives.create_assignment(
+                session,
+                tenant=tenant,
+                body=AssignmentIn(plan=plan["key"], role=role, valid_from=year.start),
+                now=now,
+                auditor=auditor,
+            )
+        book = close_book(tenant)
+        for key in sorted({c.period for c in book.closes if book.closed_now(c.period)}):
+            await incentives.generate_statements(
+                session, tenant=tenant, body=StatementsIn(period=key), now=now, auditor=auditor
+            )
+    return len(plans)
+
+
 async def seed_demo(
     runtime: Runtime,
     *,
@@ -887,6 +1048,8 @@ async def seed_demo(
     made = await plan_targets(runtime, tenant_id=tenant_id)
     if made:
         echo(f"demo: planned {made} targets for the year")
+    if await plan_incentives(runtime, tenant_id=tenant_id):
+        echo("demo: incentive plans assigned (account managers, channel managers, presales)")
     echo(f"demo: ready in {monotonic_time.monotonic() - started:.1f} s")
     return sent, until
 

@@ -40,17 +40,36 @@ export function takeKeyFromUrl() {
   return key;
 }
 
-export async function api(path, { method = "GET", params = {}, body, key = storedKey() } = {}) {
+export function apiUrl(path, params = {}) {
   const url = new URL(path, location.origin);
   for (const [k, v] of Object.entries(params)) {
     if (v !== null && v !== undefined && v !== "") url.searchParams.set(k, v);
   }
+  return url;
+}
+
+export async function api(path, { method = "GET", params = {}, body, key = storedKey() } = {}) {
   const headers = { Accept: "application/json" };
   if (key) headers.Authorization = `Bearer ${key}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  const resp = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const resp = await fetch(apiUrl(path, params), { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await resp.text();
   const data = text ? JSON.parse(text) : null;
   if (!resp.ok) throw new ApiError(resp.status, data);
   return data;
+}
+
+// A file from the API (a CSV, a printable page) as a Blob: the key still travels only in
+// the header, so a plain link to the route cannot be followed.
+export async function apiBlob(path, { params = {}, key = storedKey() } = {}) {
+  const headers = {};
+  if (key) headers.Authorization = `Bearer ${key}`;
+  const resp = await fetch(apiUrl(path, params), { headers });
+  if (!resp.ok) {
+    const text = await resp.text();
+    let data = null;
+    try { data = text ? JSON.parse(text) : null; } catch { data = null; }
+    throw new ApiError(resp.status, data);
+  }
+  return resp.blob();
 }

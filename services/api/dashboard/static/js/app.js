@@ -3,7 +3,10 @@ import { ApiError, api, forgetKey, storeKey, storedKey, takeKeyFromUrl } from ".
 import { h } from "./dom.js";
 import { clock } from "./format.js";
 import { LANGS, lang, setLang, t } from "./i18n.js";
-import { VIEWS } from "./views.js";
+import { INCENTIVE_VIEWS } from "./incentives.js";
+import { VIEWS as BASE_VIEWS } from "./views.js";
+
+const VIEWS = { ...BASE_VIEWS, ...INCENTIVE_VIEWS };
 
 const LANG_KEY = "paceline.lang";
 const FULL_REFRESH_MS = 60_000; // time moves expected-to-date even without new events

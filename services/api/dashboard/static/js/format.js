@@ -70,6 +70,19 @@ export function fmt(value, unit, currency) {
   }
 }
 
+// Money to the currency's minor unit (incentives: statements are paid to the fen), exact.
+export function money(value, currency) {
+  if (num(value) === null) return "–";
+  const exact = typeof value === "string" ? roundDecimal(value, 2) : null;
+  return new Intl.NumberFormat(lang(), {
+    style: "currency",
+    currency: currency || "CNY",
+    currencyDisplay: "narrowSymbol",
+    minimumFractionDigits: 2,
+    maximumFractionDigits: 2,
+  }).format(exact !== null ? Number(exact) : num(value));
+}
+
 export function pct(value, digits = 0) {
   if (num(value) === null) return "–";
   const exact = typeof value === "string" ? roundDecimal(value, digits, 2) : null;

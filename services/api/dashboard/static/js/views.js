@@ -16,11 +16,11 @@ function kpiName(env, key) {
   return pick(kpiInfo(env, key).names, key);
 }
 
-function teamName(env, id) {
+export function teamName(env, id) {
   return env.ctx.teams.find((x) => x.id === id)?.name || id;
 }
 
-function repName(env, id) {
+export function repName(env, id) {
   return env.ctx.reps.find((r) => r.id === id)?.name || id;
 }
 
@@ -45,15 +45,15 @@ export function value(field, raw, unit, currency, extra = {}) {
   return h("span", { class: `v v-${field}`, dataset: { field, value: raw ?? "" }, ...extra }, fmt(raw, unit, currency));
 }
 
-function chip(kind, key) {
+export function chip(kind, key) {
   return h("span", { class: `chip ${kind}-${key}`, dataset: { [kind]: key } }, t(`${kind}.${key}`));
 }
 
-function rootTeams(env) {
+export function rootTeams(env) {
   return env.ctx.teams.filter((x) => !x.parent_id || !env.ctx.teams.some((p) => p.id === x.parent_id));
 }
 
-function teamTree(env) {
+export function teamTree(env) {
   const out = [];
   const walk = (team, depth) => {
     out.push([team, depth]);
@@ -71,12 +71,12 @@ function scopeSelect(env, value, onchange, { company = true, reps = false } = {}
   return field(t("scope"), select(options, value, onchange, { name: "scope" }));
 }
 
-function teamSelect(env, value, onchange) {
+export function teamSelect(env, value, onchange) {
   const options = teamTree(env).map(([team, depth]) => [team.id, `${"\u00a0\u00a0".repeat(depth)}${team.name}`]);
   return field(t("team"), select(options, value, onchange, { name: "team" }));
 }
 
-function periodSelect(env, value, onchange, kinds = ["month", "quarter", "year", "week"]) {
+export function periodSelect(env, value, onchange, kinds = ["month", "quarter", "year", "week"]) {
   const el = h("select", { name: "period", onchange: (e) => onchange(e.target.value) });
   const seen = new Set();
   for (const kind of kinds) {
@@ -98,16 +98,16 @@ function kpiSelect(env, value, onchange, { blank = null, keys = null } = {}) {
   return field(t("kpi"), select(options, value || "", onchange, { name: "kpi" }));
 }
 
-function controls(...items) {
+export function controls(...items) {
   return h("div", { class: "controls" }, items);
 }
 
-function table(headers, rows, attrs = {}) {
+export function table(headers, rows, attrs = {}) {
   return h("div", { class: "table-wrap" },
     h("table", attrs, h("thead", {}, h("tr", {}, headers.map((x) => h("th", {}, x)))), h("tbody", {}, rows)));
 }
 
-function message(text, cls = "empty") {
+export function message(text, cls = "empty") {
   return h("p", { class: cls }, text);
 }
 
@@ -129,7 +129,7 @@ function bar(row) {
 }
 
 // A catalog text with {name} placeholders filled in.
-function fill(text, params) {
+export function fill(text, params) {
   return Object.entries(params).reduce((out, [k, v]) => out.replaceAll(`{${k}}`, v), text);
 }
 
