@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from decimal import Decimal
 from html import escape
+from typing import Final
 
 from paceline.api.incentives import text
 from paceline.api.incentives.schemas import StatementOut
+
+STYLE: Final = (
+    'body{font-family:system-ui,"PingFang SC","Microsoft YaHei",sans-serif;margin:2em;color:#111}\n'
+    "table{border-collapse:collapse;width:100%}td,th{border:1px solid #999;padding:4px 6px}\n"
+    ".n{text-align:right;white-space:nowrap}th{background:#eee}\n"
+    "@media print{body{margin:0}}\n"
+)
+# The page's own Content-Security-Policy: no scripts, no requests, only its one stylesheet
+# (by hash: the server-wide policy has no 'unsafe-inline').
+POLICY: Final = (
+    "default-src 'none'; "
+    f"style-src 'sha256-{base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()}'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
 
 
 def statement_html(s: StatementOut, *, locale: str) -> str:
@@ -45,11 +62,7 @@ def statement_html(s: StatementOut, *, locale: str) -> str:
 <html lang="{escape(locale)}"><head><meta charset="utf-8">
 <title>{t("statement")} {escape(s.period)} {who}</title>
 <style>
-body{{font-family:system-ui,"PingFang SC","Microsoft YaHei",sans-serif;margin:2em;color:#111}}
-table{{border-collapse:collapse;width:100%}}td,th{{border:1px solid #999;padding:4px 6px}}
-.n{{text-align:right;white-space:nowrap}}th{{background:#eee}}
-@media print{{body{{margin:0}}}}
-</style></head><body>
+{STYLE}</style></head><body>
 <h1>{t("statement")}</h1>
 <dl>
 <dt>{t("rep")}</dt><dd id="rep">{who} ({escape(s.rep)})</dd>

@@ -271,7 +271,11 @@ async def get_statement(
         locale = text.locale_of(
             lang or text.accept_language(request.headers.get("accept-language")), tenant.locale
         )
-        return Response(page.statement_html(s, locale=locale), media_type="text/html")
+        return Response(
+            page.statement_html(s, locale=locale),
+            media_type="text/html",
+            headers={"Content-Security-Policy": page.POLICY},
+        )
     return s
 
 
