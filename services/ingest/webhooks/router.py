@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
-import httpx
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -19,7 +18,6 @@ from paceline.ingest.webhooks.base import AdapterContext, InboundRequest
 from paceline.ingest.webhooks.signatures import SignatureError
 from paceline.shared import metrics
 from paceline.shared.errors import PayloadTooLarge, Unauthorized
-from paceline.shared.outbound import outbound_client
 from paceline.shared.web.deps import StateDep, key_of_headers, principal_of_request
 from paceline.shared.web.errors import request_id_of
 
@@ -136,10 +134,7 @@ async def _receive(
             f"this one has {len(prepared)}"
         )
     if service.needs_http(conn):
-        async with outbound_client(
-            timeout=httpx.Timeout(state.settings.outbound_timeout_s, connect=3.0),
-            allow_private=state.settings.outbound_private_allowed,
-        ) as http:
+        async with service.crm_client(state.settings) as http:
             await service.read(adapter, prepared, conn, AdapterContext(now=now, http=http))
     else:
         await service.read(adapter, prepared, conn, AdapterContext(now=now))

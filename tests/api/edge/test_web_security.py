@@ -341,6 +341,28 @@ def test_every_outbound_http_call_sets_a_timeout() -> None:
     assert _outbound_calls_without_timeout("import httpx\nhttpx.get('u', timeout=3)\n") == []
 
 
+def test_every_http_client_is_the_guarded_one() -> None:
+    """Issue 17, hole 1: the quarantine replay built its own client and skipped the
+    private-address guard. Outside shared/outbound.py no code builds an httpx client:
+    every call to a tenant-chosen URL goes through ``outbound_client``."""
+    found = {}
+    for path in [*ROOT.joinpath("services").rglob("*.py"), *ROOT.joinpath("shared").rglob("*.py")]:
+        if path == ROOT / "shared" / "outbound.py":
+            continue
+        lines = [
+            node.lineno
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "httpx"
+            and node.func.attr in _CLIENTS | _CALLS
+        ]
+        if lines:
+            found[str(path.relative_to(ROOT))] = lines
+    assert found == {}, f"HTTP clients outside shared/outbound.py: {found}"
+
+
 # -- numbers that look like digits ---------------------------------------------------------
 
 
