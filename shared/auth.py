@@ -23,6 +23,7 @@ Scope = Literal["ingest", "read", "admin", "platform"]
 SCOPES: Final[tuple[Scope, ...]] = ("ingest", "read", "admin", "platform")
 TENANT_SCOPES: Final[tuple[Scope, ...]] = ("ingest", "read", "admin")
 PLATFORM_TENANT: Final = "_platform"
+KEY_PREFIX: Final = "pl_"  # every key Paceline makes starts with it
 
 # What each scope grants beyond itself.
 _IMPLIED: Final[dict[str, frozenset[str]]] = {
@@ -69,14 +70,14 @@ def hash_key(plaintext: str) -> str:
 def generate_key() -> NewKey:
     """A new random key."""
     key_id = secrets.token_hex(8)
-    prefix = f"pl_{key_id[:8]}"
+    prefix = f"{KEY_PREFIX}{key_id[:8]}"
     plaintext = f"{prefix}_{secrets.token_urlsafe(32)}"
     return NewKey(id=key_id, plaintext=plaintext, prefix=prefix, key_hash=hash_key(plaintext))
 
 
 def display_prefix(plaintext: str) -> str:
     """What may be shown of a key after creation."""
-    if plaintext.startswith("pl_") and plaintext.count("_") >= 2:
+    if plaintext.startswith(KEY_PREFIX) and plaintext.count("_") >= 2:
         return "_".join(plaintext.split("_")[:2])
     return plaintext[:4] + "…"
 

@@ -7,6 +7,8 @@ from importlib import resources
 from alembic import command
 from alembic.config import Config
 
+from paceline.shared.files import private_sqlite
+
 
 def alembic_config(url: str) -> Config:
     """An Alembic config pointing at the packaged migrations and the given database."""
@@ -23,4 +25,5 @@ def upgrade(url: str, revision: str = "heads") -> None:
     ``heads``: every branch of the revision graph (features developed side by side add
     their tables on branches that are merged later).
     """
+    private_sqlite(url)  # mode 0600 before SQLite creates the file with the umask's
     command.upgrade(alembic_config(url), revision)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -81,8 +82,13 @@ async def ensure_bootstrap_key(
     digest = hash_key(plaintext)
     if await find_key(session, key_hash=digest) is not None:
         return False
+    # A random id: one derived from the hash would publish part of it (key ids are shown
+    # in answers and name the actor in the audit log).
     key = NewKey(
-        id=digest[:16], plaintext=plaintext, prefix=display_prefix(plaintext), key_hash=digest
+        id=secrets.token_hex(8),
+        plaintext=plaintext,
+        prefix=display_prefix(plaintext),
+        key_hash=digest,
     )
     await add_key(
         session, tenant_id=tenant_id, key=key, name="bootstrap", scopes=["admin"], now=now

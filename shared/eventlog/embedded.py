@@ -36,6 +36,7 @@ from paceline.shared.eventlog.base import (
     PositionsProvider,
     partition_for,
 )
+from paceline.shared.files import private_file
 
 T = TypeVar("T")
 
@@ -64,6 +65,7 @@ CREATE TABLE IF NOT EXISTS log_group_offsets (
 
 
 def _connect(path: Path) -> sqlite3.Connection:
+    private_file(path)  # mode 0600: the events are the tenants' data
     conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")

@@ -2,26 +2,29 @@
 
 A cell of text that starts like a formula (``=``, ``+``, ``-``, ``@``, tab, carriage
 return) gets a leading ``'`` (OWASP "CSV injection"): a rep named ``=HYPERLINK(...)`` in
-the org chart must not become a live formula in a manager's Excel. Numbers stay numbers:
-``-40000.0000`` is written as it is, whether it arrives as a Decimal or as text.
+the org chart, or a rep id or event id sent by an ingest key, must not become a live
+formula in a manager's Excel.
+
+Numbers stay numbers (a choice: a BI tool reading ``'-40000`` would take it for text, and
+a plain number runs nothing): ``-40000.0000`` or ``-1.5E+3`` is written as it is, whether
+it arrives as a Decimal or as text. "Plain" is strict: digits with an optional sign,
+point and exponent, nothing around them (``-1+2``, `` -1`` or ``-1\t`` are text, quoted).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Mapping, Sequence
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 def _is_number(text: str) -> bool:
-    try:
-        return Decimal(text).is_finite()
-    except InvalidOperation:
-        return False
+    return _PLAIN_NUMBER.fullmatch(text) is not None
 
 
 def neutralise(value: Any) -> Any:

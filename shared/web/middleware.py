@@ -125,10 +125,30 @@ class BodyLimitMiddleware:
 access_log = logging.getLogger("paceline.access")
 
 # Query parameters whose values never reach a log line (an API key pasted into a link,
-# a signature, a token): the name stays, the value becomes "REDACTED".
+# a signature, a token, a CRM webhook's endpoint id, which for a CRM that cannot sign is
+# the credential): the name stays, the value becomes "REDACTED".
 SECRET_PARAMS = frozenset(
-    {"key", "api_key", "apikey", "token", "access_token", "secret", "signature", "password"}
+    {
+        "key",
+        "api_key",
+        "apikey",
+        "token",
+        "access_token",
+        "secret",
+        "signature",
+        "password",
+        "endpoint",
+    }
 )
+# Path parameters redacted the same way (``/v1/webhooks/{source}/{endpoint_id}``).
+SECRET_PATH_PARAMS = frozenset({"endpoint_id"})
+
+
+def redact_path(path: str, path_params: dict[str, object]) -> str:
+    """The path with the values of secret path parameters replaced by ``REDACTED``."""
+    segments = path.split("/")
+    secrets = {str(v) for k, v in path_params.items() if k in SECRET_PATH_PARAMS and v}
+    return "/".join("REDACTED" if seg in secrets else seg for seg in segments)
 
 
 def redact_query(query: str) -> str:
@@ -177,7 +197,7 @@ class AccessLogMiddleware:
             metrics.HTTP_REQUEST_SECONDS.labels(method=method, route=template).observe(elapsed)
             if self.log_requests and access_log.isEnabledFor(logging.INFO):
                 query = redact_query(scope.get("query_string", b"").decode("latin-1"))
-                path = scope.get("path", "")
+                path = redact_path(scope.get("path", ""), scope.get("path_params") or {})
                 access_log.info(
                     "%s %s%s %d %.1fms",
                     method,

@@ -88,39 +88,104 @@ def _has_nul(scope: Scope) -> bool:
     )
 
 
-class RequestGuardMiddleware:
-    """Answer 400 to a path or query string holding a NUL character.
+def _json_charset(scope: Scope) -> str | None:
+    """The request's charset if its Content-Type is JSON ("" when JSON without one)."""
+    for name, value in scope.get("headers", ()):
+        if name == b"content-type":
+            media, _, params = value.decode("latin-1").partition(";")
+            media = media.strip().lower()
+            if media != "application/json" and not (
+                media.startswith("application/") and media.endswith("+json")
+            ):
+                return None
+            for param in params.split(";"):
+                key, _, val = param.partition("=")
+                if key.strip().lower() == "charset":
+                    return str(val).strip().strip('"').lower()
+            return ""
+    return None
 
-    No route has a use for one, and PostgreSQL cannot store or even compare text that holds
-    it: refusing it here keeps every lookup from failing deep inside the database.
+
+def _looks_utf16_or_32(head: bytes) -> bool:
+    """Whether a JSON body's first bytes are UTF-16 or UTF-32 (a BOM, or the NUL bytes that
+    RFC 4627's encoding detection reads): valid UTF-8 JSON never starts with a NUL."""
+    return head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head[:4]
+
+
+async def _refuse(send: Send, scope: Scope, status: int, code: str, message: str) -> None:
+    body = orjson.dumps(
+        error_body(
+            status=status,
+            code=code,
+            message=message,
+            request_id=scope.get("state", {}).get("request_id"),
+        )
+    )
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class RequestGuardMiddleware:
+    """Answer 400 to a path or query string holding a NUL character, and 415 to a JSON
+    body that is not UTF-8.
+
+    No route has a use for a NUL, and PostgreSQL cannot store or even compare text that
+    holds it: refusing it here keeps every lookup from failing deep inside the database.
+    JSON exchanged between systems is UTF-8 (RFC 8259); Python's parser would also read
+    UTF-16 and UTF-32, so a body in those (or a ``charset`` other than UTF-8) is refused
+    before any route reads it: the first bytes of the body are looked at, then handed on.
     """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not _has_nul(scope):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        body = orjson.dumps(
-            error_body(
-                status=400,
-                code="bad_request",
-                message="the path or query string contains a NUL character (%00)",
-                request_id=scope.get("state", {}).get("request_id"),
+        if _has_nul(scope):
+            nul = "the path or query string contains a NUL character (%00)"
+            await _refuse(send, scope, 400, "bad_request", nul)
+            return
+        charset = _json_charset(scope)
+        if charset is None:
+            await self.app(scope, receive, send)
+            return
+        not_utf8 = "send JSON bodies as UTF-8 (RFC 8259)"
+        if charset not in ("", "utf-8", "utf8"):
+            await _refuse(
+                send, scope, 415, "unsupported_media_type", f"{not_utf8}, not {charset[:40]!r}"
             )
-        )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 400,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+            return
+        buffered: list[Message] = []
+        head = b""
+        more = True
+        while more and len(head) < 4:
+            received = await receive()
+            buffered.append(received)
+            if received["type"] != "http.request":
+                break
+            head += bytes(received.get("body", b""))
+            more = bool(received.get("more_body", False))
+        if _looks_utf16_or_32(head):
+            await _refuse(
+                send, scope, 415, "unsupported_media_type", f"{not_utf8}, not UTF-16 or UTF-32"
+            )
+            return
+
+        async def replay() -> Message:
+            return buffered.pop(0) if buffered else await receive()
+
+        await self.app(scope, replay, send)
 
 
 CORS_METHODS: Sequence[str] = ("GET", "POST", "PUT", "PATCH", "DELETE")

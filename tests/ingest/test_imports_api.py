@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import orjson
+import pytest
 from click.testing import CliRunner
 
 from paceline.cli.main import main as cli
@@ -272,6 +273,70 @@ async def test_bad_requests_name_the_problem(embedded_stack: Stack) -> None:
     assert bad_name.status_code == 422
     missing = await s.client.get("/v1/imports/999", headers=s.auth())
     assert missing.status_code == 404
+
+
+@pytest.mark.parametrize("columns", [501, 40_000, 200_000])
+async def test_a_wide_header_is_refused_at_once(embedded_stack: Stack, columns: int) -> None:
+    """Issue 17, hole 2: a 40,000-column header took 38 s (a quadratic duplicate check on
+    the event loop) and 200,000 columns never answered. Now: 413 naming ``content``."""
+    s = embedded_stack
+    header = ",".join(f"c{i}" for i in range(columns)).encode()
+    resp = await s.client.post(
+        "/v1/imports?name=wide",
+        content=header + b"\n" + b"1," * (columns - 1) + b"1\n",
+        headers={**s.auth(), "Content-Type": "text/csv"},
+    )
+    assert resp.status_code == 413, resp.text
+    error = resp.json()["error"]
+    assert error["code"] == "payload_too_large"
+    assert error["fields"] == [
+        {"field": "content", "reason": f"the header has {columns} columns; at most 500"}
+    ]
+    runs = await s.client.get("/v1/imports", headers=s.auth())
+    assert runs.json() == []  # refused before a run exists
+
+
+async def test_repeated_columns_are_found_in_linear_time_and_long_cells_named(
+    embedded_stack: Stack,
+) -> None:
+    s = embedded_stack
+    header = ",".join([*(f"c{i}" for i in range(499)), "c7"])
+    dup = await s.client.post(
+        "/v1/imports?name=dup",
+        content=header.encode() + b"\n",
+        headers={**s.auth(), "Content-Type": "text/csv"},
+    )
+    assert dup.status_code == 422, dup.text
+    assert dup.json()["error"]["fields"] == [
+        {"field": "content", "reason": "column 'c7' appears more than once"}
+    ]
+    long_name = await s.client.post(
+        "/v1/imports?name=long",
+        content=b"x" * 201 + b"\n1\n",
+        headers={**s.auth(), "Content-Type": "text/csv"},
+    )
+    assert long_name.status_code == 422, long_name.text
+    assert long_name.json()["error"]["fields"][0]["reason"].endswith(
+        "is longer than 200 characters"
+    )
+    long_cell = await s.client.post(
+        "/v1/imports?name=cells&type=visit",
+        content=(
+            "event_id,occurred_at,rep_id,customer_id\n"
+            f"v1,2025-03-21T09:00:00+08:00,r1,{'x' * 10_001}\n"
+            "v2,2025-03-21T09:00:00+08:00,r1,c1\n"
+        ).encode(),
+        headers={**s.auth(), "Content-Type": "text/csv"},
+    )
+    assert long_cell.status_code == 201, long_cell.text
+    run = long_cell.json()
+    assert (run["rows_accepted"], run["rows_rejected"]) == (1, 1)
+    assert run["issues"][0]["errors"] == [
+        {
+            "field": "(row)",
+            "reason": "line 2 has a cell longer than 10000 characters (column 'customer_id')",
+        }
+    ]
 
 
 def _invoke(args: list[str], env: dict[str, str]) -> Any:

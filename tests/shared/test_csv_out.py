@@ -21,6 +21,13 @@ from paceline.shared.web.csv_out import csv_lines, csv_text, neutralise
         ("\t=1", "'\t=1"),
         ("-40000.0000", "-40000.0000"),  # a negative number as text stays a number
         ("+12", "+12"),
+        ("-1.5E+3", "-1.5E+3"),  # an exponent is still a plain number
+        ("\t1", "'\t1"),  # "plain" is strict: nothing around the digits
+        ("-1\t", "'-1\t"),
+        ("\r-1", "'\r-1"),
+        ("-", "'-"),
+        ("-Infinity", "'-Infinity"),
+        ("-1_000", "'-1_000"),
         (Decimal("-5.5"), Decimal("-5.5")),
         (None, None),
         (3, 3),

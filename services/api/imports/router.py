@@ -6,8 +6,6 @@ Imports run where the event log is (``POST /v1/imports`` on the ingest service, 
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Annotated, Literal
 
 import orjson
@@ -18,6 +16,7 @@ from pydantic import BaseModel
 from paceline.shared.db import import_runs as repo
 from paceline.shared.errors import NotFound
 from paceline.shared.import_report import ImportOut, RowIssue, issue_out, run_out
+from paceline.shared.web.csv_out import csv_lines
 from paceline.shared.web.deps import ReadPrincipal, ReadSessionDep, StateDep
 
 router = APIRouter(prefix="/v1", tags=["imports"])
@@ -101,14 +100,19 @@ async def get_import_rows(
         format is None and "text/csv" in request.headers.get("accept", "")
     )
     if wants_csv:
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(["line", "status", "event_id", "field", "reason"])
-        for r in rows:
-            for e in r.errors or [{"field": "", "reason": ""}]:
-                writer.writerow([r.line, r.status, r.event_id or "", e["field"], e["reason"]])
+        # Through csv_out: an event id or a reason quoting a cell is the file's text.
+        text = csv_lines(
+            [
+                ["line", "status", "event_id", "field", "reason"],
+                *(
+                    [r.line, r.status, r.event_id or "", e["field"], e["reason"]]
+                    for r in rows
+                    for e in r.errors or [{"field": "", "reason": ""}]
+                ),
+            ]
+        )
         headers = {"X-Next-After-Line": str(next_after)} if next_after is not None else {}
-        return Response(buf.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+        return Response(text, media_type="text/csv; charset=utf-8", headers=headers)
     page = RowIssuesPage(
         import_id=run.id, rows=[issue_out(r) for r in rows], next_after_line=next_after
     )

@@ -200,7 +200,10 @@ async def rotate_key(
         raise Conflict(f"the key is {state}; create a new key instead of rotating it")
     new_expiry = _future(body.expires_at, now, "expires_at")
     if new_expiry is None and row.expires_at is not None:
-        new_expiry = now + (row.expires_at - row.created_at)
+        try:
+            new_expiry = now + (row.expires_at - row.created_at)
+        except OverflowError:  # a far-future expiry (year 9999): keep the old key's
+            new_expiry = row.expires_at
     before = key_out(row, now=now)
     grace_end = now + timedelta(seconds=body.grace_period_s)
     row.expires_at = grace_end if row.expires_at is None else min(row.expires_at, grace_end)

@@ -18,7 +18,7 @@ from paceline.api.subscriptions.schemas import (
 )
 from paceline.shared.crypto import SecretBox
 from paceline.shared.errors import FieldError, InvalidInput, Unavailable
-from paceline.shared.outbound import literal_private_host
+from paceline.shared.outbound import destination_problem
 from paceline.shared.web.deps import (
     AdminPrincipal,
     AppState,
@@ -33,15 +33,16 @@ router = APIRouter(prefix="/v1", tags=["subscriptions"])
 
 
 def _check_destination(state: AppState, url: str | None) -> None:
-    """Refuse a URL whose host is never public, unless private destinations are allowed.
+    """Refuse a URL that is not well formed or whose host is never public (in any
+    spelling: ``127.1``, ``0x7f000001``, ``[::ffff:127.0.0.1]``), unless private
+    destinations are allowed.
 
     Names are checked again, resolved, on every delivery (shared/outbound.py).
     """
-    if url is None or state.settings.outbound_private_allowed:
+    if url is None:
         return
-    host = literal_private_host(url)
-    if host is not None:
-        reason = f"{host!r} is not a public address; subscribers must be reachable on the internet"
+    reason = destination_problem(url, allow_private=state.settings.outbound_private_allowed)
+    if reason is not None:
         raise InvalidInput(f"url: {reason}", fields=[FieldError("url", reason)])
 
 

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from paceline.shared.outbound import url_problem
+
 Format = Literal["standard", "slack", "wecom", "dingtalk", "feishu"]
 Kind = Literal["lag", "anomaly", "data_quality", "system"]
 Severity = Literal["info", "warning", "critical"]
@@ -19,10 +21,12 @@ Url = Annotated[
 
 
 def _check_url(value: str | None) -> str | None:
+    """Strictly an absolute http(s) URL: no control characters, a valid host and port."""
     if value is None:
         return None
-    if not (value.startswith("https://") or value.startswith("http://")):
-        raise ValueError("must be an http:// or https:// URL")
+    problem = url_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -20,7 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import orjson
 
 from paceline.ingest.imports.schemas import ImportMapping
-from paceline.shared.errors import FieldError, InvalidInput
+from paceline.shared.errors import FieldError, InvalidInput, PayloadTooLarge
 from paceline.shared.events import EVENT_TYPES, KNOWN_FIELDS, CanonicalEvent
 
 KINDS: Final[dict[str, str]] = {
@@ -58,6 +59,11 @@ _SYMBOLS: Final[tuple[tuple[str, str], ...]] = (
     ("€", "EUR"),
     ("£", "GBP"),
 )
+# Bounds on a file's shape (issue 17, hole 2): a header of 40,000 columns once held the
+# event loop for 38 s. Every step below is linear in the file; these keep each row small.
+MAX_COLUMNS: Final = 500
+MAX_HEADER_CHARS: Final = 200
+MAX_CELL_CHARS: Final = 10_000
 _CODE = re.compile(r"^([A-Za-z]{3})\s*(.+)$|^(.+?)\s*([A-Za-z]{3})$")
 _SLASH_DATE = re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})(.*)$")
 
@@ -80,15 +86,11 @@ def csv_rows(lines: Iterable[str], *, delimiter: str) -> tuple[list[str], Iterat
         raise InvalidInput(
             "the file is empty", fields=[FieldError("content", "needs a header row")]
         ) from None
-    header = [h.strip().lstrip("\ufeff").strip() for h in header]
-    dupes = sorted({h for h in header if header.count(h) > 1})
-    if dupes:
+    except csv.Error as exc:
         raise InvalidInput(
-            "the header repeats columns",
-            fields=[FieldError("content", f"column {h!r} appears more than once") for h in dupes],
-        )
-    if not any(header):
-        raise InvalidInput("the header is empty", fields=[FieldError("content", "no columns")])
+            "the header is not valid CSV", fields=[FieldError("content", f"header: {exc}")]
+        ) from None
+    header = check_header(header)
 
     def rows() -> Iterator[Row]:
         previous = reader.line_num
@@ -105,11 +107,52 @@ def csv_rows(lines: Iterable[str], *, delimiter: str) -> tuple[list[str], Iterat
                         f"has {len(cells)} cells, the header has {len(header)}",
                     )
                     continue
+                long = next((i for i, c in enumerate(cells) if len(c) > MAX_CELL_CHARS), None)
+                if long is not None:
+                    yield Row(
+                        start,
+                        {},
+                        f"has a cell longer than {MAX_CELL_CHARS} characters "
+                        f"(column {header[long]!r})",
+                    )
+                    continue
                 yield Row(start, dict(zip(header, cells, strict=True)))
         except csv.Error as exc:
             yield Row(previous + 1, {}, f"is not valid CSV: {exc}")
 
     return header, rows()
+
+
+def check_header(cells: list[str]) -> list[str]:
+    """The header's column names (BOM and spaces stripped), or 413/422 naming ``content``:
+    at most 500 columns of at most 200 characters, none repeated (checked in linear time)."""
+    if len(cells) > MAX_COLUMNS:
+        reason = f"the header has {len(cells)} columns; at most {MAX_COLUMNS}"
+        raise PayloadTooLarge(
+            f"the file has too many columns: {reason}", fields=[FieldError("content", reason)]
+        )
+    header = [h.strip().lstrip("\ufeff").strip() for h in cells]
+    long = [h for h in header if len(h) > MAX_HEADER_CHARS]
+    if long:
+        raise InvalidInput(
+            "the header has a column name that is too long",
+            fields=[
+                FieldError(
+                    "content",
+                    f"column {long[0][:40]!r}... is longer than {MAX_HEADER_CHARS} characters",
+                )
+            ],
+        )
+    counts = Counter(header)
+    dupes = sorted(h for h, n in counts.items() if n > 1)
+    if dupes:
+        raise InvalidInput(
+            "the header repeats columns",
+            fields=[FieldError("content", f"column {h!r} appears more than once") for h in dupes],
+        )
+    if not any(header):
+        raise InvalidInput("the header is empty", fields=[FieldError("content", "no columns")])
+    return header
 
 
 def ndjson_rows(lines: Iterable[str]) -> Iterator[Row]:
@@ -124,6 +167,9 @@ def ndjson_rows(lines: Iterable[str]) -> Iterator[Row]:
             continue
         if not isinstance(value, dict):
             yield Row(n, {}, "must be a JSON object")
+            continue
+        if len(value) > MAX_COLUMNS:
+            yield Row(n, {}, f"has {len(value)} fields; at most {MAX_COLUMNS}")
             continue
         yield Row(n, value)
 

@@ -39,7 +39,7 @@ class ImportMapping(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: EventType | None = None
-    columns: dict[str, str | None] = Field(default_factory=dict)
+    columns: dict[str, str | None] = Field(default_factory=dict, max_length=500)
     constants: dict[str, Any] = Field(default_factory=dict)
     values: dict[str, dict[str, Any]] = Field(default_factory=dict)
     date_formats: dict[str, str] = Field(default_factory=dict)

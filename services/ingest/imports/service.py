@@ -54,6 +54,9 @@ BATCH_SIZE: Final = 5000
 # Row issues kept per run (the counts stay exact beyond it; a warning says so).
 MAX_STORED_ISSUES: Final = 100_000
 MAX_ROW_BYTES: Final = 4096
+# Rows mapped between two turns of the event loop (a row is bounded: 500 cells of 10,000
+# characters at most), so one import never holds the other requests back for long.
+YIELD_EVERY: Final = 200
 _PLACEHOLDER_ID: Final = "\x1fimport-pending"
 
 
@@ -223,6 +226,8 @@ async def run_import(
     try:
         for row in rows:
             progress.total += 1
+            if progress.total % YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # rejected rows never flush: let requests in anyway
             event, problems = _event_for(row, mapper, now=now)
             if event is None:
                 progress.rejected += 1

@@ -348,9 +348,9 @@ class HubSpotAdapter(Adapter):
                 timeout=API_TIMEOUT,
             )
         except httpx.HTTPError as exc:
-            ctx.notes.append(
-                f"HubSpot API unreachable for {record.record_id}: {type(exc).__name__}"
-            )
+            refused = "not a public address" in str(exc)  # the outbound guard (SSRF)
+            why = "its address is not a public address" if refused else type(exc).__name__
+            ctx.notes.append(f"HubSpot API unreachable for {record.record_id}: {why}")
             log.warning("hubspot enrichment failed: %s", type(exc).__name__)
             return record
         if resp.status_code != 200:

@@ -8,9 +8,8 @@ snapshots, quarantine and the log append, committed before the answer is sent.
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
-import httpx
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -18,9 +17,9 @@ from paceline.ingest.webhooks import service
 from paceline.ingest.webhooks.base import AdapterContext, InboundRequest
 from paceline.ingest.webhooks.signatures import SignatureError
 from paceline.shared import metrics
+from paceline.shared.auth import KEY_PREFIX
 from paceline.shared.errors import PayloadTooLarge, Unauthorized
-from paceline.shared.outbound import outbound_client
-from paceline.shared.web.deps import StateDep, key_of_headers, principal_of_request
+from paceline.shared.web.deps import AppState, StateDep, key_of_headers, principal_of_request
 from paceline.shared.web.errors import request_id_of
 
 log = logging.getLogger(__name__)
@@ -93,6 +92,19 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+async def _refuse(
+    state: AppState, request: Request, error: Unauthorized, *, key_checked: bool
+) -> NoReturn:
+    """Raise ``error`` (the vendor's signature or endpoint failed); but when the request
+    also carries a Paceline key, answer as the key path would first: 401 for a key that
+    is unknown, expired or revoked, 429 over its rate, 403 for a key without ``ingest``
+    (a wrong scope is 403 on every route). The key still authenticates nothing here."""
+    key = key_of_headers(request.headers)
+    if not key_checked and key is not None and key.startswith(KEY_PREFIX):
+        await principal_of_request(state, request.headers, "ingest")
+    raise error
+
+
 async def _receive(
     request: Request, state: StateDep, source: str, endpoint_id: str | None
 ) -> Response:
@@ -111,9 +123,9 @@ async def _receive(
             row = await service.find_connector(
                 session, source=source, endpoint_id=endpoint_id, tenant_id=tenant_id
             )
-        except Unauthorized:
+        except Unauthorized as exc:
             metrics.WEBHOOK_REJECTED.labels(source=source).inc()
-            raise
+            await _refuse(state, request, exc, key_checked=tenant_id is not None)
     conn = service.open_connector(row, state.box)
     adapter = service.adapter_of(conn)
     req = InboundRequest(
@@ -128,7 +140,8 @@ async def _receive(
     except SignatureError as exc:
         metrics.WEBHOOK_REJECTED.labels(source=source).inc()
         log.info("webhook %s for tenant %s refused: %s", source, conn.tenant_id, exc.reason)
-        raise Unauthorized(f"the webhook could not be authenticated: {exc.reason}") from None
+        refused = Unauthorized(f"the webhook could not be authenticated: {exc.reason}")
+        await _refuse(state, request, refused, key_checked=tenant_id is not None)
     prepared = service.split(adapter, req, conn)
     if len(prepared) > state.settings.max_batch_events:
         raise PayloadTooLarge(
@@ -136,10 +149,7 @@ async def _receive(
             f"this one has {len(prepared)}"
         )
     if service.needs_http(conn):
-        async with outbound_client(
-            timeout=httpx.Timeout(state.settings.outbound_timeout_s, connect=3.0),
-            allow_private=state.settings.outbound_private_allowed,
-        ) as http:
+        async with service.crm_client(state.settings) as http:
             await service.read(adapter, prepared, conn, AdapterContext(now=now, http=http))
     else:
         await service.read(adapter, prepared, conn, AdapterContext(now=now))

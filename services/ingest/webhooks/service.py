@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.ingest.events.schemas import EventResult
@@ -63,6 +64,8 @@ from paceline.shared.db.models_webhooks import WebhookConnector, WebhookRecord
 from paceline.shared.errors import Unauthorized
 from paceline.shared.eventlog import EventLog
 from paceline.shared.events import CanonicalEvent
+from paceline.shared.outbound import outbound_client
+from paceline.shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -370,6 +373,15 @@ def summary(source: str, results: Sequence[ItemResult]) -> dict[str, Any]:
 def needs_http(conn: Connector) -> bool:
     """Whether reading this connector's items may call the CRM's API."""
     return conn.adapter == "hubspot" and conn.secret("access_token") is not None
+
+
+def crm_client(settings: Settings) -> httpx.AsyncClient:
+    """The client for a CRM's API during a webhook or a replay: the guarded outbound
+    client (the API base URL is the tenant's choice), connecting within 3 s."""
+    return outbound_client(
+        timeout=httpx.Timeout(settings.outbound_timeout_s, connect=3.0),
+        allow_private=settings.outbound_private_allowed,
+    )
 
 
 def adapter_of(conn: Connector) -> Adapter:

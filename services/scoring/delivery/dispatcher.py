@@ -16,8 +16,11 @@ Retries: exponential backoff with jitter (``base * 2^(n-1)``, capped, times a ra
 factor in [0.5, 1]); a ``Retry-After`` header (seconds or HTTP date) replaces the computed
 delay; a delivery is dead-lettered only after an attempt fails at least
 ``retry_window`` (24 hours or more) after it was created. ``410 Gone`` dead-letters at
-once and disables the subscription. A subscription with no success for the whole retry
-window when one of its deliveries dies is disabled too; both raise a ``system`` alert.
+once and disables the subscription, and so does a URL that can never be sent (one
+stored before URLs were checked strictly); an attempt that fails in an unexpected way is
+recorded as a failed attempt, never failing the step for the other deliveries. A
+subscription with no success for the whole retry window when one of its deliveries dies
+is disabled too; each raises a ``system`` alert.
 Deliveries live in the database: a restart (or SIGKILL) loses none; a delivery in flight
 during a crash is sent again after its lease ends, with the same ``webhook-id``.
 """
@@ -46,7 +49,7 @@ from paceline.shared.db import lifecycle
 from paceline.shared.db.models_alerts import Delivery, Subscription
 from paceline.shared.db.session import Database
 from paceline.shared.eventlog import EventLog, LogRecord
-from paceline.shared.outbound import outbound_client
+from paceline.shared.outbound import outbound_client, url_problem
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +94,9 @@ class Outcome:
     retry_after_s: float | None
     delivered: bool
     duration_ms: int
+    # The request can never be sent (a URL that is not valid): dead-letter at once and
+    # disable the subscription, rather than retry for the whole window.
+    permanent: bool = False
 
 
 class Dispatcher:
@@ -240,7 +246,12 @@ class Dispatcher:
 
         async def one(delivery: Delivery, sub: Subscription) -> None:
             async with sem:
-                outcome = await self._attempt(delivery, sub)
+                try:
+                    outcome = await self._attempt(delivery, sub)
+                except Exception as exc:  # one delivery must never fail the whole step
+                    log.exception("delivery %s: the attempt failed unexpectedly", delivery.id)
+                    error = f"the attempt failed: {type(exc).__name__}: {exc}"[:1000]
+                    outcome = Outcome(None, error, None, None, False, 0)
                 await self._record(delivery.id, outcome)
 
         await asyncio.gather(*(one(d, s) for d, s in claimed))
@@ -261,6 +272,10 @@ class Dispatcher:
             )
         except Exception as exc:  # a key rotated away, a bad URL: a failed attempt
             return Outcome(None, f"cannot prepare the request: {exc}", None, None, False, 0)
+        problem = url_problem(req.url)
+        if problem is not None:  # stored before URLs were checked strictly on save
+            invalid = f"the subscription's URL is not valid ({problem})"
+            return Outcome(None, invalid, None, None, False, 0, permanent=True)
         started = time.perf_counter()
         try:
             # A deadline for the whole attempt: httpx's timeouts are per phase and per
@@ -271,9 +286,11 @@ class Dispatcher:
             ms = int((time.perf_counter() - started) * 1000)
             late = f"no complete answer within {self.timeout_s:g} s"
             return Outcome(None, late, None, None, False, ms)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             ms = int((time.perf_counter() - started) * 1000)
-            return Outcome(None, f"{type(exc).__name__}: {exc}"[:1000], None, None, False, ms)
+            permanent = isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol)
+            failure = f"{type(exc).__name__}: {exc}"[:1000]
+            return Outcome(None, failure, None, None, False, ms, permanent=permanent)
         ms = int((time.perf_counter() - started) * 1000)
         text = resp.text[:1000]
         ok, error = accepted(sub.format, resp.status_code, text)
@@ -314,6 +331,13 @@ class Dispatcher:
                 delivery.dead_at = now
                 delivery.next_attempt_at = None
                 await self._disable(session, sub, "the endpoint answered 410 Gone", now)
+            elif outcome.permanent:
+                result = "dead"
+                delivery.status = "dead"
+                delivery.dead_at = now
+                delivery.next_attempt_at = None
+                sub.consecutive_dead += 1
+                await self._disable(session, sub, outcome.error or "the request is not valid", now)
             else:
                 if sub.failing_since is None:
                     sub.failing_since = now

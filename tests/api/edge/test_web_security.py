@@ -243,6 +243,76 @@ async def test_malformed_json_bodies_answer_400(
     assert org.json()["teams"] == []
 
 
+@pytest.mark.parametrize(
+    ("body", "content_type", "why"),
+    [
+        ('{"teams": []}'.encode("utf-16"), "application/json", "not UTF-16 or UTF-32"),
+        ('{"teams": []}'.encode("utf-16-le"), "application/json", "not UTF-16 or UTF-32"),
+        ('{"teams": []}'.encode("utf-16-be"), "application/json", "not UTF-16 or UTF-32"),
+        ('{"teams": []}'.encode("utf-32"), "application/json", "not UTF-16 or UTF-32"),
+        (b'{"teams": []}', "application/json; charset=utf-16", "not 'utf-16'"),
+        (b'{"teams": []}', "application/json; charset=latin-1", "not 'latin-1'"),
+    ],
+    ids=["utf16-bom", "utf16-le", "utf16-be", "utf32", "charset-utf16", "charset-latin1"],
+)
+async def test_json_bodies_are_utf8_only(
+    embedded_stack: Stack, body: bytes, content_type: str, why: str
+) -> None:
+    """Issue 17, hole 5: Python's JSON parser reads UTF-16 and UTF-32 too, so such a body
+    was accepted (200) on JSON routes. JSON between systems is UTF-8 (RFC 8259): 415."""
+    s = embedded_stack
+    for method, path in [("PUT", "/v1/org"), ("POST", "/v1/events"), ("POST", "/v1/imports")]:
+        resp = await s.client.request(
+            method, path, content=body, headers={**s.auth(), "Content-Type": content_type}
+        )
+        err = assert_error_shape(resp, 415, "unsupported_media_type")
+        assert err["message"] == f"send JSON bodies as UTF-8 (RFC 8259), {why}", path
+    org = await s.client.get("/v1/org", headers=s.auth())
+    assert org.json()["teams"] == []
+    utf8 = await s.client.put(
+        "/v1/org",
+        content='\ufeff{"teams": [{"id": "n", "name": "北区"}]}'.encode(),
+        headers={**s.auth(), "Content-Type": "application/json; charset=UTF-8"},
+    )
+    assert utf8.status_code == 200, utf8.text
+    assert utf8.json()["teams"][0]["name"] == "北区"
+
+
+async def test_a_key_without_ingest_gets_403_on_every_webhook_route(
+    embedded_stack: Stack,
+) -> None:
+    """Issue 17, hole 5: a read key sent with an endpoint id answered 401 (the signature's
+    failure); a valid key without the scope is 403 everywhere. Unknown keys stay 401 and
+    the key still authenticates nothing: an ingest key with a bad signature is 401."""
+    s = embedded_stack
+    made = await s.client.put(
+        "/v1/connectors/pipedrive", json={"settings": {"username": "pd"}}, headers=s.auth()
+    )
+    endpoint = made.json()["endpoint_id"]
+    read, ingest = await make_key(s, ["read"]), await make_key(s, ["ingest"])
+    paths = [
+        "/v1/webhooks/pipedrive",
+        f"/v1/webhooks/pipedrive?endpoint={endpoint}",
+        f"/v1/webhooks/pipedrive/{endpoint}",
+        "/v1/webhooks/pipedrive/not-an-endpoint",
+    ]
+    for path in paths:
+        for headers in ({"Authorization": f"Bearer {read}"}, {"X-API-Key": read}):
+            resp = await s.client.post(path, content=b"{}", headers={**headers, **JSON})
+            err = assert_error_shape(resp, 403, "forbidden")
+            assert err["message"] == "this API key lacks the 'ingest' scope", path
+        unknown = await s.client.post(
+            path, content=b"{}", headers={"X-API-Key": "pl_00000000_" + "x" * 43, **JSON}
+        )
+        assert_error_shape(unknown, 401, "unauthorized")
+    for path in paths[1:]:
+        resp = await s.client.post(path, content=b"{}", headers={"X-API-Key": ingest, **JSON})
+        err = assert_error_shape(resp, 401, "unauthorized")
+        assert err["message"].startswith(
+            ("the webhook could not be authenticated", "unknown webhook endpoint")
+        ), err
+
+
 def _nested(depth: int) -> Any:
     value: Any = "leaf"
     for _ in range(depth):
@@ -339,6 +409,28 @@ def test_every_outbound_http_call_sets_a_timeout() -> None:
     assert not found, f"outbound HTTP without an explicit timeout: {found}"
     assert _outbound_calls_without_timeout("import httpx\nhttpx.AsyncClient()\n") == [2]
     assert _outbound_calls_without_timeout("import httpx\nhttpx.get('u', timeout=3)\n") == []
+
+
+def test_every_http_client_is_the_guarded_one() -> None:
+    """Issue 17, hole 1: the quarantine replay built its own client and skipped the
+    private-address guard. Outside shared/outbound.py no code builds an httpx client:
+    every call to a tenant-chosen URL goes through ``outbound_client``."""
+    found = {}
+    for path in [*ROOT.joinpath("services").rglob("*.py"), *ROOT.joinpath("shared").rglob("*.py")]:
+        if path == ROOT / "shared" / "outbound.py":
+            continue
+        lines = [
+            node.lineno
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "httpx"
+            and node.func.attr in _CLIENTS | _CALLS
+        ]
+        if lines:
+            found[str(path.relative_to(ROOT))] = lines
+    assert found == {}, f"HTTP clients outside shared/outbound.py: {found}"
 
 
 # -- numbers that look like digits ---------------------------------------------------------

@@ -7,18 +7,19 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from paceline.shared.auth import PLATFORM_TENANT, generate_key
+from paceline.shared.auth import PLATFORM_TENANT, generate_key, hash_key
 from paceline.shared.clock import FixedClock
 from paceline.shared.db import tenants as tenant_repo
 from paceline.shared.db.models import ApiKey
 from paceline.shared.web.deps import KeyStore
 from tests.ingest.test_events_api import assert_error_shape
-from tests.support import Stack
+from tests.support import Stack, embedded_settings, running_stack
 
 NOW = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 Clocked = tuple[Stack, FixedClock]
@@ -242,6 +243,23 @@ async def test_rotation_without_grace_stops_the_old_key_at_once(clocked: Clocked
     assert await status_with(stack, resp.json()["key"]) == 200
 
 
+async def test_a_far_future_key_rotates_without_expires_at(clocked: Clocked) -> None:
+    """Issue 17, hole 5: the new key's default expiry (the old lifetime counted from now)
+    overflowed past year 9999: the rotation answered 500. It keeps the old expiry now."""
+    stack, _ = clocked
+    old = await create(
+        stack, {"name": "forever", "scopes": ["read"], "expires_at": "9999-12-30T00:00:00Z"}
+    )
+    resp = await stack.client.post(
+        f"/v1/keys/{old['id']}/rotate", json={"grace_period_s": 60}, headers=stack.auth()
+    )
+    assert resp.status_code == 201, resp.text
+    new = resp.json()
+    assert datetime.fromisoformat(new["expires_at"]) == datetime(9999, 12, 30, tzinfo=UTC)
+    assert datetime.fromisoformat(new["replaced"]["expires_at"]) == NOW + timedelta(minutes=1)
+    assert await status_with(stack, new["key"]) == 200
+
+
 async def test_last_use_is_recorded(clocked: Clocked) -> None:
     stack, _ = clocked
     made = await create(stack, {"name": "bi", "scopes": ["read"]})
@@ -406,3 +424,21 @@ async def test_key_actions_are_in_the_tenants_audit_log(embedded_stack: Stack) -
         ("keys.create", f"key:{op_id}"),
         ("tenants.create", f"key:{op_id}"),
     ]
+
+
+async def test_the_bootstrap_key_id_is_not_taken_from_its_hash(tmp_path: Path) -> None:
+    """Issue 17, hole 5: the bootstrap key's id was the first 16 hex digits of its SHA-256
+    hash, shown in every key listing and audit entry. Now a random id; a restart keeps it."""
+    plaintext = "operator-given-bootstrap-key-0123456789abcdef"
+    settings = embedded_settings(tmp_path / "data", bootstrap_api_key=plaintext)
+    ids = []
+    for _ in range(2):  # the second start finds the key by its hash and adds none
+        async with running_stack("embedded", settings) as s:
+            listed = await s.client.get("/v1/keys", headers=s.auth(plaintext))
+            assert listed.status_code == 200, listed.text
+            boot = [k for k in listed.json()["items"] if k["name"] == "bootstrap"]
+            assert len(boot) == 1
+            ids.append(boot[0]["id"])
+    assert ids[0] == ids[1]
+    assert ids[0] != hash_key(plaintext)[:16]
+    assert ids[0] not in hash_key(plaintext)

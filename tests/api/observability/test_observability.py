@@ -104,6 +104,31 @@ async def test_request_logs_hold_no_keys(
     assert redact_query("") == ""
 
 
+async def test_webhook_endpoint_ids_never_reach_the_access_log(
+    embedded_stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 17, hole 5: for a CRM that cannot sign (Salesforce), the endpoint id is the
+    credential; it was written to the access log with ``?endpoint=``."""
+    s = embedded_stack
+    resp = await s.client.put(
+        "/v1/connectors/pipedrive",
+        json={"settings": {"username": "pd"}},
+        headers=s.auth(),
+    )
+    assert resp.status_code == 201, resp.text
+    endpoint = resp.json()["endpoint_id"]
+    caplog.set_level(logging.INFO)
+    await s.client.post(f"/v1/webhooks/pipedrive?endpoint={endpoint}&x=1", content=b"{}")
+    await s.client.post(f"/v1/webhooks/pipedrive/{endpoint}", content=b"{}")
+    lines = [r for r in caplog.records if r.name == "paceline.access"]
+    assert [(r.__dict__["path"], r.__dict__["query"]) for r in lines] == [
+        ("/v1/webhooks/pipedrive", "endpoint=REDACTED&x=1"),
+        ("/v1/webhooks/pipedrive/REDACTED", ""),
+    ]
+    server = [r for r in caplog.records if not r.name.startswith("httpx")]  # the test client
+    assert all(endpoint not in r.getMessage() for r in server)
+
+
 async def test_metrics_name_what_operators_need(embedded_stack: Stack) -> None:
     await embedded_stack.post_events([_event("m1")])
     await embedded_stack.wait_scored()

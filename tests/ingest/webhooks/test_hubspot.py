@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,7 +34,7 @@ from tests.ingest.webhooks.support import (
     stored_events,
     webhook_url,
 )
-from tests.support import Stack
+from tests.support import Stack, embedded_settings, running_stack
 
 SECRET = "hs-client-secret-7f3a"
 OWNERS = {"101": "r-anna", "102": "r-ben"}
@@ -376,6 +377,73 @@ async def test_when_the_crm_api_fails_the_item_waits_in_quarantine_then_replays(
     await s.wait_scored()
     assert await facts(s, "revenue") == {("r-anna", "2026-11-22"): Decimal("12000")}
     assert await quarantine(s) == []
+
+
+async def test_a_replay_never_reaches_a_private_api_base(tmp_path: Path) -> None:
+    """Issue 17, hole 1: a connector saved (before the save-time check) with a loopback
+    ``api_base``; with private addresses refused, a replay must not send the tenant's
+    token there, nor read its answer into facts."""
+    data = tmp_path / "data"
+    with fake_api() as api:
+        api.routes["/crm/v3/objects/0-3/7001"] = (503, {"status": "error"})
+        async with running_stack("embedded", embedded_settings(data)) as s:
+            endpoint = await hubspot_connector(
+                s, api_base=api.base_url, secrets={"access_token": "pat-na1-test-token"}
+            )
+            out = await send(s, endpoint, "id_only_creation.json")
+            assert out["quarantined"] == 1
+        assert len(api.requests) == 1  # private addresses were allowed then
+        api.routes["/crm/v3/objects/0-3/7001"] = (200, DEAL_7001)
+        refusing = embedded_settings(data, outbound_allow_private=False)
+        async with running_stack("embedded", refusing) as s:
+            kept = await quarantine(s, source="hubspot")
+            resp = await s.client.post(f"/v1/quarantine/{kept[0]['id']}/replay", headers=s.auth())
+            assert resp.status_code == 200, resp.text
+            body = resp.json()
+            assert (body["replayed"], body["still_pending"]) == (0, 1)
+            reason = body["results"][0]["reason"]
+            assert reason.endswith(
+                "HubSpot API unreachable for 7001: its address is not a public address"
+            ), reason
+            assert await stored_events(s, "hubspot") == {}  # nothing read from the answer
+        assert len(api.requests) == 1  # the replay sent nothing to the loopback server
+
+
+@pytest.mark.parametrize(
+    "api_base",
+    ["http://127.0.0.1:9/", "http://127.1/", "http://0x7f000001/", "http://[::ffff:a9fe:a9fe]/"],
+)
+async def test_a_private_api_base_is_refused_when_saved(tmp_path: Path, api_base: str) -> None:
+    settings = embedded_settings(tmp_path / "data", outbound_allow_private=False)
+    async with running_stack("embedded", settings) as s:
+        resp = await s.client.put(
+            "/v1/connectors/hubspot",
+            json={
+                "settings": {"api_base": api_base},
+                "secrets": {"client_secret": SECRET, "access_token": "pat-na1-test-token"},
+            },
+            headers=s.auth(),
+        )
+        assert resp.status_code == 422, resp.text
+        fields = resp.json()["error"]["fields"]
+        assert [f["field"] for f in fields] == ["settings.api_base"]
+        assert fields[0]["reason"].endswith(
+            "is not a public address; Paceline calls only public addresses"
+        )
+        bad_port = await s.client.put(
+            "/v1/connectors/hubspot",
+            json={
+                "settings": {"api_base": "https://api.hubapi.com:99999"},
+                "secrets": {"client_secret": SECRET},
+            },
+            headers=s.auth(),
+        )
+        assert bad_port.status_code == 422, bad_port.text
+        assert bad_port.json()["error"]["fields"] == [
+            {"field": "settings.api_base", "reason": "the port must be in 1-65535"}
+        ]
+        listed = await s.client.get("/v1/connectors", headers=s.auth())
+        assert listed.json() == []
 
 
 # -- quarantine: unknown stage, unknown object --------------------------------------------------

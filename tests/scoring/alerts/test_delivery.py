@@ -19,7 +19,7 @@ from paceline.scoring.alerting import Alerting
 from paceline.scoring.delivery.dispatcher import Dispatcher, RetryPolicy, parse_retry_after
 from paceline.scoring.delivery.formats import dingtalk_sign, feishu_sign
 from paceline.shared.clock import FixedClock
-from paceline.shared.db.models_alerts import Delivery, DeliveryAttempt
+from paceline.shared.db.models_alerts import Delivery, DeliveryAttempt, Subscription
 from paceline.shared.eventlog.embedded import EmbeddedEventLog
 from paceline.shared.eventlog.kafka import KafkaEventLog
 from paceline.shared.settings import Settings
@@ -341,6 +341,43 @@ async def test_gone_disables_the_subscription_and_raises_an_alert(clocked: Clock
             await s.client.get("/v1/alerts", params={"kind": "system"}, headers=s.auth())
         ).json()["items"]
         assert [a["status"] for a in alerts] == ["resolved"]
+
+
+@pytest.mark.parametrize(
+    "stored_url",
+    ["http://hooks.example.com/a\r\nX-Injected: 1", "http://hooks.example.com:99999/", "http:///x"],
+)
+async def test_a_stored_invalid_url_is_dead_lettered_not_a_failed_step(
+    clocked: Clocked, stored_url: str
+) -> None:
+    """Issue 17, hole 4: a URL with CR LF (saved before URLs were parsed strictly) failed
+    the dispatcher's whole step on every attempt: never recorded, never dead-lettered.
+    Now the attempt is recorded, the delivery dead-lettered at once and the subscription
+    disabled; another subscriber in the same step still gets its message."""
+    s, _clock = clocked
+    with subscriber() as good:
+        broken = await subscribe(s, "https://hooks.example.com/paceline")
+        fine = await subscribe(s, good.url)
+        good.secret = fine["secret"]
+        box = s.app.state.paceline.box
+        async with s.db.transaction() as session:
+            row = await session.get(Subscription, broken["id"])
+            assert row is not None
+            row.url_enc = box.encrypt(stored_url)
+        await unknown_rep_events(s, "u1")
+        await alerting(s).dispatcher.step()
+        await eventually(lambda: _at_least(good, 1))
+        by_sub = {d.subscription_id: d for d in await deliveries(s)}
+        dead = by_sub[broken["id"]]
+        assert (dead.status, dead.attempts) == ("dead", 1)
+        assert dead.last_error is not None
+        assert dead.last_error.startswith("the subscription's URL is not valid (")
+        tries = [a for a in await attempts(s) if a.delivery_id == dead.id]
+        assert [(a.outcome, a.status_code) for a in tries] == [("dead", None)]
+        out = (await s.client.get(f"/v1/subscriptions/{broken['id']}", headers=s.auth())).json()
+        assert out["enabled"] is False
+        assert out["disabled_reason"] == dead.last_error
+        assert ("alert.opened", "unknown_rep:u1") in alert_types(good)
 
 
 async def test_dead_letter_after_a_day_then_manual_redelivery(clocked: Clocked) -> None:

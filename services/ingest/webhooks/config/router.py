@@ -88,6 +88,7 @@ async def put_connector(
         box=state.box,
         auditor=auditor,
         now=state.clock.now(),
+        allow_private=state.settings.outbound_private_allowed,
     )
     response.status_code = 201 if created else 200
     return out

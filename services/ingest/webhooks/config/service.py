@@ -22,6 +22,7 @@ from paceline.ingest.webhooks.mapping import Mapping
 from paceline.shared.crypto import SecretBox
 from paceline.shared.db.models_webhooks import WebhookConnector
 from paceline.shared.errors import FieldError, InvalidInput, NotFound
+from paceline.shared.outbound import destination_problem
 from paceline.shared.web.deps import REDACTED, Auditor
 
 
@@ -83,7 +84,13 @@ def adapters() -> list[AdapterOut]:
     ]
 
 
-def _check(adapter: Adapter, body: ConnectorIn, stored_secrets: set[str]) -> None:
+# Settings that name a URL Paceline calls (the tenant's choice: checked like a subscriber's).
+URL_SETTINGS = frozenset({"api_base"})
+
+
+def _check(
+    adapter: Adapter, body: ConnectorIn, stored_secrets: set[str], *, allow_private: bool
+) -> None:
     settings = {o.name for o in adapter.options if not o.secret}
     secret_names = {o.name for o in adapter.options if o.secret}
     errors = [
@@ -104,6 +111,17 @@ def _check(adapter: Adapter, body: ConnectorIn, stored_secrets: set[str]) -> Non
             errors.append(FieldError(f"secrets.{o.name}", "is required"))
         if not o.secret and body.settings.get(o.name) in (None, ""):
             errors.append(FieldError(f"settings.{o.name}", "is required"))
+    for name in sorted(URL_SETTINGS & settings):
+        value = body.settings.get(name)
+        if value in (None, ""):
+            continue
+        problem = (
+            "must be a URL"
+            if not isinstance(value, str)
+            else destination_problem(value, allow_private=allow_private)
+        )
+        if problem is not None:
+            errors.append(FieldError(f"settings.{name}", problem))
     if adapter.name == "generic":
         fmt = body.settings.get("format", "canonical")
         if fmt not in {"canonical", "records"}:
@@ -138,8 +156,10 @@ async def put(
     box: SecretBox,
     auditor: Auditor,
     now: datetime,
+    allow_private: bool,
 ) -> tuple[ConnectorOut, bool]:
-    """Create or replace a connector; (the connector, created?)."""
+    """Create or replace a connector; (the connector, created?). ``allow_private``: whether
+    a URL setting (``api_base``) may name a non-public host."""
     row = await repo.connector(session, tenant_id=tenant_id, source=source, for_update=True)
     name = body.adapter or (row.adapter if row is not None else default_adapter(source))
     if name not in ADAPTERS:
@@ -149,7 +169,7 @@ async def put(
         )
     adapter = adapter_for(name)
     stored = dict(row.secrets or {}) if row is not None and row.adapter == name else {}
-    _check(adapter, body, set(stored))
+    _check(adapter, body, set(stored), allow_private=allow_private)
     sealed = dict(stored)
     for key, value in body.secrets.items():
         sealed[key] = box.encrypt(value)

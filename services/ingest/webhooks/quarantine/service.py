@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from paceline.ingest.webhooks import repository as connector_repo
 from paceline.ingest.webhooks import service as webhooks
 from paceline.ingest.webhooks.base import AdapterContext, Connector, Item, ItemError, Unparseable
@@ -116,7 +114,8 @@ async def _replay_one(
                 )
             ]
         if webhooks.needs_http(conn):
-            async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0)) as http:
+            # The guarded client, as for a webhook: the API base URL is the tenant's choice.
+            async with webhooks.crm_client(state.settings) as http:
                 await webhooks.read(adapter, prepared, conn, AdapterContext(now=now, http=http))
         else:
             await webhooks.read(adapter, prepared, conn, AdapterContext(now=now))
