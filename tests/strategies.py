@@ -214,3 +214,98 @@ def formulas(draw: st.DrawFn) -> str:
     if draw(st.integers(0, 3)) == 0:
         text += " * 100"
     return text
+
+
+# -- incentive plans ---------------------------------------------------------------------
+# Values with few decimals, so that the engine's Decimal arithmetic stays exact and the
+# tests can compare it with recounts in Fractions.
+
+KNOWN_KPIS: dict[str, str] = {
+    "revenue": "additive",
+    "payments_collected": "additive",
+    "new_customers": "additive",
+    "complaints": "additive",
+    "collection_rate": "ratio",
+}
+
+
+def fixed(places: int, lo: int | Decimal, hi: int | Decimal) -> st.SearchStrategy[Decimal]:
+    """Decimals in [lo, hi] with exactly ``places`` decimals."""
+    scale = 10**places
+    return st.integers(int(lo * scale), int(hi * scale)).map(lambda n: Decimal(n).scaleb(-places))
+
+
+@st.composite
+def tier_tables(
+    draw: st.DrawFn, *, mode: str = "marginal", max_tiers: int = 5
+) -> list[dict[str, str]]:
+    """A commission tier table that check_plan accepts: starts from 0, increasing;
+    retroactive rates never decrease."""
+    starts = draw(st.lists(fixed(2, Decimal("0.01"), 3), max_size=max_tiers - 1, unique=True))
+    rates = draw(
+        st.lists(fixed(4, 0, Decimal("0.3")), min_size=len(starts) + 1, max_size=len(starts) + 1)
+    )
+    if mode == "retroactive":
+        rates.sort()
+    return [
+        {"from": str(s), "rate": str(r)}
+        for s, r in zip([Decimal(0), *sorted(starts)], rates, strict=True)
+    ]
+
+
+@st.composite
+def curves(draw: st.DrawFn) -> dict[str, str]:
+    """The curve fields of a bonus or pool that check_plan accepts (any may be left out)."""
+    out: dict[str, str] = {}
+    if draw(st.booleans()):
+        out["threshold"] = str(draw(fixed(2, 0, Decimal("0.99"))))
+        if draw(st.booleans()):
+            out["threshold_payout"] = str(draw(fixed(2, 0, 1)))
+    if draw(st.booleans()):
+        out["stretch"] = str(draw(fixed(2, Decimal("1.01"), 3)))
+        if draw(st.booleans()):
+            out["stretch_payout"] = str(draw(fixed(2, 1, 4)))
+    if draw(st.booleans()):
+        out["accelerator"] = str(draw(fixed(2, 0, 5)))
+    if draw(st.booleans()):
+        floor = max(
+            Decimal(out.get("threshold_payout", 1)),
+            Decimal(out.get("stretch_payout", 1)),
+            Decimal(1),
+        )
+        out["cap"] = str(floor + draw(fixed(2, 0, 3)))
+    return out
+
+
+@st.composite
+def paying_plans(draw: st.DrawFn, *, mode: str | None = None) -> dict[str, Any]:
+    """A plan body (JSON) with a commission on revenue, a revenue bonus and a spiff."""
+    mode = mode or draw(st.sampled_from(["marginal", "retroactive"]))
+    return {
+        "name_zh": "激励",
+        "name_en": "Incentive",
+        "components": [
+            {
+                "type": "commission",
+                "key": "rev",
+                "kpi": "revenue",
+                "mode": mode,
+                "tiers": draw(tier_tables(mode=mode)),
+            },
+            {
+                "type": "bonus",
+                "key": "attain",
+                "basis": "revenue",
+                "amount": str(draw(fixed(2, 0, 20000))),
+                **draw(curves()),
+            },
+            {
+                "type": "spiff",
+                "key": "newcust",
+                "kpi": "new_customers",
+                "amount": str(draw(fixed(2, 0, 1000))),
+                "start": "2026-12-01",
+                "end": "2026-12-31",
+            },
+        ],
+    }
