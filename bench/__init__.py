@@ -13,4 +13,5 @@ BENCHMARKS: dict[str, str] = {
     "reads": "bench.reads",
     "alerts_noise": "bench.alerts_noise",
     "imports": "bench.imports",
+    "earnings": "bench.earnings",
 }

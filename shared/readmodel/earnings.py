@@ -188,8 +188,11 @@ async def read_earnings(
     known: datetime | None = None,
     calendar: WorkCalendar | None = None,
     clawbacks: bool = True,
+    targets_at: datetime | None = None,
 ) -> MonthEarnings:
-    """Each rep's earnings for the month at ``as_of`` (see the module docstring)."""
+    """Each rep's earnings for the month at ``as_of`` (see the module docstring);
+    ``targets_at``: when to read the targets in force (default ``as_of``; a closed month's
+    statement reads them at the close, so targets set after the month ended count)."""
     calendar = calendar or await tenant_calendar(session, tenant=tenant)
     tz = ZoneInfo(tenant.timezone)
     end = counted_days_end(period, as_of, tz)
@@ -222,13 +225,19 @@ async def read_earnings(
     all_reps = sorted(everyone)
     roles = await org.rep_roles(session, tenant_id=tenant.id, rep_ids=all_reps)
     role_history = await org.role_history(session, tenant_id=tenant.id, rep_ids=all_reps)
+    # Each rep's own assignments and the role assignments (plan_days picks from those).
+    own_of: dict[str, list[IncentiveAssignment]] = defaultdict(list)
+    for assigned in assignments:
+        if assigned.rep_id is not None:
+            own_of[assigned.rep_id].append(assigned)
+    by_role = [x for x in assignments if x.rep_id is None and x.role is not None]
     segments: dict[str, list[Segment]] = {}
     for rep in all_reps:
         runs = plan_days(
             rep=rep,
             role=roles.get(rep),
             roles=role_history.get(rep, ()),
-            assignments=assignments,
+            assignments=own_of.get(rep, []) + by_role,
             start=period.start,
             end=period.end,
         )
@@ -247,18 +256,21 @@ async def read_earnings(
     # Which KPIs to read: every plan's, and the scorecard template's for scorecard bonuses.
     kpi_keys: set[str] = set()
     templates: dict[str, tuple[tuple[str, Decimal], ...]] = {}
+    template_of: dict[str, tuple[tuple[str, Decimal], ...]] = {}  # per role: read once
     for rep in all_reps:
         for seg in segments[rep]:
             kpi_keys |= seg.body.kpis()
             if any(isinstance(c, Bonus) and c.basis == "scorecard" for c in seg.body.components):
                 key = roles.get(rep) or DEFAULT_TEMPLATE
-                template = await find_template(session, tenant_id=tenant.id, key=key)
-                if template is None:
-                    template = await find_template(
-                        session, tenant_id=tenant.id, key=DEFAULT_TEMPLATE
-                    )
-                assert template is not None
-                templates[rep] = tuple((i.kpi, i.weight) for i in template.items)
+                if key not in template_of:
+                    template = await find_template(session, tenant_id=tenant.id, key=key)
+                    if template is None:
+                        template = await find_template(
+                            session, tenant_id=tenant.id, key=DEFAULT_TEMPLATE
+                        )
+                    assert template is not None
+                    template_of[key] = tuple((i.kpi, i.weight) for i in template.items)
+                templates[rep] = template_of[key]
                 kpi_keys |= {k for k, _w in templates[rep]}
     kpis: dict[str, KpiDefinition] = {}
     for key in sorted(kpi_keys):
@@ -271,7 +283,7 @@ async def read_earnings(
         kpis=sorted(kpis),
         scopes=[f"rep:{r}" for r in all_reps] + [f"team:{t}" for t in pooled_teams],
         period=period.key,
-        at=as_of,
+        at=targets_at or as_of,
     )
     values: dict[str, dict[str, KpiValue]] = {}
     for key, kpi in kpis.items():
@@ -317,6 +329,7 @@ async def read_earnings(
         for c in seg.body.components
         if isinstance(c, Commission) and c.kpi in kpis
     }
+    ranges = {(s.start, s.end) for r in all_reps for s in segments[r]}
     own: dict[str, dict[tuple[int, str], Decimal]] = {r: {} for r in all_reps}
     own_period: dict[str, dict[str, Decimal]] = {r: {} for r in all_reps}
     adjustments: dict[str, list[Adjustment]] = {r: [] for r in all_reps}
@@ -332,19 +345,20 @@ async def read_earnings(
             known=known,
         )
         by_source: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-        for rep, source, _day, units, count in adj_rows:
+        adj_of: dict[str, list[tuple[date, int]]] = defaultdict(list)  # rep: (booked day, units)
+        for rep, source, day, units, count in adj_rows:
             acc = by_source[(rep, source)]
             acc[0] += units
             acc[1] += count
+            adj_of[rep].append((day, units))
         for (rep, source), (units, count) in sorted(by_source.items()):
             adjustments[rep].append(
                 Adjustment(key, source, from_units(units) * kpi.formula.factor, count)
             )
         for rep in all_reps:
             period_value = values[key][rep].value or ZERO
-            period_units = sum((u for r, _s, _d, u, _n in adj_rows if r == rep), 0)
+            period_units = sum((u for _d, u in adj_of.get(rep, ())), 0)
             own_period[rep][key] = period_value - from_units(period_units) * kpi.formula.factor
-        ranges = {(s.start, s.end) for r in all_reps for s in segments[r]}
         for lo, hi in sorted(ranges):
             a, b = max(lo, period.start), min(hi, end)
             if (lo, hi) == (period.start, period.end):
@@ -375,14 +389,16 @@ async def read_earnings(
                     booked = sum(
                         (
                             from_units(u) * kpi.formula.factor
-                            for r, _s, d, u, _n in adj_rows
-                            if r == rep and a <= d < b
+                            for d, u in adj_of.get(rep, ())
+                            if a <= d < b
                         ),
                         ZERO,
                     )
                     own[rep][(i, key)] = amount - booked
-    # Spiff counts on the window's days within each segment.
+    # Spiff counts on the window's days within each segment: one read per KPI and window
+    # for all the reps that have it (the period to date is read already).
     counts: dict[str, dict[tuple[int, str], Decimal]] = {r: {} for r in all_reps}
+    windows: dict[tuple[str, date, date], list[tuple[str, int, str]]] = defaultdict(list)
     for rep in all_reps:
         for i, seg in enumerate(segments[rep]):
             for c in seg.body.components:
@@ -393,19 +409,23 @@ async def read_earnings(
                 if lo >= hi:
                     counts[rep][(i, c.key)] = ZERO
                     continue
-                window = (
-                    await values_by_rep(
-                        session,
-                        tenant=tenant,
-                        kpi=kpis[c.kpi],
-                        rep_ids=[rep],
-                        start=lo,
-                        end=hi,
-                        calendar=calendar,
-                        known=known,
-                    )
-                )[rep]
-                counts[rep][(i, c.key)] = window.value or ZERO
+                windows[(c.kpi, lo, hi)].append((rep, i, c.key))
+    for (kpi_key, lo, hi), wanted in sorted(windows.items()):
+        if (lo, hi) == (period.start, end):
+            window_values = values[kpi_key]
+        else:
+            window_values = await values_by_rep(
+                session,
+                tenant=tenant,
+                kpi=kpis[kpi_key],
+                rep_ids=sorted({rep for rep, _i, _c in wanted}),
+                start=lo,
+                end=hi,
+                calendar=calendar,
+                known=known,
+            )
+        for rep, i, c_key in wanted:
+            counts[rep][(i, c_key)] = window_values[rep].value or ZERO
     figures = {
         rep: {
             key: _figure(kpi, values[key][rep], _target_values(versions.get((key, f"rep:{rep}"))))
@@ -419,12 +439,15 @@ async def read_earnings(
         r: {} for r in all_reps
     }
     if clawbacks:
+        reps_of_source: dict[str, list[str]] = defaultdict(list)
         for rep in reps:
-            sources = sorted({adj.source_period for adj in adjustments[rep]})
-            for source in sources:
-                rates = await _source_rates(
-                    session, tenant=tenant, rep=rep, source=source, cut=known or as_of
-                )
+            for source in sorted({adj.source_period for adj in adjustments[rep]}):
+                reps_of_source[source].append(rep)
+        for source, source_reps in sorted(reps_of_source.items()):
+            by_rep = await _source_rates(
+                session, tenant=tenant, reps=source_reps, source=source, cut=known or as_of
+            )
+            for rep, rates in by_rep.items():
                 for (kpi_key, _src), paid in rates.items():
                     source_rates[rep][(source, kpi_key)] = paid
     currency = tenant.currency
@@ -535,10 +558,11 @@ def _projected(
 
 
 async def _source_rates(
-    session: AsyncSession, *, tenant: Tenant, rep: str, source: str, cut: datetime
-) -> dict[tuple[str, str], tuple[SourceRate, ...]]:
-    """What each commission component paid per unit in a closed month, as closed: the
-    month's earnings at its end, with the knowledge of its close (in force at ``cut``)."""
+    session: AsyncSession, *, tenant: Tenant, reps: Sequence[str], source: str, cut: datetime
+) -> dict[str, dict[tuple[str, str], tuple[SourceRate, ...]]]:
+    """What each commission component paid each rep per unit in a closed month, as
+    closed: the month's earnings at its end, with the knowledge of its close (in force at
+    ``cut``); one read of the month for all the reps (each rep's figures are its own)."""
     book = close_book(tenant)
     try:
         period = month_of(source, tenant)
@@ -551,24 +575,28 @@ async def _source_rates(
     month = await read_earnings(
         session,
         tenant=tenant,
-        reps=[rep],
+        reps=reps,
         period=period,
         as_of=as_of,
         known=closed_at,
         clawbacks=False,
+        targets_at=closed_at,
     )
-    found = month.reps.get(rep)
-    if found is None:
-        return {}
-    paid: dict[tuple[str, int, str, str], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
-    for line in found.earned.lines:
-        if line.kind != "commission" or line.base is None:
+    result: dict[str, dict[tuple[str, str], tuple[SourceRate, ...]]] = {}
+    for rep in reps:
+        found = month.reps.get(rep)
+        if found is None:
             continue
-        acc = paid[(line.plan, line.version, line.component, line.basis)]
-        acc[0] += line.exact
-        acc[1] += line.base
-    out: dict[tuple[str, str], list[SourceRate]] = defaultdict(list)
-    for (plan, version, component, kpi), (amount, base) in sorted(paid.items()):
-        rate = amount / base if base != 0 else ZERO
-        out[(kpi, source)].append(SourceRate(plan, version, component, rate))
-    return {k: tuple(v) for k, v in out.items()}
+        paid: dict[tuple[str, int, str, str], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+        for line in found.earned.lines:
+            if line.kind != "commission" or line.base is None:
+                continue
+            acc = paid[(line.plan, line.version, line.component, line.basis)]
+            acc[0] += line.exact
+            acc[1] += line.base
+        out: dict[tuple[str, str], list[SourceRate]] = defaultdict(list)
+        for (plan, version, component, kpi), (amount, base) in sorted(paid.items()):
+            rate = amount / base if base != 0 else ZERO
+            out[(kpi, source)].append(SourceRate(plan, version, component, rate))
+        result[rep] = {k: tuple(v) for k, v in out.items()}
+    return result
