@@ -679,7 +679,13 @@ async def generate_statements(
         reps = sorted(set(reps))
     as_of = datetime.combine(period.end, datetime.min.time(), ZoneInfo(tenant.timezone))
     month = await reader.read_earnings(
-        session, tenant=tenant, reps=reps, period=period, as_of=as_of, known=close.closed_at
+        session,
+        tenant=tenant,
+        reps=reps,
+        period=period,
+        as_of=as_of,
+        known=close.closed_at,
+        targets_at=close.closed_at,
     )
     existing = {
         s.rep_id: s for s in await repo.statements(session, tenant_id=tenant.id, period=period.key)
