@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from paceline.shared.errors import FieldError
+from paceline.shared.money import is_currency
 
 EventType = Literal["visit", "lead", "quote", "deal", "payment", "complaint", "training", "survey"]
 EVENT_TYPES: Final[tuple[str, ...]] = (
@@ -307,7 +308,7 @@ class CanonicalEvent(BaseModel):
         if value is None:
             return None
         code = value.upper()
-        if not re.fullmatch(r"[A-Z]{3}", code):
+        if not is_currency(code):
             raise ValueError("must be an ISO 4217 code such as CNY or USD")
         return code
 

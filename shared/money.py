@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Final
 
+from babel.numbers import list_currencies
+
 SCALE: Final[int] = 10_000
 _QUANTUM: Final[Decimal] = Decimal("0.0001")
 
@@ -34,6 +36,16 @@ _MINOR_UNITS: Final[dict[str, int]] = {
     "OMR": 3,
     "TND": 3,
 }
+
+
+# ISO 4217 codes as CLDR knows them (Babel's data: current and historical currencies),
+# without the codes for "no currency" and testing.
+CURRENCIES: Final[frozenset[str]] = frozenset(list_currencies()) - {"XXX", "XTS"}
+
+
+def is_currency(code: str) -> bool:
+    """Whether ``code`` is an ISO 4217 currency code (upper case)."""
+    return code in CURRENCIES
 
 
 def to_units(value: Decimal) -> int:

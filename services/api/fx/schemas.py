@@ -9,12 +9,13 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from paceline.shared.money import is_currency
+
 MAX_RATES = 10_000
 MAX_DECIMAL_PLACES = 10
 # Far above any real rate (units of tenant currency per unit of another currency).
 MAX_RATE = Decimal(10) ** 12
 
-_CURRENCY = re.compile(r"[A-Z]{3}")
 # Plain ASCII decimals (``Decimal`` alone would also take "1_000" and non-ASCII digits).
 _DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _DAY = re.compile(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})")
@@ -23,7 +24,7 @@ _DAY = re.compile(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})")
 def check_currency(value: Any) -> str:
     """An ISO 4217 code, upper-cased; ValueError if it is not one."""
     code = str(value).strip().upper() if isinstance(value, str) else ""
-    if not _CURRENCY.fullmatch(code):
+    if not is_currency(code):
         raise ValueError("must be an ISO 4217 code such as USD")
     return code
 

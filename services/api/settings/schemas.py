@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from paceline.shared.money import is_currency
 
 
 class PaceThresholds(BaseModel):
@@ -52,7 +53,7 @@ def _check_timezone(value: str) -> str:
 
 def _check_currency(value: str) -> str:
     code = value.upper()
-    if not re.fullmatch(r"[A-Z]{3}", code):
+    if not is_currency(code):
         raise ValueError("must be an ISO 4217 code such as CNY")
     return code
 

@@ -131,6 +131,8 @@ async def test_currency_is_normalised_to_upper_case(embedded_stack: Stack) -> No
         ({"timezone": "../../etc/passwd"}, "timezone"),
         ({"currency": "usd1"}, "currency"),
         ({"currency": "CN"}, "currency"),
+        ({"currency": "ZZZ"}, "currency"),  # three letters, but no ISO 4217 code
+        ({"currency": "XXX"}, "currency"),  # ISO's "no currency"
         ({"fiscal_year_start_month": 13}, "fiscal_year_start_month"),
         ({"fiscal_year_start_month": 0}, "fiscal_year_start_month"),
         ({"locale": "fr"}, "locale"),
