@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -248,7 +249,7 @@ async def read_earnings(
                 body=plans[key].body,
                 start=lo,
                 end=hi,
-                share=Decimal((hi - lo).days) / Decimal(month_days),
+                share=Fraction((hi - lo).days, month_days),
             )
             for key, lo, hi in runs
             if key in plans
@@ -501,7 +502,7 @@ def _pool_inputs(
     cap: Decimal,
 ) -> dict[str, dict[tuple[int, str], PoolInput]]:
     """Each rep's weight in each team pool of its segments, and the others' weights."""
-    weights: dict[tuple[str, str, str], list[tuple[str, int, Decimal]]] = defaultdict(list)
+    weights: dict[tuple[str, str, str], list[tuple[str, int, Fraction]]] = defaultdict(list)
     for rep, segs in segments.items():
         team = team_of.get(rep)
         if team is None:
@@ -518,12 +519,12 @@ def _pool_inputs(
                     w = (f.attainment(cap) if f is not None else None) or ZERO
                 else:
                     w = Decimal(1)
-                weights[(team, seg.plan, c.key)].append((rep, i, w * seg.share))
+                weights[(team, seg.plan, c.key)].append((rep, i, Fraction(w) * Fraction(seg.share)))
     out: dict[str, dict[tuple[int, str], PoolInput]] = defaultdict(dict)
     for (team, _plan, key), parts in weights.items():
-        total = sum((w for _r, _i, w in parts), ZERO)
-        for rep, i, w in parts:
-            out[rep][(i, key)] = PoolInput(team=team, weight=w, others=total - w)
+        total = sum((part for _r, _i, part in parts), Fraction(0))
+        for rep, i, part in parts:
+            out[rep][(i, key)] = PoolInput(team=team, weight=part, others=total - part)
     return out
 
 
@@ -587,16 +588,18 @@ async def _source_rates(
         found = month.reps.get(rep)
         if found is None:
             continue
-        paid: dict[tuple[str, int, str, str], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+        paid: dict[tuple[str, int, str, str], list[Fraction]] = defaultdict(
+            lambda: [Fraction(0), Fraction(0)]
+        )
         for line in found.earned.lines:
             if line.kind != "commission" or line.base is None:
                 continue
             acc = paid[(line.plan, line.version, line.component, line.basis)]
             acc[0] += line.exact
-            acc[1] += line.base
+            acc[1] += Fraction(line.base)
         out: dict[tuple[str, str], list[SourceRate]] = defaultdict(list)
         for (plan, version, component, kpi), (amount, base) in sorted(paid.items()):
-            rate = amount / base if base != 0 else ZERO
+            rate = amount / base if base != 0 else Fraction(0)
             out[(kpi, source)].append(SourceRate(plan, version, component, rate))
         result[rep] = {k: tuple(v) for k, v in out.items()}
     return result

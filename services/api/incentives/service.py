@@ -55,6 +55,7 @@ from paceline.shared.db.models_incentives import (
 from paceline.shared.errors import Conflict, FieldError, InvalidInput, NotFound
 from paceline.shared.events import CanonicalEvent
 from paceline.shared.kpi.incentives.earnings import Earnings, Line, add_deltas, rep_earnings
+from paceline.shared.kpi.incentives.payout import to_decimal
 from paceline.shared.kpi.incentives.plans import PlanBody, Spiff, check_plan
 from paceline.shared.kpi.periods import Period
 from paceline.shared.kpi.records import contributions, fold
@@ -460,7 +461,7 @@ def _rep_out(
                 names={"zh-CN": s.body.name_zh, "en": s.body.name_en},
                 start=s.start,
                 end=s.end,
-                share=_q(s.share),
+                share=_q(to_decimal(s.share)),
             )
             for s in r.inputs.segments
         ],

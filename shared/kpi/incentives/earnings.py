@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 
 from paceline.shared.kpi.incentives.payout import (
     ONE,
@@ -38,10 +39,11 @@ from paceline.shared.kpi.incentives.payout import (
     commission,
     next_point,
     next_tier_start,
-    payout,
+    payout_exact,
     resolve_curve,
     round_money,
     tier_index,
+    to_decimal,
 )
 from paceline.shared.kpi.incentives.plans import (
     Bonus,
@@ -109,7 +111,7 @@ class Segment:
     body: PlanBody
     start: date
     end: date  # exclusive
-    share: Decimal
+    share: Fraction  # exact: days / the month's days
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +119,8 @@ class PoolInput:
     """A rep's part in a team pool for one segment."""
 
     team: str
-    weight: Decimal  # the rep's weight × share of days
-    others: Decimal  # the sum of the other members' weights × shares
+    weight: Fraction  # the rep's weight × share of days
+    others: Fraction  # the sum of the other members' weights × shares
     allocated: Decimal | None = None  # the rounded allocation when the team was split
 
 
@@ -139,7 +141,7 @@ class SourceRate:
     plan: str
     version: int
     component: str
-    rate: Decimal
+    rate: Fraction  # exact: commission paid / base
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +201,7 @@ class Line:
     tier: int | None  # commission tier reached (0-based)
     factor: Decimal  # gates and modifiers multiplied
     applied: tuple[Applied, ...]
-    exact: Decimal
+    exact: Fraction  # the exact amount, rounded once into ``amount``
     amount: Decimal  # rounded to the minor unit (half up)
     source_period: str | None = None
     team: str | None = None
@@ -332,8 +334,8 @@ def rep_earnings(inputs: RepInputs) -> Earnings:
                 used = counted.get((seg.plan, c.key), ZERO)
                 units = max(ZERO, min(line.base, c.max_count - used))
                 counted[(seg.plan, c.key)] = used + units
-                line = replace(line, base=units, exact=c.amount * units)
-            exact = line.exact * factor
+                line = replace(line, base=units, exact=Fraction(c.amount * units))
+            exact = line.exact * Fraction(factor)
             lines.append(
                 replace(
                     line,
@@ -355,7 +357,7 @@ def _base_line(kind: str, c: Commission | Bonus | Spiff | Pool, seg: Segment, ba
         version=seg.version,
         start=seg.start,
         end=seg.end,
-        share=seg.share,
+        share=to_decimal(seg.share),
         basis=basis,
         base=None,
         attainment=None,
@@ -363,7 +365,7 @@ def _base_line(kind: str, c: Commission | Bonus | Spiff | Pool, seg: Segment, ba
         tier=None,
         factor=ONE,
         applied=(),
-        exact=ZERO,
+        exact=Fraction(0),
         amount=ZERO,
     )
 
@@ -385,37 +387,37 @@ def _line(
             source = inputs.team_figures if c.scope == "team" else inputs.figures
             figure = source.get(c.basis)
             att = figure.attainment() if figure is not None else None
-        fraction = payout(_curve_of(c, figure), att)
+        fraction = payout_exact(_curve_of(c, figure), att)
         line = _base_line("bonus", c, seg, c.basis)
         return replace(
             line,
             base=c.amount,
             attainment=att,
-            rate=fraction,
-            exact=c.amount * fraction * seg.share,
+            rate=to_decimal(fraction),
+            exact=Fraction(c.amount) * fraction * Fraction(seg.share),
         )
     if isinstance(c, Spiff):
         count = inputs.counts.get((s_index, c.key), ZERO)
         line = _base_line("spiff", c, seg, c.kpi)
-        return replace(line, base=count, rate=c.amount, exact=c.amount * count)
+        return replace(line, base=count, rate=c.amount, exact=Fraction(c.amount * count))
     pool = inputs.pools.get((s_index, c.key))
     if pool is None:
         return None
     figure = inputs.team_figures.get(c.basis)
     att = figure.attainment() if figure is not None else None
-    fraction = payout(_curve_of(c, figure), att)
-    total = c.amount * fraction
+    fraction = payout_exact(_curve_of(c, figure), att)
+    total = Fraction(c.amount) * fraction
     weights = pool.weight + pool.others
-    exact = total * pool.weight / weights if weights > 0 else ZERO
+    split = pool.weight / weights if weights > 0 else Fraction(0)
     line = _base_line("pool", c, seg, c.basis)
     return replace(
         line,
-        base=total,
+        base=to_decimal(total),
         attainment=att,
-        rate=fraction,
-        exact=exact,
+        rate=to_decimal(fraction),
+        exact=total * split,
         team=pool.team,
-        split=pool.weight / weights if weights > 0 else ZERO,
+        split=to_decimal(split),
     )
 
 
@@ -427,10 +429,13 @@ def _commission_line(inputs: RepInputs, s_index: int, seg: Segment, c: Commissio
     att = total / quota if quota is not None and quota > 0 else None
     paid = commission(total, quota, c.tiers, c.mode)
     # The segment's part of the commission the plan's table pays on the period's amount.
-    exact = (
-        paid if part == total else (paid * part / total if total != 0 else part * c.tiers[0].rate)
-    )
-    rate = paid / total if total != 0 else c.tiers[0].rate
+    if part == total:
+        exact = Fraction(paid)
+    elif total != 0:
+        exact = Fraction(paid) * Fraction(part) / Fraction(total)
+    else:
+        exact = Fraction(part * c.tiers[0].rate)
+    rate = to_decimal(Fraction(paid) / Fraction(total)) if total != 0 else c.tiers[0].rate
     line = _base_line("commission", c, seg, c.kpi)
     return replace(
         line,
@@ -446,7 +451,7 @@ def _clawbacks(inputs: RepInputs) -> list[Line]:
     out = []
     for adj in inputs.adjustments:
         for rate in inputs.source_rates.get((adj.source_period, adj.kpi), ()):
-            exact = adj.amount * rate.rate
+            exact = Fraction(adj.amount) * rate.rate
             out.append(
                 Line(
                     kind="clawback" if adj.amount < 0 else "true_up",
@@ -459,7 +464,7 @@ def _clawbacks(inputs: RepInputs) -> list[Line]:
                     basis=adj.kpi,
                     base=adj.amount,
                     attainment=None,
-                    rate=rate.rate,
+                    rate=to_decimal(rate.rate),
                     tier=None,
                     factor=ONE,
                     applied=(),

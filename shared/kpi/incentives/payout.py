@@ -1,8 +1,10 @@
 """The arithmetic of incentives, pure (docs/INCENTIVES.md, "How each line is computed").
 
-Everything is exact Decimal until a line is rounded, once, by :func:`round_money`: to
-the currency's minor unit (ISO 4217; ¥ 0.01), half up (四舍五入). A statement's total is
-the sum of its rounded lines, so it adds up to the cent.
+Everything is exact until a line is rounded, once, by :func:`round_money`: to the
+currency's minor unit (ISO 4217; ¥ 0.01), half up (四舍五入). Products of Decimals are
+exact; where a line divides (a curve between its points, a segment's share of the month's
+days, a pool split, a commission blended over segments) it is computed as a Fraction.
+A statement's total is the sum of its rounded lines, so it adds up to the cent.
 
 Tier boundaries belong to the tier that starts there: an attainment of exactly 100%
 pays the tier ``from: 1``; a curve's threshold pays the threshold payout.
@@ -10,9 +12,11 @@ pays the tier ``from: 1``; a curve's threshold pays the threshold payout.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from itertools import pairwise
 
 from paceline.shared.kpi.incentives.plans import Curve, Tier
@@ -22,10 +26,24 @@ ZERO = Decimal(0)
 ONE = Decimal(1)
 
 
-def round_money(amount: Decimal, currency: str) -> Decimal:
-    """A line's amount in the currency's minor unit, half up (the one rounding rule)."""
-    quantum = ONE.scaleb(-minor_units(currency))
+def round_money(amount: Decimal | Fraction, currency: str) -> Decimal:
+    """A line's amount in the currency's minor unit, half up (the one rounding rule);
+    an exact rational amount is rounded exactly (a tie is a tie, not 0.52499...)."""
+    places = minor_units(currency)
+    quantum = ONE.scaleb(-places)
+    if isinstance(amount, Fraction):
+        scaled = abs(amount) * 10**places
+        units = math.floor(scaled + Fraction(1, 2))  # half up, away from zero
+        sign = -1 if amount < 0 else 1
+        return (Decimal(sign * units) * quantum).quantize(quantum)
     return amount.quantize(quantum, rounding=ROUND_HALF_UP)
+
+
+def to_decimal(value: Fraction | Decimal) -> Decimal:
+    """A rational as a Decimal (exact when it terminates within the context's digits)."""
+    if isinstance(value, Decimal):
+        return value
+    return Decimal(value.numerator) / Decimal(value.denominator)
 
 
 def tier_index(tiers: Sequence[Tier], attainment: Decimal | None) -> int:
@@ -68,6 +86,7 @@ class CurvePoints:
     points: tuple[tuple[Decimal, Decimal], ...]  # increasing attainment, from the threshold
     slope: Decimal  # payout per attainment above the last point
     cap: Decimal | None
+    accelerator: Decimal | None = None  # the plan's slope above the last point, if given
 
 
 def resolve_curve(
@@ -93,24 +112,36 @@ def resolve_curve(
         points.append((s, max(sp, ONE)))
     (a0, p0), (a1, p1) = points[-2], points[-1]
     slope = curve.accelerator if curve.accelerator is not None else (p1 - p0) / (a1 - a0)
-    return CurvePoints(tuple(points), slope, curve.cap)
+    return CurvePoints(tuple(points), slope, curve.cap, curve.accelerator)
+
+
+def payout_exact(points: CurvePoints, attainment: Decimal | None) -> Fraction:
+    """The fraction of the amount a curve pays at an attainment (0 below the threshold),
+    as an exact rational: straight lines between points, the slope above the last."""
+    if attainment is None:
+        return Fraction(0)
+    at = Fraction(attainment)
+    pts = [(Fraction(a), Fraction(p)) for a, p in points.points]
+    if at < pts[0][0]:
+        return Fraction(0)
+    if points.accelerator is not None:
+        slope = Fraction(points.accelerator)
+    else:
+        (a0, p0), (a1, p1) = pts[-2], pts[-1]
+        slope = (p1 - p0) / (a1 - a0)
+    value = pts[-1][1] + slope * (at - pts[-1][0])
+    for (a0, p0), (a1, p1) in pairwise(pts):
+        if at < a1:
+            value = p0 + (p1 - p0) * (at - a0) / (a1 - a0)
+            break
+    if points.cap is not None:
+        value = min(value, Fraction(points.cap))
+    return max(value, Fraction(0))
 
 
 def payout(points: CurvePoints, attainment: Decimal | None) -> Decimal:
     """The fraction of the amount a curve pays at an attainment (0 below the threshold)."""
-    if attainment is None:
-        return ZERO
-    pts = points.points
-    if attainment < pts[0][0]:
-        return ZERO
-    value = pts[-1][1] + points.slope * (attainment - pts[-1][0])
-    for (a0, p0), (a1, p1) in pairwise(pts):
-        if attainment < a1:
-            value = p0 + (p1 - p0) * (attainment - a0) / (a1 - a0)
-            break
-    if points.cap is not None:
-        value = min(value, points.cap)
-    return max(value, ZERO)
+    return to_decimal(payout_exact(points, attainment))
 
 
 def next_point(points: CurvePoints, attainment: Decimal | None) -> Decimal | None:

@@ -311,7 +311,7 @@ def rep_inputs(
     return RepInputs(
         rep="r1",
         currency=currency,
-        segments=(Segment("p", 1, body, DEC[0], DEC[1], D(1)),),
+        segments=(Segment("p", 1, body, DEC[0], DEC[1], Fraction(1)),),
         figures=figures,
         own={(0, "revenue"): revenue},
         own_period={"revenue": revenue},
@@ -596,18 +596,13 @@ def test_a_total_is_the_sum_of_its_rounded_lines(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a segment's share is a 28-digit Decimal (days / month days, read side): "
-    "15.75 × 1/30 = 0.525 exactly, a tie, but the line rounds 0.52499... down to 0.52",
-)
 def test_a_pro_rata_line_rounds_its_exact_value() -> None:
     """A bonus of 15.75 at 100% for one day of a 30-day month: 0.525, half up 0.53."""
     body = body_of({**BONUS, "amount": "15.75"})
     inputs = rep_inputs(
         body, revenue=D(100), target=D(100), baseline=None, stretch=None, new_customers=0
     )
-    share = D(1) / D(30)  # as shared/readmodel/earnings.py builds it
+    share = Fraction(1, 30)  # as shared/readmodel/earnings.py builds it: exact
     inputs = replace(inputs, segments=(Segment("p", 1, body, DEC[0], DEC[1], share),))
     (line,) = rep_earnings(inputs).lines
     assert Fraction(line.amount) == half_up(Fraction(D("15.75")) * Fraction(1, 30), 2)
