@@ -51,7 +51,7 @@ TEXT: dict[str, dict[str, str]] = {
 }
 
 # Bytes the vendor accepts in one message body text (a margin below the documented size).
-MAX_BYTES = {"wecom": 4000, "dingtalk": 18_000, "feishu": 30_000, "slack": 2900}
+MAX_BYTES = {"wecom": 3800, "dingtalk": 18_000, "feishu": 30_000, "slack": 2900}
 
 
 def t(code: str, locale: str, **params: Any) -> str:
@@ -145,10 +145,6 @@ def compose(payload: dict[str, Any]) -> Message:
     )
 
 
-def _fits(lines: list[str], limit: int) -> bool:
-    return len("\n".join(lines).encode()) <= limit
-
-
 def layout(message: Message, fmt: str, locale: str = "zh-CN") -> tuple[str, str]:
     """(title, body) in the vendor's markup, within its size; every alert at least named."""
     limit = MAX_BYTES.get(fmt, 30_000)
@@ -165,26 +161,33 @@ def layout(message: Message, fmt: str, locale: str = "zh-CN") -> tuple[str, str]
     def quote(text: str) -> str:
         return f"> {text}" if fmt in ("wecom", "dingtalk", "slack") else f"  {text}"
 
+    def tail_size(items: list[Item]) -> int:
+        names = ", ".join(i.short for i in items)
+        return len(t("tail.more", locale, count=len(items), names=names).encode()) + 1
+
     lines: list[str] = []
+    size = 0
     shown = 0
-    for item in message.items:
+    for n, item in enumerate(message.items):
         block = ([strong(item.head)] if item.head else []) + [quote(d) for d in item.details]
-        if not _fits([*lines, *block], limit * 3 // 4):
+        if fmt == "dingtalk":
+            block.append("")  # DingTalk markdown needs blank lines between paragraphs
+        grown = size + len("\n".join(block).encode()) + 1
+        # Full lines while the rest can still be named after them.
+        if grown + tail_size(message.items[n + 1 :]) > limit:
             break
         lines += block
-        if fmt == "dingtalk":
-            lines.append("")  # DingTalk markdown needs blank lines between paragraphs
+        size = grown
         shown += 1
     rest = message.items[shown:]
     if rest:
         names: list[str] = []
         for item in rest:
-            tail = t(
-                "tail.more", locale, count=len(names) + 1, names=", ".join([*names, item.short])
-            )
-            if not _fits([*lines, tail], limit - 200):
+            candidate = [*names, item.short]
+            tail = t("tail.more", locale, count=len(candidate), names=", ".join(candidate))
+            if size + len(tail.encode()) > limit:
                 break
-            names.append(item.short)
+            names = candidate
         if names:
             lines.append(t("tail.more", locale, count=len(names), names=", ".join(names)))
         if len(names) < len(rest):
