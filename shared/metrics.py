@@ -64,6 +64,10 @@ IMPORT_ROWS = Counter(
 )
 
 
+ALERT_GROUP_MESSAGES = Counter(
+    "paceline_alert_group_messages_total",
+    "Group messages made from held alert changes (grouped subscriptions).",
+)
 ALERT_DELIVERIES = Counter(
     "paceline_alert_deliveries_total",
     "Alert delivery attempts by outcome (delivered, retry, dead, gone).",

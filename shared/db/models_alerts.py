@@ -84,6 +84,8 @@ class Subscription(Base):
     min_severity: Mapped[str] = mapped_column(String(16), default="info")
     actions: Mapped[list[str]] = mapped_column(JSONType, default=list)
     digests: Mapped[list[str]] = mapped_column(JSONType, default=list)  # weekly, month_end
+    # Grouping, quiet hours, inhibition (shared/delivery_options.py); {} = the defaults.
+    delivery_options: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     disabled_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -103,6 +105,7 @@ class Delivery(Base):
         UniqueConstraint("subscription_id", "source_key"),
         Index("ix_alert_deliveries_due", "status", "next_attempt_at"),
         Index("ix_alert_deliveries_tenant_sub", "tenant_id", "subscription_id", "id"),
+        Index("ix_alert_deliveries_sub_status", "subscription_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -116,8 +119,15 @@ class Delivery(Base):
     event_type: Mapped[str] = mapped_column(String(64))  # alert.opened, digest.weekly, ...
     alert_event_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
-    # pending | delivered | dead | cancelled
+    # pending | delivered | dead | cancelled; for grouped subscriptions an alert change
+    # waits as ``held`` until a group message carries it (``folded``, ``folded_into``),
+    # or is left out as a repeat or covered by another alert (``suppressed``).
     status: Mapped[str] = mapped_column(String(16), default="pending")
+    # The group of a held alert change (its label values), and the alert's dedup key.
+    group_key: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    alert_key: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    # The group message that carried a folded change (or the alert that covered it).
+    folded_into: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # A dispatcher that claimed it (until the lease ends; a crashed one's lease expires).

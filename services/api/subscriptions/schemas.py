@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from paceline.shared.delivery_options import GroupLabel
 from paceline.shared.outbound import url_problem
 
 Format = Literal["standard", "slack", "wecom", "dingtalk", "feishu"]
@@ -55,6 +56,31 @@ class SubscriptionIn(BaseModel):
     )
     digests: list[DigestKind] = Field(default_factory=list, description="Digests to send too.")
     enabled: bool = True
+    grouping: bool | None = Field(
+        default=None,
+        description="Group alert changes into one message per group. Bot formats always "
+        "group; standard: off by default (one event per alert change).",
+    )
+    group_by: list[GroupLabel] | None = Field(
+        default=None, max_length=6, description="Labels of a group (default: team, kind)."
+    )
+    group_wait_s: Annotated[int, Field(ge=0, le=3600)] | None = Field(
+        default=None, description="Wait after a new group's first change (default 30)."
+    )
+    group_interval_s: Annotated[int, Field(ge=10, le=86_400)] | None = Field(
+        default=None, description="Wait after a group's message before its next (default 300)."
+    )
+    repeat_interval_s: Annotated[int, Field(ge=60, le=604_800)] | None = Field(
+        default=None, description="No repeat of the same alert state within (default 14400)."
+    )
+    quiet_hours: bool | None = Field(
+        default=None,
+        description="Hold non-critical alerts outside working hours (bots: on by default).",
+    )
+    inhibit: bool | None = Field(
+        default=None,
+        description="A team's lag alert covers its reps' (bots: on by default).",
+    )
 
     _url = field_validator("url")(_check_url)
 
@@ -80,6 +106,31 @@ class SubscriptionUpdate(BaseModel):
     rotate_secret: bool = Field(
         default=False, description="standard format: make a new secret (returned once)."
     )
+    grouping: bool | None = Field(
+        default=None,
+        description="Group alert changes into one message per group. Bot formats always "
+        "group; standard: off by default (one event per alert change).",
+    )
+    group_by: list[GroupLabel] | None = Field(
+        default=None, max_length=6, description="Labels of a group (default: team, kind)."
+    )
+    group_wait_s: Annotated[int, Field(ge=0, le=3600)] | None = Field(
+        default=None, description="Wait after a new group's first change (default 30)."
+    )
+    group_interval_s: Annotated[int, Field(ge=10, le=86_400)] | None = Field(
+        default=None, description="Wait after a group's message before its next (default 300)."
+    )
+    repeat_interval_s: Annotated[int, Field(ge=60, le=604_800)] | None = Field(
+        default=None, description="No repeat of the same alert state within (default 14400)."
+    )
+    quiet_hours: bool | None = Field(
+        default=None,
+        description="Hold non-critical alerts outside working hours (bots: on by default).",
+    )
+    inhibit: bool | None = Field(
+        default=None,
+        description="A team's lag alert covers its reps' (bots: on by default).",
+    )
 
     _url = field_validator("url")(_check_url)
 
@@ -99,6 +150,13 @@ class SubscriptionOut(BaseModel):
     actions: list[str]
     digests: list[str]
     enabled: bool
+    grouping: bool
+    group_by: list[str]
+    group_wait_s: int
+    group_interval_s: int
+    repeat_interval_s: int
+    quiet_hours: bool
+    inhibit: bool
     disabled_reason: str | None
     disabled_at: datetime | None
     created_at: datetime
@@ -130,7 +188,12 @@ class DeliveryOut(BaseModel):
     id: int
     message_id: str = Field(description="The webhook-id header (the same on every retry).")
     event_type: str
-    status: str = Field(description="pending | delivered | dead")
+    status: str = Field(
+        description="pending | delivered | dead; an alert change of a grouped subscription: "
+        "held (waiting for its group's message) | folded (carried by folded_into) | "
+        "suppressed (a repeat, or covered by another alert: last_error says which)"
+    )
+    folded_into: int | None = Field(default=None, description="The group message's delivery.")
     attempts: int
     next_attempt_at: datetime | None
     created_at: datetime

@@ -27,13 +27,44 @@ from paceline.api.subscriptions.schemas import (
 from paceline.shared.crypto import SecretBox
 from paceline.shared.db import lifecycle
 from paceline.shared.db.models_alerts import Delivery, Subscription
+from paceline.shared.delivery_options import BOT_FORMATS, delivery_options
 from paceline.shared.errors import Conflict, FieldError, InvalidInput, NotFound
 from paceline.shared.outbound import VENDOR_SECRET_FORMATS, new_secret, redact_url
 from paceline.shared.readmodel.org import team_parents
 
+OPTION_FIELDS = (
+    "grouping",
+    "group_by",
+    "group_wait_s",
+    "group_interval_s",
+    "repeat_interval_s",
+    "quiet_hours",
+    "inhibit",
+)
+
+
+def _options(
+    fmt: str, stored: dict[str, Any], body: SubscriptionIn | SubscriptionUpdate
+) -> dict[str, Any]:
+    """The stored delivery options with the body's on top (checked as a whole)."""
+    out = dict(stored or {})
+    for field in OPTION_FIELDS:
+        value = getattr(body, field)
+        if value is not None:
+            out[field] = list(value) if isinstance(value, list) else value
+    if fmt in BOT_FORMATS and out.get("grouping") is False:
+        raise InvalidInput(
+            "a chat bot's alerts are always grouped",
+            fields=[
+                FieldError("grouping", "only the standard format can send one message per change")
+            ],
+        )
+    return out
+
 
 def subscription_out(sub: Subscription) -> SubscriptionOut:
     """The API shape of a subscription."""
+    opts = delivery_options(sub.format, sub.delivery_options)
     return SubscriptionOut(
         id=sub.id,
         name=sub.name,
@@ -47,6 +78,13 @@ def subscription_out(sub: Subscription) -> SubscriptionOut:
         actions=list(sub.actions or []),
         digests=list(sub.digests or []),
         enabled=sub.enabled,
+        grouping=opts.grouping,
+        group_by=list(opts.group_by),
+        group_wait_s=opts.group_wait_s,
+        group_interval_s=opts.group_interval_s,
+        repeat_interval_s=opts.repeat_interval_s,
+        quiet_hours=opts.quiet_hours,
+        inhibit=opts.inhibit,
         disabled_reason=sub.disabled_reason,
         disabled_at=sub.disabled_at,
         created_at=sub.created_at,
@@ -113,6 +151,7 @@ async def create(
         min_severity=body.min_severity,
         actions=list(body.actions),
         digests=list(body.digests),
+        delivery_options=_options(body.format, {}, body),
         enabled=body.enabled,
         consecutive_dead=0,
         created_at=now,
@@ -161,6 +200,7 @@ async def update(
             setattr(sub, field, list(value))
     if body.name is not None:
         sub.name = body.name
+    sub.delivery_options = _options(sub.format, sub.delivery_options, body)
     if body.min_severity is not None:
         sub.min_severity = body.min_severity
     if body.url is not None:
@@ -224,6 +264,7 @@ def delivery_out(d: Delivery) -> DeliveryOut:
         last_status_code=d.last_status_code,
         last_error=d.last_error,
         redelivery_of=d.redelivery_of,
+        folded_into=d.folded_into,
         payload=d.payload,
     )
 

@@ -8,9 +8,16 @@ before the transaction that made it committed):
 2. **publish**: alert events go to the alerts topic (Kafka ``paceline.alerts``, or the
    embedded log's topic of that name), then are marked published (at least once:
    consumers de-duplicate by ``event_id``);
+2b. **group**: for grouped subscriptions (the chat-bot formats; optional for standard)
+   an alert change is persisted ``held``; a step turns the due groups into one message
+   each (:mod:`.grouping`: Alertmanager-style timers, quiet hours, inhibition, the
+   vendor's rate limit), marks the changes it carries ``folded`` into it, and leaves
+   the rest held for a later message: nothing is dropped, a change left out is
+   ``suppressed`` with its reason (a repeat, or covered by a team's alert);
 3. **send**: due deliveries are leased (``lease_until``, so a crashed dispatcher's
-   claims expire and another picks them up), sent with a timeout, and the attempt is
-   recorded with its outcome.
+   claims expire and another picks them up), no more per subscription than its
+   destination's published limits allow (counted from the attempts logged and those in
+   flight), sent with a timeout, and the attempt is recorded with its outcome.
 
 Retries: exponential backoff with jitter (``base * 2^(n-1)``, capped, times a random
 factor in [0.5, 1]); a ``Retry-After`` header (seconds or HTTP date) replaces the computed
@@ -36,20 +43,34 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 import orjson
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.scoring.delivery import repository as repo
-from paceline.scoring.delivery.formats import accepted, render
+from paceline.scoring.delivery.formats import accepted, render, throttled_for
+from paceline.scoring.delivery.grouping import (
+    Change,
+    Source,
+    WorkingHours,
+    group_payload,
+    plan,
+    source_of,
+)
 from paceline.shared import metrics
+from paceline.shared.alert_options import alert_options
 from paceline.shared.clock import Clock, SystemClock
 from paceline.shared.crypto import SecretBox
 from paceline.shared.db import lifecycle
+from paceline.shared.db.context import tenant_calendar
 from paceline.shared.db.models_alerts import Delivery, Subscription
 from paceline.shared.db.session import Database
+from paceline.shared.delivery_options import VENDOR_LIMITS, delivery_options
 from paceline.shared.eventlog import EventLog, LogRecord
 from paceline.shared.outbound import outbound_client, url_problem
+from paceline.shared.readmodel.org import team_parents
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +208,7 @@ class Dispatcher:
                     fanned = await repo.fan_out(session, now=self.clock.now())
                 if fanned == 0:
                     break
+            await self._group()
             if self.publisher is not None:
                 await self._publish()
             sent = 0
@@ -195,6 +217,136 @@ class Dispatcher:
                 sent += n
                 if n == 0:
                     return sent
+
+    async def _group(self) -> None:
+        """Turn held alert changes of grouped subscriptions into group messages."""
+        now = self.clock.now()
+        async with self.db.transaction(write=False) as session:
+            sub_ids = await repo.grouping_due(session, now=now)
+        for sub_id in sub_ids:
+            async with self.db.transaction() as session:
+                await self._group_one(session, sub_id, now)
+
+    async def _group_one(self, session: AsyncSession, sub_id: int, now: datetime) -> None:
+        sub = await repo.get_subscription(session, subscription_id=sub_id, lock=True)
+        if sub is None or not sub.enabled:
+            return
+        opts = delivery_options(sub.format, sub.delivery_options)
+        rows = await repo.held(session, subscription_id=sub.id)
+        if not rows:
+            return
+        tenant = await repo.get_tenant(session, tenant_id=sub.tenant_id)
+        assert tenant is not None
+        hours: WorkingHours | None = None
+        if opts.quiet_hours:
+            ao = alert_options(tenant)
+            hours = WorkingHours(
+                tz=ZoneInfo(tenant.timezone),
+                calendar=await tenant_calendar(session, tenant=tenant),
+                start_hour=ao.work_start_hour,
+                end_hour=ao.work_end_hour,
+            )
+        changes = [
+            Change(
+                id=d.id,
+                alert_key=d.alert_key or d.source_key,
+                group_key=d.group_key or "*",
+                action=d.event_type.removeprefix("alert."),
+                created_at=d.created_at,
+                alert=d.payload.get("data", {}).get("alert", {}),
+            )
+            for d in rows
+        ]
+        sources: list[Source] = []
+        sole_root: str | None = None
+        if opts.inhibit:
+            for a in await repo.open_lag_alerts(session, tenant_id=tenant.id):
+                src = source_of(
+                    {
+                        "kind": a.kind,
+                        "scope": a.scope,
+                        "status": a.status,
+                        "severity": a.severity,
+                        "dedup_key": a.dedup_key,
+                        "detail": a.detail,
+                    }
+                )
+                if src is not None:
+                    sources.append(src)
+            roots = [
+                t
+                for t, p in (await team_parents(session, tenant_id=tenant.id)).items()
+                if p is None
+            ]
+            sole_root = roots[0] if len(roots) == 1 else None
+        since = now - timedelta(seconds=max(opts.group_interval_s, opts.repeat_interval_s))
+        vendor = VENDOR_LIMITS.get(sub.format)
+        room = await repo.send_budget(session, sub=sub, now=now) - await repo.pending_count(
+            session, subscription_id=sub.id
+        )
+        if vendor is None:
+            room = 1_000_000
+        p = plan(
+            changes,
+            options=opts,
+            now=now,
+            last_message_at=await repo.last_group_messages(
+                session, subscription_id=sub.id, since=since
+            ),
+            last_shown=await repo.last_shown(
+                session,
+                subscription_id=sub.id,
+                alert_keys=sorted({c.alert_key for c in changes}),
+                since=now - timedelta(seconds=opts.repeat_interval_s),
+            ),
+            sources=sources,
+            sole_root=sole_root,
+            hours=hours,
+            room=room,
+        )
+        payloads = {d.id: d.payload for d in rows}
+        by_id = {c.id: c for c in changes}
+        folded: dict[int, int] = {}
+        for index, members in enumerate(p.messages):
+            covered: dict[str, list[Change]] = {}
+            extra: list[int] = []
+            for change_id, (msg, key) in p.attached.items():
+                if msg == index:
+                    covered.setdefault(key, []).append(by_id[change_id])
+                    extra.append(change_id)
+            keys = {c.group_key for c in members}
+            key = next(iter(keys)) if len(keys) == 1 else "*"
+            payload = group_payload(
+                tenant_id=tenant.id,
+                locale=tenant.locale,
+                key=key,
+                members=members,
+                covered=covered,
+                payloads=payloads,
+                now=now,
+            )
+            message_id = await repo.enqueue(
+                session,
+                subscription=sub,
+                source_key=f"group:{members[0].id}",
+                event_type="alert.group",
+                payload=payload,
+                now=now,
+            )
+            assert message_id is not None
+            for c in members:
+                folded[c.id] = message_id
+            for change_id in extra:
+                folded[change_id] = message_id
+        rest = [c.id for c in changes if c.id not in folded and c.id not in p.suppressed]
+        await repo.settle(
+            session,
+            folded=folded,
+            suppressed=p.suppressed,
+            look_again=rest,
+            next_look=p.next_due or now + timedelta(minutes=1),
+        )
+        metrics.ALERT_GROUP_MESSAGES.inc(len(p.messages))
 
     async def _publish(self) -> None:
         assert self.publisher is not None
@@ -294,14 +446,10 @@ class Dispatcher:
         ms = int((time.perf_counter() - started) * 1000)
         text = resp.text[:1000]
         ok, error = accepted(sub.format, resp.status_code, text)
-        return Outcome(
-            resp.status_code,
-            error,
-            text,
-            parse_retry_after(resp.headers.get("retry-after"), self.wall.now()),
-            ok,
-            ms,
-        )
+        retry_after = parse_retry_after(resp.headers.get("retry-after"), self.wall.now())
+        if retry_after is None and not ok:
+            retry_after = throttled_for(sub.format, resp.status_code, text)
+        return Outcome(resp.status_code, error, text, retry_after, ok, ms)
 
     async def _record(self, delivery_id: int, outcome: Outcome) -> None:
         now = self.clock.now()

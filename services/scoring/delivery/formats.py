@@ -11,9 +11,14 @@
   with a secret (``SEC...``) the URL is signed: ``timestamp`` (ms) and
   ``sign = urlencode(base64(HMAC-SHA256(secret, "{timestamp}\\n{secret}")))``;
   ``errcode != 0`` is a failure.
-* ``feishu`` (飞书/Lark custom bot): ``{"msg_type": "text", "content": {"text": ...}}``,
+* ``feishu`` (飞书/Lark custom bot): ``{"msg_type": "text", "content": {"text": ...}}``
+  (plain text: a text message shows markdown literally),
   with a secret also ``timestamp`` (s) and ``sign = base64(HMAC-SHA256(key =
   "{timestamp}\\n{secret}", message = ""))`` in the body; ``code != 0`` is a failure.
+
+The words and their layout come from :mod:`.messages`. A bot that answers "too fast"
+(HTTP 429, WeCom 45009, DingTalk 130101, Feishu 11232) is retried after the time the
+vendor blocks it (:func:`throttled_for`).
 
 Bot formats carry every standard header too (``webhook-id`` for de-duplication), and
 the standard format's signature when the subscription has a ``whsec_`` secret.
@@ -32,7 +37,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import orjson
 from standardwebhooks.webhooks import Webhook
 
-SEVERITY_MARK = {"critical": "🔴", "warning": "🟠", "info": "🔵"}
+from paceline.scoring.delivery.messages import compose, layout
+from paceline.shared.delivery_options import VENDOR_LIMITS
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,29 +48,6 @@ class Request:
     url: str
     headers: dict[str, str]
     body: bytes
-
-
-def _lines(payload: dict[str, Any]) -> tuple[str, list[str]]:
-    """A title and markdown lines for a message (alert or digest)."""
-    data = payload.get("data", {})
-    if "alert" in data:
-        a = data["alert"]
-        ev = data.get("event", {})
-        mark = SEVERITY_MARK.get(str(a.get("severity")), "")
-        title = f"{mark} [{ev.get('action', '')}] {a.get('title', '')}".strip()
-        lines = [
-            f"**{a.get('kind')}/{a.get('type')}** · {a.get('severity')} · {a.get('status')}",
-            f"scope: {a.get('scope')}" + (f" · team: {a['team']}" if a.get("team") else ""),
-        ]
-        detail = a.get("detail") or {}
-        for k in list(detail)[:8]:
-            if k != "events":
-                lines.append(f"{k}: {detail[k]}")
-        return title, lines
-    d = data.get("digest", {})
-    title = f"📋 {d.get('title', payload.get('type', 'digest'))}"
-    lines = [str(x) for x in d.get("summary", [])]
-    return title, lines
 
 
 def _standard_headers(
@@ -115,31 +98,35 @@ def render(
     if fmt == "standard":
         body = orjson.dumps(payload)
         return Request(url, _standard_headers(message_id, body, secret, at), body)
-    title, lines = _lines(payload)
-    text = "\n".join([title, *lines])
-    md = "\n".join([f"**{title}**", "", *(f"> {x}" for x in lines)])
+    locale = str(
+        payload.get("data", {}).get("group", {}).get("locale")
+        or payload.get("data", {}).get("locale")
+        or "zh-CN"
+    )
+    message = compose(payload)
+    title, body_text = layout(message, fmt, locale)
     extra_q: dict[str, str] = {}
     body_obj: dict[str, Any]
     if fmt == "slack":
         body_obj = {
-            "text": text,
+            "text": f"{title}\n{body_text}",
             "blocks": [
                 {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
-                {
-                    "type": "section",
-                    "text": {"type": "mrkdwn", "text": "\n".join(lines)[:2900] or "-"},
-                },
+                {"type": "section", "text": {"type": "mrkdwn", "text": body_text[:2900] or "-"}},
             ],
         }
     elif fmt == "wecom":
-        body_obj = {"msgtype": "markdown", "markdown": {"content": md[:4000]}}
+        md = f"**{title}**\n{body_text}"
+        body_obj = {"msgtype": "markdown", "markdown": {"content": md}}
     elif fmt == "dingtalk":
+        md = f"#### {title}\n\n{body_text}"
         body_obj = {"msgtype": "markdown", "markdown": {"title": title[:100], "text": md}}
         if secret:
             ts = int(at.timestamp() * 1000)
             extra_q = {"timestamp": str(ts), "sign": dingtalk_sign(secret, ts)}
     elif fmt == "feishu":
-        body_obj = {"msg_type": "text", "content": {"text": text}}
+        # A text message shows markdown literally: plain text only.
+        body_obj = {"msg_type": "text", "content": {"text": f"{title}\n{body_text}"}}
         if secret:
             ts = int(at.timestamp())
             body_obj = {"timestamp": str(ts), "sign": feishu_sign(secret, ts), **body_obj}
@@ -164,3 +151,21 @@ def accepted(fmt: str, status: int, text: str) -> tuple[bool, str | None]:
             if code not in (0, None):
                 return False, f"{fmt} error {code}: {data.get('errmsg') or data.get('msg')}"
     return True, None
+
+
+def throttled_for(fmt: str, status: int, text: str) -> float | None:
+    """Seconds a vendor blocks the bot when it answered "too fast" (None: not throttled)."""
+    vendor = VENDOR_LIMITS.get(fmt)
+    if vendor is None:
+        return None
+    if status == 429:
+        return vendor.blocked_s
+    try:
+        data = orjson.loads(text) if text else {}
+    except orjson.JSONDecodeError:
+        return None
+    if isinstance(data, dict):
+        code = data.get("errcode", data.get("code"))
+        if code in vendor.throttle_codes:
+            return vendor.blocked_s
+    return None

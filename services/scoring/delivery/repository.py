@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
+from paceline.scoring.delivery.grouping import budget, group_key
 from paceline.shared.db.lifecycle import SEVERITY_RANK
+from paceline.shared.db.models import Alert, Tenant
 from paceline.shared.db.models_alerts import AlertEvent, Delivery, DeliveryAttempt, Subscription
 from paceline.shared.db.upsert import insert_for
+from paceline.shared.delivery_options import VENDOR_LIMITS, delivery_options
 from paceline.shared.readmodel.org import team_parents
 
 DEFAULT_ACTIONS = ("opened", "reopened", "escalated", "resolved")
@@ -57,8 +61,13 @@ async def enqueue(
     alert_event_id: int | None = None,
     message_id: str | None = None,
     redelivery_of: int | None = None,
+    held_in_group: str | None = None,
+    alert_key: str | None = None,
 ) -> int | None:
-    """Persist a delivery (once per subscription and source); its id, or None if it existed."""
+    """Persist a delivery (once per subscription and source); its id, or None if it existed.
+
+    With ``held_in_group`` it is an alert change waiting for its group's message.
+    """
     stmt = (
         _insert(session)
         .values(
@@ -69,7 +78,9 @@ async def enqueue(
             event_type=event_type,
             alert_event_id=alert_event_id,
             payload=payload,
-            status="pending",
+            status="held" if held_in_group is not None else "pending",
+            group_key=held_in_group,
+            alert_key=alert_key,
             attempts=0,
             next_attempt_at=now,
             created_at=now,
@@ -149,6 +160,7 @@ async def fan_out(session: AsyncSession, *, now: datetime, limit: int = 500) -> 
             parents[tid] = await team_parents(session, tenant_id=tid) if subs[tid] else {}
         for sub in subs[tid]:
             if matches(sub, event=event, parents=parents[tid]):
+                opts = delivery_options(sub.format, sub.delivery_options)
                 await enqueue(
                     session,
                     subscription=sub,
@@ -157,6 +169,12 @@ async def fan_out(session: AsyncSession, *, now: datetime, limit: int = 500) -> 
                     payload=alert_payload(event),
                     now=now,
                     alert_event_id=event.id,
+                    held_in_group=(
+                        group_key(event.snapshot, action=event.action, labels=opts.group_by)
+                        if opts.grouping
+                        else None
+                    ),
+                    alert_key=str(event.snapshot.get("dedup_key", event.alert_id)),
                 )
         event.fanned_out_at = now
     await session.flush()
@@ -185,37 +203,95 @@ async def mark_published(session: AsyncSession, *, ids: Sequence[int], now: date
         )
 
 
+async def recent_sends(
+    session: AsyncSession, *, subscription_id: int, now: datetime, window_s: float
+) -> list[datetime]:
+    """When a subscription's recent attempts went out; one at ``now`` per attempt in flight."""
+    since = now - timedelta(seconds=window_s)
+    done = (
+        await session.scalars(
+            select(DeliveryAttempt.at)
+            .join(Delivery, Delivery.id == DeliveryAttempt.delivery_id)
+            .where(Delivery.subscription_id == subscription_id, DeliveryAttempt.at > since)
+        )
+    ).all()
+    in_flight = int(
+        await session.scalar(
+            select(func.count())
+            .select_from(Delivery)
+            .where(
+                Delivery.subscription_id == subscription_id,
+                Delivery.status == "pending",
+                Delivery.lease_until > now,
+            )
+        )
+        or 0
+    )
+    return [*done, *([now] * in_flight)]
+
+
+def _window_s(fmt: str) -> float:
+    vendor = VENDOR_LIMITS.get(fmt)
+    return max((lim.window_s for lim in vendor.limits), default=0.0) if vendor else 0.0
+
+
+async def send_budget(session: AsyncSession, *, sub: Subscription, now: datetime) -> int:
+    """How many more messages the subscription's destination takes now (its vendor limits)."""
+    vendor = VENDOR_LIMITS.get(sub.format)
+    if vendor is None:
+        return 1_000_000
+    sent = await recent_sends(
+        session, subscription_id=sub.id, now=now, window_s=_window_s(sub.format)
+    )
+    return budget(vendor.limits, sent, now)
+
+
 async def claim_due(
     session: AsyncSession, *, now: datetime, lease_until: datetime, limit: int
 ) -> list[tuple[Delivery, Subscription]]:
-    """Lease due deliveries of enabled subscriptions (a crashed holder's lease expires)."""
-    stmt = (
-        select(Delivery)
-        .join(Subscription, Subscription.id == Delivery.subscription_id)
-        .where(
-            Delivery.status == "pending",
-            Delivery.next_attempt_at <= now,
-            (Delivery.lease_until.is_(None)) | (Delivery.lease_until < now),
-            Subscription.enabled.is_(True),
-        )
-        .order_by(Delivery.next_attempt_at, Delivery.id)
-        .limit(limit)
-        .with_for_update(of=Delivery, skip_locked=True)
+    """Lease due deliveries of enabled subscriptions (a crashed holder's lease expires),
+    no more per subscription than its destination's rate limits allow now."""
+    due = (
+        (Delivery.status == "pending")
+        & (Delivery.next_attempt_at <= now)
+        & ((Delivery.lease_until.is_(None)) | (Delivery.lease_until < now))
     )
-    rows = list((await session.scalars(stmt)).all())
-    if not rows:
-        return []
-    for d in rows:
-        d.lease_until = lease_until
-    await session.flush()
-    sub_ids = {d.subscription_id for d in rows}
-    subs = {
-        s.id: s
-        for s in (
-            await session.scalars(select(Subscription).where(Subscription.id.in_(list(sub_ids))))
+    sub_ids = list(
+        (
+            await session.scalars(
+                select(Delivery.subscription_id)
+                .join(Subscription, Subscription.id == Delivery.subscription_id)
+                .where(due, Subscription.enabled.is_(True))
+                .group_by(Delivery.subscription_id)
+                .order_by(func.min(Delivery.next_attempt_at))
+            )
         ).all()
-    }
-    return [(d, subs[d.subscription_id]) for d in rows]
+    )
+    out: list[tuple[Delivery, Subscription]] = []
+    for sub_id in sub_ids:
+        if len(out) >= limit:
+            break
+        sub = await session.scalar(
+            select(Subscription).where(Subscription.id == sub_id).with_for_update()
+        )
+        if sub is None:
+            continue
+        room = min(limit - len(out), await send_budget(session, sub=sub, now=now))
+        if room <= 0:
+            continue
+        stmt = (
+            select(Delivery)
+            .where(due, Delivery.subscription_id == sub_id)
+            .order_by(Delivery.next_attempt_at, Delivery.id)
+            .limit(room)
+            .with_for_update(skip_locked=True)
+        )
+        rows = list((await session.scalars(stmt)).all())
+        for d in rows:
+            d.lease_until = lease_until
+        await session.flush()  # counted as in flight by the next subscription's budget
+        out += [(d, sub) for d in rows]
+    return out
 
 
 async def get_delivery(
@@ -242,3 +318,141 @@ async def add_attempt(session: AsyncSession, **values: Any) -> None:
     """Log one attempt."""
     session.add(DeliveryAttempt(**values))
     await session.flush()
+
+
+# -- grouped delivery -----------------------------------------------------------------
+
+
+async def grouping_due(session: AsyncSession, *, now: datetime) -> list[int]:
+    """Subscriptions with held alert changes to look at now."""
+    return list(
+        (
+            await session.scalars(
+                select(Delivery.subscription_id)
+                .join(Subscription, Subscription.id == Delivery.subscription_id)
+                .where(
+                    Delivery.status == "held",
+                    Delivery.next_attempt_at <= now,
+                    Subscription.enabled.is_(True),
+                )
+                .group_by(Delivery.subscription_id)
+            )
+        ).all()
+    )
+
+
+async def held(session: AsyncSession, *, subscription_id: int) -> list[Delivery]:
+    """A subscription's held alert changes, oldest first."""
+    return list(
+        (
+            await session.scalars(
+                select(Delivery)
+                .where(Delivery.subscription_id == subscription_id, Delivery.status == "held")
+                .order_by(Delivery.id)
+                .with_for_update()
+            )
+        ).all()
+    )
+
+
+async def last_group_messages(
+    session: AsyncSession, *, subscription_id: int, since: datetime
+) -> dict[str, datetime]:
+    """When each group's last message was made (groups with one since ``since``)."""
+    msg = aliased(Delivery)
+    rows = await session.execute(
+        select(Delivery.group_key, func.max(msg.created_at))
+        .join(msg, msg.id == Delivery.folded_into)
+        .where(
+            Delivery.subscription_id == subscription_id,
+            Delivery.status == "folded",
+            msg.created_at >= since,
+        )
+        .group_by(Delivery.group_key)
+    )
+    return {str(k): at for k, at in rows.all() if k is not None}
+
+
+async def last_shown(
+    session: AsyncSession, *, subscription_id: int, alert_keys: Sequence[str], since: datetime
+) -> dict[str, tuple[str, str, datetime]]:
+    """Per alert, the (status, severity) its last message showed, and when (since ``since``)."""
+    if not alert_keys:
+        return {}
+    msg = aliased(Delivery)
+    rows = await session.execute(
+        select(Delivery.alert_key, Delivery.payload, msg.created_at)
+        .join(msg, msg.id == Delivery.folded_into)
+        .where(
+            Delivery.subscription_id == subscription_id,
+            Delivery.status == "folded",
+            Delivery.alert_key.in_(list(alert_keys)),
+            msg.created_at >= since,
+        )
+        .order_by(Delivery.id)
+    )
+    out: dict[str, tuple[str, str, datetime]] = {}
+    for key, payload, at in rows.all():
+        alert = (payload or {}).get("data", {}).get("alert", {})
+        out[str(key)] = (str(alert.get("status")), str(alert.get("severity")), at)
+    return out
+
+
+async def pending_count(session: AsyncSession, *, subscription_id: int) -> int:
+    """A subscription's messages waiting to be sent (each will take a slot)."""
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(Delivery)
+            .where(Delivery.subscription_id == subscription_id, Delivery.status == "pending")
+        )
+        or 0
+    )
+
+
+async def open_lag_alerts(session: AsyncSession, *, tenant_id: str) -> list[Alert]:
+    """A tenant's open lag alerts of teams and the company (inhibition sources)."""
+    return list(
+        (
+            await session.scalars(
+                select(Alert).where(
+                    Alert.tenant_id == tenant_id,
+                    Alert.kind == "lag",
+                    Alert.status != "resolved",
+                    (Alert.scope == "company") | Alert.scope.like("team:%"),
+                )
+            )
+        ).all()
+    )
+
+
+async def get_tenant(session: AsyncSession, *, tenant_id: str) -> Tenant | None:
+    """A tenant by id."""
+    return await session.get(Tenant, tenant_id)
+
+
+async def settle(
+    session: AsyncSession,
+    *,
+    folded: dict[int, int],
+    suppressed: dict[int, str],
+    look_again: list[int],
+    next_look: datetime,
+) -> None:
+    """Record a grouping step: changes folded into messages, left out, or looked at later."""
+    for change_id, message_id in folded.items():
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.id == change_id)
+            .values(status="folded", folded_into=message_id, next_attempt_at=None)
+        )
+    for change_id, reason in suppressed.items():
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.id == change_id)
+            .values(status="suppressed", last_error=reason[:1000], next_attempt_at=None)
+        )
+    if look_again:
+        await session.execute(
+            update(Delivery).where(Delivery.id.in_(look_again)).values(next_attempt_at=next_look)
+        )

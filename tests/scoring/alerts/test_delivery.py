@@ -442,7 +442,7 @@ async def test_dead_letter_after_a_day_then_manual_redelivery(clocked: Clocked) 
 
 @pytest.mark.parametrize("fmt", ["slack", "wecom", "dingtalk", "feishu"])
 async def test_group_bot_formats(clocked: Clocked, fmt: str) -> None:
-    s, _clock = clocked
+    s, clock = clocked
     with subscriber() as sub:
         body: dict[str, Any] = {"format": fmt}
         secret = "SECabc123" if fmt in ("dingtalk", "feishu") else None
@@ -454,6 +454,11 @@ async def test_group_bot_formats(clocked: Clocked, fmt: str) -> None:
         if fmt == "wecom":
             sub.answer(200)  # body {"ok": true} has no errcode: accepted
         await unknown_rep_events(s, "b1")
+        # Bot formats group alert changes: the group's message goes after group_wait (30 s).
+        await alerting(s).dispatcher.step()
+        assert sub.all() == []
+        clock.advance(timedelta(seconds=30))
+        await alerting(s).dispatcher.step()
         await eventually(lambda: _at_least(sub, 1))
         got = sub.all()[0]
         msg = got.json
@@ -472,6 +477,7 @@ async def test_group_bot_formats(clocked: Clocked, fmt: str) -> None:
         else:
             assert msg["msg_type"] == "text"
             assert "b1" in msg["content"]["text"]
+            assert "**" not in msg["content"]["text"]  # a text message shows markdown as is
             assert msg["sign"] == feishu_sign("SECabc123", int(msg["timestamp"]))
         assert got.headers["webhook-id"].startswith("msg_")
 
@@ -483,6 +489,8 @@ async def test_bot_error_codes_are_failures(clocked: Clocked) -> None:
         # WeCom answers 200 with errcode != 0 for a bad key: a failure, retried.
         sub.answer(200, body=b'{"errcode": 93000, "errmsg": "invalid webhook url"}')
         await unknown_rep_events(s, "w1")
+        clock.advance(timedelta(seconds=30))  # the group's wait
+        await alerting(s).dispatcher.step()
         await eventually(lambda: _at_least(sub, 1))
 
         async def first_recorded() -> bool:  # the dispatcher records after the answer
