@@ -78,6 +78,10 @@ class Subscription(Base):
     url_display: Mapped[str] = mapped_column(Text)
     format: Mapped[str] = mapped_column(String(16))  # standard | slack | wecom | dingtalk | feishu
     secret_enc: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # After a rotation the old secret also signs until ``previous_secret_until`` (Standard
+    # Webhooks: several signatures, space-separated), so receivers can switch keys.
+    previous_secret_enc: Mapped[str | None] = mapped_column(Text, nullable=True)
+    previous_secret_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     kinds: Mapped[list[str]] = mapped_column(JSONType, default=list)  # [] = every kind
     types: Mapped[list[str]] = mapped_column(JSONType, default=list)  # [] = every type
     teams: Mapped[list[str]] = mapped_column(JSONType, default=list)  # [] = every team

@@ -106,6 +106,11 @@ class SubscriptionUpdate(BaseModel):
     rotate_secret: bool = Field(
         default=False, description="standard format: make a new secret (returned once)."
     )
+    rotation_overlap_s: Annotated[int, Field(ge=0, le=7 * 86_400)] = Field(
+        default=86_400,
+        description="With rotate_secret: for this long the old secret signs too (two "
+        "signatures in webhook-signature, space-separated), so the receiver can switch.",
+    )
     grouping: bool | None = Field(
         default=None,
         description="Group alert changes into one message per group. Bot formats always "

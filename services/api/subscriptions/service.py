@@ -8,7 +8,7 @@ or rotation, never again.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -216,6 +216,11 @@ async def update(
                 fields=[FieldError("rotate_secret", "set the bot's secret with secret instead")],
             )
         shown = new_secret()
+        if body.rotation_overlap_s > 0 and sub.secret_enc is not None:
+            sub.previous_secret_enc = sub.secret_enc
+            sub.previous_secret_until = now + timedelta(seconds=body.rotation_overlap_s)
+        else:
+            sub.previous_secret_enc = sub.previous_secret_until = None
         sub.secret_enc = box.encrypt(shown)
     if body.enabled is not None and body.enabled != sub.enabled:
         sub.enabled = body.enabled

@@ -414,13 +414,20 @@ class Dispatcher:
         try:
             url = self.box.decrypt(sub.url_enc)
             secret = self.box.decrypt(sub.secret_enc) if sub.secret_enc else None
+            at = self.wall.now()
+            previous = None
+            # The overlap is judged on the injected clock, the one the rotation was made on.
+            until = sub.previous_secret_until
+            if sub.previous_secret_enc and until is not None and self.clock.now() < until:
+                previous = self.box.decrypt(sub.previous_secret_enc)
             req = render(
                 fmt=sub.format,
                 url=url,
                 secret=secret,
                 message_id=delivery.message_id,
                 payload=delivery.payload,
-                at=self.wall.now(),
+                at=at,
+                previous_secret=previous,
             )
         except Exception as exc:  # a key rotated away, a bad URL: a failed attempt
             return Outcome(None, f"cannot prepare the request: {exc}", None, None, False, 0)

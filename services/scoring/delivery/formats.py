@@ -29,6 +29,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -51,7 +52,7 @@ class Request:
 
 
 def _standard_headers(
-    message_id: str, body: bytes, secret: str | None, at: datetime
+    message_id: str, body: bytes, secrets: Sequence[str | None], at: datetime
 ) -> dict[str, str]:
     headers = {
         "content-type": "application/json",
@@ -59,8 +60,15 @@ def _standard_headers(
         "webhook-id": message_id,
         "webhook-timestamp": str(int(at.timestamp())),
     }
-    if secret and secret.startswith("whsec_"):
-        headers["webhook-signature"] = Webhook(secret).sign(message_id, at, body.decode())
+    # One signature per secret in use (the new one first; during a rotation's overlap the
+    # old one too), space-separated as Standard Webhooks specifies.
+    signatures = [
+        Webhook(secret).sign(message_id, at, body.decode())
+        for secret in secrets
+        if secret and secret.startswith("whsec_")
+    ]
+    if signatures:
+        headers["webhook-signature"] = " ".join(signatures)
     return headers
 
 
@@ -93,11 +101,14 @@ def render(
     message_id: str,
     payload: dict[str, Any],
     at: datetime,
+    previous_secret: str | None = None,
 ) -> Request:
-    """The HTTP request that delivers ``payload`` to a subscriber in its format."""
+    """The HTTP request that delivers ``payload`` to a subscriber in its format
+    (``previous_secret``: a rotated-away standard secret still in its overlap window)."""
     if fmt == "standard":
         body = orjson.dumps(payload)
-        return Request(url, _standard_headers(message_id, body, secret, at), body)
+        secrets = [secret, previous_secret]
+        return Request(url, _standard_headers(message_id, body, secrets, at), body)
     locale = str(
         payload.get("data", {}).get("group", {}).get("locale")
         or payload.get("data", {}).get("locale")
@@ -133,7 +144,7 @@ def render(
     else:
         raise ValueError(f"unknown format {fmt!r}")
     body = orjson.dumps(body_obj)
-    headers = _standard_headers(message_id, body, secret, at)
+    headers = _standard_headers(message_id, body, [secret], at)
     return Request(_with_query(url, extra_q) if extra_q else url, headers, body)
 
 

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 import pytest
 from sqlalchemy import select
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from paceline.scoring.alerting import Alerting
 from paceline.scoring.delivery.dispatcher import Dispatcher, RetryPolicy, parse_retry_after
@@ -523,3 +524,58 @@ def test_backoff_grows_with_jitter_and_is_capped() -> None:
         raw = min(3600, 5 * 2 ** (n - 1))
         assert raw / 2 <= d <= raw
     assert policy.delay(3, 42.0, rng) == 42.0
+
+
+async def test_a_rotated_secret_signs_beside_the_new_one_for_the_overlap(clocked: Clocked) -> None:
+    """Standard Webhooks rotation (issue 17): for ``rotation_overlap_s`` both secrets sign
+    (space-separated signatures), so a receiver still on the old secret verifies; after it,
+    only the new one."""
+    s, clock = clocked
+    with subscriber() as sub:
+        created = await subscribe(s, sub.url)
+        old = created["secret"]
+        resp = await s.client.patch(
+            f"/v1/subscriptions/{created['id']}",
+            json={"rotate_secret": True, "rotation_overlap_s": 3600},
+            headers=s.auth(),
+        )
+        assert resp.status_code == 200, resp.text
+        new = resp.json()["secret"]
+        assert new.startswith("whsec_")
+        assert new != old
+        bad = await s.client.patch(
+            f"/v1/subscriptions/{created['id']}",
+            json={"rotate_secret": True, "rotation_overlap_s": 8 * 86_400},
+            headers=s.auth(),
+        )
+        assert bad.status_code == 422
+        assert bad.json()["error"]["fields"][0]["field"] == "rotation_overlap_s"
+
+        sub.secret = old  # a receiver that has not switched yet
+        await unknown_rep_events(s, "ghost")
+
+        async def delivered(n: int) -> Callable[[], Awaitable[bool]]:
+            async def check() -> bool:
+                return len(sub.delivered()) == n
+
+            return check
+
+        await eventually(await delivered(1))
+        first = sub.delivered()[0]
+        assert first.verified is True
+        signatures = first.headers["webhook-signature"].split(" ")
+        assert len(signatures) == 2
+        assert all(sig.startswith("v1,") for sig in signatures)
+        Webhook(new).verify(first.body, first.headers)  # the new secret verifies as well
+
+        # After the overlap only the new secret signs: the old receiver fails, the new one
+        # verifies.
+        clock.set(START + timedelta(hours=2))
+        sub.secret = new
+        await unknown_rep_events(s, "ghost-2")
+        await eventually(await delivered(2))
+        second = sub.delivered()[1]
+        assert second.verified is True
+        assert len(second.headers["webhook-signature"].split(" ")) == 1
+        with pytest.raises(WebhookVerificationError):
+            Webhook(old).verify(second.body, second.headers)
