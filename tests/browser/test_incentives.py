@@ -27,6 +27,13 @@ REP = "rep-02"  # 李娜, an account manager in the north, with a tier ahead of 
 TEAM = "north"
 
 
+# A row's status in the statements table has become the given one.
+STATUS_OF_REP_01 = (
+    "() => document.querySelector(\".statements-table tr[data-rep='rep-01']\")"
+    "?.dataset.status === '%s'"
+)
+
+
 def earnings(api: httpx.Client, scope: str, period: str, as_of: str) -> dict[str, Any]:
     resp = api.get("/v1/earnings", params={"scope": scope, "period": period, "as_of": as_of})
     assert resp.status_code == 200, resp.text
@@ -160,9 +167,8 @@ def test_team_payouts_and_statements(tab_factory: Callable[..., Tab], tmp_path: 
     view = tab.open("payouts", team=TEAM, period=month)
     assert view.get_attribute("data-closed") == "true"
     assert view.locator(".closing-closed").inner_text() == "已月结"
-    renders = int(tab.page.evaluate("() => Number(document.body.dataset.renders)"))
     view.locator(".statements button.generate").click()
-    tab.wait(f"() => Number(document.body.dataset.renders) > {renders}")
+    tab.wait("() => document.querySelectorAll('.statements-table tbody tr').length > 0")
     view = tab.page.locator("section.view-payouts")
     with tab.server.api() as api:
         listing = api.get("/v1/statements", params={"period": month}).json()
@@ -182,9 +188,9 @@ def test_team_payouts_and_statements(tab_factory: Callable[..., Tab], tmp_path: 
     assert view.locator("a.payroll-csv").get_attribute("href") == f"/v1/payroll?period={month}"
 
     # Approve the draft, then mark it paid.
-    renders = int(tab.page.evaluate("() => Number(document.body.dataset.renders)"))
     row.locator("button.approve").click()
-    tab.wait(f"() => Number(document.body.dataset.renders) > {renders}")
+    # Wait for the row itself: a refresh (a posted event) may render before the answer.
+    tab.wait(STATUS_OF_REP_01 % "approved")
     row = tab.page.locator(".statements-table tr[data-rep='rep-01']")
     assert row.get_attribute("data-status") == "approved"
     assert row.locator(".chip").inner_text() == "已审批"
@@ -193,9 +199,8 @@ def test_team_payouts_and_statements(tab_factory: Callable[..., Tab], tmp_path: 
     assert approved["status"] == "approved"
     assert approved["approved_by"].startswith("key:")
     assert approved["approved_by"] in row.inner_text()
-    renders = int(tab.page.evaluate("() => Number(document.body.dataset.renders)"))
     row.locator("button.pay").click()
-    tab.wait(f"() => Number(document.body.dataset.renders) > {renders}")
+    tab.wait(STATUS_OF_REP_01 % "paid")
     row = tab.page.locator(".statements-table tr[data-rep='rep-01']")
     assert row.get_attribute("data-status") == "paid"
     assert row.locator("button").count() == 0
