@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+
+# No ``<name>_created`` series beside every counter and histogram: they doubled the
+# series count and no dashboard or rule reads them (Prometheus knows restarts from the
+# counter resets). Process-wide in prometheus_client; this module is imported by every
+# service before any metric is collected.
+disable_created_metrics()
 
 INGEST_EVENTS = Counter(
     "paceline_ingest_events_total",

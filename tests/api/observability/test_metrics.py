@@ -55,3 +55,11 @@ async def test_metrics_count_ingest_and_scoring(embedded_stack: Stack) -> None:
         - _value(before, "paceline_scoring_freshness_seconds_count")
         == 3
     )
+
+
+async def test_no_created_series(embedded_stack: Stack) -> None:
+    """Counters and histograms come without their ``_created`` twins (issue 18)."""
+    await embedded_stack.client.get("/healthz")
+    page = (await embedded_stack.client.get("/metrics")).text
+    assert "paceline_http_requests_total{" in page
+    assert "_created" not in page
