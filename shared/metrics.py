@@ -15,7 +15,7 @@ from prometheus_client import (
 # series count and no dashboard or rule reads them (Prometheus knows restarts from the
 # counter resets). Process-wide in prometheus_client; this module is imported by every
 # service before any metric is collected.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]  # the library leaves it unannotated
 
 INGEST_EVENTS = Counter(
     "paceline_ingest_events_total",
