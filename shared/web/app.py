@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -101,6 +102,38 @@ _AUTH_RESPONSES = {
 }
 
 
+def operation_id(route: APIRoute) -> str:
+    """The operation id of a route: its first tag, a dot, and its endpoint function's name
+    in camelCase (``facts.getFacts``); stable as long as both keep their names. A test
+    keeps them unique (tests/api/edge/test_openapi_contract.py)."""
+    tag = str(route.tags[0]) if route.tags else "service"
+    return f"{_camel(tag)}.{_camel(route.name)}"
+
+
+def _camel(text: str) -> str:
+    first, *rest = re.split(r"[\s_-]+", text)
+    return first + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+_NOT_FOUND = "No such resource in the key's tenant (ids of other tenants are not found either)"
+
+
+def _declare_4xx(operation: dict[str, Any], *, path: str) -> None:
+    """404 for a path naming a resource, 422 for an operation taking input, each in the
+    error shape (also where a route declared the status with only a description)."""
+    wanted = {}
+    if "{" in path:
+        wanted["404"] = _NOT_FOUND
+    if operation.get("parameters") or operation.get("requestBody"):
+        wanted["422"] = "The request's parameters or body are not valid (`fields` says which)"
+    responses = operation.setdefault("responses", {})
+    for status, text in wanted.items():
+        answer = responses.setdefault(status, {"description": text})
+        answer.setdefault("content", {}).setdefault(
+            "application/json", {"schema": {"$ref": "#/components/schemas/Error"}}
+        )
+
+
 def _error_shape_for_422(schema: dict[str, Any]) -> None:
     """FastAPI documents 422 as its own ``{"detail": [...]}``; Paceline answers in its
     error shape (shared/web/errors.py), so the document says so."""
@@ -131,6 +164,10 @@ def _document_scopes(app: FastAPI) -> None:
             return app.openapi_schema
         schema = build()
         _error_shape_for_422(schema)
+        for path, item in schema.get("paths", {}).items():
+            for operation in item.values():
+                if isinstance(operation, dict):
+                    _declare_4xx(operation, path=path)
         for route in api_routes(app):
             if not route.include_in_schema:
                 continue
@@ -185,6 +222,7 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,  # FastAPI's pages load their files from a CDN: ours are served here
         redoc_url=None,
+        generate_unique_id_function=operation_id,
     )
     install_error_handlers(app)
     # Added innermost first: the request passes RequestId, AccessLog, SecurityHeaders,
