@@ -46,6 +46,7 @@ from paceline.ingest.webhooks.base import (
 )
 from paceline.ingest.webhooks.signatures import (
     SignatureError,
+    standard_webhook_id,
     verify_jiandaoyun,
     verify_standard_webhook,
     verify_token,
@@ -144,7 +145,7 @@ class GenericAdapter(Adapter):
                 raw = data if isinstance(data, list) else [data]
         except orjson.JSONDecodeError as exc:
             raise Unparseable(f"the body is not JSON or NDJSON: {exc}") from None
-        msg = req.headers.get("webhook-id", "")
+        msg = standard_webhook_id(req.headers) or ""
         out = []
         for i, ev in enumerate(raw):
             if not isinstance(ev, dict):

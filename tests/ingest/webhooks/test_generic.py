@@ -75,6 +75,40 @@ def test_the_specifications_signature_example() -> None:
     )
 
 
+def svix_headers(headers: dict[str, str]) -> dict[str, str]:
+    """The same headers under Svix's default names (``svix-id``...)."""
+    return {k.replace("webhook-", "svix-"): v for k, v in headers.items()}
+
+
+def test_svix_default_header_names_verify_like_the_specifications() -> None:
+    """Issue 16: Svix sends ``svix-id``/``svix-timestamp``/``svix-signature`` unless the
+    sender pays for white-labelled names; the same test vector verifies under both."""
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    body = b'{"test": 2432232314}'
+    headers = svix_headers(
+        {
+            "webhook-id": "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            "webhook-timestamp": "1614265330",
+            "webhook-signature": "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+        }
+    )
+    at = datetime.fromtimestamp(1614265330, tz=UTC)
+    assert verify_standard_webhook(headers, body=body, secret=secret, now=at) == (
+        "msg_p5jXN8AQM9LWM0D4loKWxJek"
+    )
+    with pytest.raises(SignatureError, match="svix-signature does not match"):
+        verify_standard_webhook(headers, body=b"{}", secret=secret, now=at)
+    with pytest.raises(SignatureError, match="stale: svix-timestamp"):
+        verify_standard_webhook(headers, body=body, secret=secret, now=at + timedelta(minutes=6))
+    with pytest.raises(SignatureError, match="svix-signature"):
+        verify_standard_webhook(
+            {k: v for k, v in headers.items() if k != "svix-signature"},
+            body=body,
+            secret=secret,
+            now=at,
+        )
+
+
 async def canonical_connector(stack: Stack) -> tuple[str, str]:
     """A generic connector named crm9 (canonical events): (endpoint, generated secret)."""
     out = await put_connector(stack, "crm9")
@@ -141,6 +175,22 @@ async def test_each_canonical_kind_maps_to_the_expected_events_and_facts(
     assert await facts(s, "payments_collected") == {("r-anna", "2026-11-21"): Decimal(8000)}
     assert await facts(s, "response_hours", "rep") == {("r-anna",): Decimal("2.5")}
     assert await quarantine(s) == []
+
+
+async def test_svix_signed_events_are_accepted(embedded_stack: Stack) -> None:
+    """A Svix-powered sender's default headers: 200 and logged (they got 401 before)."""
+    s = embedded_stack
+    endpoint, secret = await canonical_connector(s)
+    body = fixture("generic/canonical_events.json")
+    signed = svix_headers(sw_headers(secret, body, "msg_svix_1"))
+    resp = await post_webhook(s, "crm9", endpoint, body, signed)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["accepted"] == 2
+    wrong = svix_headers(sw_headers("whsec_" + "B" * 32, body, "msg_svix_2"))
+    resp = await post_webhook(s, "crm9", endpoint, body, wrong)
+    assert resp.status_code == 401
+    await s.wait_scored()
+    assert sorted(await stored_events(s, "crm9")) == ["crm9-deal-77-v3", "crm9-visit-981"]
 
 
 @pytest.mark.parametrize("case", ["wrong", "stale", "missing", "garbage"])
