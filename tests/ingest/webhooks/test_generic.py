@@ -124,15 +124,22 @@ async def test_signed_canonical_events_reach_the_facts(embedded_stack: Stack) ->
     resp = await post_webhook(s, "crm9", endpoint, body, sw_headers(secret, body, "msg_1"))
     assert resp.status_code == 200, resp.text
     assert resp.json()["accepted"] == 2
-    # the same delivery again (a retry inside the window): acknowledged, counted once
+    await s.wait_scored()
+    # the same delivery again (a retry inside the window): acknowledged as a duplicate
     resp = await post_webhook(s, "crm9", endpoint, body, sw_headers(secret, body, "msg_1"))
-    assert resp.json()["accepted"] == 2
+    assert (resp.json()["accepted"], resp.json()["duplicates"]) == (0, 2)
+    # one more event beside the replayed ones: only it is new
+    events = orjson.loads(body)
+    extra = {**events[1], "event_id": "crm9-visit-982", "occurred_at": "2026-11-16T15:00:00+08:00"}
+    mixed = orjson.dumps([*events, extra])
+    resp = await post_webhook(s, "crm9", endpoint, mixed, sw_headers(secret, mixed, "msg_2"))
+    assert [r["status"] for r in resp.json()["results"]] == ["duplicate", "duplicate", "accepted"]
     await s.wait_scored()
     events = await stored_events(s, "crm9")
-    assert sorted(events) == ["crm9-deal-77-v3", "crm9-visit-981"]
+    assert sorted(events) == ["crm9-deal-77-v3", "crm9-visit-981", "crm9-visit-982"]
     assert events["crm9-deal-77-v3"]["attributes"] == {"region": "east"}
     assert await facts(s, "revenue") == {("u-17", "2026-11-16"): Decimal("15800.00")}
-    assert await facts(s, "visits") == {("u-17", "2026-11-16"): Decimal(1)}
+    assert await facts(s, "visits") == {("u-17", "2026-11-16"): Decimal(2)}
 
 
 async def test_each_canonical_kind_maps_to_the_expected_events_and_facts(

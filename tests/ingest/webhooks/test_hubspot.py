@@ -189,9 +189,14 @@ async def test_each_payload_kind_maps_to_the_expected_canonical_events(
 async def test_a_resent_batch_is_acknowledged_and_counted_once(embedded_stack: Stack) -> None:
     s = embedded_stack
     endpoint = await hubspot_connector(s)
-    await send(s, endpoint, "deal_3_won.json")
-    again = await send(s, endpoint, "deal_3_won.json")  # HubSpot's retry, inside the window
-    assert again["accepted"] == 4
+    first = await send(s, endpoint, "deal_3_won.json")
+    assert first["accepted"] == 4
+    await s.wait_scored()
+    # HubSpot's retry, inside the window: every event is one scoring already has, so each
+    # item is answered "duplicate" (issue 16: a retry is told apart from new data).
+    again = await send(s, endpoint, "deal_3_won.json")
+    assert (again["accepted"], again["duplicates"]) == (0, 4)
+    assert {r["status"] for r in again["results"]} == {"duplicate"}
     assert sorted(e for r in again["results"] for e in r["event_ids"]) == [
         f"hs-0-3-1003-1795071600000-{n}" for n in (116, 117, 118, 119)
     ]
