@@ -64,6 +64,11 @@ FORMATS: Final = ("canonical", "records")
 NDJSON: Final = frozenset({"application/x-ndjson", "application/ndjson", "application/jsonl"})
 
 
+def content_digest(row: Any) -> str:
+    """SHA-256 (32 hex digits) of a record's JSON with sorted keys."""
+    return hashlib.sha256(orjson.dumps(row, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
+
+
 class GenericAdapter(Adapter):
     """Signed canonical events or mapped JSON records."""
 
@@ -130,8 +135,8 @@ class GenericAdapter(Adapter):
         out = []
         for i, row in enumerate(rows):
             otype, rid, version = self._ids(row, conn)
-            digest = hashlib.sha256(orjson.dumps(row, option=orjson.OPT_SORT_KEYS)).hexdigest()
-            key = f"gen-{otype}-{rid}-{version}" if rid else f"gen-{digest[:32]}-{i}"
+            digest = content_digest(row)
+            key = f"gen-{otype}-{rid}-{version}-{digest[:12]}" if rid else f"gen-{digest}-{i}"
             out.append(Item(key=key[:400], data=row, object_type=otype, record_id=rid))
         return out
 
@@ -207,14 +212,23 @@ class GenericAdapter(Adapter):
             marker = lookup(item.data, str(deleted_path))
             listed = conn.settings.get("deleted_values") or [True]
             deleted = str(marker) in {str(v) for v in listed} or marker in listed
+        # The record's content is part of its id: a delete (or any change) that carries
+        # an unchanged update time is a new event, the same bytes again the same one.
+        stamp = version if version is not None else at_us
+        digest = content_digest(item.data)
+        event_id = f"{conn.source}-{otype}-{rid}-{stamp}-{digest[:12]}"
+        if len(event_id) > 200:  # the canonical id's limit: long ids hashed whole
+            whole = hashlib.sha256(event_id.encode()).hexdigest()[:32]
+            event_id = f"{conn.source}-{otype}-{whole}"
         return [
             VendorRecord(
                 otype,
                 rid,
-                f"{conn.source}-{otype}-{rid}-{version if version is not None else at_us}",
+                event_id,
                 at_us,
                 fields=item.data,
                 deleted=deleted,
                 partial=False,
+                after_ties=True,
             )
         ]

@@ -4,6 +4,7 @@ recipes for 简道云, 纷享销客 and 销售易 (docs/CONNECTORS.md); unparsea
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -315,15 +316,20 @@ async def test_mapped_records_that_fail_the_intake_checks_are_kept_with_the_reas
     by_record = {r["record_id"]: r for r in await quarantine(s)}
     assert set(by_record) == {"d-ahead", "d-nul"}
     assert {r["reason_code"] for r in by_record.values()} == {"invalid_event"}
-    assert by_record["d-ahead"]["reason"] == (
-        f"event crm7-deal-d-ahead-{ahead}: occurred_at: is more than a year in the future"
+    # ids: source-type-record-version-<12 hex digits of the record's content>
+    assert re.fullmatch(
+        rf"event crm7-deal-d-ahead-{re.escape(ahead)}-[0-9a-f]{{12}}: occurred_at: "
+        "is more than a year in the future",
+        by_record["d-ahead"]["reason"],
     )
-    assert by_record["d-nul"]["reason"] == (
-        "event crm7-deal-d-nul-2026-11-10T03:00:00Z: customer_id: contains a NUL character "
-        "(\\u0000), which cannot be stored"
+    assert re.fullmatch(
+        r"event crm7-deal-d-nul-2026-11-10T03:00:00Z-[0-9a-f]{12}: customer_id: contains a "
+        r"NUL character \(\\u0000\), which cannot be stored",
+        by_record["d-nul"]["reason"],
     )
     await s.wait_scored()
-    assert list(await stored_events(s, "crm7")) == ["crm7-deal-d-ok-2026-11-10T02:00:00Z"]
+    [stored] = await stored_events(s, "crm7")
+    assert re.fullmatch(r"crm7-deal-d-ok-2026-11-10T02:00:00Z-[0-9a-f]{12}", stored)
 
 
 # -- recipes: 简道云, 纷享销客, 销售易 -----------------------------------------------------------
@@ -398,7 +404,8 @@ async def test_jiandaoyun_recipe(embedded_stack: Stack) -> None:
             assert await facts(s, "revenue") == {("r-anna", "2026-11-16"): Decimal(18000)}
     await s.wait_scored()
     events = await stored_events(s, "jiandaoyun")
-    won = events["jiandaoyun-deal-6551f0a2c3b4d5e6f7a8b9c0-2026-11-16T06:00:00.000Z"]
+    prefix = "jiandaoyun-deal-6551f0a2c3b4d5e6f7a8b9c0-"
+    [won] = [e for i, e in events.items() if i.startswith(prefix + "2026-11-16T06:00:00.000Z-")]
     assert (won["stage"], won["amount"], won["currency"], won["customer_id"]) == (
         "won",
         "18000",
@@ -406,7 +413,7 @@ async def test_jiandaoyun_recipe(embedded_stack: Stack) -> None:
         "客户-0042",
     )
     assert won["attributes"] == {"deal_name": "杭州钢铁改造项目"}
-    removed = events["jiandaoyun-deal-6551f0a2c3b4d5e6f7a8b9c0-2026-11-24T06:00:00.000Z"]
+    [removed] = [e for i, e in events.items() if i.startswith(prefix + "2026-11-24T06:00:00.000Z-")]
     assert (removed["deleted"], removed["rep_id"]) == (True, "r-anna")
     assert await facts(s, "revenue") == {}
     body = fixture("generic/jiandaoyun_data_update.json")
@@ -445,6 +452,64 @@ FX_MAPPING: dict[str, Any] = {
     "owners": {"1001": "r-anna"},
     "default_currency": "CNY",
 }
+
+
+async def test_a_jiandaoyun_remove_with_the_unchanged_update_time_withdraws_the_deal(
+    embedded_stack: Stack,
+) -> None:
+    """Issue 16: 简道云's ``data_remove`` may carry the record's last ``updateTime``. It got
+    the update's event id, was answered "accepted" and dropped as a repeat, and the won deal
+    kept counting. Now its id differs (the record's content is in it), it outranks the
+    update (folded 1 µs after a state of the same time), and a true replay of it is
+    answered ``duplicate``."""
+    s = embedded_stack
+    out = await put_connector(
+        s,
+        "jiandaoyun",
+        settings={
+            "signature": "jiandaoyun",
+            "format": "records",
+            "object_type": "deal",
+            "record_id_path": "data._id",
+            "version_path": "data.updateTime",
+            "deleted_path": "op",
+            "deleted_values": ["data_remove"],
+        },
+        secrets={"secret": JDY_SECRET},
+        mapping=JDY_MAPPING,
+    )
+    endpoint = out["endpoint_id"]
+    update = orjson.loads(fixture("generic/jiandaoyun_data_update.json"))
+    remove = {"op": "data_remove", "data": update["data"]}  # the same updateTime
+    answers = []
+    for payload in (update, remove, remove):
+        body = orjson.dumps(payload)
+        query, headers = jdy_query(body)
+        resp = await s.client.post(
+            "/v1/webhooks/jiandaoyun",
+            params={"endpoint": endpoint, **query},
+            content=body,
+            headers={"Content-Type": "application/json", **headers},
+        )
+        assert resp.status_code == 200, resp.text
+        answers.append(resp.json()["results"][0])
+        await s.wait_scored()
+        if payload is update:
+            assert await facts(s, "revenue") == {("r-anna", "2026-11-16"): Decimal(18000)}
+    assert [a["status"] for a in answers] == ["accepted", "accepted", "duplicate"]
+    assert answers[0]["event_ids"] != answers[1]["event_ids"]
+    assert answers[1]["event_ids"] == answers[2]["event_ids"]
+    events = await stored_events(s, "jiandaoyun")
+    assert len(events) == 2
+    deleted = events[answers[1]["event_ids"][0]]
+    assert deleted["deleted"] is True
+    updated = events[answers[0]["event_ids"][0]]
+    assert (updated["version"], deleted["version"]) == (
+        "2026-11-16T06:00:00Z",
+        "2026-11-16T06:00:00.000001Z",
+    )
+    assert await facts(s, "revenue") == {}
+    assert await facts(s, "deals_won") == {}
 
 
 async def test_fxiaoke_recipe_with_a_static_token(embedded_stack: Stack) -> None:
