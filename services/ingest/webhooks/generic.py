@@ -20,6 +20,9 @@ Signature schemes (setting ``signature``):
   with the connector's ``whsec_`` secret (https://www.standardwebhooks.com/);
 * ``jiandaoyun``: 简道云 data push, ``X-JDY-Signature`` = SHA-1 of
   ``{nonce}:{body}:{secret}:{timestamp}`` (https://hc.jiandaoyun.com/open/11507);
+* ``twenty``: Twenty CRM, ``X-Twenty-Webhook-Signature`` = hex HMAC-SHA256 of
+  ``{timestamp}:{body}`` with ``X-Twenty-Webhook-Timestamp`` (ms)
+  (https://docs.twenty.com/developers/extend/webhooks);
 * ``token``: a static token in the ``X-Paceline-Token`` header (or ``token_header``) or the
   ``token`` query parameter, for automation tools that can only add a fixed header.
 """
@@ -50,6 +53,7 @@ from paceline.ingest.webhooks.signatures import (
     verify_jiandaoyun,
     verify_standard_webhook,
     verify_token,
+    verify_twenty,
 )
 from paceline.ingest.webhooks.vendor_records import (
     VendorRecord,
@@ -59,7 +63,7 @@ from paceline.ingest.webhooks.vendor_records import (
     us_of,
 )
 
-SCHEMES: Final = ("standard_webhooks", "jiandaoyun", "token")
+SCHEMES: Final = ("standard_webhooks", "jiandaoyun", "twenty", "token")
 FORMATS: Final = ("canonical", "records")
 NDJSON: Final = frozenset({"application/x-ndjson", "application/ndjson", "application/jsonl"})
 
@@ -111,6 +115,8 @@ class GenericAdapter(Adapter):
             verify_standard_webhook(req.headers, body=req.body, secret=secret, now=now)
         elif scheme == "jiandaoyun":
             verify_jiandaoyun(req.headers, req.query, body=req.body, secret=secret, now=now)
+        elif scheme == "twenty":
+            verify_twenty(req.headers, body=req.body, secret=secret, now=now)
         elif scheme == "token":
             header = str(conn.settings.get("token_header") or "X-Paceline-Token").lower()
             verify_token(req.headers.get(header) or req.query.get("token"), expected=secret)

@@ -21,6 +21,8 @@ Standard Webhooks    ``webhook-id``, ``webhook-timestamp`` (s, within 5 minutes)
 HTTP Basic           ``Authorization: Basic base64(user:password)`` (Pipedrive)
 简道云 (Jiandaoyun)   ``X-JDY-Signature`` = hex(SHA-1("{nonce}:{body}:{secret}:{timestamp}")),
                      ``nonce`` and ``timestamp`` (s, within 5 minutes) in the query string
+Twenty CRM           ``X-Twenty-Webhook-Signature`` = hex(HMAC-SHA256(secret,
+                     "{timestamp}:{body}")), ``X-Twenty-Webhook-Timestamp`` (ms, within 5 min)
 static token         a shared token in a header, the query or the payload (Zoho's ``token``)
 ===================  =========================================================================
 """
@@ -286,3 +288,33 @@ def verify_jiandaoyun(
     expected = jiandaoyun_signature(nonce=nonce, body=body, secret=secret, timestamp=ts)
     if not _same(given.lower(), expected):
         raise SignatureError("X-JDY-Signature does not match")
+
+
+# -- Twenty CRM ----------------------------------------------------------------------------
+
+
+def twenty_signature(secret: str, *, timestamp: str, body: bytes) -> str:
+    """hex(HMAC-SHA256(secret, "{timestamp}:{body}"))."""
+    message = timestamp.encode() + b":" + body
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def verify_twenty(headers: Mapping[str, str], *, body: bytes, secret: str, now: datetime) -> None:
+    """Check a Twenty CRM webhook (``X-Twenty-Webhook-Signature`` and ``-Timestamp``).
+
+    Twenty signs ``{timestamp}:{JSON.stringify(payload)}`` and posts that same JSON, with
+    the timestamp in milliseconds (``Date.now()``); a timestamp of 11 digits or fewer is
+    read as seconds. https://docs.twenty.com/developers/extend/webhooks
+    """
+    given = _header(headers, "X-Twenty-Webhook-Signature")
+    ts = _header(headers, "X-Twenty-Webhook-Timestamp")
+    if given is None or ts is None:
+        raise SignatureError(
+            "X-Twenty-Webhook-Signature and X-Twenty-Webhook-Timestamp are required"
+        )
+    sent = _epoch(ts, per_second=1000 if len(ts) > 11 else 1)
+    if sent is None:
+        raise SignatureError("X-Twenty-Webhook-Timestamp must be Unix milliseconds")
+    _fresh(sent, now, what="X-Twenty-Webhook-Timestamp")
+    if not _same(given.lower(), twenty_signature(secret, timestamp=ts, body=body)):
+        raise SignatureError("X-Twenty-Webhook-Signature does not match")

@@ -4,6 +4,7 @@ recipes for 简道云, 纷享销客 and 销售易 (docs/CONNECTORS.md); unparsea
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -50,6 +51,7 @@ def test_every_fixture_names_its_documentation() -> None:
     assert "hc.jiandaoyun.com" in fixture_source("generic/jiandaoyun_data_remove.json")
     assert "docs/CONNECTORS.md" in fixture_source("generic/fxiaoke_opportunity.json")
     assert "docs/CONNECTORS.md" in fixture_source("generic/xiaoshouyi_opportunity.json")
+    assert "docs.twenty.com" in fixture_source("generic/twenty_opportunity_updated.json")
 
 
 def test_the_specifications_signature_example() -> None:
@@ -588,3 +590,95 @@ async def test_generic_end_to_end(stack: Stack) -> None:
     await stack.wait_scored()
     assert await progress(stack, "revenue") == Decimal("15800")
     assert await progress(stack, "visits") == Decimal(1)
+
+
+TWENTY_SECRET = "twenty-secret-9Qm2"
+TWENTY_SETTINGS: dict[str, Any] = {
+    "signature": "twenty",
+    "format": "records",
+    "object_type_path": "objectMetadata.nameSingular",
+    "record_id_path": "record.id",
+    "version_path": "record.updatedAt",
+    "deleted_path": "eventName",
+    "deleted_values": ["opportunity.deleted"],
+}
+TWENTY_MAPPING: dict[str, Any] = {
+    "objects": {
+        "opportunity": {
+            "type": "deal",
+            "fields": {
+                "rep_id": "record.ownerId",
+                "stage": "record.stage",
+                "amount": {"path": "record.amount.amountMicros", "scale": "0.000001"},
+                "currency": "record.amount.currencyCode",
+                "closed_at": "record.closeDate",
+                "customer_id": "record.companyId",
+            },
+            "values": {
+                "stage": {"open": ["NEW", "SCREENING", "MEETING", "PROPOSAL"], "won": ["CUSTOMER"]}
+            },
+        }
+    },
+    "owners": {"wm-anna": "r-anna"},
+}
+
+
+def twenty_headers(
+    body: bytes, *, secret: str = TWENTY_SECRET, minutes_ago: int = 0
+) -> dict[str, str]:
+    """Twenty's headers, signed as its webhook job signs: hex HMAC of "{ms}:{body}"."""
+    ts = str(int((now() - timedelta(minutes=minutes_ago)).timestamp() * 1000))
+    sig = hmac.new(secret.encode(), f"{ts}:".encode() + body, hashlib.sha256).hexdigest()
+    return {"X-Twenty-Webhook-Timestamp": ts, "X-Twenty-Webhook-Signature": sig}
+
+
+async def test_twenty_signature_and_amount_micros_scaled(embedded_stack: Stack) -> None:
+    """Issue 16: Twenty sends money as ``amountMicros`` (counted a million times too large)
+    and signs with its own header; ``scale`` and ``signature: twenty`` fix both."""
+    s = embedded_stack
+    out = await put_connector(
+        s, "twenty", settings=TWENTY_SETTINGS, secrets={"secret": TWENTY_SECRET}
+    )
+    await put_mapping(s, "twenty", TWENTY_MAPPING)
+    body = fixture("generic/twenty_opportunity_updated.json")
+    for bad in (
+        twenty_headers(body, secret="another secret"),
+        twenty_headers(body, minutes_ago=6),
+        {},
+    ):
+        resp = await post_webhook(s, "twenty", out["endpoint_id"], body, bad)
+        assert resp.status_code == 401, resp.text
+    resp = await post_webhook(s, "twenty", out["endpoint_id"], body, twenty_headers(body))
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["accepted"] == 1, resp.json()
+    await s.wait_scored()
+    [event] = (await stored_events(s, "twenty")).values()
+    assert (event["amount"], event["currency"], event["stage"]) == ("25000.5", "USD", "won")
+    assert await facts(s, "deals_won") == {("r-anna", "2026-11-18"): Decimal(1)}
+    # scale is for numbers only, and not zero: the mapping names the field
+    bad_mapping = {
+        "objects": {
+            "opportunity": {
+                "type": "deal",
+                "fields": {"rep_id": {"path": "record.ownerId", "scale": "2"}},
+            }
+        }
+    }
+    resp = await s.client.put("/v1/connectors/twenty/mapping", json=bad_mapping, headers=s.auth())
+    assert resp.status_code == 422
+    assert "fields.rep_id: scale applies to numbers only" in resp.text
+
+
+def test_twenty_timestamps_in_milliseconds_or_seconds() -> None:
+    from paceline.ingest.webhooks.signatures import twenty_signature, verify_twenty
+
+    at = datetime(2026, 11, 18, 6, 0, tzinfo=UTC)
+    body = b'{"eventName":"opportunity.created"}'
+    for ts in (str(int(at.timestamp() * 1000)), str(int(at.timestamp()))):
+        sig = twenty_signature("k", timestamp=ts, body=body)
+        headers = {"x-twenty-webhook-timestamp": ts, "x-twenty-webhook-signature": sig}
+        verify_twenty(headers, body=body, secret="k", now=at + timedelta(minutes=4))
+        with pytest.raises(SignatureError, match="stale"):
+            verify_twenty(headers, body=body, secret="k", now=at + timedelta(minutes=6))
+        with pytest.raises(SignatureError, match="does not match"):
+            verify_twenty(headers, body=body + b" ", secret="k", now=at)
