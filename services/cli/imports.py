@@ -14,6 +14,7 @@ import hashlib
 import json
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +71,9 @@ async def _run(
     fmt: str,
     mapping_data: dict[str, Any],
     tenant_id: str,
+    charset: str | None,
 ) -> Any:
+    from paceline.ingest.imports.charsets import detect_chunks
     from paceline.ingest.imports.schemas import ImportMapping
     from paceline.ingest.imports.service import run_import
     from paceline.shared.runtime import open_runtime
@@ -78,13 +81,19 @@ async def _run(
 
     mapping = ImportMapping.model_validate(mapping_data)
     digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
+
+    def chunks() -> Iterator[bytes]:
+        with path.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+                yield chunk
+
+    # One pass hashes the file and checks its charset (UTF-8, else GB18030, or declared).
+    codec, detected = detect_chunks(chunks(), charset)
     runtime = await open_runtime(settings, with_log=True)
     try:
         assert runtime.eventlog is not None
-        with path.open(encoding="utf-8-sig", newline="") as lines:
+        with path.open(encoding=codec, newline="") as lines:
             return await run_import(
                 db=runtime.db,
                 eventlog=runtime.eventlog,
@@ -103,6 +112,7 @@ async def _run(
                     clock=runtime.clock,
                 ),
                 clock=runtime.clock,
+                warnings=[detected] if detected else [],
             )
     finally:
         await runtime.close()
@@ -131,6 +141,12 @@ async def _run(
     default=None,
     help="A JSON column mapping (see docs/PLANNING.md).",
 )
+@click.option(
+    "--charset",
+    default=None,
+    help="The file's charset: utf-8, gbk/gb18030 (Chinese Excel), big5. "
+    "Default: UTF-8, else GB18030 with a warning.",
+)
 @click.option("--tenant", default=None, help="Tenant id (default: the default tenant).")
 @click.option("--wait/--no-wait", default=False, help="Wait until scoring has applied it all.")
 @click.option("--timeout", type=float, default=600.0, show_default=True, help="For --wait, s.")
@@ -142,6 +158,7 @@ def import_command(
     fmt: str | None,
     event_type: str | None,
     mapping_file: Path | None,
+    charset: str | None,
     tenant: str | None,
     wait: bool,
     timeout: float,
@@ -179,6 +196,7 @@ def import_command(
                 fmt=fmt,
                 mapping_data=mapping_data,
                 tenant_id=tenant_id,
+                charset=charset,
             )
         )
     except ValidationError as exc:

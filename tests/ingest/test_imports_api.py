@@ -374,3 +374,184 @@ async def test_cli_import_prints_the_report_and_is_idempotent(
     audit = await s.client.get("/v1/audit", params={"action": "imports.run"}, headers=s.auth())
     entries = audit.json()["items"]
     assert [(e["actor"], e["request_id"]) for e in entries] == [("cli", None), ("cli", None)]
+
+
+# Issue 16: what Chinese Excel saves as "CSV" is GBK, with amounts written the Chinese way.
+GBK_CSV = (
+    "商机编号,负责人,阶段,金额,成交日期,城市\n"
+    "D1,r1,赢单,5万,2025-03-10,上海\n"
+    "D2,r1,赢单,1.2亿,2025-03-11,北京\n"
+    'D3,r2,赢单,"￥5,000",2025-03-12,深圳\n'  # GBK has the full-width ￥, not ¥
+    'D4,r2,赢单,"5,000.00",2025-03-13,广州\n'
+    "D5,r2,赢单,3.5万元,2025-03-14,杭州\n"
+    "D6,r2,赢单,五万,2025-03-15,苏州\n"
+)
+GBK_MAPPING: dict[str, Any] = {
+    "type": "deal",
+    "columns": {
+        "商机编号": "entity_id",
+        "负责人": "rep_id",
+        "阶段": "stage",
+        "金额": "amount",
+        "成交日期": "occurred_at",
+        "城市": "attributes.city",
+    },
+    "values": {"stage": {"赢单": "won", "输单": "lost"}},
+    "constants": {"version": 1, "currency": "CNY"},
+}
+
+
+@pytest.mark.parametrize(
+    ("charset", "declared"),
+    [("gbk", "query"), ("gb18030", "content-type"), ("gbk", "json"), ("gbk", "undeclared")],
+)
+async def test_gbk_csv_and_chinese_amounts(
+    embedded_stack: Stack, charset: str, declared: str
+) -> None:
+    """A GBK file (declared in the query, the Content-Type or the JSON body, or detected
+    because it is not UTF-8) reads with its Chinese intact; 万/亿/￥ amounts are exact, and
+    an amount that cannot be read rejects its row, naming the column."""
+    s = embedded_stack
+    raw = GBK_CSV.encode(charset)
+    with pytest.raises(UnicodeDecodeError):
+        raw.decode("utf-8")
+    if declared == "json":
+        import base64
+
+        resp = await s.client.post(
+            "/v1/imports",
+            json={
+                "name": "excel",
+                "mapping": GBK_MAPPING,
+                "content_base64": base64.b64encode(raw).decode(),
+                "charset": charset,
+            },
+            headers=s.auth(),
+        )
+    else:
+        # A file body takes no mapping: the same file with canonical headers.
+        header = "entity_id,rep_id,stage,amount,occurred_at,城市"
+        canonical = GBK_CSV.replace(GBK_CSV.splitlines()[0], header).replace("赢单", "won")
+        raw = canonical.encode(charset)
+        content_type = "text/csv" + ("; charset=" + charset if declared == "content-type" else "")
+        query = "&charset=" + charset if declared == "query" else ""
+        resp = await s.client.post(
+            f"/v1/imports?name=excel&type=deal{query}",
+            content=raw,
+            headers={**s.auth(), "Content-Type": content_type},
+        )
+    assert resp.status_code == 201, resp.text
+    out = resp.json()
+    assert (out["rows_accepted"], out["rows_rejected"]) == (5, 1), out
+    [issue] = out["issues"]
+    assert issue["line"] == 7
+    column = "金额" if declared == "json" else "amount"
+    label = "amount" if column == "amount" else "amount (column '金额')"
+    assert issue["errors"] == [{"field": "amount", "reason": f"{label}: '五万' is not a number"}]
+    assert issue["row"]["城市"] == "苏州"  # the Chinese text intact in the report
+    detected = [w for w in out["warnings"] if "not UTF-8" in w]
+    assert len(detected) == (1 if declared == "undeclared" else 0)
+    await s.wait_scored()
+    # 50,000 + 120,000,000 exactly; 5,000 + 5,000.00 + 35,000.
+    assert await _progress(s, "revenue", "rep:r1") == "120050000.0000"
+    assert await _progress(s, "revenue", "rep:r2") == "45000.0000"
+    records = await s.client.get(
+        "/v1/facts/records",
+        params={"kpi": "deals_won", "from": "2025-03-10", "to": "2025-03-10", "scope": "rep:r1"},
+        headers=s.auth(),
+    )
+    assert "上海" in records.text
+
+
+async def test_a_utf8_bom_and_bad_charsets(embedded_stack: Stack) -> None:
+    """A UTF-8 BOM is dropped (Excel's "CSV UTF-8"); an unknown or wrong charset is a 422
+    naming ``charset`` or ``content``, never a 500."""
+    s = embedded_stack
+    bom = "\ufeffrep_id,occurred_at,城市\nr1,2025-03-03T10:00:00+08:00,上海\n".encode()
+    resp = await s.client.post(
+        "/v1/imports?name=bom&type=visit",
+        content=bom,
+        headers={**s.auth(), "Content-Type": "text/csv"},
+    )
+    assert resp.status_code == 201, resp.text
+    assert resp.json()["rows_accepted"] == 1
+    assert resp.json()["warnings"] == [
+        "column '城市' is not a canonical field: kept in attributes.城市"
+    ]
+    unknown = await s.client.post(
+        "/v1/imports?name=x&type=visit&charset=ebcdic",
+        content=b"rep_id\nr1\n",
+        headers={**s.auth(), "Content-Type": "text/csv"},
+    )
+    assert unknown.status_code == 422
+    assert unknown.json()["error"]["fields"][0]["field"] == "charset"
+    wrong = await s.client.post(
+        "/v1/imports?name=x&type=visit",
+        content="rep_id\n上海\n".encode("gbk"),
+        headers={**s.auth(), "Content-Type": "text/csv; charset=utf-8"},
+    )
+    assert wrong.status_code == 422
+    assert wrong.json()["error"]["fields"][0]["field"] == "content"
+    both = await s.client.post(
+        "/v1/imports",
+        json={"name": "x", "content": "a\n", "content_base64": "YQo="},
+        headers=s.auth(),
+    )
+    assert both.status_code == 422
+    not_b64 = await s.client.post(
+        "/v1/imports",
+        json={"name": "x", "content_base64": "***"},
+        headers=s.auth(),
+    )
+    assert not_b64.status_code == 422
+    assert not_b64.json()["error"]["fields"] == [
+        {"field": "content_base64", "reason": "is not valid base64"}
+    ]
+
+
+def test_chinese_amounts_parse_exactly() -> None:
+    from decimal import Decimal
+
+    from paceline.ingest.imports.mapping import parse_amount
+
+    assert parse_amount("5万") == (Decimal("50000"), None)
+    assert parse_amount("1.2亿") == (Decimal("120000000"), None)
+    assert parse_amount("￥1.2亿") == (Decimal("120000000"), "CNY")
+    assert parse_amount("3.5万元") == (Decimal("35000"), "CNY")
+    assert parse_amount("¥5,000") == (Decimal("5000"), "CNY")
+    assert parse_amount("5,000.00") == (Decimal("5000"), None)
+    assert parse_amount("(3万)") == (Decimal("-30000"), None)
+    assert parse_amount("1,234.5万") == (Decimal("12345000"), None)
+    for bad in ("五万", "万", "5万万", "abc"):
+        with pytest.raises(ValueError, match="is not a number"):
+            parse_amount(bad)
+
+
+async def test_cli_imports_a_gbk_file(embedded_stack: Stack, tmp_path: Any) -> None:
+    """``paceline import`` detects GBK in the pass that hashes the file (or takes
+    ``--charset``) and refuses a wrong declaration by name."""
+    s = embedded_stack
+    path = tmp_path / "商机.csv"
+    path.write_bytes(GBK_CSV.encode("gbk"))
+    mapping = tmp_path / "mapping.json"
+    mapping.write_text(orjson.dumps(GBK_MAPPING).decode(), encoding="utf-8")
+    env = {"PACELINE_DATA_DIR": str(s.settings.data_dir), "PACELINE_EMBEDDED_PARTITIONS": "3"}
+    args = ["import", str(path), "--name", "excel-cli", "--mapping", str(mapping)]
+    result = await asyncio.to_thread(_invoke, args, env)
+    assert result.exit_code == 0, result.output
+    assert "5 appended" in result.output.splitlines()[0]
+    assert any(
+        line.startswith("warning: the file is not UTF-8") for line in result.output.splitlines()
+    )
+    assert "line 7: rejected: amount: amount (column '金额'): '五万' is not a number" in (
+        result.output.splitlines()
+    )
+    await s.wait_scored()
+    assert await _progress(s, "revenue", "rep:r1") == "120050000.0000"
+    declared = await asyncio.to_thread(_invoke, [*args, "--charset", "gbk"], env)
+    assert declared.exit_code == 0, declared.output
+    assert "warning: the file is not UTF-8" not in declared.output
+    assert "0 appended, 5 already imported" in declared.output.splitlines()[0]
+    wrong = await asyncio.to_thread(_invoke, [*args, "--charset", "utf-8"], env)
+    assert wrong.exit_code != 0
+    assert "the file is not utf-8" in wrong.output

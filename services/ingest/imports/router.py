@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import io
 from typing import Annotated, Any
@@ -10,6 +12,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from paceline.ingest.imports.charsets import decode
 from paceline.ingest.imports.schemas import NAME_PATTERN, ImportMapping, ImportRequest
 from paceline.ingest.imports.service import run_import
 from paceline.shared.errors import FieldError, InvalidInput, UnsupportedMediaType
@@ -58,6 +61,15 @@ def _pydantic_fields(exc: ValidationError) -> list[FieldError]:
     ]
 
 
+def _charset_param(request: Request) -> str | None:
+    """The ``charset`` parameter of the request's Content-Type, if any."""
+    for param in (request.headers.get("content-type") or "").split(";")[1:]:
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "charset":
+            return value.strip()
+    return None
+
+
 @router.post(
     "/imports",
     status_code=201,
@@ -68,10 +80,11 @@ def _pydantic_fields(exc: ValidationError) -> list[FieldError]:
         "`import:<name>`), like `POST /v1/events`, in batches. Send the file itself "
         "(`text/csv` with a header row, or `application/x-ndjson`) with `name` (and `type` "
         "when every row has the same type) in the query; or JSON `{name, format, mapping, "
-        "content}` to give a column mapping. Answers 201 with the run: counts, warnings and "
-        "each rejected row (line, field, reason). Importing the same rows again appends "
-        "nothing new. Files above the request size limit (`PACELINE_MAX_BODY_BYTES`) go "
-        "through `paceline import`."
+        "content}` (or `content_base64` + `charset`) to give a column mapping. Files in "
+        "GBK/GB18030 (Chinese Excel): `charset=gbk`, or detected when not UTF-8. Answers "
+        "201 with the run: counts, warnings and each rejected row (line, field, reason). "
+        "Importing the same rows again appends nothing new. Files above the request size "
+        "limit (`PACELINE_MAX_BODY_BYTES`) go through `paceline import`."
     ),
     openapi_extra={
         "requestBody": {
@@ -103,28 +116,59 @@ async def post_import(
         EventType | None, Query(description="The event type of every row (with a file body).")
     ] = None,
     file_name: Annotated[str | None, Query(max_length=400)] = None,
+    charset: Annotated[
+        str | None,
+        Query(
+            max_length=40,
+            description=(
+                "The file's charset (with a file body): `utf-8` (default), `gbk`/`gb18030` "
+                "(Chinese Excel's CSV), `big5`; also read from the Content-Type's `charset`. "
+                "Undeclared and not UTF-8: read as GB18030, with a warning."
+            ),
+        ),
+    ] = None,
 ) -> JSONResponse:
     """Import a history file; the run's report."""
     assert state.eventlog is not None
     media = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
     body = await request.body()
+    warnings: list[str] = []
     if media == "application/json":
         try:
             req = ImportRequest.model_validate_json(body)
         except ValidationError as exc:
             fields = _pydantic_fields(exc)
             raise InvalidInput("the import request is not valid", fields=fields) from None
-        content, fmt, mapping = req.content, req.format, req.mapping
+        fmt, mapping = req.format, req.mapping
         name, file_name = req.name, req.file_name or file_name
+        if req.content_base64 is not None:
+            try:
+                raw = base64.b64decode(req.content_base64, validate=True)
+            except (ValueError, binascii.Error):
+                raise InvalidInput(
+                    "content_base64 is not base64",
+                    fields=[FieldError("content_base64", "is not valid base64")],
+                ) from None
+            content, detected = decode(raw, req.charset)
+            if detected is not None:
+                warnings.append(detected)
+            sha256 = hashlib.sha256(raw).hexdigest()
+        else:
+            assert req.content is not None  # exactly one of the two (the model checks)
+            if req.charset is not None:
+                raise InvalidInput(
+                    "charset applies to content_base64",
+                    fields=[FieldError("charset", "give the file as content_base64")],
+                )
+            content = req.content
+            sha256 = hashlib.sha256(content.encode()).hexdigest()
     elif media in CSV_TYPES or media in NDJSON_TYPES:
         if name is None:
             raise InvalidInput("name the import", fields=[FieldError("name", "is required")])
-        try:
-            content = body.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise InvalidInput(
-                "the file is not UTF-8", fields=[FieldError("content", f"not UTF-8: {exc}")]
-            ) from None
+        content, detected = decode(body, charset or _charset_param(request))
+        sha256 = hashlib.sha256(body).hexdigest()  # the file as sent, as the CLI hashes it
+        if detected is not None:
+            warnings.append(detected)
         fmt = "ndjson" if media in NDJSON_TYPES else "csv"
         mapping = ImportMapping(type=type)
     else:
@@ -140,9 +184,10 @@ async def post_import(
         fmt=fmt,
         mapping=mapping,
         lines=io.StringIO(content.lstrip("\ufeff"), newline=""),
-        sha256=hashlib.sha256(content.encode()).hexdigest(),
+        sha256=sha256,
         file_name=file_name,
         auditor=auditor,
         clock=state.clock,
+        warnings=warnings,
     )
     return JSONResponse(out.model_dump(mode="json"), status_code=201)

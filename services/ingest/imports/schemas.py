@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from paceline.shared.events import EventType
 
@@ -49,12 +49,31 @@ class ImportMapping(BaseModel):
 
 
 class ImportRequest(BaseModel):
-    """``POST /v1/imports`` as JSON: the file's text and its mapping in one body."""
+    """``POST /v1/imports`` as JSON: the file (its text, or its bytes in base64 with their
+    charset) and its mapping in one body."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: ImportName
     format: Literal["csv", "ndjson"] = "csv"
     mapping: ImportMapping = Field(default_factory=ImportMapping)
-    content: str = Field(description="The whole file as text (CSV with a header row, or NDJSON).")
+    content: str | None = Field(
+        default=None, description="The whole file as text (CSV with a header row, or NDJSON)."
+    )
+    content_base64: str | None = Field(
+        default=None,
+        description="Instead of `content`: the file's bytes in base64, e.g. a GBK CSV as "
+        "Chinese Excel saves it (see `charset`).",
+    )
+    charset: Annotated[str, Field(max_length=40)] | None = Field(
+        default=None,
+        description="The charset of `content_base64`: `utf-8`, `gbk`/`gb18030`, `big5`. "
+        "Undeclared and not UTF-8: read as GB18030, with a warning.",
+    )
     file_name: Annotated[str, Field(max_length=400)] | None = None
+
+    @model_validator(mode="after")
+    def _one_content(self) -> ImportRequest:
+        if (self.content is None) == (self.content_base64 is None):
+            raise ValueError("give exactly one of content and content_base64")
+        return self

@@ -22,7 +22,7 @@ for the log, so scoring (SQLite has one writer) keeps applying the batches meanw
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
@@ -179,11 +179,12 @@ async def run_import(
     auditor: Auditor,
     clock: Clock,
     batch_size: int = BATCH_SIZE,
+    warnings: Sequence[str] = (),
 ) -> ImportOut:
     """Import a file's rows; the stored run with its report (see the module docstring).
 
     ``auditor`` names who imports (the run's ``created_by``) and records ``imports.run``
-    in the run's last transaction.
+    in the run's last transaction. ``warnings`` are the file's own (a detected charset).
     """
     now = clock.now()
     async with db.transaction(write=False) as session:
@@ -286,9 +287,9 @@ async def run_import(
     except EventLogUnavailable as exc:
         error = f"the event log refused an append after {progress.accepted} events: {exc}"
         failure = exc
-    warnings = list(mapper.warnings.values())
+    all_warnings = [*warnings, *mapper.warnings.values()]
     if progress.dropped_issues:
-        warnings.append(
+        all_warnings.append(
             f"{progress.dropped_issues} more row issues were not stored "
             f"(at most {MAX_STORED_ISSUES} per import)"
         )
@@ -309,7 +310,7 @@ async def run_import(
         stored.rows_unchanged = progress.unchanged
         stored.rows_duplicate = progress.duplicate
         stored.rows_rejected = progress.rejected
-        stored.warnings = warnings
+        stored.warnings = all_warnings
         stored.positions = {str(p): o for p, o in sorted(progress.positions.items())}
         stored.finished_at = clock.now()
         stored.error = error

@@ -20,6 +20,9 @@ Signature schemes (setting ``signature``):
   with the connector's ``whsec_`` secret (https://www.standardwebhooks.com/);
 * ``jiandaoyun``: 简道云 data push, ``X-JDY-Signature`` = SHA-1 of
   ``{nonce}:{body}:{secret}:{timestamp}`` (https://hc.jiandaoyun.com/open/11507);
+* ``twenty``: Twenty CRM, ``X-Twenty-Webhook-Signature`` = hex HMAC-SHA256 of
+  ``{timestamp}:{body}`` with ``X-Twenty-Webhook-Timestamp`` (ms)
+  (https://docs.twenty.com/developers/extend/webhooks);
 * ``token``: a static token in the ``X-Paceline-Token`` header (or ``token_header``) or the
   ``token`` query parameter, for automation tools that can only add a fixed header.
 """
@@ -46,9 +49,11 @@ from paceline.ingest.webhooks.base import (
 )
 from paceline.ingest.webhooks.signatures import (
     SignatureError,
+    standard_webhook_id,
     verify_jiandaoyun,
     verify_standard_webhook,
     verify_token,
+    verify_twenty,
 )
 from paceline.ingest.webhooks.vendor_records import (
     VendorRecord,
@@ -58,9 +63,14 @@ from paceline.ingest.webhooks.vendor_records import (
     us_of,
 )
 
-SCHEMES: Final = ("standard_webhooks", "jiandaoyun", "token")
+SCHEMES: Final = ("standard_webhooks", "jiandaoyun", "twenty", "token")
 FORMATS: Final = ("canonical", "records")
 NDJSON: Final = frozenset({"application/x-ndjson", "application/ndjson", "application/jsonl"})
+
+
+def content_digest(row: Any) -> str:
+    """SHA-256 (32 hex digits) of a record's JSON with sorted keys."""
+    return hashlib.sha256(orjson.dumps(row, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
 
 
 class GenericAdapter(Adapter):
@@ -105,6 +115,8 @@ class GenericAdapter(Adapter):
             verify_standard_webhook(req.headers, body=req.body, secret=secret, now=now)
         elif scheme == "jiandaoyun":
             verify_jiandaoyun(req.headers, req.query, body=req.body, secret=secret, now=now)
+        elif scheme == "twenty":
+            verify_twenty(req.headers, body=req.body, secret=secret, now=now)
         elif scheme == "token":
             header = str(conn.settings.get("token_header") or "X-Paceline-Token").lower()
             verify_token(req.headers.get(header) or req.query.get("token"), expected=secret)
@@ -129,8 +141,8 @@ class GenericAdapter(Adapter):
         out = []
         for i, row in enumerate(rows):
             otype, rid, version = self._ids(row, conn)
-            digest = hashlib.sha256(orjson.dumps(row, option=orjson.OPT_SORT_KEYS)).hexdigest()
-            key = f"gen-{otype}-{rid}-{version}" if rid else f"gen-{digest[:32]}-{i}"
+            digest = content_digest(row)
+            key = f"gen-{otype}-{rid}-{version}-{digest[:12]}" if rid else f"gen-{digest}-{i}"
             out.append(Item(key=key[:400], data=row, object_type=otype, record_id=rid))
         return out
 
@@ -144,7 +156,7 @@ class GenericAdapter(Adapter):
                 raw = data if isinstance(data, list) else [data]
         except orjson.JSONDecodeError as exc:
             raise Unparseable(f"the body is not JSON or NDJSON: {exc}") from None
-        msg = req.headers.get("webhook-id", "")
+        msg = standard_webhook_id(req.headers) or ""
         out = []
         for i, ev in enumerate(raw):
             if not isinstance(ev, dict):
@@ -206,14 +218,23 @@ class GenericAdapter(Adapter):
             marker = lookup(item.data, str(deleted_path))
             listed = conn.settings.get("deleted_values") or [True]
             deleted = str(marker) in {str(v) for v in listed} or marker in listed
+        # The record's content is part of its id: a delete (or any change) that carries
+        # an unchanged update time is a new event, the same bytes again the same one.
+        stamp = version if version is not None else at_us
+        digest = content_digest(item.data)
+        event_id = f"{conn.source}-{otype}-{rid}-{stamp}-{digest[:12]}"
+        if len(event_id) > 200:  # the canonical id's limit: long ids hashed whole
+            whole = hashlib.sha256(event_id.encode()).hexdigest()[:32]
+            event_id = f"{conn.source}-{otype}-{whole}"
         return [
             VendorRecord(
                 otype,
                 rid,
-                f"{conn.source}-{otype}-{rid}-{version if version is not None else at_us}",
+                event_id,
                 at_us,
                 fields=item.data,
                 deleted=deleted,
                 partial=False,
+                after_ties=True,
             )
         ]

@@ -19,6 +19,7 @@ https://developers.hubspot.com/docs/guides/crm/using-object-apis
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import datetime
 from typing import Any, Final
@@ -171,6 +172,24 @@ DEFAULT_MAPPING: Final[dict[str, Any]] = {
 }
 
 
+INVALID = "__invalid__"
+
+
+def _normalised(event: Any) -> dict[str, Any] | None:
+    """A webhook event with its ``subscriptionType``, or None if it is not one.
+
+    Events carrying ``eventType`` (the name HubSpot's subscriptions API and some of its
+    examples use) instead of the delivered payload's ``subscriptionType`` are read the same.
+    """
+    if not isinstance(event, dict):
+        return None
+    if "subscriptionType" in event:
+        return event
+    if isinstance(event.get("eventType"), str) and event["eventType"]:
+        return {**event, "subscriptionType": event["eventType"]}
+    return None
+
+
 def _object_of(event: dict[str, Any]) -> tuple[str, str | None]:
     """(mapping name, objectTypeId) of a webhook event."""
     prefix = str(event.get("subscriptionType", "")).partition(".")[0]
@@ -247,9 +266,18 @@ class HubSpotAdapter(Adapter):
             raise Unparseable(f"the body is not JSON: {exc}") from None
         events = data if isinstance(data, list) else [data]
         out = []
-        for i, ev in enumerate(events):
-            if not isinstance(ev, dict) or "subscriptionType" not in ev:
-                raise Unparseable(f"event [{i}] is not a HubSpot webhook event")
+        for i, raw in enumerate(events):
+            ev = _normalised(raw)
+            if ev is None:
+                # One bad event is kept alone; the valid events of the batch go on.
+                digest = hashlib.sha256(orjson.dumps(raw, option=orjson.OPT_SORT_KEYS))
+                out.append(
+                    Item(
+                        key=f"hs-invalid-{digest.hexdigest()[:32]}",
+                        data={INVALID: f"event [{i}] is not a HubSpot webhook event", "event": raw},
+                    )
+                )
+                continue
             name, type_id = _object_of(ev)
             key = (
                 f"hs-{type_id or name}-{ev.get('objectId')}-{ev.get('occurredAt')}-"
@@ -263,6 +291,8 @@ class HubSpotAdapter(Adapter):
     async def records(self, item: Item, conn: Connector, ctx: AdapterContext) -> list[VendorRecord]:
         """The record states an event holds (enriched through the CRM API when possible)."""
         ev = item.data
+        if INVALID in ev:
+            raise ItemError("unparseable", str(ev[INVALID]))
         name, type_id = _object_of(ev)
         action = str(ev.get("subscriptionType", "")).partition(".")[2]
         try:

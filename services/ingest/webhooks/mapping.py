@@ -29,9 +29,10 @@ from __future__ import annotations
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from paceline.ingest.webhooks.vendor_records import (
     Snapshot,
@@ -76,6 +77,18 @@ class FieldSpec(BaseModel):
     when: dict[str, list[Scalar]] | None = Field(
         default=None, description="vendor path -> values: use the path only when one matches"
     )
+    scale: Decimal | None = Field(
+        default=None,
+        description="amounts and other numbers: multiply the vendor value by this, exactly "
+        '(`"0.000001"` for micros such as Twenty\'s `amountMicros`, `"0.01"` for cents)',
+    )
+
+    @field_validator("scale")
+    @classmethod
+    def _finite_scale(cls, value: Decimal | None) -> Decimal | None:
+        if value is not None and (not value.is_finite() or value == 0):
+            raise ValueError("must be a finite, non-zero number")
+        return value
 
 
 FieldSource = str | list[str] | FieldSpec
@@ -112,6 +125,13 @@ class ObjectMapping(BaseModel):
                     f"{group}: {', '.join(wrong)} not a field of {self.type} events "
                     f"(allowed: {', '.join(sorted(allowed))})"
                 )
+        for name, spec in self.fields.items():
+            if (
+                isinstance(spec, FieldSpec)
+                and spec.scale is not None
+                and name not in DECIMAL_FIELDS
+            ):
+                raise ValueError(f"fields.{name}: scale applies to numbers only")
         for name, policy in self.unmatched.items():
             if policy not in {"quarantine", "skip", "null"} and name not in self.values:
                 raise ValueError(f"unmatched.{name}: {policy!r} needs values.{name}")
@@ -306,6 +326,8 @@ def map_record(
             continue
         try:
             value = _convert(name, raw)
+            if value is not None and isinstance(spec, FieldSpec) and spec.scale is not None:
+                value = format((Decimal(value) * spec.scale).normalize(), "f")
         except ValueError as exc:
             return Failed(
                 "invalid_event", f"{record.object_type} {record.record_id}: {name}: {exc}"

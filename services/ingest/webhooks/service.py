@@ -19,6 +19,10 @@
 
 Event ids are stable per vendor event, so retries and replays inside the signature window
 are acknowledged and counted once (scoring drops repeated ``(tenant, source, event_id)``).
+An id scoring has already stored is answered ``duplicate`` and not appended again (one
+indexed look-up of the request's ids in the events table, in the apply transaction); a
+retry that arrives before scoring has applied the first copy is still answered
+``accepted``, and scoring drops the repeat.
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ from paceline.ingest.webhooks.quarantine import repository as quarantine_repo
 from paceline.ingest.webhooks.vendor_records import Snapshot, VendorRecord
 from paceline.shared import metrics
 from paceline.shared.crypto import SecretBox
+from paceline.shared.db.import_runs import existing_event_ids as stored_event_ids
 from paceline.shared.db.models_webhooks import WebhookConnector, WebhookRecord
 from paceline.shared.errors import Unauthorized
 from paceline.shared.eventlog import EventLog
@@ -330,9 +335,28 @@ async def apply(
             res.quarantine_id = row.id
         elif not p.records or not any(owner == len(results) - 1 for owner in owners):
             res.reason = "nothing to count (ignored or skipped by the mapping)"
-    if checked:
+    # Replays across requests: ids scoring already stored (one indexed look-up in this
+    # transaction) are answered ``duplicate`` and not appended again.
+    known = await stored_event_ids(
+        session,
+        tenant_id=conn.tenant_id,
+        source=conn.source,
+        event_ids=[event.event_id for event, _result in checked if event is not None],
+    )
+    fresh: list[Checked] = []
+    fresh_owners: list[int] = []
+    for (event, result), owner in zip(checked, owners, strict=True):
+        res = results[owner]
+        if event is not None and event.event_id in known:
+            res.event_ids.append(event.event_id)
+            if res.status not in {"quarantined", "accepted"}:
+                res.status = "duplicate"
+            continue
+        fresh.append((event, result.model_copy(update={"index": len(fresh)})))
+        fresh_owners.append(owner)
+    if fresh:
         response = await append_checked(
-            checked=checked,
+            checked=fresh,
             tenant_id=conn.tenant_id,
             source=conn.source,
             eventlog=eventlog,
@@ -340,7 +364,7 @@ async def apply(
             request_id=request_id,
         )
         for r in response.results:
-            res = results[owners[r.index]]
+            res = results[fresh_owners[r.index]]
             if r.event_id is not None:
                 res.event_ids.append(r.event_id)
             if res.status == "quarantined":

@@ -15,10 +15,14 @@ HubSpot v2 / v1      ``X-HubSpot-Signature`` = hex(SHA-256(secret + method + uri
                      they carry no timestamp, so replays are only made harmless by event ids
 Standard Webhooks    ``webhook-id``, ``webhook-timestamp`` (s, within 5 minutes),
                      ``webhook-signature`` = ``v1,<base64 HMAC-SHA256(id.timestamp.body)>``
-                     (several, space-separated); signing by the ``standardwebhooks`` library
+                     (several, space-separated); signing by the ``standardwebhooks`` library;
+                     Svix's default names ``svix-id``/``svix-timestamp``/``svix-signature``
+                     are the same scheme
 HTTP Basic           ``Authorization: Basic base64(user:password)`` (Pipedrive)
 简道云 (Jiandaoyun)   ``X-JDY-Signature`` = hex(SHA-1("{nonce}:{body}:{secret}:{timestamp}")),
                      ``nonce`` and ``timestamp`` (s, within 5 minutes) in the query string
+Twenty CRM           ``X-Twenty-Webhook-Signature`` = hex(HMAC-SHA256(secret,
+                     "{timestamp}:{body}")), ``X-Twenty-Webhook-Timestamp`` (ms, within 5 min)
 static token         a shared token in a header, the query or the payload (Zoho's ``token``)
 ===================  =========================================================================
 """
@@ -173,23 +177,44 @@ def standard_webhook_headers(
     }
 
 
+def standard_webhook_prefix(headers: Mapping[str, str]) -> str:
+    """``webhook`` (the specification's names), or ``svix`` when a request carries Svix's
+    default names (``svix-id``, ``svix-timestamp``, ``svix-signature``) and no ``webhook-id``.
+
+    Svix signs the same content either way; only its paid tiers send the ``webhook-``
+    names (https://docs.svix.com/receiving/verifying-payloads/how-manual).
+    """
+    if _header(headers, "webhook-id") is None and _header(headers, "svix-id") is not None:
+        return "svix"
+    return "webhook"
+
+
+def standard_webhook_id(headers: Mapping[str, str]) -> str | None:
+    """The message id under either header name."""
+    return _header(headers, f"{standard_webhook_prefix(headers)}-id")
+
+
 def verify_standard_webhook(
     headers: Mapping[str, str], *, body: bytes, secret: str, now: datetime
 ) -> str:
-    """Check Standard Webhooks headers; the ``webhook-id``.
+    """Check Standard Webhooks headers (or Svix's ``svix-*`` names); the message id.
 
     The library's ``verify`` reads the wall clock; the window is checked here against the
     injected clock, and the library's ``sign`` computes the expected signature.
     """
-    msg_id = _header(headers, "webhook-id")
-    ts = _header(headers, "webhook-timestamp")
-    given = _header(headers, "webhook-signature")
+    prefix = standard_webhook_prefix(headers)
+    msg_id = _header(headers, f"{prefix}-id")
+    ts = _header(headers, f"{prefix}-timestamp")
+    given = _header(headers, f"{prefix}-signature")
     if msg_id is None or ts is None or given is None:
-        raise SignatureError("webhook-id, webhook-timestamp and webhook-signature are required")
+        raise SignatureError(
+            "webhook-id, webhook-timestamp and webhook-signature (or Svix's svix-id, "
+            "svix-timestamp and svix-signature) are required"
+        )
     at = _epoch(ts)
     if at is None:
-        raise SignatureError("webhook-timestamp must be Unix seconds")
-    _fresh(at, now, what="webhook-timestamp")
+        raise SignatureError(f"{prefix}-timestamp must be Unix seconds")
+    _fresh(at, now, what=f"{prefix}-timestamp")
     try:
         text = body.decode()
     except UnicodeDecodeError:
@@ -209,7 +234,7 @@ def verify_standard_webhook(
             continue
         if hmac.compare_digest(expected_bytes, sig_bytes):
             return msg_id
-    raise SignatureError("webhook-signature does not match")
+    raise SignatureError(f"{prefix}-signature does not match")
 
 
 # -- HTTP Basic, tokens, Jiandaoyun --------------------------------------------------------
@@ -263,3 +288,33 @@ def verify_jiandaoyun(
     expected = jiandaoyun_signature(nonce=nonce, body=body, secret=secret, timestamp=ts)
     if not _same(given.lower(), expected):
         raise SignatureError("X-JDY-Signature does not match")
+
+
+# -- Twenty CRM ----------------------------------------------------------------------------
+
+
+def twenty_signature(secret: str, *, timestamp: str, body: bytes) -> str:
+    """hex(HMAC-SHA256(secret, "{timestamp}:{body}"))."""
+    message = timestamp.encode() + b":" + body
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def verify_twenty(headers: Mapping[str, str], *, body: bytes, secret: str, now: datetime) -> None:
+    """Check a Twenty CRM webhook (``X-Twenty-Webhook-Signature`` and ``-Timestamp``).
+
+    Twenty signs ``{timestamp}:{JSON.stringify(payload)}`` and posts that same JSON, with
+    the timestamp in milliseconds (``Date.now()``); a timestamp of 11 digits or fewer is
+    read as seconds. https://docs.twenty.com/developers/extend/webhooks
+    """
+    given = _header(headers, "X-Twenty-Webhook-Signature")
+    ts = _header(headers, "X-Twenty-Webhook-Timestamp")
+    if given is None or ts is None:
+        raise SignatureError(
+            "X-Twenty-Webhook-Signature and X-Twenty-Webhook-Timestamp are required"
+        )
+    sent = _epoch(ts, per_second=1000 if len(ts) > 11 else 1)
+    if sent is None:
+        raise SignatureError("X-Twenty-Webhook-Timestamp must be Unix milliseconds")
+    _fresh(sent, now, what="X-Twenty-Webhook-Timestamp")
+    if not _same(given.lower(), twenty_signature(secret, timestamp=ts, body=body)):
+        raise SignatureError("X-Twenty-Webhook-Signature does not match")

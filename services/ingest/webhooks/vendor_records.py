@@ -35,6 +35,9 @@ class VendorRecord:
     says they are only the changed ones (so missing owner or stage may come later).
     ``deleted`` is True for a deletion, False for a restore, None when unchanged.
     ``canonical`` holds a ready canonical event (the generic adapter) instead of fields.
+    ``after_ties``: a change stamped with the same time as the newest known state comes
+    after it (for vendors whose update time does not move on every change: 简道云's
+    ``data_remove`` carries the record's last ``updateTime``).
     """
 
     object_type: str
@@ -45,6 +48,7 @@ class VendorRecord:
     deleted: bool | None = None
     partial: bool = False
     canonical: Mapping[str, Any] | None = None
+    after_ties: bool = False
 
 
 @dataclass(slots=True)
@@ -72,18 +76,33 @@ class Snapshot:
         """Fold a record in: per field, the value set latest wins (ties: the incoming one).
 
         A deletion counts only if nothing newer is known of the record (a change after it
-        means the record came back); a restore only if no newer deletion is known.
+        means the record came back); a restore only if no newer deletion is known. With
+        ``after_ties``, a record that changes something (a deletion, a value) at exactly the
+        newest known time is folded 1 µs later, so the snapshot's version moves and the
+        change outranks the state before it downstream; the same record again changes
+        nothing and keeps the version.
         """
-        if record.deleted is True and record.at_us >= self.version_us:
+        at = record.at_us
+        if record.after_ties and self.fields and at == self.version_us and self._changes(record):
+            at += 1
+        if record.deleted is True and at >= self.version_us:
             self.deleted = True
-            self.deleted_at_us = record.at_us
-        elif record.deleted is False and record.at_us >= self.deleted_at_us:
+            self.deleted_at_us = at
+        elif record.deleted is False and at >= self.deleted_at_us:
             self.deleted = False
-            self.deleted_at_us = record.at_us
+            self.deleted_at_us = at
         for name, value in record.fields.items():
             known = self.fields.get(name)
-            if known is None or record.at_us >= known[1]:
-                self.fields[name] = (value, record.at_us)
+            if known is None or at >= known[1]:
+                self.fields[name] = (value, at)
+
+    def _changes(self, record: VendorRecord) -> bool:
+        if record.deleted is not None and record.deleted != self.deleted:
+            return True
+        return any(
+            name not in self.fields or self.fields[name][0] != value
+            for name, value in record.fields.items()
+        )
 
     def values(self) -> dict[str, Any]:
         """The current value of every known field."""

@@ -4,6 +4,8 @@ recipes for 简道云, 纷享销客 and 销售易 (docs/CONNECTORS.md); unparsea
 from __future__ import annotations
 
 import hashlib
+import hmac
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -49,6 +51,7 @@ def test_every_fixture_names_its_documentation() -> None:
     assert "hc.jiandaoyun.com" in fixture_source("generic/jiandaoyun_data_remove.json")
     assert "docs/CONNECTORS.md" in fixture_source("generic/fxiaoke_opportunity.json")
     assert "docs/CONNECTORS.md" in fixture_source("generic/xiaoshouyi_opportunity.json")
+    assert "docs.twenty.com" in fixture_source("generic/twenty_opportunity_updated.json")
 
 
 def test_the_specifications_signature_example() -> None:
@@ -75,6 +78,40 @@ def test_the_specifications_signature_example() -> None:
     )
 
 
+def svix_headers(headers: dict[str, str]) -> dict[str, str]:
+    """The same headers under Svix's default names (``svix-id``...)."""
+    return {k.replace("webhook-", "svix-"): v for k, v in headers.items()}
+
+
+def test_svix_default_header_names_verify_like_the_specifications() -> None:
+    """Issue 16: Svix sends ``svix-id``/``svix-timestamp``/``svix-signature`` unless the
+    sender pays for white-labelled names; the same test vector verifies under both."""
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    body = b'{"test": 2432232314}'
+    headers = svix_headers(
+        {
+            "webhook-id": "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            "webhook-timestamp": "1614265330",
+            "webhook-signature": "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+        }
+    )
+    at = datetime.fromtimestamp(1614265330, tz=UTC)
+    assert verify_standard_webhook(headers, body=body, secret=secret, now=at) == (
+        "msg_p5jXN8AQM9LWM0D4loKWxJek"
+    )
+    with pytest.raises(SignatureError, match="svix-signature does not match"):
+        verify_standard_webhook(headers, body=b"{}", secret=secret, now=at)
+    with pytest.raises(SignatureError, match="stale: svix-timestamp"):
+        verify_standard_webhook(headers, body=body, secret=secret, now=at + timedelta(minutes=6))
+    with pytest.raises(SignatureError, match="svix-signature"):
+        verify_standard_webhook(
+            {k: v for k, v in headers.items() if k != "svix-signature"},
+            body=body,
+            secret=secret,
+            now=at,
+        )
+
+
 async def canonical_connector(stack: Stack) -> tuple[str, str]:
     """A generic connector named crm9 (canonical events): (endpoint, generated secret)."""
     out = await put_connector(stack, "crm9")
@@ -90,15 +127,22 @@ async def test_signed_canonical_events_reach_the_facts(embedded_stack: Stack) ->
     resp = await post_webhook(s, "crm9", endpoint, body, sw_headers(secret, body, "msg_1"))
     assert resp.status_code == 200, resp.text
     assert resp.json()["accepted"] == 2
-    # the same delivery again (a retry inside the window): acknowledged, counted once
+    await s.wait_scored()
+    # the same delivery again (a retry inside the window): acknowledged as a duplicate
     resp = await post_webhook(s, "crm9", endpoint, body, sw_headers(secret, body, "msg_1"))
-    assert resp.json()["accepted"] == 2
+    assert (resp.json()["accepted"], resp.json()["duplicates"]) == (0, 2)
+    # one more event beside the replayed ones: only it is new
+    events = orjson.loads(body)
+    extra = {**events[1], "event_id": "crm9-visit-982", "occurred_at": "2026-11-16T15:00:00+08:00"}
+    mixed = orjson.dumps([*events, extra])
+    resp = await post_webhook(s, "crm9", endpoint, mixed, sw_headers(secret, mixed, "msg_2"))
+    assert [r["status"] for r in resp.json()["results"]] == ["duplicate", "duplicate", "accepted"]
     await s.wait_scored()
     events = await stored_events(s, "crm9")
-    assert sorted(events) == ["crm9-deal-77-v3", "crm9-visit-981"]
+    assert sorted(events) == ["crm9-deal-77-v3", "crm9-visit-981", "crm9-visit-982"]
     assert events["crm9-deal-77-v3"]["attributes"] == {"region": "east"}
     assert await facts(s, "revenue") == {("u-17", "2026-11-16"): Decimal("15800.00")}
-    assert await facts(s, "visits") == {("u-17", "2026-11-16"): Decimal(1)}
+    assert await facts(s, "visits") == {("u-17", "2026-11-16"): Decimal(2)}
 
 
 async def test_each_canonical_kind_maps_to_the_expected_events_and_facts(
@@ -141,6 +185,22 @@ async def test_each_canonical_kind_maps_to_the_expected_events_and_facts(
     assert await facts(s, "payments_collected") == {("r-anna", "2026-11-21"): Decimal(8000)}
     assert await facts(s, "response_hours", "rep") == {("r-anna",): Decimal("2.5")}
     assert await quarantine(s) == []
+
+
+async def test_svix_signed_events_are_accepted(embedded_stack: Stack) -> None:
+    """A Svix-powered sender's default headers: 200 and logged (they got 401 before)."""
+    s = embedded_stack
+    endpoint, secret = await canonical_connector(s)
+    body = fixture("generic/canonical_events.json")
+    signed = svix_headers(sw_headers(secret, body, "msg_svix_1"))
+    resp = await post_webhook(s, "crm9", endpoint, body, signed)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["accepted"] == 2
+    wrong = svix_headers(sw_headers("whsec_" + "B" * 32, body, "msg_svix_2"))
+    resp = await post_webhook(s, "crm9", endpoint, body, wrong)
+    assert resp.status_code == 401
+    await s.wait_scored()
+    assert sorted(await stored_events(s, "crm9")) == ["crm9-deal-77-v3", "crm9-visit-981"]
 
 
 @pytest.mark.parametrize("case", ["wrong", "stale", "missing", "garbage"])
@@ -258,15 +318,20 @@ async def test_mapped_records_that_fail_the_intake_checks_are_kept_with_the_reas
     by_record = {r["record_id"]: r for r in await quarantine(s)}
     assert set(by_record) == {"d-ahead", "d-nul"}
     assert {r["reason_code"] for r in by_record.values()} == {"invalid_event"}
-    assert by_record["d-ahead"]["reason"] == (
-        f"event crm7-deal-d-ahead-{ahead}: occurred_at: is more than a year in the future"
+    # ids: source-type-record-version-<12 hex digits of the record's content>
+    assert re.fullmatch(
+        rf"event crm7-deal-d-ahead-{re.escape(ahead)}-[0-9a-f]{{12}}: occurred_at: "
+        "is more than a year in the future",
+        by_record["d-ahead"]["reason"],
     )
-    assert by_record["d-nul"]["reason"] == (
-        "event crm7-deal-d-nul-2026-11-10T03:00:00Z: customer_id: contains a NUL character "
-        "(\\u0000), which cannot be stored"
+    assert re.fullmatch(
+        r"event crm7-deal-d-nul-2026-11-10T03:00:00Z-[0-9a-f]{12}: customer_id: contains a "
+        r"NUL character \(\\u0000\), which cannot be stored",
+        by_record["d-nul"]["reason"],
     )
     await s.wait_scored()
-    assert list(await stored_events(s, "crm7")) == ["crm7-deal-d-ok-2026-11-10T02:00:00Z"]
+    [stored] = await stored_events(s, "crm7")
+    assert re.fullmatch(r"crm7-deal-d-ok-2026-11-10T02:00:00Z-[0-9a-f]{12}", stored)
 
 
 # -- recipes: 简道云, 纷享销客, 销售易 -----------------------------------------------------------
@@ -341,7 +406,8 @@ async def test_jiandaoyun_recipe(embedded_stack: Stack) -> None:
             assert await facts(s, "revenue") == {("r-anna", "2026-11-16"): Decimal(18000)}
     await s.wait_scored()
     events = await stored_events(s, "jiandaoyun")
-    won = events["jiandaoyun-deal-6551f0a2c3b4d5e6f7a8b9c0-2026-11-16T06:00:00.000Z"]
+    prefix = "jiandaoyun-deal-6551f0a2c3b4d5e6f7a8b9c0-"
+    [won] = [e for i, e in events.items() if i.startswith(prefix + "2026-11-16T06:00:00.000Z-")]
     assert (won["stage"], won["amount"], won["currency"], won["customer_id"]) == (
         "won",
         "18000",
@@ -349,7 +415,7 @@ async def test_jiandaoyun_recipe(embedded_stack: Stack) -> None:
         "客户-0042",
     )
     assert won["attributes"] == {"deal_name": "杭州钢铁改造项目"}
-    removed = events["jiandaoyun-deal-6551f0a2c3b4d5e6f7a8b9c0-2026-11-24T06:00:00.000Z"]
+    [removed] = [e for i, e in events.items() if i.startswith(prefix + "2026-11-24T06:00:00.000Z-")]
     assert (removed["deleted"], removed["rep_id"]) == (True, "r-anna")
     assert await facts(s, "revenue") == {}
     body = fixture("generic/jiandaoyun_data_update.json")
@@ -388,6 +454,64 @@ FX_MAPPING: dict[str, Any] = {
     "owners": {"1001": "r-anna"},
     "default_currency": "CNY",
 }
+
+
+async def test_a_jiandaoyun_remove_with_the_unchanged_update_time_withdraws_the_deal(
+    embedded_stack: Stack,
+) -> None:
+    """Issue 16: 简道云's ``data_remove`` may carry the record's last ``updateTime``. It got
+    the update's event id, was answered "accepted" and dropped as a repeat, and the won deal
+    kept counting. Now its id differs (the record's content is in it), it outranks the
+    update (folded 1 µs after a state of the same time), and a true replay of it is
+    answered ``duplicate``."""
+    s = embedded_stack
+    out = await put_connector(
+        s,
+        "jiandaoyun",
+        settings={
+            "signature": "jiandaoyun",
+            "format": "records",
+            "object_type": "deal",
+            "record_id_path": "data._id",
+            "version_path": "data.updateTime",
+            "deleted_path": "op",
+            "deleted_values": ["data_remove"],
+        },
+        secrets={"secret": JDY_SECRET},
+        mapping=JDY_MAPPING,
+    )
+    endpoint = out["endpoint_id"]
+    update = orjson.loads(fixture("generic/jiandaoyun_data_update.json"))
+    remove = {"op": "data_remove", "data": update["data"]}  # the same updateTime
+    answers = []
+    for payload in (update, remove, remove):
+        body = orjson.dumps(payload)
+        query, headers = jdy_query(body)
+        resp = await s.client.post(
+            "/v1/webhooks/jiandaoyun",
+            params={"endpoint": endpoint, **query},
+            content=body,
+            headers={"Content-Type": "application/json", **headers},
+        )
+        assert resp.status_code == 200, resp.text
+        answers.append(resp.json()["results"][0])
+        await s.wait_scored()
+        if payload is update:
+            assert await facts(s, "revenue") == {("r-anna", "2026-11-16"): Decimal(18000)}
+    assert [a["status"] for a in answers] == ["accepted", "accepted", "duplicate"]
+    assert answers[0]["event_ids"] != answers[1]["event_ids"]
+    assert answers[1]["event_ids"] == answers[2]["event_ids"]
+    events = await stored_events(s, "jiandaoyun")
+    assert len(events) == 2
+    deleted = events[answers[1]["event_ids"][0]]
+    assert deleted["deleted"] is True
+    updated = events[answers[0]["event_ids"][0]]
+    assert (updated["version"], deleted["version"]) == (
+        "2026-11-16T06:00:00Z",
+        "2026-11-16T06:00:00.000001Z",
+    )
+    assert await facts(s, "revenue") == {}
+    assert await facts(s, "deals_won") == {}
 
 
 async def test_fxiaoke_recipe_with_a_static_token(embedded_stack: Stack) -> None:
@@ -466,3 +590,95 @@ async def test_generic_end_to_end(stack: Stack) -> None:
     await stack.wait_scored()
     assert await progress(stack, "revenue") == Decimal("15800")
     assert await progress(stack, "visits") == Decimal(1)
+
+
+TWENTY_SECRET = "twenty-secret-9Qm2"
+TWENTY_SETTINGS: dict[str, Any] = {
+    "signature": "twenty",
+    "format": "records",
+    "object_type_path": "objectMetadata.nameSingular",
+    "record_id_path": "record.id",
+    "version_path": "record.updatedAt",
+    "deleted_path": "eventName",
+    "deleted_values": ["opportunity.deleted"],
+}
+TWENTY_MAPPING: dict[str, Any] = {
+    "objects": {
+        "opportunity": {
+            "type": "deal",
+            "fields": {
+                "rep_id": "record.ownerId",
+                "stage": "record.stage",
+                "amount": {"path": "record.amount.amountMicros", "scale": "0.000001"},
+                "currency": "record.amount.currencyCode",
+                "closed_at": "record.closeDate",
+                "customer_id": "record.companyId",
+            },
+            "values": {
+                "stage": {"open": ["NEW", "SCREENING", "MEETING", "PROPOSAL"], "won": ["CUSTOMER"]}
+            },
+        }
+    },
+    "owners": {"wm-anna": "r-anna"},
+}
+
+
+def twenty_headers(
+    body: bytes, *, secret: str = TWENTY_SECRET, minutes_ago: int = 0
+) -> dict[str, str]:
+    """Twenty's headers, signed as its webhook job signs: hex HMAC of "{ms}:{body}"."""
+    ts = str(int((now() - timedelta(minutes=minutes_ago)).timestamp() * 1000))
+    sig = hmac.new(secret.encode(), f"{ts}:".encode() + body, hashlib.sha256).hexdigest()
+    return {"X-Twenty-Webhook-Timestamp": ts, "X-Twenty-Webhook-Signature": sig}
+
+
+async def test_twenty_signature_and_amount_micros_scaled(embedded_stack: Stack) -> None:
+    """Issue 16: Twenty sends money as ``amountMicros`` (counted a million times too large)
+    and signs with its own header; ``scale`` and ``signature: twenty`` fix both."""
+    s = embedded_stack
+    out = await put_connector(
+        s, "twenty", settings=TWENTY_SETTINGS, secrets={"secret": TWENTY_SECRET}
+    )
+    await put_mapping(s, "twenty", TWENTY_MAPPING)
+    body = fixture("generic/twenty_opportunity_updated.json")
+    for bad in (
+        twenty_headers(body, secret="another secret"),
+        twenty_headers(body, minutes_ago=6),
+        {},
+    ):
+        resp = await post_webhook(s, "twenty", out["endpoint_id"], body, bad)
+        assert resp.status_code == 401, resp.text
+    resp = await post_webhook(s, "twenty", out["endpoint_id"], body, twenty_headers(body))
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["accepted"] == 1, resp.json()
+    await s.wait_scored()
+    [event] = (await stored_events(s, "twenty")).values()
+    assert (event["amount"], event["currency"], event["stage"]) == ("25000.5", "USD", "won")
+    assert await facts(s, "deals_won") == {("r-anna", "2026-11-18"): Decimal(1)}
+    # scale is for numbers only, and not zero: the mapping names the field
+    bad_mapping = {
+        "objects": {
+            "opportunity": {
+                "type": "deal",
+                "fields": {"rep_id": {"path": "record.ownerId", "scale": "2"}},
+            }
+        }
+    }
+    resp = await s.client.put("/v1/connectors/twenty/mapping", json=bad_mapping, headers=s.auth())
+    assert resp.status_code == 422
+    assert "fields.rep_id: scale applies to numbers only" in resp.text
+
+
+def test_twenty_timestamps_in_milliseconds_or_seconds() -> None:
+    from paceline.ingest.webhooks.signatures import twenty_signature, verify_twenty
+
+    at = datetime(2026, 11, 18, 6, 0, tzinfo=UTC)
+    body = b'{"eventName":"opportunity.created"}'
+    for ts in (str(int(at.timestamp() * 1000)), str(int(at.timestamp()))):
+        sig = twenty_signature("k", timestamp=ts, body=body)
+        headers = {"x-twenty-webhook-timestamp": ts, "x-twenty-webhook-signature": sig}
+        verify_twenty(headers, body=body, secret="k", now=at + timedelta(minutes=4))
+        with pytest.raises(SignatureError, match="stale"):
+            verify_twenty(headers, body=body, secret="k", now=at + timedelta(minutes=6))
+        with pytest.raises(SignatureError, match="does not match"):
+            verify_twenty(headers, body=body + b" ", secret="k", now=at)

@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from paceline.ingest.webhooks.signatures import (
@@ -189,9 +190,14 @@ async def test_each_payload_kind_maps_to_the_expected_canonical_events(
 async def test_a_resent_batch_is_acknowledged_and_counted_once(embedded_stack: Stack) -> None:
     s = embedded_stack
     endpoint = await hubspot_connector(s)
-    await send(s, endpoint, "deal_3_won.json")
-    again = await send(s, endpoint, "deal_3_won.json")  # HubSpot's retry, inside the window
-    assert again["accepted"] == 4
+    first = await send(s, endpoint, "deal_3_won.json")
+    assert first["accepted"] == 4
+    await s.wait_scored()
+    # HubSpot's retry, inside the window: every event is one scoring already has, so each
+    # item is answered "duplicate" (issue 16: a retry is told apart from new data).
+    again = await send(s, endpoint, "deal_3_won.json")
+    assert (again["accepted"], again["duplicates"]) == (0, 4)
+    assert {r["status"] for r in again["results"]} == {"duplicate"}
     assert sorted(e for r in again["results"] for e in r["event_ids"]) == [
         f"hs-0-3-1003-1795071600000-{n}" for n in (116, 117, 118, 119)
     ]
@@ -497,3 +503,44 @@ async def test_hubspot_end_to_end(stack: Stack) -> None:
     assert await progress(stack, "revenue") == Decimal("5000")
     assert await progress(stack, "visits") == Decimal(1)
     assert await facts(stack, "revenue") == {("r-ben", "2026-11-20"): Decimal("5000")}
+
+
+async def test_event_type_is_read_and_one_bad_event_quarantines_only_itself(
+    embedded_stack: Stack,
+) -> None:
+    """Issue 16: HubSpot's guide shows ``eventType`` where the reference has
+    ``subscriptionType``; such an event in a batch made the whole batch ``unparseable``
+    (valid events included, and a replay could not fix it). Now it is read the same, and an
+    event that is not a HubSpot event at all is quarantined alone."""
+    s = embedded_stack
+    endpoint = await hubspot_connector(s)
+    for name in ["deal_created.json", "deal_owner_changed.json"]:
+        await send(s, endpoint, name)
+    events = orjson.loads(fixture("hubspot/deal_won.json"))
+    events[0]["eventType"] = events[0].pop("subscriptionType")  # the dealstage change
+    batch = [*events, {"not": "a HubSpot event"}]
+    body = orjson.dumps(batch)
+    headers = hubspot_v3_headers(SECRET, webhook_url("hubspot", endpoint), body, now())
+    resp = await post_webhook(s, "hubspot", endpoint, body, headers)
+    assert resp.status_code == 200, resp.text
+    answer = resp.json()
+    statuses = [r["status"] for r in answer["results"]]
+    assert statuses == ["accepted"] * len(events) + ["quarantined"]
+    [kept] = await quarantine(s)
+    assert kept["reason_code"] == "unparseable"
+    assert kept["reason"] == f"event [{len(events)}] is not a HubSpot webhook event"
+    await s.wait_scored()
+    assert await facts(s, "revenue") == {("r-ben", "2026-11-20"): Decimal("5000")}
+    # the same bad event again updates its row, and a replay keeps it pending
+    resp = await post_webhook(
+        s,
+        "hubspot",
+        endpoint,
+        body,
+        hubspot_v3_headers(SECRET, webhook_url("hubspot", endpoint), body, now()),
+    )
+    assert [r["status"] for r in resp.json()["results"]][-1] == "quarantined"
+    [kept] = await quarantine(s)
+    assert kept["occurrences"] == 2
+    replay = await s.client.post(f"/v1/quarantine/{kept['id']}/replay", headers=s.auth())
+    assert replay.json()["still_pending"] == 1

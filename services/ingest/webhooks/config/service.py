@@ -18,6 +18,7 @@ from paceline.ingest.webhooks.config.schemas import (
     ConnectorOut,
     RotateIn,
 )
+from paceline.ingest.webhooks.generic import SCHEMES
 from paceline.ingest.webhooks.mapping import Mapping
 from paceline.shared.crypto import SecretBox
 from paceline.shared.db.models_webhooks import WebhookConnector
@@ -127,10 +128,8 @@ def _check(
         if fmt not in {"canonical", "records"}:
             errors.append(FieldError("settings.format", "must be canonical or records"))
         scheme = body.settings.get("signature", "standard_webhooks")
-        if scheme not in {"standard_webhooks", "jiandaoyun", "token"}:
-            errors.append(
-                FieldError("settings.signature", "must be standard_webhooks, jiandaoyun or token")
-            )
+        if scheme not in SCHEMES:
+            errors.append(FieldError("settings.signature", f"must be one of {', '.join(SCHEMES)}"))
     if errors:
         raise InvalidInput(
             "the connector is not valid: "
