@@ -96,6 +96,16 @@ async def unknown_rep_events(s: Stack, *reps: str) -> None:
     await s.wait_scored()
 
 
+async def wait_held(s: Stack) -> None:
+    """Wait until the alert change is held for its group: the group's wait counts from
+    then, so moving the clock before it exists would only move the wait along."""
+
+    async def held() -> bool:
+        return any(d.status == "held" for d in await deliveries(s))
+
+    await eventually(held)
+
+
 def alerting(s: Stack) -> Alerting:
     """The stack's alert engine and dispatcher."""
     out: Alerting = s.app.state.paceline.extras["alerts"]
@@ -455,6 +465,7 @@ async def test_group_bot_formats(clocked: Clocked, fmt: str) -> None:
         if fmt == "wecom":
             sub.answer(200)  # body {"ok": true} has no errcode: accepted
         await unknown_rep_events(s, "b1")
+        await wait_held(s)
         # Bot formats group alert changes: the group's message goes after group_wait (30 s).
         await alerting(s).dispatcher.step()
         assert sub.all() == []
@@ -490,6 +501,7 @@ async def test_bot_error_codes_are_failures(clocked: Clocked) -> None:
         # WeCom answers 200 with errcode != 0 for a bad key: a failure, retried.
         sub.answer(200, body=b'{"errcode": 93000, "errmsg": "invalid webhook url"}')
         await unknown_rep_events(s, "w1")
+        await wait_held(s)
         clock.advance(timedelta(seconds=30))  # the group's wait
         await alerting(s).dispatcher.step()
         await eventually(lambda: _at_least(sub, 1))
