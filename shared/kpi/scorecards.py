@@ -21,6 +21,9 @@ from typing import Final, Literal
 
 Tier = Literal["stretch_met", "target_met", "baseline_met", "below_baseline"]
 DEFAULT_CAP: Final = Decimal("1.5")
+# "No cap": the uncapped attainments that decide tiers (a stretch beyond the cap is not
+# met by reaching the cap).
+UNCAPPED: Final = Decimal(10) ** 9
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +134,33 @@ class ScoredItem:
     raw: Decimal | None = None
     baseline: Decimal | None = None
     stretch: Decimal | None = None
+
+
+def scored_item(
+    weight: Decimal,
+    *,
+    actual: Decimal | None,
+    target: Decimal | None,
+    baseline: Decimal | None,
+    stretch: Decimal | None,
+    direction: str,
+    cap: Decimal,
+) -> ScoredItem:
+    """One KPI's part in a score: capped attainment, and the uncapped attainments of the
+    actual, baseline and stretch (not scored without an actual or a target)."""
+    if actual is None or target is None:
+        return ScoredItem(weight, None)
+
+    def uncapped(value: Decimal | None) -> Decimal | None:
+        return attainment(value, target, direction, UNCAPPED) if value is not None else None
+
+    return ScoredItem(
+        weight,
+        attainment(actual, target, direction, cap),
+        uncapped(actual),
+        uncapped(baseline),
+        uncapped(stretch),
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,11 +14,10 @@ from decimal import Decimal
 from paceline.api.reviews.schemas import AttainmentRow, Distribution, ReviewFinding
 from paceline.shared.db.models import TargetVersion
 from paceline.shared.kpi.catalog import KpiDefinition
-from paceline.shared.kpi.scorecards import attainment, kpi_tier
+from paceline.shared.kpi.scorecards import UNCAPPED, attainment, kpi_tier
 from paceline.shared.kpi.values import KpiValue
 from paceline.shared.readmodel.evaluation import q4
 
-UNCAPPED = Decimal(10) ** 9
 MIN_REPS_FOR_FINDINGS = 2
 TIERS = ("stretch_met", "target_met", "baseline_met", "below_baseline")
 BUCKETS = ("<80%", "80-100%", "100-120%", ">=120%")

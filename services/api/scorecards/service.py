@@ -31,8 +31,8 @@ from paceline.shared.kpi.scorecards import (
     DEFAULT_CAP,
     RoleTemplate,
     ScoredItem,
-    attainment,
     kpi_tier,
+    scored_item,
     weighted_score,
 )
 from paceline.shared.kpi.values import KpiValue, kpi_value
@@ -44,8 +44,6 @@ from paceline.shared.readmodel.org import team_ids
 from paceline.shared.readmodel.progress import kpi_value_for, values_by_rep
 from paceline.shared.readmodel.scopes import Scope
 from paceline.shared.readmodel.templates import find_template
-
-UNCAPPED = Decimal(10) ** 9
 
 
 def attainment_cap(tenant: Tenant) -> Decimal:
@@ -65,22 +63,21 @@ def _item(
     stretch = Decimal(version.stretch) if version and version.stretch is not None else None
     actual = value.value
     status = "scored"
-    att = raw = base_att = stretch_att = None
+    scored = ScoredItem(weight, None)
     tier = None
     if target is None:
         status = "no_target"
     elif actual is None or (kpi.is_ratio and value.sample < kpi.min_sample):
         status = "insufficient_data"
     else:
-        att = attainment(actual, target, kpi.direction, cap)
-        # Uncapped attainments decide the tier (a stretch beyond the cap is not met by
-        # reaching the cap).
-        raw = attainment(actual, target, kpi.direction, UNCAPPED)
-        base_att = (
-            attainment(baseline, target, kpi.direction, UNCAPPED) if baseline is not None else None
-        )
-        stretch_att = (
-            attainment(stretch, target, kpi.direction, UNCAPPED) if stretch is not None else None
+        scored = scored_item(
+            weight,
+            actual=actual,
+            target=target,
+            baseline=baseline,
+            stretch=stretch,
+            direction=kpi.direction,
+            cap=cap,
         )
         tier = kpi_tier(actual, target, baseline, stretch, kpi.direction)
     return (
@@ -95,12 +92,12 @@ def _item(
             target=q4(target),
             baseline=q4(baseline),
             stretch=q4(stretch),
-            attainment=q4(att),
+            attainment=q4(scored.attainment),
             tier=tier,
             status=status,
             sample=value.sample,
         ),
-        ScoredItem(weight, att, raw, base_att, stretch_att),
+        scored,
     )
 
 

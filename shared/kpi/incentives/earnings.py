@@ -55,9 +55,7 @@ from paceline.shared.kpi.incentives.plans import (
     Spiff,
     default_targets,
 )
-from paceline.shared.kpi.scorecards import ScoredItem, attainment, weighted_score
-
-UNCAPPED = Decimal(10) ** 9
+from paceline.shared.kpi.scorecards import UNCAPPED, attainment, scored_item, weighted_score
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,13 +248,16 @@ def score_of(inputs: RepInputs) -> Decimal | None:
         f = inputs.figures.get(kpi)
         if f is None:
             continue
+        sampled = f.shape == "value" or f.sample >= f.min_sample  # as scorecards judge
         items.append(
-            ScoredItem(
+            scored_item(
                 weight,
-                f.attainment(inputs.score_cap),
-                f.attainment(),
-                f.target_attainment(f.baseline),
-                f.target_attainment(f.stretch),
+                actual=f.actual if sampled else None,
+                target=f.target,
+                baseline=f.baseline,
+                stretch=f.stretch,
+                direction=f.direction,
+                cap=inputs.score_cap,
             )
         )
     if not items:
