@@ -1,9 +1,11 @@
-"""``paceline bi grant|rotate|revoke|list``: read-only SQL logins for BI tools.
+"""``paceline bi install|grant|rotate|revoke|list``: read-only SQL logins for BI tools.
 
 Each login is a PostgreSQL role mapped to one tenant; it can select from the
-``paceline_bi`` views (migration 0013, docs/BI.md "SQL access") and sees only that
-tenant's rows. The password is generated here, printed once, and sent to the server only
-as a SCRAM-SHA-256 verifier, so it never appears in the server's statement log.
+``paceline_bi`` views (:mod:`paceline.shared.db.bi_schema`, docs/BI.md "SQL access") and
+sees only that tenant's rows. The views come with migration 0012 when the migrating role
+may create roles, else from ``paceline bi install`` run once by a role that may. The
+password is generated here, printed once, and sent to the server only as a SCRAM-SHA-256
+verifier, so it never appears in the server's statement log.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Awaitable
 
 import click
 from sqlalchemy.engine import make_url
@@ -20,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.cli import bi_repository as repo
 from paceline.cli.admin import _run, _settings, data_dir_option
+from paceline.shared.db import bi_schema
 from paceline.shared.web.deps import Auditor
 
 ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -76,6 +80,38 @@ def bi() -> None:
     """Read-only SQL logins for BI tools (PostgreSQL mode; docs/BI.md)."""
 
 
+def _require_installed(session: AsyncSession) -> Awaitable[None]:
+    async def check() -> None:
+        if not await session.run_sync(lambda s: bi_schema.installed(s.connection())):
+            raise click.ClickException(
+                "the paceline_bi views are not installed in this database: run "
+                "'paceline bi install' once as a role with CREATEROLE (docs/BI.md)"
+            )
+
+    return check()
+
+
+@bi.command("install")
+@data_dir_option
+def bi_install() -> None:
+    """Install the paceline_bi views (once; needs a role with CREATEROLE or a superuser)."""
+    _postgres_url()
+
+    async def work(session: AsyncSession, audit: Auditor) -> str:
+        if await session.run_sync(lambda s: bi_schema.installed(s.connection())):
+            return "paceline_bi is installed already"
+        if not await session.run_sync(lambda s: bi_schema.permitted(s.connection())):
+            raise click.ClickException(
+                "this database role may not create roles: run 'paceline bi install' with "
+                "PACELINE_DATABASE_URL naming a role that has CREATEROLE (or a superuser)"
+            )
+        await session.run_sync(lambda s: bi_schema.install(s.connection()))
+        await audit.record("bi.install", target="schema:paceline_bi")
+        return f"installed paceline_bi (schema version {bi_schema.SCHEMA_VERSION})"
+
+    click.echo(_run(_settings(), work, existing=True))
+
+
 @bi.command("grant")
 @data_dir_option
 @click.argument("tenant_id")
@@ -89,7 +125,9 @@ def bi_grant(tenant_id: str, role: str | None) -> None:
     password = secrets.token_urlsafe(24)
 
     async def work(session: AsyncSession, audit: Auditor) -> list[str]:
-        if await tenant_repo.get_tenant(session, tenant_id=tenant_id) is None:
+        await _require_installed(session)
+        tenant = await tenant_repo.get_tenant(session, tenant_id=tenant_id)
+        if tenant is None:
             raise click.ClickException(f"no tenant {tenant_id!r}")
         if await repo.role_exists(session, role=name):
             raise click.ClickException(
@@ -99,6 +137,8 @@ def bi_grant(tenant_id: str, role: str | None) -> None:
         await repo.create_tenant_role(
             session, role=name, tenant_id=tenant_id, verifier=scram_verifier(password)
         )
+        # Scoring keeps the progress snapshot of tenants with a BI login (models_bi).
+        tenant.options = {**(tenant.options or {}), bi_schema.BI_OPTION: True}
         await audit.record("bi.grant", target=f"role:{name}", tenant_id=tenant_id)
         return _connection_lines(name, password)
 
@@ -131,6 +171,8 @@ def bi_rotate(role: str) -> None:
 @click.argument("role")
 def bi_revoke(role: str) -> None:
     """Drop a BI login (open sessions of it are not ended)."""
+    from paceline.shared.db import tenants as tenant_repo
+
     _postgres_url()
 
     async def work(session: AsyncSession, audit: Auditor) -> str:
@@ -138,6 +180,10 @@ def bi_revoke(role: str) -> None:
         if tenant_id is None:
             raise click.ClickException(f"{role!r} is not a BI login of this database")
         await repo.drop_tenant_role(session, role=role)
+        if not any(t == tenant_id for _r, t, _c in await repo.tenant_roles(session)):
+            tenant = await tenant_repo.get_tenant(session, tenant_id=tenant_id)
+            if tenant is not None:
+                tenant.options = {**(tenant.options or {}), bi_schema.BI_OPTION: False}
         await audit.record("bi.revoke", target=f"role:{role}", tenant_id=tenant_id)
         return f"dropped {role} ({tenant_id})"
 
@@ -151,6 +197,7 @@ def bi_list() -> None:
     _postgres_url()
 
     async def work(session: AsyncSession, audit: Auditor) -> list[str]:
+        await _require_installed(session)
         return [f"{r}  {t}  {c}" for r, t, c in await repo.tenant_roles(session)]
 
     for line in _run(_settings(), work, existing=True):

@@ -1,12 +1,13 @@
-"""The SQL read model for BI (``paceline_bi``, migration 0013) on real PostgreSQL, read as
-the tenant's own login made by ``paceline bi grant``: the views equal ``/v1/facts`` and
-``/v1/targets``; another tenant's rows are invisible; base tables are out of reach."""
+"""The SQL read model for BI (``paceline_bi``: migration 0012 or ``paceline bi install``)
+on real PostgreSQL, read as the tenant's own login made by ``paceline bi grant``: the views
+equal ``/v1/facts``, ``/v1/targets`` and ``/v1/progress``; another tenant's rows are
+invisible; base tables are out of reach; the application's role needs no CREATEROLE."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any
@@ -14,13 +15,17 @@ from typing import Any
 import asyncpg
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from paceline.cli.bi import scram_verifier
 from paceline.cli.main import main
 from paceline.shared.auth import generate_key
+from paceline.shared.clock import FixedClock
 from paceline.shared.db import tenants as tenant_repo
-from tests.support import Stack
+from paceline.shared.db.migrate import upgrade
+from paceline.shared.db.session import Database
+from tests.support import Stack, distributed_settings, running_stack
 
 NOVEMBER = {"from": "2026-11-01", "to": "2026-11-30"}
 ORG: dict[str, Any] = {
@@ -275,6 +280,7 @@ async def test_another_tenants_rows_are_invisible(bi: dict[str, Any]) -> None:
         "targets",
         "target_versions",
         "alerts",
+        "progress",
     }
     for view in views:
         for conn, tenant in ((mine, "default"), (theirs, "globex")):
@@ -315,6 +321,7 @@ async def test_another_tenants_rows_are_invisible(bi: dict[str, Any]) -> None:
 
 FORBIDDEN = [
     "SELECT * FROM public.kpi_facts",
+    "SELECT * FROM public.bi_progress",
     "SELECT * FROM public.reps",
     "SELECT * FROM public.api_keys",
     "SELECT * FROM public.events",
@@ -352,9 +359,7 @@ async def _refused(conn: asyncpg.Connection, sql: str) -> None:
 
 
 async def test_builtin_kpis_copy_equals_the_catalog(distributed_stack: Stack) -> None:
-    """Migration 0013 copied the built-in catalog; a catalog change needs a refresh."""
-    from sqlalchemy import text
-
+    """Migration 0012 copied the built-in catalog; a catalog change needs a refresh."""
     from paceline.shared.kpi.catalog import BUILTIN_KPIS
 
     async with distributed_stack.db.transaction(write=False) as session:
@@ -398,3 +403,187 @@ def test_grant_refuses_the_embedded_mode(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert "needs the PostgreSQL mode" in result.output
+
+
+# -- progress: the scoring service's snapshot, as /v1/progress shows it -------------------
+
+WEDNESDAY = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)  # 23:00 in Beijing
+
+
+@pytest.fixture
+async def clocked_bi(
+    migrated_database_url: str, kafka_bootstrap: str, tmp_path: Path
+) -> AsyncIterator[tuple[Stack, FixedClock, asyncpg.Connection, str]]:
+    """A distributed stack on a fixed clock whose alert ticks only the test drives, with
+    November targets and a BI login."""
+    clock = FixedClock(WEDNESDAY)
+    settings = distributed_settings(
+        migrated_database_url,
+        kafka_bootstrap,
+        data_dir=tmp_path / "data",
+        alerts_tick_s=0,
+        delivery_poll_s=0,
+    )
+    async with running_stack("distributed", settings, clock=clock) as s:
+        resp = await s.client.put("/v1/org", json=ORG, headers=s.auth())
+        assert resp.status_code == 200, resp.text
+        resp = await s.post_events(EVENTS[:5], key=None)
+        assert resp.status_code == 202, resp.text
+        await s.wait_scored()
+        for scope, value in (("company", "9000"), ("team:north", "6000"), ("rep:r1", "3000")):
+            made = await s.client.post(
+                "/v1/targets",
+                json={"kpi": "revenue", "scope": scope, "period": "2026-11", "target": value},
+                headers=s.auth(),
+            )
+            assert made.status_code == 201, made.text
+        role = f"bi_{make_url(migrated_database_url).database}_progress"
+        conn = await _connect(
+            migrated_database_url, role, await _grant(migrated_database_url, "default", role)
+        )
+        try:
+            yield s, clock, conn, role
+        finally:
+            await conn.close()
+            done = await asyncio.to_thread(
+                CliRunner().invoke,
+                main,
+                ["bi", "revoke", role],
+                env={"PACELINE_DATABASE_URL": migrated_database_url},
+            )
+            assert done.exit_code == 0, done.output
+
+
+PROGRESS_FIELDS = ("actual", "target", "expected", "pace", "projection_linear", "baseline")
+
+
+async def _progress_matches_api(s: Stack, conn: asyncpg.Connection) -> dict[str, Any]:
+    """Every row of paceline_bi.progress equals /v1/progress of its scope now."""
+    rows = await conn.fetch("SELECT * FROM paceline_bi.progress ORDER BY scope")
+    assert [r["scope"] for r in rows] == ["company", "rep:r1", "team:north"]
+    for row in rows:
+        api = await s.client.get(
+            "/v1/progress",
+            params={"kpi": row["kpi"], "scope": row["scope"], "period": row["period"]},
+            headers=s.auth(),
+        )
+        assert api.status_code == 200, api.text
+        body = api.json()
+        for name in PROGRESS_FIELDS:
+            want = body[name]
+            assert (q4(row[name]) if row[name] is not None else None) == want, (row["scope"], name)
+        assert row["status"] == body["status"]
+        assert row["target_version"] == body["target_version"]
+        assert row["working_days_elapsed"] == body["working_days_elapsed"]
+        assert row["as_of"] == s.now()
+    return {r["scope"]: r for r in rows}
+
+
+async def test_progress_view_equals_the_progress_api(
+    clocked_bi: tuple[Stack, FixedClock, asyncpg.Connection, str],
+) -> None:
+    s, clock, conn, _role = clocked_bi
+    alerting = s.app.state.paceline.extras["alerts"]
+    assert await conn.fetchval("SELECT count(*) FROM paceline_bi.progress") == 0
+    await alerting.engine.tick()
+    first = await _progress_matches_api(s, conn)
+    assert first["rep:r1"]["actual"] == Decimal("1000.25")  # r1's one won deal so far
+    assert first["rep:r1"]["scope_name"] == "张伟"
+    assert first["team:north"]["scope_name"] == "北区"
+    # A day later with one more won deal: the next tick replaces the snapshot.
+    clock.advance(timedelta(days=1))
+    resp = await s.post_events([deal("g", "r1", "2026-11-19", "99.5", "won", "c9")])
+    assert resp.status_code == 202, resp.text
+    await s.wait_scored()
+    await alerting.engine.tick()
+    second = await _progress_matches_api(s, conn)
+    assert second["rep:r1"]["actual"] == Decimal("1099.75")
+    assert second["company"]["as_of"] == WEDNESDAY + timedelta(days=1)
+
+
+async def test_no_snapshot_for_a_tenant_without_bi_login(
+    clocked_bi: tuple[Stack, FixedClock, asyncpg.Connection, str],
+) -> None:
+    s, _clock, _conn, role = clocked_bi
+    alerting = s.app.state.paceline.extras["alerts"]
+    done = await asyncio.to_thread(
+        CliRunner().invoke,
+        main,
+        ["bi", "revoke", role],
+        env={"PACELINE_DATABASE_URL": s.settings.effective_database_url},
+    )
+    assert done.exit_code == 0, done.output
+    await alerting.engine.tick()
+    async with s.db.transaction(write=False) as session:
+        tenant = await tenant_repo.get_tenant(session, tenant_id="default")
+        assert tenant is not None
+        assert tenant.options.get("bi_sql") is False
+        count = (await session.execute(text("SELECT count(*) FROM bi_progress"))).scalar()
+    assert count == 0
+    # The fixture's revoke then finds no such login: grant it again for the teardown.
+    await _grant(s.settings.effective_database_url, "default", role)
+
+
+# -- installing without CREATEROLE ---------------------------------------------------------
+
+
+async def test_migrating_without_createrole_skips_the_views_until_bi_install(
+    migrated_database_url: str,
+) -> None:
+    """The application's role needs no CREATEROLE: migrations skip the views (with a
+    warning) and ``paceline bi install`` by an administrator adds them later."""
+    admin_url = migrated_database_url
+    u = make_url(admin_url)
+    suffix = u.database.rsplit("_", 1)[-1] if u.database else "x"
+    app_role, app_db = f"app_nocr_{suffix}", f"nocr_{suffix}"
+    admin = await asyncpg.connect(host=u.host, port=u.port, database=u.database, user=u.username)
+    try:
+        await admin.execute(f"CREATE ROLE {app_role} LOGIN NOCREATEROLE NOSUPERUSER")
+        await admin.execute(f"CREATE DATABASE {app_db} OWNER {app_role}")
+        app_url = str(
+            u.set(username=app_role, database=app_db).render_as_string(hide_password=False)
+        )
+        owner_url = str(u.set(database=app_db).render_as_string(hide_password=False))
+
+        def cli(args: list[str], url: str) -> Any:
+            return CliRunner().invoke(main, args, env={"PACELINE_DATABASE_URL": url})
+
+        await asyncio.to_thread(upgrade, app_url)
+        db = Database(app_url)
+        async with db.transaction() as session:
+            await tenant_repo.ensure_tenant(
+                session, tenant_id="acme", name="Acme", now=datetime(2026, 11, 1, tzinfo=UTC)
+            )
+            present = await session.execute(
+                text(
+                    "SELECT to_regnamespace('paceline_bi') IS NOT NULL, "
+                    "to_regclass('public.bi_progress') IS NOT NULL"
+                )
+            )
+            assert tuple(present.one()) == (False, True)
+        await db.dispose()
+        refused = await asyncio.to_thread(cli, ["bi", "grant", "acme"], app_url)
+        assert refused.exit_code == 1
+        assert "paceline bi install" in refused.output
+        refused = await asyncio.to_thread(cli, ["bi", "install"], app_url)
+        assert refused.exit_code == 1
+        assert "CREATEROLE" in refused.output
+        done = await asyncio.to_thread(cli, ["bi", "install"], owner_url)
+        assert done.exit_code == 0, done.output
+        assert "installed paceline_bi (schema version 1)" in done.output
+        again = await asyncio.to_thread(cli, ["bi", "install"], owner_url)
+        assert "installed already" in again.output
+        role = f"bi_nocr_{suffix}"
+        password = await _grant(owner_url, "acme", role)
+        reader = await _connect(owner_url, role, password)
+        try:
+            assert await reader.fetchval("SELECT tenant_id FROM paceline_bi.about") == "acme"
+            assert await reader.fetchval("SELECT count(*) FROM paceline_bi.kpis") > 5
+        finally:
+            await reader.close()
+        done = await asyncio.to_thread(cli, ["bi", "revoke", role], owner_url)
+        assert done.exit_code == 0, done.output
+    finally:
+        await admin.execute(f"DROP DATABASE IF EXISTS {app_db} WITH (FORCE)")
+        await admin.execute(f"DROP ROLE IF EXISTS {app_role}")
+        await admin.close()

@@ -1,11 +1,8 @@
-"""paceline_bi: a read-only SQL model for BI tools, isolated per tenant (PostgreSQL only)
+"""The BI SQL model (``paceline_bi``, schema version 1): install and remove (PostgreSQL).
 
-Revision ID: 0013
-Revises: 0011
-Create Date: 2026-12-05
-
-Schema version 1 of ``paceline_bi`` (docs/BI.md, "SQL access"). A no-op on SQLite: the
-embedded mode has no roles to isolate tenants with.
+Used by migration 0012 when the migrating role may create roles, and by
+``paceline bi install`` (run once by a role that may) when it may not: the application's
+own database role needs no CREATEROLE to run Paceline. docs/BI.md, "SQL access".
 
 Isolation, in two independent layers (both keyed on the login role, which a BI user
 cannot change; never on a setting, which any session can ``SET``):
@@ -21,32 +18,23 @@ cannot change; never on a setting, which any session can ``SET``):
    tables' owner, RLS applies inside the views too.
 
 Tenant login roles (``paceline bi grant TENANT``) are members of ``paceline_bi_reader``,
-which may use the schema and select from the views, and nothing else.
+which may use the schema and select from the views, and nothing else. Roles are
+cluster-wide: created when missing, never dropped (other databases may use them).
 
-Roles are cluster-wide: created here when missing, never dropped by the downgrade (other
-databases on the same server may use them). Creating them needs CREATEROLE (or a
-superuser) for the role that migrates.
-
-Chained after 0011; a branch may add 0012 first, then this file's ``down_revision`` is
-re-chained to it (only the order changes, not the content).
+This is version 1, frozen: a later version is a new function and a migration that calls
+it, so a database migrated years ago is rebuilt the same way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import sqlalchemy as sa
-from alembic import op
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Connection
 
 from paceline.shared.kpi.catalog import BUILTIN_KPIS
 
-revision: str = "0013"
-down_revision: str | Sequence[str] | None = "0011"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
-
 SCHEMA_VERSION = 1
+BI_OPTION = "bi_sql"  # tenants.options: the tenant has BI logins (its progress is kept)
 TEXT_COLUMNS = (
     "kpi",
     "name_zh",
@@ -74,6 +62,7 @@ TENANT_TABLES = {
     "targets": "tenant_id",
     "target_versions": "tenant_id",
     "alerts": "tenant_id",
+    "bi_progress": "tenant_id",
 }
 
 ME = "(SELECT paceline_bi.current_tenant())"  # an InitPlan: evaluated once per query
@@ -197,34 +186,74 @@ VIEWS: dict[str, str] = {
                a.acknowledged_at, a.acknowledged_by, a.resolved_at
         FROM public.alerts a WHERE a.tenant_id = {ME}
     """,
+    # Targets of current periods as /v1/progress showed them at as_of (a snapshot the
+    # scoring service refreshes each lag slot: models_bi), with the scope's name.
+    "progress": f"""
+        SELECT p.tenant_id, p.target_id, p.kpi, p.scope,
+               split_part(p.scope, ':', 1) AS scope_kind,
+               nullif(substr(p.scope, length(split_part(p.scope, ':', 1)) + 2), '') AS scope_id,
+               coalesce(t.name, r.name) AS scope_name, p.period, p.period_start, p.period_end,
+               p.target_version, p.as_of, p.actual, p.target, p.baseline, p.stretch,
+               p.expected, p.pace, p.projection_linear, p.status, p.sample,
+               p.working_days_elapsed, p.working_days_total
+        FROM public.bi_progress p
+        LEFT JOIN public.teams t ON p.scope = 'team:' || t.id AND t.tenant_id = p.tenant_id
+        LEFT JOIN public.reps r ON p.scope = 'rep:' || r.id AND r.tenant_id = p.tenant_id
+        WHERE p.tenant_id = {ME}
+    """,
 }
 
 
-def upgrade() -> None:
-    if op.get_bind().dialect.name != "postgresql":
-        return
+def permitted(conn: Connection) -> bool:
+    """Whether the connected role can install the model: a superuser, a role with
+    CREATEROLE, or a member of both roles made beforehand by an administrator."""
+    row = conn.execute(
+        sa.text(
+            "SELECT r.rolsuper OR r.rolcreaterole OR ("
+            "  pg_has_role(current_user, o.oid, 'MEMBER') AND rd.oid IS NOT NULL) "
+            "FROM pg_roles r "
+            "LEFT JOIN pg_roles o ON o.rolname = :owner "
+            "LEFT JOIN pg_roles rd ON rd.rolname = :reader "
+            "WHERE r.rolname = current_user"
+        ),
+        {"owner": OWNER, "reader": READER},
+    ).scalar()
+    return bool(row)
+
+
+def installed(conn: Connection) -> bool:
+    """Whether the ``paceline_bi`` schema exists in this database."""
+    return bool(conn.execute(sa.text("SELECT to_regnamespace('paceline_bi') IS NOT NULL")).scalar())
+
+
+def install(conn: Connection) -> None:
+    """Create the roles (when missing), the schema, its views and the row-level security."""
+
+    def run(sql: str) -> None:
+        conn.execute(sa.text(sql))
+
     for role in (OWNER, READER):
-        op.execute(
+        run(
             f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') "
             f"THEN CREATE ROLE {role} NOLOGIN; END IF; END $$"
         )
     # The migrating role hands the views to OWNER, so it must be able to act as it
     # (PostgreSQL 16 asks that of a non-superuser with CREATEROLE).
-    op.execute(
+    run(
         "DO $$ BEGIN IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) "
         f"THEN EXECUTE format('GRANT {OWNER} TO %I', current_user); END IF; END $$"
     )
-    op.execute("CREATE SCHEMA paceline_bi")
-    op.execute(
+    run("CREATE SCHEMA paceline_bi")
+    run(
         "COMMENT ON SCHEMA paceline_bi IS "
         f"'Paceline BI read model, schema version {SCHEMA_VERSION} (docs/BI.md)'"
     )
-    op.execute(
+    run(
         "CREATE TABLE paceline_bi.tenant_roles (role_name text PRIMARY KEY, "
         "tenant_id text NOT NULL REFERENCES public.tenants (id) ON DELETE CASCADE, "
         "created_at timestamptz NOT NULL DEFAULT now())"
     )
-    op.execute(
+    run(
         "CREATE TABLE paceline_bi.builtin_kpis (kpi text PRIMARY KEY, name_zh text NOT NULL, "
         "name_en text NOT NULL, description_zh text NOT NULL, description_en text NOT NULL, "
         "unit text NOT NULL, direction text NOT NULL, category text NOT NULL, "
@@ -243,8 +272,8 @@ def upgrade() -> None:
     # The built-in catalog lives in code; this copy is what SQL can join. A change to
     # the catalog needs a migration that refreshes it (tests/api/exports/test_bi_sql.py
     # compares the two).
-    op.bulk_insert(
-        table,
+    conn.execute(
+        table.insert(),
         [
             {
                 "kpi": k.key,
@@ -265,44 +294,45 @@ def upgrade() -> None:
             for k in BUILTIN_KPIS
         ],
     )
-    op.execute(
+    run(
         "CREATE FUNCTION paceline_bi.current_tenant() RETURNS text "
         "LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog "
         "AS $$ SELECT tenant_id FROM paceline_bi.tenant_roles "
         "WHERE role_name = session_user $$"
     )
-    op.execute(f"ALTER FUNCTION paceline_bi.current_tenant() OWNER TO {OWNER}")
-    op.execute("REVOKE ALL ON FUNCTION paceline_bi.current_tenant() FROM PUBLIC")
-    op.execute(f"GRANT EXECUTE ON FUNCTION paceline_bi.current_tenant() TO {OWNER}, {READER}")
-    op.execute(f"GRANT USAGE, CREATE ON SCHEMA paceline_bi TO {OWNER}")
-    op.execute(f"GRANT USAGE ON SCHEMA paceline_bi TO {READER}")
-    op.execute(f"GRANT SELECT ON paceline_bi.tenant_roles, paceline_bi.builtin_kpis TO {OWNER}")
+    run(f"ALTER FUNCTION paceline_bi.current_tenant() OWNER TO {OWNER}")
+    run("REVOKE ALL ON FUNCTION paceline_bi.current_tenant() FROM PUBLIC")
+    run(f"GRANT EXECUTE ON FUNCTION paceline_bi.current_tenant() TO {OWNER}, {READER}")
+    run(f"GRANT USAGE, CREATE ON SCHEMA paceline_bi TO {OWNER}")
+    run(f"GRANT USAGE ON SCHEMA paceline_bi TO {READER}")
+    run(f"GRANT SELECT ON paceline_bi.tenant_roles, paceline_bi.builtin_kpis TO {OWNER}")
     for name, column in TENANT_TABLES.items():
-        op.execute(f"GRANT SELECT ON public.{name} TO {OWNER}")
-        op.execute(f"ALTER TABLE public.{name} ENABLE ROW LEVEL SECURITY")
-        op.execute(
+        run(f"GRANT SELECT ON public.{name} TO {OWNER}")
+        run(f"ALTER TABLE public.{name} ENABLE ROW LEVEL SECURITY")
+        run(
             f"CREATE POLICY paceline_all ON public.{name} AS PERMISSIVE FOR ALL TO PUBLIC "
             "USING (true) WITH CHECK (true)"
         )
-        op.execute(
+        run(
             f"CREATE POLICY paceline_bi_tenant ON public.{name} AS RESTRICTIVE FOR SELECT "
             f"TO {OWNER}, {READER} USING ({column} = {ME})"
         )
     for name, body in VIEWS.items():
-        op.execute(
-            f"CREATE VIEW paceline_bi.{name} WITH (security_barrier = true) AS {body.strip()}"
-        )
-        op.execute(f"ALTER VIEW paceline_bi.{name} OWNER TO {OWNER}")
-        op.execute(f"GRANT SELECT ON paceline_bi.{name} TO {READER}")
+        run(f"CREATE VIEW paceline_bi.{name} WITH (security_barrier = true) AS {body.strip()}")
+        run(f"ALTER VIEW paceline_bi.{name} OWNER TO {OWNER}")
+        run(f"GRANT SELECT ON paceline_bi.{name} TO {READER}")
 
 
-def downgrade() -> None:
-    if op.get_bind().dialect.name != "postgresql":
-        return
+def uninstall(conn: Connection) -> None:
+    """Drop the schema and the policies (tenant login roles stay; they read nothing then)."""
+
+    def run(sql: str) -> None:
+        conn.execute(sa.text(sql))
+
     for name in TENANT_TABLES:
-        op.execute(f"DROP POLICY IF EXISTS paceline_bi_tenant ON public.{name}")
-        op.execute(f"DROP POLICY IF EXISTS paceline_all ON public.{name}")
-        op.execute(f"ALTER TABLE public.{name} DISABLE ROW LEVEL SECURITY")
-        op.execute(f"REVOKE SELECT ON public.{name} FROM {OWNER}")
+        run(f"DROP POLICY IF EXISTS paceline_bi_tenant ON public.{name}")
+        run(f"DROP POLICY IF EXISTS paceline_all ON public.{name}")
+        run(f"ALTER TABLE public.{name} DISABLE ROW LEVEL SECURITY")
+        run(f"REVOKE SELECT ON public.{name} FROM {OWNER}")
     # Tenant login roles stay (cluster-wide); without the schema they can read nothing.
-    op.execute("DROP SCHEMA paceline_bi CASCADE")
+    run("DROP SCHEMA paceline_bi CASCADE")
