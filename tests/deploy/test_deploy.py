@@ -3,7 +3,7 @@
 - The alerting rules pass ``promtool check rules`` and their unit tests
   (``promtool test rules tests/deploy/paceline-rules.test.yml``, on promtool's own clock),
   in which every alert fires at least once; the scrape example passes ``promtool check
-  config``. promtool is Debian's (deploy/prometheus/promtool.sh, run by ``make services``).
+  config``. promtool is Debian's (deploy/prometheus/prometheus.sh, run by ``make services``).
 - The Grafana dashboard validates against a JSON schema written from Grafana's documented
   dashboard model (tests/deploy/grafana-dashboard.schema.json), with unique panel ids,
   refIds per panel, panels inside the 24-column grid and not overlapping, and every
@@ -67,13 +67,13 @@ def stack_clock() -> FixedClock:
 def promtool() -> str:
     """promtool's path; missing: a failure in CI, else a skip that says how to get it."""
     out = subprocess.run(
-        ["bash", str(ROOT / "deploy/prometheus/promtool.sh"), "path"],
+        ["bash", str(ROOT / "deploy/prometheus/prometheus.sh"), "promtool"],
         capture_output=True,
         text=True,
         check=False,
     )
     if out.returncode != 0:
-        message = "promtool is missing: bash deploy/prometheus/promtool.sh install"
+        message = "promtool is missing: bash deploy/prometheus/prometheus.sh install"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
