@@ -39,10 +39,10 @@ from paceline.api.kpi_metrics import repository as repo
 from paceline.api.kpi_metrics import text
 from paceline.api.progress.service import progress as progress_of
 from paceline.api.settings.service import kpi_exporter_on
+from paceline.shared.db.context import find_kpi
 from paceline.shared.db.models import Target, Tenant
 from paceline.shared.errors import NotFound
 from paceline.shared.kpi.periods import PeriodKind, parse_period, period_of
-from paceline.shared.readmodel.progress import kpi_or_404
 from paceline.shared.readmodel.scopes import parse_scope
 
 KINDS: Final[tuple[PeriodKind, ...]] = ("year", "quarter", "month", "week")
@@ -107,15 +107,22 @@ async def snapshot(
     targets = await repo.company_and_team_targets(
         session, tenant_id=tenant.id, periods=[p.key for p in periods.values()]
     )
-    targets.sort(key=_order)
-    out.dropped = max(0, len(targets) - max_targets)
-    kept = targets[:max_targets]
-    for t in kept:
+    kpis = {
+        k: await find_kpi(session, tenant_id=tenant.id, key=k) for k in {t.kpi for t in targets}
+    }
+    # A retired custom KPI's targets stay, but GET /v1/progress answers 404 for it: no series.
+    usable = sorted(
+        ((t, kpi) for t in targets if (kpi := kpis[t.kpi]) is not None),
+        key=lambda pair: _order(pair[0]),
+    )
+    out.dropped = max(0, len(usable) - max_targets)
+    kept = usable[:max_targets]
+    for t, kpi in kept:
         period = parse_period(t.period, fiscal_year_start_month=fy)
         p = await progress_of(
             session,
             tenant=tenant,
-            kpi=await kpi_or_404(session, tenant.id, t.kpi),
+            kpi=kpi,
             scope=parse_scope(t.scope),
             period=period,
             as_of=now,
@@ -134,7 +141,7 @@ async def snapshot(
                 values={k: v for k, v in values.items() if v is not None},
             )
         )
-    team_ids = sorted({t.scope.removeprefix("team:") for t in kept if t.scope != "company"})
+    team_ids = sorted({t.scope.removeprefix("team:") for t, _ in kept if t.scope != "company"})
     names = await repo.team_names(session, tenant_id=tenant.id, team_ids=team_ids)
     out.teams = {f"team:{tid}": name for tid, name in names.items()}
     return out

@@ -279,3 +279,30 @@ async def test_the_cap_keeps_company_targets_first(clocked: Clocked) -> None:
     ]
     assert page[("paceline_kpi_exporter_targets", (("tenant", "default"),))] == 3
     assert page[("paceline_kpi_exporter_targets_dropped", (("tenant", "default"),))] == 2
+
+
+async def test_a_retired_custom_kpi_leaves_no_series_and_no_error(clocked: Clocked) -> None:
+    """GET /v1/progress answers 404 for a retired KPI: its target exports nothing, the
+    other targets still do."""
+    s, clock = clocked
+    clock.set(TODAY)
+    kpi = {
+        "key": "big_deals",
+        "name_zh": "大单",
+        "name_en": "Big deals",
+        "unit": "count",
+        "category": "result",
+        "formula": 'count(deal where stage == "won" and amount >= 1000)',
+    }
+    await _ok(await s.client.post("/v1/kpis", json=kpi, headers=s.auth()), 201)
+    await _targets(s, [("big_deals", "company", "2026-11", "5"), EXPORTED[0]])
+    await _enable(s)
+    before = parse((await scrape(s)).text)
+    assert ("paceline_kpi_target", series("default", "company", "big_deals", "month")) in before
+    await _ok(await s.client.delete("/v1/kpis/big_deals", headers=s.auth()))
+    resp = await scrape(s)
+    assert resp.status_code == 200, resp.text
+    after = parse(resp.text)
+    assert not [lb for (_n, lb) in after if dict(lb).get("kpi") == "big_deals"]
+    assert after[("paceline_kpi_target", series("default", "company", "revenue", "month"))] == 5000
+    assert after[("paceline_kpi_exporter_targets", (("tenant", "default"),))] == 1
