@@ -16,6 +16,7 @@ from paceline.api.fx.router import router as fx_router
 from paceline.api.imports.router import router as imports_router
 from paceline.api.incentives.router import router as incentives_router
 from paceline.api.keys.router import router as keys_router
+from paceline.api.kpi_metrics.router import router as kpi_metrics_router
 from paceline.api.kpis.router import router as kpis_router
 from paceline.api.org.router import router as org_router
 from paceline.api.planning.router import router as planning_router
@@ -36,6 +37,7 @@ def routers() -> list[APIRouter]:
         settings_router,
         kpis_router,
         progress_router,
+        kpi_metrics_router,
         planning_router,  # before targets: /v1/targets/suggestions is not a target id
         targets_router,
         imports_router,
