@@ -265,7 +265,7 @@ class PipedriveApi:
     ``{"success": false, "error": ...}`` (401, 404). Limits are per token in 2-second
     windows (and a daily token budget): 429 with ``x-ratelimit-reset`` (seconds).
 
-    Docs: https://developers.pipedrive.com/docs/api/v1/Deals#getDeal (v2: GET /api/v2/deals/{id}),
+    Docs: https://developers.pipedrive.com/docs/api/v1/Deals (GET /api/v2/deals/{id}),
     https://pipedrive.readme.io/docs/core-api-concepts-rate-limiting
     """
 

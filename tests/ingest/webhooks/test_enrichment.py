@@ -7,28 +7,46 @@ missing credential named in the quarantine, then an automatic retry once it is s
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import orjson
+import pytest
+from standardwebhooks import Webhook
 
+from paceline.shared.clock import FixedClock
 from tests.ingest.webhooks.mock_vendors import TOKEN, MockVendor, mock_vendor
 from tests.ingest.webhooks.support import (
     facts,
     get_mapping,
     hubspot_v3_headers,
-    now,
     post_webhook,
     put_connector,
     put_mapping,
     quarantine,
     webhook_url,
 )
-from tests.ingest.webhooks.test_salesforce import cdc_headers
 from tests.support import Stack
 
 D = Decimal
 MS_NOV_5 = 1793930400000  # 2026-11-05T10:00:00Z
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)  # the app's clock; signatures are stamped with it
+
+
+@pytest.fixture
+def stack_clock() -> FixedClock:
+    """The stacks run on a pinned clock: nothing here depends on the day the suite runs."""
+    return FixedClock(NOW)
+
+
+def cdc_headers(secret: str, body: bytes, msg_id: str) -> dict[str, str]:
+    """Standard Webhooks headers (the reference library), stamped with the pinned clock."""
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(NOW.timestamp())),
+        "webhook-signature": Webhook(secret).sign(msg_id, NOW, body.decode()),
+    }
 
 
 def ms(hours: int) -> int:
@@ -38,8 +56,6 @@ def ms(hours: int) -> int:
 
 def iso(hours: int) -> str:
     """The same instant as ISO 8601 (UTC)."""
-    from datetime import UTC, datetime
-
     return datetime.fromtimestamp(ms(hours) / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
@@ -261,7 +277,7 @@ async def hubspot_connector(s: Stack, api: MockVendor) -> str:
 
 async def hs_post(s: Stack, endpoint: str, events: list[Any]) -> Any:
     body = orjson.dumps(events)
-    headers = hubspot_v3_headers(HS_SECRET, webhook_url("hubspot", endpoint), body, now())
+    headers = hubspot_v3_headers(HS_SECRET, webhook_url("hubspot", endpoint), body, NOW)
     return await post(s, "hubspot", endpoint, body, headers)
 
 
