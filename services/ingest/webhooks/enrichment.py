@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import hashlib
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
@@ -57,6 +58,7 @@ WAIT_BUDGET_S: Final = 20.0  # the most one request waits for rate limits in all
 MAX_ATTEMPTS: Final = 3
 CACHE_SIZE: Final = 5000
 CACHE_TTL_S: Final = 600.0
+DEFAULT_TOKEN_TTL_S: Final = 900.0  # a granted token without expires_in (Salesforce)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,23 @@ class Fetched:
     fields: Mapping[str, Any]
     updated_us: int | None
     deleted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TokenGrant:
+    """How to get an access token (OAuth refresh-token or client-credentials grant):
+    a form POSTed to ``url``; ``credential`` is the secret named when it is refused."""
+
+    url: str
+    form: Mapping[str, str]
+    credential: str
+
+    def fingerprint(self) -> str:
+        """A digest of the grant (the cache key: a changed secret asks anew)."""
+        digest = hashlib.sha256(self.url.encode())
+        for name, value in sorted(self.form.items()):
+            digest.update(f"\0{name}\0{value}".encode())
+        return digest.hexdigest()
 
 
 class VendorApi(Protocol):
@@ -99,6 +118,11 @@ class VendorApi(Protocol):
 
     def rate_limited(self, status: int, body: Any) -> bool:
         """Whether a non-429 answer is a rate limit (Zoho, Salesforce say so in the body)."""
+        ...
+
+    def token_grant(self, conn: Connector) -> TokenGrant | None:
+        """How to get access tokens when the connector has OAuth client credentials
+        (None: the static ``credential`` secret is used)."""
         ...
 
 
@@ -157,6 +181,7 @@ class RecordCache:
         self.ttl_s = ttl_s
         self._records: OrderedDict[tuple[str, ...], tuple[Fetched, datetime]] = OrderedDict()
         self.blocked_until: dict[tuple[str, str], datetime] = {}
+        self.tokens: dict[tuple[str, str, str], tuple[str, datetime]] = {}
         self.fetches = 0  # calls made (for metrics and tests)
 
     def get(self, key: tuple[str, ...], *, at_us: int, now: datetime) -> Fetched | None:
@@ -184,6 +209,7 @@ class RecordCache:
         """Forget everything (tests)."""
         self._records.clear()
         self.blocked_until.clear()
+        self.tokens.clear()
 
 
 def _retry_after(headers: httpx.Headers, api: VendorApi, now: datetime) -> float:
@@ -227,27 +253,24 @@ async def enrich(
     objmap = wants_enrichment(record, conn)
     if objmap is None:
         return record
-    token = conn.secret(api.credential)
-    if token is None:
+    cache = ctx.cache if isinstance(ctx.cache, RecordCache) else RecordCache()
+    grant = api.token_grant(conn)
+    if grant is None and conn.secret(api.credential) is None:
         ctx.hints.append(
             Hint("credential_missing", {"vendor": api.title, "credential": api.credential})
         )
         return record
-    if ctx.http is None:
+    if ctx.http is None or api.request(record, conn, objmap, "-") is None:
         return record
-    request = api.request(record, conn, objmap, token)
-    if request is None:
-        return record
-    cache = ctx.cache if isinstance(ctx.cache, RecordCache) else RecordCache()
     key = (conn.tenant_id, conn.source, record.object_type, record.record_id)
     cached = cache.get(key, at_us=record.at_us, now=ctx.now)
-    if cached is None:
-        fetched = await _fetch(record, conn, ctx, api, request, cache, sleep or asyncio.sleep)
-        if fetched is None:
-            return record
-        cache.put(key, fetched, now=ctx.now)
-    else:
-        fetched = cached
+    if cached is not None:
+        return merge(record, cached)
+    session = _Session(conn, ctx, api, grant, cache)
+    fetched = await session.fetch(record, objmap, sleep or asyncio.sleep)
+    if fetched is None:
+        return record
+    cache.put(key, fetched, now=ctx.now)
     return merge(record, fetched)
 
 
@@ -274,89 +297,154 @@ def _note(ctx: AdapterContext, code: str, **params: str) -> None:
     ctx.notes.append(text.render(code, "en", **params))
 
 
-async def _fetch(
-    record: VendorRecord,
-    conn: Connector,
-    ctx: AdapterContext,
-    api: VendorApi,
-    request: ApiRequest,
-    cache: RecordCache,
-    sleep: Sleep,
-) -> Fetched | None:
-    assert ctx.http is not None
-    budget = ctx.extras.setdefault("enrichment_budget", _Budget())
-    assert isinstance(budget, _Budget)
-    who = (conn.tenant_id, conn.source)
-    rid = record.record_id
-    for _attempt in range(MAX_ATTEMPTS):
-        blocked = cache.blocked_until.get(who)
-        if blocked is not None and blocked > ctx.now:
-            wait = (blocked - ctx.now).total_seconds()
-            if wait > MAX_WAIT_S or budget.waited_s + wait > WAIT_BUDGET_S:
-                _note(ctx, "api_rate_limited", vendor=api.title, record=rid, seconds=f"{wait:g}")
+@dataclass(slots=True)
+class _Session:
+    """One record read: the credential (static, or an access token from a grant), the
+    rate-limit waits and the error notes."""
+
+    conn: Connector
+    ctx: AdapterContext
+    api: VendorApi
+    grant: TokenGrant | None
+    cache: RecordCache
+
+    async def fetch(
+        self, record: VendorRecord, objmap: ObjectMapping, sleep: Sleep
+    ) -> Fetched | None:
+        ctx, api = self.ctx, self.api
+        assert ctx.http is not None
+        budget = ctx.extras.setdefault("enrichment_budget", _Budget())
+        assert isinstance(budget, _Budget)
+        who = (self.conn.tenant_id, self.conn.source)
+        rid = record.record_id
+        token = await self._token(refresh=False)
+        refreshed = False
+        for _attempt in range(MAX_ATTEMPTS):
+            if token is None:
                 return None
+            request = api.request(record, self.conn, objmap, token)
+            if request is None:
+                return None
+            blocked = self.cache.blocked_until.get(who)
+            if blocked is not None and blocked > ctx.now:
+                wait = (blocked - ctx.now).total_seconds()
+                if wait > MAX_WAIT_S or budget.waited_s + wait > WAIT_BUDGET_S:
+                    _note(
+                        ctx, "api_rate_limited", vendor=api.title, record=rid, seconds=f"{wait:g}"
+                    )
+                    return None
+            resp = await self._get(request, rid)
+            if resp is None:
+                return None
+            body = _json(resp)
+            if resp.status_code == 429 or (
+                resp.status_code != 200 and api.rate_limited(resp.status_code, body)
+            ):
+                wait = _retry_after(resp.headers, api, ctx.now)
+                if wait > MAX_WAIT_S or budget.waited_s + wait > WAIT_BUDGET_S:
+                    self.cache.blocked_until[who] = ctx.now + timedelta(seconds=wait)
+                    _note(
+                        ctx, "api_rate_limited", vendor=api.title, record=rid, seconds=f"{wait:g}"
+                    )
+                    return None
+                budget.waited_s += wait
+                await sleep(wait)
+                continue
+            if resp.status_code == 401 and self.grant is not None and not refreshed:
+                # An access token from a grant expired or was revoked: ask for a new one once.
+                refreshed = True
+                token = await self._token(refresh=True)
+                continue
+            if resp.status_code in (401, 403):
+                self._rejected(str(resp.status_code), rid)
+                return None
+            if resp.status_code != 200:
+                _note(ctx, "api_status", vendor=api.title, status=str(resp.status_code), record=rid)
+                return None
+            try:
+                fetched = api.parse(body, record)
+            except (ValueError, AttributeError, TypeError, KeyError):
+                fetched = None
+            if fetched is None:
+                _note(ctx, "api_unreadable", vendor=api.title, record=rid)
+            return fetched
+        _note(ctx, "api_rate_limited", vendor=api.title, record=rid, seconds="?")
+        return None
+
+    def _rejected(self, status: str, rid: str) -> None:
+        credential = self.grant.credential if self.grant is not None else self.api.credential
+        self.ctx.hints.append(
+            Hint(
+                "credential_rejected",
+                {"vendor": self.api.title, "credential": credential, "status": status},
+            )
+        )
+        _note(
+            self.ctx,
+            "api_refused",
+            vendor=self.api.title,
+            record=rid,
+            status=status,
+            credential=credential,
+        )
+
+    async def _get(self, request: ApiRequest, rid: str) -> httpx.Response | None:
+        assert self.ctx.http is not None
         try:
-            cache.fetches += 1
-            resp = await ctx.http.get(
+            self.cache.fetches += 1
+            return await self.ctx.http.get(
                 request.url,
                 params=dict(request.params),
                 headers=dict(request.headers),
                 timeout=API_TIMEOUT,
             )
         except httpx.HTTPError as exc:
-            refused = "not a public address" in str(exc)  # the outbound guard (SSRF)
-            why = "its address is not a public address" if refused else type(exc).__name__
-            _note(ctx, "api_unreachable", vendor=api.title, record=rid, why=why)
-            log.warning("%s enrichment failed: %s", api.title, type(exc).__name__)
+            self._unreachable(exc, rid)
             return None
+
+    def _unreachable(self, exc: httpx.HTTPError, rid: str) -> None:
+        refused = "not a public address" in str(exc)  # the outbound guard (SSRF)
+        why = "its address is not a public address" if refused else type(exc).__name__
+        _note(self.ctx, "api_unreachable", vendor=self.api.title, record=rid, why=why)
+        log.warning("%s enrichment failed: %s", self.api.title, type(exc).__name__)
+
+    async def _token(self, *, refresh: bool) -> str | None:
+        """The static credential, or a cached (or new) access token from the grant."""
+        if self.grant is None:
+            return self.conn.secret(self.api.credential)
+        key = (self.conn.tenant_id, self.conn.source, self.grant.fingerprint())
+        known = self.cache.tokens.get(key)
+        if known is not None and not refresh and known[1] > self.ctx.now:
+            return known[0]
+        assert self.ctx.http is not None
         try:
-            body: Any = resp.json() if resp.content else None
-        except ValueError:
-            body = None
-        if resp.status_code == 429 or (
-            resp.status_code != 200 and api.rate_limited(resp.status_code, body)
-        ):
-            wait = _retry_after(resp.headers, api, ctx.now)
-            if wait > MAX_WAIT_S or budget.waited_s + wait > WAIT_BUDGET_S:
-                cache.blocked_until[who] = ctx.now + timedelta(seconds=wait)
-                _note(ctx, "api_rate_limited", vendor=api.title, record=rid, seconds=f"{wait:g}")
-                return None
-            budget.waited_s += wait
-            await sleep(wait)
-            continue
-        if resp.status_code == 401 or (resp.status_code == 403):
-            ctx.hints.append(
-                Hint(
-                    "credential_rejected",
-                    {
-                        "vendor": api.title,
-                        "credential": api.credential,
-                        "status": str(resp.status_code),
-                    },
-                )
+            self.cache.fetches += 1
+            resp = await self.ctx.http.post(
+                self.grant.url, data=dict(self.grant.form), timeout=API_TIMEOUT
             )
-            _note(
-                ctx,
-                "api_refused",
-                vendor=api.title,
-                record=rid,
-                status=str(resp.status_code),
-                credential=api.credential,
-            )
+        except httpx.HTTPError as exc:
+            self._unreachable(exc, "token")
             return None
-        if resp.status_code != 200:
-            _note(ctx, "api_status", vendor=api.title, status=str(resp.status_code), record=rid)
+        body = _json(resp)
+        token = body.get("access_token") if isinstance(body, dict) else None
+        if resp.status_code != 200 or not isinstance(token, str) or not token:
+            # Zoho answers a bad refresh token with 200 and {"error": "invalid_code"}.
+            self._rejected(str(resp.status_code), "token")
+            self.cache.tokens.pop(key, None)
             return None
-        try:
-            fetched = api.parse(body, record)
-        except (ValueError, AttributeError, TypeError, KeyError):
-            fetched = None
-        if fetched is None:
-            _note(ctx, "api_unreadable", vendor=api.title, record=rid)
-            return None
-        return fetched
-    _note(ctx, "api_rate_limited", vendor=api.title, record=rid, seconds="?")
-    return None
+        expires = body.get("expires_in") if isinstance(body, dict) else None
+        seconds = float(expires) if isinstance(expires, int | float) else DEFAULT_TOKEN_TTL_S
+        # Renewed a minute early; never trusted for longer than an hour.
+        ttl = min(max(seconds - 60, 0.0), 3600.0)
+        self.cache.tokens[key] = (token, self.ctx.now + timedelta(seconds=ttl))
+        return token
+
+
+def _json(resp: httpx.Response) -> Any:
+    try:
+        return resp.json() if resp.content else None
+    except ValueError:
+        return None
 
 
 def updated_us_of(value: Any) -> int | None:

@@ -40,7 +40,13 @@ from paceline.ingest.webhooks.base import (
     SettingSpec,
     Unparseable,
 )
-from paceline.ingest.webhooks.enrichment import ApiRequest, Fetched, enrich, fields_read
+from paceline.ingest.webhooks.enrichment import (
+    ApiRequest,
+    Fetched,
+    TokenGrant,
+    enrich,
+    fields_read,
+)
 from paceline.ingest.webhooks.mapping import ObjectMapping
 from paceline.ingest.webhooks.signatures import SignatureError, verify_hubspot
 from paceline.ingest.webhooks.vendor_records import VendorRecord, parse_time, us_of
@@ -403,6 +409,10 @@ class HubSpotApi:
     def rate_limited(self, status: int, body: Any) -> bool:
         """Only 429."""
         return False
+
+    def token_grant(self, conn: Connector) -> TokenGrant | None:
+        """A static token only."""
+        return None
 
 
 HUBSPOT_API: Final = HubSpotApi()

@@ -38,7 +38,13 @@ from paceline.ingest.webhooks.base import (
     SettingSpec,
     Unparseable,
 )
-from paceline.ingest.webhooks.enrichment import ApiRequest, Fetched, enrich, updated_us_of
+from paceline.ingest.webhooks.enrichment import (
+    ApiRequest,
+    Fetched,
+    TokenGrant,
+    enrich,
+    updated_us_of,
+)
 from paceline.ingest.webhooks.mapping import ObjectMapping
 from paceline.ingest.webhooks.signatures import SignatureError, verify_basic_auth
 from paceline.ingest.webhooks.vendor_records import VendorRecord, parse_time, us_of
@@ -305,6 +311,10 @@ class PipedriveApi:
     def rate_limited(self, status: int, body: Any) -> bool:
         """Only 429."""
         return False
+
+    def token_grant(self, conn: Connector) -> TokenGrant | None:
+        """A static token only."""
+        return None
 
 
 PIPEDRIVE_API: Final = PipedriveApi()

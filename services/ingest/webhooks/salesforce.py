@@ -60,6 +60,7 @@ from paceline.ingest.webhooks.base import (
 from paceline.ingest.webhooks.enrichment import (
     ApiRequest,
     Fetched,
+    TokenGrant,
     enrich,
     fields_read,
     updated_us_of,
@@ -255,7 +256,7 @@ class SalesforceAdapter(Adapter):
         "https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_om_outboundmessaging_wsdl.htm",
         "https://developer.salesforce.com/docs/atlas.en-us.change_data_capture.meta/change_data_capture/cdc_event_fields_header.htm",
     )
-    enrichment_credentials = ("access_token",)
+    enrichment_credentials = ("access_token", "client_secret")
     options = (
         SettingSpec(
             "organization_id",
@@ -279,6 +280,12 @@ class SalesforceAdapter(Adapter):
             secret=True,
         ),
         SettingSpec("api_version", f"the REST API version (default {API_VERSION})"),
+        SettingSpec(
+            "client_id",
+            "instead of access_token: a connected app's consumer key (client credentials "
+            "flow, with client_secret; tokens are renewed by Paceline)",
+        ),
+        SettingSpec("client_secret", "the connected app's consumer secret", secret=True),
     )
 
     def default_mapping(self) -> dict[str, Any]:
@@ -482,6 +489,27 @@ class SalesforceApi:
         """``REQUEST_LIMIT_EXCEEDED`` (403)."""
         return isinstance(body, list) and any(
             isinstance(e, dict) and e.get("errorCode") == "REQUEST_LIMIT_EXCEEDED" for e in body
+        )
+
+    def token_grant(self, conn: Connector) -> TokenGrant | None:
+        """With ``client_id`` and ``client_secret`` of a connected app enabled for the
+        client credentials flow: access tokens from ``POST {instance_url}/services/oauth2/
+        token`` (``grant_type=client_credentials``), renewed on 401.
+        Docs: https://developer.salesforce.com/docs/atlas.en-us.262.0.chatterapi.meta/chatterapi/quickstart_connecting.htm
+        """
+        base = str(conn.settings.get("instance_url") or "").rstrip("/")
+        client_id = str(conn.settings.get("client_id") or "")
+        client_secret = conn.secret("client_secret")
+        if not base or not client_id or client_secret is None:
+            return None
+        return TokenGrant(
+            url=f"{base}/services/oauth2/token",
+            form={
+                "grant_type": "client_credentials",
+                "client_id": client_id,
+                "client_secret": client_secret,
+            },
+            credential="client_secret",
         )
 
 

@@ -41,6 +41,7 @@ from paceline.ingest.webhooks.base import (
 from paceline.ingest.webhooks.enrichment import (
     ApiRequest,
     Fetched,
+    TokenGrant,
     enrich,
     fields_read,
     updated_us_of,
@@ -51,6 +52,7 @@ from paceline.ingest.webhooks.vendor_records import VendorRecord, parse_time, us
 
 API_BASE: Final = "https://www.zohoapis.com"
 API_VERSION: Final = "v8"
+ACCOUNTS_URL: Final = "https://accounts.zoho.com"
 _VERSION: Final = re.compile(r"^v[2-9]$")
 _ID: Final = re.compile(r"^[0-9]{1,30}$")
 
@@ -174,7 +176,7 @@ class ZohoAdapter(Adapter):
     name = "zoho"
     title = "Zoho CRM"
     docs = ("https://www.zoho.com/crm/developer/docs/api/v8/notifications/enable.html",)
-    enrichment_credentials = ("access_token",)
+    enrichment_credentials = ("access_token", "refresh_token")
     options = (
         SettingSpec(
             "token",
@@ -196,6 +198,20 @@ class ZohoAdapter(Adapter):
             "https://www.zohoapis.eu, .in, .com.au, .jp, .ca, .sa, https://www.zohoapis.com.cn)",
         ),
         SettingSpec("api_version", "the CRM API version: v2 to v8 (default v8)"),
+        SettingSpec(
+            "client_id",
+            "instead of access_token, which lasts an hour: the OAuth client id (with "
+            "client_secret and refresh_token, tokens are renewed by Paceline)",
+        ),
+        SettingSpec("client_secret", "the OAuth client secret", secret=True),
+        SettingSpec(
+            "refresh_token", "an OAuth refresh token (scope ZohoCRM.modules.READ)", secret=True
+        ),
+        SettingSpec(
+            "accounts_url",
+            f"Zoho Accounts of your data center (default {ACCOUNTS_URL}; "
+            "https://accounts.zoho.eu, .in, .com.au, .jp, https://accounts.zoho.com.cn)",
+        ),
     )
 
     def default_mapping(self) -> dict[str, Any]:
@@ -333,6 +349,28 @@ class ZohoApi:
     def rate_limited(self, status: int, body: Any) -> bool:
         """``TOO_MANY_REQUESTS`` in the body."""
         return isinstance(body, dict) and body.get("code") == "TOO_MANY_REQUESTS"
+
+    def token_grant(self, conn: Connector) -> TokenGrant | None:
+        """With ``client_id``, ``client_secret`` and ``refresh_token``: access tokens (one
+        hour) from ``POST {accounts_url}/oauth/v2/token`` (``grant_type=refresh_token``).
+        Docs: https://www.zoho.com/accounts/protocol/oauth/web-apps/access-token-expiry.html
+        """
+        client_id = str(conn.settings.get("client_id") or "")
+        client_secret = conn.secret("client_secret")
+        refresh = conn.secret("refresh_token")
+        if not client_id or client_secret is None or refresh is None:
+            return None
+        accounts = str(conn.settings.get("accounts_url") or ACCOUNTS_URL).rstrip("/")
+        return TokenGrant(
+            url=f"{accounts}/oauth/v2/token",
+            form={
+                "grant_type": "refresh_token",
+                "client_id": client_id,
+                "client_secret": client_secret,
+                "refresh_token": refresh,
+            },
+            credential="refresh_token",
+        )
 
 
 ZOHO_API: Final = ZohoApi()

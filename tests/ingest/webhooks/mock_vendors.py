@@ -58,6 +58,10 @@ class MockVendor:
     limit_next: int = 0  # answer this many requests with the vendor's rate limit
     retry_after: str | None = "1"
     token: str = TOKEN
+    # OAuth grants (Zoho refresh token, Salesforce client credentials): the form that
+    # gets a new access token; each grant issues a new token and the old one stops working.
+    grant: dict[str, str] | None = None
+    issued: int = 0
     port: int = 0
 
     @property
@@ -88,6 +92,38 @@ class MockVendor:
         if record is None:
             return self._not_found(rid)
         return 200, self._record(obj, rid, record), self._ok_headers()
+
+    def grant_token(self, path: str, form: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        """(status, body, headers) of a token request: Zoho ``/oauth/v2/token`` answers a
+        bad grant with 200 and ``{"error": "invalid_code"}``; Salesforce
+        ``/services/oauth2/token`` with 400 ``invalid_client``."""
+        expected = "/oauth/v2/token" if self.vendor == "zoho" else "/services/oauth2/token"
+        if path != expected:
+            return self._not_found("path")
+        if self.grant is None or form != self.grant:
+            if self.vendor == "zoho":
+                return 200, {"error": "invalid_code"}, {}
+            body = {"error": "invalid_client", "error_description": "invalid client credentials"}
+            return 400, body, {}
+        self.issued += 1
+        self.token = f"{TOKEN}-{self.issued}"
+        if self.vendor == "zoho":
+            body = {
+                "access_token": self.token,
+                "api_domain": self.base_url,
+                "token_type": "Bearer",
+                "expires_in": 3600,
+            }
+        else:
+            body = {
+                "access_token": self.token,
+                "instance_url": self.base_url,
+                "id": f"{self.base_url}/id/00D5e000000KQ2eEAG/0055e000001AbcdAAA",
+                "token_type": "Bearer",
+                "issued_at": "1796115600000",
+                "signature": "c2lnbmF0dXJl",
+            }
+        return 200, body, {}
 
     def _authorised(self, headers: Any) -> bool:
         if self.vendor == "pipedrive":
@@ -201,6 +237,19 @@ def mock_vendor(vendor: str) -> Iterator[MockVendor]:
                         "status": status,
                     }
                 )
+            self._send(status, body, headers)
+
+        def do_POST(self) -> None:  # http.server's method name
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length).decode()
+            form = {k: v[0] for k, v in parse_qs(raw).items()}
+            parts = urlsplit(self.path)
+            with lock:
+                status, body, headers = api.grant_token(parts.path, form)
+                api.requests.append({"path": parts.path, "query": {}, "status": status})
+            self._send(status, body, headers)
+
+        def _send(self, status: int, body: Any, headers: dict[str, str]) -> None:
             data = b"" if body is None else json.dumps(body).encode()
             self.send_response(status)
             for name, value in headers.items():

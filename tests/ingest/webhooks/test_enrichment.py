@@ -170,9 +170,9 @@ async def test_zoho_flow_ends_in_the_right_facts(embedded_stack: Stack) -> None:
 
 
 async def test_zoho_missing_credential_is_named_then_retried_automatically(
-    embedded_stack: Stack,
+    stack: Stack,
 ) -> None:
-    s = embedded_stack
+    s = stack
     endpoint = await zoho_connector(s, None)
     out = await post(s, "zoho", endpoint, zoho_note("insert", 0, {"Stage": "Closed Won"}), {})
     assert out["quarantined"] == 1, out
@@ -555,3 +555,103 @@ async def test_pipedrive_flow_ends_in_the_right_facts(embedded_stack: Stack) -> 
         assert api.fetched() == 1
     assert await revenue(s) == {}
     assert await quarantine(s, source="pipedrive") == []
+
+
+# -- OAuth grants: Zoho refresh tokens, Salesforce client credentials ------------------------
+
+
+async def test_zoho_access_tokens_come_from_the_refresh_token_and_are_renewed(
+    embedded_stack: Stack,
+) -> None:
+    s = embedded_stack
+    grant = {
+        "grant_type": "refresh_token",
+        "client_id": "1000.QVF8O5MXFUYATAQGJKEWUXJKZH7OOE",
+        "client_secret": "31a99ae27deff7fr34e419fe321b712a02cdedted7",
+        "refresh_token": "1000.3421ad0e1a6fe44663ea112b8b1c4fdf.cd38e645e3d7423651d17368",
+    }
+    with mock_vendor("zoho") as api:
+        api.grant = grant
+        out = await put_connector(
+            s,
+            "zoho",
+            settings={
+                "channel_id": Z_CHANNEL,
+                "api_base": api.base_url,
+                "accounts_url": api.base_url,
+                "client_id": grant["client_id"],
+            },
+            secrets={
+                "token": Z_TOKEN,
+                "client_secret": grant["client_secret"],
+                "refresh_token": grant["refresh_token"],
+            },
+        )
+        assert grant["refresh_token"] not in str(out)
+        endpoint = out["endpoint_id"]
+        mapping = await get_mapping(s, "zoho")
+        mapping["owners"] = {Z_ANNA: "r-anna", Z_BEN: "r-ben"}
+        await put_mapping(s, "zoho", mapping)
+        api.records[("Deals", Z_DEAL)] = zoho_deal(Z_ANNA, 900, "Closed Won", 0)
+        note = zoho_note("insert", 0, {"Stage": "Closed Won"})
+        assert (await post(s, "zoho", endpoint, note, {}))["accepted"] == 1
+        assert [(r["path"], r["status"]) for r in api.requests] == [
+            ("/oauth/v2/token", 200),
+            (f"/crm/v8/Deals/{Z_DEAL}", 200),
+        ]
+        # The token is revoked (or expired early): a 401, one renewal, the read again.
+        api.token = "revoked"
+        api.records[("Deals", Z_DEAL)] = zoho_deal(Z_BEN, 900, "Closed Won", 1)
+        note = zoho_note("update", 1, {"Owner": {"id": Z_BEN, "name": "Ben"}})
+        assert (await post(s, "zoho", endpoint, note, {}))["accepted"] == 1
+        assert [(r["path"], r["status"]) for r in api.requests[2:]] == [
+            (f"/crm/v8/Deals/{Z_DEAL}", 401),
+            ("/oauth/v2/token", 200),
+            (f"/crm/v8/Deals/{Z_DEAL}", 200),
+        ]
+        # A refused grant names the refresh token (a new deal: nothing known of it).
+        api.grant, api.token = {}, "revoked-again"
+        other = "3652397000004077099"
+        api.records[("Deals", other)] = zoho_deal(Z_BEN, 950, "Closed Won", 2)
+        note = zoho_note("insert", 2, {"Amount": 950}, rid=other)
+        assert (await post(s, "zoho", endpoint, note, {}))["quarantined"] == 1
+    (kept,) = await quarantine(s, source="zoho")
+    assert kept["reason_code"] == "enrichment_failed"
+    assert kept["fix"]["code"] == "credential_rejected"
+    assert kept["fix"]["params"]["credential"] == "refresh_token"
+    assert grant["refresh_token"] not in kept["reason"]
+    assert await revenue(s) == {("r-ben", "2026-11-12"): D("900")}
+
+
+async def test_salesforce_client_credentials_flow(embedded_stack: Stack) -> None:
+    s = embedded_stack
+    grant = {
+        "grant_type": "client_credentials",
+        "client_id": "3MVG9A2kN3Bn17hs8MIaQx1voVGy",
+        "client_secret": "B0E2C7D5F1A94D7A8E1C3B5D7F9A1C3E",
+    }
+    with mock_vendor("salesforce") as api:
+        api.grant = grant
+        out = await put_connector(
+            s,
+            "salesforce",
+            settings={
+                "organization_id": SF_ORG,
+                "instance_url": api.base_url,
+                "client_id": grant["client_id"],
+            },
+            secrets={"client_secret": grant["client_secret"]},
+        )
+        endpoint, secret = out["endpoint_id"], out["generated_secrets"]["cdc_secret"]
+        mapping = await get_mapping(s, "salesforce")
+        mapping["owners"] = {SF_ANNA: "r-anna", SF_BEN: "r-ben"}
+        await put_mapping(s, "salesforce", mapping)
+        api.records[("Opportunity", SF_OTHER)] = sf_opportunity(SF_BEN, 310.0, "Closed Won", 3)
+        body = orjson.dumps(cdc("UPDATE", 3, SF_OTHER, {"StageName": "Closed Won"}))
+        out = await post(s, "salesforce", endpoint, body, cdc_headers(secret, body, "c1"))
+        assert out["accepted"] == 1, out
+        assert [(r["path"], r["status"]) for r in api.requests] == [
+            ("/services/oauth2/token", 200),
+            (f"/services/data/v62.0/sobjects/Opportunity/{SF_OTHER}", 200),
+        ]
+    assert await revenue(s) == {("r-ben", "2026-11-12"): D("310.0")}
