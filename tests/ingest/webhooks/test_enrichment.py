@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -27,7 +28,7 @@ from tests.ingest.webhooks.support import (
     quarantine,
     webhook_url,
 )
-from tests.support import Stack
+from tests.support import Stack, embedded_settings, running_stack
 
 D = Decimal
 MS_NOV_5 = 1793930400000  # 2026-11-05T10:00:00Z
@@ -655,3 +656,37 @@ async def test_salesforce_client_credentials_flow(embedded_stack: Stack) -> None
             (f"/services/data/v62.0/sobjects/Opportunity/{SF_OTHER}", 200),
         ]
     assert await revenue(s) == {("r-ben", "2026-11-12"): D("310.0")}
+
+
+# -- the guard: every URL the enrichment calls is checked when saved ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "settings", "name"),
+    [
+        ("zoho", {"api_base": "http://127.0.0.1:9/"}, "api_base"),
+        ("zoho", {"accounts_url": "http://169.254.169.254/"}, "accounts_url"),
+        ("pipedrive", {"username": "u", "api_base": "http://0x7f000001/"}, "api_base"),
+        (
+            "salesforce",
+            {"organization_id": SF_ORG, "instance_url": "http://[::ffff:a9fe:a9fe]/"},
+            "instance_url",
+        ),
+    ],
+)
+async def test_a_private_vendor_url_is_refused_when_saved(
+    tmp_path: Path, source: str, settings: dict[str, str], name: str
+) -> None:
+    config = embedded_settings(tmp_path / "data", outbound_allow_private=False)
+    async with running_stack("embedded", config, clock=FixedClock(NOW)) as s:
+        resp = await s.client.put(
+            f"/v1/connectors/{source}",
+            json={"settings": settings, "secrets": {}},
+            headers=s.auth(),
+        )
+        assert resp.status_code == 422, resp.text
+        fields = resp.json()["error"]["fields"]
+        assert [f["field"] for f in fields] == [f"settings.{name}"]
+        assert fields[0]["reason"].endswith(
+            "is not a public address; Paceline calls only public addresses"
+        )
