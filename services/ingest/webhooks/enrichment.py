@@ -8,18 +8,21 @@ the connector's credential, and folds the answer into the record (:func:`enrich`
 One shared path for every vendor (:class:`VendorApi` says only how to ask and how to read
 the answer):
 
-- **Credentials**: the connector's secret (``access_token``, ``api_token``...). Without
-  it nothing is fetched and a :class:`Hint` ``credential_missing`` names the secret that
+- **Credentials**: the connector's secret (``access_token``, ``api_token``...), or an
+  OAuth grant (:class:`TokenGrant`: Zoho's refresh token, Salesforce's client
+  credentials) whose access tokens are kept in memory and renewed once on a 401. Without
+  any, nothing is fetched and a :class:`Hint` ``credential_missing`` names the secret that
   would fix the item; a refused credential (401, or 403 other than a limit) gives
   ``credential_rejected``. Secrets are never logged nor put in a reason.
 - **The guarded client**: every call goes through ``ctx.http``, the one outbound client
   (shared/outbound.py): the API base URL is the tenant's choice.
-- **A per-record cache** (:class:`RecordCache`, per process, bounded, entries kept 10 min
-  by the injected clock): a record fetched in a state at least as new as the event being
-  read is not fetched again, so a batch of 5 property changes of one deal costs one call
-  and a replay of an old event costs none.
-- **Rate limits**: 429 (and 503) with ``Retry-After`` (seconds or an HTTP date; else the
-  vendor's own reset header; else 1 s) are waited out when the wait is at most
+- **A per-record cache** (:class:`RecordCache`, one per app state in ``ctx.cache``,
+  bounded, entries kept 10 min by the injected clock): a record fetched in a state at
+  least as new as the event being read is not fetched again, so a batch of 5 property
+  changes of one deal costs one call and a replay of an old event costs none.
+- **Rate limits**: 429 (and the vendors' own limit answers: Zoho ``TOO_MANY_REQUESTS``,
+  Salesforce ``REQUEST_LIMIT_EXCEEDED``) with ``Retry-After`` (seconds or an HTTP date;
+  else the vendor's reset header; else 1 s) are waited out when the wait is at most
   ``MAX_WAIT_S`` and the request's total wait stays within ``WAIT_BUDGET_S``; longer
   waits give up at once (the item waits in the quarantine and is replayed later) and the
   connector is left alone until the vendor's reset time.
