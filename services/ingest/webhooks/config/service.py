@@ -86,7 +86,7 @@ def adapters() -> list[AdapterOut]:
 
 
 # Settings that name a URL Paceline calls (the tenant's choice: checked like a subscriber's).
-URL_SETTINGS = frozenset({"api_base"})
+URL_SETTINGS = frozenset({"api_base", "instance_url", "accounts_url"})
 
 
 def _check(
