@@ -512,7 +512,7 @@ async def test_a_utf8_bom_and_bad_charsets(embedded_stack: Stack) -> None:
 def test_chinese_amounts_parse_exactly() -> None:
     from decimal import Decimal
 
-    from paceline.ingest.imports.mapping import parse_amount
+    from paceline.shared.money import parse_amount
 
     assert parse_amount("5万") == (Decimal("50000"), None)
     assert parse_amount("1.2亿") == (Decimal("120000000"), None)
