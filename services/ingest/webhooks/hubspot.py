@@ -204,7 +204,7 @@ def _properties_needed(objmap: ObjectMapping) -> list[str]:
     paths: list[str] = []
     for spec in objmap.fields.values():
         if isinstance(spec, FieldSpec):
-            paths += [spec.path] if isinstance(spec.path, str) else spec.path
+            paths += [spec.path] if isinstance(spec.path, str) else (spec.path or [])
             paths += list((spec.when or {}).keys())
         else:
             paths += [spec] if isinstance(spec, str) else spec
