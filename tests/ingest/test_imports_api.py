@@ -156,7 +156,7 @@ async def test_mapping_report_and_reimport(stack: Stack) -> None:
     text = await s.client.get(
         f"/v1/imports/{out['id']}/rows", headers={**s.auth(), "Accept": "text/csv"}
     )
-    lines = text.text.splitlines()
+    lines = text.content.decode("utf-8-sig").splitlines()  # a BOM for Excel (zh-CN)
     assert lines[0] == "line,status,event_id,field,reason"
     assert lines[2] == "5,rejected,,amount,amount (column 'Amount'): 'abc' is not a number"
     assert lines[3] == "6,duplicate,deal:D1@i00000000000000000001,event_id,repeats line 2"
