@@ -1,7 +1,9 @@
 """Generic: signed canonical events, or any CRM's JSON records with a field map.
 
-For home-grown CRMs and the automation webhooks of 简道云 (Jiandaoyun), 销售易
-(Xiaoshouyi / Neocrm) and 纷享销客 (Fxiaoke): recipes in docs/CONNECTORS.md.
+For home-grown CRMs and the Chinese CRMs: 简道云 (Jiandaoyun), 纷享销客 (Fxiaoke), 销售易
+(Xiaoshouyi / Neocrm) and 金蝶云苍穹 (Kingdee Cosmic) have built-in presets (setting
+``preset``, :mod:`paceline.ingest.webhooks.presets`, applied when the connector is saved);
+setup in docs/CONNECTORS.md.
 
 Body formats (setting ``format``):
 
@@ -13,6 +15,13 @@ Body formats (setting ``format``):
   which mapping applies; ``record_id_path``, ``version_path`` (the record's update time or
   sequence), ``deleted_path`` + ``deleted_values`` read the rest; then the tenant's object
   mappings turn the record into canonical events like any vendor's.
+  ``object_type_query`` names a query parameter of the push URL that gives the object
+  type instead (简道云 pushes every form alike: ``...&form=opportunity``); it is kept in
+  the stored item, so quarantine replays know it. ``version_tz``: the zone of an update
+  time written without an offset (金蝶云苍穹's ``yyyy-MM-dd HH:mm:ss``).
+
+One element of a batch that is not a JSON object is quarantined alone (``unparseable``);
+the other elements go on.
 
 Signature schemes (setting ``signature``):
 

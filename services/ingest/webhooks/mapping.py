@@ -7,7 +7,9 @@ object type (``deal``, ``Opportunity``, ``Deals``...) an :class:`ObjectMapping` 
 * ``type`` — the canonical event type, or ``ignore`` (acknowledged, not counted);
 * ``fields`` — canonical field -> vendor field path (``Owner.id``), a list of paths (the
   first non-empty wins) or ``{"path": ..., "when": {vendor_path: [values]}}`` (only when a
-  condition holds, e.g. ``amount_paid`` only when the invoice status is ``Paid``);
+  condition holds, e.g. ``amount_paid`` only when the invoice status is ``Paid``), with
+  value transforms (:class:`FieldSpec`: constants, lookups, number parsing with 万/亿 and
+  ¥, multiply/divide/scale, time formats, zones and epoch units);
   ``$event_time`` and ``$record_id`` name the state's time and the record id;
 * ``values`` — for enum-like fields, canonical value -> the vendor values that mean it
   (which stages are won and lost, which activity types are visits and on which channel);
