@@ -393,3 +393,29 @@ async def test_the_four_presets_end_to_end(stack: Stack) -> None:
     await stack.wait_scored()
     assert await progress(stack, "revenue") == Decimal(400000)
     assert await facts(stack, "deals_won") == {("r-anna", "2026-11-16"): Decimal(4)}
+
+
+async def test_an_unknown_jiandaoyun_stage_is_kept_then_replayed_with_its_form(
+    embedded_stack: Stack,
+) -> None:
+    """The form named by the push URL (``&form=opportunity``) stays with the quarantined
+    item, so a replay after the mapping learns the stage maps it as a deal."""
+    s = embedded_stack
+    v = VENDORS["jiandaoyun"]
+    endpoint = await preset_connector(s, v)
+    state = orjson.loads(fixture(v.fixture))
+    _set(state, "data.stage", "签约")
+    _set(state, "data.close_date", _iso_z(T_WON))
+    answer = await send(s, v, endpoint, state)
+    assert answer["status"] == "quarantined"
+    [kept] = await quarantine(s)
+    assert (kept["reason_code"], kept["object_type"]) == ("unknown_value", "opportunity")
+    assert "unknown stage '签约'" in kept["reason"]
+    mapping = await get_mapping(s, "jiandaoyun")
+    mapping["objects"]["opportunity"]["values"]["stage"]["won"].append("签约")
+    await put_mapping(s, "jiandaoyun", mapping)
+    resp = await s.client.post("/v1/quarantine/replay?source=jiandaoyun", headers=s.auth())
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["replayed"] == 1
+    await s.wait_scored()
+    assert await facts(s, "revenue") == {("r-anna", "2026-11-16"): Decimal(100000)}
