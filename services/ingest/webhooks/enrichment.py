@@ -134,7 +134,8 @@ class VendorApi(Protocol):
 
 def _paths(spec: Any) -> list[str]:
     if isinstance(spec, FieldSpec):
-        return [spec.path] if isinstance(spec.path, str) else list(spec.path)
+        # A constant (``const``) has no path.
+        return [spec.path] if isinstance(spec.path, str) else list(spec.path or [])
     return [spec] if isinstance(spec, str) else list(spec)
 
 
