@@ -65,6 +65,9 @@ class ApiKey(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The person the key acts for (models_users.User), with at most their rights; None
+    # for a service key (scopes over the whole tenant).
+    user_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class Team(Base):
