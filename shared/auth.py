@@ -9,8 +9,8 @@ Scopes: ``ingest`` (send events), ``read`` (read everything of the tenant) and `
 user (a person with a role, :data:`ROLES`): its scopes are then cut to the role's, and
 what it reads to the role's :class:`Reach` (a manager's team subtree, a rep's self).
 ``platform`` belongs to the operator above the tenants: it creates and lists tenants
-and manages any tenant's keys, and grants nothing inside a tenant. Platform keys live in the reserved tenant
-``_platform`` (tenant ids given by users cannot start with ``_``).
+and manages any tenant's keys, and grants nothing inside a tenant. Platform keys live
+in the reserved tenant ``_platform`` (tenant ids given by users cannot start with ``_``).
 """
 
 from __future__ import annotations
