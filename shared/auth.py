@@ -116,6 +116,22 @@ class Principal:
             return self.role in ACTING_ROLES
         return self.allows("admin")
 
+    def may_act_on(self, scope: str) -> bool:
+        """Whether the caller may acknowledge or resolve what concerns ``scope``: a rep
+        their own, a manager what they see, an admin (or a service key with the admin
+        scope) anything."""
+        if not self.acts:
+            return False
+        if self.role == "rep":
+            return self.reach is not None and scope in {f"rep:{r}" for r in self.reach.reps}
+        return self.sees(scope)
+
+
+def reach_scopes(reach: Reach) -> list[str]:
+    """Every scope a reach covers (team and rep scopes; company if it does)."""
+    out = [f"team:{t}" for t in sorted(reach.teams)] + [f"rep:{r}" for r in sorted(reach.reps)]
+    return ["company", *out] if reach.company else out
+
 
 def role_scopes(role: str, scopes: frozenset[str] | None = None) -> frozenset[str]:
     """A user's scopes: ``scopes`` (a key's) cut to what the role may hold; the role's own

@@ -1,4 +1,5 @@
-"""users with roles, their dashboard sessions, and keys that act for a user
+"""users with roles, their dashboard sessions, keys that act for a user, and who
+recorded a target's acknowledgement
 
 Revision ID: 0013
 Revises: 0012
@@ -56,9 +57,15 @@ def upgrade() -> None:
     op.create_index("ix_user_sessions_user", "user_sessions", ["tenant_id", "user_id"])
     with op.batch_alter_table("api_keys", schema=None) as batch_op:
         batch_op.add_column(sa.Column("user_id", sa.String(length=32), nullable=True))
+    with op.batch_alter_table("targets", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("acknowledged_recorded_by", sa.String(length=64), nullable=True)
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("targets", schema=None) as batch_op:
+        batch_op.drop_column("acknowledged_recorded_by")
     with op.batch_alter_table("api_keys", schema=None) as batch_op:
         batch_op.drop_column("user_id")
     op.drop_index("ix_user_sessions_user", table_name="user_sessions")

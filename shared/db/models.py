@@ -319,6 +319,9 @@ class Target(Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     acknowledged_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     acknowledged_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Who recorded the acknowledgement (user:<id> or key:<id>): the rep themselves, or
+    # someone on their behalf (a manager, an admin).
+    acknowledged_recorded_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class TargetVersion(Base):

@@ -332,7 +332,28 @@ def require_any(scope: Scope, *alternatives: Scope) -> Callable[..., Awaitable[P
     return dependency
 
 
+def require_acting() -> Callable[..., Awaitable[Principal]]:
+    """A dependency for acts (acknowledging, resolving): a person whose role acts (admin,
+    manager, rep: :attr:`Principal.acts`), or a service key with the admin scope — so a
+    read-only key (a BI tool, a viewer) reads but never acknowledges. Declared as the
+    ``admin`` scope, which is what a service key needs."""
+
+    async def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        if principal.acts:
+            return principal
+        metrics.AUTH_FAILURES.labels(reason="missing_scope").inc()
+        raise Forbidden(
+            "this API key lacks the 'admin' scope: acknowledging is acting (an admin key, "
+            "or a person whose role acts: admin, manager, rep)"
+        )
+
+    dependency.__name__ = "require_acting"
+    setattr(dependency, SCOPE_MARK, "admin")
+    return dependency
+
+
 IngestPrincipal = Annotated[Principal, Depends(require("ingest"))]
+ActingPrincipal = Annotated[Principal, Depends(require_acting())]
 ReadPrincipal = Annotated[Principal, Depends(require("read"))]
 AdminPrincipal = Annotated[Principal, Depends(require("admin"))]
 PlatformPrincipal = Annotated[Principal, Depends(require("platform"))]
