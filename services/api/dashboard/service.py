@@ -124,7 +124,11 @@ def _periods_around(today: date, fiscal_year_start_month: int, *, focus: str) ->
 
 
 def within(out: ContextOut, principal: Principal) -> ContextOut:
-    """The context cut to the caller's reach (teams and reps they may see)."""
+    """The context cut to the caller: the teams and reps within their reach, and the
+    acknowledge button only for those who act (not viewers, BI or read-only keys)."""
+    if not principal.acts:
+        features = out.features.model_copy(update={"alert_acknowledge": False})
+        out = out.model_copy(update={"features": features})
     reach = principal.reach
     if reach is None:
         return out

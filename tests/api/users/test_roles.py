@@ -215,6 +215,10 @@ async def test_a_manager_reads_their_subtree_only(org: dict[str, Any]) -> None:
     context = (await _get(s, key, "/v1/dashboard/context")).json()
     assert sorted(t["id"] for t in context["teams"]) == ["north", "north-a"]
     assert sorted(r["id"] for r in context["reps"]) == ["n1", "n2"]
+    assert context["features"]["alert_acknowledge"] is True  # a manager acts
+    viewer = (await _get(s, org["keys"]["viewer"], "/v1/dashboard/context")).json()
+    assert len(viewer["teams"]) == 3
+    assert viewer["features"]["alert_acknowledge"] is False  # a viewer only reads
     # Whole-tenant routes are refused, not cut silently.
     facts = await _get(s, key, "/v1/facts", kpi="revenue", **{"from": "2026-11-01"})
     assert facts.status_code == 403
