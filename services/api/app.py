@@ -28,12 +28,14 @@ from paceline.api.subscriptions.router import router as subscriptions_router
 from paceline.api.targets.router import router as targets_router
 from paceline.api.templates.router import router as templates_router
 from paceline.api.tenants.router import router as tenants_router
+from paceline.api.users.router import router as users_router
 
 
 def routers() -> list[APIRouter]:
     """Every router the api service serves."""
     return [
         org_router,
+        users_router,
         settings_router,
         kpis_router,
         progress_router,
