@@ -1,9 +1,14 @@
 """The dashboard: its page and files (``/dashboard/``), and the reads it needs (``/v1/dashboard``).
 
 The page and its files need no key (they hold no data); every ``/v1/dashboard`` read needs
-a key with the ``read`` scope, like the rest of the API. The browser keeps the key in its
-own storage and sends it as ``Authorization: Bearer``; a link may carry it in the URL
-*fragment* (``/dashboard/#key=...``), which browsers never send to the server.
+a key with the ``read`` scope, like the rest of the API, or a person's sign-in (the
+session cookie, docs/SECURITY.md). The browser keeps a key in its own storage and sends
+it as ``Authorization: Bearer``; a link may carry it in the URL *fragment*
+(``/dashboard/#key=...``), which browsers never send to the server.
+
+A person with a bounded reach (a manager, a rep) may use these reads: the figures come
+for one scope, checked where the scope is parsed (``scope``); the context (names of the
+org, KPIs, periods) and the change token hold no figures (``catalog``).
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from paceline.api.dashboard.schemas import (
 from paceline.api.deps import KpiDep, MomentDep, PeriodDep, ScopeDep, TenantDep
 from paceline.shared.errors import NotFound
 from paceline.shared.web.app import api_routes
-from paceline.shared.web.deps import ReadPrincipal, ReadSessionDep, StateDep
+from paceline.shared.web.deps import ReadPrincipal, ReadSessionDep, StateDep, within_reach
 
 pages = APIRouter(include_in_schema=False)
 router = APIRouter(prefix="/v1/dashboard", tags=["dashboard"])
@@ -116,6 +121,7 @@ async def dashboard_file(request: Request, name: str) -> Response:
 
 
 @router.get("/context", response_model=ContextOut, summary="What the dashboard needs once")
+@within_reach("catalog")
 async def get_context(
     request: Request,
     session: ReadSessionDep,
@@ -135,6 +141,7 @@ async def get_context(
 
 
 @router.get("/overview", response_model=OverviewOut, summary="Progress rows of a scope")
+@within_reach("scope")
 async def get_overview(
     session: ReadSessionDep,
     tenant: TenantDep,
@@ -159,6 +166,7 @@ async def get_overview(
 
 
 @router.get("/series", response_model=SeriesOut, summary="A KPI day by day over a period")
+@within_reach("scope")
 async def get_series(
     session: ReadSessionDep,
     tenant: TenantDep,
@@ -184,6 +192,7 @@ async def get_series(
     response_model=AdjustmentsListOut,
     summary="The adjustments behind a progress row",
 )
+@within_reach("scope")
 async def get_adjustments(
     session: ReadSessionDep,
     tenant: TenantDep,
@@ -208,6 +217,7 @@ async def get_adjustments(
 
 
 @router.get("/changes", response_model=ChangesOut, summary="Has anything changed?")
+@within_reach("catalog")
 async def get_changes(session: ReadSessionDep, state: StateDep, tenant: TenantDep) -> ChangesOut:
     """A token the dashboard polls: it changes when facts, alerts or targets change."""
     return await service.changes(
