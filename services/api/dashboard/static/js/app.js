@@ -196,8 +196,10 @@ function boot() {
     document.getElementById("key-input").value = "";
     start();
   });
-  // A key in storage, else the sign-in cookie (if any): start() asks for a key on 401.
-  start();
+  // A key in storage, else a sign-in (its readable CSRF cookie lives as long as the
+  // session cookie): start() asks for a key or a sign-in again on 401.
+  if (storedKey() || csrfToken()) start();
+  else askKey();
 }
 
 boot();
