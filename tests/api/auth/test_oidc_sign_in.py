@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,10 @@ from paceline.api.progress import router as progress_router
 from paceline.shared.clock import FixedClock
 from paceline.shared.db.models import AuditEntry, Tenant
 from paceline.shared.db.models_users import User, UserSession
+from paceline.shared.settings import Settings
 from paceline.shared.web import sessions as signin
 from paceline.shared.web.deps import REACH_MARK
-from tests.support import Stack, embedded_settings, running_stack
+from tests.support import Stack, distributed_settings, embedded_settings, running_stack
 from tests.support_oidc import CLIENT_ID, CLIENT_SECRET, OidcProvider, Person, oidc_provider
 
 pytestmark = pytest.mark.dates
@@ -93,8 +95,37 @@ async def _configure(stack: Stack, provider: OidcProvider, **body: Any) -> httpx
 
 @pytest.fixture
 async def stack(tmp_path: Path, clock: FixedClock, provider: OidcProvider) -> AsyncIterator[Stack]:
+    """An embedded stack with the org, the provider configured, and two users."""
     settings = embedded_settings(tmp_path / "data", rate_limit_per_s=0)
-    async with running_stack("embedded", settings, clock=clock) as running:
+    async with _configured("embedded", settings, clock, provider) as running:
+        yield running
+
+
+@pytest.fixture(
+    params=["embedded", pytest.param("distributed", marks=[pytest.mark.pg, pytest.mark.kafka])]
+)
+async def stack_both(
+    request: pytest.FixtureRequest, tmp_path: Path, clock: FixedClock, provider: OidcProvider
+) -> AsyncIterator[Stack]:
+    """The same in both run modes (sessions and users on real PostgreSQL too)."""
+    if request.param == "embedded":
+        settings = embedded_settings(tmp_path / "data", rate_limit_per_s=0)
+    else:
+        settings = distributed_settings(
+            request.getfixturevalue("migrated_database_url"),
+            request.getfixturevalue("kafka_bootstrap"),
+            data_dir=tmp_path / "data",
+            rate_limit_per_s=0,
+        )
+    async with _configured(request.param, settings, clock, provider) as running:
+        yield running
+
+
+@asynccontextmanager
+async def _configured(
+    mode: str, settings: Settings, clock: FixedClock, provider: OidcProvider
+) -> AsyncIterator[Stack]:
+    async with running_stack(mode, settings, clock=clock) as running:
         resp = await running.client.put("/v1/org", json=ORG, headers=running.auth())
         assert resp.status_code == 200, resp.text
         resp = await _configure(running, provider)
@@ -237,8 +268,9 @@ async def test_a_first_configuration_needs_a_secret(tmp_path: Path, provider: Oi
 
 
 async def test_sign_in_links_by_verified_email_then_by_subject(
-    stack: Stack, provider: OidcProvider, caplog: pytest.LogCaptureFixture
+    stack_both: Stack, provider: OidcProvider, caplog: pytest.LogCaptureFixture
 ) -> None:
+    stack = stack_both
     caplog.set_level(logging.DEBUG)
     async with browser(stack, provider) as client:
         resp = await sign_in(client)
@@ -405,6 +437,22 @@ async def test_a_callback_without_its_request_is_refused(
     assert await _sessions(stack) == []
 
 
+async def test_a_provider_that_refuses_is_told_as_such(
+    stack: Stack, provider: OidcProvider
+) -> None:
+    """The provider answers ``error=access_denied`` (OpenID Connect Core 3.1.2.6)."""
+    async with browser(stack, provider) as client:
+        client.follow_redirects = False
+        to_provider = await client.get(f"/auth/{TENANT}/login")
+        state = httpx.URL(to_provider.headers["location"]).params["state"]
+        resp = await client.get(
+            f"/auth/{TENANT}/callback", params={"error": "access_denied", "state": state}
+        )
+    assert (resp.status_code, code_of(resp)) == (401, "provider_error")
+    assert provider.token_requests == []
+    assert await _sessions(stack) == []
+
+
 # -- the session -----------------------------------------------------------------------------
 
 
@@ -440,7 +488,8 @@ async def test_cookie_writes_need_the_csrf_token_and_keys_do_not(
     assert actors[-1].startswith("key:")
 
 
-async def test_logout_ends_the_session(stack: Stack, provider: OidcProvider) -> None:
+async def test_logout_ends_the_session(stack_both: Stack, provider: OidcProvider) -> None:
+    stack = stack_both
     async with browser(stack, provider) as client:
         await sign_in(client)
         csrf = client.cookies.get(signin.CSRF_COOKIE)
@@ -481,8 +530,9 @@ async def test_sessions_expire_and_stop_with_their_user(
 
 
 async def test_a_managers_session_reads_only_their_teams(
-    stack: Stack, provider: OidcProvider, progress_within_reach: None
+    stack_both: Stack, provider: OidcProvider, progress_within_reach: None
 ) -> None:
+    stack = stack_both
     provider.person = Person("sub-mia", "mia@example.com")
     query = {"kpi": "revenue", "period": "2026-11"}
     async with browser(stack, provider) as client:
