@@ -88,6 +88,21 @@ class Settings(BaseSettings):
         description="The Content-Security-Policy header of every response but /docs.",
     )
 
+    # Dashboard sign-in (docs/SECURITY.md, "Sign-in (OpenID Connect)").
+    public_url: str | None = Field(
+        default=None,
+        description="The address people reach Paceline at (https://kpi.example.com), used "
+        "for the OpenID Connect redirect URI; default: the address of each request.",
+    )
+    session_ttl_h: float = Field(
+        default=12.0, gt=0, le=24 * 30, description="Hours a dashboard sign-in lasts."
+    )
+    session_cookie_secure: bool = Field(
+        default=False,
+        description="Mark sign-in cookies Secure even when the request came over plain HTTP "
+        "(set it behind a proxy that ends TLS); requests over https always get Secure.",
+    )
+
     outbound_timeout_s: float = Field(
         default=10.0, gt=0, le=120, description="Timeout of every outbound HTTP call."
     )
@@ -144,7 +159,12 @@ class Settings(BaseSettings):
     )
 
     @field_validator(
-        "database_url", "kafka_bootstrap", "bootstrap_api_key", "secret_key", mode="before"
+        "database_url",
+        "kafka_bootstrap",
+        "bootstrap_api_key",
+        "secret_key",
+        "public_url",
+        mode="before",
     )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
@@ -152,6 +172,16 @@ class Settings(BaseSettings):
         if isinstance(value, str) and not value.strip():
             return None
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is not None and not _ORIGIN.fullmatch(value.rstrip("/")):
+            raise ValueError(
+                f"{value!r} is not an address such as https://kpi.example.com "
+                "(scheme://host[:port], no path)"
+            )
+        return value.rstrip("/") if value is not None else None
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -6,6 +6,8 @@ from fastapi import APIRouter
 
 from paceline.api.alerts.router import router as alerts_router
 from paceline.api.audit.router import router as audit_router
+from paceline.api.auth.router import pages as auth_pages
+from paceline.api.auth.router import router as auth_router
 from paceline.api.calendar.router import router as calendar_router
 from paceline.api.closes.router import router as closes_router
 from paceline.api.dashboard.router import pages as dashboard_pages
@@ -57,6 +59,8 @@ def routers() -> list[APIRouter]:
         audit_router,
         alerts_router,
         subscriptions_router,
+        auth_router,
+        auth_pages,
         dashboard_router,
         dashboard_pages,  # last: /dashboard/{name:path} and / are catch-alls of their own
     ]

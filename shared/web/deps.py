@@ -20,12 +20,14 @@ from paceline.shared.auth import Principal, Scope, hash_key
 from paceline.shared.clock import Clock
 from paceline.shared.crypto import SecretBox
 from paceline.shared.db import audit
+from paceline.shared.db import sessions as session_repo
 from paceline.shared.db import tenants as tenant_repo
 from paceline.shared.db import users as users_repo
 from paceline.shared.db.session import Database
 from paceline.shared.errors import Forbidden, RateLimited, Unauthorized
 from paceline.shared.eventlog import EventLog
 from paceline.shared.settings import Settings
+from paceline.shared.web import sessions as signin
 from paceline.shared.web.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -88,6 +90,49 @@ class KeyStore:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         return found
+
+    async def session_principal(self, token: str) -> Principal:
+        """The principal of a dashboard sign-in (the session cookie's token); Unauthorized
+        if unknown, expired, signed out, or its user is deactivated (within the cache's
+        ``KEY_CACHE_TTL_S`` in another process)."""
+        digest = signin.token_hash(token)
+        cache_key = "s:" + digest
+        now_mono = time.monotonic()
+        cached = self._cache.get(cache_key)
+        if cached is None or cached.until <= now_mono:
+            principal, expires_at = await self._load_session(digest)
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            cached = _Cached(principal, expires_at, now_mono + KEY_CACHE_TTL_S)
+            self._cache[cache_key] = cached
+        found = cached.principal
+        if (
+            found is None
+            or (cached.expires_at is not None and cached.expires_at <= self.clock.now())
+            or self._denied.get(found.key_id, 0.0) > now_mono
+        ):
+            metrics.AUTH_FAILURES.labels(reason="invalid_session").inc()
+            raise Unauthorized("the sign-in is not valid (expired or signed out): sign in again")
+        return found
+
+    async def _load_session(self, digest: str) -> tuple[Principal | None, datetime | None]:
+        async with self.db.transaction(write=False) as session:
+            row = await session_repo.session_by_hash(session, token_hash=digest)
+            if row is None or row.revoked_at is not None:
+                return None, None
+            user = await users_repo.get_user(session, tenant_id=row.tenant_id, user_id=row.user_id)
+            principal = (
+                None
+                if user is None
+                else await users_repo.principal_for_user(
+                    session,
+                    user=user,
+                    key_id=signin.session_key_id(digest),
+                    key_scopes=None,
+                    today=users_repo.today_of(self.clock.now()),
+                )
+            )
+        return principal, row.expires_at
 
     def check_rate(self, principal: Principal) -> None:
         """Take a rate-limit token for the key; RateLimited (429) when none is left."""
@@ -228,12 +273,38 @@ async def authenticate(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
     header_key: Annotated[str | None, Security(_api_key_header)],
 ) -> Principal:
-    """The caller, from ``Authorization: Bearer <key>`` or ``X-API-Key``; a caller with a
-    bounded reach (a manager, a rep) only on routes marked :func:`within_reach`."""
-    principal = await principal_of_key(
-        state, bearer.credentials if bearer is not None else header_key
-    )
+    """The caller, from ``Authorization: Bearer <key>`` or ``X-API-Key``, else from the
+    dashboard's sign-in cookie (:func:`principal_of_session`); a caller with a bounded
+    reach (a manager, a rep) only on routes marked :func:`within_reach`."""
+    raw = bearer.credentials if bearer is not None else header_key
+    token = request.cookies.get(signin.SESSION_COOKIE)
+    if not raw and token:
+        principal = await principal_of_session(state, request, token)
+    else:
+        principal = await principal_of_key(state, raw)
     check_reach(principal, request)
+    return principal
+
+
+async def principal_of_session(state: AppState, request: Request, token: str) -> Principal:
+    """The signed-in user behind a session cookie: 401 if the sign-in is not valid, 429
+    past the rate limit (a bucket per sign-in), 403 for an unsafe method (POST, PUT,
+    PATCH, DELETE) without the matching ``X-CSRF-Token`` header and cookie."""
+    if len(token) > 512:
+        metrics.AUTH_FAILURES.labels(reason="invalid_session").inc()
+        raise Unauthorized("the sign-in is not valid: sign in again")
+    principal = await state.keys.session_principal(token)
+    state.keys.check_rate(principal)
+    if request.method not in signin.SAFE_METHODS and not signin.csrf_matches(
+        token,
+        request.headers.get(signin.CSRF_HEADER),
+        request.cookies.get(signin.CSRF_COOKIE),
+    ):
+        metrics.AUTH_FAILURES.labels(reason="csrf").inc()
+        raise Forbidden(
+            f"a signed-in {request.method} needs the {signin.CSRF_HEADER} header "
+            f"(the value of the {signin.CSRF_COOKIE} cookie)"
+        )
     return principal
 
 

@@ -138,6 +138,8 @@ SECRET_PARAMS = frozenset(
         "signature",
         "password",
         "endpoint",
+        "code",  # an OpenID Connect authorization code (/auth/{tenant}/callback)
+        "id_token",
     }
 )
 # Path parameters redacted the same way (``/v1/webhooks/{source}/{endpoint_id}``).

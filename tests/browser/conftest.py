@@ -66,6 +66,7 @@ class DemoServer:
     key: str
     log: Path
     process: subprocess.Popen[bytes]
+    data: Path | None = None  # its data directory (the SQLite database is paceline.db)
 
     def api(self) -> httpx.Client:
         """A client of the server's API with the admin key."""
@@ -95,7 +96,7 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer
     ]  # fmt: skip
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=data, env=env, stdout=out, stderr=subprocess.STDOUT)
-    server = DemoServer(f"http://127.0.0.1:{port}", KEY, log, process)
+    server = DemoServer(f"http://127.0.0.1:{port}", KEY, log, process, data)
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
         while READY_LINE not in log.read_text(errors="replace"):

@@ -1,9 +1,14 @@
 """The dashboard: its page and files (``/dashboard/``), and the reads it needs (``/v1/dashboard``).
 
 The page and its files need no key (they hold no data); every ``/v1/dashboard`` read needs
-a key with the ``read`` scope, like the rest of the API. The browser keeps the key in its
-own storage and sends it as ``Authorization: Bearer``; a link may carry it in the URL
-*fragment* (``/dashboard/#key=...``), which browsers never send to the server.
+a key with the ``read`` scope, like the rest of the API, or a person's sign-in (the
+session cookie, docs/SECURITY.md). The browser keeps a key in its own storage and sends
+it as ``Authorization: Bearer``; a link may carry it in the URL *fragment*
+(``/dashboard/#key=...``), which browsers never send to the server.
+
+A person with a bounded reach (a manager, a rep) may use these reads: the figures come
+for one scope, checked where the scope is parsed (``scope``); the context (names of the
+org, KPIs, periods) and the change token hold no figures (``catalog``).
 """
 
 from __future__ import annotations
@@ -214,6 +219,7 @@ async def get_adjustments(
 
 
 @router.get("/changes", response_model=ChangesOut, summary="Has anything changed?")
+@within_reach("catalog")
 async def get_changes(session: ReadSessionDep, state: StateDep, tenant: TenantDep) -> ChangesOut:
     """A token the dashboard polls: it changes when facts, alerts or targets change."""
     return await service.changes(

@@ -69,7 +69,7 @@ async def create_subscription(
         tenant_id=principal.tenant_id,
         body=body,
         box=_box(state),
-        actor=f"key:{principal.key_id}",
+        actor=principal.actor,
         now=state.clock.now(),
     )
     await audit.record(

@@ -68,6 +68,11 @@ PUBLIC_ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/v1/webhooks/{source}/{endpoint_id}"): "a CRM's webhook named by the "
     "connector's unguessable endpoint id and authenticated by the vendor's signature; "
     "a CRM cannot send our key",
+    ("GET", "/auth/options"): "whether a tenant offers sign-in, for the dashboard's button",
+    ("GET", "/auth/{tenant}/login"): "redirects to the tenant's OpenID Connect provider",
+    ("GET", "/auth/{tenant}/callback"): "the provider's answer, proved by the state, PKCE "
+    "and the signed ID token (docs/SECURITY.md, Sign-in)",
+    ("POST", "/auth/logout"): "ends the caller's own sign-in (CSRF token required)",
 }
 
 # Routes that read the key in their handler (no dependency declares it): scope, reason.

@@ -61,6 +61,13 @@ PUBLIC_OPERATIONS: dict[tuple[str, str], str] = {
     ("GET", "/readyz"): "readiness probe; names only the state of the database and event log",
     ("GET", "/metrics"): "Prometheus scrape target; process-wide counters, no tenant's data "
     "(restrict it at the network, as docs/SECURITY.md says)",
+    # Sign-in through OpenID Connect (docs/SECURITY.md): the browser's legs come before
+    # anyone holds a key or a session; they show no data of the tenant.
+    ("GET", "/auth/options"): "whether a tenant offers sign-in (for the dashboard's button)",
+    ("GET", "/auth/{tenant}/login"): "redirects to the tenant's OpenID Connect provider",
+    ("GET", "/auth/{tenant}/callback"): "the provider's answer, proved by state, PKCE and "
+    "the signed ID token",
+    ("POST", "/auth/logout"): "ends the caller's own sign-in (CSRF token required)",
 }
 # CRM webhook receivers prove who sends them by the source's signature (HMAC with the
 # tenant's secret), not by an API key: a CRM cannot send our Authorization header. A

@@ -1,7 +1,7 @@
 """Secrets given to Paceline (API keys, subscription signing secrets and URLs with
-tokens, CRM connector secrets) are stored encrypted or hashed, never logged, and never
-shown again after the answer that created them: not by any GET of the OpenAPI document,
-not in the audit log, not in any column of any table.
+tokens, CRM connector secrets, the OpenID Connect client secret) are stored encrypted or
+hashed, never logged, and never shown again after the answer that created them: not by
+any GET of the OpenAPI document, not in the audit log, not in any column of any table.
 """
 
 from __future__ import annotations
@@ -15,10 +15,12 @@ from sqlalchemy import text
 import paceline.migrations.models  # noqa: F401  # every model, so every table is dumped
 from paceline.shared.db.base import Base
 from tests.support import Stack
+from tests.support_oidc import CLIENT_ID, oidc_provider
 
 SUB_SECRET = "SECdingtalk0123456789abcdefSECRET"
 URL_TOKEN = "urltoken0123456789SECRET"
 CRM_SECRET = "hubspot-client-secret-0123456789-SECRET"
+OIDC_SECRET = "oidc-client-secret-of-the-tenant-SECRET"
 
 
 async def _dump_database(stack: Stack) -> str:
@@ -87,9 +89,19 @@ async def test_secrets_are_shown_once_and_kept_only_encrypted_or_hashed(
     )
     assert connector.status_code in {200, 201}, connector.text
     assert CRM_SECRET not in connector.text
-    secrets = [plaintext_key, SUB_SECRET, URL_TOKEN, CRM_SECRET]
+    secrets = [plaintext_key, SUB_SECRET, URL_TOKEN, CRM_SECRET, OIDC_SECRET]
+
+    with oidc_provider(stack.now) as provider:  # its discovery document is read at the PUT
+        oidc = await stack.client.put(
+            "/v1/auth/oidc",
+            json={"issuer": provider.issuer, "client_id": CLIENT_ID, "client_secret": OIDC_SECRET},
+            headers=stack.auth(),
+        )
+    assert oidc.status_code == 200, oidc.text
+    assert OIDC_SECRET not in oidc.text
 
     answers = await _every_get(stack)
+    assert any(path == "/v1/auth/oidc" for path, _ in answers)
     assert any(path.startswith("/v1/subscriptions/") for path, _ in answers)
     assert any(path.startswith("/v1/connectors/") for path, _ in answers)
     for path, body in answers:

@@ -1,5 +1,35 @@
-// The API client: the key comes from the browser's storage and goes in a header.
+// The API client: the key comes from the browser's storage and goes in a header; without
+// a key the browser's sign-in cookie is the caller (sent by the browser itself), and every
+// unsafe request carries the CSRF token the sign-in set in a readable cookie.
 const KEY = "paceline.key";
+const CSRF_COOKIE = "paceline_csrf";
+
+export function csrfToken() {
+  const found = document.cookie.split("; ").find((c) => c.startsWith(`${CSRF_COOKIE}=`));
+  return found ? decodeURIComponent(found.slice(CSRF_COOKIE.length + 1)) : null;
+}
+
+function authHeaders(headers, key, method) {
+  if (key) headers.Authorization = `Bearer ${key}`;
+  else if (!["GET", "HEAD"].includes(method)) {
+    const csrf = csrfToken();
+    if (csrf) headers["X-CSRF-Token"] = csrf;
+  }
+  return headers;
+}
+
+// Whether a sign-in (OpenID Connect) is offered: {tenant, oidc, login_url}.
+export async function signInOptions() {
+  const tenant = new URLSearchParams(location.search).get("tenant");
+  const resp = await fetch(apiUrl("/auth/options", { tenant }), { headers: { Accept: "application/json" } });
+  return resp.ok ? resp.json() : { oidc: false };
+}
+
+// End the browser's sign-in (the session cookie); keys are forgotten by forgetKey.
+export async function signOut() {
+  if (!csrfToken()) return;
+  await fetch("/auth/logout", { method: "POST", headers: authHeaders({}, null, "POST") });
+}
 
 export class ApiError extends Error {
   constructor(status, body) {
@@ -49,8 +79,7 @@ export function apiUrl(path, params = {}) {
 }
 
 export async function api(path, { method = "GET", params = {}, body, key = storedKey() } = {}) {
-  const headers = { Accept: "application/json" };
-  if (key) headers.Authorization = `Bearer ${key}`;
+  const headers = authHeaders({ Accept: "application/json" }, key, method);
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const resp = await fetch(apiUrl(path, params), { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await resp.text();
@@ -62,8 +91,7 @@ export async function api(path, { method = "GET", params = {}, body, key = store
 // A file from the API (a CSV, a printable page) as a Blob: the key still travels only in
 // the header, so a plain link to the route cannot be followed.
 export async function apiBlob(path, { params = {}, key = storedKey() } = {}) {
-  const headers = {};
-  if (key) headers.Authorization = `Bearer ${key}`;
+  const headers = authHeaders({}, key, "GET");
   const resp = await fetch(apiUrl(path, params), { headers });
   if (!resp.ok) {
     const text = await resp.text();

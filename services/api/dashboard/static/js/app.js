@@ -1,5 +1,5 @@
 // The dashboard shell: key, language, routing (#/view?params), polling for changes.
-import { ApiError, api, forgetKey, storeKey, storedKey, takeKeyFromUrl } from "./api.js";
+import { ApiError, api, csrfToken, forgetKey, signInOptions, signOut, storeKey, storedKey, takeKeyFromUrl } from "./api.js";
 import { h } from "./dom.js";
 import { clock } from "./format.js";
 import { LANGS, lang, setLang, t } from "./i18n.js";
@@ -10,7 +10,7 @@ const VIEWS = { ...BASE_VIEWS, ...INCENTIVE_VIEWS };
 
 const LANG_KEY = "paceline.lang";
 const FULL_REFRESH_MS = 60_000; // time moves expected-to-date even without new events
-const state = { ctx: null, charts: [], token: null, renders: 0, busy: false, timer: null, lastFull: 0, rendering: null };
+const state = { ctx: null, me: null, charts: [], token: null, renders: 0, busy: false, timer: null, lastFull: 0, rendering: null };
 const main = document.getElementById("main");
 
 function route() {
@@ -54,6 +54,13 @@ function failBox(err) {
 async function render({ quiet = false } = {}) {
   if (!state.ctx) return;
   const { view, params } = route();
+  // A manager or a rep reads their own scope unless they chose one.
+  const reach = state.me?.reach;
+  if (!params.scope && reach && !reach.company) {
+    const user = state.me.user || {};
+    if (state.me.role === "rep" && user.rep_id) params.scope = `rep:${user.rep_id}`;
+    else if (reach.teams.length) params.scope = `team:${reach.teams.includes(user.team_id) ? user.team_id : reach.teams[0]}`;
+  }
   markNav(view);
   labels();
   const pending = [];
@@ -71,7 +78,7 @@ async function render({ quiet = false } = {}) {
     try {
       node = await VIEWS[view](env);
     } catch (err) {
-      if (err instanceof ApiError && err.status === 401) { askKey(t("key.bad")); return; }
+      if (err instanceof ApiError && err.status === 401) { askKey(authProblem()); return; }
       if (quiet) { setLive(false); return; }
       node = failBox(err);
     }
@@ -107,9 +114,14 @@ async function poll() {
       await render({ quiet: true });
     }
   } catch (err) {
-    if (err instanceof ApiError && err.status === 401) askKey(t("key.bad"));
+    if (err instanceof ApiError && err.status === 401) askKey(authProblem());
     else setLive(false);
   }
+}
+
+// Why the caller was refused: their key, or their sign-in that ended.
+function authProblem() {
+  return storedKey() ? t("key.bad") : t("signin.expired");
 }
 
 function askKey(problem = "") {
@@ -119,6 +131,18 @@ function askKey(problem = "") {
   document.getElementById("key-error").textContent = problem;
   dialog.hidden = false;
   document.getElementById("key-input").focus();
+  offerSignIn();
+}
+
+// The sign-in button, when the tenant (?tenant=..., else the server's default) has a provider.
+async function offerSignIn() {
+  let options;
+  try { options = await signInOptions(); } catch { return; }
+  const box = document.getElementById("signin");
+  box.hidden = !options.oidc;
+  if (!options.oidc) return;
+  const next = `/dashboard/${location.search}${location.hash || "#/overview"}`;
+  document.getElementById("signin-link").href = `${options.login_url}?next=${encodeURIComponent(next)}`;
 }
 
 async function start() {
@@ -126,13 +150,15 @@ async function start() {
     state.ctx = await api("/v1/dashboard/context");
   } catch (err) {
     if (err instanceof ApiError && (err.status === 401 || err.status === 403)) {
+      const hadKey = Boolean(storedKey());
       forgetKey();
-      askKey(t("key.bad"));
+      askKey(hadKey ? t("key.bad") : csrfToken() ? t("signin.expired") : "");
       return;
     }
     main.replaceChildren(failBox(err));
     return;
   }
+  try { state.me = await api("/v1/me"); } catch { state.me = null; }
   if (!localStorage.getItem(LANG_KEY)) setLang(state.ctx.locale);
   document.getElementById("keydialog").hidden = true;
   document.getElementById("tenant").textContent = state.ctx.name;
@@ -157,7 +183,11 @@ function boot() {
     labels();
     render();
   });
-  document.getElementById("signout").addEventListener("click", () => { forgetKey(); askKey(); });
+  document.getElementById("signout").addEventListener("click", async () => {
+    forgetKey();
+    try { await signOut(); } catch { /* the cookie ends with its expiry anyway */ }
+    askKey();
+  });
   document.getElementById("keyform").addEventListener("submit", (e) => {
     e.preventDefault();
     const key = document.getElementById("key-input").value.trim();
@@ -166,7 +196,9 @@ function boot() {
     document.getElementById("key-input").value = "";
     start();
   });
-  if (storedKey()) start();
+  // A key in storage, else a sign-in (its readable CSRF cookie lives as long as the
+  // session cookie): start() asks for a key or a sign-in again on 401.
+  if (storedKey() || csrfToken()) start();
   else askKey();
 }
 
