@@ -134,9 +134,9 @@ FACTS = EntitySet(
     "Fact",
     ("kpi", "rep_id", "day"),
     (
-        Prop("kpi", "Edm.String", False, None, True, False),
-        Prop("day", "Edm.Date", False, None, True, False),
-        Prop("rep_id", "Edm.String", False, None, True, False),
+        _key("kpi"),
+        Prop("day", "Edm.Date", False, None, True, True),
+        _key("rep_id"),
         _s("rep_name", sort=False),
         _s("team_id", filter=True, sort=False),
         _s("team_name", sort=False),

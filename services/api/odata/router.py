@@ -98,8 +98,8 @@ def _odata_error(request: Request, exc: ODataError) -> JSONResponse:
         message=exc.message,
         fields=exc.fields,
         request_id=request_id_of(request),
+        target=exc.target,
     )
-    body["error"]["target"] = exc.target
     return JSONResponse(body, status_code=exc.status, headers=VERSION_HEADERS)
 
 
@@ -145,6 +145,8 @@ def _changed_since(request: Request, t: Callable[..., str]) -> datetime | None:
 
 
 def _set_endpoint(entity: EntitySet) -> Callable[..., Awaitable[Response]]:
+    # The options are declared for the OpenAPI document only: the handler reads the query
+    # string itself (parse_query), so an unknown or repeated $option is a 400 naming it.
     async def endpoint(
         request: Request,
         state: StateDep,
@@ -218,4 +220,10 @@ for _entity in ENTITY_SETS:
         name=f"get_{_entity.name.lower()}",
         summary=f"OData entity set {_entity.name}",
         response_class=Response,
+        responses={
+            400: {
+                "description": "A query option the feed cannot serve (`target` names it)",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            }
+        },
     )

@@ -15,6 +15,7 @@ import logging
 import re
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -330,6 +331,8 @@ async def test_filter_select_top_skip_orderby_count(
     page = await ok(s, base + "&$select=rep_id,value")
     assert page["@odata.context"] == f"{ROOT}$metadata#Facts(rep_id,value)"
     assert [list(r) for r in page["value"]] == [["rep_id", "value"]] * len(all_rows)
+    # The key order may be asked for (it is the only one).
+    assert await everything(s, base + "&$orderby=kpi,rep_id asc,day") == all_rows
     # $top and $skip, also across pages.
     top = await everything(s, base + "&$top=3", Prefer="odata.maxpagesize=2")
     assert [(r["rep_id"], r["day"]) for r in top] == keys[:3]
@@ -462,6 +465,8 @@ BAD = [
     ("Facts?$filter=rep_id eq '" + "x" * 1000 + "'", "$filter"),
     ("Facts?$select=rep_id,nope", "$select"),
     ("Facts?$orderby=value desc", "$orderby"),
+    ("Facts?$orderby=day", "$orderby"),
+    ("Facts?$orderby=kpi desc", "$orderby"),
     ("Facts?$count=true", "$count"),
     ("Facts?$top=-1", "$top"),
     ("Facts?$skip=abc", "$skip"),
@@ -543,3 +548,21 @@ async def test_keys_as_a_header_basic_credentials_or_api_key(
     lines = [r.getMessage() for r in caplog.records if r.name == "paceline.access"]
     assert any("api_key=REDACTED" in line for line in lines)
     assert not any(s.admin_key in line or key.plaintext in line for line in lines)
+
+
+def documented_urls() -> list[str]:
+    """The ``GET /odata/v4/...`` lines of docs/BI.md's OData section."""
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "BI.md").read_text(encoding="utf-8")
+    section = doc.split("## OData feed", 1)[1]
+    return re.findall(r"^GET /odata/v4/(\S.*)$", section, flags=re.M)
+
+
+async def test_the_documented_urls_answer(fed_embedded: tuple[Stack, FixedClock, str]) -> None:
+    s, _, _ = fed_embedded
+    urls = documented_urls()
+    assert len(urls) == 7
+    for url in urls:
+        page = await ok(s, url.replace("+", "%2B"))
+        assert isinstance(page["value"], list), url
+    revenue = await ok(s, urls[0])
+    assert len(revenue["value"]) == 6
