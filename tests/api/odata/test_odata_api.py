@@ -252,14 +252,14 @@ async def test_metadata_declares_exactly_the_rows_each_set_answers(
 # -- facts --------------------------------------------------------------------------------
 
 
-async def v1_facts(s: Stack, key: str | None = None) -> list[dict[str, Any]]:
-    """GET /v1/facts for November revenue by rep and day, every page."""
+async def v1_facts(s: Stack, kpi: str = "revenue") -> list[dict[str, Any]]:
+    """GET /v1/facts for a KPI in November by rep and day, every page."""
     rows: list[dict[str, Any]] = []
     cursor: str | None = None
     while True:
-        params = {"kpi": "revenue", "from": "2026-11-01", "to": "2026-11-30", "limit": "2"}
+        params = {"kpi": kpi, "from": "2026-11-01", "to": "2026-11-30", "limit": "2"}
         resp = await s.client.get(
-            "/v1/facts", params=params | ({"cursor": cursor} if cursor else {}), headers=s.auth(key)
+            "/v1/facts", params=params | ({"cursor": cursor} if cursor else {}), headers=s.auth()
         )
         assert resp.status_code == 200, resp.text
         rows += resp.json()["rows"]
@@ -303,8 +303,24 @@ async def test_next_links_to_the_end_yield_exactly_the_facts_api_rows(
     assert b'"value":1000.0000' in first.content
     # Without a KPI filter, every KPI's facts, still in key order; the other tenant's
     # facts never show, and its key sees only its own.
+    # A won deal with a new customer: a distinct count among the KPIs below.
+    new = deal("nc", "r1", "2026-11-24", "10") | {"customer_id": "c-9", "is_new_customer": True}
+    await post_scored(s, [new])
     every = await everything(s, f"Facts?$filter={NOVEMBER}")
-    assert {r["kpi"] for r in every} >= {"revenue", "deals_won"}
+    kpis = sorted({r["kpi"] for r in every})
+    # a sum, a count, a ratio, distinct counts and a working-day share
+    assert {"revenue", "deals_won", "win_rate", "new_customers", "complaint_rate"} <= set(kpis)
+    assert "crm_active_days" in kpis
+    for kpi in kpis:  # sums, counts, ratios, distinct counts alike
+        assert [
+            (r["rep_id"], r["day"], decimals(r["value"]), decimals(r["numerator"]),
+             decimals(r["denominator"]), r["sample"])
+            for r in every if r["kpi"] == kpi
+        ] == [
+            (r["rep_id"], r["day"], decimals(r["value"]), decimals(r["numerator"]),
+             decimals(r["denominator"]), r["sample"])
+            for r in await v1_facts(s, kpi)
+        ], kpi  # fmt: skip
     assert [(r["kpi"], r["rep_id"], r["day"]) for r in every] == sorted(
         (r["kpi"], r["rep_id"], r["day"]) for r in every
     )
