@@ -280,10 +280,27 @@ def slice_rows(
 # -- progress ------------------------------------------------------------------------------
 
 
+def _pinned(token: Any, t: Translate) -> datetime | None:
+    """The instant the first page of a progress feed read (its next links carry it)."""
+    if token is None or not isinstance(token, dict) or "a" not in token:
+        return None
+    try:
+        at = datetime.fromisoformat(str(token["a"]))
+    except ValueError:
+        raise ODataError("$skiptoken", t("bad_token")) from None
+    if at.tzinfo is None:
+        raise ODataError("$skiptoken", t("bad_token"))
+    return at
+
+
 async def _progress_page(
     session: AsyncSession, *, tenant: Tenant, q: Query, now: datetime, page_size: int, t: Translate
 ) -> Page:
-    today = now.astimezone(ZoneInfo(tenant.timezone)).date()
+    # Every page of one read stands at the first page's instant, with what was known then
+    # (as the progress export's pages do).
+    pinned = _pinned(q.token, t)
+    at = pinned or now
+    today = at.astimezone(ZoneInfo(tenant.timezone)).date()
     current = [tg for tg in await _all_targets(session, tenant) if tg.start <= today < tg.end]
     by_id = {tg.id: tg for tg in current}
     heads = [
@@ -300,14 +317,18 @@ async def _progress_page(
             kpi=await kpi_or_404(session, tenant.id, tg.kpi),
             scope=parse_scope(tg.scope),
             period=parse_period_or_422(tg.period, tenant),
-            as_of=now,
+            as_of=at,
+            known=pinned,
         )
         values = p.model_dump()
         row = {name: values.get(name) for name in PROGRESS.names}
         row.update(head)
         row["closed_months"] = " ".join(p.closed_months)
         rows.append(row)
-    return Page(rows, page.next_token, page.count)
+    token = page.next_token
+    if token is not None:
+        token["a"] = at.isoformat()
+    return Page(rows, token, page.count)
 
 
 # -- facts ---------------------------------------------------------------------------------

@@ -397,7 +397,7 @@ async def test_filter_select_top_skip_orderby_count(
 async def test_progress_rows_equal_the_progress_api(
     fed_embedded: tuple[Stack, FixedClock, str],
 ) -> None:
-    s, _, _ = fed_embedded
+    s, clock, _ = fed_embedded
     rows = await everything(s, "Progress", Prefer="odata.maxpagesize=1")
     assert [(r["kpi"], r["scope"], r["period"]) for r in rows] == [
         ("revenue", "company", "2026-11"),
@@ -419,6 +419,17 @@ async def test_progress_rows_equal_the_progress_api(
     north = await ok(s, "Progress?$filter=scope eq 'team:north'&$select=scope,actual")
     # north: r1 1000 + 500, r2 300 before the move.
     assert north["value"] == [{"scope": "team:north", "actual": 1800.0}]
+    # A deal received while a BI tool pages: the next page still stands where the first
+    # did (its link carries the instant, and reads what was known then).
+    first = await ok(s, "Progress", Prefer="odata.maxpagesize=1")
+    clock.set(LATER)
+    await post_scored(s, [deal("late", "r1", "2026-11-24", "5000")])
+    second = await ok(s, first["@odata.nextLink"])
+    assert "@odata.nextLink" not in second
+    assert [r["as_of"] for r in first["value"] + second["value"]] == ["2026-11-25T02:00:00Z"] * 2
+    assert decimals(second["value"][0]["actual"]) == Decimal(1800)  # not 6800
+    again = await ok(s, "Progress?$filter=scope eq 'team:north'")
+    assert decimals(again["value"][0]["actual"]) == Decimal(6800)  # a new read sees it
 
 
 async def test_changed_at_and_changed_since_give_what_changed_later(
