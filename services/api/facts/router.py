@@ -16,7 +16,7 @@ from paceline.shared.db.context import tenant_calendar
 from paceline.shared.errors import FieldError, InvalidInput
 from paceline.shared.readmodel.progress import kpi_or_404
 from paceline.shared.readmodel.scopes import parse_scope
-from paceline.shared.web.csv_out import csv_text
+from paceline.shared.web.csv_out import ExcelQuery, csv_response, csv_text
 from paceline.shared.web.deps import ReadSessionDep
 
 router = APIRouter(prefix="/v1", tags=["facts"])
@@ -98,6 +98,7 @@ async def get_facts(
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
     format: Annotated[str | None, Query(pattern="^(json|csv)$")] = None,  # query name
+    excel: ExcelQuery = None,
 ) -> Response:
     """Per-group values with numerator, denominator and sample, paginated by cursor.
 
@@ -133,7 +134,9 @@ async def get_facts(
         ]
         columns += ["value", "numerator", "denominator", "sample"]
         text = csv_text(columns, rows)
-        return Response(text, media_type="text/csv; charset=utf-8", headers=headers)
+        return csv_response(
+            text, excel=excel, locale=tenant.locale, for_people=False, headers=headers
+        )
     body = {
         "kpi": definition.key,
         "from": from_.isoformat(),

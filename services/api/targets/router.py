@@ -16,13 +16,16 @@ from paceline.api.targets.schemas import (
     TargetRevisedOut,
     TargetRevision,
 )
+from paceline.shared.errors import NotFound
 from paceline.shared.web.deps import (
+    ActingPrincipal,
     AdminPrincipal,
     AuditDep,
     ReadPrincipal,
     ReadSessionDep,
     StateDep,
     WriteSessionDep,
+    within_reach,
 )
 
 router = APIRouter(prefix="/v1", tags=["targets"])
@@ -40,7 +43,7 @@ async def create_target(
 ) -> TargetOut:
     """A target for a KPI, a scope and a period, with optional baseline and stretch."""
     out = await service.create_target(
-        session, tenant=tenant, body=body, author=f"key:{principal.key_id}", now=state.clock.now()
+        session, tenant=tenant, body=body, author=principal.actor, now=state.clock.now()
     )
     await audit.record(
         "targets.create", target=f"target:{out.id}", after=out.model_dump(mode="json")
@@ -49,6 +52,7 @@ async def create_target(
 
 
 @router.get("/targets", response_model=list[TargetOut], summary="List targets")
+@within_reach("filtered")
 async def list_targets(
     principal: ReadPrincipal,
     session: ReadSessionDep,
@@ -66,6 +70,7 @@ async def list_targets(
     return await service.list_targets(
         session,
         tenant_id=principal.tenant_id,
+        reach=principal.reach,
         kpi=kpi,
         scope=scope,
         period=period,
@@ -76,11 +81,15 @@ async def list_targets(
 
 
 @router.get("/targets/{target_id}", response_model=TargetOut, summary="A target and its versions")
+@within_reach("filtered")
 async def get_target(
     target_id: TargetId, principal: ReadPrincipal, session: ReadSessionDep
 ) -> TargetOut:
     """A target with every version (who, when, why, values)."""
-    return await service.get_target(session, tenant_id=principal.tenant_id, target_id=target_id)
+    out = await service.get_target(session, tenant_id=principal.tenant_id, target_id=target_id)
+    if not principal.sees(out.scope):
+        raise NotFound(f"no target {target_id}")
+    return out
 
 
 @router.put(
@@ -113,7 +122,7 @@ async def revise_target(
         tenant=tenant,
         target_id=target_id,
         body=body,
-        author=f"key:{principal.key_id}",
+        author=principal.actor,
         now=state.clock.now(),
     )
     await audit.record(
@@ -164,18 +173,21 @@ async def preview_revision(
 @router.post(
     "/targets/{target_id}/acknowledge", response_model=TargetOut, summary="Acknowledge a target"
 )
+@within_reach("filtered")
 async def acknowledge_target(
     target_id: TargetId,
     body: Acknowledgement,
-    principal: ReadPrincipal,
+    principal: ActingPrincipal,
     session: WriteSessionDep,
     state: StateDep,
     audit: AuditDep,
 ) -> TargetOut:
-    """Record that the target's current version was acknowledged, by whom and when."""
+    """Record that the target's current version was acknowledged, by whom and when: the
+    rep's own act (their key or sign-in), or recorded on their behalf by their manager or
+    an admin (``acknowledged_recorded_by`` says who)."""
     out = await service.acknowledge_target(
         session,
-        tenant_id=principal.tenant_id,
+        principal=principal,
         target_id=target_id,
         body=body,
         now=state.clock.now(),
@@ -185,6 +197,7 @@ async def acknowledge_target(
         target=f"target:{target_id}",
         after={
             "by": out.acknowledged_by,
+            "recorded_by": out.acknowledged_recorded_by,
             "at": out.acknowledged_at,
             "version": out.acknowledged_version,
         },

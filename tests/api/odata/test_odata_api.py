@@ -593,3 +593,36 @@ async def test_the_documented_urls_answer(fed_embedded: tuple[Stack, FixedClock,
         assert isinstance(page["value"], list), url
     revenue = await ok(s, urls[0])
     assert len(revenue["value"]) == 6
+
+
+async def test_a_key_with_a_bounded_reach_is_refused_the_whole_tenant_feed(
+    clocked: tuple[Stack, FixedClock],
+) -> None:
+    s, _ = clocked
+    keys = {}
+    for role, anchor in (("manager", {"team_id": "north"}), ("rep", {"rep_id": "r1"}), ("bi", {})):
+        made = await s.client.post(
+            "/v1/users",
+            json={"email": f"{role}@example.cn", "name": role, "role": role, **anchor},
+            headers=s.auth(),
+        )
+        assert made.status_code == 201, made.text
+        resp = await s.client.post(
+            "/v1/keys",
+            json={"name": role, "scopes": ["read"], "user_id": made.json()["id"]},
+            headers=s.auth(),
+        )
+        assert resp.status_code == 201, resp.text
+        keys[role] = resp.json()["key"]
+    for role in ("manager", "rep"):
+        basic = base64.b64encode(f"bi:{keys[role]}".encode()).decode()
+        for resp in (
+            await s.client.get(ROOT + "Teams", headers={"Authorization": f"Basic {basic}"}),
+            await s.client.get(ROOT + "Facts", params={"api_key": keys[role]}),
+            await s.client.get(ROOT + "$metadata", headers=s.auth(keys[role])),
+        ):
+            assert resp.status_code == 403, (role, resp.text)
+            assert "whole tenant" in resp.json()["error"]["message"]
+    resp = await s.client.get(ROOT + "Teams", params={"api_key": keys["bi"]})
+    assert resp.status_code == 200, resp.text
+    assert [t["team_id"] for t in resp.json()["value"]] == ["north", "south"]
