@@ -59,10 +59,9 @@ from sqlalchemy import func, select
 from bench import procs
 from bench.servers import free_ports
 from bench.subscriber import Subscriber
-from paceline.scoring.alerts.follower import CURSOR_KEY
-from paceline.scoring.alerts.repository import GLOBAL
+from paceline.scoring.alerts.follower import checked_up_to
 from paceline.shared.db.models import Event
-from paceline.shared.db.models_alerts import AlertEvent, Delivery, EvalState
+from paceline.shared.db.models_alerts import AlertEvent, Delivery
 from paceline.shared.db.session import Database
 from paceline.shared.events import Envelope
 from paceline.shared.kpi.records import TenantContext
@@ -542,11 +541,7 @@ class _Deliveries:
 
 async def _deliveries(db: Database, subscription_id: int) -> _Deliveries:
     async with db.transaction(write=False) as session:
-        cursor = await session.scalar(
-            select(EvalState.state).where(
-                EvalState.tenant_id == GLOBAL, EvalState.key == CURSOR_KEY
-            )
-        )
+        cursor = await checked_up_to(session)
         last = (
             await session.execute(
                 select(Event.log_partition, func.max(Event.log_offset)).group_by(
@@ -554,7 +549,7 @@ async def _deliveries(db: Database, subscription_id: int) -> _Deliveries:
                 )
             )
         ).all()
-        behind = any(int((cursor or {}).get(str(p), 0)) <= int(o) for p, o in last)
+        behind = any(cursor.get(int(p), 0) <= int(o) for p, o in last)
         events = (await session.execute(select(AlertEvent.id, AlertEvent.fanned_out_at))).all()
         rows = (
             await session.execute(

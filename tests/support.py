@@ -27,8 +27,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from paceline.cli.stack import build_app
-from paceline.scoring.alerts import repository as alert_repo
-from paceline.scoring.alerts.follower import CURSOR_KEY as ALERT_CURSOR_KEY
+from paceline.scoring.alerts.follower import checked_up_to
 from paceline.shared.auth import generate_key
 from paceline.shared.clock import Clock
 from paceline.shared.db import tenants as tenant_repo
@@ -209,10 +208,8 @@ class Stack:
                     )
                 )
             ).all()
-            cursor = await alert_repo.get_state(
-                session, tenant_id=alert_repo.GLOBAL, key=ALERT_CURSOR_KEY
-            )
-        return all(int(cursor.get(str(p), 0)) > int(last) for p, last in stored)
+            cursor = await checked_up_to(session)
+        return all(cursor.get(int(p), 0) > int(last) for p, last in stored)
 
 
 def embedded_settings(data_dir: Path, **extra: Any) -> Settings:

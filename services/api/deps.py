@@ -54,7 +54,7 @@ def _period(tenant: TenantDep, period: PeriodQuery) -> Period:
     return parse_period_or_422(period, tenant)
 
 
-def _visible(principal: Principal, scope: Scope, field: str = "scope") -> Scope:
+def check_visible(principal: Principal, scope: Scope, field: str = "scope") -> Scope:
     """The scope, if the caller may read its figures (403 naming the field otherwise)."""
     if not principal.sees(str(scope)):
         raise Forbidden(
@@ -65,11 +65,11 @@ def _visible(principal: Principal, scope: Scope, field: str = "scope") -> Scope:
 
 
 def _scope(principal: AuthDep, scope: ScopeQuery = "company") -> Scope:
-    return _visible(principal, parse_scope(scope))
+    return check_visible(principal, parse_scope(scope))
 
 
 def _required_scope(principal: AuthDep, scope: ScopeQuery) -> Scope:
-    return _visible(principal, parse_scope(scope))
+    return check_visible(principal, parse_scope(scope))
 
 
 def _now(state: StateDep) -> datetime:

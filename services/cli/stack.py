@@ -79,6 +79,8 @@ def build_app(
                     after_commit=[alerting.engine.after_commit],
                 )
                 state.extras["worker"] = worker
+                # Each scoring process checks the events of the partitions it scores.
+                alerting.engine.follower.owned = worker.assignment
                 task = asyncio.create_task(worker.run(), name="scoring-worker")
             app.state.paceline = state
             yield

@@ -160,6 +160,11 @@ class ScoringWorker:
         stored = await self._stored_positions(owned)
         await self._consumer.seek({p: stored.get(p, 0) for p in owned})
 
+    def assignment(self) -> frozenset[int] | None:
+        """The partitions this worker's consumer is assigned now (None before it joined):
+        what this process's alert follower follows."""
+        return self._consumer.assignment() if self._consumer is not None else None
+
     def stop(self) -> None:
         """Ask the loop to finish after the current batch."""
         self._stopping.set()

@@ -139,6 +139,9 @@ class Event(Base):
         # Scoring's data-quality checks (duplicate visits, bursts) read a rep's events of
         # one type over a day; without it each check scanned the tenant's events.
         Index("ix_events_tenant_rep_type_time", "tenant_id", "rep_id", "type", "occurred_at"),
+        # The stale-source check's last arrival per source: a few index probes per source
+        # instead of a scan of the tenant's events (alerts/repository.last_received_by_source).
+        Index("ix_events_tenant_source_received", "tenant_id", "source", "received_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from paceline.api.deps import MomentDep, TenantDep
+from paceline.api.deps import AuthDep, MomentDep, TenantDep, check_visible
 from paceline.api.incentives import page, service, text
 from paceline.api.incentives.schemas import (
     AssignmentIn,
@@ -35,6 +35,7 @@ from paceline.shared.web.deps import (
     ReadSessionDep,
     StateDep,
     WriteSessionDep,
+    within_reach,
 )
 
 router = APIRouter(prefix="/v1", tags=["incentives"])
@@ -183,10 +184,12 @@ async def delete_assignment(
 
 
 @router.get("/earnings", response_model=EarningsOut, summary="Earnings as they are earned")
+@within_reach("scope")
 async def get_earnings(
     session: ReadSessionDep,
     tenant: TenantDep,
     moment: MomentDep,
+    principal: AuthDep,
     scope: Annotated[str, Query(max_length=200, description="rep:ID, team:ID or company")],
     period: Annotated[str, Query(max_length=16, description="A month, e.g. 2026-12")],
 ) -> EarningsOut:
@@ -196,7 +199,7 @@ async def get_earnings(
     return await service.earnings(
         session,
         tenant=tenant,
-        scope=parse_scope(scope),
+        scope=check_visible(principal, parse_scope(scope)),
         period=month,
         as_of=moment.at,
         known=moment.known,

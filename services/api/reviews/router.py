@@ -9,13 +9,13 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from paceline.api.deps import MomentDep, PeriodDep, TenantDep
+from paceline.api.deps import AuthDep, MomentDep, PeriodDep, TenantDep, check_visible
 from paceline.api.reviews import service, table
 from paceline.api.reviews.schemas import ReviewOut
 from paceline.shared.readmodel.org import require_known
 from paceline.shared.readmodel.scopes import Scope
 from paceline.shared.web.csv_out import ExcelQuery, csv_response
-from paceline.shared.web.deps import ReadSessionDep, StateDep
+from paceline.shared.web.deps import ReadSessionDep, StateDep, within_reach
 
 router = APIRouter(prefix="/v1", tags=["reviews"])
 
@@ -34,11 +34,13 @@ router = APIRouter(prefix="/v1", tags=["reviews"])
     ),
     responses={200: {"content": {"text/csv": {}}}},
 )
+@within_reach("scope")
 async def get_review(
     request: Request,
     session: ReadSessionDep,
     state: StateDep,
     tenant: TenantDep,
+    principal: AuthDep,
     team: Annotated[str, Query(min_length=1, max_length=200)],
     p: PeriodDep,
     moment: MomentDep,
@@ -54,6 +56,7 @@ async def get_review(
 ) -> Response:
     """The review of a team's period (as_of: default now, or the period's end if it has ended)."""
     at = moment.at if moment.given else service.default_as_of(p, tenant, state.clock.now())
+    check_visible(principal, Scope("team", team), "team")
     await require_known(session, tenant_id=tenant.id, scope=Scope("team", team))
     out = await service.review(
         session,

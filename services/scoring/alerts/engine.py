@@ -52,6 +52,7 @@ class AlertEngine:
         tick_s: float = 60.0,
         lag_debounce_s: float = 30.0,
         on_change: Callable[[], None] | None = None,
+        owned: Callable[[], frozenset[int] | None] | None = None,
     ) -> None:
         self.clock = clock
         self.tick_s = tick_s
@@ -61,6 +62,7 @@ class AlertEngine:
             clock=clock,
             partitions=partitions or (eventlog.partitions if eventlog is not None else 1),
             lag_debounce_s=lag_debounce_s,
+            owned=owned,
         )
         probe = (
             PipelineLagProbe(db=db, eventlog=eventlog, group_id=group_id)

@@ -10,8 +10,14 @@ event is skipped even with several scoring workers committing at once), and per 
 * marks the earliest tenant-local day of history events (imports, backfills) for the
   scheduler, which judges the recent past again from there (:mod:`.scheduler`).
 
-The cursor (state ``events_cursor`` of no tenant) moves in the same transaction as the
-flags: a crash re-checks events, never skips them (the checks are idempotent).
+The cursor is kept **per log partition** (state ``events_cursor:<p>`` of no tenant; a
+database from before takes its start from the old single ``events_cursor`` row), and
+each partition is checked in its own transaction that locks only its own row. With
+several scoring processes, each follows only the partitions its consumer is assigned
+(``owned``), so they never wait on one another's cursor; after a rebalance the new owner
+starts from the row, and a partition briefly followed by both is serialized by the row
+lock and checked at most twice (the checks are idempotent). A partition's cursor moves in
+the same transaction as the flags: a crash re-checks events, never skips them.
 
 :meth:`EventFollower.judge_changed` then judges the lag of the changed reps' targets (and
 of team and company targets), at most once per ``lag_debounce_s`` per tenant on the
@@ -22,6 +28,7 @@ its targets.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -36,19 +43,43 @@ from paceline.shared.db.context import tenant_calendar
 from paceline.shared.db.models import Event, Tenant
 from paceline.shared.db.session import Database
 
-CURSOR_KEY = "events_cursor"
+CURSOR_KEY = "events_cursor"  # before per-partition cursors: {partition: next offset}
 PAGE = 2000
+
+
+def cursor_key(partition: int) -> str:
+    """The state key of one partition's cursor."""
+    return f"{CURSOR_KEY}:{partition}"
+
+
+async def checked_up_to(session: AsyncSession) -> dict[int, int]:
+    """The next offset to check per partition (what the alert checks have covered)."""
+    old = await repo.get_state(session, tenant_id=repo.GLOBAL, key=CURSOR_KEY)
+    out = {int(p): int(o) for p, o in old.items()}
+    rows = await repo.states(session, tenant_id=repo.GLOBAL, prefix=f"{CURSOR_KEY}:")
+    for key, state in rows.items():
+        out[int(key.rsplit(":", 1)[1])] = int(state.get("next", 0))
+    return out
 
 
 class EventFollower:
     """Checks newly stored events and keeps the reps they changed (see the module docstring)."""
 
     def __init__(
-        self, *, db: Database, clock: Clock, partitions: int, lag_debounce_s: float
+        self,
+        *,
+        db: Database,
+        clock: Clock,
+        partitions: int,
+        lag_debounce_s: float,
+        owned: Callable[[], frozenset[int] | None] | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
         self.partitions = partitions
+        # The partitions this process follows: its consumer's assignment (None before the
+        # consumer joined: nothing yet); without a provider, every partition.
+        self.owned = owned
         self._changed: dict[str, set[str]] = defaultdict(set)
         self._lag = Throttle(clock=clock, every_s=lag_debounce_s)
 
@@ -60,24 +91,37 @@ class EventFollower:
         """Forget the changed reps (a tick judged every target of their tenants)."""
         self._changed.clear()
 
+    def following(self) -> list[int]:
+        """The partitions to follow now."""
+        if self.owned is None:
+            return list(range(self.partitions))
+        owned = self.owned()
+        return sorted(owned) if owned is not None else []
+
     async def read_new(self) -> int:
-        """Check the events stored since the cursor; how many."""
+        """Check the events stored since the cursors of the followed partitions; how many."""
+        done = 0
+        for p in self.following():
+            done += await self._read_partition(p)
+        return done
+
+    async def _read_partition(self, p: int) -> int:
         done = 0
         while True:
             async with self.db.transaction() as session:
-                cursor = await repo.get_state(
-                    session, tenant_id=repo.GLOBAL, key=CURSOR_KEY, lock=True
+                key = cursor_key(p)
+                cursor = await repo.get_state(session, tenant_id=repo.GLOBAL, key=key, lock=True)
+                if "next" not in cursor:
+                    # First use of this partition's row: start where the single cursor of
+                    # earlier versions stood (0 on a new database).
+                    old = await repo.get_state(session, tenant_id=repo.GLOBAL, key=CURSOR_KEY)
+                    cursor = {"next": int(old.get(str(p), 0))}
+                events: list[Event] = await repo.events_from(
+                    session, partition=p, offset=int(cursor["next"]), limit=PAGE
                 )
-                events: list[Event] = []
-                for p in range(self.partitions):
-                    page = await repo.events_from(
-                        session, partition=p, offset=int(cursor.get(str(p), 0)), limit=PAGE
-                    )
-                    if page:
-                        cursor[str(p)] = page[-1].log_offset + 1
-                        events.extend(page)
                 if not events:
                     return done
+                cursor["next"] = events[-1].log_offset + 1
                 by_tenant: dict[str, list[Event]] = defaultdict(list)
                 for e in events:
                     by_tenant[e.tenant_id].append(e)
@@ -94,9 +138,7 @@ class EventFollower:
                     await anomaly.resolve_silent(session, tenant_id=tid, reps=reps, now=now)
                     self._changed[tid] |= reps
                     await _note_history(session, tenant=tenant, events=evs, now=now)
-                await repo.put_state(
-                    session, tenant_id=repo.GLOBAL, key=CURSOR_KEY, state=cursor, now=now
-                )
+                await repo.put_state(session, tenant_id=repo.GLOBAL, key=key, state=cursor, now=now)
             done += len(events)
 
     async def judge_changed(self) -> None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, String, and_, bindparam, func, or_, select
+from sqlalchemy import DateTime, String, and_, bindparam, func, or_, select, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -301,16 +301,35 @@ _IN_WINDOWS = select(_WINDOWS.c.i, *_BRIEF).join(
 async def last_received_by_source(
     session: AsyncSession, *, tenant_id: str, since: datetime
 ) -> dict[str, datetime]:
-    """Each source's latest arrival since ``since``."""
+    """Each source's latest arrival since ``since``.
+
+    A loose index scan over ``ix_events_tenant_source_received``: the tenant's sources one
+    by one (each the next one after the last, an index probe), then each source's latest
+    arrival (one more probe). Its cost grows with the number of sources, not with the
+    events stored — a GROUP BY over the window read every event of it (382 ms at 520k
+    rows, per tenant per tick).
+    """
     rows = await session.execute(
-        select(Event.source, func.max(Event.received_at))
-        .where(Event.tenant_id == tenant_id, Event.received_at >= since)
-        .group_by(Event.source)
+        text(
+            "WITH RECURSIVE src(source) AS ("
+            " SELECT (SELECT min(source) FROM events WHERE tenant_id = :t)"
+            " UNION ALL"
+            " SELECT (SELECT min(e.source) FROM events e"
+            "         WHERE e.tenant_id = :t AND e.source > src.source)"
+            " FROM src WHERE src.source IS NOT NULL"
+            ") SELECT src.source, (SELECT max(e.received_at) FROM events e"
+            "   WHERE e.tenant_id = :t AND e.source = src.source) AS last"
+            " FROM src WHERE src.source IS NOT NULL"
+        ).columns(source=String(), last=Event.__table__.c.received_at.type),
+        {"t": tenant_id},
     )
     out: dict[str, datetime] = {}
     for source, at in rows.all():
-        if at is not None:
-            out[source] = at if at.tzinfo is not None else at.replace(tzinfo=UTC)  # SQLite
+        if at is None:
+            continue
+        at = at if at.tzinfo is not None else at.replace(tzinfo=UTC)  # SQLite
+        if at >= since:
+            out[source] = at
     return out
 
 

@@ -6,6 +6,7 @@ invisible; base tables are out of reach; the application's role needs no CREATER
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -317,6 +318,26 @@ async def test_another_tenants_rows_are_invisible(bi: dict[str, Any]) -> None:
         await mine.execute("ROLLBACK")
     assert seen
     assert not any("Secret Rep" in m for m in seen), seen
+
+
+POSTGRES_EXAMPLES = re.findall(
+    r"```postgresql\n(.*?)```",
+    (Path(__file__).resolve().parents[3] / "docs" / "BI.md").read_text(encoding="utf-8"),
+    flags=re.S,
+)
+
+
+async def test_the_docs_sql_examples_run_as_the_tenants_login(bi: dict[str, Any]) -> None:
+    """Every statement of BI.md's PostgreSQL examples runs as the login (names right)."""
+    conn: asyncpg.Connection = bi["conns"]["default"]
+    statements = [
+        st.strip() for block in POSTGRES_EXAMPLES for st in block.split(";") if "SELECT" in st
+    ]
+    assert len(statements) >= 3
+    for statement in statements:
+        rows = await conn.fetch(statement)
+        if "paceline_bi.kpis" in statement:
+            assert rows
 
 
 FORBIDDEN = [

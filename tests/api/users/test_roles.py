@@ -373,3 +373,21 @@ async def test_every_route_not_marked_for_a_reach_refuses_a_manager(
                 assert "whole tenant" not in resp.text, path
     assert walked >= 40
     assert refused >= 20
+
+
+async def test_reviews_and_earnings_within_reach(org: dict[str, Any]) -> None:
+    s: Stack = org["stack"]
+    keys = org["keys"]
+    review = await _get(s, keys["north"], "/v1/reviews", team="north", period="2026-11")
+    assert review.status_code == 200, review.text
+    admin_review = await _get(s, "", "/v1/reviews", team="north", period="2026-11")
+    assert review.json()["rows"] == admin_review.json()["rows"]
+    south = await _get(s, keys["north"], "/v1/reviews", team="south", period="2026-11")
+    assert south.status_code == 403
+    assert south.json()["error"]["fields"][0]["field"] == "team"
+    own = await _get(s, keys["n1"], "/v1/earnings", scope="rep:n1", period="2026-11")
+    assert own.status_code == 200, own.text
+    assert own.json()["scope"] == "rep:n1"
+    other = await _get(s, keys["n1"], "/v1/earnings", scope="rep:n2", period="2026-11")
+    assert other.status_code == 403
+    assert other.json()["error"]["fields"][0]["field"] == "scope"

@@ -4,17 +4,22 @@ hours and resolved when it sends again; a history import is a one-off load, neve
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import asyncpg
 import orjson
 import pytest
+from sqlalchemy.engine import make_url
 
 from paceline.scoring.alerting import Alerting
+from paceline.scoring.alerts import repository as alert_repo
 from paceline.shared.clock import FixedClock
+from paceline.shared.db.session import Database
 from tests.support import Stack, embedded_settings, running_stack
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -83,3 +88,68 @@ async def test_a_silent_feed_is_stale_and_an_import_never_is(
     # 15:05 to 18:00 and 09:00 to 10:00 the next day: 3.9 working hours, not yet.
     clock.set(later + timedelta(hours=18, minutes=55))
     assert await stale(s) == {"crm": "resolved"}
+
+
+# -- cost: flat in the number of stored events (issue 19, item 6) -------------------------
+
+
+async def test_last_arrival_per_source_does_not_scan_the_events(migrated_database_url: str) -> None:
+    """On real PostgreSQL with 60,000 events of 3 sources, the query's plan probes the
+    index once per source (and once more to find the next one) and reads no event row:
+    its cost grows with the sources, not with the table."""
+    u = make_url(migrated_database_url)
+    conn = await asyncpg.connect(host=u.host, port=u.port, database=u.database, user=u.username)
+    try:
+        await conn.execute(
+            "INSERT INTO tenants (id, name, timezone, currency, fiscal_year_start_month, locale,"
+            " closes, options, created_at, updated_at) VALUES ('bulk', 'Bulk', 'Asia/Shanghai',"
+            " 'CNY', 1, 'zh-CN', '[]', '{}', now(), now()) ON CONFLICT DO NOTHING"
+        )
+        await conn.execute(
+            "INSERT INTO events (tenant_id, source, event_id, type, record_id, version_rank,"
+            " rep_id, occurred_at, received_at, payload, log_partition, log_offset)"
+            " SELECT 'bulk', (ARRAY['api','hubspot','import'])[1 + g % 3], 'e' || g, 'visit',"
+            " 'r' || g, '0', 'rep' || (g % 50),"
+            " timestamptz '2026-11-01' + g * interval '1 minute',"
+            " timestamptz '2026-11-01' + g * interval '1 minute', '{}', g % 6, g"
+            " FROM generate_series(1, 60000) g"
+        )
+        await conn.execute("ANALYZE events")
+        db = Database(migrated_database_url)
+        try:
+            async with db.transaction(write=False) as session:
+                last = await alert_repo.last_received_by_source(
+                    session,
+                    tenant_id="bulk",
+                    since=datetime(2026, 11, 1, tzinfo=UTC),
+                )
+        finally:
+            await db.dispose()
+        assert set(last) == {"api", "hubspot", "import"}
+        assert last["api"] == datetime(2026, 11, 1, tzinfo=UTC) + timedelta(minutes=60000)
+        plan = await conn.fetchval(
+            "EXPLAIN (ANALYZE, FORMAT JSON) WITH RECURSIVE src(source) AS ("
+            " SELECT (SELECT min(source) FROM events WHERE tenant_id = 'bulk')"
+            " UNION ALL SELECT (SELECT min(e.source) FROM events e"
+            " WHERE e.tenant_id = 'bulk' AND e.source > src.source)"
+            " FROM src WHERE src.source IS NOT NULL)"
+            " SELECT src.source, (SELECT max(e.received_at) FROM events e"
+            " WHERE e.tenant_id = 'bulk' AND e.source = src.source) FROM src"
+            " WHERE src.source IS NOT NULL"
+        )
+    finally:
+        await conn.close()
+    nodes: list[dict[str, Any]] = []
+
+    def walk(node: dict[str, Any]) -> None:
+        nodes.append(node)
+        for child in node.get("Plans", []):
+            walk(child)
+
+    walk(json.loads(plan)[0]["Plan"])
+    on_events = [n for n in nodes if n.get("Relation Name") == "events"]
+    assert on_events
+    assert not [n for n in on_events if n["Node Type"] == "Seq Scan"]
+    # Every probe reads at most one index entry per loop: nothing like the table's 60,000.
+    assert all(n.get("Actual Rows", 0) <= 1 for n in on_events), on_events
+    assert sum(n.get("Actual Rows", 0) * n.get("Actual Loops", 1) for n in on_events) < 20

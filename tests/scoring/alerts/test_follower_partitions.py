@@ -1,0 +1,127 @@
+"""The alert follower's cursors per log partition (issue 19, item 3): each process follows
+the partitions its consumer owns, with one cursor row per partition, so two processes
+never wait on one cursor; a database with the old single cursor carries on from it."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, func, select
+
+from paceline.scoring.alerts import repository as alert_repo
+from paceline.scoring.alerts.follower import (
+    CURSOR_KEY,
+    EventFollower,
+    checked_up_to,
+    cursor_key,
+)
+from paceline.shared.db.models import Event
+from paceline.shared.db.models_alerts import EvalState
+from tests.support import embedded_settings, running_stack
+
+
+def visit(n: int) -> dict[str, Any]:
+    """A visit by one of 24 reps (spread over the partitions by rep)."""
+    return {
+        "event_id": f"v-{n}",
+        "type": "visit",
+        "occurred_at": "2026-11-10T09:00:00+08:00",
+        "rep_id": f"rep-{n % 24}",
+        "customer_id": f"c-{n}",
+        "channel": "onsite",
+    }
+
+
+async def test_each_follower_checks_only_its_partitions(tmp_path: Path) -> None:
+    settings = embedded_settings(tmp_path / "data")  # 3 partitions
+    async with running_stack("embedded", settings) as s:
+        resp = await s.post_events([visit(n) for n in range(120)])
+        assert resp.status_code == 202, resp.text
+        await s.wait_scored()
+        async with s.db.transaction(write=False) as session:
+            per_partition = Counter(
+                dict(
+                    (
+                        await session.execute(
+                            select(Event.log_partition, func.count()).group_by(Event.log_partition)
+                        )
+                    ).all()
+                )
+            )
+            last = dict(
+                (
+                    await session.execute(
+                        select(Event.log_partition, func.max(Event.log_offset)).group_by(
+                            Event.log_partition
+                        )
+                    )
+                ).all()
+            )
+            # The stack's own follower (every partition in embedded mode) is done.
+            assert await checked_up_to(session) == {p: o + 1 for p, o in last.items()}
+        assert sorted(per_partition) == [0, 1, 2], per_partition  # the reps spread
+
+        # An upgraded database: only the old single cursor, at the start of every partition.
+        async with s.db.transaction() as session:
+            await session.execute(
+                delete(EvalState).where(
+                    EvalState.tenant_id == alert_repo.GLOBAL,
+                    EvalState.key.like(f"{CURSOR_KEY}%"),
+                )
+            )
+            await alert_repo.put_state(
+                session,
+                tenant_id=alert_repo.GLOBAL,
+                key=CURSOR_KEY,
+                state={str(p): 0 for p in range(3)},
+                now=s.now(),
+            )
+        first = EventFollower(
+            db=s.db,
+            clock=s.app.state.paceline.clock,
+            partitions=3,
+            lag_debounce_s=0,
+            owned=lambda: frozenset({0, 1}),
+        )
+        second = EventFollower(
+            db=s.db,
+            clock=s.app.state.paceline.clock,
+            partitions=3,
+            lag_debounce_s=0,
+            owned=lambda: frozenset({2}),
+        )
+        joining = EventFollower(
+            db=s.db,
+            clock=s.app.state.paceline.clock,
+            partitions=3,
+            lag_debounce_s=0,
+            owned=lambda: None,  # its consumer has not joined the group yet
+        )
+        assert await joining.read_new() == 0
+        assert await first.read_new() == per_partition[0] + per_partition[1]
+        async with s.db.transaction(write=False) as session:
+            halfway = await checked_up_to(session)
+            rows = await alert_repo.states(
+                session, tenant_id=alert_repo.GLOBAL, prefix=f"{CURSOR_KEY}:"
+            )
+        assert sorted(rows) == [cursor_key(0), cursor_key(1)]
+        assert halfway[2] == 0  # the other process's partition waits for it
+        assert await second.read_new() == per_partition[2]
+        assert await first.read_new() == 0
+        assert await second.read_new() == 0
+        # Each process re-judges the lag of the reps it saw.
+        assert first.changed_tenants() == {"default"}
+        assert second.changed_tenants() == {"default"}
+        async with s.db.transaction(write=False) as session:
+            assert await checked_up_to(session) == {p: o + 1 for p, o in last.items()}
+        # A rebalance: partition 1 moves to the second process, which starts at its row.
+        moved = EventFollower(
+            db=s.db,
+            clock=s.app.state.paceline.clock,
+            partitions=3,
+            lag_debounce_s=0,
+            owned=lambda: frozenset({1, 2}),
+        )
+        assert await moved.read_new() == 0
