@@ -20,6 +20,9 @@ The JSON shape (``error_body``)::
     {"error": {"code": "invalid_input", "status": 422, "message": "...",
                "fields": [{"field": "[2].amount", "reason": "..."}],
                "request_id": "..."}}
+
+The OData feed adds ``"target"`` (the query option an error is about), as OData's own
+error JSON names it.
 """
 
 from __future__ import annotations
@@ -151,14 +154,17 @@ def error_body(
     message: str,
     fields: list[FieldError] | None = None,
     request_id: str | None = None,
+    target: str | None = None,
 ) -> dict[str, Any]:
-    """The stable JSON error shape."""
-    return {
-        "error": {
-            "code": code,
-            "status": status,
-            "message": message,
-            "fields": [f.as_dict() for f in fields or []],
-            "request_id": request_id,
-        }
+    """The stable JSON error shape; ``target`` (OData's name for what the error is about:
+    the query option) only where a route names one (the OData feed)."""
+    error: dict[str, Any] = {
+        "code": code,
+        "status": status,
+        "message": message,
+        "fields": [f.as_dict() for f in fields or []],
+        "request_id": request_id,
     }
+    if target is not None:
+        error["target"] = target
+    return {"error": error}

@@ -20,6 +20,7 @@ from paceline.api.incentives.router import router as incentives_router
 from paceline.api.keys.router import router as keys_router
 from paceline.api.kpi_metrics.router import router as kpi_metrics_router
 from paceline.api.kpis.router import router as kpis_router
+from paceline.api.odata.router import router as odata_router
 from paceline.api.org.router import router as org_router
 from paceline.api.planning.router import router as planning_router
 from paceline.api.progress.router import router as progress_router
@@ -52,6 +53,7 @@ def routers() -> list[APIRouter]:
         incentives_router,
         facts_router,
         exports_router,
+        odata_router,
         templates_router,
         scorecards_router,
         tenants_router,

@@ -91,6 +91,10 @@ ERROR_SCHEMA: dict[str, Any] = {
                     },
                 },
                 "request_id": {"type": ["string", "null"]},
+                "target": {
+                    "type": "string",
+                    "description": "The query option the error is about (OData feed only)",
+                },
             },
         }
     },

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -420,6 +421,64 @@ def require_acting() -> Callable[..., Awaitable[Principal]]:
 
     dependency.__name__ = "require_acting"
     setattr(dependency, SCOPE_MARK, "admin")
+    return dependency
+
+
+# -- the feed's ways to present the same key ---------------------------------------------
+#
+# BI tools that read an OData feed cannot always set a header of our choosing: Excel and
+# Power BI offer Basic credentials (user name anything, password the key) and a "Web API"
+# key sent as a query parameter they name (``OData.Feed(..., [ApiKeyName="api_key"])``).
+# :func:`require_feed` accepts those besides the two headers and then takes the same steps
+# (:func:`principal_of_key`, :func:`check_reach`, :func:`check_scope`). The access log
+# redacts ``api_key`` (shared/web/middleware.py, ``SECRET_PARAMS``); feed links never
+# repeat it.
+
+FEED_KEY_PARAM: Final = "api_key"
+
+
+class FeedUnauthorized(Unauthorized):
+    """401 from a feed route: also asks for Basic credentials (BI tools then prompt)."""
+
+    def headers(self) -> dict[str, str]:
+        """``WWW-Authenticate`` for Basic (the key as the password)."""
+        return {"WWW-Authenticate": 'Basic realm="Paceline", charset="UTF-8"'}
+
+
+def key_of_feed_request(request: Request) -> str | None:
+    """The key of a feed request: a header as on every route, else the password of Basic
+    credentials, else the ``api_key`` query parameter."""
+    key = key_of_headers(request.headers)
+    if key:
+        return key
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "basic" and credentials.strip():
+        try:
+            user, _, password = (
+                base64.b64decode(credentials.strip(), validate=True).decode("utf-8").partition(":")
+            )
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return password or user or None
+    return request.query_params.get(FEED_KEY_PARAM) or None
+
+
+def require_feed(scope: Scope) -> Callable[..., Awaitable[Principal]]:
+    """A dependency for feed routes: the key from :func:`key_of_feed_request`, then the
+    same checks as :func:`require` (401 asks for Basic credentials)."""
+
+    async def dependency(request: Request, state: StateDep) -> Principal:
+        try:
+            principal = await principal_of_key(state, key_of_feed_request(request))
+        except FeedUnauthorized:
+            raise
+        except Unauthorized as exc:
+            raise FeedUnauthorized(exc.message) from None
+        check_reach(principal, request)  # feed routes are whole-tenant: bounded reach 403
+        return check_scope(principal, scope)
+
+    dependency.__name__ = f"require_feed_{scope}"
+    setattr(dependency, SCOPE_MARK, scope)
     return dependency
 
 

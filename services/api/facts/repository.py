@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, tuple_, union, union_all
+from sqlalchemy import and_, exists, func, or_, select, tuple_, union, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -143,10 +143,14 @@ async def group_keys(
     after: Sequence[Any] | None,
     limit: int,
     known: datetime | None = None,
+    changed_since: datetime | None = None,
 ) -> list[tuple[Any, ...]]:
-    """The next ``limit`` group keys (from either fact table) after the cursor."""
+    """The next ``limit`` group keys (from either fact table) after the cursor; with
+    ``changed_since``, only rows with a change known at or after it (the change log)."""
     parts = []
-    for model in fact_sources(tenant_id=tenant_id, kpi=kpi, start=start, end=end, known=known):
+    sources = fact_sources(tenant_id=tenant_id, kpi=kpi, start=start, end=end, known=known)
+    logs: tuple[Any, Any] = (FactChange, FactMemberChange)
+    for model, log in zip(sources, logs, strict=True):
         cols = group_columns(model, tenant_id, group_by)
         conds = _filters(
             model,
@@ -157,6 +161,16 @@ async def group_keys(
             rep_ids=rep_ids,
             team_ids=team_ids,
         )
+        if changed_since is not None:
+            conds.append(
+                exists().where(
+                    log.tenant_id == tenant_id,
+                    log.kpi == kpi,
+                    log.rep_id == model.rep_id,
+                    log.day == model.day,
+                    log.known_at >= changed_since,
+                )
+            )
         if after is not None:
             conds.append(tuple_(*cols) > tuple_(*after))
         parts.append(select(*[c.label(f"k{i}") for i, c in enumerate(cols)]).where(*conds))
@@ -316,3 +330,58 @@ async def all_memberships(session: AsyncSession, *, tenant_id: str) -> list[RepM
     """Every membership of a tenant."""
     rows = await session.scalars(select(RepMembership).where(RepMembership.tenant_id == tenant_id))
     return list(rows.all())
+
+
+async def fact_days(
+    session: AsyncSession, *, tenant_id: str, kpis: Sequence[str]
+) -> tuple[date, date] | None:
+    """The first and last day with facts of some KPIs (None without any)."""
+    lows: list[date] = []
+    highs: list[date] = []
+    for model in (Fact, FactMember):
+        row = (
+            await session.execute(
+                select(func.min(model.day), func.max(model.day)).where(
+                    model.tenant_id == tenant_id, model.kpi.in_(list(kpis))
+                )
+            )
+        ).one()
+        if row[0] is not None:
+            lows.append(_day(row[0]))
+            highs.append(_day(row[1]))
+    return (min(lows), max(highs)) if lows else None
+
+
+def _day(value: date | str) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+async def last_changes(
+    session: AsyncSession,
+    *,
+    tenant_id: str,
+    kpi: str,
+    rep_ids: Sequence[str],
+    start: date,
+    end: date,
+) -> dict[tuple[str, date], datetime]:
+    """(rep, day) -> the knowledge time of the latest change to that rep's facts of the
+    KPI on that day (either fact table), for days in [start, end)."""
+    out: dict[tuple[str, date], datetime] = {}
+    for log in (FactChange, FactMemberChange):
+        stmt = (
+            select(log.rep_id, log.day, func.max(log.known_at))
+            .where(
+                log.tenant_id == tenant_id,
+                log.kpi == kpi,
+                log.rep_id.in_(list(rep_ids)),
+                log.day >= start,
+                log.day < end,
+            )
+            .group_by(log.rep_id, log.day)
+        )
+        for rep, day, at in (await session.execute(stmt)).all():
+            key = (rep, _day(day))
+            if at is not None and (key not in out or at > out[key]):
+                out[key] = at
+    return out

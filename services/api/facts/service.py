@@ -117,6 +117,42 @@ async def export_facts(
     keys = keys[:limit]
     if not keys:
         return [], None
+    rows = await rows_of_keys(
+        session,
+        tenant=tenant,
+        kpi=kpi,
+        scope=scope,
+        teams=teams,
+        reps=reps,
+        start=start,
+        end=end,
+        group_by=group_by,
+        keys=keys,
+        calendar=calendar,
+        known=known,
+    )
+    return rows, encode_cursor(keys[-1]) if more and group_by else None
+
+
+async def rows_of_keys(
+    session: AsyncSession,
+    *,
+    tenant: Tenant,
+    kpi: KpiDefinition,
+    scope: Scope,
+    teams: Sequence[str] | None,
+    reps: Sequence[str] | None,
+    start: date,
+    end: date,
+    group_by: list[str],
+    keys: Sequence[tuple[Any, ...]],
+    calendar: WorkCalendar,
+    known: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """The rows of some group keys (in key order, as :func:`paceline.api.facts.repository.
+    group_keys` gives them) of a KPI over [start, end), restricted to the reps and teams."""
+    if not keys:
+        return []
     plan = measure_plan(kpi)
     distinct, pairs = plan.distinct_measures, plan.pair_measures
     values = await repo.values_in_range(
@@ -181,7 +217,7 @@ async def export_facts(
                 "sample": value.sample,
             }
         )
-    return rows, encode_cursor(keys[-1]) if more and group_by else None
+    return rows
 
 
 async def _scope_spans(
