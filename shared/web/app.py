@@ -22,6 +22,7 @@ from paceline.shared.web.middleware import (
     BodyLimitMiddleware,
     RequestIdMiddleware,
 )
+from paceline.shared.web.pagination import NEXT_PAGE_HEADERS
 from paceline.shared.web.security import (
     CORS_EXPOSE,
     CORS_HEADERS,
@@ -154,6 +155,48 @@ def _error_shape_for_422(schema: dict[str, Any]) -> None:
             components.pop(name, None)
 
 
+def _document_next_page(operation: dict[str, Any]) -> None:
+    """An operation that takes ``cursor`` pages (shared/web/pagination.py): its 200 answer
+    names the ``X-Next-Cursor`` and ``Link`` headers."""
+    names = {p.get("name") for p in operation.get("parameters", []) if p.get("in") == "query"}
+    if "cursor" not in names:
+        return
+    ok = operation.get("responses", {}).get("200")
+    if ok is not None:
+        headers = ok.setdefault("headers", {})
+        for name, header in NEXT_PAGE_HEADERS.items():
+            headers.setdefault(name, header)
+
+
+def _hoist_components(schema: dict[str, Any], operation: dict[str, Any]) -> None:
+    """Schemas a route names in ``openapi_extra={"x-components": {name: schema}}`` (a body
+    FastAPI does not read, described by hand) become components, referenced by
+    ``#/components/schemas/<name>``: one model, not a copy per use."""
+    extra = operation.pop("x-components", None)
+    if extra:
+        schema.setdefault("components", {}).setdefault("schemas", {}).update(extra)
+
+
+def _distinct_titles(schema: dict[str, Any]) -> None:
+    """Give every component schema a title of its own. Pydantic titles a model by its class
+    name, so a model documented twice (``Mapping-Input`` and ``Mapping-Output``, or two
+    classes of one name in different modules) gives two schemas of one title, and a client
+    generator that names its classes by title (openapi-python-client) drops both. The
+    component's name is the title then: ``MappingOutput``, ``PacelineApiPlanningSchemasPlanIn``.
+    """
+    components = schema.get("components", {}).get("schemas", {})
+    seen: dict[str, int] = {}
+    for body in components.values():
+        title = body.get("title")
+        if isinstance(title, str):
+            seen[title] = seen.get(title, 0) + 1
+    for name, body in components.items():
+        if seen.get(body.get("title", ""), 0) > 1 or "-" in name:
+            body["title"] = "".join(
+                part[:1].upper() + part[1:] for part in re.split(r"[-_]+", name) if part
+            )
+
+
 def _document_scopes(app: FastAPI) -> None:
     """Name each operation's scope in the OpenAPI document (``x-required-scope``), and its
     401, 403 and 429 answers in the error shape."""
@@ -168,6 +211,8 @@ def _document_scopes(app: FastAPI) -> None:
             for operation in item.values():
                 if isinstance(operation, dict):
                     _declare_4xx(operation, path=path)
+                    _document_next_page(operation)
+                    _hoist_components(schema, operation)
         for route in api_routes(app):
             if not route.include_in_schema:
                 continue
@@ -196,6 +241,7 @@ def _document_scopes(app: FastAPI) -> None:
                 description = operation.get("description", "")
                 operation["description"] = f"{description}\n\n{note}".strip()
         schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+        _distinct_titles(schema)
         app.openapi_schema = schema
         return schema
 

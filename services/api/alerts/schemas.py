@@ -61,7 +61,11 @@ class AlertsPage(BaseModel):
 class AlertAction(BaseModel):
     """An optional note for an acknowledgement or a resolution."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"note": "talked to the rep; deals are in the pipeline"}]},
+        extra="forbid",
+        str_strip_whitespace=True,
+    )
 
     note: Annotated[str, Field(max_length=2000)] = ""
 

@@ -57,7 +57,11 @@ class CalendarBaseOut(BaseModel):
 class CalendarDayIn(BaseModel):
     """A tenant's change to one day: a holiday, or a working day (e.g. a make-up day)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"kind": "holiday", "name": "公司年会"}]},
+        extra="forbid",
+        str_strip_whitespace=True,
+    )
 
     kind: Literal["holiday", "workday"]
     name: Annotated[str, Field(max_length=200)] = ""

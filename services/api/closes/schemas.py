@@ -14,7 +14,11 @@ Reason = Annotated[str, Field(max_length=2000)]
 class CloseIn(BaseModel):
     """Close a month: its figures hold still from now on."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"period": "2026-11", "reason": "November books closed"}]},
+        extra="forbid",
+        str_strip_whitespace=True,
+    )
 
     period: Annotated[str, Field(min_length=7, max_length=7, examples=["2026-11"])] = Field(
         description="The month to close, e.g. 2026-11 (it must have ended)."
@@ -25,7 +29,11 @@ class CloseIn(BaseModel):
 class ReopenIn(BaseModel):
     """Reopen a closed month (admin): later changes count in it again."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason": "a won deal was booked to the wrong rep"}]},
+        extra="forbid",
+        str_strip_whitespace=True,
+    )
 
     reason: Annotated[str, Field(min_length=1, max_length=2000)] = Field(
         description="Why the month is reopened (kept in the audit log and with the close)."

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -18,6 +17,7 @@ from paceline.shared.readmodel.progress import kpi_or_404
 from paceline.shared.readmodel.scopes import parse_scope
 from paceline.shared.web.csv_out import csv_text
 from paceline.shared.web.deps import ReadSessionDep
+from paceline.shared.web.pagination import CursorQuery, next_page_headers, page_limit
 
 router = APIRouter(prefix="/v1", tags=["facts"])
 
@@ -95,8 +95,8 @@ async def get_facts(
         str, Query(description="Any of team, rep, day, comma-separated.")
     ] = "rep,day",
     scope: Annotated[str, Query(description="company, team:ID or rep:ID")] = "company",
-    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
-    limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+    cursor: CursorQuery = None,
+    limit: Annotated[int, page_limit(5000)] = 1000,
     format: Annotated[str | None, Query(pattern="^(json|csv)$")] = None,  # query name
 ) -> Response:
     """Per-group values with numerator, denominator and sample, paginated by cursor.
@@ -120,11 +120,7 @@ async def get_facts(
         calendar=await tenant_calendar(session, tenant=tenant),
         known=moment.known,
     )
-    headers = {}
-    if next_cursor:
-        params = dict(request.query_params) | {"cursor": next_cursor}
-        headers["Link"] = f'<{request.url.path}?{urlencode(params)}>; rel="next"'
-        headers["X-Next-Cursor"] = next_cursor
+    headers = next_page_headers(request, next_cursor)
     if _wants_csv(request, format):
         columns = ["kpi"] + [
             c
@@ -151,6 +147,7 @@ async def get_facts(
     summary="Drill down: the records behind a number",
 )
 async def get_fact_records(
+    request: Request,
     session: ReadSessionDep,
     tenant: TenantDep,
     kpi: Annotated[str, Query(min_length=1, max_length=64)],
@@ -158,8 +155,8 @@ async def get_fact_records(
     to: Annotated[date, Query(description="Last day, inclusive.")],
     moment: MomentDep,
     scope: str = "company",
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: CursorQuery = None,
+    limit: Annotated[int, page_limit(500)] = 100,
 ) -> JSONResponse:
     """The records (latest versions) whose contributions make up the KPI, with their shares."""
     definition = await kpi_or_404(session, tenant.id, kpi)
@@ -184,5 +181,6 @@ async def get_fact_records(
             "to": to.isoformat(),
             "records": records,
             "next_cursor": next_cursor,
-        }
+        },
+        headers=next_page_headers(request, next_cursor),
     )

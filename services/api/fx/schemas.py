@@ -101,7 +101,12 @@ class FxRateIn(BaseModel):
 class FxRatesIn(BaseModel):
     """Rates to store; a rate already stored for a currency and day is replaced."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"rates": [{"currency": "USD", "day": "2026-11-26", "rate": "7.1032"}]}]
+        },
+        extra="forbid",
+    )
 
     rates: Annotated[list[FxRateIn], Field(max_length=MAX_RATES)]
 

@@ -17,7 +17,30 @@ Reason = Annotated[str, Field(max_length=2000)]
 class PlanIn(BaseModel):
     """A new plan: its key, names and components (version 1)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "key": "am-2026",
+                    "name_zh": "客户经理提成方案",
+                    "name_en": "Account manager plan",
+                    "components": [
+                        {
+                            "type": "commission",
+                            "key": "revenue-commission",
+                            "kpi": "revenue",
+                            "mode": "marginal",
+                            "tiers": [{"from": "0", "rate": "0.02"}, {"from": "1", "rate": "0.04"}],
+                        },
+                        {"type": "gate", "key": "visit-gate", "kpi": "visits", "min": "40"},
+                    ],
+                    "reason": "FY26 plan",
+                }
+            ]
+        },
+        extra="forbid",
+        str_strip_whitespace=True,
+    )
 
     key: PlanKey
     name_zh: Annotated[str, Field(min_length=1, max_length=200)]
@@ -29,7 +52,27 @@ class PlanIn(BaseModel):
 class PlanRevision(BaseModel):
     """New names or components for a plan: a new version (a reason is required)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name_zh": "客户经理提成方案",
+                    "name_en": "Account manager plan",
+                    "components": [
+                        {
+                            "type": "commission",
+                            "key": "revenue-commission",
+                            "kpi": "revenue",
+                            "tiers": [{"from": "0", "rate": "0.025"}],
+                        }
+                    ],
+                    "reason": "rate raised from December",
+                }
+            ]
+        },
+        extra="forbid",
+        str_strip_whitespace=True,
+    )
 
     name_zh: Annotated[str, Field(min_length=1, max_length=200)]
     name_en: Annotated[str, Field(min_length=1, max_length=200)]
@@ -69,7 +112,13 @@ class PlansOut(BaseModel):
 class AssignmentIn(BaseModel):
     """A plan for one rep, or for every rep of a role, from a day on (to a day, exclusive)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"plan": "am-2026", "role": "account_manager", "valid_from": "2026-01-01"}]
+        },
+        extra="forbid",
+        str_strip_whitespace=True,
+    )
 
     plan: PlanKey
     rep: Annotated[str, Field(min_length=1, max_length=200)] | None = None
@@ -236,7 +285,19 @@ class HypotheticalDeal(BaseModel):
 class WhatIfIn(BaseModel):
     """Hypothetical deals for one rep and month."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "rep": "r-001",
+                    "period": "2026-12",
+                    "deals": [{"amount": "200000", "is_new_customer": True}],
+                }
+            ]
+        },
+        extra="forbid",
+        str_strip_whitespace=True,
+    )
 
     rep: Annotated[str, Field(min_length=1, max_length=200)]
     period: Annotated[str, Field(min_length=7, max_length=16)]
@@ -264,7 +325,11 @@ class WhatIfOut(BaseModel):
 class StatementsIn(BaseModel):
     """Generate (or regenerate) draft statements for a closed month."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"period": "2026-11", "reps": ["r-001"]}]},
+        extra="forbid",
+        str_strip_whitespace=True,
+    )
 
     period: Annotated[str, Field(min_length=7, max_length=16)]
     reps: Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=5000)] | None = (
@@ -275,7 +340,11 @@ class StatementsIn(BaseModel):
 class StatementAction(BaseModel):
     """A workflow step's note."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"note": "checked against the CRM export"}]},
+        extra="forbid",
+        str_strip_whitespace=True,
+    )
 
     note: Reason = ""
 

@@ -19,7 +19,19 @@ MAX_GRACE_S = 30 * 86_400
 class KeyIn(BaseModel):
     """A key to create."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "hubspot-sync",
+                    "scopes": ["ingest"],
+                    "expires_at": "2027-12-31T23:59:59+08:00",
+                }
+            ]
+        },
+        extra="forbid",
+        str_strip_whitespace=True,
+    )
 
     name: Annotated[str, Field(min_length=1, max_length=200)] = Field(
         description="What the key is for, e.g. 'hubspot webhooks' or 'superset'."
@@ -65,7 +77,9 @@ class KeyCreated(KeyOut):
 class KeyRotation(BaseModel):
     """How to rotate a key."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"grace_period_s": 3600}]}, extra="forbid"
+    )
 
     grace_period_s: Annotated[int, Field(ge=0, le=MAX_GRACE_S)] = Field(
         default=86_400,

@@ -31,7 +31,24 @@ class KpiOut(BaseModel):
 class KpiIn(BaseModel):
     """A custom KPI to create."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "key": "big_deal_count",
+                    "name_zh": "大单数",
+                    "name_en": "Big deals",
+                    "unit": "count",
+                    "direction": "higher",
+                    "category": "result",
+                    "formula": "count(deal where stage = 'won' and amount >= 100000)",
+                    "min_sample": 0,
+                }
+            ]
+        },
+        extra="forbid",
+        str_strip_whitespace=True,
+    )
 
     key: KpiKey
     name_zh: Annotated[str, Field(min_length=1, max_length=200)]
@@ -48,7 +65,11 @@ class KpiIn(BaseModel):
 class KpiUpdate(BaseModel):
     """Changes to a custom KPI; a new formula recomputes its facts."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"name_en": "Deals of 100k or more", "min_sample": 3}]},
+        extra="forbid",
+        str_strip_whitespace=True,
+    )
 
     name_zh: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     name_en: Annotated[str, Field(min_length=1, max_length=200)] | None = None
@@ -69,6 +90,12 @@ class KpiChange(KpiOut):
 
 class FormulaCheckIn(BaseModel):
     """A formula to check."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"formula": "sum(deal.amount where stage = 'won') / count(visit)"}]
+        }
+    )
 
     formula: Annotated[str, Field(max_length=2000)]
 

@@ -63,7 +63,23 @@ class TimeSplit(BaseModel):
 class DecomposeIn(BaseModel):
     """A strategic goal to split down the org and in time."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kpi": "revenue",
+                    "scope": "company",
+                    "period": "2027",
+                    "target": "12000000",
+                    "org": {"method": "historical_share", "down_to": "rep"},
+                    "time": {"method": "seasonality", "levels": ["quarter", "month"]},
+                    "preview": True,
+                }
+            ]
+        },
+        extra="forbid",
+        str_strip_whitespace=True,
+    )
 
     kpi: Annotated[str, Field(min_length=1, max_length=64)]
     scope: Annotated[str, Field(min_length=1, max_length=210)] = "company"
@@ -163,7 +179,23 @@ class PlanTargetIn(BaseModel):
 class PlanIn(BaseModel):
     """A plan to check: a role template (by key or its items) and targets."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "template": "account_manager",
+                    "scope": "team:north",
+                    "period": "2026-12",
+                    "targets": [
+                        {"kpi": "revenue", "target": "1500000"},
+                        {"kpi": "visits", "target": "120"},
+                    ],
+                }
+            ]
+        },
+        extra="forbid",
+        str_strip_whitespace=True,
+    )
 
     template: Annotated[str, Field(max_length=64)] | None = Field(
         default=None, description="A role template's key (built-in or the tenant's)."

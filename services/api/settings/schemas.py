@@ -96,7 +96,20 @@ class TenantSettings(BaseModel):
 class TenantSettingsUpdate(BaseModel):
     """Fields to change; the ones left out keep their value."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "timezone": "Asia/Shanghai",
+                    "locale": "zh-CN",
+                    "pace_thresholds": {"ahead": "1.10", "on_track": "0.95", "behind": "0.80"},
+                    "close_policy": "adjust",
+                }
+            ]
+        },
+        extra="forbid",
+        str_strip_whitespace=True,
+    )
 
     name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     timezone: str | None = None

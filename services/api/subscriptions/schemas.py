@@ -34,7 +34,23 @@ def _check_url(value: str | None) -> str | None:
 class SubscriptionIn(BaseModel):
     """A new subscription. Empty filter lists mean everything."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "north team WeCom",
+                    "url": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=xxxx",
+                    "format": "wecom",
+                    "kinds": ["lag", "anomaly"],
+                    "teams": ["north"],
+                    "min_severity": "warning",
+                    "digests": ["weekly"],
+                }
+            ]
+        },
+        extra="forbid",
+        str_strip_whitespace=True,
+    )
 
     name: Name
     url: Url
@@ -88,7 +104,11 @@ class SubscriptionIn(BaseModel):
 class SubscriptionUpdate(BaseModel):
     """Fields to change; the ones left out keep their value."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"min_severity": "critical", "quiet_hours": True}]},
+        extra="forbid",
+        str_strip_whitespace=True,
+    )
 
     name: Name | None = None
     url: Url | None = None

@@ -14,7 +14,23 @@ Value = Annotated[Decimal, Field(ge=0, le=Decimal(10) ** 15, max_digits=30, deci
 class TargetIn(BaseModel):
     """A new target."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kpi": "revenue",
+                    "scope": "rep:r-001",
+                    "period": "2026-12",
+                    "target": "500000",
+                    "baseline": "400000",
+                    "stretch": "600000",
+                    "reason": "FY26 plan",
+                }
+            ]
+        },
+        extra="forbid",
+        str_strip_whitespace=True,
+    )
 
     kpi: Annotated[str, Field(min_length=1, max_length=64)]
     scope: Annotated[
@@ -35,7 +51,19 @@ class TargetIn(BaseModel):
 class TargetRevision(BaseModel):
     """New values for a target: a new version. A change after the period started needs a reason."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "target": "550000",
+                    "reason": "new key account moved to this rep",
+                    "children": "keep",
+                }
+            ]
+        },
+        extra="forbid",
+        str_strip_whitespace=True,
+    )
 
     target: Value
     baseline: Value | None = None
@@ -76,7 +104,9 @@ class FindingOut(BaseModel):
 class Acknowledgement(BaseModel):
     """A rep (or their manager for them) acknowledging a target."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"by": "r-001"}]}, extra="forbid", str_strip_whitespace=True
+    )
 
     by: Annotated[
         str, Field(min_length=1, max_length=200, description="Who acknowledges (e.g. the rep id).")

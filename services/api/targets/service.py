@@ -199,8 +199,10 @@ async def list_targets(
     parent_id: int | None,
     after_id: int | None,
     limit: int,
-) -> list[TargetOut]:
-    """Targets matching the filters (current values, no history)."""
+) -> tuple[list[TargetOut], str | None]:
+    """Targets matching the filters (current values, no history), in id order, after
+    ``after_id``; and the cursor of the next page (the last id of this one) when there is
+    one."""
     if scope is not None:
         scope = str(parse_scope(scope))
     if period is not None:
@@ -216,8 +218,10 @@ async def list_targets(
         period=period,
         parent_id=parent_id,
         after_id=after_id,
-        limit=limit,
+        limit=limit + 1,
     )
+    next_cursor = str(rows[limit - 1].id) if len(rows) > limit else None
+    rows = rows[:limit]
     versions = await repo.versions(session, tenant_id=tenant_id, target_ids=[r.id for r in rows])
     findings = await parent_findings(session, tenant_id=tenant_id, parents=rows)
     directions: dict[str, str] = {}
@@ -226,7 +230,7 @@ async def list_targets(
         if r.kpi not in directions:
             directions[r.kpi] = await _direction(session, tenant_id, r.kpi)
         out.append(target_out(r, versions[r.id][-1], directions[r.kpi], findings=findings[r.id]))
-    return out
+    return out, next_cursor
 
 
 def _today(tenant: Tenant, now: datetime) -> date:

@@ -21,7 +21,22 @@ class TemplateItemIO(BaseModel):
 class TemplateIn(BaseModel):
     """A custom role template."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name_zh": "客户经理",
+                    "name_en": "Account manager",
+                    "items": [
+                        {"kpi": "revenue", "weight": "60"},
+                        {"kpi": "visits", "weight": "40"},
+                    ],
+                }
+            ]
+        },
+        extra="forbid",
+        str_strip_whitespace=True,
+    )
 
     name_zh: Annotated[str, Field(min_length=1, max_length=200)]
     name_en: Annotated[str, Field(min_length=1, max_length=200)]

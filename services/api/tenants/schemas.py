@@ -18,7 +18,22 @@ class TenantIn(BaseModel):
     """A tenant to create, with its first settings (the tenant's admins change them later
     through ``PUT /v1/settings``)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "acme",
+                    "name": "Acme 华东",
+                    "timezone": "Asia/Shanghai",
+                    "currency": "CNY",
+                    "fiscal_year_start_month": 1,
+                    "locale": "zh-CN",
+                }
+            ]
+        },
+        extra="forbid",
+        str_strip_whitespace=True,
+    )
 
     id: TenantIdField = Field(description="Lower-case letters, digits, '-' and '_'.")
     name: Annotated[str, Field(min_length=1, max_length=200)]

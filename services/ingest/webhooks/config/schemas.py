@@ -13,7 +13,19 @@ from paceline.ingest.webhooks.mapping import Mapping
 class ConnectorIn(BaseModel):
     """Create or replace a connector. Omitted secrets keep their stored values."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "adapter": "hubspot",
+                    "enabled": True,
+                    "settings": {},
+                    "secrets": {"client_secret": "hs-app-secret"},
+                }
+            ]
+        },
+        extra="forbid",
+    )
 
     adapter: str | None = Field(
         default=None,
@@ -58,7 +70,10 @@ class ConnectorOut(BaseModel):
 class RotateIn(BaseModel):
     """What to renew."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"endpoint": True, "secrets": ["client_secret"]}]},
+        extra="forbid",
+    )
 
     endpoint: bool = Field(default=True, description="a new endpoint id (the old one stops)")
     secrets: list[str] = Field(

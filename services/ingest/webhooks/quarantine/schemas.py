@@ -39,6 +39,9 @@ class QuarantinePage(BaseModel):
 
     items: list[QuarantineOut]
     next_after_id: int | None
+    next_cursor: str | None = Field(
+        default=None, description="The cursor of the next page (next_after_id as a string)."
+    )
 
 
 class ReplayOut(BaseModel):
