@@ -41,7 +41,7 @@ class KpiIn(BaseModel):
                     "unit": "count",
                     "direction": "higher",
                     "category": "result",
-                    "formula": "count(deal where stage = 'won' and amount >= 100000)",
+                    "formula": 'count(deal where stage == "won" and amount >= 100000)',
                     "min_sample": 0,
                 }
             ]
@@ -93,7 +93,7 @@ class FormulaCheckIn(BaseModel):
 
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [{"formula": "sum(deal.amount where stage = 'won') / count(visit)"}]
+            "examples": [{"formula": 'ratio(sum(deal.amount where stage == "won"), count(visit))'}]
         }
     )
 

@@ -28,13 +28,14 @@ import uvicorn
 
 from paceline.cli.stack import build_app
 from paceline.shared.settings import Settings
+from tests.api.edge.test_openapi_contract import media_examples
 from tests.conftest import Clocked
 from tests.infra import free_port
 
 pytestmark = pytest.mark.dates
 
-# "Now" for the app: Thursday 26 November 2026, 10:00 in Beijing.
-TODAY = datetime.fromisoformat("2026-11-26T10:00:00+08:00")
+# "Now" for the app: Thursday 3 December 2026, 10:00 in Beijing (November has ended).
+TODAY = datetime.fromisoformat("2026-12-03T10:00:00+08:00")
 PACKAGE = "paceline_client"
 GENERATOR = Path(sys.executable).with_name("openapi-python-client")
 
@@ -214,3 +215,63 @@ async def test_a_generated_client_drives_the_real_server(
         assert json.loads(facts.content) == plain_facts
         assert facts.parsed.to_dict() == plain_facts
         assert [(r["rep_id"], Decimal(r["value"])) for r in plain_facts["rows"]] == [("r1", 10_000)]
+
+
+# The document's request examples, sent in this order with these path parameters, and the
+# status each must get: the examples are not only valid JSON, the app takes them.
+EXAMPLE_FLOW: list[tuple[str, dict[str, str], int]] = [
+    ("org.putOrg", {}, 200),
+    ("org.putTeam", {"team_id": "north-bj"}, 200),
+    ("org.putRep", {"rep_id": "r-001"}, 200),
+    ("settings.putSettings", {}, 200),
+    ("kpis.checkFormula", {}, 200),
+    ("kpis.createKpi", {}, 201),
+    ("kpis.updateKpi", {"key": "big_deal_count"}, 200),
+    ("targets.createTarget", {}, 201),
+    ("targets.previewRevision", {"target_id": "1"}, 200),
+    ("targets.reviseTarget", {"target_id": "1"}, 200),
+    ("targets.acknowledgeTarget", {"target_id": "1"}, 200),
+    ("planning.checkPlan", {}, 200),
+    ("planning.decompose", {}, 200),
+    ("fx.putRates", {}, 200),
+    ("calendar.putCalendarDay", {"day": "2026-12-31"}, 200),
+    ("events.postEvents", {}, 202),
+    ("imports.postImport", {}, 201),
+    ("closes.postClose", {}, 201),
+    ("closes.postReopen", {"period": "2026-11"}, 200),
+    ("incentives.postPlan", {}, 201),
+    ("incentives.putPlan", {"key": "am-2026"}, 200),
+    ("incentives.postAssignment", {}, 201),
+    ("incentives.postWhatIf", {}, 200),
+    ("roleTemplates.putTemplate", {"key": "custom_am"}, 200),
+    ("keys.createKey", {}, 201),
+    ("alerts.putAlertSettings", {}, 200),
+    ("connectors.putConnector", {"source": "hubspot"}, 201),
+    ("connectors.putMapping", {"source": "hubspot"}, 200),
+    ("connectors.rotateConnector", {"source": "hubspot"}, 200),
+]
+
+
+async def test_the_documents_request_examples_are_accepted(clocked: Clocked) -> None:
+    s, _clock = clocked
+    document = s.app.openapi()
+    by_id = {
+        op["operationId"]: (method, path, op)
+        for path, item in document["paths"].items()
+        for method, op in item.items()
+        if isinstance(op, dict)
+    }
+    for op_id, path_params, status in EXAMPLE_FLOW:
+        method, path, op = by_id[op_id]
+        media = op["requestBody"]["content"]["application/json"]
+        [example, *_] = media_examples(document, media)
+        resp = await s.client.request(
+            method, path.format(**path_params), json=example, headers=s.auth()
+        )
+        assert resp.status_code == status, (op_id, resp.text)
+        if op_id == "kpis.checkFormula":
+            assert resp.json()["valid"] is True, resp.text
+        if op_id == "events.postEvents":
+            assert resp.json()["accepted"] == 1, resp.text
+        if op_id == "targets.createTarget":
+            assert (resp.json()["id"], resp.json()["scope"]) == (1, "rep:r-001")

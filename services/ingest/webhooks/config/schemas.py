@@ -71,7 +71,7 @@ class RotateIn(BaseModel):
     """What to renew."""
 
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"endpoint": True, "secrets": ["client_secret"]}]},
+        json_schema_extra={"examples": [{"endpoint": True, "secrets": []}]},
         extra="forbid",
     )
 
