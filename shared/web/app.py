@@ -177,6 +177,63 @@ def _hoist_components(schema: dict[str, Any], operation: dict[str, Any]) -> None
         schema.setdefault("components", {}).setdefault("schemas", {}).update(extra)
 
 
+def _restore_nulls(schema: dict[str, Any]) -> None:
+    """FastAPI writes the document without ``None`` values, which takes the ``null`` of a
+    required, nullable field out of the models' examples too (``"parent_id": null``): put
+    it back, so each example stays valid against its schema."""
+    components = schema.get("components", {}).get("schemas", {})
+
+    def resolve(node: dict[str, Any]) -> dict[str, Any]:
+        ref = node.get("$ref", "")
+        if ref.startswith("#/components/schemas/"):
+            found: dict[str, Any] = components.get(ref.rsplit("/", 1)[1], {})
+            return found
+        return node
+
+    def branch_for(value: Any, node: dict[str, Any]) -> dict[str, Any] | None:
+        node = resolve(node)
+        options = node.get("anyOf") or node.get("oneOf")
+        if not options:
+            return node
+        for option in map(resolve, options):
+            known = set(option.get("properties", {}))
+            fits = not known or set(value) <= known if isinstance(value, dict) else False
+            if fits and option.get("type") == "object":
+                return option
+            if isinstance(value, list) and option.get("type") == "array":
+                return option
+        return None
+
+    def nullable(node: dict[str, Any]) -> bool:
+        node = resolve(node)
+        return node.get("type") == "null" or any(
+            resolve(o).get("type") == "null" for o in node.get("anyOf", [])
+        )
+
+    def fill(value: Any, node: dict[str, Any]) -> None:
+        chosen = branch_for(value, node)
+        if chosen is None:
+            return
+        if isinstance(value, dict):
+            properties = chosen.get("properties", {})
+            for name in chosen.get("required", []):
+                if name not in value and name in properties and nullable(properties[name]):
+                    value[name] = None
+            extra = chosen.get("additionalProperties")
+            for name, item in value.items():
+                if name in properties:
+                    fill(item, properties[name])
+                elif isinstance(extra, dict):
+                    fill(item, extra)
+        elif isinstance(value, list) and isinstance(chosen.get("items"), dict):
+            for item in value:
+                fill(item, chosen["items"])
+
+    for body in components.values():
+        for example in body.get("examples", []):
+            fill(example, body)
+
+
 def _distinct_titles(schema: dict[str, Any]) -> None:
     """Give every component schema a title of its own. Pydantic titles a model by its class
     name, so a model documented twice (``Mapping-Input`` and ``Mapping-Output``, or two
@@ -242,6 +299,7 @@ def _document_scopes(app: FastAPI) -> None:
                 operation["description"] = f"{description}\n\n{note}".strip()
         schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
         _distinct_titles(schema)
+        _restore_nulls(schema)
         app.openapi_schema = schema
         return schema
 

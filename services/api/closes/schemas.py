@@ -43,6 +43,27 @@ class ReopenIn(BaseModel):
 class CloseOut(BaseModel):
     """One close of a month, and its reopening if any."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 1,
+                    "period": "2026-10",
+                    "start": "2026-10-01",
+                    "end": "2026-11-01",
+                    "policy": "adjust",
+                    "status": "closed",
+                    "closed_at": "2026-11-26T02:00:00Z",
+                    "closed_by": "key:d0728804a1e7e8f7",
+                    "reason": "October books closed",
+                    "reopened_at": None,
+                    "reopened_by": None,
+                    "reopen_reason": None,
+                }
+            ]
+        }
+    )
+
     id: int
     period: str
     start: date
@@ -59,6 +80,33 @@ class CloseOut(BaseModel):
 
 class ClosesOut(BaseModel):
     """Every close of the tenant, newest first, and the policy new closes get."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "policy": "adjust",
+                    "closed": ["2026-10"],
+                    "closes": [
+                        {
+                            "id": 1,
+                            "period": "2026-10",
+                            "start": "2026-10-01",
+                            "end": "2026-11-01",
+                            "policy": "adjust",
+                            "status": "closed",
+                            "closed_at": "2026-11-26T02:00:00Z",
+                            "closed_by": "key:d0728804a1e7e8f7",
+                            "reason": "October books closed",
+                            "reopened_at": None,
+                            "reopened_by": None,
+                            "reopen_reason": None,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
 
     policy: Literal["adjust", "restate"]
     closed: list[str] = Field(description="The months closed now, oldest first.")

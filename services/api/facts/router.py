@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from paceline.api.deps import MomentDep, TenantDep
 from paceline.api.facts import service
@@ -40,6 +40,40 @@ class FactRow(BaseModel):
 class FactsPage(BaseModel):
     """A page of facts."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kpi": "revenue",
+                    "from": "2026-11-01",
+                    "to": "2026-11-30",
+                    "group_by": ["rep", "day"],
+                    "rows": [
+                        {
+                            "kpi": "revenue",
+                            "rep_id": "r-001",
+                            "day": "2026-11-11",
+                            "value": "120000.0000",
+                            "numerator": "120000.0000",
+                            "denominator": None,
+                            "sample": 1,
+                        },
+                        {
+                            "kpi": "revenue",
+                            "rep_id": "r-001",
+                            "day": "2026-11-12",
+                            "value": "220000.0000",
+                            "numerator": "220000.0000",
+                            "denominator": None,
+                            "sample": 1,
+                        },
+                    ],
+                    "next_cursor": "WyJyLTAwMSIsIjIwMjYtMTEtMTIiXQ",
+                }
+            ]
+        }
+    )
+
     kpi: str
     from_: date = Field(alias="from")
     to: date
@@ -50,6 +84,50 @@ class FactsPage(BaseModel):
 
 class DrilldownPage(BaseModel):
     """A page of the records behind a number."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kpi": "revenue",
+                    "scope": "company",
+                    "from": "2026-11-01",
+                    "to": "2026-11-30",
+                    "records": [
+                        {
+                            "type": "deal",
+                            "record_id": "deal-1-v1",
+                            "rep_id": "r-001",
+                            "version": "t20261111T021500000000",
+                            "shares": [
+                                {
+                                    "measure": 0,
+                                    "day": "2026-11-11",
+                                    "value": "120000.0000",
+                                    "member": None,
+                                }
+                            ],
+                            "event": {
+                                "event_id": "deal-1-v1",
+                                "type": "deal",
+                                "occurred_at": "2026-11-11T10:15:00+08:00",
+                                "rep_id": "r-001",
+                                "customer_id": "c-1",
+                                "deleted": False,
+                                "amount": "120000.00",
+                                "currency": "CNY",
+                                "stage": "won",
+                                "attributes": {},
+                            },
+                            "source": "api",
+                            "received_at": "2026-11-26T02:00:00+00:00",
+                        }
+                    ],
+                    "next_cursor": "WyJkZWFsIiwiZGVhbC0xLXYxIl0",
+                }
+            ]
+        }
+    )
 
     kpi: str
     scope: str

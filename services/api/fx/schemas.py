@@ -114,6 +114,19 @@ class FxRatesIn(BaseModel):
 class FxRateOut(BaseModel):
     """A stored rate."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "currency": "USD",
+                    "day": "2026-11-26",
+                    "rate": "7.1032",
+                    "updated_at": "2026-11-26T02:00:00Z",
+                }
+            ]
+        }
+    )
+
     currency: str
     day: date
     rate: str = Field(description="Exact decimal text.")
@@ -122,6 +135,10 @@ class FxRateOut(BaseModel):
 
 class FxUpsertOut(BaseModel):
     """What storing rates changed, and the fact rebuild it started."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"upserted": 1, "unchanged": 0, "rebuild_job_id": 1}]}
+    )
 
     upserted: int = Field(description="Rates added or changed.")
     unchanged: int = Field(default=0, description="Rates already stored with the same value.")

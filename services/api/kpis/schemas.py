@@ -13,6 +13,31 @@ KpiKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,63}$")]
 class KpiOut(BaseModel):
     """A KPI in the catalog."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "key": "revenue",
+                    "names": {"zh-CN": "销售额", "en": "Revenue"},
+                    "descriptions": {
+                        "zh-CN": "赢单金额，按赢单日期计入。",
+                        "en": "Amount of deals won, on the day they were won.",
+                    },
+                    "unit": "currency",
+                    "direction": "higher",
+                    "category": "result",
+                    "formula": 'sum(deal.amount where stage == "won")',
+                    "shape": "value",
+                    "event_types": ["deal"],
+                    "builtin": True,
+                    "min_sample": 0,
+                    "version": 1,
+                    "active": True,
+                }
+            ]
+        }
+    )
+
     key: str
     names: dict[str, str]
     descriptions: dict[str, str]
@@ -85,6 +110,29 @@ class KpiUpdate(BaseModel):
 class KpiChange(KpiOut):
     """A KPI after a change, and the fact rebuild the change started."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "key": "big_deal_count",
+                    "names": {"zh-CN": "大单数", "en": "Big deals"},
+                    "descriptions": {"zh-CN": "", "en": ""},
+                    "unit": "count",
+                    "direction": "higher",
+                    "category": "result",
+                    "formula": 'count(deal where stage == "won" and amount >= 100000)',
+                    "shape": "value",
+                    "event_types": ["deal"],
+                    "builtin": False,
+                    "min_sample": 0,
+                    "version": 1,
+                    "active": True,
+                    "rebuild_job_id": 3,
+                }
+            ]
+        }
+    )
+
     rebuild_job_id: int | None = None
 
 
@@ -119,6 +167,22 @@ class MeasureOut(BaseModel):
 class FormulaCheck(BaseModel):
     """The result of checking a formula."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "valid": True,
+                    "error": None,
+                    "shape": "ratio",
+                    "measures": [
+                        {"kind": "sum", "source": "deal", "field": "amount", "by": None},
+                        {"kind": "count", "source": "visit", "field": None, "by": None},
+                    ],
+                }
+            ]
+        }
+    )
+
     valid: bool
     error: FormulaProblem | None = None
     shape: str | None = None
@@ -127,6 +191,22 @@ class FormulaCheck(BaseModel):
 
 class JobOut(BaseModel):
     """A background job (e.g. a fact rebuild)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 1,
+                    "kind": "rebuild_facts",
+                    "status": "done",
+                    "created_at": "2026-11-26T02:00:00Z",
+                    "finished_at": "2026-11-26T02:00:04Z",
+                    "result": None,
+                    "error": None,
+                }
+            ]
+        }
+    )
 
     id: int
     kind: str

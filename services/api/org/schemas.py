@@ -89,6 +89,12 @@ class OrgIn(BaseModel):
 class TeamOut(BaseModel):
     """A team."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"id": "north-bj", "name": "北京组", "parent_id": "north", "active": True}]
+        }
+    )
+
     id: str
     name: str
     parent_id: str | None
@@ -105,6 +111,23 @@ class MembershipOut(BaseModel):
 
 class RepOut(BaseModel):
     """A rep and their current team."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "r-001",
+                    "name": "王芳",
+                    "team_id": "north-bj",
+                    "role": "account_manager",
+                    "active": True,
+                    "memberships": [
+                        {"team_id": "north-bj", "valid_from": "1970-01-01", "valid_to": None}
+                    ],
+                }
+            ]
+        }
+    )
 
     id: str
     name: str
@@ -128,6 +151,36 @@ class OrgChanges(BaseModel):
 
 class OrgOut(BaseModel):
     """The org chart."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "teams": [
+                        {"id": "north", "name": "华北区", "parent_id": None, "active": True},
+                        {"id": "north-bj", "name": "北京组", "parent_id": "north", "active": True},
+                    ],
+                    "reps": [
+                        {
+                            "id": "r-001",
+                            "name": "王芳",
+                            "team_id": "north-bj",
+                            "role": "account_manager",
+                            "active": True,
+                            "memberships": [
+                                {
+                                    "team_id": "north-bj",
+                                    "valid_from": "1970-01-01",
+                                    "valid_to": None,
+                                }
+                            ],
+                        }
+                    ],
+                    "changes": None,
+                }
+            ]
+        }
+    )
 
     teams: list[TeamOut]
     reps: list[RepOut]

@@ -128,6 +128,44 @@ class TargetVersionOut(BaseModel):
 class TargetOut(BaseModel):
     """A target with its current values."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 1,
+                    "kpi": "revenue",
+                    "scope": "rep:r-001",
+                    "period": "2026-11",
+                    "period_kind": "month",
+                    "start": "2026-11-01",
+                    "end": "2026-12-01",
+                    "parent_id": None,
+                    "version": 1,
+                    "target": "500000",
+                    "baseline": "400000",
+                    "stretch": "600000",
+                    "direction": "higher",
+                    "acknowledged": False,
+                    "acknowledged_at": None,
+                    "acknowledged_by": None,
+                    "acknowledged_version": None,
+                    "versions": [
+                        {
+                            "version": 1,
+                            "target": "500000",
+                            "baseline": "400000",
+                            "stretch": "600000",
+                            "recorded_at": "2026-11-26T02:00:00Z",
+                            "author": "key:d0728804a1e7e8f7",
+                            "reason": "FY26 plan",
+                        }
+                    ],
+                    "findings": [],
+                }
+            ]
+        }
+    )
+
     id: int
     kpi: str
     scope: str
@@ -177,6 +215,54 @@ class ChildRevisionOut(BaseModel):
 
 class TargetRevisedOut(TargetOut):
     """A revised target, with the targets below it that were re-split."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 1,
+                    "kpi": "revenue",
+                    "scope": "rep:r-001",
+                    "period": "2026-11",
+                    "period_kind": "month",
+                    "start": "2026-11-01",
+                    "end": "2026-12-01",
+                    "parent_id": None,
+                    "version": 2,
+                    "target": "550000",
+                    "baseline": None,
+                    "stretch": None,
+                    "direction": "higher",
+                    "acknowledged": False,
+                    "acknowledged_at": None,
+                    "acknowledged_by": None,
+                    "acknowledged_version": None,
+                    "versions": [
+                        {
+                            "version": 1,
+                            "target": "500000",
+                            "baseline": "400000",
+                            "stretch": "600000",
+                            "recorded_at": "2026-11-26T02:00:00Z",
+                            "author": "key:d0728804a1e7e8f7",
+                            "reason": "FY26 plan",
+                        },
+                        {
+                            "version": 2,
+                            "target": "550000",
+                            "baseline": None,
+                            "stretch": None,
+                            "recorded_at": "2026-11-26T02:00:00Z",
+                            "author": "key:d0728804a1e7e8f7",
+                            "reason": "new key account moved to this rep",
+                        },
+                    ],
+                    "findings": [],
+                    "children_revised": [],
+                }
+            ]
+        }
+    )
 
     children_revised: list[ChildRevisionOut] = []
 
