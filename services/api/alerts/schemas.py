@@ -52,6 +52,44 @@ class AlertWithHistory(AlertOut):
 class AlertsPage(BaseModel):
     """A page of alerts, newest first."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "id": 1,
+                            "kind": "data_quality",
+                            "type": "backdated",
+                            "dedup_key": "backdated:api:2026-11-26",
+                            "scope": "company",
+                            "team": None,
+                            "severity": "warning",
+                            "status": "open",
+                            "title": (
+                                "Back-dated events from 'api' on 2026-11-26: event times "
+                                "more than 7 days before their arrival"
+                            ),
+                            "detail": {
+                                "source": "api",
+                                "day": "2026-11-26",
+                                "count": 3,
+                                "events": ["deal-1-v1", "deal-2-v1", "deal-3-v1"],
+                            },
+                            "occurrences": 1,
+                            "first_seen_at": "2026-11-26T02:00:00Z",
+                            "last_seen_at": "2026-11-26T02:00:00Z",
+                            "acknowledged_at": None,
+                            "acknowledged_by": None,
+                            "resolved_at": None,
+                        }
+                    ],
+                    "next_cursor": None,
+                }
+            ]
+        }
+    )
+
     items: list[AlertOut]
     next_cursor: str | None = Field(
         description="Pass as cursor for the next page; null at the end."

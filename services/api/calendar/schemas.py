@@ -28,6 +28,25 @@ class CalendarDayOut(BaseModel):
 class CalendarOut(BaseModel):
     """The tenant's calendar over [from, to)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "base": "cn",
+                    "working_days": 0,
+                    "days": [
+                        {
+                            "day": "2026-10-01",
+                            "kind": "holiday",
+                            "name": "国庆节 National Day",
+                            "source": "builtin",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
     base: Literal["cn", "none"]
     working_days: int = Field(description="Working days in [from, to).")
     days: list[CalendarDayOut]

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from paceline.api.closes.schemas import AdjustmentOut
 from paceline.api.progress.schemas import PeriodOut, ProgressOut
@@ -152,6 +152,12 @@ class AdjustmentsListOut(BaseModel):
 
 class ChangesOut(BaseModel):
     """A token that changes whenever what the dashboard shows may have changed."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"token": "9a703a98ee2fc8199c34", "as_of": "2026-11-26T02:00:00Z"}]
+        }
+    )
 
     token: str
     as_of: datetime
