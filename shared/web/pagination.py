@@ -30,6 +30,9 @@ CursorQuery = Annotated[
 ]
 
 
+MAX_ID = 2**63 - 1  # a BIGINT id
+
+
 def page_limit(maximum: int) -> Any:
     """The ``limit`` query parameter: 1 to ``maximum`` items per page, the maximum named in
     the OpenAPI document (``maximum``) and in its description."""
@@ -79,14 +82,16 @@ def set_next_page(
     response.headers.update(next_page_headers(request, next_cursor, pin=pin))
 
 
-def int_cursor(cursor: str | None, legacy: int | None = None) -> int | None:
+def int_cursor(
+    cursor: str | None, legacy: int | None = None, *, maximum: int = MAX_ID
+) -> int | None:
     """An integer keyset cursor (the last id of the previous page) from ``cursor``, or from
     the route's older parameter (``after_id``…) when ``cursor`` is absent. ``None`` for the
-    first page. A cursor that is not one (not a non-negative integer) is a 422 naming
-    ``cursor``."""
+    first page. A cursor that is not one (not an integer from 0 to ``maximum``, the
+    column's range) is a 422 naming ``cursor``."""
     if cursor is None:
         return legacy
-    if not cursor.isdigit() or len(cursor) > 19:
+    if not cursor.isascii() or not cursor.isdigit() or int(cursor) > maximum:
         raise InvalidInput(
             "the cursor is not valid",
             fields=[FieldError("cursor", "use next_cursor from a previous page")],

@@ -124,7 +124,12 @@ async def list_digests(
     cursor: CursorQuery = None,
     before_id: Annotated[
         int | None,
-        Query(deprecated=True, description="The last id of the previous page (older `cursor`)."),
+        Query(
+            ge=0,
+            le=2**63 - 1,
+            deprecated=True,
+            description="The last id of the previous page (older `cursor`).",
+        ),
     ] = None,
     limit: Annotated[int, page_limit(200)] = 50,
 ) -> list[DigestOut]:

@@ -29,6 +29,9 @@ from paceline.shared.web.pagination import (
 router = APIRouter(prefix="/v1", tags=["imports"])
 
 
+MAX_LINE = 2**31 - 1  # an INTEGER column
+
+
 class RowIssuesPage(BaseModel):
     """A page of an import's rejected and repeated rows, in line order."""
 
@@ -51,7 +54,12 @@ async def list_imports(
     cursor: CursorQuery = None,
     before_id: Annotated[
         int | None,
-        Query(deprecated=True, description="The last id of the previous page (older `cursor`)."),
+        Query(
+            ge=0,
+            le=2**63 - 1,
+            deprecated=True,
+            description="The last id of the previous page (older `cursor`).",
+        ),
     ] = None,
     limit: Annotated[int, page_limit(500)] = 50,
 ) -> list[ImportOut]:
@@ -103,6 +111,8 @@ async def get_import_rows(
     after_line: Annotated[
         int | None,
         Query(
+            ge=0,
+            le=MAX_LINE,
             deprecated=True,
             description="The next_after_line of the previous page (older `cursor`).",
         ),
@@ -120,7 +130,7 @@ async def get_import_rows(
         tenant_id=principal.tenant_id,
         run_id=run.id,
         status=status,
-        after_line=int_cursor(cursor, after_line),
+        after_line=int_cursor(cursor, after_line, maximum=MAX_LINE),
         limit=limit + 1,
     )
     next_after = rows[limit - 1].line if len(rows) > limit else None

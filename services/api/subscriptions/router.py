@@ -163,7 +163,12 @@ async def list_deliveries(
     cursor: CursorQuery = None,
     before_id: Annotated[
         int | None,
-        Query(deprecated=True, description="next_cursor of the previous page (older `cursor`)"),
+        Query(
+            ge=0,
+            le=2**63 - 1,
+            deprecated=True,
+            description="next_cursor of the previous page (older `cursor`).",
+        ),
     ] = None,
     limit: Annotated[int, page_limit(500)] = 100,
 ) -> DeliveriesPage:

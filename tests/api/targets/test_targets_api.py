@@ -539,6 +539,9 @@ async def test_list_pages_by_cursor_with_the_next_page_headers(clocked_both: Clo
     )
     assert [t["id"] for t in resp.json()] == everything[7:]
     assert_invalid(await s.client.get("/v1/targets?cursor=abc", headers=s.auth()), "cursor")
+    for cursor in ("-1", "9" * 20, "١٢"):  # negative, past BIGINT, not ASCII digits
+        resp = await s.client.get("/v1/targets", params={"cursor": cursor}, headers=s.auth())
+        assert_invalid(resp, "cursor")
     assert_invalid(await s.client.get("/v1/targets?limit=1001", headers=s.auth()), "limit")
 
 
