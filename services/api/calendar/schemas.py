@@ -16,6 +16,14 @@ DaySource = Literal["builtin", "tenant", "weekday"]
 class CalendarDayOut(BaseModel):
     """One day of the tenant's calendar and where its kind comes from."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"day": "2026-12-31", "kind": "holiday", "name": "公司年会", "source": "tenant"}
+            ]
+        }
+    )
+
     day: date
     kind: DayKind
     name: str = Field(description="The holiday's or make-up day's name; empty otherwise.")
@@ -64,6 +72,43 @@ class BaseYearOut(BaseModel):
 
 class CalendarBaseOut(BaseModel):
     """The built-in calendar the tenant's changes apply to."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "cn",
+                    "title": "Mainland China (CN)",
+                    "years": [
+                        {
+                            "year": 2026,
+                            "status": "official",
+                            "source": (
+                                "国务院办公厅关于2026年部分节假日安排的通知 "
+                                "(State Council notice of 2025-11-04)"
+                            ),
+                            "holidays": 33,
+                            "makeup_workdays": 6,
+                        },
+                        {
+                            "year": 2027,
+                            "status": "provisional",
+                            "source": (
+                                "statutory holidays of 全国年节及纪念日放假办法 "
+                                "(2024 revision) on their "
+                                "2027 dates; the State Council's 2027 notice (with its make-up "
+                                "working days) was not yet published when this file was made: "
+                                "tenants can add it with PUT /v1/calendar/days"
+                            ),
+                            "holidays": 13,
+                            "makeup_workdays": 0,
+                        },
+                    ],
+                    "available": ["cn", "none"],
+                }
+            ]
+        }
+    )
 
     name: Literal["cn", "none"]
     title: str

@@ -107,6 +107,130 @@ class SeriesOut(BaseModel):
     days without a point and after ``through_day``).
     """
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kpi": "revenue",
+                    "names": {"zh-CN": "销售额", "en": "Revenue"},
+                    "unit": "currency",
+                    "currency": "CNY",
+                    "direction": "higher",
+                    "scope": "company",
+                    "period": {
+                        "key": "2026-11",
+                        "kind": "month",
+                        "start": "2026-11-01",
+                        "end": "2026-12-01",
+                    },
+                    "as_of": "2026-12-03T02:00:00Z",
+                    "through_day": "2026-11-30",
+                    "cumulative": True,
+                    "days": [
+                        "2026-11-01",
+                        "2026-11-02",
+                        "2026-11-03",
+                        "2026-11-04",
+                        "2026-11-05",
+                        "2026-11-06",
+                        "2026-11-07",
+                        "2026-11-08",
+                        "2026-11-09",
+                        "2026-11-10",
+                        "2026-11-11",
+                        "2026-11-12",
+                        "2026-11-13",
+                        "2026-11-14",
+                        "2026-11-15",
+                        "2026-11-16",
+                        "2026-11-17",
+                        "2026-11-18",
+                        "2026-11-19",
+                        "2026-11-20",
+                        "2026-11-21",
+                        "2026-11-22",
+                        "2026-11-23",
+                        "2026-11-24",
+                        "2026-11-25",
+                        "2026-11-26",
+                        "2026-11-27",
+                        "2026-11-28",
+                        "2026-11-29",
+                        "2026-11-30",
+                    ],
+                    "actual": [
+                        "0.0000",
+                        "0.0000",
+                        "0.0000",
+                        "0.0000",
+                        "0.0000",
+                        "0.0000",
+                        "0.0000",
+                        "0.0000",
+                        "0.0000",
+                        "0.0000",
+                        "0.0000",
+                        "0.0000",
+                        "0.0000",
+                        "0.0000",
+                        "0.0000",
+                        "0.0000",
+                        "0.0000",
+                        "0.0000",
+                        "0.0000",
+                        "0.0000",
+                        "0.0000",
+                        "0.0000",
+                        "0.0000",
+                        "0.0000",
+                        "0.0000",
+                        "120000.0000",
+                        "120000.0000",
+                        "120000.0000",
+                        "120000.0000",
+                        "120000.0000",
+                    ],
+                    "expected": [
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                    ],
+                    "target": None,
+                    "baseline": None,
+                    "stretch": None,
+                    "expected_method": None,
+                }
+            ]
+        }
+    )
+
     kpi: str
     names: dict[str, str]
     unit: str
@@ -140,6 +264,27 @@ class AdjustmentsListOut(BaseModel):
     ``total`` and ``count`` equal the row's ``adjusted`` and ``adjustments``; ``items`` are
     the first ``limit`` of them, in the order Paceline learned them.
     """
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kpi": "revenue",
+                    "scope": "company",
+                    "period": {
+                        "key": "2026-12",
+                        "kind": "month",
+                        "start": "2026-12-01",
+                        "end": "2027-01-01",
+                    },
+                    "as_of": "2026-12-03T02:00:00Z",
+                    "total": None,
+                    "count": 0,
+                    "items": [],
+                }
+            ]
+        }
+    )
 
     kpi: str
     scope: str

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from paceline.shared.db import import_runs as repo
 from paceline.shared.errors import NotFound
@@ -34,6 +34,28 @@ MAX_LINE = 2**31 - 1  # an INTEGER column
 
 class RowIssuesPage(BaseModel):
     """A page of an import's rejected and repeated rows, in line order."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "import_id": 1,
+                    "rows": [
+                        {
+                            "line": 3,
+                            "status": "rejected",
+                            "event_id": "D-1002",
+                            "errors": [
+                                {"field": "occurred_at", "reason": "not a date: '2025/13/01'"}
+                            ],
+                        }
+                    ],
+                    "next_after_line": 3,
+                    "next_cursor": "3",
+                }
+            ]
+        }
+    )
 
     import_id: int
     rows: list[RowIssue]

@@ -139,6 +139,66 @@ class DecomposeOut(BaseModel):
 class SuggestionOut(BaseModel):
     """Suggested values for a KPI, scope and period, with the reasoning."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kpi": "revenue",
+                    "scope": "rep:r-001",
+                    "period": "2027-01",
+                    "unit": "currency",
+                    "direction": "higher",
+                    "baseline": "10000.00",
+                    "target": "10000.00",
+                    "stretch": "11000.00",
+                    "growth": None,
+                    "reasoning": {
+                        "method": (
+                            "seasonal model: level x trend x seasonal index (ratio to moving "
+                            "average)"
+                        ),
+                        "history": {
+                            "from": "2025-03-01",
+                            "to": "2026-11-30",
+                            "months": 21,
+                            "last_12_months": "120000.0000",
+                            "previous_12_months": None,
+                        },
+                        "seasonality": {
+                            "indices": {},
+                            "period_months": ["2027-01"],
+                            "period_share_of_year": "0.0833",
+                            "week_share_of_month": None,
+                            "learned": False,
+                        },
+                        "trend": {
+                            "growth": None,
+                            "applied": "0.0000",
+                            "basis": "last 12 months over the 12 months before",
+                        },
+                        "last_year": {
+                            "months": ["2026-01"],
+                            "actual": "0.00",
+                            "modelled": "10000.00",
+                            "basis": "modelled",
+                        },
+                        "growth_goal": None,
+                        "caps": {"growth_cap": "0.5", "history_margin": "0.2", "applied": []},
+                    },
+                    "steps": [
+                        "history 2025-03..2026-11 (21 months); last 12 months 120000.0000",
+                        "seasonality: not enough history (13+ months): every month weighs the same",
+                        "trend: under 24 months of history, no growth assumed",
+                        "baseline: history projects 10000.00 for 2027-01",
+                        "target: no growth goal given, the baseline",
+                        "stretch: 10000.00 +10.0% = 11000.00",
+                    ],
+                    "flags": [],
+                }
+            ]
+        }
+    )
+
     kpi: str
     scope: str
     period: str
@@ -216,6 +276,74 @@ class PlanIn(BaseModel):
 
 class PlanCheckOut(BaseModel):
     """The SMART check's findings (empty: nothing to fix)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "ok": True,
+                    "findings": [
+                        {
+                            "rule": "not_measurable",
+                            "code": "not_measurable",
+                            "severity": "warning",
+                            "message": (
+                                "no deal events for team:north in the last 90 days: revenue "
+                                "cannot be measured from what is logged"
+                            ),
+                            "fix": (
+                                "send deal events (CRM webhook, POST /v1/events) or import "
+                                "history (POST /v1/imports) before setting this target"
+                            ),
+                            "kpi": "revenue",
+                            "target_index": 0,
+                            "params": {},
+                        },
+                        {
+                            "rule": "not_relevant",
+                            "code": "not_relevant",
+                            "severity": "warning",
+                            "message": (
+                                "the revenue target for team:north is not linked to a parent goal"
+                            ),
+                            "fix": (
+                                "set parent_id to the team or company target it contributes to "
+                                "(POST /v1/targets/decompose links them for you)"
+                            ),
+                            "kpi": "revenue",
+                            "target_index": 0,
+                            "params": {},
+                        },
+                    ],
+                    "checked": {
+                        "template_items": [
+                            {"kpi": "revenue", "weight": "40"},
+                            {"kpi": "new_customers", "weight": "20"},
+                            {"kpi": "visits", "weight": "15"},
+                            {"kpi": "win_rate", "weight": "15"},
+                            {"kpi": "crm_active_days", "weight": "10"},
+                        ],
+                        "targets": 2,
+                        "lookback_days": 90,
+                        "margin": "0.2",
+                        "rules": [
+                            "not_specific",
+                            "not_measurable",
+                            "not_achievable",
+                            "not_relevant",
+                            "not_time_bound",
+                            "too_many_core_kpis",
+                            "weights_not_100",
+                            "result_only",
+                            "process_only",
+                            "duplicated_kpi",
+                            "plan_mismatch",
+                        ],
+                    },
+                }
+            ]
+        }
+    )
 
     ok: bool = Field(description="No error-severity finding.")
     findings: list[FindingOut]

@@ -270,6 +270,30 @@ class TargetRevisedOut(TargetOut):
 class RevisionPreviewOut(BaseModel):
     """What a revision would do, saving nothing."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 1,
+                    "kpi": "revenue",
+                    "scope": "rep:r-001",
+                    "period": "2026-12",
+                    "children": "resplit",
+                    "recursive": False,
+                    "places": 2,
+                    "target": "550000",
+                    "baseline": None,
+                    "stretch": None,
+                    "old_target": "550000",
+                    "old_baseline": None,
+                    "old_stretch": None,
+                    "changes": [],
+                    "findings": [],
+                }
+            ]
+        }
+    )
+
     id: int
     kpi: str
     scope: str

@@ -50,6 +50,54 @@ class ConnectorIn(BaseModel):
 class ConnectorOut(BaseModel):
     """A connector, secrets redacted."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "source": "hubspot",
+                    "adapter": "hubspot",
+                    "enabled": True,
+                    "endpoint_id": "s-_3XRuxZu35Ajypv_s8Aof2FjrVgha3",
+                    "webhook_path": (
+                        "/v1/webhooks/hubspot?endpoint=s-_3XRuxZu35Ajypv_s8Aof2FjrVgha3"
+                    ),
+                    "settings": {},
+                    "secrets": {"client_secret": "[redacted]"},
+                    "mapping": {
+                        "objects": {
+                            "deal": {
+                                "type": "deal",
+                                "fields": {
+                                    "amount": {
+                                        "path": "properties.amount",
+                                        "when": None,
+                                        "scale": None,
+                                    },
+                                    "rep_id": "properties.hubspot_owner_id",
+                                    "stage": "properties.dealstage",
+                                },
+                                "values": {"stage": {"lost": ["closedlost"], "won": ["closedwon"]}},
+                                "unmatched": {},
+                                "defaults": {},
+                                "skip_when": {},
+                                "deleted_when": {},
+                                "attributes": {},
+                            }
+                        },
+                        "ignore_objects": ["ticket"],
+                        "owners": {"10001": "r-001"},
+                        "unknown_owner": "quarantine",
+                        "default_currency": "CNY",
+                    },
+                    "revision": 3,
+                    "created_at": "2026-12-03T02:00:00Z",
+                    "updated_at": "2026-12-03T02:00:00Z",
+                    "generated_secrets": None,
+                }
+            ]
+        }
+    )
+
     source: str
     adapter: str
     enabled: bool
