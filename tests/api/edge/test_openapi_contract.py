@@ -136,7 +136,6 @@ ANSWERS_WITHOUT_EXAMPLE_YET = frozenset(
         "dashboard.getContext",
         "dashboard.getOverview",
         "fx.deleteRate",
-        "incentives.getPayroll",
         "incentives.getStatement",
         "incentives.getStatements",
         "incentives.postApprove",
