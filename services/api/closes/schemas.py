@@ -141,5 +141,36 @@ class AdjustmentOut(BaseModel):
 class AdjustmentsOut(BaseModel):
     """A page of adjustments."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "id": 12,
+                            "kind": "adjust",
+                            "kpi": "revenue",
+                            "rep_id": "r-001",
+                            "measure": 0,
+                            "source_period": "2026-11",
+                            "source_day": "2026-11-28",
+                            "booked_period": "2026-12",
+                            "booked_day": "2026-12-01",
+                            "value": "-20000.0000",
+                            "records": 0,
+                            "member": None,
+                            "known_at": "2026-12-02T03:15:00Z",
+                            "record_type": "deal",
+                            "record_id": "deal-123",
+                            "event_id": "crm-123-v3",
+                            "source": "hubspot",
+                        }
+                    ],
+                    "next_cursor": None,
+                }
+            ]
+        }
+    )
+
     items: list[AdjustmentOut]
     next_cursor: str | None = None

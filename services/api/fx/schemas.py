@@ -164,6 +164,12 @@ class FxImportOut(FxUpsertOut):
 class FxDeleteOut(BaseModel):
     """A removed rate and the fact rebuild it started."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"currency": "USD", "day": "2026-11-26", "rebuild_job_id": 4}]
+        }
+    )
+
     currency: str
     day: date
     rebuild_job_id: int
