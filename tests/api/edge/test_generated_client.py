@@ -21,6 +21,7 @@ from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -275,3 +276,65 @@ async def test_the_documents_request_examples_are_accepted(clocked: Clocked) -> 
             assert resp.json()["accepted"] == 1, resp.text
         if op_id == "targets.createTarget":
             assert (resp.json()["id"], resp.json()["scope"]) == (1, "rep:r-001")
+
+    # Then every list of the document that needs no path parameter, walked by one item a
+    # page (the flow above left several items in most): each page links the next by
+    # X-Next-Cursor and Link, and no item comes twice.
+    walked = await _walk_every_list(s, document)
+    assert {"/v1/targets", "/v1/audit", "/v1/keys", "/v1/alerts/digests"} <= set(walked)
+    assert walked["/v1/audit"] >= 3
+    assert walked["/v1/keys"] == 2  # the test's key and the example's
+
+
+# Values for the required query parameters of the lists walked above.
+LIST_PARAMS = {
+    "kpi": "revenue",
+    "from": "2026-11-01",
+    "to": "2026-11-30",
+    "period": "2026-11",
+    "team": "north",
+}
+
+
+async def _walk_every_list(s: Any, document: dict[str, Any]) -> dict[str, int]:
+    """Pages seen per list (limit=1, at most 6 pages each)."""
+    pages_seen: dict[str, int] = {}
+    for path, item in document["paths"].items():
+        op = item.get("get")
+        if op is None or "{" in path or op.get("x-required-scope") == "platform":
+            continue  # the test's key is the tenant's admin key
+        params = {p["name"]: p for p in op.get("parameters", []) if p.get("in") == "query"}
+        if "cursor" not in params:
+            continue
+        query = {n: LIST_PARAMS[n] for n, p in params.items() if p.get("required")}
+        query["limit"] = "1"
+        seen: list[str] = []
+        url: str | None = None
+        pages = 0
+        while pages < 6:
+            resp = await s.client.get(url or path, params=None if url else query, headers=s.auth())
+            assert resp.status_code == 200, (path, resp.text)
+            pages += 1
+            body = resp.json()
+            rows = (
+                body
+                if isinstance(body, list)
+                else next((body[k] for k in ("items", "rows", "records") if k in body), [])
+            )
+            seen += [json.dumps(r, sort_keys=True) for r in rows]
+            cursor = resp.headers.get("X-Next-Cursor")
+            link = resp.headers.get("Link")
+            if cursor is None:
+                assert link is None, (path, link)
+                assert not isinstance(body, dict) or body.get("next_cursor") is None, path
+                break
+            assert link is not None, path
+            assert link.endswith('>; rel="next"'), link
+            url = link[1 : link.index(">")]
+            assert f"cursor={cursor}" in url or f"cursor={quote(cursor)}" in url, (path, url)
+            assert url.startswith(path + "?"), (path, url)
+            if isinstance(body, dict):
+                assert str(body["next_cursor"]) == cursor, path
+        assert len(seen) == len(set(seen)), (path, seen)
+        pages_seen[path] = pages
+    return pages_seen
