@@ -608,6 +608,71 @@ class StatementAction(BaseModel):
 class StatementOut(BaseModel):
     """A rep's statement for a closed month: frozen lines, total, workflow."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 1,
+                    "rep": "r-001",
+                    "name": "王芳",
+                    "period": "2026-11",
+                    "status": "draft",
+                    "currency": "CNY",
+                    "total": "3000.00",
+                    "lines": [
+                        {
+                            "kind": "commission",
+                            "component": "revenue-commission",
+                            "plan": "am-2026",
+                            "version": 2,
+                            "start": "2026-11-01",
+                            "end": "2026-12-01",
+                            "share": "1.0000",
+                            "basis": "revenue",
+                            "base": "120000.0000",
+                            "attainment": None,
+                            "rate": "0.02500000",
+                            "tier": 0,
+                            "factor": "1.0000",
+                            "applied": [],
+                            "amount": "3000.00",
+                            "source_period": None,
+                            "team": None,
+                            "split": None,
+                            "facts": {
+                                "kpi": "revenue",
+                                "rep": "r-001",
+                                "start": "2026-11-01",
+                                "end": "2026-12-01",
+                                "records": (
+                                    "/v1/facts/records?kpi=revenue&scope=rep%3Ar-001&from=2026-11-01&to=2026-11-30"
+                                ),
+                            },
+                        }
+                    ],
+                    "plans": [
+                        {
+                            "plan": "am-2026",
+                            "version": 2,
+                            "names": {"zh-CN": "客户经理提成方案", "en": "Account manager plan"},
+                            "start": "2026-11-01",
+                            "end": "2026-12-01",
+                            "share": "1.0000",
+                        }
+                    ],
+                    "known_at": "2026-12-03T02:00:00Z",
+                    "generated_at": "2026-12-03T02:00:00Z",
+                    "generated_by": "key:57d38affb5a0e361",
+                    "approved_at": None,
+                    "approved_by": None,
+                    "paid_at": None,
+                    "paid_by": None,
+                    "note": "",
+                }
+            ]
+        }
+    )
+
     id: int
     rep: str
     name: str | None
@@ -629,6 +694,80 @@ class StatementOut(BaseModel):
 
 class StatementsOut(BaseModel):
     """Statements of a month."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "period": "2026-11",
+                    "statements": [
+                        {
+                            "id": 1,
+                            "rep": "r-001",
+                            "name": "王芳",
+                            "period": "2026-11",
+                            "status": "draft",
+                            "currency": "CNY",
+                            "total": "3000.00",
+                            "lines": [
+                                {
+                                    "kind": "commission",
+                                    "component": "revenue-commission",
+                                    "plan": "am-2026",
+                                    "version": 2,
+                                    "start": "2026-11-01",
+                                    "end": "2026-12-01",
+                                    "share": "1.0000",
+                                    "basis": "revenue",
+                                    "base": "120000.0000",
+                                    "attainment": None,
+                                    "rate": "0.02500000",
+                                    "tier": 0,
+                                    "factor": "1.0000",
+                                    "applied": [],
+                                    "amount": "3000.00",
+                                    "source_period": None,
+                                    "team": None,
+                                    "split": None,
+                                    "facts": {
+                                        "kpi": "revenue",
+                                        "rep": "r-001",
+                                        "start": "2026-11-01",
+                                        "end": "2026-12-01",
+                                        "records": (
+                                            "/v1/facts/records?kpi=revenue&scope=rep%3Ar-001&from=2026-11-01&to=2026-11-30"
+                                        ),
+                                    },
+                                }
+                            ],
+                            "plans": [
+                                {
+                                    "plan": "am-2026",
+                                    "version": 2,
+                                    "names": {
+                                        "zh-CN": "客户经理提成方案",
+                                        "en": "Account manager plan",
+                                    },
+                                    "start": "2026-11-01",
+                                    "end": "2026-12-01",
+                                    "share": "1.0000",
+                                }
+                            ],
+                            "known_at": "2026-12-03T02:00:00Z",
+                            "generated_at": "2026-12-03T02:00:00Z",
+                            "generated_by": "key:57d38affb5a0e361",
+                            "approved_at": None,
+                            "approved_by": None,
+                            "paid_at": None,
+                            "paid_by": None,
+                            "note": "",
+                        }
+                    ],
+                    "total": "3000.00",
+                }
+            ]
+        }
+    )
 
     period: str | None
     statements: list[StatementOut]

@@ -163,6 +163,38 @@ class SubscriptionUpdate(BaseModel):
 class SubscriptionOut(BaseModel):
     """A subscription (its URL without credentials; never its secret)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 1,
+                    "name": "north team WeCom",
+                    "url": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=%2A%2A%2A",
+                    "format": "wecom",
+                    "has_secret": False,
+                    "kinds": ["lag", "anomaly"],
+                    "types": [],
+                    "teams": ["north"],
+                    "min_severity": "warning",
+                    "actions": [],
+                    "digests": ["weekly"],
+                    "enabled": True,
+                    "grouping": True,
+                    "group_by": ["team", "kind"],
+                    "group_wait_s": 30,
+                    "group_interval_s": 300,
+                    "repeat_interval_s": 14400,
+                    "quiet_hours": True,
+                    "inhibit": True,
+                    "disabled_reason": None,
+                    "disabled_at": None,
+                    "created_at": "2026-12-03T02:00:00Z",
+                    "updated_at": "2026-12-03T02:00:00Z",
+                }
+            ]
+        }
+    )
+
     id: int
     name: str
     url: str = Field(description="Redacted: query values and bot tokens masked.")
@@ -190,6 +222,39 @@ class SubscriptionOut(BaseModel):
 
 class SubscriptionCreated(SubscriptionOut):
     """A subscription just created or re-keyed: the signing secret, shown this once."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 1,
+                    "name": "north team WeCom",
+                    "url": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=%2A%2A%2A",
+                    "format": "wecom",
+                    "has_secret": False,
+                    "kinds": ["lag", "anomaly"],
+                    "types": [],
+                    "teams": ["north"],
+                    "min_severity": "warning",
+                    "actions": [],
+                    "digests": ["weekly"],
+                    "enabled": True,
+                    "grouping": True,
+                    "group_by": ["team", "kind"],
+                    "group_wait_s": 30,
+                    "group_interval_s": 300,
+                    "repeat_interval_s": 14400,
+                    "quiet_hours": True,
+                    "inhibit": True,
+                    "disabled_reason": None,
+                    "disabled_at": None,
+                    "created_at": "2026-12-03T02:00:00Z",
+                    "updated_at": "2026-12-03T02:00:00Z",
+                    "secret": "whsec_<shown once when Paceline makes one>",
+                }
+            ]
+        }
+    )
 
     secret: str | None = Field(description="Keep it: it is not shown again.")
 

@@ -250,6 +250,8 @@ EXAMPLE_FLOW: list[tuple[str, dict[str, str], int]] = [
     ("connectors.putConnector", {"source": "hubspot"}, 201),
     ("connectors.putMapping", {"source": "hubspot"}, 200),
     ("connectors.rotateConnector", {"source": "hubspot"}, 200),
+    ("subscriptions.createSubscription", {}, 201),
+    ("subscriptions.updateSubscription", {"subscription_id": "1"}, 200),
 ]
 
 

@@ -134,21 +134,12 @@ ANSWERS_WITHOUT_EXAMPLE_YET = frozenset(
         "connectors.listAdapters",
         "dashboard.getContext",
         "dashboard.getOverview",
-        "incentives.getStatement",
-        "incentives.getStatements",
-        "incentives.postApprove",
-        "incentives.postPay",
-        "incentives.postStatements",
         "planning.decompose",
         "reviews.getReview",
-        "subscriptions.createSubscription",
         "subscriptions.getDelivery",
-        "subscriptions.getSubscription",
         "subscriptions.listDeliveries",
-        "subscriptions.listSubscriptions",
         "subscriptions.redeliver",
         "subscriptions.testSubscription",
-        "subscriptions.updateSubscription",
     }
 )
 
