@@ -46,6 +46,61 @@ class AlertEventOut(BaseModel):
 class AlertWithHistory(AlertOut):
     """An alert and every change it went through, oldest first."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 42,
+                    "kind": "lag",
+                    "type": "lag",
+                    "dedup_key": "lag:revenue:rep:r-001:2026-11",
+                    "scope": "rep:r-001",
+                    "team": "north-bj",
+                    "severity": "warning",
+                    "status": "acknowledged",
+                    "title": (
+                        "王芳 is behind on revenue for 2026-11: 180,000 of 452,381 expected (pace "
+                        "0.40)"
+                    ),
+                    "detail": {
+                        "kpi": "revenue",
+                        "period": "2026-11",
+                        "actual": "180000.0000",
+                        "expected": "452380.9524",
+                        "pace": "0.3979",
+                        "status": "at_risk",
+                    },
+                    "occurrences": 3,
+                    "first_seen_at": "2026-11-24T02:00:00Z",
+                    "last_seen_at": "2026-11-26T02:00:00Z",
+                    "acknowledged_at": "2026-11-26T03:12:00Z",
+                    "acknowledged_by": "key:d0728804a1e7e8f7",
+                    "resolved_at": None,
+                    "history": [
+                        {
+                            "id": 101,
+                            "action": "opened",
+                            "at": "2026-11-24T02:00:00Z",
+                            "actor": "system",
+                            "severity": "warning",
+                            "status": "open",
+                            "note": "",
+                        },
+                        {
+                            "id": 107,
+                            "action": "acknowledged",
+                            "at": "2026-11-26T03:12:00Z",
+                            "actor": "key:d0728804a1e7e8f7",
+                            "severity": "warning",
+                            "status": "acknowledged",
+                            "note": "talked to the rep; deals are in the pipeline",
+                        },
+                    ],
+                }
+            ]
+        }
+    )
+
     history: list[AlertEventOut]
 
 
@@ -110,6 +165,33 @@ class AlertAction(BaseModel):
 
 class DigestOut(BaseModel):
     """A digest made for a team and period."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 7,
+                    "team": "north",
+                    "kind": "weekly",
+                    "period": "2026-W48",
+                    "created_at": "2026-11-30T01:00:00Z",
+                    "body": {
+                        "team": "north",
+                        "week": "2026-W48",
+                        "kpis": [
+                            {
+                                "kpi": "revenue",
+                                "actual": "660000.0000",
+                                "target": "900000.0000",
+                                "status": "behind",
+                            }
+                        ],
+                        "open_alerts": 2,
+                    },
+                }
+            ]
+        }
+    )
 
     id: int
     team: str

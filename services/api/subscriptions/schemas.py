@@ -275,6 +275,44 @@ class AttemptOut(BaseModel):
 class DeliveryOut(BaseModel):
     """One message to the subscriber and where it stands."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 311,
+                    "message_id": "msg_2f8c0d6a9b1e4c57",
+                    "event_type": "alert.opened",
+                    "status": "delivered",
+                    "folded_into": None,
+                    "attempts": 2,
+                    "next_attempt_at": None,
+                    "created_at": "2026-11-24T02:00:05Z",
+                    "delivered_at": "2026-11-24T02:00:41Z",
+                    "dead_at": None,
+                    "last_status_code": 200,
+                    "last_error": None,
+                    "redelivery_of": None,
+                    "payload": {
+                        "type": "alert.opened",
+                        "timestamp": "2026-11-24T02:00:05Z",
+                        "tenant": "default",
+                        "data": {
+                            "event": {"action": "opened", "at": "2026-11-24T02:00:00Z"},
+                            "alert": {
+                                "id": 42,
+                                "kind": "lag",
+                                "type": "lag",
+                                "scope": "rep:r-001",
+                                "severity": "warning",
+                                "status": "open",
+                            },
+                        },
+                    },
+                }
+            ]
+        }
+    )
+
     id: int
     message_id: str = Field(description="The webhook-id header (the same on every retry).")
     event_type: str
@@ -298,11 +336,114 @@ class DeliveryOut(BaseModel):
 class DeliveryDetail(DeliveryOut):
     """A delivery with its attempts."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 311,
+                    "message_id": "msg_2f8c0d6a9b1e4c57",
+                    "event_type": "alert.opened",
+                    "status": "delivered",
+                    "folded_into": None,
+                    "attempts": 2,
+                    "next_attempt_at": None,
+                    "created_at": "2026-11-24T02:00:05Z",
+                    "delivered_at": "2026-11-24T02:00:41Z",
+                    "dead_at": None,
+                    "last_status_code": 200,
+                    "last_error": None,
+                    "redelivery_of": None,
+                    "payload": {
+                        "type": "alert.opened",
+                        "timestamp": "2026-11-24T02:00:05Z",
+                        "tenant": "default",
+                        "data": {
+                            "event": {"action": "opened", "at": "2026-11-24T02:00:00Z"},
+                            "alert": {
+                                "id": 42,
+                                "kind": "lag",
+                                "type": "lag",
+                                "scope": "rep:r-001",
+                                "severity": "warning",
+                                "status": "open",
+                            },
+                        },
+                    },
+                    "attempts_log": [
+                        {
+                            "attempt": 1,
+                            "at": "2026-11-24T02:00:06Z",
+                            "status_code": 503,
+                            "error": None,
+                            "duration_ms": 212,
+                            "response": "Service Unavailable",
+                            "outcome": "retry",
+                            "next_attempt_at": "2026-11-24T02:00:36Z",
+                        },
+                        {
+                            "attempt": 2,
+                            "at": "2026-11-24T02:00:41Z",
+                            "status_code": 200,
+                            "error": None,
+                            "duration_ms": 95,
+                            "response": "ok",
+                            "outcome": "delivered",
+                            "next_attempt_at": None,
+                        },
+                    ],
+                }
+            ]
+        }
+    )
+
     attempts_log: list[AttemptOut]
 
 
 class DeliveriesPage(BaseModel):
     """A page of the delivery log, newest first."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "id": 311,
+                            "message_id": "msg_2f8c0d6a9b1e4c57",
+                            "event_type": "alert.opened",
+                            "status": "delivered",
+                            "folded_into": None,
+                            "attempts": 2,
+                            "next_attempt_at": None,
+                            "created_at": "2026-11-24T02:00:05Z",
+                            "delivered_at": "2026-11-24T02:00:41Z",
+                            "dead_at": None,
+                            "last_status_code": 200,
+                            "last_error": None,
+                            "redelivery_of": None,
+                            "payload": {
+                                "type": "alert.opened",
+                                "timestamp": "2026-11-24T02:00:05Z",
+                                "tenant": "default",
+                                "data": {
+                                    "event": {"action": "opened", "at": "2026-11-24T02:00:00Z"},
+                                    "alert": {
+                                        "id": 42,
+                                        "kind": "lag",
+                                        "type": "lag",
+                                        "scope": "rep:r-001",
+                                        "severity": "warning",
+                                        "status": "open",
+                                    },
+                                },
+                            },
+                        }
+                    ],
+                    "next_cursor": 311,
+                }
+            ]
+        }
+    )
 
     items: list[DeliveryOut]
     next_cursor: int | None = Field(description="Pass as before_id for the next page.")
