@@ -123,6 +123,135 @@ class PlannedOut(BaseModel):
 class DecomposeOut(BaseModel):
     """The whole plan: every target with its parent, and how the weights were found."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kpi": "revenue",
+                    "unit": "currency",
+                    "currency": "CNY",
+                    "places": 2,
+                    "additive": True,
+                    "preview": True,
+                    "org_method": "historical_share",
+                    "time_method": "seasonality",
+                    "weights": {
+                        "org": {
+                            "company": {
+                                "method": "headcount",
+                                "weights": {"team:north": "1"},
+                                "shares": {"team:north": "1.0000"},
+                            },
+                            "team:north": {
+                                "method": "headcount",
+                                "weights": {"team:north-bj": "1"},
+                                "shares": {"team:north-bj": "1.0000"},
+                            },
+                            "team:north-bj": {
+                                "method": "headcount",
+                                "weights": {"rep:r-001": "1"},
+                                "shares": {"rep:r-001": "1.0000"},
+                            },
+                        },
+                        "org_history": {"from": "2025-12-03", "to": "2026-12-03"},
+                        "time": {
+                            "2027": {
+                                "method": "working_days",
+                                "history": [],
+                                "shares": {
+                                    "2027-Q1": "0.2402",
+                                    "2027-Q2": "0.2480",
+                                    "2027-Q3": "0.2559",
+                                    "2027-Q4": "0.2559",
+                                },
+                            },
+                            "2027-Q1": {
+                                "method": "working_days",
+                                "history": [],
+                                "shares": {
+                                    "2027-01": "0.3279",
+                                    "2027-02": "0.2951",
+                                    "2027-03": "0.3770",
+                                },
+                            },
+                            "2027-Q2": {
+                                "method": "working_days",
+                                "history": [],
+                                "shares": {
+                                    "2027-04": "0.3333",
+                                    "2027-05": "0.3333",
+                                    "2027-06": "0.3333",
+                                },
+                            },
+                            "2027-Q3": {
+                                "method": "working_days",
+                                "history": [],
+                                "shares": {
+                                    "2027-07": "0.3385",
+                                    "2027-08": "0.3385",
+                                    "2027-09": "0.3231",
+                                },
+                            },
+                            "2027-Q4": {
+                                "method": "working_days",
+                                "history": [],
+                                "shares": {
+                                    "2027-10": "0.3077",
+                                    "2027-11": "0.3385",
+                                    "2027-12": "0.3538",
+                                },
+                            },
+                        },
+                    },
+                    "notes": [
+                        (
+                            "company: no history under it in 2025-12-03..2026-12-03: split by "
+                            "headcount"
+                        ),
+                        (
+                            "team:north: no history under it in 2025-12-03..2026-12-03: split by "
+                            "headcount"
+                        ),
+                    ],
+                    "targets": [
+                        {
+                            "scope": "company",
+                            "period": "2027",
+                            "period_kind": "year",
+                            "start": "2027-01-01",
+                            "end": "2028-01-01",
+                            "target": "12000000.00",
+                            "baseline": None,
+                            "stretch": None,
+                            "parent": None,
+                            "split": "goal",
+                            "share": None,
+                            "id": None,
+                            "parent_id": None,
+                            "action": "preview",
+                        },
+                        {
+                            "scope": "team:north",
+                            "period": "2027",
+                            "period_kind": "year",
+                            "start": "2027-01-01",
+                            "end": "2028-01-01",
+                            "target": "12000000.00",
+                            "baseline": None,
+                            "stretch": None,
+                            "parent": {"scope": "company", "period": "2027"},
+                            "split": "org",
+                            "share": "1.000000",
+                            "id": None,
+                            "parent_id": None,
+                            "action": "preview",
+                        },
+                    ],
+                }
+            ]
+        }
+    )
+
     kpi: str
     unit: str
     currency: str | None
