@@ -23,12 +23,14 @@ run: $(STAMP)
 	$(strip $(BIN)/paceline serve --demo $(RUN_ARGS))
 
 ## services: what the integration tests need (PostgreSQL from Debian, the Kafka broker jars,
-## Chromium from Debian for the browser tests, libfaketime from Debian for test-dates)
+## Chromium from Debian for the browser tests, libfaketime from Debian for test-dates,
+## promtool and the Prometheus server from Debian's prometheus package for tests/deploy)
 services:
 	bash deploy/postgres/pg.sh install
 	bash deploy/kafka/kafka.sh fetch
 	bash deploy/browser/chromium.sh install
 	bash deploy/faketime/faketime.sh install
+	bash deploy/prometheus/prometheus.sh install
 
 ## test: lint, type-check, then the whole suite on real PostgreSQL, real Kafka and embedded mode
 ## (PYTEST_WORKERS processes, each with its own PostgreSQL and Kafka; default 2), then test-dates

@@ -8,8 +8,9 @@ event itself keeps every digit.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Final
 
 from babel.numbers import list_currencies
@@ -92,3 +93,68 @@ def split_largest_remainder(
     for i in order[:left]:
         floors[i] += 1
     return [sign * f * quantum for f in floors]
+
+
+# -- amounts as people write them -------------------------------------------------------
+
+# Currency marks in amount text (a CSV cell, a CRM field). ¥ and 元 mean CNY (the
+# product's default audience).
+_SYMBOLS: Final[tuple[tuple[str, str], ...]] = (
+    ("US$", "USD"),
+    ("HK$", "HKD"),
+    ("RMB", "CNY"),
+    ("¥", "CNY"),
+    ("￥", "CNY"),
+    ("元", "CNY"),
+    ("$", "USD"),
+    ("€", "EUR"),
+    ("£", "GBP"),
+)
+# Chinese magnitude suffixes (5万 = 50,000; 1.2亿 = 120,000,000), longest first: exact
+# Decimal multiplication, so 1.2亿 is 120000000.0, never a float's 119999999.99999999.
+_MAGNITUDES: Final[tuple[tuple[str, int], ...]] = (
+    ("万亿", 10**12),
+    ("千万", 10**7),
+    ("百万", 10**6),
+    ("亿", 10**8),
+    ("万", 10**4),
+)
+_CODE: Final = re.compile(r"^([A-Za-z]{3})\s*(.+)$|^(.+?)\s*([A-Za-z]{3})$")
+
+
+def parse_amount(text: str, decimal_separator: str = ".") -> tuple[Decimal, str | None]:
+    """An amount as people write it — a history file's cell, a CRM's text field: thousands
+    separators, a currency code or symbol, (negatives), a Chinese magnitude (``5万``,
+    ``1.2亿元``). The one parser of the history import and the webhook mappings."""
+    value = text.strip()
+    negative = value.startswith("(") and value.endswith(")")
+    if negative:
+        value = value[1:-1].strip()
+    currency = None
+    for mark, code in _SYMBOLS:
+        if mark in value:
+            currency = code
+            value = value.replace(mark, "").strip()
+            break
+    if currency is None and (m := _CODE.match(value)):
+        code, rest = (m[1], m[2]) if m[1] else (m[4], m[3])
+        if code.isalpha() and not re.fullmatch(r"[eE]\d*", code):
+            currency, value = code.upper(), rest.strip()
+    value = value.replace(" ", "").replace("'", "").replace("\u00a0", "").replace("，", ",")
+    factor = 1
+    for suffix, magnitude in _MAGNITUDES:
+        if value.endswith(suffix):
+            value, factor = value.removesuffix(suffix), magnitude
+            break
+    if decimal_separator == ",":
+        value = value.replace(".", "").replace(",", ".")
+    else:
+        value = value.replace(",", "")
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        raise ValueError(f"{text!r} is not a number") from None
+    if not amount.is_finite():
+        raise ValueError(f"{text!r} is not a finite number")
+    amount *= factor
+    return (-amount if negative else amount), currency

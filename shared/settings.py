@@ -98,6 +98,15 @@ class Settings(BaseSettings):
         "in production, allowed otherwise (local development and tests).",
     )
 
+    kpi_exporter_max_targets: int = Field(
+        default=200,
+        ge=1,
+        le=5000,
+        description="Targets GET /v1/metrics/kpis exports per tenant at most (4 gauges each; "
+        "company targets first); the rest are counted in "
+        "paceline_kpi_exporter_targets_dropped (docs/OPERATIONS.md).",
+    )
+
     # Scoring.
     scoring_batch_max: int = Field(default=1000, ge=1)
     scoring_poll_timeout_s: float = Field(default=0.2, gt=0)

@@ -16,6 +16,7 @@ from paceline.api.fx.router import router as fx_router
 from paceline.api.imports.router import router as imports_router
 from paceline.api.incentives.router import router as incentives_router
 from paceline.api.keys.router import router as keys_router
+from paceline.api.kpi_metrics.router import router as kpi_metrics_router
 from paceline.api.kpis.router import router as kpis_router
 from paceline.api.org.router import router as org_router
 from paceline.api.planning.router import router as planning_router
@@ -27,15 +28,18 @@ from paceline.api.subscriptions.router import router as subscriptions_router
 from paceline.api.targets.router import router as targets_router
 from paceline.api.templates.router import router as templates_router
 from paceline.api.tenants.router import router as tenants_router
+from paceline.api.users.router import router as users_router
 
 
 def routers() -> list[APIRouter]:
     """Every router the api service serves."""
     return [
         org_router,
+        users_router,
         settings_router,
         kpis_router,
         progress_router,
+        kpi_metrics_router,
         planning_router,  # before targets: /v1/targets/suggestions is not a target id
         targets_router,
         imports_router,

@@ -8,15 +8,18 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, Query
 
+from paceline.shared.auth import Principal
 from paceline.shared.db import tenants as tenant_repo
 from paceline.shared.db.models import Tenant
-from paceline.shared.errors import NotFound
+from paceline.shared.errors import FieldError, Forbidden, NotFound
 from paceline.shared.kpi.catalog import KpiDefinition
 from paceline.shared.kpi.periods import Period
 from paceline.shared.readmodel.evaluation import check_as_of
 from paceline.shared.readmodel.progress import kpi_or_404, parse_period_or_422
 from paceline.shared.readmodel.scopes import Scope, parse_scope
-from paceline.shared.web.deps import ReadPrincipal, ReadSessionDep, StateDep
+from paceline.shared.web.deps import ReadPrincipal, ReadSessionDep, StateDep, authenticate
+
+AuthDep = Annotated[Principal, Depends(authenticate)]
 
 
 async def current_tenant(principal: ReadPrincipal, session: ReadSessionDep) -> Tenant:
@@ -51,12 +54,22 @@ def _period(tenant: TenantDep, period: PeriodQuery) -> Period:
     return parse_period_or_422(period, tenant)
 
 
-def _scope(scope: ScopeQuery = "company") -> Scope:
-    return parse_scope(scope)
+def _visible(principal: Principal, scope: Scope, field: str = "scope") -> Scope:
+    """The scope, if the caller may read its figures (403 naming the field otherwise)."""
+    if not principal.sees(str(scope)):
+        raise Forbidden(
+            f"{scope} is outside what this {principal.role}'s access covers",
+            fields=[FieldError(field, "outside your teams")],
+        )
+    return scope
 
 
-def _required_scope(scope: ScopeQuery) -> Scope:
-    return parse_scope(scope)
+def _scope(principal: AuthDep, scope: ScopeQuery = "company") -> Scope:
+    return _visible(principal, parse_scope(scope))
+
+
+def _required_scope(principal: AuthDep, scope: ScopeQuery) -> Scope:
+    return _visible(principal, parse_scope(scope))
 
 
 def _now(state: StateDep) -> datetime:

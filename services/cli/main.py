@@ -17,6 +17,7 @@ import click
 from paceline import __version__
 from paceline.cli import messages
 from paceline.cli.admin import keys, tenants
+from paceline.cli.bi import bi
 from paceline.cli.imports import import_command
 from paceline.cli.periods import periods
 from paceline.cli.ports import PortInUse, bind_listeners, nearby_free_port
@@ -292,6 +293,7 @@ def migrate() -> None:
 
 main.add_command(keys)  # paceline keys create|list|revoke|rotate (services/cli/admin.py)
 main.add_command(tenants)  # paceline tenants create|list
+main.add_command(bi)  # paceline bi grant|rotate|revoke|list (services/cli/bi.py)
 main.add_command(periods)  # paceline periods list|close|reopen (services/cli/periods.py)
 
 

@@ -65,6 +65,9 @@ class ApiKey(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The person the key acts for (models_users.User), with at most their rights; None
+    # for a service key (scopes over the whole tenant).
+    user_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class Team(Base):
@@ -316,6 +319,9 @@ class Target(Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     acknowledged_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     acknowledged_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Who recorded the acknowledgement (user:<id> or key:<id>): the rep themselves, or
+    # someone on their behalf (a manager, an admin).
+    acknowledged_recorded_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class TargetVersion(Base):

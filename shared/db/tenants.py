@@ -58,9 +58,11 @@ async def add_key(
     scopes: list[str],
     now: datetime,
     expires_at: datetime | None = None,
+    user_id: str | None = None,
 ) -> ApiKey:
-    """Store a new key (its hash only)."""
+    """Store a new key (its hash only); ``user_id``: the person it acts for."""
     row = ApiKey(
+        user_id=user_id,
         id=key.id,
         tenant_id=tenant_id,
         name=name,

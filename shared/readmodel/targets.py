@@ -45,9 +45,12 @@ async def search(
     parent_id: int | None,
     after_id: int | None,
     limit: int,
+    within: Sequence[str] | None = None,
 ) -> list[Target]:
-    """Targets matching the filters, by id."""
+    """Targets matching the filters, by id (``within``: only these scopes)."""
     stmt = select(Target).where(Target.tenant_id == tenant_id)
+    if within is not None:
+        stmt = stmt.where(Target.scope.in_(list(within)))
     if kpi is not None:
         stmt = stmt.where(Target.kpi == kpi)
     if scope is not None:

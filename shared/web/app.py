@@ -13,7 +13,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from paceline import __version__
 from paceline.shared.auth import implies
-from paceline.shared.web.deps import SCOPE_MARK
+from paceline.shared.web.deps import REACH_MARK, SCOPE_MARK
 from paceline.shared.web.docs import docs_router
 from paceline.shared.web.errors import install_error_handlers
 from paceline.shared.web.health import router as health_router
@@ -281,6 +281,11 @@ def _document_scopes(app: FastAPI) -> None:
                 if operation is None:
                     continue
                 operation["x-required-scope"] = " and ".join(scopes)
+                # Whether a manager's or a rep's access (a bounded reach) may use it, and
+                # why (docs/SECURITY.md, "Users and roles"); absent: whole-tenant roles only.
+                reach = getattr(route.endpoint, REACH_MARK, None)
+                if reach is not None:
+                    operation["x-reach"] = reach
                 responses = operation.setdefault("responses", {})
                 for status, text in _AUTH_RESPONSES.items():
                     responses.setdefault(

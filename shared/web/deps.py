@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal, TypeVar
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -21,6 +21,7 @@ from paceline.shared.clock import Clock
 from paceline.shared.crypto import SecretBox
 from paceline.shared.db import audit
 from paceline.shared.db import tenants as tenant_repo
+from paceline.shared.db import users as users_repo
 from paceline.shared.db.session import Database
 from paceline.shared.errors import Forbidden, RateLimited, Unauthorized
 from paceline.shared.eventlog import EventLog
@@ -28,6 +29,7 @@ from paceline.shared.settings import Settings
 from paceline.shared.web.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
 
 # What the audit log stores in place of a secret; services show secrets the same way.
 REDACTED: Final = audit.REDACTED
@@ -102,9 +104,29 @@ class KeyStore:
     async def _load(self, digest: str) -> tuple[Principal | None, datetime | None]:
         async with self.db.transaction(write=False) as session:
             row = await tenant_repo.find_key(session, key_hash=digest)
-        if row is None or row.revoked_at is not None:
-            return None, None
-        principal = Principal(tenant_id=row.tenant_id, key_id=row.id, scopes=frozenset(row.scopes))
+            if row is None or row.revoked_at is not None:
+                return None, None
+            if row.user_id is None:
+                principal: Principal | None = Principal(
+                    tenant_id=row.tenant_id, key_id=row.id, scopes=frozenset(row.scopes)
+                )
+            else:
+                # A key that acts for a person: at most the person's rights, and none
+                # once the user is deactivated or removed.
+                user = await users_repo.get_user(
+                    session, tenant_id=row.tenant_id, user_id=row.user_id
+                )
+                principal = (
+                    None
+                    if user is None
+                    else await users_repo.principal_for_user(
+                        session,
+                        user=user,
+                        key_id=row.id,
+                        key_scopes=frozenset(row.scopes),
+                        today=users_repo.today_of(self.clock.now()),
+                    )
+                )
         return principal, row.expires_at
 
     async def _touch(self, key_id: str) -> None:
@@ -201,12 +223,51 @@ _api_key_header = APIKeyHeader(
 
 
 async def authenticate(
+    request: Request,
     state: StateDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
     header_key: Annotated[str | None, Security(_api_key_header)],
 ) -> Principal:
-    """The caller, from ``Authorization: Bearer <key>`` or ``X-API-Key``."""
-    return await principal_of_key(state, bearer.credentials if bearer is not None else header_key)
+    """The caller, from ``Authorization: Bearer <key>`` or ``X-API-Key``; a caller with a
+    bounded reach (a manager, a rep) only on routes marked :func:`within_reach`."""
+    principal = await principal_of_key(
+        state, bearer.credentials if bearer is not None else header_key
+    )
+    check_reach(principal, request)
+    return principal
+
+
+# Routes a caller with a bounded reach may use carry this attribute on their endpoint
+# (:func:`within_reach`); every other route answers them 403 — default deny, so a route
+# added without thought about teams never shows a manager another team's figures.
+REACH_MARK = "paceline_reach"
+ReachHow = Literal["scope", "filtered", "own", "catalog"]
+
+
+def within_reach(how: ReachHow) -> Callable[[F], F]:
+    """Mark a route as safe for callers with a bounded reach, saying why: ``scope`` (it
+    reads one scope, checked where the scope is parsed), ``filtered`` (its service keeps
+    only what :meth:`Principal.sees`), ``own`` (it is about the caller), ``catalog``
+    (it holds no figures of anyone: KPI definitions, calendars)."""
+
+    def mark(endpoint: F) -> F:
+        setattr(endpoint, REACH_MARK, how)
+        return endpoint
+
+    return mark
+
+
+def check_reach(principal: Principal, request: Request) -> None:
+    """403 for a caller with a bounded reach on a route not marked for it."""
+    if principal.reach is None:
+        return
+    endpoint = getattr(request.scope.get("route"), "endpoint", None)
+    if getattr(endpoint, REACH_MARK, None) is None:
+        metrics.AUTH_FAILURES.labels(reason="out_of_reach").inc()
+        raise Forbidden(
+            f"a {principal.role}'s access covers only their teams' figures; "
+            "this route shows the whole tenant"
+        )
 
 
 async def principal_of_key(state: AppState, raw: str | None) -> Principal:
@@ -271,7 +332,28 @@ def require_any(scope: Scope, *alternatives: Scope) -> Callable[..., Awaitable[P
     return dependency
 
 
+def require_acting() -> Callable[..., Awaitable[Principal]]:
+    """A dependency for acts (acknowledging, resolving): a person whose role acts (admin,
+    manager, rep: :attr:`Principal.acts`), or a service key with the admin scope — so a
+    read-only key (a BI tool, a viewer) reads but never acknowledges. Declared as the
+    ``admin`` scope, which is what a service key needs."""
+
+    async def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        if principal.acts:
+            return principal
+        metrics.AUTH_FAILURES.labels(reason="missing_scope").inc()
+        raise Forbidden(
+            "this API key lacks the 'admin' scope: acknowledging is acting (an admin key, "
+            "or a person whose role acts: admin, manager, rep)"
+        )
+
+    dependency.__name__ = "require_acting"
+    setattr(dependency, SCOPE_MARK, "admin")
+    return dependency
+
+
 IngestPrincipal = Annotated[Principal, Depends(require("ingest"))]
+ActingPrincipal = Annotated[Principal, Depends(require_acting())]
 ReadPrincipal = Annotated[Principal, Depends(require("read"))]
 AdminPrincipal = Annotated[Principal, Depends(require("admin"))]
 PlatformPrincipal = Annotated[Principal, Depends(require("platform"))]
@@ -283,12 +365,13 @@ KeyManagerPrincipal = Annotated[Principal, Depends(require_any("admin", "platfor
 class Auditor:
     """Records admin actions in the audit log, in the caller's transaction.
 
-    The one way entries are written (routes take it as :data:`AuditDep`; the command line
-    builds one). ``actor`` is ``key:<id>`` for API calls and ``cli`` for the command line;
-    entries go to ``tenant_id`` (the caller's tenant) unless an action names another one.
-    ``session`` is the transaction entries join: the request's, or ``None`` for a caller
-    outside a request whose service opens its own transactions and records through
-    :meth:`bound` (imports, quarantine replays).
+        The one way entries are written (routes take it as :data:`AuditDep`; the command line
+        builds one). ``actor`` is ``user:<id>`` for a person (a key acting for a user, or a
+    sign-in), ``key:<id>`` for a service key and ``cli`` for the command line;
+        entries go to ``tenant_id`` (the caller's tenant) unless an action names another one.
+        ``session`` is the transaction entries join: the request's, or ``None`` for a caller
+        outside a request whose service opens its own transactions and records through
+        :meth:`bound` (imports, quarantine replays).
     """
 
     session: AsyncSession | None
@@ -334,7 +417,7 @@ async def _auditor(
 ) -> Auditor:
     return Auditor(
         session=session,
-        actor=f"key:{principal.key_id}",
+        actor=principal.actor,
         tenant_id=principal.tenant_id,
         request_id=getattr(request.state, "request_id", None),
         clock=state.clock,

@@ -333,7 +333,7 @@ async def test_import_decompose_progress_review(clocked: tuple[Stack, FixedClock
     )
     assert resp.status_code == 200
     assert resp.headers["content-type"].startswith("text/csv")
-    table = list(csv.DictReader(io.StringIO(resp.text)))
+    table = list(csv.DictReader(io.StringIO(resp.content.decode("utf-8-sig"))))
     r1_line = next(r for r in table if r["scope"] == "rep:r1")
     assert (r1_line["actual"], r1_line["target"], r1_line["met"], r1_line["gap"]) == (
         "90000.0000",

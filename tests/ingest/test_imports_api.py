@@ -156,7 +156,7 @@ async def test_mapping_report_and_reimport(stack: Stack) -> None:
     text = await s.client.get(
         f"/v1/imports/{out['id']}/rows", headers={**s.auth(), "Accept": "text/csv"}
     )
-    lines = text.text.splitlines()
+    lines = text.content.decode("utf-8-sig").splitlines()  # a BOM for Excel (zh-CN)
     assert lines[0] == "line,status,event_id,field,reason"
     assert lines[2] == "5,rejected,,amount,amount (column 'Amount'): 'abc' is not a number"
     assert lines[3] == "6,duplicate,deal:D1@i00000000000000000001,event_id,repeats line 2"
@@ -512,7 +512,7 @@ async def test_a_utf8_bom_and_bad_charsets(embedded_stack: Stack) -> None:
 def test_chinese_amounts_parse_exactly() -> None:
     from decimal import Decimal
 
-    from paceline.ingest.imports.mapping import parse_amount
+    from paceline.shared.money import parse_amount
 
     assert parse_amount("5万") == (Decimal("50000"), None)
     assert parse_amount("1.2亿") == (Decimal("120000000"), None)

@@ -42,3 +42,35 @@ def test_every_cell_of_a_table_is_neutralised() -> None:
     text = csv_text(["name", "gap"], [{"name": "=cmd()", "gap": "-3.0000", "extra": "=x"}])
     assert list(csv.DictReader(io.StringIO(text))) == [{"name": "'=cmd()", "gap": "-3.0000"}]
     assert csv_lines([["h"], ["@x"]]) == "h\n'@x\n"
+
+
+@pytest.mark.parametrize(
+    ("excel", "locale", "for_people", "bom"),
+    [
+        (True, "en", False, True),  # asked for: always
+        (False, "zh-CN", True, False),  # refused: never
+        (None, "zh-CN", True, True),  # a file for people in a zh-CN tenant
+        (None, "zh_cn", True, True),
+        (None, "en", True, False),
+        (None, "zh-CN", False, False),  # BI feeds: never by default
+        (None, None, True, False),
+    ],
+)
+def test_when_a_csv_answer_starts_with_a_bom(
+    excel: bool | None, locale: str | None, for_people: bool, bom: bool
+) -> None:
+    from paceline.shared.web.csv_out import csv_response, wants_bom
+
+    assert wants_bom(excel, locale=locale, for_people=for_people) is bom
+    resp = csv_response(
+        csv_text(["name"], [{"name": "李娜"}]),
+        excel=excel,
+        locale=locale,
+        for_people=for_people,
+        filename="reps.csv",
+    )
+    assert resp.body.startswith(b"\xef\xbb\xbf") is bom
+    assert resp.headers["content-type"] == "text/csv; charset=utf-8"
+    assert resp.headers["content-disposition"] == 'attachment; filename="reps.csv"'
+    rows = list(csv.DictReader(io.StringIO(bytes(resp.body).decode("utf-8-sig"))))
+    assert rows == [{"name": "李娜"}]

@@ -12,15 +12,18 @@ from paceline.api.alerts import service
 from paceline.api.alerts.schemas import AlertAction, AlertsPage, AlertWithHistory, DigestOut
 from paceline.api.deps import TenantDep
 from paceline.shared.alert_options import AlertOptions
+from paceline.shared.auth import Principal
 from paceline.shared.db import tenants as tenant_repo
 from paceline.shared.errors import NotFound
 from paceline.shared.web.deps import (
+    ActingPrincipal,
     AdminPrincipal,
     AuditDep,
     ReadPrincipal,
     ReadSessionDep,
     StateDep,
     WriteSessionDep,
+    within_reach,
 )
 from paceline.shared.web.pagination import CursorQuery, int_cursor, page_limit, set_next_page
 
@@ -28,6 +31,7 @@ router = APIRouter(prefix="/v1", tags=["alerts"])
 
 
 @router.get("/alerts", response_model=AlertsPage, summary="List alerts")
+@within_reach("filtered")
 async def list_alerts(
     request: Request,
     response: Response,
@@ -58,6 +62,7 @@ async def list_alerts(
     page = await service.list_alerts(
         session,
         tenant_id=principal.tenant_id,
+        reach=principal.reach,
         kind=kind,
         status=status,
         type_=type,
@@ -158,18 +163,19 @@ async def get_digest(
 @router.get(
     "/alerts/{alert_id}", response_model=AlertWithHistory, summary="An alert and its history"
 )
+@within_reach("filtered")
 async def get_alert(
     alert_id: int, principal: ReadPrincipal, session: ReadSessionDep
 ) -> AlertWithHistory:
-    """An alert with every change it went through."""
-    return await service.get_alert(session, tenant_id=principal.tenant_id, alert_id=alert_id)
+    """An alert with every change it went through (404 outside the caller's teams)."""
+    return await service.get_alert(session, principal=principal, alert_id=alert_id)
 
 
 async def _change(
     action: str,
     alert_id: int,
     body: AlertAction | None,
-    principal: Any,
+    principal: Principal,
     session: WriteSessionDep,
     state: StateDep,
     audit: AuditDep,
@@ -177,10 +183,9 @@ async def _change(
     note = body.note if body is not None else ""
     out, before, changed = await service.change_alert(
         session,
-        tenant_id=principal.tenant_id,
+        principal=principal,
         alert_id=alert_id,
         action=action,
-        actor=f"key:{principal.key_id}",
         note=note,
         now=state.clock.now(),
     )
@@ -199,24 +204,29 @@ async def _change(
     response_model=AlertWithHistory,
     summary="Acknowledge an alert",
 )
+@within_reach("filtered")
 async def acknowledge_alert(
     alert_id: int,
-    principal: ReadPrincipal,
+    principal: ActingPrincipal,
     session: WriteSessionDep,
     state: StateDep,
     audit: AuditDep,
     body: AlertAction | None = None,
 ) -> AlertWithHistory:
-    """open -> acknowledged (someone is on it); an alert in another state is returned as it is."""
+    """open -> acknowledged (someone is on it); an alert in another state is returned as it is.
+
+    Acknowledging is acting, not reading: an admin (or a service key with the admin
+    scope), a manager on their teams' alerts, a rep on their own; viewers and BI never."""
     return await _change("acknowledge", alert_id, body, principal, session, state, audit)
 
 
 @router.post(
     "/alerts/{alert_id}/resolve", response_model=AlertWithHistory, summary="Resolve an alert"
 )
+@within_reach("filtered")
 async def resolve_alert(
     alert_id: int,
-    principal: ReadPrincipal,
+    principal: ActingPrincipal,
     session: WriteSessionDep,
     state: StateDep,
     audit: AuditDep,

@@ -19,9 +19,10 @@ from paceline.api.alerts.schemas import (
     DigestOut,
 )
 from paceline.shared.alert_options import AlertOptions, alert_options
+from paceline.shared.auth import Principal, Reach, reach_scopes
 from paceline.shared.db import lifecycle
 from paceline.shared.db.models import Alert, Tenant
-from paceline.shared.errors import FieldError, InvalidInput, NotFound
+from paceline.shared.errors import FieldError, Forbidden, InvalidInput, NotFound
 from paceline.shared.readmodel.org import team_parents
 from paceline.shared.readmodel.scopes import parse_scope, subtree
 
@@ -101,6 +102,7 @@ async def list_alerts(
     session: AsyncSession,
     *,
     tenant_id: str,
+    reach: Reach | None = None,
     kind: str | None,
     status: str | None,
     type_: str | None,
@@ -126,6 +128,11 @@ async def list_alerts(
         reps = await repo.reps_of_teams(session, tenant_id=tenant_id, teams=teams)
         in_team = [f"team:{t}" for t in teams] + [f"rep:{r}" for r in reps]
         scopes = in_team if scopes is None else [s for s in scopes if s in in_team]
+    if reach is not None:
+        # A caller with a bounded reach: only their teams' and reps' alerts.
+        scopes = [s for s in (scopes or reach_scopes(reach)) if reach.allows(s)]
+        if not scopes:
+            return AlertsPage(items=[], next_cursor=None)
     rows = await repo.search(
         session,
         tenant_id=tenant_id,
@@ -159,9 +166,14 @@ async def _alert_or_404(
     return alert
 
 
-async def get_alert(session: AsyncSession, *, tenant_id: str, alert_id: int) -> AlertWithHistory:
-    """An alert with its history."""
+async def get_alert(
+    session: AsyncSession, *, principal: Principal, alert_id: int
+) -> AlertWithHistory:
+    """An alert with its history; 404 when it concerns a scope the caller does not see."""
+    tenant_id = principal.tenant_id
     alert = await _alert_or_404(session, tenant_id=tenant_id, alert_id=alert_id)
+    if not principal.sees(alert.scope):
+        raise NotFound(f"no alert {alert_id}")
     events = await repo.history(session, tenant_id=tenant_id, alert_id=alert_id)
     teams_of = await repo.teams_of_scopes(session, tenant_id=tenant_id, scopes=[alert.scope])
     return AlertWithHistory(
@@ -184,15 +196,24 @@ async def get_alert(session: AsyncSession, *, tenant_id: str, alert_id: int) -> 
 async def change_alert(
     session: AsyncSession,
     *,
-    tenant_id: str,
+    principal: Principal,
     alert_id: int,
     action: str,
-    actor: str,
     note: str,
     now: datetime,
 ) -> tuple[AlertWithHistory, dict[str, Any], bool]:
-    """Acknowledge or resolve an alert; the alert, its state before, and whether it changed."""
+    """Acknowledge or resolve an alert; the alert, its state before, and whether it changed.
+
+    404 outside what the caller sees; 403 when they see it but may not act on it."""
+    tenant_id, actor = principal.tenant_id, principal.actor
     alert = await _alert_or_404(session, tenant_id=tenant_id, alert_id=alert_id, lock=True)
+    if not principal.sees(alert.scope):
+        raise NotFound(f"no alert {alert_id}")
+    if not principal.may_act_on(alert.scope):
+        raise Forbidden(
+            f"acknowledging or resolving {alert.scope}'s alerts is not within this "
+            f"{principal.role or 'key'}'s rights (an admin, the scope's manager, or the rep)"
+        )
     before = {"status": alert.status}
     if action == "acknowledge":
         changed = await lifecycle.acknowledge_alert(
@@ -202,7 +223,7 @@ async def change_alert(
         changed = await lifecycle.resolve_alert(
             session, alert=alert, actor=actor, now=now, note=note
         )
-    return await get_alert(session, tenant_id=tenant_id, alert_id=alert_id), before, changed
+    return await get_alert(session, principal=principal, alert_id=alert_id), before, changed
 
 
 def options_of(tenant: Tenant) -> AlertOptions:
@@ -233,6 +254,7 @@ async def list_digests(
     session: AsyncSession,
     *,
     tenant_id: str,
+    reach: Reach | None = None,
     kind: str | None,
     team: str | None,
     cursor: int | None,

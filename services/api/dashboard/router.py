@@ -30,7 +30,7 @@ from paceline.api.dashboard.schemas import (
 from paceline.api.deps import KpiDep, MomentDep, PeriodDep, ScopeDep, TenantDep
 from paceline.shared.errors import NotFound
 from paceline.shared.web.app import api_routes
-from paceline.shared.web.deps import ReadPrincipal, ReadSessionDep, StateDep
+from paceline.shared.web.deps import ReadPrincipal, ReadSessionDep, StateDep, within_reach
 
 pages = APIRouter(include_in_schema=False)
 router = APIRouter(prefix="/v1/dashboard", tags=["dashboard"])
@@ -116,6 +116,7 @@ async def dashboard_file(request: Request, name: str) -> Response:
 
 
 @router.get("/context", response_model=ContextOut, summary="What the dashboard needs once")
+@within_reach("filtered")
 async def get_context(
     request: Request,
     session: ReadSessionDep,
@@ -123,18 +124,21 @@ async def get_context(
     tenant: TenantDep,
     principal: ReadPrincipal,
 ) -> ContextOut:
-    """Tenant settings, periods around today, teams, reps, KPIs, templates and features."""
+    """Tenant settings, periods around today, teams, reps, KPIs, templates and features;
+    for a manager or a rep, only the teams and reps within their reach."""
     paths = {str(r.path_format) for r in api_routes(request.app)}
-    return await service.context(
+    out = await service.context(
         session,
         tenant=tenant,
         scopes=principal.scopes,
         route_paths=paths,
         now=state.clock.now(),
     )
+    return service.within(out, principal)
 
 
 @router.get("/overview", response_model=OverviewOut, summary="Progress rows of a scope")
+@within_reach("scope")
 async def get_overview(
     session: ReadSessionDep,
     tenant: TenantDep,
@@ -159,6 +163,7 @@ async def get_overview(
 
 
 @router.get("/series", response_model=SeriesOut, summary="A KPI day by day over a period")
+@within_reach("scope")
 async def get_series(
     session: ReadSessionDep,
     tenant: TenantDep,
@@ -184,6 +189,7 @@ async def get_series(
     response_model=AdjustmentsListOut,
     summary="The adjustments behind a progress row",
 )
+@within_reach("scope")
 async def get_adjustments(
     session: ReadSessionDep,
     tenant: TenantDep,

@@ -39,6 +39,7 @@ from paceline.api.progress.service import progress as progress_of
 from paceline.api.settings.service import settings_of
 from paceline.api.templates.service import list_templates
 from paceline.shared.alert_options import alert_options
+from paceline.shared.auth import Principal
 from paceline.shared.db.context import close_book, tenant_calendar, tenant_kpis
 from paceline.shared.db.models import Tenant
 from paceline.shared.kpi.calendar import WorkCalendar
@@ -119,6 +120,23 @@ def _periods_around(today: date, fiscal_year_start_month: int, *, focus: str) ->
         month=out["month"],
         week=out["week"],
         focus_month=focus,
+    )
+
+
+def within(out: ContextOut, principal: Principal) -> ContextOut:
+    """The context cut to the caller: the teams and reps within their reach, and the
+    acknowledge button only for those who act (not viewers, BI or read-only keys)."""
+    if not principal.acts:
+        features = out.features.model_copy(update={"alert_acknowledge": False})
+        out = out.model_copy(update={"features": features})
+    reach = principal.reach
+    if reach is None:
+        return out
+    return out.model_copy(
+        update={
+            "teams": [t for t in out.teams if t.id in reach.teams],
+            "reps": [r for r in out.reps if r.id in reach.reps],
+        }
     )
 
 

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from paceline.api.deps import MomentDep, PeriodDep, TenantDep
 from paceline.api.exports import service
 from paceline.api.exports.schemas import PROGRESS_COLUMNS, SCORECARD_COLUMNS, ExportPage
-from paceline.shared.web.csv_out import csv_text
+from paceline.shared.web.csv_out import ExcelQuery, csv_response, csv_text
 from paceline.shared.web.deps import ReadSessionDep
 from paceline.shared.web.pagination import CursorQuery, next_page_headers, page_limit
 
@@ -37,13 +37,15 @@ def _answer(
     next_cursor: str | None,
     period: str,
     as_of: datetime,
+    excel: bool | None,
+    locale: str,
 ) -> Response:
     # The next page reads at the same instant as this one.
     headers = next_page_headers(request, next_cursor, pin={"as_of": as_of.isoformat()})
     wants_csv = fmt == "csv" or (fmt is None and "text/csv" in request.headers.get("accept", ""))
     if wants_csv:
         text = csv_text(columns, rows)
-        return Response(text, media_type="text/csv; charset=utf-8", headers=headers)
+        return csv_response(text, excel=excel, locale=locale, for_people=False, headers=headers)
     body = ExportPage(
         period=period, as_of=as_of, columns=list(columns), rows=rows, next_cursor=next_cursor
     )
@@ -67,6 +69,7 @@ async def export_progress(
     cursor: CursorQuery = None,
     limit: Annotated[int, page_limit(500)] = 200,
     format: Literal["json", "csv"] | None = None,  # the query's name
+    excel: ExcelQuery = None,
 ) -> Response:
     """One row per target: actual, target, expected, pace, projections, status at as_of."""
     rows, next_cursor = await service.progress_rows(
@@ -88,6 +91,8 @@ async def export_progress(
         next_cursor=next_cursor,
         period=p.key,
         as_of=moment.at,
+        excel=excel,
+        locale=tenant.locale,
     )
 
 
@@ -112,6 +117,7 @@ async def export_scorecards(
     cursor: CursorQuery = None,
     limit: Annotated[int, page_limit(200)] = 50,
     format: Literal["json", "csv"] | None = None,  # the query's name
+    excel: ExcelQuery = None,
 ) -> Response:
     """One row per rep and KPI of the rep's template, with the rep's score on each row."""
     rows, next_cursor = await service.scorecard_rows(
@@ -133,4 +139,6 @@ async def export_scorecards(
         next_cursor=next_cursor,
         period=p.key,
         as_of=moment.at,
+        excel=excel,
+        locale=tenant.locale,
     )

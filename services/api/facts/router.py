@@ -15,7 +15,7 @@ from paceline.shared.db.context import tenant_calendar
 from paceline.shared.errors import FieldError, InvalidInput
 from paceline.shared.readmodel.progress import kpi_or_404
 from paceline.shared.readmodel.scopes import parse_scope
-from paceline.shared.web.csv_out import csv_text
+from paceline.shared.web.csv_out import ExcelQuery, csv_response, csv_text
 from paceline.shared.web.deps import ReadSessionDep
 from paceline.shared.web.pagination import CursorQuery, next_page_headers, page_limit
 
@@ -176,6 +176,7 @@ async def get_facts(
     cursor: CursorQuery = None,
     limit: Annotated[int, page_limit(5000)] = 1000,
     format: Annotated[str | None, Query(pattern="^(json|csv)$")] = None,  # query name
+    excel: ExcelQuery = None,
 ) -> Response:
     """Per-group values with numerator, denominator and sample, paginated by cursor.
 
@@ -207,7 +208,9 @@ async def get_facts(
         ]
         columns += ["value", "numerator", "denominator", "sample"]
         text = csv_text(columns, rows)
-        return Response(text, media_type="text/csv; charset=utf-8", headers=headers)
+        return csv_response(
+            text, excel=excel, locale=tenant.locale, for_people=False, headers=headers
+        )
     body = {
         "kpi": definition.key,
         "from": from_.isoformat(),

@@ -14,9 +14,10 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from paceline.shared.db import import_runs as repo
+from paceline.shared.db import tenants as tenant_repo
 from paceline.shared.errors import NotFound
 from paceline.shared.import_report import ImportOut, RowIssue, issue_out, run_out
-from paceline.shared.web.csv_out import csv_lines
+from paceline.shared.web.csv_out import ExcelQuery, csv_lines, csv_response
 from paceline.shared.web.deps import ReadPrincipal, ReadSessionDep, StateDep
 from paceline.shared.web.pagination import (
     CursorQuery,
@@ -141,6 +142,7 @@ async def get_import_rows(
     ] = None,
     limit: Annotated[int, page_limit(10_000)] = 1000,
     format: Literal["json", "csv"] | None = None,  # the query's name
+    excel: ExcelQuery = None,
 ) -> Response:
     """Each row with its line, field and reason; CSV (``Accept: text/csv``) has one line per
     problem: ``line,status,event_id,field,reason``."""
@@ -175,7 +177,14 @@ async def get_import_rows(
                 ),
             ]
         )
-        return Response(text, media_type="text/csv; charset=utf-8", headers=headers)
+        tenant = await tenant_repo.get_tenant(session, tenant_id=principal.tenant_id)
+        return csv_response(
+            text,
+            excel=excel,
+            locale=tenant.locale if tenant is not None else None,
+            for_people=True,
+            headers=headers,
+        )
     page = RowIssuesPage(
         import_id=run.id,
         rows=[issue_out(r) for r in rows],

@@ -28,7 +28,7 @@ from paceline.shared.db import tenants as tenant_repo
 from paceline.shared.db.models import Tenant
 from paceline.shared.errors import NotFound
 from paceline.shared.readmodel.scopes import parse_scope
-from paceline.shared.web.csv_out import csv_text
+from paceline.shared.web.csv_out import ExcelQuery, csv_response, csv_text
 from paceline.shared.web.deps import (
     AdminPrincipal,
     AuditDep,
@@ -53,12 +53,22 @@ async def _tenant(session: WriteSessionDep, principal: AdminPrincipal) -> Tenant
     return tenant
 
 
-def _csv(columns: tuple[str, ...], rows: list[dict[str, Any]], filename: str) -> Response:
-    # A BOM so that Excel opens the UTF-8 file with Chinese names intact.
-    return Response(
-        "\ufeff" + csv_text(columns, rows),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+def _csv(
+    columns: tuple[str, ...],
+    rows: list[dict[str, Any]],
+    filename: str,
+    *,
+    tenant: Tenant,
+    excel: bool | None,
+) -> Response:
+    # Files for people: a BOM in a zh-CN tenant (or with excel=true), so that Excel opens
+    # the UTF-8 file with Chinese names intact.
+    return csv_response(
+        csv_text(columns, rows),
+        excel=excel,
+        locale=tenant.locale,
+        for_people=True,
+        filename=filename,
     )
 
 
@@ -259,6 +269,7 @@ async def get_statement(
     tenant: TenantDep,
     format: Annotated[Literal["json", "csv", "html"], Query()] = "json",  # query name
     lang: Annotated[str | None, Query(max_length=35)] = None,
+    excel: ExcelQuery = None,
 ) -> Any:
     """Every line with the plan version and facts behind it; ``format=csv`` for payroll
     detail, ``format=html`` for a printable page (``lang`` zh-CN or en; default: the
@@ -266,7 +277,13 @@ async def get_statement(
     s = await service.get_statement(session, tenant=tenant, statement_id=statement_id)
     if format == "csv":
         rows = service.statement_rows(s)
-        return _csv(service.STATEMENT_COLUMNS, rows, f"statement-{s.id}-{s.period}.csv")
+        return _csv(
+            service.STATEMENT_COLUMNS,
+            rows,
+            f"statement-{s.id}-{s.period}.csv",
+            tenant=tenant,
+            excel=excel,
+        )
     if format == "html":
         locale = text.locale_of(
             lang or text.accept_language(request.headers.get("accept-language")), tenant.locale
@@ -338,9 +355,13 @@ async def get_payroll(
     principal: AdminPrincipal,
     session: WriteSessionDep,
     period: Annotated[str, Query(max_length=16, description="A month, e.g. 2026-11")],
+    excel: ExcelQuery = None,
 ) -> Response:
-    """One row per approved or paid statement of the month (UTF-8 with BOM)."""
+    """One row per approved or paid statement of the month (UTF-8; with a BOM in a zh-CN
+    tenant or with ``excel=true``)."""
     tenant = await _tenant(session, principal)
     rows = await service.payroll_rows(session, tenant=tenant, period=period)
     month = service.month_or_422(period, tenant)
-    return _csv(service.PAYROLL_COLUMNS, rows, f"payroll-{month.key}.csv")
+    return _csv(
+        service.PAYROLL_COLUMNS, rows, f"payroll-{month.key}.csv", tenant=tenant, excel=excel
+    )

@@ -49,6 +49,12 @@ class KeyIn(BaseModel):
         description="Whose key: the caller's tenant by default. Only platform keys name "
         "another tenant.",
     )
+    user_id: Annotated[str | None, Field(max_length=32, pattern=r"^[A-Za-z0-9_-]+$")] = Field(
+        default=None,
+        description="The person the key acts for (a user of the tenant): it then has at most "
+        "the user's rights — scopes within the role's, figures within the role's reach — and "
+        "stops when the user is deactivated. None: a service key.",
+    )
 
 
 class KeyOut(BaseModel):
@@ -78,6 +84,7 @@ class KeyOut(BaseModel):
     name: str
     prefix: str = Field(description="The start of the key, to recognise it (pl_xxxxxxxx).")
     scopes: list[str]
+    user_id: str | None = Field(default=None, description="The user the key acts for.")
     status: KeyStatus
     created_at: datetime
     expires_at: datetime | None

@@ -28,8 +28,15 @@ from paceline.api.keys.schemas import (
     KeyRotation,
     KeyStatus,
 )
-from paceline.shared.auth import PLATFORM_TENANT, TENANT_SCOPES, Principal, generate_key
+from paceline.shared.auth import (
+    PLATFORM_TENANT,
+    ROLE_SCOPES,
+    TENANT_SCOPES,
+    Principal,
+    generate_key,
+)
 from paceline.shared.db import tenants as tenant_repo
+from paceline.shared.db import users as users_repo
 from paceline.shared.db.models import ApiKey
 from paceline.shared.errors import Conflict, FieldError, InvalidInput, NotFound
 from paceline.shared.web.deps import Auditor
@@ -52,6 +59,7 @@ def key_out(row: ApiKey, *, now: datetime) -> KeyOut:
         name=row.name,
         prefix=row.prefix,
         scopes=list(row.scopes),
+        user_id=row.user_id,
         status=status_of(row, now),
         created_at=row.created_at,
         expires_at=row.expires_at,
@@ -88,6 +96,23 @@ def _check_scopes(tenant_id: str, scopes: list[str]) -> list[str]:
     return wanted
 
 
+async def _check_user(
+    session: AsyncSession, tenant_id: str, user_id: str, scopes: list[str]
+) -> None:
+    """A key for a user: the user exists and is active, and the scopes are the role's."""
+    user = await users_repo.get_user(session, tenant_id=tenant_id, user_id=user_id)
+    if user is None or not user.active:
+        raise InvalidInput(
+            f"no active user {user_id!r}", fields=[FieldError("user_id", "no such active user")]
+        )
+    beyond = sorted(set(scopes) - ROLE_SCOPES.get(user.role, frozenset()))
+    if beyond:
+        raise InvalidInput(
+            f"a {user.role}'s key cannot have {', '.join(beyond)}",
+            fields=[FieldError("scopes", f"beyond the {user.role} role: {', '.join(beyond)}")],
+        )
+
+
 def _future(expires_at: datetime | None, now: datetime, field: str) -> datetime | None:
     if expires_at is not None and expires_at <= now:
         raise InvalidInput(
@@ -111,6 +136,8 @@ async def create_key(
         await tenant_repo.ensure_tenant(session, tenant_id=tenant_id, name="Platform", now=now)
     elif await tenant_repo.get_tenant(session, tenant_id=tenant_id) is None:
         raise NotFound(f"no tenant {tenant_id!r}")
+    if body.user_id is not None:
+        await _check_user(session, tenant_id, body.user_id, scopes)
     key = generate_key()
     row = await tenant_repo.add_key(
         session,
@@ -120,6 +147,7 @@ async def create_key(
         scopes=scopes,
         now=now,
         expires_at=expires_at,
+        user_id=body.user_id,
     )
     out = key_out(row, now=now)
     await audit.record(
@@ -216,6 +244,7 @@ async def rotate_key(
         scopes=list(row.scopes),
         now=now,
         expires_at=new_expiry,
+        user_id=row.user_id,
     )
     old_out = key_out(row, now=now)
     new_out = key_out(new_row, now=now)

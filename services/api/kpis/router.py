@@ -27,6 +27,7 @@ from paceline.shared.web.deps import (
     ReadSessionDep,
     StateDep,
     WriteSessionDep,
+    within_reach,
 )
 
 router = APIRouter(prefix="/v1", tags=["kpis"])
@@ -41,6 +42,7 @@ async def _tenant(session: AsyncSession, tenant_id: str) -> Tenant:
 
 
 @router.get("/kpis", response_model=list[KpiOut], summary="The KPI catalog")
+@within_reach("catalog")
 async def list_kpis(
     principal: ReadPrincipal,
     session: ReadSessionDep,
@@ -53,6 +55,7 @@ async def list_kpis(
 
 
 @router.get("/kpis/{key}", response_model=KpiOut, summary="One KPI")
+@within_reach("catalog")
 async def get_kpi(key: KpiKeyPath, principal: ReadPrincipal, session: ReadSessionDep) -> KpiOut:
     """A built-in or custom KPI."""
     return await service.get_kpi(session, tenant_id=principal.tenant_id, key=key)

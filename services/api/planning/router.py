@@ -23,6 +23,7 @@ from paceline.shared.web.deps import (
     ReadSessionDep,
     StateDep,
     WriteSessionDep,
+    within_reach,
 )
 
 router = APIRouter(prefix="/v1", tags=["planning"])
@@ -60,6 +61,7 @@ async def decompose(
     response_model=SuggestionOut,
     summary="Suggested baseline, target and stretch from history",
 )
+@within_reach("scope")
 async def get_suggestions(
     principal: ReadPrincipal,
     session: ReadSessionDep,

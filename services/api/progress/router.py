@@ -7,12 +7,13 @@ from fastapi import APIRouter
 from paceline.api.deps import KpiDep, MomentDep, PeriodDep, ScopeDep, TenantDep
 from paceline.api.progress import service
 from paceline.api.progress.schemas import ProgressOut
-from paceline.shared.web.deps import ReadSessionDep
+from paceline.shared.web.deps import ReadSessionDep, within_reach
 
 router = APIRouter(prefix="/v1", tags=["progress"])
 
 
 @router.get("/progress", response_model=ProgressOut, summary="Progress of a KPI")
+@within_reach("scope")
 async def get_progress(
     session: ReadSessionDep,
     tenant: TenantDep,

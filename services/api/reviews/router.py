@@ -14,6 +14,7 @@ from paceline.api.reviews import service, table
 from paceline.api.reviews.schemas import ReviewOut
 from paceline.shared.readmodel.org import require_known
 from paceline.shared.readmodel.scopes import Scope
+from paceline.shared.web.csv_out import ExcelQuery, csv_response
 from paceline.shared.web.deps import ReadSessionDep, StateDep
 
 router = APIRouter(prefix="/v1", tags=["reviews"])
@@ -49,6 +50,7 @@ async def get_review(
         Query(ge=-1, le=100, description="Growth goal for the next period's suggestions."),
     ] = None,
     format: Literal["json", "csv"] | None = None,  # the query's name
+    excel: ExcelQuery = None,
 ) -> Response:
     """The review of a team's period (as_of: default now, or the period's end if it has ended)."""
     at = moment.at if moment.given else service.default_as_of(p, tenant, state.clock.now())
@@ -67,9 +69,11 @@ async def get_review(
         format is None and "text/csv" in request.headers.get("accept", "")
     )
     if wants_csv:
-        return Response(
+        return csv_response(
             table.csv_text(out),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="review-{team}-{p.key}.csv"'},
+            excel=excel,
+            locale=tenant.locale,
+            for_people=True,
+            filename=f"review-{team}-{p.key}.csv",
         )
     return Response(orjson.dumps(out.model_dump(mode="json")), media_type="application/json")

@@ -6,17 +6,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from paceline.api.deps import MomentDep, PeriodDep, RequiredScopeDep, TenantDep
+from paceline.api.deps import AuthDep, MomentDep, PeriodDep, RequiredScopeDep, TenantDep
 from paceline.api.scorecards import service
 from paceline.api.scorecards.schemas import LeaderboardOut, ScorecardOut
 from paceline.shared.db.context import tenant_calendar
+from paceline.shared.errors import FieldError, Forbidden
 from paceline.shared.readmodel.org import require_known
-from paceline.shared.web.deps import ReadSessionDep
+from paceline.shared.web.deps import ReadSessionDep, within_reach
 
 router = APIRouter(prefix="/v1", tags=["scorecards"])
 
 
 @router.get("/scorecards", response_model=ScorecardOut, summary="A scorecard")
+@within_reach("scope")
 async def get_scorecard(
     session: ReadSessionDep,
     tenant: TenantDep,
@@ -56,16 +58,25 @@ async def get_scorecard(
 
 
 @router.get("/leaderboard", response_model=LeaderboardOut, summary="A team's leaderboard")
+@within_reach("filtered")
 async def get_leaderboard(
     session: ReadSessionDep,
     tenant: TenantDep,
     p: PeriodDep,
     moment: MomentDep,
     team: Annotated[str, Query(min_length=1, max_length=200)],
+    principal: AuthDep,
     kpi: Annotated[str | None, Query(description="Rank by this KPI instead of the score.")] = None,
     template: str | None = None,
 ) -> LeaderboardOut:
-    """The team's reps (and sub-teams' reps) ranked by weighted score or by one KPI."""
+    """The team's reps (and sub-teams' reps) ranked by weighted score or by one KPI; a
+    manager's teams, or a rep's own team (unless the tenant keeps reps to their own
+    figures: ``rep_sees_team``)."""
+    if not principal.sees(f"team:{team}"):
+        raise Forbidden(
+            f"team {team} is outside what this {principal.role}'s access covers",
+            fields=[FieldError("team", "outside your teams")],
+        )
     calendar = await tenant_calendar(session, tenant=tenant)
     return await service.leaderboard(
         session,

@@ -110,6 +110,11 @@ class TenantSettings(BaseModel):
         "first open month, the closed month holds still) or restate (the closed month "
         "changes, listed as a restatement). Applies to months closed from then on.",
     )
+    kpi_exporter: bool = Field(
+        default=False,
+        description="Serve the current periods' company and team KPI gauges to Prometheus "
+        "at GET /v1/metrics/kpis (docs/OPERATIONS.md); off: that route answers 404.",
+    )
 
 
 class TenantSettingsUpdate(BaseModel):
@@ -142,6 +147,7 @@ class TenantSettingsUpdate(BaseModel):
     pace_method: Literal["working_days", "seasonal"] | None = None
     attainment_cap: Annotated[Decimal, Field(ge=1, le=10)] | None = None
     close_policy: ClosePolicy | None = None
+    kpi_exporter: bool | None = None
 
     @field_validator("timezone")
     @classmethod

@@ -27,6 +27,11 @@ def pace_thresholds(tenant: Tenant) -> PaceThresholds:
     return PaceThresholds.model_validate(raw) if raw else PaceThresholds()
 
 
+def kpi_exporter_on(tenant: Tenant) -> bool:
+    """Whether the tenant opted in to the Prometheus KPI exporter (off by default)."""
+    return (tenant.options or {}).get("kpi_exporter") is True
+
+
 def settings_of(tenant: Tenant) -> TenantSettings:
     """A tenant's settings."""
     return TenantSettings(
@@ -42,6 +47,7 @@ def settings_of(tenant: Tenant) -> TenantSettings:
         else "working_days",
         attainment_cap=Decimal(str((tenant.options or {}).get("attainment_cap", "1.5"))),
         close_policy="restate" if close_policy(tenant) == "restate" else "adjust",
+        kpi_exporter=kpi_exporter_on(tenant),
     )
 
 
@@ -84,6 +90,8 @@ async def update_settings(
         tenant.options = {**(tenant.options or {}), "attainment_cap": str(update.attainment_cap)}
     if update.close_policy is not None:
         tenant.options = {**(tenant.options or {}), "close_policy": update.close_policy}
+    if update.kpi_exporter is not None:
+        tenant.options = {**(tenant.options or {}), "kpi_exporter": update.kpi_exporter}
     if update.calendar is not None:
         # Working days are read-time only (pace, expected): no facts move.
         tenant.options = {**(tenant.options or {}), "calendar": update.calendar}

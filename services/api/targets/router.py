@@ -16,13 +16,16 @@ from paceline.api.targets.schemas import (
     TargetRevisedOut,
     TargetRevision,
 )
+from paceline.shared.errors import NotFound
 from paceline.shared.web.deps import (
+    ActingPrincipal,
     AdminPrincipal,
     AuditDep,
     ReadPrincipal,
     ReadSessionDep,
     StateDep,
     WriteSessionDep,
+    within_reach,
 )
 from paceline.shared.web.pagination import CursorQuery, int_cursor, page_limit, set_next_page
 
@@ -41,7 +44,7 @@ async def create_target(
 ) -> TargetOut:
     """A target for a KPI, a scope and a period, with optional baseline and stretch."""
     out = await service.create_target(
-        session, tenant=tenant, body=body, author=f"key:{principal.key_id}", now=state.clock.now()
+        session, tenant=tenant, body=body, author=principal.actor, now=state.clock.now()
     )
     await audit.record(
         "targets.create", target=f"target:{out.id}", after=out.model_dump(mode="json")
@@ -50,6 +53,7 @@ async def create_target(
 
 
 @router.get("/targets", response_model=list[TargetOut], summary="List targets")
+@within_reach("filtered")
 async def list_targets(
     request: Request,
     response: Response,
@@ -76,6 +80,7 @@ async def list_targets(
     targets, next_cursor = await service.list_targets(
         session,
         tenant_id=principal.tenant_id,
+        reach=principal.reach,
         kpi=kpi,
         scope=scope,
         period=period,
@@ -88,11 +93,15 @@ async def list_targets(
 
 
 @router.get("/targets/{target_id}", response_model=TargetOut, summary="A target and its versions")
+@within_reach("filtered")
 async def get_target(
     target_id: TargetId, principal: ReadPrincipal, session: ReadSessionDep
 ) -> TargetOut:
     """A target with every version (who, when, why, values)."""
-    return await service.get_target(session, tenant_id=principal.tenant_id, target_id=target_id)
+    out = await service.get_target(session, tenant_id=principal.tenant_id, target_id=target_id)
+    if not principal.sees(out.scope):
+        raise NotFound(f"no target {target_id}")
+    return out
 
 
 @router.put(
@@ -125,7 +134,7 @@ async def revise_target(
         tenant=tenant,
         target_id=target_id,
         body=body,
-        author=f"key:{principal.key_id}",
+        author=principal.actor,
         now=state.clock.now(),
     )
     await audit.record(
@@ -176,18 +185,21 @@ async def preview_revision(
 @router.post(
     "/targets/{target_id}/acknowledge", response_model=TargetOut, summary="Acknowledge a target"
 )
+@within_reach("filtered")
 async def acknowledge_target(
     target_id: TargetId,
     body: Acknowledgement,
-    principal: ReadPrincipal,
+    principal: ActingPrincipal,
     session: WriteSessionDep,
     state: StateDep,
     audit: AuditDep,
 ) -> TargetOut:
-    """Record that the target's current version was acknowledged, by whom and when."""
+    """Record that the target's current version was acknowledged, by whom and when: the
+    rep's own act (their key or sign-in), or recorded on their behalf by their manager or
+    an admin (``acknowledged_recorded_by`` says who)."""
     out = await service.acknowledge_target(
         session,
-        tenant_id=principal.tenant_id,
+        principal=principal,
         target_id=target_id,
         body=body,
         now=state.clock.now(),
@@ -197,6 +209,7 @@ async def acknowledge_target(
         target=f"target:{target_id}",
         after={
             "by": out.acknowledged_by,
+            "recorded_by": out.acknowledged_recorded_by,
             "at": out.acknowledged_at,
             "version": out.acknowledged_version,
         },

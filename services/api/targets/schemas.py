@@ -109,8 +109,14 @@ class Acknowledgement(BaseModel):
     )
 
     by: Annotated[
-        str, Field(min_length=1, max_length=200, description="Who acknowledges (e.g. the rep id).")
-    ]
+        str | None,
+        Field(
+            min_length=1,
+            max_length=200,
+            description="The rep who acknowledges (their rep id). A rep's own key or sign-in "
+            "may leave it out; anyone else records it on the rep's behalf.",
+        ),
+    ] = None
 
 
 class TargetVersionOut(BaseModel):
@@ -183,6 +189,12 @@ class TargetOut(BaseModel):
     acknowledged_at: datetime | None
     acknowledged_by: str | None
     acknowledged_version: int | None
+    acknowledged_recorded_by: str | None = Field(
+        default=None,
+        description="Who recorded the acknowledgement: user:<id> of the rep themselves, or of "
+        "a manager or admin on their behalf (then it differs from the rep's own user); "
+        "key:<id> for a service key.",
+    )
     versions: list[TargetVersionOut] = []
     findings: list[FindingOut] = Field(
         default=[],

@@ -36,9 +36,10 @@ from paceline.api.targets.schemas import (
     TargetVersionOut,
 )
 from paceline.api.targets.sums import finding_out, parent_findings, tree_mismatches
+from paceline.shared.auth import Principal, Reach, reach_scopes
 from paceline.shared.db.context import find_kpi
 from paceline.shared.db.models import Target, TargetVersion, Tenant
-from paceline.shared.errors import Conflict, FieldError, InvalidInput, NotFound
+from paceline.shared.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from paceline.shared.kpi.periods import parse_period
 from paceline.shared.kpi.planning.common import places_for
 from paceline.shared.kpi.planning.decomposition import Values
@@ -109,6 +110,7 @@ def target_out(
         acknowledged_at=t.acknowledged_at,
         acknowledged_by=t.acknowledged_by,
         acknowledged_version=t.acknowledged_version,
+        acknowledged_recorded_by=t.acknowledged_recorded_by,
         versions=[
             TargetVersionOut(
                 version=v.version,
@@ -193,6 +195,7 @@ async def list_targets(
     session: AsyncSession,
     *,
     tenant_id: str,
+    reach: Reach | None = None,
     kpi: str | None,
     scope: str | None,
     period: str | None,
@@ -201,8 +204,8 @@ async def list_targets(
     limit: int,
 ) -> tuple[list[TargetOut], str | None]:
     """Targets matching the filters (current values, no history), in id order, after
-    ``after_id``; and the cursor of the next page (the last id of this one) when there is
-    one."""
+    ``after_id``; with a ``reach``, only the targets of scopes within it; and the cursor of
+    the next page (the last id of this one) when there is one."""
     if scope is not None:
         scope = str(parse_scope(scope))
     if period is not None:
@@ -219,6 +222,7 @@ async def list_targets(
         parent_id=parent_id,
         after_id=after_id,
         limit=limit + 1,
+        within=None if reach is None else reach_scopes(reach),
     )
     next_cursor = str(rows[limit - 1].id) if len(rows) > limit else None
     rows = rows[:limit]
@@ -384,17 +388,42 @@ async def revise_target(
 async def acknowledge_target(
     session: AsyncSession,
     *,
-    tenant_id: str,
+    principal: Principal,
     target_id: int,
     body: Acknowledgement,
     now: datetime,
 ) -> TargetOut:
-    """Acknowledge the target's current version."""
+    """Acknowledge the target's current version: the rep's own act, or recorded on their
+    behalf by someone who may act on the target's scope (a manager of the rep's team, an
+    admin); 404 outside what the caller sees, 403 when they may not act, 422 when ``by``
+    is not the target's rep."""
+    tenant_id = principal.tenant_id
     row = await repo.get(session, tenant_id=tenant_id, target_id=target_id)
-    if row is None:
+    if row is None or not principal.sees(row.scope):
         raise NotFound(f"no target {target_id}")
+    if not principal.may_act_on(row.scope):
+        raise Forbidden(
+            f"acknowledging {row.scope}'s target is not within this "
+            f"{principal.role or 'key'}'s rights (the rep, their manager or an admin)"
+        )
+    kind, _, ident = row.scope.partition(":")
+    by = body.by
+    if kind == "rep":
+        if by is None:
+            by = ident
+        elif by != ident:
+            raise InvalidInput(
+                f"target {target_id} is {ident}'s: only {ident} acknowledges it",
+                fields=[FieldError("by", f"must be {ident}")],
+            )
+    elif by is None:
+        raise InvalidInput(
+            "name who acknowledges a team or company target",
+            fields=[FieldError("by", "required for a team or company target")],
+        )
     row.acknowledged_at = now
-    row.acknowledged_by = body.by
+    row.acknowledged_by = by
+    row.acknowledged_recorded_by = principal.actor
     row.acknowledged_version = row.current_version
     await session.flush()
     versions = (await repo.versions(session, tenant_id=tenant_id, target_ids=[row.id]))[row.id]

@@ -14,7 +14,6 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -23,6 +22,7 @@ import orjson
 from paceline.ingest.imports.schemas import ImportMapping
 from paceline.shared.errors import FieldError, InvalidInput, PayloadTooLarge
 from paceline.shared.events import EVENT_TYPES, KNOWN_FIELDS, CanonicalEvent
+from paceline.shared.money import parse_amount
 
 KINDS: Final[dict[str, str]] = {
     "occurred_at": "datetime",
@@ -47,33 +47,11 @@ KINDS: Final[dict[str, str]] = {
 }
 _TRUE = frozenset({"true", "t", "yes", "y", "1", "是", "对", "真"})
 _FALSE = frozenset({"false", "f", "no", "n", "0", "否", "错", "假"})
-# Currency marks in amount cells. ¥ and 元 mean CNY (the product's default audience).
-_SYMBOLS: Final[tuple[tuple[str, str], ...]] = (
-    ("US$", "USD"),
-    ("HK$", "HKD"),
-    ("RMB", "CNY"),
-    ("¥", "CNY"),
-    ("￥", "CNY"),
-    ("元", "CNY"),
-    ("$", "USD"),
-    ("€", "EUR"),
-    ("£", "GBP"),
-)
-# Chinese magnitude suffixes (5万 = 50,000; 1.2亿 = 120,000,000), longest first: exact
-# Decimal multiplication, so 1.2亿 is 120000000.0, never a float's 119999999.99999999.
-_MAGNITUDES: Final[tuple[tuple[str, int], ...]] = (
-    ("万亿", 10**12),
-    ("千万", 10**7),
-    ("百万", 10**6),
-    ("亿", 10**8),
-    ("万", 10**4),
-)
 # Bounds on a file's shape (issue 17, hole 2): a header of 40,000 columns once held the
 # event loop for 38 s. Every step below is linear in the file; these keep each row small.
 MAX_COLUMNS: Final = 500
 MAX_HEADER_CHARS: Final = 200
 MAX_CELL_CHARS: Final = 10_000
-_CODE = re.compile(r"^([A-Za-z]{3})\s*(.+)$|^(.+?)\s*([A-Za-z]{3})$")
 _SLASH_DATE = re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})(.*)$")
 
 
@@ -409,43 +387,6 @@ def _iso_datetime(text: str) -> datetime:
                 f"{text!r} is not a date or time (ISO 8601, or give mapping.date_formats)"
             ) from None
     return parsed
-
-
-def parse_amount(text: str, decimal_separator: str = ".") -> tuple[Decimal, str | None]:
-    """An amount cell: thousands separators, a currency code or symbol, (negatives),
-    a Chinese magnitude (``5万``, ``1.2亿元``)."""
-    value = text.strip()
-    negative = value.startswith("(") and value.endswith(")")
-    if negative:
-        value = value[1:-1].strip()
-    currency = None
-    for mark, code in _SYMBOLS:
-        if mark in value:
-            currency = code
-            value = value.replace(mark, "").strip()
-            break
-    if currency is None and (m := _CODE.match(value)):
-        code, rest = (m[1], m[2]) if m[1] else (m[4], m[3])
-        if code.isalpha() and not re.fullmatch(r"[eE]\d*", code):
-            currency, value = code.upper(), rest.strip()
-    value = value.replace(" ", "").replace("'", "").replace("\u00a0", "").replace("，", ",")
-    factor = 1
-    for suffix, magnitude in _MAGNITUDES:
-        if value.endswith(suffix):
-            value, factor = value.removesuffix(suffix), magnitude
-            break
-    if decimal_separator == ",":
-        value = value.replace(".", "").replace(",", ".")
-    else:
-        value = value.replace(",", "")
-    try:
-        amount = Decimal(value)
-    except InvalidOperation:
-        raise ValueError(f"{text!r} is not a number") from None
-    if not amount.is_finite():
-        raise ValueError(f"{text!r} is not a finite number")
-    amount *= factor
-    return (-amount if negative else amount), currency
 
 
 def derived_event_id(event: CanonicalEvent) -> str:

@@ -72,13 +72,33 @@ class Item:
     record_id: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Hint:
+    """What would fix an item, as a catalog code and its parameters (webhooks/text.py):
+    ``credential_missing`` / ``credential_rejected`` with ``vendor`` and ``credential``."""
+
+    code: str
+    params: Mapping[str, str]
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"code": self.code, "params": dict(self.params)}
+
+
 @dataclass(slots=True)
 class AdapterContext:
-    """What adapters may use while reading items: the clock's time and an HTTP client."""
+    """What adapters may use while reading items: the clock's time and an HTTP client.
+
+    ``notes`` (text, English) and ``hints`` (codes) are per item; ``extras`` lasts for the
+    request (the enrichment's rate-limit wait budget).
+    """
 
     now: datetime
     http: httpx.AsyncClient | None = None
     notes: list[str] = field(default_factory=list)
+    hints: list[Hint] = field(default_factory=list)
+    extras: dict[str, Any] = field(default_factory=dict)
+    cache: Any = None  # the process's enrichment.RecordCache (None: no caching)
 
 
 class ItemError(Exception):
@@ -121,6 +141,8 @@ class Adapter:
     title: ClassVar[str] = ""
     docs: ClassVar[tuple[str, ...]] = ()
     options: ClassVar[tuple[SettingSpec, ...]] = ()
+    # The secrets that let the adapter read records through the vendor's API.
+    enrichment_credentials: ClassVar[tuple[str, ...]] = ()
 
     def default_mapping(self) -> dict[str, Any]:
         """The mapping that works for a standard setup of the CRM."""

@@ -1,7 +1,9 @@
 """Generic: signed canonical events, or any CRM's JSON records with a field map.
 
-For home-grown CRMs and the automation webhooks of 简道云 (Jiandaoyun), 销售易
-(Xiaoshouyi / Neocrm) and 纷享销客 (Fxiaoke): recipes in docs/CONNECTORS.md.
+For home-grown CRMs and the Chinese CRMs: 简道云 (Jiandaoyun), 纷享销客 (Fxiaoke), 销售易
+(Xiaoshouyi / Neocrm) and 金蝶云苍穹 (Kingdee Cosmic) have built-in presets (setting
+``preset``, :mod:`paceline.ingest.webhooks.presets`, applied when the connector is saved);
+setup in docs/CONNECTORS.md.
 
 Body formats (setting ``format``):
 
@@ -13,6 +15,13 @@ Body formats (setting ``format``):
   which mapping applies; ``record_id_path``, ``version_path`` (the record's update time or
   sequence), ``deleted_path`` + ``deleted_values`` read the rest; then the tenant's object
   mappings turn the record into canonical events like any vendor's.
+  ``object_type_query`` names a query parameter of the push URL that gives the object
+  type instead (简道云 pushes every form alike: ``...&form=opportunity``); it is kept in
+  the stored item, so quarantine replays know it. ``version_tz``: the zone of an update
+  time written without an offset (金蝶云苍穹's ``yyyy-MM-dd HH:mm:ss``).
+
+One element of a batch that is not a JSON object is quarantined alone (``unparseable``);
+the other elements go on.
 
 Signature schemes (setting ``signature``):
 
@@ -31,9 +40,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import secrets
 from datetime import datetime
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 import orjson
 
@@ -68,6 +79,33 @@ FORMATS: Final = ("canonical", "records")
 NDJSON: Final = frozenset({"application/x-ndjson", "application/ndjson", "application/jsonl"})
 
 
+# Reserved keys of a stored item: the object type named by the push URL's query
+# (``object_type_query``: 简道云 pushes every form's records alike), and an element of a
+# batch that is not a JSON object (kept alone in the quarantine).
+OBJECT_TYPE_KEY: Final = "__object_type__"
+NOT_AN_OBJECT: Final = "__not_an_object__"
+
+
+def _not_an_object(value: Any, index: int, *, what: str) -> Item:
+    digest = content_digest(value)
+    return Item(
+        key=f"gen-bad-{digest}",
+        data={NOT_AN_OBJECT: value, "index": index},
+        object_type=what,
+    )
+
+
+def _version_time(version: Any, tz: Any) -> datetime | None:
+    """The record's update time; a time without an offset is in ``version_tz`` (else UTC)."""
+    at = parse_time(version)
+    if at is None or not tz or not isinstance(version, str) or _HAS_OFFSET.search(version):
+        return at
+    return at.replace(tzinfo=ZoneInfo(str(tz)))
+
+
+_HAS_OFFSET: Final = re.compile(r"(Z|z|[+-]\d{2}:?\d{2})$")
+
+
 def content_digest(row: Any) -> str:
     """SHA-256 (32 hex digits) of a record's JSON with sorted keys."""
     return hashlib.sha256(orjson.dumps(row, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
@@ -95,8 +133,19 @@ class GenericAdapter(Adapter):
         SettingSpec("items_path", "records: dotted path to an array of records"),
         SettingSpec("object_type", "records: the object type (a constant)"),
         SettingSpec("object_type_path", "records: dotted path to the object type"),
+        SettingSpec(
+            "object_type_query",
+            "records: query parameter of the push URL naming the object type "
+            "(e.g. form: ...&form=opportunity)",
+        ),
+        SettingSpec("preset", "a built-in preset's name (GET /v1/connector-adapters)"),
         SettingSpec("record_id_path", "records: dotted path to the record id"),
         SettingSpec("version_path", "records: dotted path to the update time or sequence"),
+        SettingSpec(
+            "version_tz",
+            "records: IANA zone of an update time written without an offset "
+            "(e.g. Asia/Shanghai; default UTC)",
+        ),
         SettingSpec("deleted_path", "records: dotted path of the deletion marker"),
         SettingSpec("deleted_values", "records: values of deleted_path meaning deleted"),
     )
@@ -136,10 +185,18 @@ class GenericAdapter(Adapter):
         rows = lookup(data, str(items_path)) if items_path and isinstance(data, dict) else data
         if isinstance(rows, dict):
             rows = [rows]
-        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        if not isinstance(rows, list):
             raise Unparseable("the records are not JSON objects")
+        query_name = conn.settings.get("object_type_query")
+        from_query = req.query.get(str(query_name)) if query_name else None
         out = []
         for i, row in enumerate(rows):
+            if not isinstance(row, dict):
+                # One element that is not a record is kept alone; the others go on.
+                out.append(_not_an_object(row, i, what="record"))
+                continue
+            if from_query:
+                row = {**row, OBJECT_TYPE_KEY: from_query}
             otype, rid, version = self._ids(row, conn)
             digest = content_digest(row)
             key = f"gen-{otype}-{rid}-{version}-{digest[:12]}" if rid else f"gen-{digest}-{i}"
@@ -160,7 +217,8 @@ class GenericAdapter(Adapter):
         out = []
         for i, ev in enumerate(raw):
             if not isinstance(ev, dict):
-                raise Unparseable(f"event [{i}] is not a JSON object")
+                out.append(_not_an_object(ev, i, what="event"))
+                continue
             ident = ev.get("event_id")
             key = f"gen-{ident}" if isinstance(ident, str) and ident else f"gen-{msg}-{i}"
             out.append(
@@ -177,7 +235,8 @@ class GenericAdapter(Adapter):
     def _ids(row: dict[str, Any], conn: Connector) -> tuple[str, str | None, Any]:
         s = conn.settings
         otype = str(
-            s.get("object_type")
+            row.get(OBJECT_TYPE_KEY)
+            or s.get("object_type")
             or (lookup(row, str(s["object_type_path"])) if s.get("object_type_path") else "")
             or "record"
         )
@@ -187,12 +246,16 @@ class GenericAdapter(Adapter):
 
     def stored_items(self, data: dict[str, Any], key: str, conn: Connector) -> list[Item]:
         """Items again from what the quarantine kept."""
-        if "__canonical__" in data:
+        if "__canonical__" in data or NOT_AN_OBJECT in data or OBJECT_TYPE_KEY in data:
             return [Item(key=key, data=data)]
         return super().stored_items(data, key, conn)
 
     async def records(self, item: Item, conn: Connector, ctx: AdapterContext) -> list[VendorRecord]:
         """A canonical event as it is, or a record read with the configured paths."""
+        if NOT_AN_OBJECT in item.data:
+            raise ItemError(
+                "unparseable", f"element [{item.data.get('index')}] is not a JSON object"
+            )
         if "__canonical__" in item.data:
             ev = item.data["__canonical__"]
             return [
@@ -208,7 +271,7 @@ class GenericAdapter(Adapter):
         if rid is None:
             raise ItemError("invalid_event", "the record has no id at record_id_path")
         try:
-            at = parse_time(version)
+            at = _version_time(version, conn.settings.get("version_tz"))
         except ValueError:
             at = None
         at_us = us_of(at) if at is not None else us_of(ctx.now)

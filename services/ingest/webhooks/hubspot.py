@@ -2,10 +2,12 @@
 
 HubSpot posts a JSON array of up to 100 events. Each carries ids and, for property
 changes, one ``propertyName``/``propertyValue``; creations and deletions carry no
-properties. The adapter folds them into the record's snapshot, and — when the connector
-has a private-app ``access_token`` — reads the record's current properties through the
-CRM API (``GET /crm/v3/objects/{objectTypeId}/{id}``, with timeouts) so each canonical
-event carries the whole record. An API failure falls back to the snapshot alone.
+properties. The adapter folds them into the record's snapshot, and — when an event lacks
+a property the mapping reads and the connector has a private-app ``access_token`` — reads
+the record's current properties through the CRM API (``GET
+/crm/v3/objects/{objectTypeId}/{id}``; enrichment.py: guarded client, cache, 429 waits)
+so each canonical event carries the whole record. Without the token such items wait in
+the quarantine (``incomplete``, naming ``access_token``) and are retried once it is set.
 
 Signatures: ``X-HubSpot-Signature-v3`` (HMAC-SHA256 of method + URI + body + timestamp,
 5-minute window) and the older v1/v2 ``X-HubSpot-Signature`` (no timestamp; accepted
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from datetime import datetime
 from typing import Any, Final
 
@@ -37,14 +40,21 @@ from paceline.ingest.webhooks.base import (
     SettingSpec,
     Unparseable,
 )
-from paceline.ingest.webhooks.mapping import FieldSpec, ObjectMapping
+from paceline.ingest.webhooks.enrichment import (
+    ApiRequest,
+    Fetched,
+    TokenGrant,
+    enrich,
+    fields_read,
+)
+from paceline.ingest.webhooks.mapping import ObjectMapping
 from paceline.ingest.webhooks.signatures import SignatureError, verify_hubspot
 from paceline.ingest.webhooks.vendor_records import VendorRecord, parse_time, us_of
 
 log = logging.getLogger(__name__)
 
 API_BASE: Final = "https://api.hubapi.com"
-API_TIMEOUT: Final = httpx.Timeout(10.0, connect=3.0)
+_TYPE_ID: Final = re.compile(r"^\d+-\d+$")
 
 # objectTypeId -> the name mappings use (https://developers.hubspot.com/docs/guides/crm/using-object-apis)
 OBJECT_TYPES: Final[dict[str, str]] = {
@@ -199,21 +209,6 @@ def _object_of(event: dict[str, Any]) -> tuple[str, str | None]:
     return prefix, TYPE_IDS.get(prefix)
 
 
-def _properties_needed(objmap: ObjectMapping) -> list[str]:
-    """The HubSpot properties a mapping reads (first path segments)."""
-    paths: list[str] = []
-    for spec in objmap.fields.values():
-        if isinstance(spec, FieldSpec):
-            paths += [spec.path] if isinstance(spec.path, str) else spec.path
-            paths += list((spec.when or {}).keys())
-        else:
-            paths += [spec] if isinstance(spec, str) else spec
-    paths += list(objmap.skip_when) + list(objmap.deleted_when) + list(objmap.attributes.values())
-    names = {p.split(".")[0] for p in paths if not p.startswith("$")}
-    names.add("hs_lastmodifieddate")
-    return sorted(names)
-
-
 class HubSpotAdapter(Adapter):
     """HubSpot webhooks."""
 
@@ -223,6 +218,7 @@ class HubSpotAdapter(Adapter):
         "https://developers.hubspot.com/docs/api/webhooks",
         "https://developers.hubspot.com/docs/api/webhooks/validating-requests",
     )
+    enrichment_credentials = ("access_token",)
     options = (
         SettingSpec("client_secret", "the app's client secret (signs the webhooks)", True, True),
         SettingSpec(
@@ -361,48 +357,62 @@ class HubSpotAdapter(Adapter):
     async def _enriched(
         self, record: VendorRecord, type_id: str | None, conn: Connector, ctx: AdapterContext
     ) -> VendorRecord:
-        """The record with its current properties from the CRM API, when configured."""
-        token = conn.secret("access_token")
-        objmap = conn.mapping.objects.get(record.object_type)
-        if token is None or type_id is None or objmap is None or objmap.type == "ignore":
+        """The record with its current properties from the CRM API, when it lacks some."""
+        if type_id is None:
             return record
-        if record.deleted or ctx.http is None:
-            return record
+        return await enrich(record, conn, ctx, HUBSPOT_API)
+
+
+class HubSpotApi:
+    """HubSpot's CRM objects API: ``GET /crm/v3/objects/{objectTypeId}/{id}`` with a
+    private-app token (``Authorization: Bearer``). 429s carry the policy in the body and
+    no ``Retry-After``; the burst window is 10 seconds (1 s waits, then the budget).
+
+    Docs: https://developers.hubspot.com/docs/guides/crm/using-object-apis,
+    https://developers.hubspot.com/docs/api/usage-details
+    """
+
+    title = "HubSpot"
+    credential = "access_token"
+
+    def request(
+        self, record: VendorRecord, conn: Connector, objmap: ObjectMapping, token: str
+    ) -> ApiRequest | None:
+        """GET the record's properties the mapping reads."""
+        type_id = TYPE_IDS.get(record.object_type, record.object_type)
+        if not _TYPE_ID.match(type_id):
+            return None
         base = str(conn.settings.get("api_base") or API_BASE).rstrip("/")
-        url = f"{base}/crm/v3/objects/{type_id}/{record.record_id}"
-        try:
-            resp = await ctx.http.get(
-                url,
-                params={"properties": ",".join(_properties_needed(objmap)), "archived": "false"},
-                headers={"Authorization": f"Bearer {token}"},
-                timeout=API_TIMEOUT,
-            )
-        except httpx.HTTPError as exc:
-            refused = "not a public address" in str(exc)  # the outbound guard (SSRF)
-            why = "its address is not a public address" if refused else type(exc).__name__
-            ctx.notes.append(f"HubSpot API unreachable for {record.record_id}: {why}")
-            log.warning("hubspot enrichment failed: %s", type(exc).__name__)
-            return record
-        if resp.status_code != 200:
-            ctx.notes.append(f"HubSpot API answered {resp.status_code} for {record.record_id}")
-            return record
-        try:
-            body = resp.json()
-            props = dict(body.get("properties") or {})
-            updated = parse_time(body.get("updatedAt") or props.get("hs_lastmodifieddate"))
-        except (ValueError, AttributeError):
-            ctx.notes.append(f"HubSpot API sent an unreadable record {record.record_id}")
-            return record
-        fields = {**props, **record.fields}
-        at_us = max(record.at_us, us_of(updated)) if updated is not None else record.at_us
-        if updated is not None and us_of(updated) >= record.at_us:
-            fields = {**record.fields, **props}
-        return VendorRecord(
-            record.object_type,
-            record.record_id,
-            record.event_id,
-            at_us,
-            fields=fields,
-            deleted=bool(body.get("archived", False)),
-            partial=False,
+        props = sorted({*fields_read(objmap), "hs_lastmodifieddate"})
+        return ApiRequest(
+            url=f"{base}/crm/v3/objects/{type_id}/{record.record_id}",
+            headers={"Authorization": f"Bearer {token}"},
+            params={"properties": ",".join(props), "archived": "false"},
         )
+
+    def parse(self, body: Any, record: VendorRecord) -> Fetched | None:
+        """``{"id", "properties", "updatedAt", "archived"}``."""
+        if not isinstance(body, dict) or not isinstance(body.get("properties"), dict):
+            return None
+        props = dict(body["properties"])
+        updated = parse_time(body.get("updatedAt") or props.get("hs_lastmodifieddate"))
+        return Fetched(
+            fields=props,
+            updated_us=us_of(updated) if updated is not None else None,
+            deleted=bool(body.get("archived", False)),
+        )
+
+    def reset_after(self, headers: httpx.Headers) -> float | None:
+        """HubSpot sends no reset time: its burst window is 10 s."""
+        return None
+
+    def rate_limited(self, status: int, body: Any) -> bool:
+        """Only 429."""
+        return False
+
+    def token_grant(self, conn: Connector) -> TokenGrant | None:
+        """A static token only."""
+        return None
+
+
+HUBSPOT_API: Final = HubSpotApi()

@@ -7,7 +7,9 @@ object type (``deal``, ``Opportunity``, ``Deals``...) an :class:`ObjectMapping` 
 * ``type`` — the canonical event type, or ``ignore`` (acknowledged, not counted);
 * ``fields`` — canonical field -> vendor field path (``Owner.id``), a list of paths (the
   first non-empty wins) or ``{"path": ..., "when": {vendor_path: [values]}}`` (only when a
-  condition holds, e.g. ``amount_paid`` only when the invoice status is ``Paid``);
+  condition holds, e.g. ``amount_paid`` only when the invoice status is ``Paid``), with
+  value transforms (:class:`FieldSpec`: constants, lookups, number parsing with 万/亿 and
+  ¥, multiply/divide/scale, time formats, zones and epoch units);
   ``$event_time`` and ``$record_id`` name the state's time and the record id;
 * ``values`` — for enum-like fields, canonical value -> the vendor values that mean it
   (which stages are won and lost, which activity types are visits and on which channel);
@@ -28,9 +30,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any, Final, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -45,6 +48,7 @@ from paceline.ingest.webhooks.vendor_records import (
     parse_time,
 )
 from paceline.shared.events import COMMON_FIELDS, EVENT_TYPES, TYPE_FIELDS
+from paceline.shared.money import parse_amount
 
 CanonicalType = Literal[
     "visit", "lead", "quote", "deal", "payment", "complaint", "training", "survey", "ignore"
@@ -69,26 +73,77 @@ UNASSIGNED: Final = "unassigned"
 
 
 class FieldSpec(BaseModel):
-    """A conditional source of a canonical field."""
+    """A canonical field's source with its value transforms, applied in this order:
+
+    1. ``path`` (or a list: the first non-empty wins), or ``const`` (a constant), only
+       ``when`` a condition holds;
+    2. ``map``: a lookup of the vendor value (``{"赢单": "won"}``); a value not listed
+       goes on unchanged (``values`` / ``unmatched`` still apply after it);
+    3. reading the value as its field's kind: numbers through the one amount parser
+       (thousands separators, ``5万``, ``1.2亿``, ``¥``/``元``: :func:`parse_amount`),
+       times with ``format`` (``strptime``) or as ISO 8601 / epoch (``epoch``: ``s`` or
+       ``ms``), a naive time in ``tz``;
+    4. ``multiply``, ``divide``, ``scale``: exact Decimal arithmetic on numbers.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    path: str | list[str]
+    path: str | list[str] | None = None
+    const: Scalar = Field(default=None, description="a constant value instead of a path")
     when: dict[str, list[Scalar]] | None = Field(
         default=None, description="vendor path -> values: use the path only when one matches"
+    )
+    map: dict[str, Scalar] | None = Field(
+        default=None,
+        description="vendor value -> value (a lookup, e.g. stage names: 赢单 -> won); values "
+        "not listed go on unchanged",
     )
     scale: Decimal | None = Field(
         default=None,
         description="amounts and other numbers: multiply the vendor value by this, exactly "
         '(`"0.000001"` for micros such as Twenty\'s `amountMicros`, `"0.01"` for cents)',
     )
+    multiply: Decimal | None = Field(default=None, description="numbers: multiply by this")
+    divide: Decimal | None = Field(default=None, description="numbers: divide by this")
+    format: str | None = Field(
+        default=None,
+        description='times and dates: the vendor\'s strptime format, e.g. "%Y-%m-%d %H:%M"',
+    )
+    tz: str | None = Field(
+        default=None,
+        description="times: the IANA zone a time without an offset is in (default UTC), "
+        'e.g. "Asia/Shanghai"',
+    )
+    epoch: Literal["s", "ms"] | None = Field(
+        default=None, description="times: a number is Unix seconds or milliseconds"
+    )
 
-    @field_validator("scale")
+    @field_validator("scale", "multiply", "divide")
     @classmethod
-    def _finite_scale(cls, value: Decimal | None) -> Decimal | None:
+    def _finite_factor(cls, value: Decimal | None) -> Decimal | None:
         if value is not None and (not value.is_finite() or value == 0):
             raise ValueError("must be a finite, non-zero number")
         return value
+
+    def problems(self, name: str) -> list[str]:
+        """Why this spec cannot fill canonical field ``name`` (empty when it can)."""
+        out = []
+        if (self.path is None) == (self.const is None):
+            out.append("give either path or const")
+        numeric = [k for k in ("scale", "multiply", "divide") if getattr(self, k) is not None]
+        if numeric and name not in DECIMAL_FIELDS:
+            out.append(f"{', '.join(numeric)} applies to numbers only")
+        timed = [k for k in ("format", "tz", "epoch") if getattr(self, k) is not None]
+        if timed and name not in TIME_FIELDS | DATE_FIELDS:
+            out.append(f"{', '.join(timed)} applies to times and dates only")
+        if self.format is not None and "%" not in self.format:
+            out.append(f"format {self.format!r} has no strptime directive (e.g. %Y-%m-%d)")
+        if self.tz is not None:
+            try:
+                ZoneInfo(self.tz)
+            except (ZoneInfoNotFoundError, ValueError):
+                out.append(f"tz {self.tz!r} is not an IANA time zone (e.g. Asia/Shanghai)")
+        return out
 
 
 FieldSource = str | list[str] | FieldSpec
@@ -126,12 +181,8 @@ class ObjectMapping(BaseModel):
                     f"(allowed: {', '.join(sorted(allowed))})"
                 )
         for name, spec in self.fields.items():
-            if (
-                isinstance(spec, FieldSpec)
-                and spec.scale is not None
-                and name not in DECIMAL_FIELDS
-            ):
-                raise ValueError(f"fields.{name}: scale applies to numbers only")
+            if isinstance(spec, FieldSpec) and (problems := spec.problems(name)):
+                raise ValueError(f"fields.{name}: {'; '.join(problems)}")
         for name, policy in self.unmatched.items():
             if policy not in {"quarantine", "skip", "null"} and name not in self.values:
                 raise ValueError(f"unmatched.{name}: {policy!r} needs values.{name}")
@@ -231,12 +282,16 @@ def _condition(data: MappingABC[str, Any], cond: dict[str, list[Scalar]]) -> boo
 def _resolve(
     spec: FieldSource, data: MappingABC[str, Any], *, event_time: datetime, record_id: str
 ) -> tuple[Any, str]:
-    """The value a field source gives, and the path it came from."""
+    """The value a field source gives (after its ``map`` lookup), and the path it came from."""
+    lookup_table: dict[str, Scalar] | None = None
     if isinstance(spec, FieldSpec):
         if spec.when is not None and not all(
             _matches(lookup(data, p), vs) for p, vs in spec.when.items()
         ):
             return None, ""
+        if spec.path is None:
+            return spec.const, "const"
+        lookup_table = spec.map
         spec = spec.path
     paths = [spec] if isinstance(spec, str) else spec
     for path in paths:
@@ -246,26 +301,81 @@ def _resolve(
             return record_id, path
         value = lookup(data, path)
         if value not in (None, "", [], {}):
+            if lookup_table is not None and _norm(value) in lookup_table:
+                value = lookup_table[_norm(value)]
             return value, path
     return None, paths[0] if paths else ""
 
 
-def _convert(name: str, value: Any) -> Any:
+def _number(value: Any) -> str | None:
+    """A vendor number as decimal text: text through the one amount parser (``5万``,
+    ``¥1,200``), JSON numbers as they are."""
+    if isinstance(value, str) and value.strip():
+        try:
+            return format(parse_amount(value)[0], "f")
+        except ValueError:
+            raise ValueError(f"{value!r} is not a number") from None
+    return decimal_text(value)
+
+
+def _time(value: Any, spec: FieldSpec | None) -> datetime | None:
+    """A vendor time, read with the spec's format, epoch unit and zone when it has them."""
+    if spec is None or value is None or value == "":
+        return parse_time(value)
+    zone = ZoneInfo(spec.tz) if spec.tz else None
+    if spec.format is not None and isinstance(value, str):
+        try:
+            at = datetime.strptime(value.strip(), spec.format)  # noqa: DTZ007  # zone below
+        except ValueError:
+            raise ValueError(f"{value!r} does not match the format {spec.format!r}") from None
+    elif spec.epoch is not None and not isinstance(value, bool):
+        try:
+            number = Decimal(str(value).strip())
+        except InvalidOperation:
+            raise ValueError(f"{value!r} is not Unix {spec.epoch}") from None
+        seconds = number / 1000 if spec.epoch == "ms" else number
+        return from_us(int(seconds * 1_000_000))
+    elif isinstance(value, str) and zone is not None:
+        text = value.strip().replace("Z", "+00:00")
+        try:
+            at = datetime.fromisoformat(text)
+        except ValueError:
+            return parse_time(value)
+    else:
+        return parse_time(value)
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=zone or UTC)
+    return at
+
+
+def _convert(name: str, value: Any, spec: FieldSpec | None = None) -> Any:
     if name in TIME_FIELDS:
-        at = parse_time(value)
+        at = _time(value, spec)
         return at.isoformat() if at is not None else None
     if name in DATE_FIELDS:
+        if spec is not None and (spec.format or spec.epoch or spec.tz):
+            at = _time(value, spec)
+            return at.date().isoformat() if at is not None else None
         day = parse_date(value)
         return day.isoformat() if day is not None else None
     if name in DECIMAL_FIELDS:
-        return decimal_text(value)
+        text = _number(value)
+        if text is None or spec is None:
+            return text
+        number = Decimal(text)
+        for factor in (spec.multiply, spec.scale):
+            if factor is not None:
+                number *= factor
+        if spec.divide is not None:
+            number /= spec.divide
+        return format(number.normalize(), "f")
     if name in BOOL_FIELDS:
         if isinstance(value, bool):
             return value
         text = _norm(value).lower()
-        if text in {"true", "1", "yes"}:
+        if text in {"true", "1", "yes", "是"}:
             return True
-        if text in {"false", "0", "no"}:
+        if text in {"false", "0", "no", "否"}:
             return False
         raise ValueError(f"{value!r} is not a yes/no value")
     if name in ID_FIELDS or name in {"source", "severity", "product_line", "course"}:
@@ -348,10 +458,8 @@ def map_record(
         if raw is None:
             continue
         try:
-            value = _convert(name, raw)
-            if value is not None and isinstance(spec, FieldSpec) and spec.scale is not None:
-                value = format((Decimal(value) * spec.scale).normalize(), "f")
-        except ValueError as exc:
+            value = _convert(name, raw, spec if isinstance(spec, FieldSpec) else None)
+        except (ValueError, ArithmeticError) as exc:
             return Failed(
                 "invalid_event", f"{record.object_type} {record.record_id}: {name}: {exc}"
             )

@@ -1,6 +1,9 @@
 """Pipedrive: webhooks v2 (``meta``/``data``/``previous``) and v1 (``current``/``previous``).
 
-Pipedrive posts one change per request with the whole object, so no enrichment is needed.
+Pipedrive posts one change per request with the whole object, so enrichment is rarely
+needed: only when a delivery lacks a field the mapping reads (a relay that trims bodies, a
+mapping reading fields webhooks leave out) is the object read through API v2 with the
+connector's ``api_token`` (:class:`PipedriveApi`, enrichment.py).
 It does not sign webhooks: the connector checks the HTTP Basic credentials set on the
 webhook (``http_auth_user``/``http_auth_password``). A failing endpoint is banned by
 Pipedrive for 30 minutes and what it would have sent is dropped, hence the nightly
@@ -18,9 +21,11 @@ https://pipedrive.readme.io/docs/guide-for-webhooks
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, Final
 
+import httpx
 import orjson
 
 from paceline.ingest.webhooks.base import (
@@ -33,8 +38,19 @@ from paceline.ingest.webhooks.base import (
     SettingSpec,
     Unparseable,
 )
+from paceline.ingest.webhooks.enrichment import (
+    ApiRequest,
+    Fetched,
+    TokenGrant,
+    enrich,
+    updated_us_of,
+)
+from paceline.ingest.webhooks.mapping import ObjectMapping
 from paceline.ingest.webhooks.signatures import SignatureError, verify_basic_auth
 from paceline.ingest.webhooks.vendor_records import VendorRecord, parse_time, us_of
+
+API_BASE: Final = "https://api.pipedrive.com"
+_PD_ID: Final = re.compile(r"^[0-9A-Za-z-]{1,64}$")
 
 DEFAULT_MAPPING: Final[dict[str, Any]] = {
     "objects": {
@@ -137,6 +153,7 @@ class PipedriveAdapter(Adapter):
         "https://pipedrive.readme.io/docs/guide-for-webhooks-v2",
         "https://pipedrive.readme.io/docs/guide-for-webhooks",
     )
+    enrichment_credentials = ("api_token",)
     options = (
         SettingSpec("username", "the webhook's HTTP Basic user (http_auth_user)", required=True),
         SettingSpec(
@@ -145,6 +162,16 @@ class PipedriveAdapter(Adapter):
             True,
             True,
             generated=True,
+        ),
+        SettingSpec(
+            "api_token",
+            "a user's API token: read an object through the API when a delivery lacks a "
+            "field the mapping reads",
+            secret=True,
+        ),
+        SettingSpec(
+            "api_base",
+            f"the API's base URL (default {API_BASE}, or https://<company>.pipedrive.com)",
         ),
     )
 
@@ -205,17 +232,16 @@ class PipedriveAdapter(Adapter):
             raise ItemError("invalid_event", "the delivery names no object id")
         deleted = action == "delete"
         fields = {} if deleted else obj
-        return [
-            VendorRecord(
-                entity,
-                str(ident),
-                event_id,
-                at_us,
-                fields=fields,
-                deleted=bool(deleted),
-                partial=deleted,
-            )
-        ]
+        record = VendorRecord(
+            entity,
+            str(ident),
+            event_id,
+            at_us,
+            fields=fields,
+            deleted=bool(deleted),
+            partial=deleted,
+        )
+        return [await enrich(record, conn, ctx, PIPEDRIVE_API)]
 
     @staticmethod
     def _us(value: Any) -> int:
@@ -226,3 +252,69 @@ class PipedriveAdapter(Adapter):
         if at is None:
             raise ItemError("invalid_event", "the delivery has no timestamp")
         return us_of(at)
+
+
+# Pipedrive API v2 paths per webhook entity (leads are served by v1 only).
+_PATHS: Final = {
+    "deal": "/api/v2/deals/{id}",
+    "activity": "/api/v2/activities/{id}",
+    "person": "/api/v2/persons/{id}",
+    "organization": "/api/v2/organizations/{id}",
+    "product": "/api/v2/products/{id}",
+    "lead": "/v1/leads/{id}",
+}
+
+
+class PipedriveApi:
+    """Pipedrive API v2: ``GET {api_base}/api/v2/deals/{id}`` (activities, persons...) with
+    the ``x-api-token`` header; answers ``{"success": true, "data": {...}}``, errors
+    ``{"success": false, "error": ...}`` (401, 404). Limits are per token in 2-second
+    windows (and a daily token budget): 429 with ``x-ratelimit-reset`` (seconds).
+
+    Docs: https://developers.pipedrive.com/docs/api/v1/Deals (GET /api/v2/deals/{id}),
+    https://pipedrive.readme.io/docs/core-api-concepts-rate-limiting
+    """
+
+    title = "Pipedrive"
+    credential = "api_token"
+
+    def request(
+        self, record: VendorRecord, conn: Connector, objmap: ObjectMapping, token: str
+    ) -> ApiRequest | None:
+        """GET the object."""
+        path = _PATHS.get(record.object_type)
+        if path is None or not _PD_ID.match(record.record_id):
+            return None
+        base = str(conn.settings.get("api_base") or API_BASE).rstrip("/")
+        return ApiRequest(
+            url=base + path.format(id=record.record_id), headers={"x-api-token": token}
+        )
+
+    def parse(self, body: Any, record: VendorRecord) -> Fetched | None:
+        """``data`` of a successful answer, read as webhook v2 objects are."""
+        if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
+            return None
+        fields = _normalised(body["data"])
+        deleted = fields.get("is_deleted") is True or fields.get("status") == "deleted"
+        return Fetched(
+            fields=fields, updated_us=updated_us_of(fields.get("update_time")), deleted=deleted
+        )
+
+    def reset_after(self, headers: httpx.Headers) -> float | None:
+        """``x-ratelimit-reset``: seconds until the window resets."""
+        value = headers.get("x-ratelimit-reset", "")
+        try:
+            return float(value) if value else None
+        except ValueError:
+            return None
+
+    def rate_limited(self, status: int, body: Any) -> bool:
+        """Only 429."""
+        return False
+
+    def token_grant(self, conn: Connector) -> TokenGrant | None:
+        """A static token only."""
+        return None
+
+
+PIPEDRIVE_API: Final = PipedriveApi()

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from paceline.ingest.webhooks import service
-from paceline.ingest.webhooks.base import AdapterContext, InboundRequest
+from paceline.ingest.webhooks.base import InboundRequest
 from paceline.ingest.webhooks.signatures import SignatureError
 from paceline.shared import metrics
 from paceline.shared.auth import KEY_PREFIX
@@ -148,11 +148,7 @@ async def _receive(
             f"a webhook holds at most {state.settings.max_batch_events} items; "
             f"this one has {len(prepared)}"
         )
-    if service.needs_http(conn):
-        async with service.crm_client(state.settings) as http:
-            await service.read(adapter, prepared, conn, AdapterContext(now=now, http=http))
-    else:
-        await service.read(adapter, prepared, conn, AdapterContext(now=now))
+    await service.read_all(state, adapter, prepared, conn, now=now)
     # One item may hold many records (a Zoho notification lists ids): the limit is on
     # the events a request can append, as for POST /v1/events.
     records = sum(len(p.records) for p in prepared)

@@ -22,7 +22,10 @@ record's ``LastModifiedDate`` (or ``SystemModstamp``) — include one of them in
 CometD subscriber) posts them, either the streaming envelope ``{"data": {"payload": ...,
 "event": {"replayId": ...}}}``, a bare payload with ``ChangeEventHeader``, or an array of
 either; signed with Standard Webhooks headers and the connector's ``cdc_secret``. Updates
-carry only changed fields and are folded into the record's snapshot. Event ids:
+carry only changed fields and are folded into the record's snapshot; when a change lacks a
+field the mapping reads (an update of a record never seen before has no ``OwnerId``), the
+record is read through the REST API (:class:`SalesforceApi`) with the connector's
+``access_token`` and ``instance_url``, else it waits in the quarantine naming them. Event ids:
 ``sf-cdc-{transactionKey}-{sequenceNumber}-{recordId}``; the time is ``commitTimestamp``
 plus ``sequenceNumber`` microseconds (orders changes of one transaction). Gap events carry
 no fields: they are quarantined for the nightly reconciliation.
@@ -33,10 +36,12 @@ https://developer.salesforce.com/docs/atlas.en-us.change_data_capture.meta/chang
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, Final
 from xml.etree.ElementTree import Element  # types only; parsing is defusedxml
 
+import httpx
 import orjson
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
@@ -52,8 +57,22 @@ from paceline.ingest.webhooks.base import (
     SettingSpec,
     Unparseable,
 )
+from paceline.ingest.webhooks.enrichment import (
+    ApiRequest,
+    Fetched,
+    TokenGrant,
+    enrich,
+    fields_read,
+    updated_us_of,
+)
+from paceline.ingest.webhooks.mapping import ObjectMapping
 from paceline.ingest.webhooks.signatures import SignatureError, verify_standard_webhook
 from paceline.ingest.webhooks.vendor_records import VendorRecord, parse_time, us_of
+
+API_VERSION: Final = "v62.0"
+_VERSION: Final = re.compile(r"^v\d{2,3}\.\d$")
+_SF_ID: Final = re.compile(r"^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$")
+_SF_NAME: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,79}$")
 
 SOAP_NS: Final = "http://schemas.xmlsoap.org/soap/envelope/"
 OUTBOUND_NS: Final = "http://soap.sforce.com/2005/09/outbound"
@@ -237,6 +256,7 @@ class SalesforceAdapter(Adapter):
         "https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_om_outboundmessaging_wsdl.htm",
         "https://developer.salesforce.com/docs/atlas.en-us.change_data_capture.meta/change_data_capture/cdc_event_fields_header.htm",
     )
+    enrichment_credentials = ("access_token", "client_secret")
     options = (
         SettingSpec(
             "organization_id",
@@ -249,6 +269,23 @@ class SalesforceAdapter(Adapter):
             True,
             generated=True,
         ),
+        SettingSpec(
+            "instance_url",
+            "the org's instance URL (https://yourdomain.my.salesforce.com): read records "
+            "through the REST API when a change event lacks fields",
+        ),
+        SettingSpec(
+            "access_token",
+            "an OAuth access token of an integration user (API Enabled, read access)",
+            secret=True,
+        ),
+        SettingSpec("api_version", f"the REST API version (default {API_VERSION})"),
+        SettingSpec(
+            "client_id",
+            "instead of access_token: a connected app's consumer key (client credentials "
+            "flow, with client_secret; tokens are renewed by Paceline)",
+        ),
+        SettingSpec("client_secret", "the connected app's consumer secret", secret=True),
     )
 
     def default_mapping(self) -> dict[str, Any]:
@@ -320,7 +357,7 @@ class SalesforceAdapter(Adapter):
         """Record states of a notification or change event."""
         if item.data.get("kind") == "outbound":
             return [self._outbound(item.data, ctx)]
-        return self._cdc(item.data)
+        return [await enrich(r, conn, ctx, SALESFORCE_API) for r in self._cdc(item.data)]
 
     def _outbound(self, data: dict[str, Any], ctx: AdapterContext) -> VendorRecord:
         fields = dict(data.get("fields") or {})
@@ -398,3 +435,82 @@ class SalesforceAdapter(Adapter):
         if req.media_type in {"text/xml", "application/xml", "application/soap+xml"}:
             return Response(content=ACK, media_type="text/xml; charset=utf-8")
         return None
+
+
+class SalesforceApi:
+    """Salesforce REST API, sObject Rows: ``GET {instance_url}/services/data/{version}/
+    sobjects/{type}/{id}?fields=...`` with ``Authorization: Bearer``. Errors are a JSON
+    array ``[{"message", "errorCode"}]``: 401 ``INVALID_SESSION_ID``, 404 ``NOT_FOUND``,
+    403 ``REQUEST_LIMIT_EXCEEDED`` when the org's API requests are used up (a limit, not a
+    bad credential).
+
+    Docs: https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_sobject_retrieve.htm,
+    https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/errorcodes.htm
+    """
+
+    title = "Salesforce"
+    credential = "access_token"
+
+    def request(
+        self, record: VendorRecord, conn: Connector, objmap: ObjectMapping, token: str
+    ) -> ApiRequest | None:
+        """GET the record's fields the mapping reads."""
+        base = str(conn.settings.get("instance_url") or "").rstrip("/")
+        version = str(conn.settings.get("api_version") or API_VERSION)
+        if not base or not _VERSION.match(version) or not _SF_ID.match(record.record_id):
+            return None
+        if not _SF_NAME.match(record.object_type):
+            return None
+        fields = sorted({*fields_read(objmap), "LastModifiedDate", "IsDeleted"})
+        return ApiRequest(
+            url=f"{base}/services/data/{version}/sobjects/{record.object_type}/{record.record_id}",
+            headers={"Authorization": f"Bearer {token}"},
+            params={"fields": ",".join(fields)},
+        )
+
+    def parse(self, body: Any, record: VendorRecord) -> Fetched | None:
+        """The sObject's fields (without ``attributes``)."""
+        if not isinstance(body, dict) or "attributes" not in body:
+            return None
+        fields = {k: v for k, v in body.items() if k != "attributes"}
+        return Fetched(
+            fields=fields,
+            updated_us=updated_us_of(
+                fields.get("LastModifiedDate") or fields.get("SystemModstamp")
+            ),
+            deleted=fields.get("IsDeleted") is True,
+        )
+
+    def reset_after(self, headers: httpx.Headers) -> float | None:
+        """Salesforce sends no reset time."""
+        return None
+
+    def rate_limited(self, status: int, body: Any) -> bool:
+        """``REQUEST_LIMIT_EXCEEDED`` (403)."""
+        return isinstance(body, list) and any(
+            isinstance(e, dict) and e.get("errorCode") == "REQUEST_LIMIT_EXCEEDED" for e in body
+        )
+
+    def token_grant(self, conn: Connector) -> TokenGrant | None:
+        """With ``client_id`` and ``client_secret`` of a connected app enabled for the
+        client credentials flow: access tokens from ``POST {instance_url}/services/oauth2/
+        token`` (``grant_type=client_credentials``), renewed on 401.
+        Docs: https://developer.salesforce.com/docs/atlas.en-us.262.0.chatterapi.meta/chatterapi/quickstart_connecting.htm
+        """
+        base = str(conn.settings.get("instance_url") or "").rstrip("/")
+        client_id = str(conn.settings.get("client_id") or "")
+        client_secret = conn.secret("client_secret")
+        if not base or not client_id or client_secret is None:
+            return None
+        return TokenGrant(
+            url=f"{base}/services/oauth2/token",
+            form={
+                "grant_type": "client_credentials",
+                "client_id": client_id,
+                "client_secret": client_secret,
+            },
+            credential="client_secret",
+        )
+
+
+SALESFORCE_API: Final = SalesforceApi()

@@ -40,16 +40,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from paceline.ingest.events.schemas import EventResult
 from paceline.ingest.events.service import Checked, _Item, append_checked, validate_item
 from paceline.ingest.webhooks import repository as repo
+from paceline.ingest.webhooks import text
 from paceline.ingest.webhooks.adapters import adapter_for
 from paceline.ingest.webhooks.base import (
     Adapter,
     AdapterContext,
     Connector,
+    Hint,
     InboundRequest,
     Item,
     ItemError,
     Unparseable,
 )
+from paceline.ingest.webhooks.enrichment import RecordCache
 from paceline.ingest.webhooks.mapping import (
     Failed,
     Mapped,
@@ -71,10 +74,15 @@ from paceline.shared.eventlog import EventLog
 from paceline.shared.events import CanonicalEvent
 from paceline.shared.outbound import outbound_client
 from paceline.shared.settings import Settings
+from paceline.shared.web.deps import AppState
 
 log = logging.getLogger(__name__)
 
 RAW_BODY = "__raw_body__"
+RECORD_CACHE = "webhook_record_cache"  # AppState.extras: the enrichment's RecordCache
+# Reason codes a vendor API credential can fix (retried when the connector's credentials
+# change: config/router.py).
+FIXABLE_BY_CREDENTIAL = ("incomplete", "enrichment_failed")
 
 
 def open_connector(row: WebhookConnector, box: SecretBox) -> Connector:
@@ -139,6 +147,7 @@ class Prepared:
     records: list[VendorRecord] = field(default_factory=list)
     error: ItemError | None = None
     notes: list[str] = field(default_factory=list)
+    hints: list[Hint] = field(default_factory=list)
 
 
 def split(adapter: Adapter, req: InboundRequest, conn: Connector) -> list[Prepared]:
@@ -158,11 +167,36 @@ async def read(
         if p.error is not None:
             continue
         ctx.notes = []
+        ctx.hints = []
         try:
             p.records = await adapter.records(p.item, conn, ctx)
         except ItemError as exc:
             p.error = exc
         p.notes = list(ctx.notes)
+        p.hints = []
+        for hint in ctx.hints:
+            if hint not in p.hints:
+                p.hints.append(hint)
+
+
+async def read_all(
+    state: AppState,
+    adapter: Adapter,
+    prepared: Sequence[Prepared],
+    conn: Connector,
+    *,
+    now: datetime,
+) -> None:
+    """Read the items, with the guarded CRM client when the connector has a vendor API
+    credential, and the process's record cache (enrichment.py)."""
+    cache = state.extras.get(RECORD_CACHE)
+    if not isinstance(cache, RecordCache):
+        cache = state.extras[RECORD_CACHE] = RecordCache()
+    if needs_http(conn):
+        async with crm_client(state.settings) as http:
+            await read(adapter, prepared, conn, AdapterContext(now=now, http=http, cache=cache))
+    else:
+        await read(adapter, prepared, conn, AdapterContext(now=now, cache=cache))
 
 
 @dataclass(slots=True)
@@ -311,7 +345,13 @@ async def apply(
             code = problems[0].code
             if p.notes and code == "incomplete":
                 code = "enrichment_failed"
-            reason = "; ".join([f.reason for f in problems] + p.notes)
+            # What would fix it: a credential to read the whole record through the API.
+            hints = p.hints if code in FIXABLE_BY_CREDENTIAL else []
+            reason = "; ".join(
+                [f.reason for f in problems]
+                + p.notes
+                + [text.render(h.code, "en", **h.params) for h in hints]
+            )
             error = p.error
             row = await quarantine_repo.upsert(
                 session,
@@ -327,6 +367,7 @@ async def apply(
                 item=p.item.data,
                 now=now,
                 request_id=request_id,
+                fix=hints[0].as_dict() if hints else None,
             )
             if not count_occurrence and row.occurrences > 1:
                 row.occurrences -= 1
@@ -396,7 +437,8 @@ def summary(source: str, results: Sequence[ItemResult]) -> dict[str, Any]:
 
 def needs_http(conn: Connector) -> bool:
     """Whether reading this connector's items may call the CRM's API."""
-    return conn.adapter == "hubspot" and conn.secret("access_token") is not None
+    names = adapter_for(conn.adapter).enrichment_credentials
+    return any(conn.secret(name) is not None for name in names)
 
 
 def crm_client(settings: Settings) -> httpx.AsyncClient:

@@ -4,9 +4,11 @@ Zoho posts ``{"server_time", "module", "ids", "operation", "channel_id", "token"
 "affected_fields", "affected_values", "query_params", "resource_uri"}``. With
 ``return_affected_field_values: true`` on the channel, ``affected_values`` holds the
 field values per record (``[{"record_id", "values"}]``); they are folded into each
-record's snapshot. Enable it, and for ``insert`` choose the fields the mapping reads
-(owner, stage, amount...): a record whose owner or stage never arrived stays in the
-quarantine as ``incomplete`` until a later notification completes it.
+record's snapshot. A record still lacking a field the mapping reads (the owner is absent
+unless it changed) is read through the CRM API when the connector has an ``access_token``
+(:class:`ZohoApi`, enrichment.py); without one it stays in the quarantine as
+``incomplete`` (naming ``access_token``) until a later notification completes it or the
+token is set (then it is retried automatically).
 
 Authentication: the channel's ``token`` (up to 50 characters, echoed in every callback)
 must equal the connector's ``token`` secret; ``channel_id`` must match when configured.
@@ -19,9 +21,11 @@ https://www.zoho.com/crm/developer/docs/api/v8/notifications/enable.html
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, Final
 
+import httpx
 import orjson
 
 from paceline.ingest.webhooks.base import (
@@ -34,8 +38,23 @@ from paceline.ingest.webhooks.base import (
     SettingSpec,
     Unparseable,
 )
+from paceline.ingest.webhooks.enrichment import (
+    ApiRequest,
+    Fetched,
+    TokenGrant,
+    enrich,
+    fields_read,
+    updated_us_of,
+)
+from paceline.ingest.webhooks.mapping import ObjectMapping
 from paceline.ingest.webhooks.signatures import SignatureError, verify_token
 from paceline.ingest.webhooks.vendor_records import VendorRecord, parse_time, us_of
+
+API_BASE: Final = "https://www.zohoapis.com"
+API_VERSION: Final = "v8"
+ACCOUNTS_URL: Final = "https://accounts.zoho.com"
+_VERSION: Final = re.compile(r"^v[2-9]$")
+_ID: Final = re.compile(r"^[0-9]{1,30}$")
 
 _OPEN_STAGES = [
     "Qualification",
@@ -157,6 +176,7 @@ class ZohoAdapter(Adapter):
     name = "zoho"
     title = "Zoho CRM"
     docs = ("https://www.zoho.com/crm/developer/docs/api/v8/notifications/enable.html",)
+    enrichment_credentials = ("access_token", "refresh_token")
     options = (
         SettingSpec(
             "token",
@@ -166,6 +186,32 @@ class ZohoAdapter(Adapter):
             generated=True,
         ),
         SettingSpec("channel_id", "the channel id notifications must carry (optional)"),
+        SettingSpec(
+            "access_token",
+            "an OAuth access token (scope ZohoCRM.modules.READ): read each record's current "
+            "fields through the CRM API when a notification lacks some",
+            secret=True,
+        ),
+        SettingSpec(
+            "api_base",
+            f"the CRM API's base URL of your data center (default {API_BASE}; "
+            "https://www.zohoapis.eu, .in, .com.au, .jp, .ca, .sa, https://www.zohoapis.com.cn)",
+        ),
+        SettingSpec("api_version", "the CRM API version: v2 to v8 (default v8)"),
+        SettingSpec(
+            "client_id",
+            "instead of access_token, which lasts an hour: the OAuth client id (with "
+            "client_secret and refresh_token, tokens are renewed by Paceline)",
+        ),
+        SettingSpec("client_secret", "the OAuth client secret", secret=True),
+        SettingSpec(
+            "refresh_token", "an OAuth refresh token (scope ZohoCRM.modules.READ)", secret=True
+        ),
+        SettingSpec(
+            "accounts_url",
+            f"Zoho Accounts of your data center (default {ACCOUNTS_URL}; "
+            "https://accounts.zoho.eu, .in, .com.au, .jp, https://accounts.zoho.com.cn)",
+        ),
     )
 
     def default_mapping(self) -> dict[str, Any]:
@@ -255,4 +301,76 @@ class ZohoAdapter(Adapter):
                         partial=True,
                     )
                 )
-        return out
+        return [await enrich(r, conn, ctx, ZOHO_API) for r in out]
+
+
+class ZohoApi:
+    """Zoho CRM's records API (v2 and later): ``GET {api_base}/crm/{version}/{module}/{id}``
+    with ``Authorization: Zoho-oauthtoken <token>``; the record is ``data[0]``, lookups
+    such as ``Owner`` are ``{"id", "name", "email"}``. A missing record answers 204 (no
+    content); errors are ``{"code", "details", "message", "status": "error"}``; 429
+    ``TOO_MANY_REQUESTS`` when the concurrency or credit limit is reached.
+
+    Docs: https://www.zoho.com/crm/developer/docs/api/v8/get-records.html,
+    https://www.zoho.com/crm/developer/docs/api/v8/api-limits.html
+    """
+
+    title = "Zoho CRM"
+    credential = "access_token"
+
+    def request(
+        self, record: VendorRecord, conn: Connector, objmap: ObjectMapping, token: str
+    ) -> ApiRequest | None:
+        """GET the record with the fields the mapping reads."""
+        base = str(conn.settings.get("api_base") or API_BASE).rstrip("/")
+        version = str(conn.settings.get("api_version") or API_VERSION)
+        if not _VERSION.match(version) or not _ID.match(record.record_id):
+            return None
+        return ApiRequest(
+            url=f"{base}/crm/{version}/{record.object_type}/{record.record_id}",
+            headers={"Authorization": f"Zoho-oauthtoken {token}"},
+            params={"fields": ",".join(sorted({*fields_read(objmap), "Modified_Time"}))},
+        )
+
+    def parse(self, body: Any, record: VendorRecord) -> Fetched | None:
+        """``{"data": [record]}``."""
+        if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+            return None
+        rows = [r for r in body["data"] if isinstance(r, dict)]
+        if not rows:
+            return None
+        fields = dict(rows[0])
+        return Fetched(fields=fields, updated_us=updated_us_of(fields.get("Modified_Time")))
+
+    def reset_after(self, headers: httpx.Headers) -> float | None:
+        """Zoho documents no reset header."""
+        return None
+
+    def rate_limited(self, status: int, body: Any) -> bool:
+        """``TOO_MANY_REQUESTS`` in the body."""
+        return isinstance(body, dict) and body.get("code") == "TOO_MANY_REQUESTS"
+
+    def token_grant(self, conn: Connector) -> TokenGrant | None:
+        """With ``client_id``, ``client_secret`` and ``refresh_token``: access tokens (one
+        hour) from ``POST {accounts_url}/oauth/v2/token`` (``grant_type=refresh_token``).
+        Docs: https://www.zoho.com/accounts/protocol/oauth/web-apps/access-token-expiry.html
+        """
+        client_id = str(conn.settings.get("client_id") or "")
+        client_secret = conn.secret("client_secret")
+        refresh = conn.secret("refresh_token")
+        if not client_id or client_secret is None or refresh is None:
+            return None
+        accounts = str(conn.settings.get("accounts_url") or ACCOUNTS_URL).rstrip("/")
+        return TokenGrant(
+            url=f"{accounts}/oauth/v2/token",
+            form={
+                "grant_type": "refresh_token",
+                "client_id": client_id,
+                "client_secret": client_secret,
+                "refresh_token": refresh,
+            },
+            credential="refresh_token",
+        )
+
+
+ZOHO_API: Final = ZohoApi()

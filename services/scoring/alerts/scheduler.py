@@ -11,7 +11,9 @@ Per tenant, in its time zone and work calendar (:func:`jobs_due`; the tenant's
   closed working day not judged yet, from ``anomaly_hour`` on the next day
   (:func:`days_to_judge`);
 * digests (:mod:`.digest`): when :func:`.digest.due_kinds` says so; each made once per
-  team, kind and period.
+  team, kind and period;
+* the BI progress snapshot (:mod:`paceline.scoring.bi.snapshot`) with the lag pass, for
+  tenants with a BI login.
 
 Time comes only from the clock the scheduler is given: ``clock.now()`` once per tick
 (every tenant and job of a tick sees the same instant), and ``clock.monotonic()`` for
@@ -21,7 +23,8 @@ a ``StartedClock`` in ``paceline serve --today``. How often the process ticks
 
 **A tenant's tick**, one transaction each, in this order: (1) the schedule state
 (locked) and the history mark read, the lag pass if due, ended lag warnings, stale
-sources, pipeline lag, the schedule saved; (2) one per anomaly day, each moving
+sources, pipeline lag, the schedule saved; (1b) the BI snapshot with the lag pass;
+(2) one per anomaly day, each moving
 ``anomaly_day`` on with its verdicts; (3) the history mark consumed (unless more
 history arrived meanwhile); (4) the digests due. A crash redoes what was not committed.
 """
@@ -37,6 +40,7 @@ from zoneinfo import ZoneInfo
 from paceline.scoring.alerts import anomaly, digest, lag, quality
 from paceline.scoring.alerts import repository as repo
 from paceline.scoring.alerts.pipeline_lag import PipelineLag, PipelineLagProbe
+from paceline.scoring.bi import snapshot as bi_snapshot
 from paceline.shared.alert_options import AlertOptions, alert_options
 from paceline.shared.clock import Clock
 from paceline.shared.db.context import tenant_calendar
@@ -218,6 +222,11 @@ class Scheduler:
             await repo.put_state(
                 session, tenant_id=tenant_id, key=SCHEDULE_KEY, state=sched, now=now
             )
+        if due.lag and bi_snapshot.wanted(tenant):
+            async with self.db.transaction() as session:
+                tenant = await repo.tenant(session, tenant_id=tenant_id)
+                assert tenant is not None
+                await bi_snapshot.refresh(session, tenant=tenant, now=now, calendar=calendar)
         for day in due.anomaly_days:
             async with self.db.transaction() as session:
                 tenant = await repo.tenant(session, tenant_id=tenant_id)

@@ -79,7 +79,7 @@ async def test_formulas_planted_by_an_ingest_key_stay_text_in_every_csv(
         f"/v1/imports/{run['id']}/rows", params={"format": "csv"}, headers=s.auth()
     )
     assert issues.status_code == 200, issues.text
-    table = list(csv.DictReader(io.StringIO(issues.text)))
+    table = list(csv.DictReader(io.StringIO(issues.content.decode("utf-8-sig"))))
     assert [(r["line"], r["status"], r["event_id"], r["field"]) for r in table] == [
         ("2", "rejected", "'" + EVIL, "occurred_at")
     ]

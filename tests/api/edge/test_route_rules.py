@@ -390,8 +390,8 @@ async def _seed_tenant(world: World, tenant: str, prefix: str, marker: str) -> N
     await world.call(
         "POST",
         f"/v1/targets/{target_id}/acknowledge",
-        world.keys[f"{short}-read"],
-        scope="read",
+        world.keys[f"{short}-admin"],
+        scope="admin",
         json_body={"by": rep},
         expect=200,
         audited=True,

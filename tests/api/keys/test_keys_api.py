@@ -93,6 +93,7 @@ async def test_a_key_is_shown_once_and_stored_as_its_hash(stack: Stack) -> None:
     assert set(item) == {
         "id",
         "tenant_id",
+        "user_id",
         "name",
         "prefix",
         "scopes",

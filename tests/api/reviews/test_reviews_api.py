@@ -128,13 +128,14 @@ async def test_review_table_findings_drivers(s: Stack) -> None:
         headers=s.auth(),
     )
     assert text.status_code == 200
-    lines = text.text.splitlines()
+    assert text.content.startswith(b"\xef\xbb\xbf")  # a zh-CN tenant: a BOM for Excel
+    lines = text.content.decode("utf-8-sig").splitlines()
     assert lines[0] == (
         "scope,name,kpi,actual,target,baseline,stretch,attainment,raw_attainment,tier,met,"
         "status,gap,driver_quotes,driver_win_rate,driver_average_deal,next_period,"
         "next_baseline,next_target,next_stretch"
     )
-    table = list(csv.DictReader(io.StringIO(text.text)))
+    table = list(csv.DictReader(io.StringIO(text.content.decode("utf-8-sig"))))
     assert len(table) == 4 * 3  # (r1, r2, team) x 4 KPIs
     r1 = next(r for r in table if r["scope"] == "rep:r1" and r["kpi"] == "revenue")
     assert (r1["name"], r1["gap"], r1["driver_average_deal"], r1["tier"]) == (

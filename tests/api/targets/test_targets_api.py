@@ -399,20 +399,23 @@ async def test_acknowledge_records_who_when_and_version(clocked: Clocked) -> Non
     assert [x["acknowledged"] for x in listed.json()] == [False]
 
     clock.set(datetime.fromisoformat("2026-11-27T10:00:00+08:00"))
-    resp = await s.client.post(
-        f"/v1/targets/{t['id']}/acknowledge", json={"by": "manager-m1"}, headers=s.auth()
-    )
+    # Recorded on the rep's behalf (here by a service key): ``by`` is still the rep, and
+    # ``acknowledged_recorded_by`` says who recorded it.
+    resp = await s.client.post(f"/v1/targets/{t['id']}/acknowledge", json={}, headers=s.auth())
     assert resp.status_code == 200, resp.text
     again = resp.json()
     assert (again["acknowledged"], again["acknowledged_by"], again["acknowledged_version"]) == (
         True,
-        "manager-m1",
+        "r1",
         2,
     )
+    assert again["acknowledged_recorded_by"].startswith("key:")
     assert datetime.fromisoformat(again["acknowledged_at"]) == clock.now()
 
-    # Validation and unknown targets.
-    resp = await s.client.post(f"/v1/targets/{t['id']}/acknowledge", json={}, headers=s.auth())
+    # Only the target's rep acknowledges it; unknown targets.
+    resp = await s.client.post(
+        f"/v1/targets/{t['id']}/acknowledge", json={"by": "manager-m1"}, headers=s.auth()
+    )
     assert_invalid(resp, "by")
     resp = await s.client.post("/v1/targets/99999/acknowledge", json={"by": "r1"}, headers=s.auth())
     assert_error(resp, 404, "not_found")
@@ -607,9 +610,10 @@ async def test_a_read_key_cannot_create_or_revise(clocked: Clocked) -> None:
     t = await create(s, body())
     resp = await s.client.put(f"/v1/targets/{t['id']}", json={"target": "1"}, headers=reader)
     assert_error(resp, 403, "forbidden")
-    # A rep with a read key can acknowledge their own target.
+    # A read-only service key reads but does not act: acknowledging is the rep's own act
+    # (a key that acts for the rep's user, tests/api/users) or an admin's on their behalf.
     resp = await s.client.post(
         f"/v1/targets/{t['id']}/acknowledge", json={"by": "r1"}, headers=reader
     )
-    assert resp.status_code == 200, resp.text
-    assert resp.json()["acknowledged"] is True
+    assert_error(resp, 403, "forbidden")
+    assert "admin" in resp.json()["error"]["message"]

@@ -682,3 +682,77 @@ def test_twenty_timestamps_in_milliseconds_or_seconds() -> None:
             verify_twenty(headers, body=body, secret="k", now=at + timedelta(minutes=6))
         with pytest.raises(SignatureError, match="does not match"):
             verify_twenty(headers, body=body + b" ", secret="k", now=at)
+
+
+async def test_one_bad_element_of_a_batch_is_quarantined_alone(embedded_stack: Stack) -> None:
+    """Issue 16: per-event quarantine inside a batch for the generic connector too — an
+    element that is not a JSON object, or a record that cannot be mapped, is kept alone;
+    the good records of the same delivery are logged (records and canonical bodies)."""
+    s = embedded_stack
+    token = "batch-token-9Zk1"
+    out = await put_connector(
+        s,
+        "crm8",
+        settings={
+            "signature": "token",
+            "format": "records",
+            "items_path": "records",
+            "object_type": "deal",
+            "record_id_path": "id",
+            "version_path": "updated",
+        },
+        secrets={"secret": token},
+        mapping={
+            "objects": {
+                "deal": {
+                    "type": "deal",
+                    "fields": {"rep_id": "owner", "stage": "stage", "amount": "amount"},
+                    "values": {"stage": {"won": ["won"], "open": ["open"]}},
+                }
+            },
+            "default_currency": "CNY",
+        },
+    )
+    good = {"id": "d-1", "owner": "u1", "stage": "won", "amount": "5万", "updated": "2026-11-10"}
+    unknown = {**good, "id": "d-2", "stage": "maybe"}
+    body = orjson.dumps({"records": [good, 42, unknown]})
+    resp = await post_webhook(s, "crm8", out["endpoint_id"], body, {"X-Paceline-Token": token})
+    assert resp.status_code == 200, resp.text
+    assert [r["status"] for r in resp.json()["results"]] == [
+        "accepted",
+        "quarantined",
+        "quarantined",
+    ]
+    kept = {q["reason_code"]: q for q in await quarantine(s)}
+    assert set(kept) == {"unparseable", "unknown_value"}
+    assert kept["unparseable"]["reason"] == "element [1] is not a JSON object"
+    await s.wait_scored()
+    assert await facts(s, "revenue") == {("u1", "2026-11-10"): Decimal(50000)}
+    # the same for canonical events
+    endpoint, secret = await canonical_connector(s)
+    events = orjson.loads(fixture("generic/canonical_events.json"))
+    mixed = orjson.dumps([events[0], "not an event", events[1]])
+    resp = await post_webhook(s, "crm9", endpoint, mixed, sw_headers(secret, mixed, "msg_mix"))
+    assert [r["status"] for r in resp.json()["results"]] == [
+        "accepted",
+        "quarantined",
+        "accepted",
+    ]
+
+
+async def test_a_mapping_transform_that_cannot_work_is_refused_naming_the_field(
+    embedded_stack: Stack,
+) -> None:
+    s = embedded_stack
+    await canonical_connector(s)
+    fields = {
+        "rep_id": "owner",
+        "closed_at": {"path": "closed", "format": "%Y-%m-%d %H:%M", "tz": "Asia/Shang"},
+    }
+    resp = await s.client.put(
+        "/v1/connectors/crm9/mapping",
+        json={"objects": {"deal": {"type": "deal", "fields": fields}}},
+        headers=s.auth(),
+    )
+    assert resp.status_code == 422, resp.text
+    assert "fields.closed_at: tz 'Asia/Shang' is not an IANA time zone" in resp.text

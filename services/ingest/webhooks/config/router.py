@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, BackgroundTasks, Path, Response
 
 from paceline.ingest.webhooks import repository as repo
+from paceline.ingest.webhooks.adapters import adapter_for
 from paceline.ingest.webhooks.config import service
 from paceline.ingest.webhooks.config.schemas import AdapterOut, ConnectorIn, ConnectorOut, RotateIn
 from paceline.ingest.webhooks.mapping import Mapping
+from paceline.ingest.webhooks.quarantine.service import retry_fixable
 from paceline.ingest.webhooks.router import SOURCE_PATTERN
 from paceline.shared.web.deps import (
     AdminPrincipal,
@@ -65,7 +67,10 @@ async def get_connector(
         "settings (200). Secrets are stored encrypted and never returned; omitted secrets "
         "keep their stored values; secrets Paceline can generate are made up when missing "
         "and returned once in `generated_secrets`. Without `mapping`, a new connector gets "
-        "the adapter's default mapping. Audited."
+        "the adapter's default mapping. When the connector has a vendor API credential "
+        "(`access_token`, `api_token`), pending quarantine items it can fix (`incomplete`, "
+        "`enrichment_failed`) are retried right after the answer (at most 200; the rest with "
+        "`POST /v1/quarantine/replay`). Audited."
     ),
     responses={201: {"description": "Created"}, 422: {"description": "Not valid (fields named)"}},
 )
@@ -77,6 +82,7 @@ async def put_connector(
     session: WriteSessionDep,
     state: StateDep,
     auditor: AuditDep,
+    background: BackgroundTasks,
 ) -> ConnectorOut:
     """Create or replace a connector."""
     assert state.box is not None
@@ -91,6 +97,12 @@ async def put_connector(
         allow_private=state.settings.outbound_private_allowed,
     )
     response.status_code = 201 if created else 200
+    credentials = adapter_for(out.adapter).enrichment_credentials
+    if not created and any(name in out.secrets for name in credentials):
+        # After the commit (background tasks run once the answer is sent).
+        background.add_task(
+            retry_fixable, state, tenant_id=principal.tenant_id, source=source, auditor=auditor
+        )
     return out
 
 

@@ -139,6 +139,18 @@ class AdapterOption(BaseModel):
     generated: bool
 
 
+class PresetOut(BaseModel):
+    """A built-in setup of the generic connector for one CRM (``settings.preset``)."""
+
+    name: str
+    title: str
+    docs: list[str] = Field(description="the vendor documentation it was built from")
+    objects: dict[str, str] = Field(description="object type -> the CRM object or form")
+    notes: str
+    settings: dict[str, Any]
+    mapping: Mapping
+
+
 class AdapterOut(BaseModel):
     """An adapter, its options, its documentation and its default mapping."""
 
@@ -303,3 +315,6 @@ class AdapterOut(BaseModel):
     docs: list[str]
     options: list[AdapterOption]
     default_mapping: Mapping
+    presets: list[PresetOut] = Field(
+        default_factory=list, description="generic: the built-in presets (settings.preset)"
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets as pysecrets
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,10 +17,12 @@ from paceline.ingest.webhooks.config.schemas import (
     AdapterOut,
     ConnectorIn,
     ConnectorOut,
+    PresetOut,
     RotateIn,
 )
 from paceline.ingest.webhooks.generic import SCHEMES
 from paceline.ingest.webhooks.mapping import Mapping
+from paceline.ingest.webhooks.presets import PRESETS, preset
 from paceline.shared.crypto import SecretBox
 from paceline.shared.db.models_webhooks import WebhookConnector
 from paceline.shared.errors import FieldError, InvalidInput, NotFound
@@ -80,13 +83,27 @@ def adapters() -> list[AdapterOut]:
                 for o in a.options
             ],
             default_mapping=Mapping.model_validate(a.default_mapping()),
+            presets=[
+                PresetOut(
+                    name=p.name,
+                    title=p.title,
+                    docs=list(p.docs),
+                    objects=p.objects,
+                    notes=p.notes,
+                    settings=p.settings,
+                    mapping=Mapping.model_validate(p.mapping),
+                )
+                for p in PRESETS.values()
+            ]
+            if a.name == "generic"
+            else [],
         )
         for a in ADAPTERS.values()
     ]
 
 
 # Settings that name a URL Paceline calls (the tenant's choice: checked like a subscriber's).
-URL_SETTINGS = frozenset({"api_base"})
+URL_SETTINGS = frozenset({"api_base", "instance_url", "accounts_url"})
 
 
 def _check(
@@ -130,6 +147,19 @@ def _check(
         scheme = body.settings.get("signature", "standard_webhooks")
         if scheme not in SCHEMES:
             errors.append(FieldError("settings.signature", f"must be one of {', '.join(SCHEMES)}"))
+        chosen = body.settings.get("preset")
+        if chosen is not None and preset(str(chosen)) is None:
+            errors.append(
+                FieldError("settings.preset", f"must be one of {', '.join(sorted(PRESETS))}")
+            )
+        zone = body.settings.get("version_tz")
+        if zone is not None:
+            try:
+                ZoneInfo(str(zone))
+            except (ZoneInfoNotFoundError, ValueError):
+                errors.append(
+                    FieldError("settings.version_tz", f"{zone!r} is not an IANA time zone")
+                )
     if errors:
         raise InvalidInput(
             "the connector is not valid: "
@@ -169,6 +199,19 @@ async def put(
     adapter = adapter_for(name)
     stored = dict(row.secrets or {}) if row is not None and row.adapter == name else {}
     _check(adapter, body, set(stored), allow_private=allow_private)
+    chosen = preset(str(body.settings["preset"])) if body.settings.get("preset") else None
+    if chosen is not None:
+        # The preset's settings under the ones given; its mapping unless one is given or
+        # the connector already has this preset's (perhaps edited) mapping.
+        same = row is not None and (row.settings or {}).get("preset") == chosen.name
+        body = body.model_copy(
+            update={
+                "settings": {**chosen.settings, **body.settings},
+                "mapping": body.mapping
+                if body.mapping is not None or same
+                else Mapping.model_validate(chosen.mapping),
+            }
+        )
     sealed = dict(stored)
     for key, value in body.secrets.items():
         sealed[key] = box.encrypt(value)

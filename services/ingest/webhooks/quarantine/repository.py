@@ -25,8 +25,10 @@ async def upsert(
     item: dict[str, Any],
     now: datetime,
     request_id: str | None,
+    fix: dict[str, Any] | None = None,
 ) -> QuarantineItem:
-    """Keep an item (a resend of the same item updates its row and reopens it)."""
+    """Keep an item (a resend of the same item updates its row and reopens it); ``fix``:
+    what would fix it (a catalog code and parameters), kept in ``result``."""
     row = await session.scalar(
         select(QuarantineItem)
         .where(
@@ -52,6 +54,7 @@ async def upsert(
             received_at=now,
             last_seen_at=now,
             request_id=request_id,
+            result={"fix": fix} if fix is not None else None,
         )
         session.add(row)
     else:
@@ -60,6 +63,8 @@ async def upsert(
         row.reason_code = reason_code
         row.reason = reason
         row.item = item
+        kept = {k: v for k, v in (row.result or {}).items() if k != "fix"}
+        row.result = {**kept, "fix": fix} if fix is not None else (kept or None)
         if row.status != "pending":
             row.status = "pending"
             row.resolved_at = None
@@ -115,19 +120,22 @@ async def list_items(
 
 
 async def pending_ids(
-    session: AsyncSession, *, tenant_id: str, source: str, limit: int
+    session: AsyncSession,
+    *,
+    tenant_id: str,
+    source: str,
+    limit: int,
+    reason_codes: Sequence[str] | None = None,
 ) -> list[int]:
-    """Ids of a source's pending items, oldest first."""
-    rows = await session.scalars(
-        select(QuarantineItem.id)
-        .where(
-            QuarantineItem.tenant_id == tenant_id,
-            QuarantineItem.source == source,
-            QuarantineItem.status == "pending",
-        )
-        .order_by(QuarantineItem.id)
-        .limit(limit)
+    """Ids of a source's pending items (of these reasons, when given), oldest first."""
+    stmt = select(QuarantineItem.id).where(
+        QuarantineItem.tenant_id == tenant_id,
+        QuarantineItem.source == source,
+        QuarantineItem.status == "pending",
     )
+    if reason_codes is not None:
+        stmt = stmt.where(QuarantineItem.reason_code.in_(list(reason_codes)))
+    rows = await session.scalars(stmt.order_by(QuarantineItem.id).limit(limit))
     return list(rows.all())
 
 

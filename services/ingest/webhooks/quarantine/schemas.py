@@ -8,6 +8,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class FixOut(BaseModel):
+    """What would fix an item: a catalog code, its parameters, and the message."""
+
+    code: str = Field(description="credential_missing or credential_rejected")
+    params: dict[str, str] = Field(description="vendor and credential (the secret's name)")
+    message: dict[str, str] = Field(description="the message in zh-CN and en")
+
+
 class QuarantineOut(BaseModel):
     """A kept item: why it could not be mapped, and what became of it."""
 
@@ -55,6 +63,12 @@ class QuarantineOut(BaseModel):
     resolved_at: datetime | None
     resolved_by: str | None
     result: dict[str, Any] | None
+    fix: FixOut | None = Field(
+        default=None,
+        description="what would fix a pending item (e.g. the connector secret that lets "
+        "Paceline read the whole record through the vendor's API); items it names are "
+        "retried automatically when the connector's secrets change",
+    )
     item: dict[str, Any] | None = Field(
         default=None, description="the vendor item as received (single-item reads only)"
     )

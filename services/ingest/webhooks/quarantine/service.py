@@ -9,17 +9,21 @@ still do not map stay ``pending`` with the new reason.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from paceline.ingest.webhooks import repository as connector_repo
 from paceline.ingest.webhooks import service as webhooks
-from paceline.ingest.webhooks.base import AdapterContext, Connector, Item, ItemError, Unparseable
+from paceline.ingest.webhooks import text
+from paceline.ingest.webhooks.base import Connector, Item, ItemError, Unparseable
 from paceline.ingest.webhooks.quarantine import repository as repo
-from paceline.ingest.webhooks.quarantine.schemas import QuarantineOut, ReplayOut
+from paceline.ingest.webhooks.quarantine.schemas import FixOut, QuarantineOut, ReplayOut
 from paceline.shared import metrics
 from paceline.shared.db.models_webhooks import QuarantineItem
 from paceline.shared.errors import Conflict, NotFound
 from paceline.shared.web.deps import AppState, Auditor
+
+log = logging.getLogger(__name__)
 
 MAX_REPLAY = 500
 
@@ -42,8 +46,22 @@ def to_out(row: QuarantineItem, *, with_item: bool = False) -> QuarantineOut:
         resolved_at=row.resolved_at,
         resolved_by=row.resolved_by,
         result=row.result,
+        fix=_fix_of(row),
         item=row.item if with_item else None,
     )
+
+
+def _fix_of(row: QuarantineItem) -> FixOut | None:
+    """What would fix a pending item, in both locales."""
+    fix = (row.result or {}).get("fix") if row.status == "pending" else None
+    if not isinstance(fix, dict) or fix.get("code") not in text.CATALOG:
+        return None
+    params = {str(k): str(v) for k, v in dict(fix.get("params") or {}).items()}
+    try:
+        messages = text.both(str(fix["code"]), params)
+    except KeyError:  # parameters of another release
+        return None
+    return FixOut(code=str(fix["code"]), params=params, message=messages)
 
 
 async def replay(
@@ -113,12 +131,8 @@ async def _replay_one(
                     Item(key=row.item_key, data=row.item), error=ItemError("unparseable", str(exc))
                 )
             ]
-        if webhooks.needs_http(conn):
-            # The guarded client, as for a webhook: the API base URL is the tenant's choice.
-            async with webhooks.crm_client(state.settings) as http:
-                await webhooks.read(adapter, prepared, conn, AdapterContext(now=now, http=http))
-        else:
-            await webhooks.read(adapter, prepared, conn, AdapterContext(now=now))
+        # The guarded client, as for a webhook: the API base URL is the tenant's choice.
+        await webhooks.read_all(state, adapter, prepared, conn, now=now)
     async with state.db.transaction() as session:
         if conn is not None:
             results = await webhooks.apply(
@@ -142,7 +156,8 @@ async def _replay_one(
         if conn is None:
             result["error"] = f"no connector for source {row.source!r}"
         if still:
-            fresh.result = result
+            fix = (fresh.result or {}).get("fix")
+            fresh.result = {**result, "fix": fix} if fix is not None else result
         else:
             fresh.status = "replayed"
             fresh.resolved_at = now
@@ -184,3 +199,38 @@ async def discard(
             tenant_id=tenant_id,
         )
         return to_out(row)
+
+
+MAX_AUTO_RETRY = 200
+
+
+async def retry_fixable(
+    state: AppState, *, tenant_id: str, source: str, auditor: Auditor
+) -> ReplayOut | None:
+    """Replay a source's pending items a vendor API credential can fix (``incomplete``,
+    ``enrichment_failed``), oldest first, at most ``MAX_AUTO_RETRY`` — run when the
+    connector's credentials change. Idempotent (a replay never counts twice); what is
+    left (more items, or a failure) stays pending for ``POST /v1/quarantine/replay``."""
+    async with state.db.transaction(write=False) as session:
+        ids = await repo.pending_ids(
+            session,
+            tenant_id=tenant_id,
+            source=source,
+            limit=MAX_AUTO_RETRY,
+            reason_codes=webhooks.FIXABLE_BY_CREDENTIAL,
+        )
+    if not ids:
+        return None
+    try:
+        out = await replay(state, tenant_id=tenant_id, ids=ids, auditor=auditor)
+    except (NotFound, Conflict) as exc:  # resolved meanwhile by a webhook
+        log.info("automatic retry of %s/%s stopped: %s", tenant_id, source, exc)
+        return None
+    log.info(
+        "automatic retry of %s/%s: %d replayed, %d still pending",
+        tenant_id,
+        source,
+        out.replayed,
+        out.still_pending,
+    )
+    return out

@@ -1,0 +1,1 @@
+"""The progress snapshot of the BI SQL views (``paceline_bi.progress``)."""
