@@ -224,6 +224,7 @@ EXAMPLE_FLOW: list[tuple[str, dict[str, str], int]] = [
     ("org.putOrg", {}, 200),
     ("org.putTeam", {"team_id": "north-bj"}, 200),
     ("org.putRep", {"rep_id": "r-001"}, 200),
+    ("users.createUser", {}, 201),
     ("settings.putSettings", {}, 200),
     ("kpis.checkFormula", {}, 200),
     ("kpis.createKpi", {}, 201),
