@@ -14,7 +14,45 @@ Hour = Annotated[int, Field(ge=0, le=23)]
 class AlertOptions(BaseModel):
     """When and how alerts are raised for a tenant (every field has a default)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "min_elapsed_share": 0.2,
+                    "lag_min_expected": 5.0,
+                    "lag_noise_z": 1.0,
+                    "lag_confirmations": 2,
+                    "lag_every_minutes": 60,
+                    "anomaly_kpis": ["visits", "new_opportunities", "quotes"],
+                    "anomaly_alpha": 0.001,
+                    "anomaly_persistence": 2,
+                    "anomaly_min_expected": 5.0,
+                    "anomaly_window_days": 30,
+                    "anomaly_hour": 6,
+                    "anomaly_lookback_days": 20,
+                    "silent_min_days": 3,
+                    "silent_alpha": 0.01,
+                    "complaint_window_days": 3,
+                    "complaint_min": 3,
+                    "surge_last_days": 3,
+                    "surge_min_deals": 3,
+                    "burst_count": 8,
+                    "burst_minutes": 5,
+                    "duplicate_visits": 2,
+                    "backdated_days": 7,
+                    "future_minutes": 60,
+                    "stale_source_hours": 4.0,
+                    "work_start_hour": 9,
+                    "work_end_hour": 18,
+                    "pipeline_lag_records": 10000,
+                    "digest_weekday": 1,
+                    "digest_hour": 9,
+                    "month_end_hour": 17,
+                }
+            ]
+        },
+        extra="forbid",
+    )
 
     # Lag warnings.
     min_elapsed_share: Annotated[float, Field(ge=0, le=1)] = Field(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from paceline.shared.db.models_import_runs import ImportRowIssue, ImportRun
 
@@ -41,6 +41,44 @@ class RowIssue(BaseModel):
 
 class ImportOut(BaseModel):
     """An import run: counts, warnings, and (in the POST answer) its rejected rows."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 1,
+                    "name": "crm-2025",
+                    "source": "import:crm-2025",
+                    "format": "csv",
+                    "file_name": None,
+                    "sha256": "8ab835a6801df4df0aadda096df87fddbcae270e9f6ae5cae11d209d909bf175",
+                    "status": "completed",
+                    "rows_total": 1,
+                    "rows_accepted": 1,
+                    "rows_unchanged": 0,
+                    "rows_duplicate": 0,
+                    "rows_rejected": 0,
+                    "warnings": [],
+                    "mapping": {
+                        "type": "deal",
+                        "columns": {
+                            "Deal ID": "event_id",
+                            "Owner": "rep_id",
+                            "Closed": "occurred_at",
+                        },
+                        "constants": {"stage": "won", "currency": "CNY"},
+                        "date_formats": {"occurred_at": "%Y/%m/%d"},
+                    },
+                    "started_at": "2026-12-03T02:00:00Z",
+                    "finished_at": "2026-12-03T02:00:00Z",
+                    "created_by": "key:baa224dad7d595a1",
+                    "error": None,
+                    "applied": None,
+                    "issues": [],
+                }
+            ]
+        }
+    )
 
     id: int
     name: str

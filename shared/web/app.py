@@ -22,6 +22,7 @@ from paceline.shared.web.middleware import (
     BodyLimitMiddleware,
     RequestIdMiddleware,
 )
+from paceline.shared.web.pagination import NEXT_PAGE_HEADERS
 from paceline.shared.web.security import (
     CORS_EXPOSE,
     CORS_HEADERS,
@@ -158,6 +159,105 @@ def _error_shape_for_422(schema: dict[str, Any]) -> None:
             components.pop(name, None)
 
 
+def _document_next_page(operation: dict[str, Any]) -> None:
+    """An operation that takes ``cursor`` pages (shared/web/pagination.py): its 200 answer
+    names the ``X-Next-Cursor`` and ``Link`` headers."""
+    names = {p.get("name") for p in operation.get("parameters", []) if p.get("in") == "query"}
+    if "cursor" not in names:
+        return
+    ok = operation.get("responses", {}).get("200")
+    if ok is not None:
+        headers = ok.setdefault("headers", {})
+        for name, header in NEXT_PAGE_HEADERS.items():
+            headers.setdefault(name, header)
+
+
+def _hoist_components(schema: dict[str, Any], operation: dict[str, Any]) -> None:
+    """Schemas a route names in ``openapi_extra={"x-components": {name: schema}}`` (a body
+    FastAPI does not read, described by hand) become components, referenced by
+    ``#/components/schemas/<name>``: one model, not a copy per use."""
+    extra = operation.pop("x-components", None)
+    if extra:
+        schema.setdefault("components", {}).setdefault("schemas", {}).update(extra)
+
+
+def _restore_nulls(schema: dict[str, Any]) -> None:
+    """FastAPI writes the document without ``None`` values, which takes the ``null`` of a
+    required, nullable field out of the models' examples too (``"parent_id": null``): put
+    it back, so each example stays valid against its schema."""
+    components = schema.get("components", {}).get("schemas", {})
+
+    def resolve(node: dict[str, Any]) -> dict[str, Any]:
+        ref = node.get("$ref", "")
+        if ref.startswith("#/components/schemas/"):
+            found: dict[str, Any] = components.get(ref.rsplit("/", 1)[1], {})
+            return found
+        return node
+
+    def branch_for(value: Any, node: dict[str, Any]) -> dict[str, Any] | None:
+        node = resolve(node)
+        options = node.get("anyOf") or node.get("oneOf")
+        if not options:
+            return node
+        for option in map(resolve, options):
+            known = set(option.get("properties", {}))
+            fits = not known or set(value) <= known if isinstance(value, dict) else False
+            if fits and option.get("type") == "object":
+                return option
+            if isinstance(value, list) and option.get("type") == "array":
+                return option
+        return None
+
+    def nullable(node: dict[str, Any]) -> bool:
+        node = resolve(node)
+        return node.get("type") == "null" or any(
+            resolve(o).get("type") == "null" for o in node.get("anyOf", [])
+        )
+
+    def fill(value: Any, node: dict[str, Any]) -> None:
+        chosen = branch_for(value, node)
+        if chosen is None:
+            return
+        if isinstance(value, dict):
+            properties = chosen.get("properties", {})
+            for name in chosen.get("required", []):
+                if name not in value and name in properties and nullable(properties[name]):
+                    value[name] = None
+            extra = chosen.get("additionalProperties")
+            for name, item in value.items():
+                if name in properties:
+                    fill(item, properties[name])
+                elif isinstance(extra, dict):
+                    fill(item, extra)
+        elif isinstance(value, list) and isinstance(chosen.get("items"), dict):
+            for item in value:
+                fill(item, chosen["items"])
+
+    for body in components.values():
+        for example in body.get("examples", []):
+            fill(example, body)
+
+
+def _distinct_titles(schema: dict[str, Any]) -> None:
+    """Give every component schema a title of its own. Pydantic titles a model by its class
+    name, so a model documented twice (``Mapping-Input`` and ``Mapping-Output``, or two
+    classes of one name in different modules) gives two schemas of one title, and a client
+    generator that names its classes by title (openapi-python-client) drops both. The
+    component's name is the title then: ``MappingOutput``, ``PacelineApiPlanningSchemasPlanIn``.
+    """
+    components = schema.get("components", {}).get("schemas", {})
+    seen: dict[str, int] = {}
+    for body in components.values():
+        title = body.get("title")
+        if isinstance(title, str):
+            seen[title] = seen.get(title, 0) + 1
+    for name, body in components.items():
+        if seen.get(body.get("title", ""), 0) > 1 or "-" in name:
+            body["title"] = "".join(
+                part[:1].upper() + part[1:] for part in re.split(r"[-_]+", name) if part
+            )
+
+
 def _document_scopes(app: FastAPI) -> None:
     """Name each operation's scope in the OpenAPI document (``x-required-scope``), and its
     401, 403 and 429 answers in the error shape."""
@@ -172,6 +272,8 @@ def _document_scopes(app: FastAPI) -> None:
             for operation in item.values():
                 if isinstance(operation, dict):
                     _declare_4xx(operation, path=path)
+                    _document_next_page(operation)
+                    _hoist_components(schema, operation)
         for route in api_routes(app):
             if not route.include_in_schema:
                 continue
@@ -205,6 +307,8 @@ def _document_scopes(app: FastAPI) -> None:
                 description = operation.get("description", "")
                 operation["description"] = f"{description}\n\n{note}".strip()
         schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+        _distinct_titles(schema)
+        _restore_nulls(schema)
         app.openapi_schema = schema
         return schema
 

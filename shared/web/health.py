@@ -6,7 +6,7 @@ from typing import Literal
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from paceline.shared import metrics
 from paceline.shared.errors import PacelineError
@@ -17,6 +17,12 @@ router = APIRouter(tags=["health"])
 
 class Health(BaseModel):
     """Process health."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"status": "ok", "checks": {"database": "ok", "event_log": "ok"}}]
+        }
+    )
 
     status: Literal["ok", "unavailable"]
     checks: dict[str, str] = {}

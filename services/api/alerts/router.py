@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Query, Request, Response
 
 from paceline.api.alerts import service
 from paceline.api.alerts.schemas import AlertAction, AlertsPage, AlertWithHistory, DigestOut
@@ -25,6 +25,7 @@ from paceline.shared.web.deps import (
     WriteSessionDep,
     within_reach,
 )
+from paceline.shared.web.pagination import CursorQuery, int_cursor, page_limit, set_next_page
 
 router = APIRouter(prefix="/v1", tags=["alerts"])
 
@@ -32,6 +33,8 @@ router = APIRouter(prefix="/v1", tags=["alerts"])
 @router.get("/alerts", response_model=AlertsPage, summary="List alerts")
 @within_reach("filtered")
 async def list_alerts(
+    request: Request,
+    response: Response,
     principal: ReadPrincipal,
     session: ReadSessionDep,
     kind: Annotated[
@@ -52,11 +55,11 @@ async def list_alerts(
     ] = None,
     since: Annotated[datetime | None, Query(description="Seen at or after (with offset)")] = None,
     until: Annotated[datetime | None, Query(description="First seen before (with offset)")] = None,
-    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: CursorQuery = None,
+    limit: Annotated[int, page_limit(500)] = 100,
 ) -> AlertsPage:
     """Alerts, newest first, filtered by kind, status, type, severity, scope or team and time."""
-    return await service.list_alerts(
+    page = await service.list_alerts(
         session,
         tenant_id=principal.tenant_id,
         reach=principal.reach,
@@ -71,6 +74,8 @@ async def list_alerts(
         cursor=cursor,
         limit=limit,
     )
+    set_next_page(request, response, page.next_cursor)
+    return page
 
 
 @router.get("/alerts/settings", response_model=AlertOptions, summary="Alert settings")
@@ -86,7 +91,16 @@ async def put_alert_settings(
     state: StateDep,
     audit: AuditDep,
     changes: Annotated[
-        dict[str, Any], Body(description="Fields to change; the others keep their value.")
+        dict[str, Any],
+        Body(
+            description="Fields to change; the others keep their value.",
+            openapi_examples={
+                "lag": {
+                    "summary": "Later lag warnings, judged every 30 minutes",
+                    "value": {"min_elapsed_share": 0.3, "lag_every_minutes": 30},
+                }
+            },
+        ),
     ],
 ) -> AlertOptions:
     """Change some alert settings (validated as a whole)."""
@@ -106,19 +120,36 @@ async def put_alert_settings(
 
 @router.get("/alerts/digests", response_model=list[DigestOut], summary="List digests")
 async def list_digests(
+    request: Request,
+    response: Response,
     principal: ReadPrincipal,
     session: ReadSessionDep,
     kind: Annotated[str | None, Query(pattern="^(weekly|month_end)$")] = None,
     team: str | None = None,
+    cursor: CursorQuery = None,
     before_id: Annotated[
-        int | None, Query(description="Cursor: the last id of the previous page.")
+        int | None,
+        Query(
+            ge=0,
+            le=2**63 - 1,
+            deprecated=True,
+            description="The last id of the previous page (older `cursor`).",
+        ),
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: Annotated[int, page_limit(200)] = 50,
 ) -> list[DigestOut]:
-    """Weekly and month-end digests made so far, newest first."""
-    return await service.list_digests(
-        session, tenant_id=principal.tenant_id, kind=kind, team=team, cursor=before_id, limit=limit
+    """Weekly and month-end digests made so far, newest first. A page is a JSON array; the
+    next page's cursor is in `X-Next-Cursor` and `Link`."""
+    digests = await service.list_digests(
+        session,
+        tenant_id=principal.tenant_id,
+        kind=kind,
+        team=team,
+        cursor=int_cursor(cursor, before_id),
+        limit=limit + 1,
     )
+    set_next_page(request, response, str(digests[limit - 1].id) if len(digests) > limit else None)
+    return digests[:limit]
 
 
 @router.get("/alerts/digests/{digest_id}", response_model=DigestOut, summary="A digest")

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import AwareDatetime
 
 from paceline.api.audit import service
 from paceline.api.audit.schemas import AuditPage
 from paceline.shared.web.deps import AdminPrincipal, ReadSessionDep
+from paceline.shared.web.pagination import page_limit, set_next_page
 
 router = APIRouter(prefix="/v1", tags=["audit"])
 
 
 @router.get("/audit", response_model=AuditPage, summary="The audit log of admin actions")
 async def get_audit(
+    request: Request,
+    response: Response,
     principal: AdminPrincipal,
     session: ReadSessionDep,
     action: Annotated[
@@ -40,15 +43,15 @@ async def get_audit(
     ] = None,
     cursor: Annotated[
         str | None,
-        Query(pattern=r"^[0-9]{1,18}$", description="next_cursor of the previous page"),
+        Query(pattern=r"^[0-9]{1,18}$", description="The `next_cursor` of the previous page."),
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: Annotated[int, page_limit(1000)] = 100,
 ) -> AuditPage:
     """Who did what and when, with the data before and after (secrets redacted), newest
     first. Key management, org, settings, KPIs, targets, FX rates, calendar days, role
     templates and every other admin change is recorded in the same transaction as the
     change itself."""
-    return await service.audit_page(
+    page = await service.audit_page(
         session,
         tenant_id=principal.tenant_id,
         cursor=cursor,
@@ -59,3 +62,5 @@ async def get_audit(
         start=start,
         end=end,
     )
+    set_next_page(request, response, page.next_cursor)
+    return page

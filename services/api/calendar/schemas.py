@@ -16,6 +16,14 @@ DaySource = Literal["builtin", "tenant", "weekday"]
 class CalendarDayOut(BaseModel):
     """One day of the tenant's calendar and where its kind comes from."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"day": "2026-12-31", "kind": "holiday", "name": "公司年会", "source": "tenant"}
+            ]
+        }
+    )
+
     day: date
     kind: DayKind
     name: str = Field(description="The holiday's or make-up day's name; empty otherwise.")
@@ -27,6 +35,25 @@ class CalendarDayOut(BaseModel):
 
 class CalendarOut(BaseModel):
     """The tenant's calendar over [from, to)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "base": "cn",
+                    "working_days": 0,
+                    "days": [
+                        {
+                            "day": "2026-10-01",
+                            "kind": "holiday",
+                            "name": "国庆节 National Day",
+                            "source": "builtin",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
 
     base: Literal["cn", "none"]
     working_days: int = Field(description="Working days in [from, to).")
@@ -46,6 +73,43 @@ class BaseYearOut(BaseModel):
 class CalendarBaseOut(BaseModel):
     """The built-in calendar the tenant's changes apply to."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "cn",
+                    "title": "Mainland China (CN)",
+                    "years": [
+                        {
+                            "year": 2026,
+                            "status": "official",
+                            "source": (
+                                "国务院办公厅关于2026年部分节假日安排的通知 "
+                                "(State Council notice of 2025-11-04)"
+                            ),
+                            "holidays": 33,
+                            "makeup_workdays": 6,
+                        },
+                        {
+                            "year": 2027,
+                            "status": "provisional",
+                            "source": (
+                                "statutory holidays of 全国年节及纪念日放假办法 "
+                                "(2024 revision) on their "
+                                "2027 dates; the State Council's 2027 notice (with its make-up "
+                                "working days) was not yet published when this file was made: "
+                                "tenants can add it with PUT /v1/calendar/days"
+                            ),
+                            "holidays": 13,
+                            "makeup_workdays": 0,
+                        },
+                    ],
+                    "available": ["cn", "none"],
+                }
+            ]
+        }
+    )
+
     name: Literal["cn", "none"]
     title: str
     years: list[BaseYearOut] = Field(
@@ -57,7 +121,11 @@ class CalendarBaseOut(BaseModel):
 class CalendarDayIn(BaseModel):
     """A tenant's change to one day: a holiday, or a working day (e.g. a make-up day)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"kind": "holiday", "name": "公司年会"}]},
+        extra="forbid",
+        str_strip_whitespace=True,
+    )
 
     kind: Literal["holiday", "workday"]
     name: Annotated[str, Field(max_length=200)] = ""

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 
 from paceline.api.closes import service
 from paceline.api.closes.schemas import AdjustmentsOut, CloseIn, CloseOut, ClosesOut, ReopenIn
 from paceline.api.deps import TenantDep
 from paceline.shared.db import tenants as tenant_repo
 from paceline.shared.db.models import Tenant
-from paceline.shared.errors import FieldError, InvalidInput, NotFound
+from paceline.shared.errors import NotFound
 from paceline.shared.web.deps import (
     AdminPrincipal,
     AuditDep,
@@ -19,6 +19,7 @@ from paceline.shared.web.deps import (
     StateDep,
     WriteSessionDep,
 )
+from paceline.shared.web.pagination import CursorQuery, int_cursor, page_limit, set_next_page
 
 router = APIRouter(prefix="/v1", tags=["closes"])
 
@@ -86,6 +87,8 @@ async def post_reopen(
 
 @router.get("/adjustments", response_model=AdjustmentsOut, summary="Adjustments of closed months")
 async def get_adjustments(
+    request: Request,
+    response: Response,
     session: ReadSessionDep,
     tenant: TenantDep,
     period: Annotated[
@@ -96,26 +99,20 @@ async def get_adjustments(
     ] = None,
     kpi: Annotated[str | None, Query(max_length=64)] = None,
     rep: Annotated[str | None, Query(max_length=200)] = None,
-    cursor: Annotated[str | None, Query(max_length=20)] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    cursor: CursorQuery = None,
+    limit: Annotated[int, page_limit(1000)] = 200,
 ) -> AdjustmentsOut:
     """Changes that arrived for closed months, with their cause (event, record) and where
     they were booked."""
-    after = None
-    if cursor is not None:
-        if not cursor.isdigit():
-            raise InvalidInput(
-                "the cursor is not valid",
-                fields=[FieldError("cursor", "use next_cursor from a previous page")],
-            )
-        after = int(cursor)
-    return await service.list_adjustments(
+    page = await service.list_adjustments(
         session,
         tenant=tenant,
         period=period,
         source_period=source_period,
         kpi=kpi,
         rep_ids=[rep] if rep else None,
-        after_id=after,
+        after_id=int_cursor(cursor),
         limit=limit,
     )
+    set_next_page(request, response, page.next_cursor)
+    return page

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from paceline.api.closes.schemas import AdjustmentOut
 from paceline.api.progress.schemas import PeriodOut, ProgressOut
@@ -74,6 +74,91 @@ class Features(BaseModel):
 class ContextOut(BaseModel):
     """Everything the dashboard needs once: tenant settings, periods, org, KPIs."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "tenant": "default",
+                    "name": "Default",
+                    "timezone": "Asia/Shanghai",
+                    "currency": "CNY",
+                    "locale": "zh-CN",
+                    "scopes": ["admin"],
+                    "periods": {
+                        "today": "2026-12-03",
+                        "year": ["2026", "2025"],
+                        "quarter": ["2026-Q4", "2026-Q3"],
+                        "month": ["2026-12", "2026-11"],
+                        "week": ["2026-W49", "2026-W48"],
+                        "focus_month": "2026-11",
+                    },
+                    "teams": [
+                        {"id": "north", "name": "华北区", "parent_id": None},
+                        {"id": "north-bj", "name": "北京组", "parent_id": "north"},
+                    ],
+                    "reps": [
+                        {
+                            "id": "r-001",
+                            "name": "王芳",
+                            "team_id": "north-bj",
+                            "role": "account_manager",
+                        }
+                    ],
+                    "kpis": [
+                        {
+                            "key": "revenue",
+                            "names": {"zh-CN": "销售额", "en": "Revenue"},
+                            "unit": "currency",
+                            "direction": "higher",
+                            "category": "result",
+                            "cumulative": True,
+                        },
+                        {
+                            "key": "deals_won",
+                            "names": {"zh-CN": "签单数", "en": "Deals won"},
+                            "unit": "count",
+                            "direction": "higher",
+                            "category": "result",
+                            "cumulative": True,
+                        },
+                    ],
+                    "templates": [
+                        {
+                            "key": "account_manager",
+                            "names": {"zh-CN": "客户经理", "en": "Account manager"},
+                            "items": {
+                                "revenue": "40",
+                                "new_customers": "20",
+                                "visits": "15",
+                                "win_rate": "15",
+                                "crm_active_days": "10",
+                            },
+                        },
+                        {
+                            "key": "channel_manager",
+                            "names": {"zh-CN": "渠道经理", "en": "Channel manager"},
+                            "items": {
+                                "revenue": "40",
+                                "payments_collected": "20",
+                                "new_opportunities": "15",
+                                "quotes": "15",
+                                "training_pass_rate": "10",
+                            },
+                        },
+                    ],
+                    "features": {
+                        "alerts": True,
+                        "alert_acknowledge": True,
+                        "reviews": True,
+                        "decompose": True,
+                    },
+                    "poll_interval_s": 5.0,
+                    "version": "0.1.0",
+                }
+            ]
+        }
+    )
+
     tenant: str
     name: str
     timezone: str
@@ -93,6 +178,62 @@ class ContextOut(BaseModel):
 class OverviewOut(BaseModel):
     """One row per KPI for a scope and period: the same values as ``GET /v1/progress``."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "scope": "company",
+                    "period": {
+                        "key": "2026-11",
+                        "kind": "month",
+                        "start": "2026-11-01",
+                        "end": "2026-12-01",
+                    },
+                    "as_of": "2026-12-03T02:00:00Z",
+                    "rows": [
+                        {
+                            "kpi": "revenue",
+                            "names": {"zh-CN": "销售额", "en": "Revenue"},
+                            "unit": "currency",
+                            "currency": "CNY",
+                            "direction": "higher",
+                            "scope": "company",
+                            "period": {
+                                "key": "2026-11",
+                                "kind": "month",
+                                "start": "2026-11-01",
+                                "end": "2026-12-01",
+                            },
+                            "as_of": "2026-12-03T02:00:00Z",
+                            "through_day": "2026-11-30",
+                            "actual": "120000.0000",
+                            "numerator": "120000.0000",
+                            "denominator": None,
+                            "sample": 1,
+                            "target": None,
+                            "baseline": None,
+                            "stretch": None,
+                            "target_id": None,
+                            "target_version": None,
+                            "expected": None,
+                            "expected_method": "working_days",
+                            "elapsed_share": "1.0000",
+                            "working_days_elapsed": 21,
+                            "working_days_total": 21,
+                            "pace": None,
+                            "projection_linear": None,
+                            "projection_seasonal": None,
+                            "status": "no_target",
+                            "closed_months": [],
+                            "adjusted": None,
+                            "adjustments": 0,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
     scope: str
     period: PeriodOut
     as_of: datetime
@@ -106,6 +247,130 @@ class SeriesOut(BaseModel):
     the value over the days from the period's start to each point (``actual`` is null on
     days without a point and after ``through_day``).
     """
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kpi": "revenue",
+                    "names": {"zh-CN": "销售额", "en": "Revenue"},
+                    "unit": "currency",
+                    "currency": "CNY",
+                    "direction": "higher",
+                    "scope": "company",
+                    "period": {
+                        "key": "2026-11",
+                        "kind": "month",
+                        "start": "2026-11-01",
+                        "end": "2026-12-01",
+                    },
+                    "as_of": "2026-12-03T02:00:00Z",
+                    "through_day": "2026-11-30",
+                    "cumulative": True,
+                    "days": [
+                        "2026-11-01",
+                        "2026-11-02",
+                        "2026-11-03",
+                        "2026-11-04",
+                        "2026-11-05",
+                        "2026-11-06",
+                        "2026-11-07",
+                        "2026-11-08",
+                        "2026-11-09",
+                        "2026-11-10",
+                        "2026-11-11",
+                        "2026-11-12",
+                        "2026-11-13",
+                        "2026-11-14",
+                        "2026-11-15",
+                        "2026-11-16",
+                        "2026-11-17",
+                        "2026-11-18",
+                        "2026-11-19",
+                        "2026-11-20",
+                        "2026-11-21",
+                        "2026-11-22",
+                        "2026-11-23",
+                        "2026-11-24",
+                        "2026-11-25",
+                        "2026-11-26",
+                        "2026-11-27",
+                        "2026-11-28",
+                        "2026-11-29",
+                        "2026-11-30",
+                    ],
+                    "actual": [
+                        "0.0000",
+                        "0.0000",
+                        "0.0000",
+                        "0.0000",
+                        "0.0000",
+                        "0.0000",
+                        "0.0000",
+                        "0.0000",
+                        "0.0000",
+                        "0.0000",
+                        "0.0000",
+                        "0.0000",
+                        "0.0000",
+                        "0.0000",
+                        "0.0000",
+                        "0.0000",
+                        "0.0000",
+                        "0.0000",
+                        "0.0000",
+                        "0.0000",
+                        "0.0000",
+                        "0.0000",
+                        "0.0000",
+                        "0.0000",
+                        "0.0000",
+                        "120000.0000",
+                        "120000.0000",
+                        "120000.0000",
+                        "120000.0000",
+                        "120000.0000",
+                    ],
+                    "expected": [
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                    ],
+                    "target": None,
+                    "baseline": None,
+                    "stretch": None,
+                    "expected_method": None,
+                }
+            ]
+        }
+    )
 
     kpi: str
     names: dict[str, str]
@@ -141,6 +406,27 @@ class AdjustmentsListOut(BaseModel):
     the first ``limit`` of them, in the order Paceline learned them.
     """
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kpi": "revenue",
+                    "scope": "company",
+                    "period": {
+                        "key": "2026-12",
+                        "kind": "month",
+                        "start": "2026-12-01",
+                        "end": "2027-01-01",
+                    },
+                    "as_of": "2026-12-03T02:00:00Z",
+                    "total": None,
+                    "count": 0,
+                    "items": [],
+                }
+            ]
+        }
+    )
+
     kpi: str
     scope: str
     period: PeriodOut
@@ -152,6 +438,12 @@ class AdjustmentsListOut(BaseModel):
 
 class ChangesOut(BaseModel):
     """A token that changes whenever what the dashboard shows may have changed."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"token": "9a703a98ee2fc8199c34", "as_of": "2026-11-26T02:00:00Z"}]
+        }
+    )
 
     token: str
     as_of: datetime

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -20,6 +19,7 @@ from paceline.api.exports import service
 from paceline.api.exports.schemas import PROGRESS_COLUMNS, SCORECARD_COLUMNS, ExportPage
 from paceline.shared.web.csv_out import ExcelQuery, csv_response, csv_text
 from paceline.shared.web.deps import ReadSessionDep
+from paceline.shared.web.pagination import CursorQuery, next_page_headers, page_limit
 
 router = APIRouter(prefix="/v1/exports", tags=["exports"])
 
@@ -40,12 +40,8 @@ def _answer(
     excel: bool | None,
     locale: str,
 ) -> Response:
-    headers = {}
-    if next_cursor:
-        # The next page reads at the same instant as this one.
-        params = dict(request.query_params) | {"cursor": next_cursor, "as_of": as_of.isoformat()}
-        headers["Link"] = f'<{request.url.path}?{urlencode(params)}>; rel="next"'
-        headers["X-Next-Cursor"] = next_cursor
+    # The next page reads at the same instant as this one.
+    headers = next_page_headers(request, next_cursor, pin={"as_of": as_of.isoformat()})
     wants_csv = fmt == "csv" or (fmt is None and "text/csv" in request.headers.get("accept", ""))
     if wants_csv:
         text = csv_text(columns, rows)
@@ -70,8 +66,8 @@ async def export_progress(
     moment: MomentDep,
     kpi: Annotated[str | None, Query(max_length=64)] = None,
     scope: Annotated[str | None, Query(description="company, team:ID or rep:ID")] = None,
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 200,
+    cursor: CursorQuery = None,
+    limit: Annotated[int, page_limit(500)] = 200,
     format: Literal["json", "csv"] | None = None,  # the query's name
     excel: ExcelQuery = None,
 ) -> Response:
@@ -118,8 +114,8 @@ async def export_scorecards(
     template: Annotated[
         str | None, Query(max_length=64, description="Score everyone with this role template.")
     ] = None,
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=200, description="Reps per page.")] = 50,
+    cursor: CursorQuery = None,
+    limit: Annotated[int, page_limit(200)] = 50,
     format: Literal["json", "csv"] | None = None,  # the query's name
     excel: ExcelQuery = None,
 ) -> Response:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from paceline.api.deps import MomentDep, TenantDep
 from paceline.api.facts import service
@@ -18,6 +17,7 @@ from paceline.shared.readmodel.progress import kpi_or_404
 from paceline.shared.readmodel.scopes import parse_scope
 from paceline.shared.web.csv_out import ExcelQuery, csv_response, csv_text
 from paceline.shared.web.deps import ReadSessionDep
+from paceline.shared.web.pagination import CursorQuery, next_page_headers, page_limit
 
 router = APIRouter(prefix="/v1", tags=["facts"])
 
@@ -40,6 +40,40 @@ class FactRow(BaseModel):
 class FactsPage(BaseModel):
     """A page of facts."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kpi": "revenue",
+                    "from": "2026-11-01",
+                    "to": "2026-11-30",
+                    "group_by": ["rep", "day"],
+                    "rows": [
+                        {
+                            "kpi": "revenue",
+                            "rep_id": "r-001",
+                            "day": "2026-11-11",
+                            "value": "120000.0000",
+                            "numerator": "120000.0000",
+                            "denominator": None,
+                            "sample": 1,
+                        },
+                        {
+                            "kpi": "revenue",
+                            "rep_id": "r-001",
+                            "day": "2026-11-12",
+                            "value": "220000.0000",
+                            "numerator": "220000.0000",
+                            "denominator": None,
+                            "sample": 1,
+                        },
+                    ],
+                    "next_cursor": "WyJyLTAwMSIsIjIwMjYtMTEtMTIiXQ",
+                }
+            ]
+        }
+    )
+
     kpi: str
     from_: date = Field(alias="from")
     to: date
@@ -50,6 +84,50 @@ class FactsPage(BaseModel):
 
 class DrilldownPage(BaseModel):
     """A page of the records behind a number."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kpi": "revenue",
+                    "scope": "company",
+                    "from": "2026-11-01",
+                    "to": "2026-11-30",
+                    "records": [
+                        {
+                            "type": "deal",
+                            "record_id": "deal-1-v1",
+                            "rep_id": "r-001",
+                            "version": "t20261111T021500000000",
+                            "shares": [
+                                {
+                                    "measure": 0,
+                                    "day": "2026-11-11",
+                                    "value": "120000.0000",
+                                    "member": None,
+                                }
+                            ],
+                            "event": {
+                                "event_id": "deal-1-v1",
+                                "type": "deal",
+                                "occurred_at": "2026-11-11T10:15:00+08:00",
+                                "rep_id": "r-001",
+                                "customer_id": "c-1",
+                                "deleted": False,
+                                "amount": "120000.00",
+                                "currency": "CNY",
+                                "stage": "won",
+                                "attributes": {},
+                            },
+                            "source": "api",
+                            "received_at": "2026-11-26T02:00:00+00:00",
+                        }
+                    ],
+                    "next_cursor": "WyJkZWFsIiwiZGVhbC0xLXYxIl0",
+                }
+            ]
+        }
+    )
 
     kpi: str
     scope: str
@@ -95,8 +173,8 @@ async def get_facts(
         str, Query(description="Any of team, rep, day, comma-separated.")
     ] = "rep,day",
     scope: Annotated[str, Query(description="company, team:ID or rep:ID")] = "company",
-    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
-    limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+    cursor: CursorQuery = None,
+    limit: Annotated[int, page_limit(5000)] = 1000,
     format: Annotated[str | None, Query(pattern="^(json|csv)$")] = None,  # query name
     excel: ExcelQuery = None,
 ) -> Response:
@@ -121,11 +199,7 @@ async def get_facts(
         calendar=await tenant_calendar(session, tenant=tenant),
         known=moment.known,
     )
-    headers = {}
-    if next_cursor:
-        params = dict(request.query_params) | {"cursor": next_cursor}
-        headers["Link"] = f'<{request.url.path}?{urlencode(params)}>; rel="next"'
-        headers["X-Next-Cursor"] = next_cursor
+    headers = next_page_headers(request, next_cursor)
     if _wants_csv(request, format):
         columns = ["kpi"] + [
             c
@@ -154,6 +228,7 @@ async def get_facts(
     summary="Drill down: the records behind a number",
 )
 async def get_fact_records(
+    request: Request,
     session: ReadSessionDep,
     tenant: TenantDep,
     kpi: Annotated[str, Query(min_length=1, max_length=64)],
@@ -161,8 +236,8 @@ async def get_fact_records(
     to: Annotated[date, Query(description="Last day, inclusive.")],
     moment: MomentDep,
     scope: str = "company",
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: CursorQuery = None,
+    limit: Annotated[int, page_limit(500)] = 100,
 ) -> JSONResponse:
     """The records (latest versions) whose contributions make up the KPI, with their shares."""
     definition = await kpi_or_404(session, tenant.id, kpi)
@@ -187,5 +262,6 @@ async def get_fact_records(
             "to": to.isoformat(),
             "records": records,
             "next_cursor": next_cursor,
-        }
+        },
+        headers=next_page_headers(request, next_cursor),
     )

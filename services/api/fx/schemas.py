@@ -101,13 +101,31 @@ class FxRateIn(BaseModel):
 class FxRatesIn(BaseModel):
     """Rates to store; a rate already stored for a currency and day is replaced."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"rates": [{"currency": "USD", "day": "2026-11-26", "rate": "7.1032"}]}]
+        },
+        extra="forbid",
+    )
 
     rates: Annotated[list[FxRateIn], Field(max_length=MAX_RATES)]
 
 
 class FxRateOut(BaseModel):
     """A stored rate."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "currency": "USD",
+                    "day": "2026-11-26",
+                    "rate": "7.1032",
+                    "updated_at": "2026-11-26T02:00:00Z",
+                }
+            ]
+        }
+    )
 
     currency: str
     day: date
@@ -117,6 +135,10 @@ class FxRateOut(BaseModel):
 
 class FxUpsertOut(BaseModel):
     """What storing rates changed, and the fact rebuild it started."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"upserted": 1, "unchanged": 0, "rebuild_job_id": 1}]}
+    )
 
     upserted: int = Field(description="Rates added or changed.")
     unchanged: int = Field(default=0, description="Rates already stored with the same value.")
@@ -141,6 +163,12 @@ class FxImportOut(FxUpsertOut):
 
 class FxDeleteOut(BaseModel):
     """A removed rate and the fact rebuild it started."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"currency": "USD", "day": "2026-11-26", "rebuild_job_id": 4}]
+        }
+    )
 
     currency: str
     day: date

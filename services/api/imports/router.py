@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from paceline.shared.db import import_runs as repo
 from paceline.shared.db import tenants as tenant_repo
@@ -19,33 +19,84 @@ from paceline.shared.errors import NotFound
 from paceline.shared.import_report import ImportOut, RowIssue, issue_out, run_out
 from paceline.shared.web.csv_out import ExcelQuery, csv_lines, csv_response
 from paceline.shared.web.deps import ReadPrincipal, ReadSessionDep, StateDep
+from paceline.shared.web.pagination import (
+    CursorQuery,
+    int_cursor,
+    next_page_headers,
+    page_limit,
+    set_next_page,
+)
 
 router = APIRouter(prefix="/v1", tags=["imports"])
+
+
+MAX_LINE = 2**31 - 1  # an INTEGER column
 
 
 class RowIssuesPage(BaseModel):
     """A page of an import's rejected and repeated rows, in line order."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "import_id": 1,
+                    "rows": [
+                        {
+                            "line": 3,
+                            "status": "rejected",
+                            "event_id": "D-1002",
+                            "errors": [
+                                {"field": "occurred_at", "reason": "not a date: '2025/13/01'"}
+                            ],
+                        }
+                    ],
+                    "next_after_line": 3,
+                    "next_cursor": "3",
+                }
+            ]
+        }
+    )
+
     import_id: int
     rows: list[RowIssue]
     next_after_line: int | None
+    next_cursor: str | None = Field(
+        default=None, description="The cursor of the next page (the same line as a string)."
+    )
 
 
 @router.get("/imports", response_model=list[ImportOut], summary="Import runs")
 async def list_imports(
+    request: Request,
+    response: Response,
     principal: ReadPrincipal,
     session: ReadSessionDep,
     state: StateDep,
     name: str | None = None,
+    cursor: CursorQuery = None,
     before_id: Annotated[
-        int | None, Query(description="Cursor: the last id of the previous page.")
+        int | None,
+        Query(
+            ge=0,
+            le=2**63 - 1,
+            deprecated=True,
+            description="The last id of the previous page (older `cursor`).",
+        ),
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    limit: Annotated[int, page_limit(500)] = 50,
 ) -> list[ImportOut]:
-    """The tenant's import runs, newest first (counts and whether scoring applied them)."""
+    """The tenant's import runs, newest first (counts and whether scoring applied them). A
+    page is a JSON array; the next page's cursor is in `X-Next-Cursor` and `Link`."""
     runs = await repo.list_runs(
-        session, tenant_id=principal.tenant_id, name=name, before_id=before_id, limit=limit
+        session,
+        tenant_id=principal.tenant_id,
+        name=name,
+        before_id=int_cursor(cursor, before_id),
+        limit=limit + 1,
     )
+    set_next_page(request, response, str(runs[limit - 1].id) if len(runs) > limit else None)
+    runs = runs[:limit]
     applied = await repo.applied_positions(
         session, group_id=state.settings.consumer_group, topic=state.settings.topic
     )
@@ -79,8 +130,17 @@ async def get_import_rows(
     principal: ReadPrincipal,
     session: ReadSessionDep,
     status: Literal["rejected", "duplicate"] | None = None,
-    after_line: Annotated[int | None, Query(description="Cursor: next_after_line.")] = None,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    cursor: CursorQuery = None,
+    after_line: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            le=MAX_LINE,
+            deprecated=True,
+            description="The next_after_line of the previous page (older `cursor`).",
+        ),
+    ] = None,
+    limit: Annotated[int, page_limit(10_000)] = 1000,
     format: Literal["json", "csv"] | None = None,  # the query's name
     excel: ExcelQuery = None,
 ) -> Response:
@@ -94,10 +154,14 @@ async def get_import_rows(
         tenant_id=principal.tenant_id,
         run_id=run.id,
         status=status,
-        after_line=after_line,
-        limit=limit,
+        after_line=int_cursor(cursor, after_line, maximum=MAX_LINE),
+        limit=limit + 1,
     )
-    next_after = rows[-1].line if len(rows) == limit else None
+    next_after = rows[limit - 1].line if len(rows) > limit else None
+    rows = rows[:limit]
+    headers = next_page_headers(request, None if next_after is None else str(next_after))
+    if next_after is not None:
+        headers["X-Next-After-Line"] = str(next_after)
     wants_csv = format == "csv" or (
         format is None and "text/csv" in request.headers.get("accept", "")
     )
@@ -113,7 +177,6 @@ async def get_import_rows(
                 ),
             ]
         )
-        headers = {"X-Next-After-Line": str(next_after)} if next_after is not None else {}
         tenant = await tenant_repo.get_tenant(session, tenant_id=principal.tenant_id)
         return csv_response(
             text,
@@ -123,6 +186,11 @@ async def get_import_rows(
             headers=headers,
         )
     page = RowIssuesPage(
-        import_id=run.id, rows=[issue_out(r) for r in rows], next_after_line=next_after
+        import_id=run.id,
+        rows=[issue_out(r) for r in rows],
+        next_after_line=next_after,
+        next_cursor=None if next_after is None else str(next_after),
     )
-    return Response(orjson.dumps(page.model_dump(mode="json")), media_type="application/json")
+    return Response(
+        orjson.dumps(page.model_dump(mode="json")), media_type="application/json", headers=headers
+    )

@@ -353,7 +353,7 @@ async def post_pay(
     )
 
 
-@router.get("/payroll", summary="Payroll CSV of a month", responses=CSV)
+@router.get("/payroll", summary="Payroll CSV of a month", responses=CSV, response_class=Response)
 async def get_payroll(
     principal: AdminPrincipal,
     session: WriteSessionDep,

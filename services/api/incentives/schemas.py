@@ -17,7 +17,30 @@ Reason = Annotated[str, Field(max_length=2000)]
 class PlanIn(BaseModel):
     """A new plan: its key, names and components (version 1)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "key": "am-2026",
+                    "name_zh": "客户经理提成方案",
+                    "name_en": "Account manager plan",
+                    "components": [
+                        {
+                            "type": "commission",
+                            "key": "revenue-commission",
+                            "kpi": "revenue",
+                            "mode": "marginal",
+                            "tiers": [{"from": "0", "rate": "0.02"}, {"from": "1", "rate": "0.04"}],
+                        },
+                        {"type": "gate", "key": "visit-gate", "kpi": "visits", "min": "40"},
+                    ],
+                    "reason": "FY26 plan",
+                }
+            ]
+        },
+        extra="forbid",
+        str_strip_whitespace=True,
+    )
 
     key: PlanKey
     name_zh: Annotated[str, Field(min_length=1, max_length=200)]
@@ -29,7 +52,27 @@ class PlanIn(BaseModel):
 class PlanRevision(BaseModel):
     """New names or components for a plan: a new version (a reason is required)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name_zh": "客户经理提成方案",
+                    "name_en": "Account manager plan",
+                    "components": [
+                        {
+                            "type": "commission",
+                            "key": "revenue-commission",
+                            "kpi": "revenue",
+                            "tiers": [{"from": "0", "rate": "0.025"}],
+                        }
+                    ],
+                    "reason": "rate raised from December",
+                }
+            ]
+        },
+        extra="forbid",
+        str_strip_whitespace=True,
+    )
 
     name_zh: Annotated[str, Field(min_length=1, max_length=200)]
     name_en: Annotated[str, Field(min_length=1, max_length=200)]
@@ -51,6 +94,47 @@ class PlanVersionOut(BaseModel):
 class PlanOut(BaseModel):
     """A plan: its current version and, on request, every version."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "key": "am-2026",
+                    "names": {"zh-CN": "客户经理提成方案", "en": "Account manager plan"},
+                    "current_version": 2,
+                    "components": [
+                        {
+                            "type": "commission",
+                            "key": "revenue-commission",
+                            "kpi": "revenue",
+                            "mode": "marginal",
+                            "tiers": [{"from": "0", "rate": "0.025"}],
+                        }
+                    ],
+                    "created_at": "2026-12-03T02:00:00Z",
+                    "updated_at": "2026-12-03T02:00:00Z",
+                    "versions": [
+                        {
+                            "version": 2,
+                            "recorded_at": "2026-12-03T02:00:00Z",
+                            "author": "key:baa224dad7d595a1",
+                            "reason": "rate raised from December",
+                            "components": [
+                                {
+                                    "type": "commission",
+                                    "key": "revenue-commission",
+                                    "kpi": "revenue",
+                                    "mode": "marginal",
+                                    "tiers": [{"from": "0", "rate": "0.025"}],
+                                }
+                            ],
+                            "names": {"zh-CN": "客户经理提成方案", "en": "Account manager plan"},
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
     key: str
     names: dict[str, str]
     current_version: int
@@ -63,13 +147,47 @@ class PlanOut(BaseModel):
 class PlansOut(BaseModel):
     """The tenant's plans."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "plans": [
+                        {
+                            "key": "am-2026",
+                            "names": {"zh-CN": "客户经理提成方案", "en": "Account manager plan"},
+                            "current_version": 2,
+                            "components": [
+                                {
+                                    "type": "commission",
+                                    "key": "revenue-commission",
+                                    "kpi": "revenue",
+                                    "mode": "marginal",
+                                    "tiers": [{"from": "0", "rate": "0.025"}],
+                                }
+                            ],
+                            "created_at": "2026-12-03T02:00:00Z",
+                            "updated_at": "2026-12-03T02:00:00Z",
+                            "versions": None,
+                        }
+                    ]
+                }
+            ]
+        }
+    )
+
     plans: list[PlanOut]
 
 
 class AssignmentIn(BaseModel):
     """A plan for one rep, or for every rep of a role, from a day on (to a day, exclusive)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"plan": "am-2026", "role": "account_manager", "valid_from": "2026-01-01"}]
+        },
+        extra="forbid",
+        str_strip_whitespace=True,
+    )
 
     plan: PlanKey
     rep: Annotated[str, Field(min_length=1, max_length=200)] | None = None
@@ -80,6 +198,23 @@ class AssignmentIn(BaseModel):
 
 class AssignmentOut(BaseModel):
     """A stored assignment."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 1,
+                    "plan": "am-2026",
+                    "rep": None,
+                    "role": "account_manager",
+                    "valid_from": "2026-01-01",
+                    "valid_to": None,
+                    "created_at": "2026-12-03T02:00:00Z",
+                    "created_by": "key:baa224dad7d595a1",
+                }
+            ]
+        }
+    )
 
     id: int
     plan: str
@@ -93,6 +228,27 @@ class AssignmentOut(BaseModel):
 
 class AssignmentsOut(BaseModel):
     """Assignments, by plan and start."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "assignments": [
+                        {
+                            "id": 1,
+                            "plan": "am-2026",
+                            "rep": None,
+                            "role": "account_manager",
+                            "valid_from": "2026-01-01",
+                            "valid_to": None,
+                            "created_at": "2026-12-03T02:00:00Z",
+                            "created_by": "key:baa224dad7d595a1",
+                        }
+                    ]
+                }
+            ]
+        }
+    )
 
     assignments: list[AssignmentOut]
 
@@ -204,6 +360,90 @@ class PoolOut(BaseModel):
 class EarningsOut(BaseModel):
     """Earnings of a rep or a team's reps for a month, as of a moment."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "scope": "rep:r-001",
+                    "period": "2026-11",
+                    "as_of": "2026-12-03T02:00:00Z",
+                    "known_at": None,
+                    "currency": "CNY",
+                    "working_days_elapsed": 21,
+                    "working_days_total": 21,
+                    "closed": False,
+                    "earned": "3000.00",
+                    "projected": "3000.00",
+                    "reps": [
+                        {
+                            "rep": "r-001",
+                            "name": "王芳",
+                            "team": "north-bj",
+                            "plans": [
+                                {
+                                    "plan": "am-2026",
+                                    "version": 2,
+                                    "names": {
+                                        "zh-CN": "客户经理提成方案",
+                                        "en": "Account manager plan",
+                                    },
+                                    "start": "2026-11-01",
+                                    "end": "2026-12-01",
+                                    "share": "1.0000",
+                                }
+                            ],
+                            "earned": "3000.00",
+                            "projected": "3000.00",
+                            "score": None,
+                            "components": [
+                                {
+                                    "component": "revenue-commission",
+                                    "type": "commission",
+                                    "plan": "am-2026",
+                                    "earned": "3000.00",
+                                    "projected": "3000.00",
+                                }
+                            ],
+                            "lines": [
+                                {
+                                    "kind": "commission",
+                                    "component": "revenue-commission",
+                                    "plan": "am-2026",
+                                    "version": 2,
+                                    "start": "2026-11-01",
+                                    "end": "2026-12-01",
+                                    "share": "1.0000",
+                                    "basis": "revenue",
+                                    "base": "120000.0000",
+                                    "attainment": None,
+                                    "rate": "0.02500000",
+                                    "tier": 0,
+                                    "factor": "1.0000",
+                                    "applied": [],
+                                    "amount": "3000.00",
+                                    "source_period": None,
+                                    "team": None,
+                                    "split": None,
+                                    "facts": {
+                                        "kpi": "revenue",
+                                        "rep": "r-001",
+                                        "start": "2026-11-01",
+                                        "end": "2026-12-01",
+                                        "records": (
+                                            "/v1/facts/records?kpi=revenue&scope=rep%3Ar-001&from=2026-11-01&to=2026-11-30"
+                                        ),
+                                    },
+                                }
+                            ],
+                            "next_tiers": [],
+                        }
+                    ],
+                    "pools": [],
+                }
+            ]
+        }
+    )
+
     scope: str
     period: str
     as_of: datetime
@@ -236,7 +476,19 @@ class HypotheticalDeal(BaseModel):
 class WhatIfIn(BaseModel):
     """Hypothetical deals for one rep and month."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "rep": "r-001",
+                    "period": "2026-12",
+                    "deals": [{"amount": "200000", "is_new_customer": True}],
+                }
+            ]
+        },
+        extra="forbid",
+        str_strip_whitespace=True,
+    )
 
     rep: Annotated[str, Field(min_length=1, max_length=200)]
     period: Annotated[str, Field(min_length=7, max_length=16)]
@@ -246,6 +498,71 @@ class WhatIfIn(BaseModel):
 
 class WhatIfOut(BaseModel):
     """Earnings now, with the hypothetical deals, and the difference."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "rep": "r-001",
+                    "period": "2026-12",
+                    "as_of": "2026-12-03T02:00:00Z",
+                    "currency": "CNY",
+                    "earned": "0.00",
+                    "earned_with": "5000.00",
+                    "gain": "5000.00",
+                    "projected": "0.00",
+                    "projected_with": "5000.00",
+                    "components": [
+                        {
+                            "component": "revenue-commission",
+                            "type": "commission",
+                            "plan": "am-2026",
+                            "earned": "5000.00",
+                            "projected": "0.00",
+                        }
+                    ],
+                    "lines": [
+                        {
+                            "kind": "commission",
+                            "component": "revenue-commission",
+                            "plan": "am-2026",
+                            "version": 2,
+                            "start": "2026-12-01",
+                            "end": "2027-01-01",
+                            "share": "1.0000",
+                            "basis": "revenue",
+                            "base": "200000.0000",
+                            "attainment": "0.3636",
+                            "rate": "0.02500000",
+                            "tier": 0,
+                            "factor": "1.0000",
+                            "applied": [],
+                            "amount": "5000.00",
+                            "source_period": None,
+                            "team": None,
+                            "split": None,
+                            "facts": {
+                                "kpi": "revenue",
+                                "rep": "r-001",
+                                "start": "2026-12-01",
+                                "end": "2027-01-01",
+                                "records": (
+                                    "/v1/facts/records?kpi=revenue&scope=rep%3Ar-001&from=2026-12-01&to=2026-12-31"
+                                ),
+                            },
+                        }
+                    ],
+                    "message": {
+                        "zh-CN": "这些成交将使本月激励增加 ¥5,000.00（合计 ¥5,000.00）",
+                        "en": (
+                            "These deals would add CN¥5,000.00 to this month's earnings "
+                            "(CN¥5,000.00 in all)"
+                        ),
+                    },
+                }
+            ]
+        }
+    )
 
     rep: str
     period: str
@@ -264,7 +581,11 @@ class WhatIfOut(BaseModel):
 class StatementsIn(BaseModel):
     """Generate (or regenerate) draft statements for a closed month."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"period": "2026-11", "reps": ["r-001"]}]},
+        extra="forbid",
+        str_strip_whitespace=True,
+    )
 
     period: Annotated[str, Field(min_length=7, max_length=16)]
     reps: Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=5000)] | None = (
@@ -275,13 +596,82 @@ class StatementsIn(BaseModel):
 class StatementAction(BaseModel):
     """A workflow step's note."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"note": "checked against the CRM export"}]},
+        extra="forbid",
+        str_strip_whitespace=True,
+    )
 
     note: Reason = ""
 
 
 class StatementOut(BaseModel):
     """A rep's statement for a closed month: frozen lines, total, workflow."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 1,
+                    "rep": "r-001",
+                    "name": "王芳",
+                    "period": "2026-11",
+                    "status": "draft",
+                    "currency": "CNY",
+                    "total": "3000.00",
+                    "lines": [
+                        {
+                            "kind": "commission",
+                            "component": "revenue-commission",
+                            "plan": "am-2026",
+                            "version": 2,
+                            "start": "2026-11-01",
+                            "end": "2026-12-01",
+                            "share": "1.0000",
+                            "basis": "revenue",
+                            "base": "120000.0000",
+                            "attainment": None,
+                            "rate": "0.02500000",
+                            "tier": 0,
+                            "factor": "1.0000",
+                            "applied": [],
+                            "amount": "3000.00",
+                            "source_period": None,
+                            "team": None,
+                            "split": None,
+                            "facts": {
+                                "kpi": "revenue",
+                                "rep": "r-001",
+                                "start": "2026-11-01",
+                                "end": "2026-12-01",
+                                "records": (
+                                    "/v1/facts/records?kpi=revenue&scope=rep%3Ar-001&from=2026-11-01&to=2026-11-30"
+                                ),
+                            },
+                        }
+                    ],
+                    "plans": [
+                        {
+                            "plan": "am-2026",
+                            "version": 2,
+                            "names": {"zh-CN": "客户经理提成方案", "en": "Account manager plan"},
+                            "start": "2026-11-01",
+                            "end": "2026-12-01",
+                            "share": "1.0000",
+                        }
+                    ],
+                    "known_at": "2026-12-03T02:00:00Z",
+                    "generated_at": "2026-12-03T02:00:00Z",
+                    "generated_by": "key:57d38affb5a0e361",
+                    "approved_at": None,
+                    "approved_by": None,
+                    "paid_at": None,
+                    "paid_by": None,
+                    "note": "",
+                }
+            ]
+        }
+    )
 
     id: int
     rep: str
@@ -304,6 +694,80 @@ class StatementOut(BaseModel):
 
 class StatementsOut(BaseModel):
     """Statements of a month."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "period": "2026-11",
+                    "statements": [
+                        {
+                            "id": 1,
+                            "rep": "r-001",
+                            "name": "王芳",
+                            "period": "2026-11",
+                            "status": "draft",
+                            "currency": "CNY",
+                            "total": "3000.00",
+                            "lines": [
+                                {
+                                    "kind": "commission",
+                                    "component": "revenue-commission",
+                                    "plan": "am-2026",
+                                    "version": 2,
+                                    "start": "2026-11-01",
+                                    "end": "2026-12-01",
+                                    "share": "1.0000",
+                                    "basis": "revenue",
+                                    "base": "120000.0000",
+                                    "attainment": None,
+                                    "rate": "0.02500000",
+                                    "tier": 0,
+                                    "factor": "1.0000",
+                                    "applied": [],
+                                    "amount": "3000.00",
+                                    "source_period": None,
+                                    "team": None,
+                                    "split": None,
+                                    "facts": {
+                                        "kpi": "revenue",
+                                        "rep": "r-001",
+                                        "start": "2026-11-01",
+                                        "end": "2026-12-01",
+                                        "records": (
+                                            "/v1/facts/records?kpi=revenue&scope=rep%3Ar-001&from=2026-11-01&to=2026-11-30"
+                                        ),
+                                    },
+                                }
+                            ],
+                            "plans": [
+                                {
+                                    "plan": "am-2026",
+                                    "version": 2,
+                                    "names": {
+                                        "zh-CN": "客户经理提成方案",
+                                        "en": "Account manager plan",
+                                    },
+                                    "start": "2026-11-01",
+                                    "end": "2026-12-01",
+                                    "share": "1.0000",
+                                }
+                            ],
+                            "known_at": "2026-12-03T02:00:00Z",
+                            "generated_at": "2026-12-03T02:00:00Z",
+                            "generated_by": "key:57d38affb5a0e361",
+                            "approved_at": None,
+                            "approved_by": None,
+                            "paid_at": None,
+                            "paid_by": None,
+                            "note": "",
+                        }
+                    ],
+                    "total": "3000.00",
+                }
+            ]
+        }
+    )
 
     period: str | None
     statements: list[StatementOut]

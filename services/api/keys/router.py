@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from paceline.api.keys import service
 from paceline.api.keys.schemas import KeyCreated, KeyIn, KeyOut, KeyPage, KeyRotated, KeyRotation
@@ -20,6 +20,7 @@ from paceline.shared.web.deps import (
     StateDep,
     WriteSessionDep,
 )
+from paceline.shared.web.pagination import CursorQuery, page_limit, set_next_page
 
 router = APIRouter(prefix="/v1", tags=["keys"])
 
@@ -49,6 +50,8 @@ async def create_key(
 
 @router.get("/keys", response_model=KeyPage, summary="List API keys")
 async def list_keys(
+    request: Request,
+    response: Response,
     principal: KeyManagerPrincipal,
     session: ReadSessionDep,
     state: StateDep,
@@ -63,14 +66,12 @@ async def list_keys(
     include_inactive: Annotated[
         bool, Query(description="Also list revoked and expired keys.")
     ] = True,
-    cursor: Annotated[
-        str | None, Query(max_length=200, description="next_cursor of the previous page")
-    ] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: CursorQuery = None,
+    limit: Annotated[int, page_limit(1000)] = 100,
 ) -> KeyPage:
     """Prefix, name, scopes, status, creation, expiry, last use and revocation of each key;
     never the key or its hash."""
-    return await service.list_keys(
+    page = await service.list_keys(
         session,
         tenant_id=service.target_tenant(principal, tenant_id),
         cursor=cursor,
@@ -78,6 +79,8 @@ async def list_keys(
         include_inactive=include_inactive,
         now=state.clock.now(),
     )
+    set_next_page(request, response, page.next_cursor)
+    return page
 
 
 @router.get("/keys/{key_id}", response_model=KeyOut, summary="An API key")

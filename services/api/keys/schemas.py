@@ -19,7 +19,19 @@ MAX_GRACE_S = 30 * 86_400
 class KeyIn(BaseModel):
     """A key to create."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "hubspot-sync",
+                    "scopes": ["ingest"],
+                    "expires_at": "2027-12-31T23:59:59+08:00",
+                }
+            ]
+        },
+        extra="forbid",
+        str_strip_whitespace=True,
+    )
 
     name: Annotated[str, Field(min_length=1, max_length=200)] = Field(
         description="What the key is for, e.g. 'hubspot webhooks' or 'superset'."
@@ -48,6 +60,25 @@ class KeyIn(BaseModel):
 class KeyOut(BaseModel):
     """A key as listed: never the key itself, nor its hash."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "5f064dadd809b648",
+                    "tenant_id": "default",
+                    "name": "hubspot-sync",
+                    "prefix": "pl_5f064dad",
+                    "scopes": ["ingest"],
+                    "status": "active",
+                    "created_at": "2026-11-26T02:00:00Z",
+                    "expires_at": "2027-12-31T15:59:59Z",
+                    "last_used_at": None,
+                    "revoked_at": None,
+                }
+            ]
+        }
+    )
+
     id: str
     tenant_id: str
     name: str
@@ -66,13 +97,35 @@ class KeyOut(BaseModel):
 class KeyCreated(KeyOut):
     """A new key, with its plaintext: shown in this answer only, never again."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "5f064dadd809b648",
+                    "tenant_id": "default",
+                    "name": "hubspot-sync",
+                    "prefix": "pl_5f064dad",
+                    "scopes": ["ingest"],
+                    "status": "active",
+                    "created_at": "2026-11-26T02:00:00Z",
+                    "expires_at": "2027-12-31T23:59:59+08:00",
+                    "last_used_at": None,
+                    "revoked_at": None,
+                    "key": "pl_5f064dad_<secret, shown once>",
+                }
+            ]
+        }
+    )
+
     key: str = Field(description="The API key. Store it now: Paceline keeps only its hash.")
 
 
 class KeyRotation(BaseModel):
     """How to rotate a key."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"grace_period_s": 3600}]}, extra="forbid"
+    )
 
     grace_period_s: Annotated[int, Field(ge=0, le=MAX_GRACE_S)] = Field(
         default=86_400,
@@ -87,11 +140,67 @@ class KeyRotation(BaseModel):
 class KeyRotated(KeyCreated):
     """The new key (shown once) and the old one, now expiring after the grace period."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "8a41c0d2e97b3f15",
+                    "tenant_id": "default",
+                    "name": "hubspot-sync",
+                    "prefix": "pl_8a41c0d2",
+                    "scopes": ["ingest"],
+                    "status": "active",
+                    "created_at": "2026-11-27T02:00:00Z",
+                    "expires_at": "2027-12-31T15:59:59Z",
+                    "last_used_at": None,
+                    "revoked_at": None,
+                    "key": "pl_8a41c0d2_<secret, shown once>",
+                    "replaced": {
+                        "id": "5f064dadd809b648",
+                        "tenant_id": "default",
+                        "name": "hubspot-sync",
+                        "prefix": "pl_5f064dad",
+                        "scopes": ["ingest"],
+                        "status": "active",
+                        "created_at": "2026-11-26T02:00:00Z",
+                        "expires_at": "2026-11-27T03:00:00Z",
+                        "last_used_at": "2026-11-27T01:58:12Z",
+                        "revoked_at": None,
+                    },
+                }
+            ]
+        }
+    )
+
     replaced: KeyOut
 
 
 class KeyPage(BaseModel):
     """A page of keys."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "id": "5f064dadd809b648",
+                            "tenant_id": "default",
+                            "name": "hubspot-sync",
+                            "prefix": "pl_5f064dad",
+                            "scopes": ["ingest"],
+                            "status": "active",
+                            "created_at": "2026-11-26T02:00:00Z",
+                            "expires_at": "2027-12-31T15:59:59Z",
+                            "last_used_at": None,
+                            "revoked_at": None,
+                        }
+                    ],
+                    "next_cursor": "WyIyMDI2LTExLTI2VDAyOjAwOjAwWiIsIjVmMDY0ZCJd",
+                }
+            ]
+        }
+    )
 
     items: list[KeyOut]
     next_cursor: str | None

@@ -13,6 +13,31 @@ KpiKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,63}$")]
 class KpiOut(BaseModel):
     """A KPI in the catalog."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "key": "revenue",
+                    "names": {"zh-CN": "销售额", "en": "Revenue"},
+                    "descriptions": {
+                        "zh-CN": "赢单金额，按赢单日期计入。",
+                        "en": "Amount of deals won, on the day they were won.",
+                    },
+                    "unit": "currency",
+                    "direction": "higher",
+                    "category": "result",
+                    "formula": 'sum(deal.amount where stage == "won")',
+                    "shape": "value",
+                    "event_types": ["deal"],
+                    "builtin": True,
+                    "min_sample": 0,
+                    "version": 1,
+                    "active": True,
+                }
+            ]
+        }
+    )
+
     key: str
     names: dict[str, str]
     descriptions: dict[str, str]
@@ -31,7 +56,24 @@ class KpiOut(BaseModel):
 class KpiIn(BaseModel):
     """A custom KPI to create."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "key": "big_deal_count",
+                    "name_zh": "大单数",
+                    "name_en": "Big deals",
+                    "unit": "count",
+                    "direction": "higher",
+                    "category": "result",
+                    "formula": 'count(deal where stage == "won" and amount >= 100000)',
+                    "min_sample": 0,
+                }
+            ]
+        },
+        extra="forbid",
+        str_strip_whitespace=True,
+    )
 
     key: KpiKey
     name_zh: Annotated[str, Field(min_length=1, max_length=200)]
@@ -48,7 +90,11 @@ class KpiIn(BaseModel):
 class KpiUpdate(BaseModel):
     """Changes to a custom KPI; a new formula recomputes its facts."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"name_en": "Deals of 100k or more", "min_sample": 3}]},
+        extra="forbid",
+        str_strip_whitespace=True,
+    )
 
     name_zh: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     name_en: Annotated[str, Field(min_length=1, max_length=200)] | None = None
@@ -64,11 +110,40 @@ class KpiUpdate(BaseModel):
 class KpiChange(KpiOut):
     """A KPI after a change, and the fact rebuild the change started."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "key": "big_deal_count",
+                    "names": {"zh-CN": "大单数", "en": "Big deals"},
+                    "descriptions": {"zh-CN": "", "en": ""},
+                    "unit": "count",
+                    "direction": "higher",
+                    "category": "result",
+                    "formula": 'count(deal where stage == "won" and amount >= 100000)',
+                    "shape": "value",
+                    "event_types": ["deal"],
+                    "builtin": False,
+                    "min_sample": 0,
+                    "version": 1,
+                    "active": True,
+                    "rebuild_job_id": 3,
+                }
+            ]
+        }
+    )
+
     rebuild_job_id: int | None = None
 
 
 class FormulaCheckIn(BaseModel):
     """A formula to check."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"formula": 'ratio(sum(deal.amount where stage == "won"), count(visit))'}]
+        }
+    )
 
     formula: Annotated[str, Field(max_length=2000)]
 
@@ -92,6 +167,22 @@ class MeasureOut(BaseModel):
 class FormulaCheck(BaseModel):
     """The result of checking a formula."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "valid": True,
+                    "error": None,
+                    "shape": "ratio",
+                    "measures": [
+                        {"kind": "sum", "source": "deal", "field": "amount", "by": None},
+                        {"kind": "count", "source": "visit", "field": None, "by": None},
+                    ],
+                }
+            ]
+        }
+    )
+
     valid: bool
     error: FormulaProblem | None = None
     shape: str | None = None
@@ -100,6 +191,22 @@ class FormulaCheck(BaseModel):
 
 class JobOut(BaseModel):
     """A background job (e.g. a fact rebuild)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 1,
+                    "kind": "rebuild_facts",
+                    "status": "done",
+                    "created_at": "2026-11-26T02:00:00Z",
+                    "finished_at": "2026-11-26T02:00:04Z",
+                    "result": None,
+                    "error": None,
+                }
+            ]
+        }
+    )
 
     id: int
     kind: str

@@ -14,7 +14,13 @@ Name = Annotated[str, Field(min_length=1, max_length=200)]
 class TeamIn(BaseModel):
     """A team as the org chart gives it."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"id": "north-bj", "name": "北京组", "parent_id": "north"}]
+        },
+        extra="forbid",
+        str_strip_whitespace=True,
+    )
 
     id: ExtId
     name: Name
@@ -24,7 +30,15 @@ class TeamIn(BaseModel):
 class RepIn(BaseModel):
     """A rep as the org chart gives it."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"id": "r-001", "name": "王芳", "team_id": "north-bj", "role": "account_manager"}
+            ]
+        },
+        extra="forbid",
+        str_strip_whitespace=True,
+    )
 
     id: ExtId = Field(description="The rep_id that events carry.")
     name: Name
@@ -37,7 +51,28 @@ class RepIn(BaseModel):
 class OrgIn(BaseModel):
     """The whole org chart: what is not listed becomes inactive (history is kept)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "teams": [
+                        {"id": "north", "name": "华北区"},
+                        {"id": "north-bj", "name": "北京组", "parent_id": "north"},
+                    ],
+                    "reps": [
+                        {
+                            "id": "r-001",
+                            "name": "王芳",
+                            "team_id": "north-bj",
+                            "role": "account_manager",
+                        }
+                    ],
+                    "effective_from": "2026-11-01",
+                }
+            ]
+        },
+        extra="forbid",
+    )
 
     teams: Annotated[list[TeamIn], Field(max_length=10_000)] = []
     reps: Annotated[list[RepIn], Field(max_length=100_000)] = []
@@ -53,6 +88,12 @@ class OrgIn(BaseModel):
 
 class TeamOut(BaseModel):
     """A team."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"id": "north-bj", "name": "北京组", "parent_id": "north", "active": True}]
+        }
+    )
 
     id: str
     name: str
@@ -70,6 +111,23 @@ class MembershipOut(BaseModel):
 
 class RepOut(BaseModel):
     """A rep and their current team."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "r-001",
+                    "name": "王芳",
+                    "team_id": "north-bj",
+                    "role": "account_manager",
+                    "active": True,
+                    "memberships": [
+                        {"team_id": "north-bj", "valid_from": "1970-01-01", "valid_to": None}
+                    ],
+                }
+            ]
+        }
+    )
 
     id: str
     name: str
@@ -93,6 +151,36 @@ class OrgChanges(BaseModel):
 
 class OrgOut(BaseModel):
     """The org chart."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "teams": [
+                        {"id": "north", "name": "华北区", "parent_id": None, "active": True},
+                        {"id": "north-bj", "name": "北京组", "parent_id": "north", "active": True},
+                    ],
+                    "reps": [
+                        {
+                            "id": "r-001",
+                            "name": "王芳",
+                            "team_id": "north-bj",
+                            "role": "account_manager",
+                            "active": True,
+                            "memberships": [
+                                {
+                                    "team_id": "north-bj",
+                                    "valid_from": "1970-01-01",
+                                    "valid_to": None,
+                                }
+                            ],
+                        }
+                    ],
+                    "changes": None,
+                }
+            ]
+        }
+    )
 
     teams: list[TeamOut]
     reps: list[RepOut]

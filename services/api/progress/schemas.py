@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 Status = Literal["ahead", "on_track", "behind", "at_risk", "no_target", "insufficient_data"]
 
@@ -22,6 +22,50 @@ class PeriodOut(BaseModel):
 
 class ProgressOut(BaseModel):
     """Where a KPI stands for a scope and period at ``as_of``."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kpi": "revenue",
+                    "names": {"zh-CN": "销售额", "en": "Revenue"},
+                    "unit": "currency",
+                    "currency": "CNY",
+                    "direction": "higher",
+                    "scope": "rep:r-001",
+                    "period": {
+                        "key": "2026-11",
+                        "kind": "month",
+                        "start": "2026-11-01",
+                        "end": "2026-12-01",
+                    },
+                    "as_of": "2026-11-26T02:00:00Z",
+                    "through_day": "2026-11-26",
+                    "actual": "660000.0000",
+                    "numerator": "660000.0000",
+                    "denominator": None,
+                    "sample": 3,
+                    "target": "500000.0000",
+                    "baseline": "400000.0000",
+                    "stretch": "600000.0000",
+                    "target_id": 1,
+                    "target_version": 1,
+                    "expected": "452380.9524",
+                    "expected_method": "working_days",
+                    "elapsed_share": "0.9048",
+                    "working_days_elapsed": 19,
+                    "working_days_total": 21,
+                    "pace": "1.4589",
+                    "projection_linear": "729473.6842",
+                    "projection_seasonal": None,
+                    "status": "ahead",
+                    "closed_months": [],
+                    "adjusted": None,
+                    "adjustments": 0,
+                }
+            ]
+        }
+    )
 
     kpi: str
     names: dict[str, str]

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class ReviewKpi(BaseModel):
@@ -109,6 +109,223 @@ class ReviewAdjustment(BaseModel):
 
 class ReviewOut(BaseModel):
     """The period review of a team."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "team": "north",
+                    "period": "2026-11",
+                    "next_period": "2026-12",
+                    "as_of": "2026-12-01T00:00:00+08:00",
+                    "members": [{"rep_id": "r-001", "name": "王芳"}],
+                    "kpis": [
+                        {
+                            "kpi": "revenue",
+                            "names": {"zh-CN": "销售额", "en": "Revenue"},
+                            "unit": "currency",
+                            "direction": "higher",
+                            "category": "result",
+                        },
+                        {
+                            "kpi": "new_customers",
+                            "names": {"zh-CN": "新签客户数", "en": "New customers"},
+                            "unit": "count",
+                            "direction": "higher",
+                            "category": "result",
+                        },
+                    ],
+                    "rows": [
+                        {
+                            "scope": "rep:r-001",
+                            "name": "王芳",
+                            "kpi": "revenue",
+                            "actual": "120000.0000",
+                            "target": None,
+                            "baseline": None,
+                            "stretch": None,
+                            "attainment": None,
+                            "raw_attainment": None,
+                            "tier": None,
+                            "met": None,
+                            "status": "no_target",
+                            "sample": 1,
+                        },
+                        {
+                            "scope": "team:north",
+                            "name": None,
+                            "kpi": "revenue",
+                            "actual": "120000.0000",
+                            "target": None,
+                            "baseline": None,
+                            "stretch": None,
+                            "attainment": None,
+                            "raw_attainment": None,
+                            "tier": None,
+                            "met": None,
+                            "status": "no_target",
+                            "sample": 1,
+                        },
+                    ],
+                    "distribution": [
+                        {
+                            "kpi": "revenue",
+                            "reps": 0,
+                            "met": 0,
+                            "missed": 0,
+                            "share_met": None,
+                            "tiers": {
+                                "stretch_met": 0,
+                                "target_met": 0,
+                                "baseline_met": 0,
+                                "below_baseline": 0,
+                            },
+                            "attainment_min": None,
+                            "attainment_median": None,
+                            "attainment_max": None,
+                            "buckets": {"<80%": 0, "80-100%": 0, "100-120%": 0, ">=120%": 0},
+                        },
+                        {
+                            "kpi": "new_customers",
+                            "reps": 0,
+                            "met": 0,
+                            "missed": 0,
+                            "share_met": None,
+                            "tiers": {
+                                "stretch_met": 0,
+                                "target_met": 0,
+                                "baseline_met": 0,
+                                "below_baseline": 0,
+                            },
+                            "attainment_min": None,
+                            "attainment_median": None,
+                            "attainment_max": None,
+                            "buckets": {"<80%": 0, "80-100%": 0, "100-120%": 0, ">=120%": 0},
+                        },
+                    ],
+                    "findings": [],
+                    "misses": [],
+                    "suggestions": [
+                        {
+                            "scope": "rep:r-001",
+                            "kpi": "revenue",
+                            "period": "2026-12",
+                            "baseline": "10000.00",
+                            "target": "10000.00",
+                            "stretch": "11000.00",
+                            "steps": [
+                                "history 2025-03..2026-11 (21 months); last 12 months 120000.0000",
+                                (
+                                    "seasonality: not enough history (13+ months): every month "
+                                    "weighs the same"
+                                ),
+                            ],
+                            "flags": [],
+                            "note": None,
+                            "reasoning": {
+                                "method": (
+                                    "seasonal model: level x trend x seasonal index (ratio to "
+                                    "moving average)"
+                                ),
+                                "history": {
+                                    "from": "2025-03-01",
+                                    "to": "2026-11-30",
+                                    "months": 21,
+                                    "last_12_months": "120000.0000",
+                                    "previous_12_months": None,
+                                },
+                                "seasonality": {
+                                    "indices": {},
+                                    "period_months": ["2026-12"],
+                                    "period_share_of_year": "0.0833",
+                                    "week_share_of_month": None,
+                                    "learned": False,
+                                },
+                                "trend": {
+                                    "growth": None,
+                                    "applied": "0.0000",
+                                    "basis": "last 12 months over the 12 months before",
+                                },
+                                "last_year": {
+                                    "months": ["2025-12"],
+                                    "actual": "0.00",
+                                    "modelled": "10000.00",
+                                    "basis": "modelled",
+                                },
+                                "growth_goal": None,
+                                "caps": {
+                                    "growth_cap": "0.5",
+                                    "history_margin": "0.2",
+                                    "applied": [],
+                                },
+                            },
+                        },
+                        {
+                            "scope": "team:north",
+                            "kpi": "revenue",
+                            "period": "2026-12",
+                            "baseline": "120000.00",
+                            "target": "120000.00",
+                            "stretch": "132000.00",
+                            "steps": [
+                                "history 2026-11..2026-11 (1 months); last 12 months 120000.0000",
+                                (
+                                    "seasonality: not enough history (13+ months): every month "
+                                    "weighs the same"
+                                ),
+                            ],
+                            "flags": [
+                                {
+                                    "code": "insufficient_history",
+                                    "message": "only 1 months of history (12+ needed)",
+                                }
+                            ],
+                            "note": None,
+                            "reasoning": {
+                                "method": (
+                                    "seasonal model: level x trend x seasonal index (ratio to "
+                                    "moving average)"
+                                ),
+                                "history": {
+                                    "from": "2026-11-01",
+                                    "to": "2026-11-30",
+                                    "months": 1,
+                                    "last_12_months": "120000.0000",
+                                    "previous_12_months": None,
+                                },
+                                "seasonality": {
+                                    "indices": {},
+                                    "period_months": ["2026-12"],
+                                    "period_share_of_year": "0.0833",
+                                    "week_share_of_month": None,
+                                    "learned": False,
+                                },
+                                "trend": {
+                                    "growth": None,
+                                    "applied": "0.0000",
+                                    "basis": "last 12 months over the 12 months before",
+                                },
+                                "last_year": {
+                                    "months": ["2025-12"],
+                                    "actual": None,
+                                    "modelled": "120000.00",
+                                    "basis": "modelled",
+                                },
+                                "growth_goal": None,
+                                "caps": {
+                                    "growth_cap": "0.5",
+                                    "history_margin": "0.2",
+                                    "applied": [],
+                                },
+                            },
+                        },
+                    ],
+                    "closed_months": [],
+                    "adjustments": [],
+                }
+            ]
+        }
+    )
 
     team: str
     period: str

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 Tier = Literal["stretch_met", "target_met", "baseline_met", "below_baseline"]
 
@@ -32,6 +32,57 @@ class ScorecardItem(BaseModel):
 
 class ScorecardOut(BaseModel):
     """A scorecard for a rep, a team or the company."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "scope": "rep:r-001",
+                    "period": "2026-11",
+                    "as_of": "2026-11-26T02:00:00Z",
+                    "template": "account_manager",
+                    "template_names": {"zh-CN": "客户经理", "en": "Account manager"},
+                    "items": [
+                        {
+                            "kpi": "revenue",
+                            "names": {"zh-CN": "销售额", "en": "Revenue"},
+                            "category": "result",
+                            "unit": "currency",
+                            "direction": "higher",
+                            "weight": "40",
+                            "actual": "660000.0000",
+                            "target": "550000.0000",
+                            "baseline": None,
+                            "stretch": None,
+                            "attainment": "1.2000",
+                            "tier": "target_met",
+                            "status": "scored",
+                            "sample": 3,
+                        },
+                        {
+                            "kpi": "new_customers",
+                            "names": {"zh-CN": "新签客户数", "en": "New customers"},
+                            "category": "result",
+                            "unit": "count",
+                            "direction": "higher",
+                            "weight": "20",
+                            "actual": "0.0000",
+                            "target": None,
+                            "baseline": None,
+                            "stretch": None,
+                            "attainment": None,
+                            "tier": None,
+                            "status": "no_target",
+                            "sample": 0,
+                        },
+                    ],
+                    "score": "120.0000",
+                    "tier": "target_met",
+                    "coverage": "0.4000",
+                }
+            ]
+        }
+    )
 
     scope: str
     period: str
@@ -59,6 +110,41 @@ class LeaderRow(BaseModel):
 
 class LeaderboardOut(BaseModel):
     """A team's reps ranked by score (or by one KPI)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "team": "north",
+                    "period": "2026-11",
+                    "as_of": "2026-11-26T02:00:00Z",
+                    "kpi": "revenue",
+                    "rows": [
+                        {
+                            "rank": 1,
+                            "rep_id": "r-001",
+                            "name": "王芳",
+                            "score": "120.0000",
+                            "tier": "target_met",
+                            "coverage": "0.4000",
+                            "kpi_actual": "660000.0000",
+                            "kpi_attainment": "1.2000",
+                        },
+                        {
+                            "rank": 2,
+                            "rep_id": "r-002",
+                            "name": "李明",
+                            "score": None,
+                            "tier": None,
+                            "coverage": "0",
+                            "kpi_actual": "0.0000",
+                            "kpi_attainment": None,
+                        },
+                    ],
+                }
+            ]
+        }
+    )
 
     team: str
     period: str

@@ -66,6 +66,25 @@ check_currency = _check_currency
 class TenantSettings(BaseModel):
     """A tenant's settings."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Default",
+                    "timezone": "Asia/Shanghai",
+                    "currency": "CNY",
+                    "fiscal_year_start_month": 1,
+                    "locale": "zh-CN",
+                    "pace_thresholds": {"ahead": "1.10", "on_track": "0.95", "behind": "0.80"},
+                    "calendar": "cn",
+                    "pace_method": "working_days",
+                    "attainment_cap": "1.5",
+                    "close_policy": "adjust",
+                }
+            ]
+        }
+    )
+
     name: str
     timezone: str = Field(description="IANA time zone; decides which day an event belongs to.")
     currency: str = Field(description="ISO 4217; amounts in other currencies are converted.")
@@ -101,7 +120,20 @@ class TenantSettings(BaseModel):
 class TenantSettingsUpdate(BaseModel):
     """Fields to change; the ones left out keep their value."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "timezone": "Asia/Shanghai",
+                    "locale": "zh-CN",
+                    "pace_thresholds": {"ahead": "1.10", "on_track": "0.95", "behind": "0.80"},
+                    "close_policy": "adjust",
+                }
+            ]
+        },
+        extra="forbid",
+        str_strip_whitespace=True,
+    )
 
     name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     timezone: str | None = None
@@ -130,6 +162,26 @@ class TenantSettingsUpdate(BaseModel):
 
 class SettingsChange(TenantSettings):
     """Settings after an update, and the fact rebuild it started (if any)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Default",
+                    "timezone": "Asia/Shanghai",
+                    "currency": "CNY",
+                    "fiscal_year_start_month": 1,
+                    "locale": "zh-CN",
+                    "pace_thresholds": {"ahead": "1.10", "on_track": "0.95", "behind": "0.80"},
+                    "calendar": "cn",
+                    "pace_method": "working_days",
+                    "attainment_cap": "1.5",
+                    "close_policy": "adjust",
+                    "rebuild_job_id": None,
+                }
+            ]
+        }
+    )
 
     rebuild_job_id: int | None = Field(
         default=None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from paceline.api.subscriptions import service
 from paceline.api.subscriptions.schemas import (
@@ -28,6 +28,7 @@ from paceline.shared.web.deps import (
     StateDep,
     WriteSessionDep,
 )
+from paceline.shared.web.pagination import CursorQuery, int_cursor, page_limit, set_next_page
 
 router = APIRouter(prefix="/v1", tags=["subscriptions"])
 
@@ -153,22 +154,35 @@ async def delete_subscription(
     summary="The delivery log",
 )
 async def list_deliveries(
+    request: Request,
+    response: Response,
     subscription_id: int,
     principal: ReadPrincipal,
     session: ReadSessionDep,
     status: Annotated[str | None, Query(pattern="^(pending|delivered|dead)$")] = None,
-    before_id: Annotated[int | None, Query(description="next_cursor of the previous page")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: CursorQuery = None,
+    before_id: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            le=2**63 - 1,
+            deprecated=True,
+            description="next_cursor of the previous page (older `cursor`).",
+        ),
+    ] = None,
+    limit: Annotated[int, page_limit(500)] = 100,
 ) -> DeliveriesPage:
     """Messages to this subscriber, newest first, with where each stands."""
-    return await service.deliveries(
+    page = await service.deliveries(
         session,
         tenant_id=principal.tenant_id,
         subscription_id=subscription_id,
         status=status,
-        before_id=before_id,
+        before_id=int_cursor(cursor, before_id),
         limit=limit,
     )
+    set_next_page(request, response, None if page.next_cursor is None else str(page.next_cursor))
+    return page
 
 
 @router.get(

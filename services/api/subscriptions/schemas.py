@@ -34,7 +34,23 @@ def _check_url(value: str | None) -> str | None:
 class SubscriptionIn(BaseModel):
     """A new subscription. Empty filter lists mean everything."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "north team WeCom",
+                    "url": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=xxxx",
+                    "format": "wecom",
+                    "kinds": ["lag", "anomaly"],
+                    "teams": ["north"],
+                    "min_severity": "warning",
+                    "digests": ["weekly"],
+                }
+            ]
+        },
+        extra="forbid",
+        str_strip_whitespace=True,
+    )
 
     name: Name
     url: Url
@@ -88,7 +104,11 @@ class SubscriptionIn(BaseModel):
 class SubscriptionUpdate(BaseModel):
     """Fields to change; the ones left out keep their value."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"min_severity": "critical", "quiet_hours": True}]},
+        extra="forbid",
+        str_strip_whitespace=True,
+    )
 
     name: Name | None = None
     url: Url | None = None
@@ -143,6 +163,38 @@ class SubscriptionUpdate(BaseModel):
 class SubscriptionOut(BaseModel):
     """A subscription (its URL without credentials; never its secret)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 1,
+                    "name": "north team WeCom",
+                    "url": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=%2A%2A%2A",
+                    "format": "wecom",
+                    "has_secret": False,
+                    "kinds": ["lag", "anomaly"],
+                    "types": [],
+                    "teams": ["north"],
+                    "min_severity": "warning",
+                    "actions": [],
+                    "digests": ["weekly"],
+                    "enabled": True,
+                    "grouping": True,
+                    "group_by": ["team", "kind"],
+                    "group_wait_s": 30,
+                    "group_interval_s": 300,
+                    "repeat_interval_s": 14400,
+                    "quiet_hours": True,
+                    "inhibit": True,
+                    "disabled_reason": None,
+                    "disabled_at": None,
+                    "created_at": "2026-12-03T02:00:00Z",
+                    "updated_at": "2026-12-03T02:00:00Z",
+                }
+            ]
+        }
+    )
+
     id: int
     name: str
     url: str = Field(description="Redacted: query values and bot tokens masked.")
@@ -171,6 +223,39 @@ class SubscriptionOut(BaseModel):
 class SubscriptionCreated(SubscriptionOut):
     """A subscription just created or re-keyed: the signing secret, shown this once."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 1,
+                    "name": "north team WeCom",
+                    "url": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=%2A%2A%2A",
+                    "format": "wecom",
+                    "has_secret": False,
+                    "kinds": ["lag", "anomaly"],
+                    "types": [],
+                    "teams": ["north"],
+                    "min_severity": "warning",
+                    "actions": [],
+                    "digests": ["weekly"],
+                    "enabled": True,
+                    "grouping": True,
+                    "group_by": ["team", "kind"],
+                    "group_wait_s": 30,
+                    "group_interval_s": 300,
+                    "repeat_interval_s": 14400,
+                    "quiet_hours": True,
+                    "inhibit": True,
+                    "disabled_reason": None,
+                    "disabled_at": None,
+                    "created_at": "2026-12-03T02:00:00Z",
+                    "updated_at": "2026-12-03T02:00:00Z",
+                    "secret": "whsec_<shown once when Paceline makes one>",
+                }
+            ]
+        }
+    )
+
     secret: str | None = Field(description="Keep it: it is not shown again.")
 
 
@@ -189,6 +274,44 @@ class AttemptOut(BaseModel):
 
 class DeliveryOut(BaseModel):
     """One message to the subscriber and where it stands."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 311,
+                    "message_id": "msg_2f8c0d6a9b1e4c57",
+                    "event_type": "alert.opened",
+                    "status": "delivered",
+                    "folded_into": None,
+                    "attempts": 2,
+                    "next_attempt_at": None,
+                    "created_at": "2026-11-24T02:00:05Z",
+                    "delivered_at": "2026-11-24T02:00:41Z",
+                    "dead_at": None,
+                    "last_status_code": 200,
+                    "last_error": None,
+                    "redelivery_of": None,
+                    "payload": {
+                        "type": "alert.opened",
+                        "timestamp": "2026-11-24T02:00:05Z",
+                        "tenant": "default",
+                        "data": {
+                            "event": {"action": "opened", "at": "2026-11-24T02:00:00Z"},
+                            "alert": {
+                                "id": 42,
+                                "kind": "lag",
+                                "type": "lag",
+                                "scope": "rep:r-001",
+                                "severity": "warning",
+                                "status": "open",
+                            },
+                        },
+                    },
+                }
+            ]
+        }
+    )
 
     id: int
     message_id: str = Field(description="The webhook-id header (the same on every retry).")
@@ -213,11 +336,114 @@ class DeliveryOut(BaseModel):
 class DeliveryDetail(DeliveryOut):
     """A delivery with its attempts."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 311,
+                    "message_id": "msg_2f8c0d6a9b1e4c57",
+                    "event_type": "alert.opened",
+                    "status": "delivered",
+                    "folded_into": None,
+                    "attempts": 2,
+                    "next_attempt_at": None,
+                    "created_at": "2026-11-24T02:00:05Z",
+                    "delivered_at": "2026-11-24T02:00:41Z",
+                    "dead_at": None,
+                    "last_status_code": 200,
+                    "last_error": None,
+                    "redelivery_of": None,
+                    "payload": {
+                        "type": "alert.opened",
+                        "timestamp": "2026-11-24T02:00:05Z",
+                        "tenant": "default",
+                        "data": {
+                            "event": {"action": "opened", "at": "2026-11-24T02:00:00Z"},
+                            "alert": {
+                                "id": 42,
+                                "kind": "lag",
+                                "type": "lag",
+                                "scope": "rep:r-001",
+                                "severity": "warning",
+                                "status": "open",
+                            },
+                        },
+                    },
+                    "attempts_log": [
+                        {
+                            "attempt": 1,
+                            "at": "2026-11-24T02:00:06Z",
+                            "status_code": 503,
+                            "error": None,
+                            "duration_ms": 212,
+                            "response": "Service Unavailable",
+                            "outcome": "retry",
+                            "next_attempt_at": "2026-11-24T02:00:36Z",
+                        },
+                        {
+                            "attempt": 2,
+                            "at": "2026-11-24T02:00:41Z",
+                            "status_code": 200,
+                            "error": None,
+                            "duration_ms": 95,
+                            "response": "ok",
+                            "outcome": "delivered",
+                            "next_attempt_at": None,
+                        },
+                    ],
+                }
+            ]
+        }
+    )
+
     attempts_log: list[AttemptOut]
 
 
 class DeliveriesPage(BaseModel):
     """A page of the delivery log, newest first."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "id": 311,
+                            "message_id": "msg_2f8c0d6a9b1e4c57",
+                            "event_type": "alert.opened",
+                            "status": "delivered",
+                            "folded_into": None,
+                            "attempts": 2,
+                            "next_attempt_at": None,
+                            "created_at": "2026-11-24T02:00:05Z",
+                            "delivered_at": "2026-11-24T02:00:41Z",
+                            "dead_at": None,
+                            "last_status_code": 200,
+                            "last_error": None,
+                            "redelivery_of": None,
+                            "payload": {
+                                "type": "alert.opened",
+                                "timestamp": "2026-11-24T02:00:05Z",
+                                "tenant": "default",
+                                "data": {
+                                    "event": {"action": "opened", "at": "2026-11-24T02:00:00Z"},
+                                    "alert": {
+                                        "id": 42,
+                                        "kind": "lag",
+                                        "type": "lag",
+                                        "scope": "rep:r-001",
+                                        "severity": "warning",
+                                        "status": "open",
+                                    },
+                                },
+                            },
+                        }
+                    ],
+                    "next_cursor": 311,
+                }
+            ]
+        }
+    )
 
     items: list[DeliveryOut]
     next_cursor: int | None = Field(description="Pass as before_id for the next page.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from paceline.api.deps import TenantDep
 from paceline.api.targets import service
@@ -27,6 +27,7 @@ from paceline.shared.web.deps import (
     WriteSessionDep,
     within_reach,
 )
+from paceline.shared.web.pagination import CursorQuery, int_cursor, page_limit, set_next_page
 
 router = APIRouter(prefix="/v1", tags=["targets"])
 TargetId = Annotated[int, Path(ge=1, le=2**63 - 1)]
@@ -54,20 +55,29 @@ async def create_target(
 @router.get("/targets", response_model=list[TargetOut], summary="List targets")
 @within_reach("filtered")
 async def list_targets(
+    request: Request,
+    response: Response,
     principal: ReadPrincipal,
     session: ReadSessionDep,
     kpi: str | None = None,
     scope: str | None = None,
     period: str | None = None,
     parent_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    cursor: CursorQuery = None,
     after_id: Annotated[
         int | None,
-        Query(ge=0, le=2**63 - 1, description="Cursor: the last id of the previous page."),
+        Query(
+            ge=0,
+            le=2**63 - 1,
+            deprecated=True,
+            description="The last id of the previous page (older spelling of `cursor`).",
+        ),
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    limit: Annotated[int, page_limit(1000)] = 200,
 ) -> list[TargetOut]:
-    """Targets by KPI, scope, period or parent, in id order."""
-    return await service.list_targets(
+    """Targets by KPI, scope, period or parent, in id order. A page is a JSON array; the
+    next page's cursor is in `X-Next-Cursor` and `Link: <…>; rel="next"`."""
+    targets, next_cursor = await service.list_targets(
         session,
         tenant_id=principal.tenant_id,
         reach=principal.reach,
@@ -75,9 +85,11 @@ async def list_targets(
         scope=scope,
         period=period,
         parent_id=parent_id,
-        after_id=after_id,
+        after_id=int_cursor(cursor, after_id),
         limit=limit,
     )
+    set_next_page(request, response, next_cursor)
+    return targets
 
 
 @router.get("/targets/{target_id}", response_model=TargetOut, summary="A target and its versions")

@@ -14,7 +14,23 @@ Value = Annotated[Decimal, Field(ge=0, le=Decimal(10) ** 15, max_digits=30, deci
 class TargetIn(BaseModel):
     """A new target."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kpi": "revenue",
+                    "scope": "rep:r-001",
+                    "period": "2026-12",
+                    "target": "500000",
+                    "baseline": "400000",
+                    "stretch": "600000",
+                    "reason": "FY26 plan",
+                }
+            ]
+        },
+        extra="forbid",
+        str_strip_whitespace=True,
+    )
 
     kpi: Annotated[str, Field(min_length=1, max_length=64)]
     scope: Annotated[
@@ -35,7 +51,19 @@ class TargetIn(BaseModel):
 class TargetRevision(BaseModel):
     """New values for a target: a new version. A change after the period started needs a reason."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "target": "550000",
+                    "reason": "new key account moved to this rep",
+                    "children": "keep",
+                }
+            ]
+        },
+        extra="forbid",
+        str_strip_whitespace=True,
+    )
 
     target: Value
     baseline: Value | None = None
@@ -76,7 +104,9 @@ class FindingOut(BaseModel):
 class Acknowledgement(BaseModel):
     """A rep (or their manager for them) acknowledging a target."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"by": "r-001"}]}, extra="forbid", str_strip_whitespace=True
+    )
 
     by: Annotated[
         str | None,
@@ -103,6 +133,44 @@ class TargetVersionOut(BaseModel):
 
 class TargetOut(BaseModel):
     """A target with its current values."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 1,
+                    "kpi": "revenue",
+                    "scope": "rep:r-001",
+                    "period": "2026-11",
+                    "period_kind": "month",
+                    "start": "2026-11-01",
+                    "end": "2026-12-01",
+                    "parent_id": None,
+                    "version": 1,
+                    "target": "500000",
+                    "baseline": "400000",
+                    "stretch": "600000",
+                    "direction": "higher",
+                    "acknowledged": False,
+                    "acknowledged_at": None,
+                    "acknowledged_by": None,
+                    "acknowledged_version": None,
+                    "versions": [
+                        {
+                            "version": 1,
+                            "target": "500000",
+                            "baseline": "400000",
+                            "stretch": "600000",
+                            "recorded_at": "2026-11-26T02:00:00Z",
+                            "author": "key:d0728804a1e7e8f7",
+                            "reason": "FY26 plan",
+                        }
+                    ],
+                    "findings": [],
+                }
+            ]
+        }
+    )
 
     id: int
     kpi: str
@@ -160,11 +228,83 @@ class ChildRevisionOut(BaseModel):
 class TargetRevisedOut(TargetOut):
     """A revised target, with the targets below it that were re-split."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 1,
+                    "kpi": "revenue",
+                    "scope": "rep:r-001",
+                    "period": "2026-11",
+                    "period_kind": "month",
+                    "start": "2026-11-01",
+                    "end": "2026-12-01",
+                    "parent_id": None,
+                    "version": 2,
+                    "target": "550000",
+                    "baseline": None,
+                    "stretch": None,
+                    "direction": "higher",
+                    "acknowledged": False,
+                    "acknowledged_at": None,
+                    "acknowledged_by": None,
+                    "acknowledged_version": None,
+                    "versions": [
+                        {
+                            "version": 1,
+                            "target": "500000",
+                            "baseline": "400000",
+                            "stretch": "600000",
+                            "recorded_at": "2026-11-26T02:00:00Z",
+                            "author": "key:d0728804a1e7e8f7",
+                            "reason": "FY26 plan",
+                        },
+                        {
+                            "version": 2,
+                            "target": "550000",
+                            "baseline": None,
+                            "stretch": None,
+                            "recorded_at": "2026-11-26T02:00:00Z",
+                            "author": "key:d0728804a1e7e8f7",
+                            "reason": "new key account moved to this rep",
+                        },
+                    ],
+                    "findings": [],
+                    "children_revised": [],
+                }
+            ]
+        }
+    )
+
     children_revised: list[ChildRevisionOut] = []
 
 
 class RevisionPreviewOut(BaseModel):
     """What a revision would do, saving nothing."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 1,
+                    "kpi": "revenue",
+                    "scope": "rep:r-001",
+                    "period": "2026-12",
+                    "children": "resplit",
+                    "recursive": False,
+                    "places": 2,
+                    "target": "550000",
+                    "baseline": None,
+                    "stretch": None,
+                    "old_target": "550000",
+                    "old_baseline": None,
+                    "old_stretch": None,
+                    "changes": [],
+                    "findings": [],
+                }
+            ]
+        }
+    )
 
     id: int
     kpi: str

@@ -202,9 +202,10 @@ async def list_targets(
     parent_id: int | None,
     after_id: int | None,
     limit: int,
-) -> list[TargetOut]:
-    """Targets matching the filters (current values, no history); with a ``reach``, only
-    the targets of scopes within it."""
+) -> tuple[list[TargetOut], str | None]:
+    """Targets matching the filters (current values, no history), in id order, after
+    ``after_id``; with a ``reach``, only the targets of scopes within it; and the cursor of
+    the next page (the last id of this one) when there is one."""
     if scope is not None:
         scope = str(parse_scope(scope))
     if period is not None:
@@ -220,9 +221,11 @@ async def list_targets(
         period=period,
         parent_id=parent_id,
         after_id=after_id,
-        limit=limit,
+        limit=limit + 1,
         within=None if reach is None else reach_scopes(reach),
     )
+    next_cursor = str(rows[limit - 1].id) if len(rows) > limit else None
+    rows = rows[:limit]
     versions = await repo.versions(session, tenant_id=tenant_id, target_ids=[r.id for r in rows])
     findings = await parent_findings(session, tenant_id=tenant_id, parents=rows)
     directions: dict[str, str] = {}
@@ -231,7 +234,7 @@ async def list_targets(
         if r.kpi not in directions:
             directions[r.kpi] = await _direction(session, tenant_id, r.kpi)
         out.append(target_out(r, versions[r.id][-1], directions[r.kpi], findings=findings[r.id]))
-    return out
+    return out, next_cursor
 
 
 def _today(tenant: Tenant, now: datetime) -> date:

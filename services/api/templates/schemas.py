@@ -21,7 +21,22 @@ class TemplateItemIO(BaseModel):
 class TemplateIn(BaseModel):
     """A custom role template."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name_zh": "客户经理",
+                    "name_en": "Account manager",
+                    "items": [
+                        {"kpi": "revenue", "weight": "60"},
+                        {"kpi": "visits", "weight": "40"},
+                    ],
+                }
+            ]
+        },
+        extra="forbid",
+        str_strip_whitespace=True,
+    )
 
     name_zh: Annotated[str, Field(min_length=1, max_length=200)]
     name_en: Annotated[str, Field(min_length=1, max_length=200)]
@@ -30,6 +45,26 @@ class TemplateIn(BaseModel):
 
 class TemplateOut(BaseModel):
     """A role template with its category mix."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "key": "account_manager",
+                    "names": {"zh-CN": "客户经理", "en": "Account manager"},
+                    "builtin": True,
+                    "items": [
+                        {"kpi": "revenue", "weight": "40", "category": "result"},
+                        {"kpi": "new_customers", "weight": "20", "category": "result"},
+                        {"kpi": "visits", "weight": "15", "category": "process"},
+                        {"kpi": "win_rate", "weight": "15", "category": "process"},
+                        {"kpi": "crm_active_days", "weight": "10", "category": "capability"},
+                    ],
+                    "mix": {"result": "60", "process": "30", "capability": "10"},
+                }
+            ]
+        }
+    )
 
     key: str
     names: dict[str, str]

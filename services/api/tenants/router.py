@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from paceline.api.tenants import service
 from paceline.api.tenants.schemas import TENANT_ID_PATTERN, TenantIn, TenantOut, TenantPage
@@ -15,6 +15,7 @@ from paceline.shared.web.deps import (
     StateDep,
     WriteSessionDep,
 )
+from paceline.shared.web.pagination import page_limit, set_next_page
 
 router = APIRouter(prefix="/v1", tags=["tenants"])
 
@@ -36,17 +37,25 @@ async def create_tenant(
 
 @router.get("/tenants", response_model=TenantPage, summary="List tenants")
 async def list_tenants(
+    request: Request,
+    response: Response,
     _principal: PlatformPrincipal,
     session: ReadSessionDep,
     state: StateDep,
     cursor: Annotated[
         str | None,
-        Query(max_length=64, pattern=TENANT_ID_PATTERN, description="next_cursor of the last page"),
+        Query(
+            max_length=64,
+            pattern=TENANT_ID_PATTERN,
+            description="The `next_cursor` of the previous page (a tenant id).",
+        ),
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: Annotated[int, page_limit(1000)] = 100,
 ) -> TenantPage:
     """Every tenant in id order, with its count of active keys."""
-    return await service.list_tenants(session, after=cursor, limit=limit, now=state.clock.now())
+    page = await service.list_tenants(session, after=cursor, limit=limit, now=state.clock.now())
+    set_next_page(request, response, page.next_cursor)
+    return page
 
 
 @router.get("/tenants/{tenant_id}", response_model=TenantOut, summary="A tenant")

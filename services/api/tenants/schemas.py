@@ -18,7 +18,22 @@ class TenantIn(BaseModel):
     """A tenant to create, with its first settings (the tenant's admins change them later
     through ``PUT /v1/settings``)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "acme",
+                    "name": "Acme 华东",
+                    "timezone": "Asia/Shanghai",
+                    "currency": "CNY",
+                    "fiscal_year_start_month": 1,
+                    "locale": "zh-CN",
+                }
+            ]
+        },
+        extra="forbid",
+        str_strip_whitespace=True,
+    )
 
     id: TenantIdField = Field(description="Lower-case letters, digits, '-' and '_'.")
     name: Annotated[str, Field(min_length=1, max_length=200)]
@@ -41,6 +56,24 @@ class TenantIn(BaseModel):
 class TenantOut(BaseModel):
     """A tenant."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "acme",
+                    "name": "Acme 华东",
+                    "timezone": "Asia/Shanghai",
+                    "currency": "CNY",
+                    "fiscal_year_start_month": 1,
+                    "locale": "zh-CN",
+                    "created_at": "2026-11-02T01:30:00Z",
+                    "updated_at": "2026-11-02T01:30:00Z",
+                    "active_keys": 2,
+                }
+            ]
+        }
+    )
+
     id: str
     name: str
     timezone: str
@@ -54,6 +87,29 @@ class TenantOut(BaseModel):
 
 class TenantPage(BaseModel):
     """A page of tenants, in id order."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "id": "acme",
+                            "name": "Acme 华东",
+                            "timezone": "Asia/Shanghai",
+                            "currency": "CNY",
+                            "fiscal_year_start_month": 1,
+                            "locale": "zh-CN",
+                            "created_at": "2026-11-02T01:30:00Z",
+                            "updated_at": "2026-11-02T01:30:00Z",
+                            "active_keys": 2,
+                        }
+                    ],
+                    "next_cursor": "acme",
+                }
+            ]
+        }
+    )
 
     items: list[TenantOut]
     next_cursor: str | None

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from paceline.api.users import service
 from paceline.api.users.schemas import UserIn, UserOut, UserPage
@@ -17,6 +17,7 @@ from paceline.shared.web.deps import (
     StateDep,
     WriteSessionDep,
 )
+from paceline.shared.web.pagination import page_limit, set_next_page
 
 router = APIRouter(prefix="/v1", tags=["users"])
 
@@ -46,20 +47,20 @@ async def create_user(
 
 @router.get("/users", response_model=UserPage, summary="List users")
 async def list_users(
+    request: Request,
     principal: AdminPrincipal,
     session: ReadSessionDep,
     response: Response,
     cursor: Annotated[
         str | None, Query(max_length=32, description="next_cursor of the previous page")
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=1000, description="At most 1000")] = 100,
+    limit: Annotated[int, page_limit(1000)] = 100,
 ) -> UserPage:
-    """The tenant's users by id, a page at a time."""
+    """The tenant's users by id, a page at a time (X-Next-Cursor and Link name the next)."""
     page = await service.list_users(
         session, tenant_id=principal.tenant_id, cursor=cursor, limit=limit
     )
-    if page.next_cursor:
-        response.headers["X-Next-Cursor"] = page.next_cursor
+    set_next_page(request, response, page.next_cursor)
     return page
 
 

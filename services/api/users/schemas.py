@@ -55,6 +55,26 @@ class UserIn(BaseModel):
 class UserOut(BaseModel):
     """A user as shown."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "u-7f3a9c",
+                    "email": "li.na@example.cn",
+                    "name": "李娜",
+                    "role": "manager",
+                    "team_id": "north",
+                    "rep_id": None,
+                    "active": True,
+                    "signs_in_with_oidc": False,
+                    "created_at": "2026-12-01T02:00:00Z",
+                    "updated_at": "2026-12-01T02:00:00Z",
+                    "last_sign_in_at": None,
+                }
+            ]
+        }
+    )
+
     id: str
     email: str
     name: str
@@ -70,6 +90,31 @@ class UserOut(BaseModel):
 
 class UserPage(BaseModel):
     """A page of users."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "id": "u-7f3a9c",
+                            "email": "li.na@example.cn",
+                            "name": "李娜",
+                            "role": "manager",
+                            "team_id": "north",
+                            "rep_id": None,
+                            "active": True,
+                            "signs_in_with_oidc": False,
+                            "created_at": "2026-12-01T02:00:00Z",
+                            "updated_at": "2026-12-01T02:00:00Z",
+                            "last_sign_in_at": None,
+                        }
+                    ],
+                    "next_cursor": "u-7f3a9c",
+                }
+            ]
+        }
+    )
 
     items: list[UserOut]
     next_cursor: str | None

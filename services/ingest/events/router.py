@@ -59,6 +59,7 @@ async def _handle(request: Request) -> Response:
 router = APIRouter(prefix="/v1", tags=["events"], route_class=_HotRoute)
 
 _EVENT_SCHEMA: dict[str, Any] = CanonicalEvent.model_json_schema()
+_EVENT_REF = {"$ref": "#/components/schemas/CanonicalEvent"}
 
 _EXAMPLE: dict[str, Any] = {
     "event_id": "crm-123-v2",
@@ -94,15 +95,17 @@ _EXAMPLE: dict[str, Any] = {
                 "application/json": {
                     "schema": {
                         "oneOf": [
-                            _EVENT_SCHEMA,
-                            {"type": "array", "items": _EVENT_SCHEMA, "maxItems": 1000},
+                            _EVENT_REF,
+                            {"type": "array", "items": _EVENT_REF, "maxItems": 1000},
                         ]
                     },
                     "example": _EXAMPLE,
                 },
                 "application/x-ndjson": {"schema": {"type": "string"}},
             },
-        }
+        },
+        # One named schema for the object and the array's items (shared/web/app.py).
+        "x-components": {"CanonicalEvent": _EVENT_SCHEMA},
     },
     responses={
         413: {"description": "Body or batch too large"},

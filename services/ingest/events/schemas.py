@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class FieldProblem(BaseModel):
@@ -32,6 +32,34 @@ class EventResult(BaseModel):
 
 class IngestResponse(BaseModel):
     """Per-event results of an intake request."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "accepted": 4,
+                    "duplicates": 0,
+                    "rejected": 0,
+                    "results": [
+                        {
+                            "index": 0,
+                            "event_id": "deal-1-v1",
+                            "status": "accepted",
+                            "errors": [],
+                            "warnings": [],
+                        },
+                        {
+                            "index": 1,
+                            "event_id": "deal-2-v1",
+                            "status": "accepted",
+                            "errors": [],
+                            "warnings": [],
+                        },
+                    ],
+                }
+            ]
+        }
+    )
 
     accepted: int
     duplicates: int

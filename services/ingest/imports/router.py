@@ -52,6 +52,17 @@ def _inline_defs(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 _MAPPING_SCHEMA: dict[str, Any] = _inline_defs(ImportRequest.model_json_schema())
+_JSON_EXAMPLE: dict[str, Any] = {
+    "name": "crm-2025",
+    "format": "csv",
+    "mapping": {
+        "type": "deal",
+        "columns": {"Deal ID": "event_id", "Owner": "rep_id", "Closed": "occurred_at"},
+        "constants": {"stage": "won", "currency": "CNY"},
+        "date_formats": {"occurred_at": "%Y/%m/%d"},
+    },
+    "content": "Deal ID,Owner,Closed,amount\nD-1001,r-001,2025/03/14,120000.00\n",
+}
 
 
 def _pydantic_fields(exc: ValidationError) -> list[FieldError]:
@@ -92,7 +103,7 @@ def _charset_param(request: Request) -> str | None:
             "content": {
                 "text/csv": {"schema": {"type": "string"}},
                 "application/x-ndjson": {"schema": {"type": "string"}},
-                "application/json": {"schema": _MAPPING_SCHEMA},
+                "application/json": {"schema": _MAPPING_SCHEMA, "example": _JSON_EXAMPLE},
             },
         }
     },

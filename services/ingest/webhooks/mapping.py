@@ -194,7 +194,30 @@ class ObjectMapping(BaseModel):
 class Mapping(BaseModel):
     """A tenant's mapping for one source."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "objects": {
+                        "deal": {
+                            "type": "deal",
+                            "fields": {
+                                "rep_id": "properties.hubspot_owner_id",
+                                "stage": "properties.dealstage",
+                                "amount": {"path": "properties.amount"},
+                            },
+                            "values": {"stage": {"won": ["closedwon"], "lost": ["closedlost"]}},
+                        }
+                    },
+                    "ignore_objects": ["ticket"],
+                    "owners": {"10001": "r-001"},
+                    "unknown_owner": "quarantine",
+                    "default_currency": "CNY",
+                }
+            ]
+        },
+        extra="forbid",
+    )
 
     objects: dict[str, ObjectMapping] = Field(default_factory=dict)
     ignore_objects: list[str] = Field(

@@ -482,6 +482,72 @@ async def test_list_filters_and_paginates(clocked: Clocked) -> None:
     assert_invalid(await s.client.get("/v1/targets?limit=0", headers=s.auth()), "limit")
 
 
+async def test_list_pages_by_cursor_with_the_next_page_headers(clocked_both: Clocked) -> None:
+    """More targets than ``limit``: the pages, followed by ``X-Next-Cursor`` or by the
+    ``Link: <...>; rel="next"`` URL, hold every target once, in id order; the last page has
+    neither header (issue 18)."""
+    s, _clock = clocked_both
+    created = []
+    for kpi in ("revenue", "visits"):
+        for scope in ("company", "team:north", "rep:r1", "rep:r2"):
+            created.append((await create(s, body(kpi=kpi, scope=scope, target="10")))["id"])
+    everything = sorted(created)
+    assert len(everything) == 8
+
+    by_header: list[int] = []
+    cursor: str | None = None
+    pages = 0
+    while True:
+        params = {"limit": "3"} | ({"cursor": cursor} if cursor else {})
+        resp = await s.client.get("/v1/targets", params=params, headers=s.auth())
+        assert resp.status_code == 200, resp.text
+        pages += 1
+        page = [t["id"] for t in resp.json()]
+        by_header += page
+        cursor = resp.headers.get("X-Next-Cursor")
+        if cursor is None:
+            assert "Link" not in resp.headers
+            break
+        assert len(page) == 3
+        assert cursor == str(page[-1])
+        assert resp.headers["Link"] == (f'</v1/targets?limit=3&cursor={cursor}>; rel="next"')
+    assert pages == 3  # 3 + 3 + 2: the last page says it is the last
+    assert by_header == everything
+
+    # The Link URL as given, filters kept.
+    by_link: list[int] = []
+    url: str | None = "/v1/targets?kpi=revenue&limit=2"
+    while url:
+        resp = await s.client.get(url, headers=s.auth())
+        assert resp.status_code == 200, resp.text
+        by_link += [t["id"] for t in resp.json()]
+        link = resp.headers.get("Link")
+        url = link[1 : link.index(">")] if link else None
+        assert link is None or "kpi=revenue" in link
+    assert by_link == everything[:4]
+
+    # A full last page (exactly limit items left) is the last one too.
+    resp = await s.client.get("/v1/targets", params={"limit": "8"}, headers=s.auth())
+    assert len(resp.json()) == 8
+    assert "X-Next-Cursor" not in resp.headers
+    # The older after_id still pages, and cursor wins over it.
+    resp = await s.client.get(
+        "/v1/targets", params={"after_id": str(everything[5]), "limit": "5"}, headers=s.auth()
+    )
+    assert [t["id"] for t in resp.json()] == everything[6:]
+    resp = await s.client.get(
+        "/v1/targets",
+        params={"cursor": str(everything[6]), "after_id": "0", "limit": "5"},
+        headers=s.auth(),
+    )
+    assert [t["id"] for t in resp.json()] == everything[7:]
+    assert_invalid(await s.client.get("/v1/targets?cursor=abc", headers=s.auth()), "cursor")
+    for cursor in ("-1", "9" * 20, "١٢"):  # negative, past BIGINT, not ASCII digits
+        resp = await s.client.get("/v1/targets", params={"cursor": cursor}, headers=s.auth())
+        assert_invalid(resp, "cursor")
+    assert_invalid(await s.client.get("/v1/targets?limit=1001", headers=s.auth()), "limit")
+
+
 async def test_list_normalises_the_period_filter(clocked: Clocked) -> None:
     s, _clock = clocked
     t = await create(s, body(period="2026-q4"))

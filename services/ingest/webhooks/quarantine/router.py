@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from paceline.ingest.webhooks.quarantine import repository as repo
@@ -19,6 +19,7 @@ from paceline.shared.web.deps import (
     ReadSessionDep,
     StateDep,
 )
+from paceline.shared.web.pagination import CursorQuery, int_cursor, page_limit, set_next_page
 
 router = APIRouter(prefix="/v1", tags=["quarantine"])
 
@@ -28,13 +29,17 @@ ItemId = Annotated[int, Path(ge=1, le=2**62)]
 class DiscardIn(BaseModel):
     """Why an item is given up."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"note": "test deal from the CRM sandbox"}]}, extra="forbid"
+    )
 
     note: str = Field(default="", max_length=1000)
 
 
 @router.get("/quarantine", response_model=QuarantinePage, summary="List quarantined items")
 async def list_items(
+    request: Request,
+    response: Response,
     principal: ReadPrincipal,
     session: ReadSessionDep,
     source: Annotated[str | None, Query(pattern=SOURCE_PATTERN)] = None,
@@ -42,23 +47,29 @@ async def list_items(
         str | None, Query(pattern=r"^(pending|replayed|superseded|discarded)$")
     ] = "pending",
     reason_code: Annotated[str | None, Query(max_length=32)] = None,
-    after_id: Annotated[int | None, Query(ge=0, le=2**62)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: CursorQuery = None,
+    after_id: Annotated[
+        int | None,
+        Query(ge=0, le=2**62, deprecated=True, description="next_after_id (older `cursor`)."),
+    ] = None,
+    limit: Annotated[int, page_limit(500)] = 100,
 ) -> QuarantinePage:
-    """Items by id (default: the pending ones), each with its reason; page with after_id."""
+    """Items by id (default: the pending ones), each with its reason; page with cursor."""
     rows = await repo.list_items(
         session,
         tenant_id=principal.tenant_id,
         source=source,
         status=status,
         reason_code=reason_code,
-        after_id=after_id,
+        after_id=int_cursor(cursor, after_id),
         limit=limit + 1,
     )
     page = rows[:limit]
+    next_id = page[-1].id if len(rows) > limit else None
+    next_cursor = None if next_id is None else str(next_id)
+    set_next_page(request, response, next_cursor)
     return QuarantinePage(
-        items=[service.to_out(r) for r in page],
-        next_after_id=page[-1].id if len(rows) > limit else None,
+        items=[service.to_out(r) for r in page], next_after_id=next_id, next_cursor=next_cursor
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class FixOut(BaseModel):
@@ -18,6 +18,32 @@ class FixOut(BaseModel):
 
 class QuarantineOut(BaseModel):
     """A kept item: why it could not be mapped, and what became of it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 17,
+                    "source": "hubspot",
+                    "item_key": "hs-0-3-1234-1764300000000-1-dealstage",
+                    "object_type": "deal",
+                    "record_id": "1234",
+                    "reason_code": "unknown_owner",
+                    "reason": (
+                        "owner 10002 is not in the mapping's owners and unknown_owner is quarantine"
+                    ),
+                    "status": "pending",
+                    "occurrences": 1,
+                    "attempts": 1,
+                    "received_at": "2026-11-26T02:00:00Z",
+                    "last_seen_at": "2026-11-26T02:00:00Z",
+                    "resolved_at": None,
+                    "resolved_by": None,
+                    "result": None,
+                }
+            ]
+        }
+    )
 
     id: int
     source: str
@@ -51,12 +77,81 @@ class QuarantineOut(BaseModel):
 class QuarantinePage(BaseModel):
     """A page of items."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "id": 17,
+                            "source": "hubspot",
+                            "item_key": "hs-0-3-1234-1764300000000-1-dealstage",
+                            "object_type": "deal",
+                            "record_id": "1234",
+                            "reason_code": "unknown_owner",
+                            "reason": (
+                                "owner 10002 is not in the mapping's owners and unknown_owner is "
+                                "quarantine"
+                            ),
+                            "status": "pending",
+                            "occurrences": 1,
+                            "attempts": 1,
+                            "received_at": "2026-11-26T02:00:00Z",
+                            "last_seen_at": "2026-11-26T02:00:00Z",
+                            "resolved_at": None,
+                            "resolved_by": None,
+                            "result": None,
+                        }
+                    ],
+                    "next_after_id": None,
+                    "next_cursor": None,
+                }
+            ]
+        }
+    )
+
     items: list[QuarantineOut]
     next_after_id: int | None
+    next_cursor: str | None = Field(
+        default=None, description="The cursor of the next page (next_after_id as a string)."
+    )
 
 
 class ReplayOut(BaseModel):
     """What a replay did, per item."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "replayed": 1,
+                    "still_pending": 0,
+                    "results": [
+                        {
+                            "id": 17,
+                            "source": "hubspot",
+                            "item_key": "hs-0-3-1234-1764300000000-1-dealstage",
+                            "object_type": "deal",
+                            "record_id": "1234",
+                            "reason_code": "unknown_owner",
+                            "reason": (
+                                "owner 10002 is not in the mapping's owners and unknown_owner is "
+                                "quarantine"
+                            ),
+                            "status": "replayed",
+                            "occurrences": 1,
+                            "attempts": 2,
+                            "received_at": "2026-11-26T02:00:00Z",
+                            "last_seen_at": "2026-11-26T02:00:00Z",
+                            "resolved_at": "2026-11-26T03:10:00Z",
+                            "resolved_by": "key:d0728804a1e7e8f7",
+                            "result": {"event_ids": ["hs-0-3-1234-1764300000000-1"]},
+                        }
+                    ],
+                }
+            ]
+        }
+    )
 
     replayed: int = Field(description="items that now map completely")
     still_pending: int
