@@ -17,7 +17,21 @@ class OidcConfigIn(BaseModel):
     """A tenant's OpenID Connect provider. ``client_secret`` may be left out to keep the
     stored one; it is encrypted at rest and never shown again."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "issuer": "https://login.example.cn/realms/acme",
+                    "client_id": "paceline",
+                    "client_secret": "s3cr3t-from-the-provider",
+                    "scopes": ["openid", "email", "profile"],
+                    "allowed_email_domains": ["example.cn"],
+                }
+            ]
+        },
+    )
 
     issuer: Annotated[
         str,
@@ -81,6 +95,25 @@ class OidcConfigIn(BaseModel):
 class OidcConfigOut(BaseModel):
     """A tenant's sign-in configuration, without its secret."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "issuer": "https://login.example.cn/realms/acme",
+                    "client_id": "paceline",
+                    "client_secret_set": True,
+                    "scopes": ["openid", "email", "profile"],
+                    "allowed_email_domains": ["example.cn"],
+                    "email_claim": "email",
+                    "require_email_verified": True,
+                    "redirect_uri": "https://kpi.example.cn/auth/acme/callback",
+                    "login_url": "https://kpi.example.cn/auth/acme/login",
+                    "updated_at": "2026-12-04T08:00:00Z",
+                }
+            ]
+        }
+    )
+
     issuer: str
     client_id: str
     client_secret_set: bool
@@ -95,6 +128,12 @@ class OidcConfigOut(BaseModel):
 
 class SignInOptionsOut(BaseModel):
     """What the dashboard may offer before anyone is signed in."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"tenant": "acme", "oidc": True, "login_url": "/auth/acme/login"}]
+        }
+    )
 
     tenant: str
     oidc: bool
@@ -122,6 +161,31 @@ class UserOut(BaseModel):
 
 class MeOut(BaseModel):
     """Who is calling."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "tenant_id": "acme",
+                    "kind": "user",
+                    "via": "session",
+                    "key_id": None,
+                    "scopes": ["read"],
+                    "user": {
+                        "id": "5f0c2a9e1b7d4c3a",
+                        "email": "li.na@example.cn",
+                        "name": "李娜",
+                        "role": "manager",
+                        "team_id": "north",
+                        "rep_id": None,
+                    },
+                    "role": "manager",
+                    "reach": {"company": False, "teams": ["north", "north-a"], "reps": ["n1"]},
+                    "acts": True,
+                }
+            ]
+        }
+    )
 
     tenant_id: str
     kind: Literal["user", "key"] = Field(description="A person (key or sign-in) or a service key")

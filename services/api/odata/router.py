@@ -103,7 +103,27 @@ def _odata_error(request: Request, exc: ODataError) -> JSONResponse:
     return JSONResponse(body, status_code=exc.status, headers=VERSION_HEADERS)
 
 
-@router.get("/", summary="OData service document: the entity sets")
+@router.get(
+    "/",
+    summary="OData service document: the entity sets",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The entity sets, each with its relative URL",
+            "content": {
+                "application/json": {
+                    "example": {
+                        "@odata.context": "https://kpi.example.com/odata/v4/$metadata",
+                        "value": [
+                            {"name": "Facts", "kind": "EntitySet", "url": "Facts"},
+                            {"name": "Progress", "kind": "EntitySet", "url": "Progress"},
+                        ],
+                    }
+                }
+            },
+        }
+    },
+)
 async def get_service_document(request: Request, principal: FeedPrincipal) -> Response:
     """The entity sets of the feed, each with its relative URL."""
     body = {
@@ -113,7 +133,12 @@ async def get_service_document(request: Request, principal: FeedPrincipal) -> Re
     return Response(orjson.dumps(body), media_type=JSON_TYPE, headers=VERSION_HEADERS)
 
 
-@router.get("/$metadata", summary="OData metadata (CSDL XML, EDMX 4.0)")
+@router.get(
+    "/$metadata",
+    summary="OData metadata (CSDL XML, EDMX 4.0)",
+    response_class=Response,
+    responses={200: {"description": "CSDL XML (EDMX 4.0)", "content": {"application/xml": {}}}},
+)
 async def get_metadata(principal: FeedPrincipal) -> Response:
     """The entity model: types, keys, typed properties and the container."""
     return Response(metadata_xml(), media_type="application/xml", headers=VERSION_HEADERS)
