@@ -13,7 +13,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from paceline import __version__
 from paceline.shared.auth import implies
-from paceline.shared.web.deps import REACH_MARK, SCOPE_MARK
+from paceline.shared.web.deps import ACTS_MARK, REACH_MARK, SCOPE_MARK
 from paceline.shared.web.docs import docs_router
 from paceline.shared.web.errors import install_error_handlers
 from paceline.shared.web.health import router as health_router
@@ -62,6 +62,15 @@ def required_scopes(dependant: Dependant | None) -> list[str]:
     if dependant is not None:
         walk(dependant)
     return sorted(s for s in found if not any(o != s and implies(o, s) for o in found))
+
+
+def acts(dependant: Dependant | None) -> bool:
+    """Whether a route is an act (acknowledge, resolve): :func:`require_acting`."""
+
+    def walk(node: Dependant) -> bool:
+        return any(getattr(d.call, ACTS_MARK, False) or walk(d) for d in node.dependencies)
+
+    return dependant is not None and walk(dependant)
 
 
 def api_routes(app: FastAPI) -> Iterator[Any]:
@@ -290,6 +299,12 @@ def _document_scopes(app: FastAPI) -> None:
                 reach = getattr(route.endpoint, REACH_MARK, None)
                 if reach is not None:
                     operation["x-reach"] = reach
+                if acts(route.dependant):
+                    # The declared scope is what a service key needs; a person acts by role.
+                    operation["x-acts"] = (
+                        "a person whose role acts (admin, manager, rep) through their key or "
+                        "sign-in, or a service key with the admin scope"
+                    )
                 responses = operation.setdefault("responses", {})
                 for status, text in _AUTH_RESPONSES.items():
                     responses.setdefault(

@@ -69,22 +69,11 @@ class KeyStore:
     async def principal(self, plaintext: str) -> Principal:
         """The principal behind a key; Unauthorized if unknown, expired or revoked."""
         digest = hash_key(plaintext)
-        now_mono = time.monotonic()
-        cached = self._cache.get(digest)
-        if cached is None or cached.until <= now_mono:
-            principal, expires_at = await self._load(digest)
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            cached = _Cached(principal, expires_at, now_mono + KEY_CACHE_TTL_S)
-            self._cache[digest] = cached
-        found = cached.principal
-        if (
-            found is None
-            or (cached.expires_at is not None and cached.expires_at <= self.clock.now())
-            or self._denied.get(found.key_id, 0.0) > now_mono
-        ):
+        found = await self._lookup(digest, self._load)
+        if found is None:
             metrics.AUTH_FAILURES.labels(reason="invalid_key").inc()
             raise Unauthorized("the API key is not valid (unknown, expired or revoked)")
+        now_mono = time.monotonic()
         if now_mono - self._touched.get(found.key_id, 0.0) > _TOUCH_EVERY_S:
             self._touched[found.key_id] = now_mono
             task = asyncio.create_task(self._touch(found.key_id))
@@ -97,11 +86,23 @@ class KeyStore:
         if unknown, expired, signed out, or its user is deactivated (within the cache's
         ``KEY_CACHE_TTL_S`` in another process)."""
         digest = signin.token_hash(token)
-        cache_key = "s:" + digest
+        found = await self._lookup("s:" + digest, lambda _key: self._load_session(digest))
+        if found is None:
+            metrics.AUTH_FAILURES.labels(reason="invalid_session").inc()
+            raise Unauthorized("the sign-in is not valid (expired or signed out): sign in again")
+        return found
+
+    async def _lookup(
+        self,
+        cache_key: str,
+        load: Callable[[str], Awaitable[tuple[Principal | None, datetime | None]]],
+    ) -> Principal | None:
+        """The cached principal of a key or sign-in (loaded when absent or stale), or None
+        when it is unknown, expired at the clock's now, or denied in this process."""
         now_mono = time.monotonic()
         cached = self._cache.get(cache_key)
         if cached is None or cached.until <= now_mono:
-            principal, expires_at = await self._load_session(digest)
+            principal, expires_at = await load(cache_key)
             if len(self._cache) > 10_000:
                 self._cache.clear()
             cached = _Cached(principal, expires_at, now_mono + KEY_CACHE_TTL_S)
@@ -112,8 +113,7 @@ class KeyStore:
             or (cached.expires_at is not None and cached.expires_at <= self.clock.now())
             or self._denied.get(found.key_id, 0.0) > now_mono
         ):
-            metrics.AUTH_FAILURES.labels(reason="invalid_session").inc()
-            raise Unauthorized("the sign-in is not valid (expired or signed out): sign in again")
+            return None
         return found
 
     async def _load_session(self, digest: str) -> tuple[Principal | None, datetime | None]:
@@ -385,6 +385,8 @@ async def principal_of_request(
 # The attribute that marks a dependency as a scope check: the OpenAPI document shows it
 # as ``x-required-scope`` and the route-rules test requires one on every non-public route.
 SCOPE_MARK = "paceline_scope"
+# Marks the acting dependency (:func:`require_acting`): the document says ``x-acts``.
+ACTS_MARK = "paceline_acts"
 
 
 def require(scope: Scope) -> Callable[..., Awaitable[Principal]]:
@@ -421,6 +423,7 @@ def require_acting() -> Callable[..., Awaitable[Principal]]:
 
     dependency.__name__ = "require_acting"
     setattr(dependency, SCOPE_MARK, "admin")
+    setattr(dependency, ACTS_MARK, True)
     return dependency
 
 

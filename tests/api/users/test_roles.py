@@ -391,3 +391,19 @@ async def test_reviews_and_earnings_within_reach(org: dict[str, Any]) -> None:
     other = await _get(s, keys["n1"], "/v1/earnings", scope="rep:n2", period="2026-11")
     assert other.status_code == 403
     assert other.json()["error"]["fields"][0]["field"] == "scope"
+
+
+async def test_the_document_says_which_routes_are_acts(org: dict[str, Any]) -> None:
+    s: Stack = org["stack"]
+    doc = (await s.client.get("/openapi.json")).json()
+    acting = sorted(
+        f"{method.upper()} {path}"
+        for path, item in doc["paths"].items()
+        for method, op in item.items()
+        if isinstance(op, dict) and "x-acts" in op
+    )
+    assert acting == [
+        "POST /v1/alerts/{alert_id}/acknowledge",
+        "POST /v1/alerts/{alert_id}/resolve",
+        "POST /v1/targets/{target_id}/acknowledge",
+    ]
