@@ -34,6 +34,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -85,9 +86,12 @@ class Server:
         return TODAY + timedelta(seconds=time.monotonic() - self.started)
 
 
-@pytest.fixture
-def live_server(tmp_path: Path) -> Iterator[Server]:
-    """``paceline serve`` (embedded) on a free loopback port; stopped afterwards."""
+@pytest.fixture(
+    params=["embedded", pytest.param("distributed", marks=[pytest.mark.pg, pytest.mark.kafka])]
+)
+def live_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+    """``paceline serve`` on a free loopback port (embedded, or on the session's PostgreSQL
+    and Kafka with a database and topics of its own); stopped afterwards."""
     port = free_port()
     data = tmp_path / "data"
     data.mkdir()
@@ -99,6 +103,15 @@ def live_server(tmp_path: Path) -> Iterator[Server]:
     }
     env.pop("PACELINE_DATABASE_URL", None)
     env.pop("PACELINE_KAFKA_BOOTSTRAP", None)
+    if request.param == "distributed":
+        suffix = uuid.uuid4().hex[:10]
+        env |= {
+            "PACELINE_DATABASE_URL": request.getfixturevalue("migrated_database_url"),
+            "PACELINE_KAFKA_BOOTSTRAP": request.getfixturevalue("kafka_bootstrap"),
+            "PACELINE_TOPIC": f"paceline.bombs.{suffix}",
+            "PACELINE_ALERTS_TOPIC": f"paceline.bombs-alerts.{suffix}",
+            "PACELINE_CONSUMER_GROUP": f"scoring-bombs-{suffix}",
+        }
     command = [
         sys.executable, "-m", "paceline.cli.main", "serve", "--port", str(port),
         "--data-dir", str(data), "--api-key", KEY, "--today", TODAY.isoformat(),
