@@ -130,15 +130,36 @@ def _camel(text: str) -> str:
 
 
 _NOT_FOUND = "No such resource in the key's tenant (ids of other tenants are not found either)"
+_NOT_FOUND_NAMED = (
+    "Something the request names (a KPI, a team, a parent target...) does not exist in the "
+    "key's tenant (ids of other tenants are not found either)"
+)
+_BAD_REQUEST = (
+    "The request is malformed: a NUL character in the path or query, or a body that is not "
+    "well-formed JSON (or NDJSON, CSV) in UTF-8"
+)
+_TOO_LARGE = "The body is larger than the limit (`PACELINE_MAX_BODY_BYTES`, 5 MiB by default)"
+_UNSUPPORTED = "The body's content type is not one this operation takes, or JSON not in UTF-8"
 
 
 def _declare_4xx(operation: dict[str, Any], *, path: str) -> None:
-    """404 for a path naming a resource, 422 for an operation taking input, each in the
-    error shape (also where a route declared the status with only a description)."""
-    wanted = {}
+    """The 4xx answers every operation can give, each in the error shape (also where a
+    route declared the status with only a description): 400 for a malformed request (the
+    request guard answers it on every route), 404 for a path naming a resource or an input
+    that names one (an unknown KPI in a query, a parent in a body), 413 and 415 for a
+    body too large or not JSON/UTF-8, 422 for an operation taking input. The Schemathesis
+    run checks that no operation answers a 4xx it does not declare
+    (tests/api/edge/test_fuzz_openapi.py)."""
+    takes_input = bool(operation.get("parameters") or operation.get("requestBody"))
+    wanted = {"400": _BAD_REQUEST}
     if "{" in path:
         wanted["404"] = _NOT_FOUND
-    if operation.get("parameters") or operation.get("requestBody"):
+    elif takes_input:
+        wanted["404"] = _NOT_FOUND_NAMED
+    if operation.get("requestBody"):
+        wanted["413"] = _TOO_LARGE
+        wanted["415"] = _UNSUPPORTED
+    if takes_input:
         wanted["422"] = "The request's parameters or body are not valid (`fields` says which)"
     responses = operation.setdefault("responses", {})
     for status, text in wanted.items():

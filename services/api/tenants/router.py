@@ -22,7 +22,13 @@ router = APIRouter(prefix="/v1", tags=["tenants"])
 TenantIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=TENANT_ID_PATTERN)]
 
 
-@router.post("/tenants", response_model=TenantOut, status_code=201, summary="Create a tenant")
+@router.post(
+    "/tenants",
+    response_model=TenantOut,
+    status_code=201,
+    summary="Create a tenant",
+    responses={409: {"description": "A tenant with that id exists already"}},
+)
 async def create_tenant(
     body: TenantIn,
     _principal: PlatformPrincipal,
