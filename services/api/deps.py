@@ -64,6 +64,21 @@ def check_visible(principal: Principal, scope: Scope, field: str = "scope") -> S
     return scope
 
 
+def narrowed(principal: Principal, value: str | None, field: str, kind: str) -> str | None:
+    """An optional filter of a whole-tenant list (``scope``, ``team``): for a caller with
+    a bounded reach it is required and must be within reach (403 naming the field)."""
+    if principal.reach is None:
+        return value
+    if value is None:
+        raise Forbidden(
+            f"name a {field} within your teams: a {principal.role}'s access does not cover "
+            "the whole tenant",
+            fields=[FieldError(field, "required for a manager's or rep's access")],
+        )
+    check_visible(principal, parse_scope(value if kind == "scope" else f"team:{value}"), field)
+    return value
+
+
 def _scope(principal: AuthDep, scope: ScopeQuery = "company") -> Scope:
     return check_visible(principal, parse_scope(scope))
 

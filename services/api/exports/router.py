@@ -14,11 +14,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from paceline.api.deps import MomentDep, PeriodDep, TenantDep
+from paceline.api.deps import AuthDep, MomentDep, PeriodDep, TenantDep, narrowed
 from paceline.api.exports import service
 from paceline.api.exports.schemas import PROGRESS_COLUMNS, SCORECARD_COLUMNS, ExportPage
 from paceline.shared.web.csv_out import ExcelQuery, csv_response, csv_text
-from paceline.shared.web.deps import ReadSessionDep
+from paceline.shared.web.deps import ReadSessionDep, within_reach
 from paceline.shared.web.pagination import CursorQuery, next_page_headers, page_limit
 
 router = APIRouter(prefix="/v1/exports", tags=["exports"])
@@ -58,10 +58,12 @@ def _answer(
     summary="Progress of every target of a period (BI; JSON or CSV)",
     responses=CSV_RESPONSE,
 )
+@within_reach("scope")
 async def export_progress(
     request: Request,
     session: ReadSessionDep,
     tenant: TenantDep,
+    principal: AuthDep,
     p: PeriodDep,
     moment: MomentDep,
     kpi: Annotated[str | None, Query(max_length=64)] = None,
@@ -77,7 +79,7 @@ async def export_progress(
         tenant=tenant,
         period=p,
         kpi=kpi,
-        scope=scope,
+        scope=narrowed(principal, scope, "scope", "scope"),
         as_of=moment.at,
         cursor=cursor,
         limit=limit,
@@ -102,10 +104,12 @@ async def export_progress(
     summary="Scorecards of every rep of a period (BI; JSON or CSV)",
     responses=CSV_RESPONSE,
 )
+@within_reach("scope")
 async def export_scorecards(
     request: Request,
     session: ReadSessionDep,
     tenant: TenantDep,
+    principal: AuthDep,
     p: PeriodDep,
     moment: MomentDep,
     team: Annotated[
@@ -124,7 +128,7 @@ async def export_scorecards(
         session,
         tenant=tenant,
         period=p,
-        team=team,
+        team=narrowed(principal, team, "team", "team"),
         template=template,
         as_of=moment.at,
         cursor=cursor,

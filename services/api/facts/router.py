@@ -9,14 +9,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from paceline.api.deps import MomentDep, TenantDep
+from paceline.api.deps import AuthDep, MomentDep, TenantDep, check_visible
 from paceline.api.facts import service
 from paceline.shared.db.context import tenant_calendar
 from paceline.shared.errors import FieldError, InvalidInput
 from paceline.shared.readmodel.progress import kpi_or_404
 from paceline.shared.readmodel.scopes import parse_scope
 from paceline.shared.web.csv_out import ExcelQuery, csv_response, csv_text
-from paceline.shared.web.deps import ReadSessionDep
+from paceline.shared.web.deps import ReadSessionDep, within_reach
 from paceline.shared.web.pagination import CursorQuery, next_page_headers, page_limit
 
 router = APIRouter(prefix="/v1", tags=["facts"])
@@ -161,10 +161,12 @@ def _wants_csv(request: Request, fmt: str | None) -> bool:
     summary="KPI facts for BI tools (JSON or CSV)",
     responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
 )
+@within_reach("scope")
 async def get_facts(
     request: Request,
     session: ReadSessionDep,
     tenant: TenantDep,
+    principal: AuthDep,
     kpi: Annotated[str, Query(min_length=1, max_length=64)],
     from_: Annotated[date, Query(alias="from", description="First day (tenant-local).")],
     to: Annotated[date, Query(description="Last day, inclusive.")],
@@ -190,7 +192,7 @@ async def get_facts(
         session,
         tenant=tenant,
         kpi=definition,
-        scope=parse_scope(scope),
+        scope=check_visible(principal, parse_scope(scope)),
         start=start,
         end=end,
         group_by=groups,
@@ -227,10 +229,12 @@ async def get_facts(
     response_model=DrilldownPage,
     summary="Drill down: the records behind a number",
 )
+@within_reach("scope")
 async def get_fact_records(
     request: Request,
     session: ReadSessionDep,
     tenant: TenantDep,
+    principal: AuthDep,
     kpi: Annotated[str, Query(min_length=1, max_length=64)],
     from_: Annotated[date, Query(alias="from")],
     to: Annotated[date, Query(description="Last day, inclusive.")],
@@ -242,7 +246,7 @@ async def get_fact_records(
     """The records (latest versions) whose contributions make up the KPI, with their shares."""
     definition = await kpi_or_404(session, tenant.id, kpi)
     start, end = _span(from_, to)
-    parsed = parse_scope(scope)
+    parsed = check_visible(principal, parse_scope(scope))
     records, next_cursor = await service.drilldown(
         session,
         tenant=tenant,

@@ -220,9 +220,9 @@ async def test_a_manager_reads_their_subtree_only(org: dict[str, Any]) -> None:
     assert len(viewer["teams"]) == 3
     assert viewer["features"]["alert_acknowledge"] is False  # a viewer only reads
     # Whole-tenant routes are refused, not cut silently.
-    facts = await _get(s, key, "/v1/facts", kpi="revenue", **{"from": "2026-11-01"})
-    assert facts.status_code == 403
-    assert "whole tenant" in facts.json()["error"]["message"]
+    digests = await _get(s, key, "/v1/alerts/digests")
+    assert digests.status_code == 403
+    assert "whole tenant" in digests.json()["error"]["message"]
 
 
 async def test_a_rep_reads_themselves_and_their_team(org: dict[str, Any]) -> None:
@@ -407,3 +407,34 @@ async def test_the_document_says_which_routes_are_acts(org: dict[str, Any]) -> N
         "POST /v1/alerts/{alert_id}/resolve",
         "POST /v1/targets/{target_id}/acknowledge",
     ]
+
+
+async def test_facts_and_exports_within_reach(org: dict[str, Any]) -> None:
+    s: Stack = org["stack"]
+    key = org["keys"]["north"]
+    span = {"kpi": "revenue", "from": "2026-11-01", "to": "2026-11-30"}
+    facts = await _get(s, key, "/v1/facts", scope="team:north", group_by="rep", **span)
+    assert facts.status_code == 200, facts.text
+    assert sorted(r["rep_id"] for r in facts.json()["rows"]) == ["n1", "n2"]
+    admin = await _get(s, "", "/v1/facts", scope="team:north", group_by="rep", **span)
+    assert facts.json()["rows"] == admin.json()["rows"]
+    for scope in ("company", "team:south", "rep:s1"):
+        refused = await _get(s, key, "/v1/facts", scope=scope, **span)
+        assert refused.status_code == 403, scope
+        assert refused.json()["error"]["fields"][0]["field"] == "scope"
+    drill = await _get(s, key, "/v1/facts/records", scope="rep:n2", **span)
+    assert drill.status_code == 200, drill.text
+    assert {r["rep_id"] for r in drill.json()["records"]} == {"n2"}
+    assert (await _get(s, key, "/v1/facts/records", scope="rep:s1", **span)).status_code == 403
+    # Whole-tenant exports need a filter within reach.
+    whole = await _get(s, key, "/v1/exports/progress", period="2026-11")
+    assert whole.status_code == 403
+    assert whole.json()["error"]["fields"][0]["field"] == "scope"
+    mine = await _get(s, key, "/v1/exports/progress", period="2026-11", scope="team:north")
+    assert mine.status_code == 200, mine.text
+    assert {r["scope"] for r in mine.json()["rows"]} == {"team:north"}
+    cards = await _get(s, key, "/v1/exports/scorecards", period="2026-11", team="south")
+    assert cards.status_code == 403
+    assert cards.json()["error"]["fields"][0]["field"] == "team"
+    cards = await _get(s, key, "/v1/exports/scorecards", period="2026-11", team="north")
+    assert cards.status_code == 200, cards.text
