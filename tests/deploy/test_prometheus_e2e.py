@@ -292,9 +292,14 @@ def test_every_rule_is_loaded_and_evaluates(servers: dict[str, Any]) -> None:
         assert time.monotonic() < deadline, health
         time.sleep(0.5)
     assert {name: h for name, h in health.items() if h != "ok"} == {}
-    # The wrong key's job is down: its alert is pending (it fires after 5 minutes).
-    alerts = query.get("/api/v1/alerts").json()["data"]["alerts"]
-    pending = {(a["labels"]["alertname"], a["labels"].get("job")) for a in alerts}
-    assert ("PacelineKpiExporterDown", "paceline-kpis-wrongkey") in pending
+    # The wrong key's job is down: its alert is pending (it fires after 5 minutes) once a
+    # rule evaluation has followed that job's first failed scrape.
+    while True:
+        alerts = query.get("/api/v1/alerts").json()["data"]["alerts"]
+        pending = {(a["labels"]["alertname"], a["labels"].get("job")) for a in alerts}
+        if ("PacelineKpiExporterDown", "paceline-kpis-wrongkey") in pending:
+            break
+        assert time.monotonic() < deadline, pending
+        time.sleep(0.5)
     assert not [a for a in alerts if a["labels"].get("job") == "paceline-kpis-default"]
     assert re.search(r"Server is ready to receive web requests", servers["prom_log"].read_text())

@@ -81,7 +81,12 @@ def _secure(state: AppState, request: Request) -> bool:
 # -- the tenant's provider (admin) ------------------------------------------------------------
 
 
-@router.get("/auth/oidc", response_model=OidcConfigOut, summary="The sign-in provider")
+@router.get(
+    "/auth/oidc",
+    response_model=OidcConfigOut,
+    summary="The sign-in provider",
+    responses={404: {"description": "No provider is configured for this tenant"}},
+)
 async def get_oidc(
     request: Request, principal: AdminPrincipal, session: ReadSessionDep, state: StateDep
 ) -> OidcConfigOut:
@@ -129,7 +134,12 @@ async def put_oidc(
     )
 
 
-@router.delete("/auth/oidc", status_code=204, summary="Remove the sign-in provider")
+@router.delete(
+    "/auth/oidc",
+    status_code=204,
+    summary="Remove the sign-in provider",
+    responses={404: {"description": "No provider is configured for this tenant"}},
+)
 async def delete_oidc(
     principal: AdminPrincipal, session: WriteSessionDep, state: StateDep, audit: AuditDep
 ) -> Response:
