@@ -16,8 +16,10 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.shared.auth import Principal, Reach, role_scopes
-from paceline.shared.db.models import RepMembership, Team, Tenant
+from paceline.shared.db.models import RepMembership, Tenant
 from paceline.shared.db.models_users import User
+from paceline.shared.readmodel.org import team_parents
+from paceline.shared.readmodel.scopes import subtree
 
 
 async def get_user(session: AsyncSession, *, tenant_id: str, user_id: str) -> User | None:
@@ -47,24 +49,6 @@ async def list_users(
     if after is not None:
         query = query.where(User.id > after)
     return (await session.scalars(query.order_by(User.id).limit(limit))).all()
-
-
-async def subtree(session: AsyncSession, *, tenant_id: str, root: str) -> frozenset[str]:
-    """``root`` and every team below it."""
-    rows = (
-        await session.execute(select(Team.id, Team.parent_id).where(Team.tenant_id == tenant_id))
-    ).all()
-    children: dict[str, list[str]] = {}
-    for team_id, parent in rows:
-        if parent is not None:
-            children.setdefault(parent, []).append(team_id)
-    out, todo = {root}, [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child not in out:
-                out.add(child)
-                todo.append(child)
-    return frozenset(out)
 
 
 async def members_on(
@@ -103,7 +87,7 @@ async def reach_of(session: AsyncSession, *, user: User, today: date) -> Reach |
     """What the user may read; None for the whole tenant (admin, viewer, bi)."""
     if user.role == "manager":
         teams = (
-            await subtree(session, tenant_id=user.tenant_id, root=user.team_id)
+            frozenset(subtree(await team_parents(session, tenant_id=user.tenant_id), user.team_id))
             if user.team_id
             else frozenset()
         )

@@ -23,7 +23,7 @@ from tests.support_oidc import CLIENT_ID, CLIENT_SECRET, Person, oidc_provider
 def _add_user(server: DemoServer, tenant: str, email: str) -> None:
     """A viewer in the demo's database (the users API is another branch's)."""
     assert server.data is not None
-    now = datetime.now(UTC).isoformat()
+    now = "2026-11-01T00:00:00+00:00"  # a creation time; nothing reads it
     with closing(sqlite3.connect(server.data / "paceline.db", timeout=30)) as db, db:
         db.execute(
             "INSERT INTO users (tenant_id, id, email, name, role, active, created_at, "

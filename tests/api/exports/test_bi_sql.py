@@ -85,7 +85,7 @@ OTHER_EVENTS = [deal("z", "x1", "2026-11-04", "777777", "won", "k1")]
 async def _tenant_key(stack: Stack, tenant_id: str) -> str:
     """A second tenant with an admin key."""
     key = generate_key()
-    now = datetime.now(UTC)
+    now = stack.now()
     async with stack.db.transaction() as session:
         await tenant_repo.ensure_tenant(session, tenant_id=tenant_id, name=tenant_id, now=now)
         await tenant_repo.add_key(
