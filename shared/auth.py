@@ -94,6 +94,7 @@ class Principal:
     user_id: str | None = None
     role: str | None = None
     reach: Reach | None = None
+    locale: str | None = None  # the tenant's (zh-CN or en); Accept-Language overrides
 
     def allows(self, scope: Scope) -> bool:
         """Whether the key's scopes grant ``scope``."""

@@ -21,6 +21,14 @@ The JSON shape (``error_body``)::
                "fields": [{"field": "[2].amount", "reason": "..."}],
                "request_id": "..."}}
 
+``message`` and ``reason`` are in the caller's language (``Accept-Language``, else the
+tenant's locale, else zh-CN) from the message catalogs (:mod:`paceline.shared.i18n`); for
+machines each also comes as a catalog code with its parameters: ``message_code`` and
+``message_params`` beside ``message``, ``reason_code`` and ``reason_params`` in a field
+error (the convention of every answer: a text field ``<f>`` has ``<f>_code`` and
+``<f>_params``). Raise with a
+:class:`~paceline.shared.i18n.Msg` (``NotFound(msg("errors.target.not_found", id=7))``).
+
 The OData feed adds ``"target"`` (the query option an error is about), as OData's own
 error JSON names it.
 """
@@ -30,16 +38,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from paceline.shared.i18n import Msg, params_json, render
+
 
 @dataclass(frozen=True, slots=True)
 class FieldError:
     """One field that failed validation and why."""
 
     field: str
-    reason: str
+    reason: str | Msg
 
-    def as_dict(self) -> dict[str, str]:
-        """The field error as JSON-ready data."""
+    def as_dict(self, locale: str = "en") -> dict[str, Any]:
+        """The field error as JSON-ready data, its reason in ``locale``."""
+        if isinstance(self.reason, Msg):
+            return {
+                "field": self.field,
+                "reason": render(self.reason, locale),
+                "reason_code": self.reason.code,
+                "reason_params": params_json(self.reason.params),
+            }
         return {"field": self.field, "reason": self.reason}
 
 
@@ -52,13 +69,14 @@ class PacelineError(Exception):
 
     def __init__(
         self,
-        message: str,
+        message: str | Msg,
         *,
         fields: list[FieldError] | None = None,
         retry_after_s: int | None = None,
     ) -> None:
-        super().__init__(message)
-        self.message = message
+        super().__init__(str(message))
+        self.text: Msg | None = message if isinstance(message, Msg) else None
+        self.message = str(message)  # English, for logs
         self.fields = fields or []
         self.retry_after_s = retry_after_s
 
@@ -151,20 +169,24 @@ def error_body(
     *,
     status: int,
     code: str,
-    message: str,
+    message: str | Msg,
     fields: list[FieldError] | None = None,
     request_id: str | None = None,
     target: str | None = None,
+    locale: str = "en",
 ) -> dict[str, Any]:
-    """The stable JSON error shape; ``target`` (OData's name for what the error is about:
-    the query option) only where a route names one (the OData feed)."""
+    """The stable JSON error shape, its words in ``locale``; ``target`` (OData's name for
+    what the error is about: the query option) only where a route names one."""
     error: dict[str, Any] = {
         "code": code,
         "status": status,
-        "message": message,
-        "fields": [f.as_dict() for f in fields or []],
+        "message": render(message, locale) if isinstance(message, Msg) else message,
+        "fields": [f.as_dict(locale) for f in fields or []],
         "request_id": request_id,
     }
+    if isinstance(message, Msg):
+        error["message_code"] = message.code
+        error["message_params"] = params_json(message.params)
     if target is not None:
         error["target"] = target
     return {"error": error}

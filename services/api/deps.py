@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Request
 
 from paceline.shared.auth import Principal
 from paceline.shared.db import tenants as tenant_repo
 from paceline.shared.db.models import Tenant
 from paceline.shared.errors import FieldError, Forbidden, NotFound
+from paceline.shared.i18n import locale_of, msg
 from paceline.shared.kpi.catalog import KpiDefinition
 from paceline.shared.kpi.periods import Period
 from paceline.shared.readmodel.evaluation import check_as_of
@@ -26,11 +27,20 @@ async def current_tenant(principal: ReadPrincipal, session: ReadSessionDep) -> T
     """The caller's tenant (its settings decide days, currency and periods)."""
     tenant = await tenant_repo.get_tenant(session, tenant_id=principal.tenant_id)
     if tenant is None:
-        raise NotFound("the tenant of this key no longer exists")
+        raise NotFound(msg("errors.tenant.gone"))
     return tenant
 
 
 TenantDep = Annotated[Tenant, Depends(current_tenant)]
+
+
+def request_locale(request: Request, principal: AuthDep) -> str:
+    """The language of this answer's words: ``Accept-Language`` when it names zh or en,
+    else the tenant's locale (zh-CN or en)."""
+    return locale_of(request.headers.get("accept-language"), principal.locale)
+
+
+LocaleDep = Annotated[str, Depends(request_locale)]
 
 
 # The read routes' common parameters, parsed once: a KPI the tenant can use (404), a

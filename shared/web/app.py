@@ -34,7 +34,10 @@ from paceline.shared.web.security import (
 API_DESCRIPTION = """\
 Paceline turns CRM activity into live sales-KPI facts, progress, pace, scorecards and
 alerts. Authenticate with `Authorization: Bearer <API key>`. Errors share one shape:
-`{"error": {"code", "status", "message", "fields": [{"field", "reason"}], "request_id"}}`.
+`{"error": {"code", "status", "message", "fields": [{"field", "reason"}], "request_id"}}`;
+`message` and `reason` are in the caller's language (`Accept-Language`, else the tenant's
+locale), with the catalog code and parameters beside them (`message_code`,
+`message_params`, `reason_code`, `reason_params`) for machines.
 Each operation names the key scope it needs in `x-required-scope` (ingest, read, admin,
 or platform for the operator); requests are rate-limited per key (429 with Retry-After).
 """
@@ -97,9 +100,19 @@ ERROR_SCHEMA: dict[str, Any] = {
                     "items": {
                         "type": "object",
                         "required": ["field", "reason"],
-                        "properties": {"field": {"type": "string"}, "reason": {"type": "string"}},
+                        "properties": {
+                            "field": {"type": "string"},
+                            "reason": {"type": "string"},
+                            "reason_code": {"type": "string"},
+                            "reason_params": {"type": "object"},
+                        },
                     },
                 },
+                "message_code": {
+                    "type": "string",
+                    "description": "The message's catalog code (stable; the words may change)",
+                },
+                "message_params": {"type": "object"},
                 "request_id": {"type": ["string", "null"]},
                 "target": {
                     "type": "string",

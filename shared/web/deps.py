@@ -27,6 +27,7 @@ from paceline.shared.db import users as users_repo
 from paceline.shared.db.session import Database
 from paceline.shared.errors import Forbidden, RateLimited, Unauthorized
 from paceline.shared.eventlog import EventLog
+from paceline.shared.i18n import locale_of
 from paceline.shared.settings import Settings
 from paceline.shared.web import sessions as signin
 from paceline.shared.web.ratelimit import RateLimiter
@@ -46,6 +47,14 @@ class _Cached:
     principal: Principal | None
     expires_at: datetime | None  # the key's own expiry, checked on every use
     until: float  # monotonic time the entry is good for
+
+
+async def _with_locale(session: AsyncSession, principal: Principal | None) -> Principal | None:
+    """The principal with its tenant's locale (what people of the tenant read)."""
+    if principal is None:
+        return None
+    tenant = await tenant_repo.get_tenant(session, tenant_id=principal.tenant_id)
+    return principal if tenant is None else replace(principal, locale=tenant.locale)
 
 
 class KeyStore:
@@ -133,6 +142,7 @@ class KeyStore:
                     today=users_repo.today_of(self.clock.now()),
                 )
             )
+            principal = await _with_locale(session, principal)
         return principal, row.expires_at
 
     def check_rate(self, principal: Principal) -> None:
@@ -173,6 +183,7 @@ class KeyStore:
                         today=users_repo.today_of(self.clock.now()),
                     )
                 )
+            principal = await _with_locale(session, principal)
         return principal, row.expires_at
 
     async def _touch(self, key_id: str) -> None:
@@ -284,6 +295,7 @@ async def authenticate(
     else:
         principal = await principal_of_key(state, raw)
     check_reach(principal, request)
+    request.state.locale = locale_of(request.headers.get("accept-language"), principal.locale)
     return principal
 
 

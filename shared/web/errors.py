@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -12,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from paceline.shared.errors import FieldError, PacelineError, error_body
+from paceline.shared.i18n import Invalid, Msg, locale_of, msg
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +39,18 @@ def request_id_of(request: Request) -> str | None:
     return getattr(request.state, "request_id", None)
 
 
+def request_locale(request: Request) -> str:
+    """The language of a request's answers: set by authentication (``Accept-Language``,
+    else the tenant's locale); before it, ``Accept-Language`` or zh-CN."""
+    chosen = getattr(request.state, "locale", None)
+    return chosen if chosen else locale_of(request.headers.get("accept-language"))
+
+
 def _answer(
     request: Request,
     status: int,
     code: str,
-    message: str,
+    message: str | Msg,
     *,
     fields: list[FieldError] | None = None,
     headers: dict[str, str] | None = None,
@@ -53,6 +63,7 @@ def _answer(
             message=message,
             fields=fields,
             request_id=request_id_of(request),
+            locale=request_locale(request),
         ),
         status_code=status,
         headers=headers,
@@ -77,7 +88,7 @@ async def _paceline_error(request: Request, exc: Exception) -> JSONResponse:
         request,
         exc.status,
         exc.code,
-        exc.message,
+        exc.text if exc.text is not None else exc.message,
         fields=exc.fields,
         headers=exc.headers(),
     )
@@ -115,35 +126,108 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
             request,
             415,
             "unsupported_media_type",
-            f"send the body as Content-Type application/json, not {wrong_type[:100]!r}",
+            msg("errors.body.not_json_type", content_type=wrong_type[:100]),
         )
     broken = next((e for e in exc.errors() if e.get("type") == "json_invalid"), None)
     if broken is not None:
         # Malformed JSON is a 400 like everywhere else (not a field "[pos]" that failed).
         loc = tuple(broken.get("loc", ()))
         reason = str((broken.get("ctx") or {}).get("error", "JSON decode error"))
-        where = f" at character {loc[1]}" if len(loc) > 1 else ""
         return _answer(
             request,
             400,
             "bad_request",
-            f"the body is not valid JSON: {reason}{where}",
+            msg("errors.body.bad_json_at", reason=reason, at=str(loc[1]))
+            if len(loc) > 1
+            else msg("errors.body.bad_json", reason=reason),
         )
-    fields = [
-        FieldError(
-            _loc(tuple(e.get("loc", ()))),
-            str(e.get("msg", "is not valid")).removeprefix("Value error, "),
-        )
-        for e in exc.errors()
-    ]
-    summary = "; ".join(f"{f.field}: {f.reason}" for f in fields[:3])
+    fields = [FieldError(_loc(tuple(e.get("loc", ()))), reason_of(e)) for e in exc.errors()]
     return _answer(
         request,
         422,
         "invalid_input",
-        f"the request is not valid: {summary}",
+        msg(
+            "errors.invalid_input",
+            fields=[msg("errors.field_reason", field=f.field, reason=f.reason) for f in fields[:3]],
+        ),
         fields=fields,
     )
+
+
+# Pydantic's error types and the context each message needs; any other type is
+# "errors.validation.invalid" (a validator's own refusal carries its message: Invalid).
+_PYDANTIC: dict[str, tuple[str, ...]] = {
+    "missing": (),
+    "extra_forbidden": (),
+    "string_type": (),
+    "string_too_short": ("min_length",),
+    "string_too_long": ("max_length",),
+    "string_pattern_mismatch": ("pattern",),
+    "int_type": (),
+    "int_parsing": (),
+    "int_from_float": (),
+    "float_type": (),
+    "float_parsing": (),
+    "decimal_type": (),
+    "decimal_parsing": (),
+    "decimal_max_digits": ("max_digits",),
+    "decimal_max_places": ("decimal_places",),
+    "decimal_whole_digits": ("whole_digits",),
+    "finite_number": (),
+    "bool_type": (),
+    "bool_parsing": (),
+    "greater_than": ("gt",),
+    "greater_than_equal": ("ge",),
+    "less_than": ("lt",),
+    "less_than_equal": ("le",),
+    "multiple_of": ("multiple_of",),
+    "too_short": ("min_length",),
+    "too_long": ("max_length",),
+    "list_type": (),
+    "dict_type": (),
+    "model_type": (),
+    "model_attributes_type": (),
+    "literal_error": ("expected",),
+    "enum": ("expected",),
+    "date_type": (),
+    "date_parsing": (),
+    "date_from_datetime_parsing": (),
+    "date_from_datetime_inexact": (),
+    "datetime_type": (),
+    "datetime_parsing": (),
+    "datetime_from_date_parsing": (),
+    "timezone_aware": (),
+    "time_parsing": (),
+    "url_parsing": (),
+    "url_type": (),
+    "url_scheme": ("expected_schemes",),
+    "url_too_long": ("max_length",),
+    "value_error": (),
+    "assertion_error": (),
+    "union_tag_invalid": ("discriminator", "expected_tags"),
+    "union_tag_not_found": ("discriminator",),
+    "json_type": (),
+    "uuid_parsing": (),
+    "bytes_type": (),
+    "too_big": (),
+    "frozen_field": (),
+    "string_unicode": (),
+}
+
+
+def reason_of(error: Mapping[str, Any]) -> Msg:
+    """A pydantic error as a catalog message (a validator's :class:`Invalid` as itself)."""
+    ctx = error.get("ctx") or {}
+    refusal = ctx.get("error")
+    if isinstance(refusal, Invalid):
+        return refusal.msg
+    kind = str(error.get("type", ""))
+    if kind not in _PYDANTIC:
+        return msg("errors.validation.invalid")
+    if kind in ("value_error", "assertion_error"):
+        # A validator without a catalog message: its own words (a bug the leak test names).
+        return msg("errors.validation.value_error", reason=str(refusal or error.get("msg", "")))
+    return msg(f"errors.validation.{kind}", **{k: str(ctx.get(k, "")) for k in _PYDANTIC[kind]})
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -152,9 +236,18 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         request,
         exc.status_code,
         _CODES.get(exc.status_code, "error"),
-        str(exc.detail),
+        exc.detail if isinstance(exc.detail, Msg) else _http_message(exc),
         headers=dict(exc.headers or {}),
     )
+
+
+def _http_message(exc: StarletteHTTPException) -> Msg:
+    """The framework's own errors (404 of an unknown path, 405) in the catalog's words."""
+    known = {404: "errors.http.not_found", 405: "errors.http.method_not_allowed"}
+    code = known.get(exc.status_code)
+    if code is not None:
+        return msg(code)
+    return msg("errors.http.other", status=str(exc.status_code), detail=str(exc.detail))
 
 
 async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
@@ -165,7 +258,7 @@ async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
         request,
         409,
         "conflict",
-        "a concurrent request changed the same data; read it again and retry",
+        msg("errors.db.concurrent"),
     )
 
 
@@ -213,8 +306,7 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
             request,
             422,
             "invalid_input",
-            "a value cannot be stored: it is too long, out of range, or holds "
-            "characters the database refuses (such as NUL)",
+            msg("errors.db.value_refused"),
         )
     if database_unavailable(exc):
         log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
@@ -222,7 +314,7 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
             request,
             503,
             "unavailable",
-            "the database is unavailable; retry later",
+            msg("errors.db.unavailable"),
             headers={"Retry-After": "1"},
         )
     return await _unexpected(request, exc)
@@ -237,7 +329,7 @@ async def _connection_error(request: Request, exc: Exception) -> JSONResponse:
         request,
         503,
         "unavailable",
-        "the database is unavailable; retry later",
+        msg("errors.db.unavailable"),
         headers={"Retry-After": "1"},
     )
 
@@ -250,7 +342,7 @@ async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
         request,
         422,
         "invalid_input",
-        "a number in the request is out of range",
+        msg("errors.number_out_of_range"),
     )
 
 
@@ -264,7 +356,7 @@ async def _client_gone(request: Request, exc: Exception) -> JSONResponse:
         request,
         400,
         "client_disconnected",
-        "the client disconnected before sending the whole body",
+        msg("errors.client_disconnected"),
     )
 
 
@@ -274,7 +366,7 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         request,
         500,
         "internal_error",
-        "an unexpected error occurred; it has been logged",
+        msg("errors.internal"),
     )
 
 

@@ -86,14 +86,20 @@ def assert_error_shape(resp: httpx.Response, status: int, code: str) -> dict[str
     body = resp.json()
     assert set(body) == {"error"}
     err: dict[str, Any] = body["error"]
-    assert set(err) == {"code", "status", "message", "fields", "request_id"}
+    assert set(err) - {"message_code", "message_params"} == {
+        "code",
+        "status",
+        "message",
+        "fields",
+        "request_id",
+    }
     assert err["status"] == status
     assert err["code"] == code
     assert isinstance(err["message"], str)
     assert err["message"]
     assert isinstance(err["fields"], list)
     for f in err["fields"]:
-        assert set(f) == {"field", "reason"}
+        assert set(f) - {"reason_code", "reason_params"} == {"field", "reason"}
     assert err["request_id"]
     assert err["request_id"] == resp.headers["x-request-id"]
     return err

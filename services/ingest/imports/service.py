@@ -101,7 +101,7 @@ def _event_for(
         return None, [{"field": "(row)", "reason": f"line {row.line} {row.parse_error}"}]
     data, problems = mapper.map(row.raw)
     if problems:
-        return None, [{"field": p.field, "reason": p.reason} for p in problems]
+        return None, [{"field": p.field, "reason": str(p.reason)} for p in problems]
     placeholder = data.get("event_id") is None
     if placeholder:
         data["event_id"] = _PLACEHOLDER_ID

@@ -119,13 +119,17 @@ def _shape_problem(status: int, headers: Any, body: Any) -> str | None:
     if not isinstance(body, dict) or set(body) != {"error"}:
         return "the body is not {'error': {...}}"
     error = body["error"]
-    if not isinstance(error, dict) or set(error) - {"target"} != ERROR_FIELDS:
+    optional = {"target", "message_code", "message_params"}
+    if not isinstance(error, dict) or set(error) - optional != ERROR_FIELDS:
         return f"the error object has fields {sorted(error) if isinstance(error, dict) else error}"
     if not isinstance(error.get("target", ""), str):  # OData's name of the query option
         return "target is not a string"
     if error["status"] != status or not isinstance(error["code"], str) or not error["message"]:
         return "status, code or message do not match"
-    if not all(isinstance(f, dict) and set(f) == {"field", "reason"} for f in error["fields"]):
+    if not all(
+        isinstance(f, dict) and set(f) - {"reason_code", "reason_params"} == {"field", "reason"}
+        for f in error["fields"]
+    ):
         return "fields are not [{'field', 'reason'}]"
     return None
 

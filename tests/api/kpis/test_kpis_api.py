@@ -179,7 +179,13 @@ def assert_error(resp: httpx.Response, status: int, code: str) -> dict[str, Any]
     """The stable error shape with this status and code."""
     assert resp.status_code == status, resp.text
     err: dict[str, Any] = resp.json()["error"]
-    assert set(err) == {"code", "status", "message", "fields", "request_id"}
+    assert set(err) - {"message_code", "message_params"} == {
+        "code",
+        "status",
+        "message",
+        "fields",
+        "request_id",
+    }
     assert (err["status"], err["code"]) == (status, code)
     return err
 
