@@ -826,7 +826,7 @@ async def plan_targets(runtime: Runtime, *, tenant_id: str) -> int:
                     org=OrgSplit(method="historical_share", down_to="rep"),
                     time=TimeSplit(method="seasonality", levels=["quarter", "month"]),
                     preview=False,
-                    reason="demo plan: last year +10%, split by share and seasonality",
+                    reason="演示计划：去年 +10%，按占比和季节性拆分",
                 ),
                 auditor=Auditor(
                     session=session,
@@ -858,8 +858,7 @@ async def plan_targets(runtime: Runtime, *, tenant_id: str) -> int:
                         target=value,
                         baseline=Decimal(current.baseline) if current.baseline else None,
                         stretch=max(value, Decimal(current.stretch)) if current.stretch else None,
-                        reason="董事会在秋季展会后上调本季度目标 / The board raised the "
-                        "quarter's goal after the autumn trade fair",
+                        reason="董事会在秋季展会后上调本季度目标",
                     ),
                     author="demo",
                     now=now,
@@ -1009,7 +1008,7 @@ async def plan_incentives(runtime: Runtime, *, tenant_id: str) -> int:
             await incentives.create_plan(
                 session,
                 tenant=tenant,
-                body=PlanIn.model_validate({**plan, "reason": "demo plan"}),
+                body=PlanIn.model_validate({**plan, "reason": "演示方案"}),
                 now=now,
                 auditor=auditor,
             )

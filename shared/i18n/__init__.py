@@ -18,6 +18,7 @@ Python value         zh-CN                                        en
 ``L10n(zh, en)``     the zh-CN text (names of KPIs, words)        the en text
 ``Msg``              rendered in the same locale                  rendered likewise
 ``list``             ``张伟、李娜和王芳``                          ``a, b, and c``
+``OneOf(list)``      ``'a'、'b'或'c'``                            ``'a', 'b', or 'c'``
 ``str``              as is (names of people and teams, ids)       as is
 ===================  ==========================================  ======================
 
@@ -81,6 +82,13 @@ class L10n:
     def get(self, locale: str) -> str:
         """The text in a locale."""
         return self.zh if locale == "zh-CN" else self.en
+
+
+@dataclass(frozen=True, slots=True)
+class OneOf:
+    """Choices, joined with the locale's "or" ('a'、'b'或'c'; 'a', 'b', or 'c')."""
+
+    values: Sequence[Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +159,10 @@ def fmt(value: Any, locale: str) -> str:
         return fmt_number(value, locale)
     if isinstance(value, date):
         return fmt_date(value, locale)
+    if isinstance(value, OneOf):
+        return format_list(
+            [fmt(v, locale) for v in value.values], style="or", locale=babel_locale(locale)
+        )
     if isinstance(value, Sequence) and not isinstance(value, str):
         return format_list([fmt(v, locale) for v in value], locale=babel_locale(locale))
     return str(value)
@@ -188,6 +200,8 @@ def _param_json(value: Any) -> Any:
         if value.exact:
             out["exact"] = True
         return out
+    if isinstance(value, OneOf):
+        return {"$or": [_param_json(v) for v in value.values]}
     if isinstance(value, Decimal):
         return {"$num": str(value)}
     if isinstance(value, float):
@@ -220,6 +234,8 @@ def _param_of(value: Any) -> Any:
         return Msg(str(value["$msg"]), {k: _param_of(v) for k, v in value["params"].items()})
     if "$l10n" in value:
         return L10n(zh=str(value["$l10n"]["zh-CN"]), en=str(value["$l10n"]["en"]))
+    if "$or" in value:
+        return OneOf([_param_of(v) for v in value["$or"]])
     if "$pct" in value:
         return Pct(Decimal(value["$pct"]))
     if "$money" in value:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from paceline.shared.errors import FieldError, PacelineError, error_body
-from paceline.shared.i18n import Invalid, Msg, locale_of, msg
+from paceline.shared.i18n import Invalid, Msg, OneOf, locale_of, msg
 
 log = logging.getLogger(__name__)
 
@@ -227,7 +228,13 @@ def reason_of(error: Mapping[str, Any]) -> Msg:
     if kind in ("value_error", "assertion_error"):
         # A validator without a catalog message: its own words (a bug the leak test names).
         return msg("errors.validation.value_error", reason=str(refusal or error.get("msg", "")))
-    return msg(f"errors.validation.{kind}", **{k: str(ctx.get(k, "")) for k in _PYDANTIC[kind]})
+    params: dict[str, Any] = {k: str(ctx.get(k, "")) for k in _PYDANTIC[kind]}
+    if "expected" in params:  # pydantic's English "'a', 'b' or 'c'": the choices
+        params["expected"] = OneOf(_CHOICE.findall(params["expected"]) or [params["expected"]])
+    return msg(f"errors.validation.{kind}", **params)
+
+
+_CHOICE = re.compile(r"'[^']*'|\d+")
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
