@@ -14,4 +14,5 @@ BENCHMARKS: dict[str, str] = {
     "alerts_noise": "bench.alerts_noise",
     "imports": "bench.imports",
     "earnings": "bench.earnings",
+    "delivery_noise": "bench.delivery_noise",
 }

@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from paceline.shared.i18n import Invalid
 
 GroupLabel = Literal["team", "kind", "type", "severity", "scope", "action"]
 BOT_FORMATS = ("slack", "wecom", "dingtalk", "feishu")
@@ -19,6 +21,33 @@ BOT_FORMATS = ("slack", "wecom", "dingtalk", "feishu")
 
 def _team_and_kind() -> list[GroupLabel]:
     return ["team", "kind"]
+
+
+MentionId = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.@+-]+$")]
+
+
+class Mention(BaseModel):
+    """Whom a bot @-mentions for a team: the vendor's ids of its responsible manager.
+
+    ``mobiles``: DingTalk (``atMobiles``); ``user_ids``: the vendor's user id — WeCom
+    userid (``<@userid>``), DingTalk userId (``atUserIds``), Feishu open_id (``<at
+    id=ou_...>``, the only id a custom bot may mention), Slack member id (``<@U...>``).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    mobiles: list[MentionId] = Field(default_factory=list, max_length=10)
+    user_ids: list[MentionId] = Field(default_factory=list, max_length=10)
+
+
+def check_dashboard_url(value: str | None) -> str | None:
+    """The dashboard's address: an http(s) URL without spaces or a ``#`` fragment."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value.startswith(("https://", "http://")) or any(c in value for c in ' #"<>\n'):
+        raise Invalid("delivery.dashboard_url.invalid")
+    return value
 
 
 class DeliveryOptions(BaseModel):
@@ -56,6 +85,22 @@ class DeliveryOptions(BaseModel):
         description="A team's lag alert covers its reps' lag alerts on the same KPI and "
         "period; a company lag alert covers the sole top team's.",
     )
+    dashboard_url: str | None = Field(
+        default=None,
+        max_length=500,
+        description="The dashboard's address as the group's members open it (e.g. "
+        "https://paceline.example.com/dashboard/): messages link each alert to its exact "
+        "view (rep or team, KPI, period) and bots show a button; unset, no links.",
+    )
+    mentions: dict[Annotated[str, Field(min_length=1, max_length=200)], Mention] = Field(
+        default_factory=dict,
+        max_length=200,
+        description='Per team id ("company" for company alerts), the responsible '
+        "manager's vendor ids to @-mention on critical alerts and newly opened lag alerts "
+        "(a team without an entry: its parent's). Bot formats only.",
+    )
+
+    _dashboard_url = field_validator("dashboard_url")(check_dashboard_url)
 
 
 def defaults_for(fmt: str) -> DeliveryOptions:

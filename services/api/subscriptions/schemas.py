@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from paceline.shared.delivery_options import GroupLabel
+from paceline.shared.delivery_options import GroupLabel, Mention, check_dashboard_url
 from paceline.shared.outbound import url_problem
 
 Format = Literal["standard", "slack", "wecom", "dingtalk", "feishu"]
@@ -97,8 +97,20 @@ class SubscriptionIn(BaseModel):
         default=None,
         description="A team's lag alert covers its reps' (bots: on by default).",
     )
+    dashboard_url: Annotated[str, Field(max_length=500)] | None = Field(
+        default=None,
+        description="The dashboard's address (https://.../dashboard/): bot messages link "
+        "each alert to its view (rep or team, KPI, period) with a button; unset: no links.",
+    )
+    mentions: dict[Annotated[str, Field(min_length=1, max_length=200)], Mention] | None = Field(
+        default=None,
+        max_length=200,
+        description='Per team id (or "company"): the manager\'s vendor ids to @-mention '
+        "on critical and newly opened lag alerts (a team without one: its parent's).",
+    )
 
     _url = field_validator("url")(_check_url)
+    _dashboard_url = field_validator("dashboard_url")(check_dashboard_url)
 
 
 class SubscriptionUpdate(BaseModel):
@@ -156,8 +168,20 @@ class SubscriptionUpdate(BaseModel):
         default=None,
         description="A team's lag alert covers its reps' (bots: on by default).",
     )
+    dashboard_url: Annotated[str, Field(max_length=500)] | None = Field(
+        default=None,
+        description="The dashboard's address (https://.../dashboard/): bot messages link "
+        "each alert to its view (rep or team, KPI, period) with a button; unset: no links.",
+    )
+    mentions: dict[Annotated[str, Field(min_length=1, max_length=200)], Mention] | None = Field(
+        default=None,
+        max_length=200,
+        description='Per team id (or "company"): the manager\'s vendor ids to @-mention '
+        "on critical and newly opened lag alerts (a team without one: its parent's).",
+    )
 
     _url = field_validator("url")(_check_url)
+    _dashboard_url = field_validator("dashboard_url")(check_dashboard_url)
 
 
 class SubscriptionOut(BaseModel):
@@ -214,6 +238,8 @@ class SubscriptionOut(BaseModel):
     repeat_interval_s: int
     quiet_hours: bool
     inhibit: bool
+    dashboard_url: str | None = None
+    mentions: dict[str, Mention] = Field(default_factory=dict)
     disabled_reason: str | None
     disabled_at: datetime | None
     created_at: datetime

@@ -40,6 +40,8 @@ OPTION_FIELDS = (
     "repeat_interval_s",
     "quiet_hours",
     "inhibit",
+    "dashboard_url",
+    "mentions",
 )
 
 
@@ -51,6 +53,8 @@ def _options(
     for field in OPTION_FIELDS:
         value = getattr(body, field)
         if value is not None:
+            if field == "mentions":
+                value = {team: m.model_dump() for team, m in value.items()}
             out[field] = list(value) if isinstance(value, list) else value
     if fmt in BOT_FORMATS and out.get("grouping") is False:
         raise InvalidInput(
@@ -85,6 +89,8 @@ def subscription_out(sub: Subscription) -> SubscriptionOut:
         repeat_interval_s=opts.repeat_interval_s,
         quiet_hours=opts.quiet_hours,
         inhibit=opts.inhibit,
+        dashboard_url=opts.dashboard_url,
+        mentions=dict(opts.mentions),
         disabled_reason=sub.disabled_reason,
         disabled_at=sub.disabled_at,
         created_at=sub.created_at,

@@ -56,6 +56,7 @@ from paceline.scoring.delivery.grouping import (
     Source,
     WorkingHours,
     group_payload,
+    mention_for,
     plan,
     source_of,
 )
@@ -67,7 +68,7 @@ from paceline.shared.db import lifecycle
 from paceline.shared.db.context import tenant_calendar
 from paceline.shared.db.models_alerts import Delivery, Subscription
 from paceline.shared.db.session import Database
-from paceline.shared.delivery_options import VENDOR_LIMITS, delivery_options
+from paceline.shared.delivery_options import BOT_FORMATS, VENDOR_LIMITS, delivery_options
 from paceline.shared.eventlog import EventLog, LogRecord
 from paceline.shared.outbound import outbound_client, url_problem
 from paceline.shared.readmodel.org import team_parents
@@ -259,6 +260,7 @@ class Dispatcher:
         ]
         sources: list[Source] = []
         sole_root: str | None = None
+        parents = await team_parents(session, tenant_id=tenant.id)
         if opts.inhibit:
             for a in await repo.open_lag_alerts(session, tenant_id=tenant.id):
                 src = source_of(
@@ -273,11 +275,7 @@ class Dispatcher:
                 )
                 if src is not None:
                     sources.append(src)
-            roots = [
-                t
-                for t, p in (await team_parents(session, tenant_id=tenant.id)).items()
-                if p is None
-            ]
+            roots = [t for t, p in parents.items() if p is None]
             sole_root = roots[0] if len(roots) == 1 else None
         since = now - timedelta(seconds=max(opts.group_interval_s, opts.repeat_interval_s))
         vendor = VENDOR_LIMITS.get(sub.format)
@@ -306,6 +304,8 @@ class Dispatcher:
         )
         payloads = {d.id: d.payload for d in rows}
         by_id = {c.id: c for c in changes}
+        bot = sub.format in BOT_FORMATS
+        names = await repo.scope_names(session, tenant_id=tenant.id, changes=changes) if bot else {}
         folded: dict[int, int] = {}
         for index, members in enumerate(p.messages):
             covered: dict[str, list[Change]] = {}
@@ -325,6 +325,14 @@ class Dispatcher:
                 payloads=payloads,
                 now=now,
             )
+            if bot:
+                group = payload["data"]["group"]
+                group["names"] = names
+                who = mention_for(
+                    [*members, *(c for cs in covered.values() for c in cs)], opts, parents
+                )
+                if who:
+                    group["mention"] = who
             message_id = await repo.enqueue(
                 session,
                 subscription=sub,
@@ -428,6 +436,7 @@ class Dispatcher:
                 payload=delivery.payload,
                 at=at,
                 previous_secret=previous,
+                options=delivery_options(sub.format, sub.delivery_options),
             )
         except Exception as exc:  # a key rotated away, a bad URL: a failed attempt
             return Outcome(None, f"cannot prepare the request: {exc}", None, None, False, 0)

@@ -305,6 +305,49 @@ def _sooner(out: Plan, at: datetime) -> None:
         out.next_due = at
 
 
+MENTION_ACTIONS = ("opened", "reopened", "escalated")
+
+
+def wants_mention(change: Change) -> bool:
+    """Whether a change calls its manager: a critical alert opened, reopened or escalated,
+    or a lag alert opened or reopened (resolutions and acknowledgements call nobody)."""
+    if change.action not in MENTION_ACTIONS:
+        return False
+    if change.severity == "critical":
+        return True
+    return change.alert.get("kind") == "lag" and change.action in ("opened", "reopened")
+
+
+def mention_for(
+    changes: Iterable[Change], options: DeliveryOptions, parents: Mapping[str, str | None]
+) -> dict[str, list[str]]:
+    """Whom a message @-mentions: for each change that calls its manager, the
+    subscription's ``mentions`` entry of the alert's team (a rep's team, a team alert's
+    own), else of the nearest parent team that has one, else ``company``'s."""
+    if not options.mentions:
+        return {}
+    mobiles: list[str] = []
+    ids: list[str] = []
+    for c in changes:
+        if not wants_mention(c):
+            continue
+        scope = str(c.alert.get("scope") or "")
+        team = scope[5:] if scope.startswith("team:") else c.alert.get("team")
+        entry = None
+        seen: set[str] = set()
+        while team and team not in seen and entry is None:
+            seen.add(team)
+            entry = options.mentions.get(team)
+            team = parents.get(team)
+        entry = entry or options.mentions.get("company")
+        if entry is None:
+            continue
+        mobiles += [m for m in entry.mobiles if m not in mobiles]
+        ids += [u for u in entry.user_ids if u not in ids]
+    out = {"mobiles": mobiles, "user_ids": ids}
+    return {k: v for k, v in out.items() if v}
+
+
 def group_payload(
     *,
     tenant_id: str,

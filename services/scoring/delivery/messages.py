@@ -1,79 +1,128 @@
-"""The words of bot messages, per locale, and their layout per vendor.
+"""The words of bot messages, in the message's locale, and their layout per vendor.
 
-Everything a person reads in a chat message is made here, so that the message catalogs
-(issue 15, item 1) can replace :data:`TEXT` without touching the dispatcher. A message
-is first composed as neutral :class:`Message` parts (a title, items with a head and
-details), then laid out per vendor: WeCom and DingTalk markdown, Slack mrkdwn, Feishu
-plain text (a ``text`` message shows markdown literally, so it gets none).
+Everything a person reads in a chat message is made here from the message catalogs
+(domain ``delivery``, ``shared/i18n/locales/*/LC_MESSAGES/delivery.po``): a message is
+first composed as neutral :class:`Message` parts (a title, items with a head and details,
+the dashboard link, whom to mention), then laid out per vendor (:func:`layout`): WeCom
+markdown with its three colours, DingTalk markdown, Slack mrkdwn, Feishu card markdown
+(``lark_md``). The vendor's JSON around the text is made in :mod:`.formats`.
+
+Alert titles come from the alert's ``title_code``/``title_params`` rendered in the
+message's locale when the snapshot has them (else its ``title``); scopes are shown by
+name (the snapshot's ``scope_name``, else the names the group message carries), never by
+id when a name is known.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
+from urllib.parse import urlencode
 
-SEVERITY_MARK = {"critical": "🔴", "warning": "🟠", "info": "🔵"}
+from paceline.shared.i18n import from_json, msg, render
 
-# code -> locale -> text (str.format parameters). zh-CN and en complete.
-TEXT: dict[str, dict[str, str]] = {
-    "group.title": {"zh-CN": "{what}：{count} 条告警变化", "en": "{what}: {count} alert changes"},
-    "group.title.one": {"zh-CN": "{what}：{title}", "en": "{what}: {title}"},
-    "group.all": {"zh-CN": "全部告警", "en": "All alerts"},
-    "label.team": {"zh-CN": "团队 {value}", "en": "team {value}"},
-    "label.kind": {"zh-CN": "{value}", "en": "{value}"},
-    "label.type": {"zh-CN": "{value}", "en": "{value}"},
-    "label.severity": {"zh-CN": "{value}", "en": "{value}"},
-    "label.scope": {"zh-CN": "{value}", "en": "{value}"},
-    "label.action": {"zh-CN": "{value}", "en": "{value}"},
-    "kind.lag": {"zh-CN": "进度落后", "en": "lag"},
-    "kind.anomaly": {"zh-CN": "异常", "en": "anomaly"},
-    "kind.data_quality": {"zh-CN": "数据质量", "en": "data quality"},
-    "kind.system": {"zh-CN": "系统", "en": "system"},
-    "severity.critical": {"zh-CN": "严重", "en": "critical"},
-    "severity.warning": {"zh-CN": "警告", "en": "warning"},
-    "severity.info": {"zh-CN": "提示", "en": "info"},
-    "action.opened": {"zh-CN": "新增", "en": "opened"},
-    "action.reopened": {"zh-CN": "再次出现", "en": "reopened"},
-    "action.escalated": {"zh-CN": "升级", "en": "escalated"},
-    "action.deescalated": {"zh-CN": "降级", "en": "de-escalated"},
-    "action.acknowledged": {"zh-CN": "已确认", "en": "acknowledged"},
-    "action.resolved": {"zh-CN": "已恢复", "en": "resolved"},
-    "item.changes": {"zh-CN": "（{count} 次变化）", "en": " ({count} changes)"},
-    "item.covers": {
-        "zh-CN": "同时覆盖 {count} 条：{names}",
-        "en": "also covers {count}: {names}",
-    },
-    "tail.more": {"zh-CN": "另有 {count} 条：{names}", "en": "{count} more: {names}"},
-    "tail.cut": {
-        "zh-CN": "……以及另外 {count} 条（见告警列表）",
-        "en": "…and {count} more (see the alert list)",
-    },
+SEVERITY_MARK: Final = {"critical": "🔴", "warning": "🟠", "info": "🔵"}
+RESOLVED_MARK: Final = "🟢"
+SEVERITY_RANK: Final = {"info": 0, "warning": 1, "critical": 2}
+# WeCom markdown knows exactly three colours: info (green), comment (grey), warning
+# (orange-red). Critical and warning alerts are orange-red, info grey, a resolved one green.
+WECOM_COLOUR: Final = {"critical": "warning", "warning": "warning", "info": "comment"}
+# Feishu card header templates (colours of the title bar).
+FEISHU_TEMPLATE: Final = {
+    "critical": "red",
+    "warning": "orange",
+    "info": "blue",
+    "resolved": "green",
 }
 
-# Bytes the vendor accepts in one message body text (a margin below the documented size).
-MAX_BYTES = {"wecom": 3800, "dingtalk": 18_000, "feishu": 30_000, "slack": 2900}
+FEISHU_FONT: Final = {"critical": "red", "warning": "red", "info": "grey"}
+
+# Bytes of body text a vendor accepts in one message (a margin below the documented size):
+# WeCom markdown content 4,096 bytes; DingTalk markdown 20,000; Feishu the whole request
+# 20 KB (the card's JSON around the text included); Slack a section's text 3,000 chars.
+MAX_BYTES: Final = {"wecom": 3800, "dingtalk": 18_000, "feishu": 16_000, "slack": 2900}
+
+KINDS: Final = ("lag", "anomaly", "data_quality", "system")
+ACTIONS: Final = ("opened", "reopened", "escalated", "deescalated", "acknowledged", "resolved")
 
 
 def t(code: str, locale: str, **params: Any) -> str:
-    """The text of a code in a locale (en when the locale has none)."""
-    entry = TEXT[code]
-    text = entry.get(locale) or entry["en"]
-    return text.format(**params)
+    """The text of a ``delivery.*`` code in a locale."""
+    return render(msg(f"delivery.{code}", **params), locale)
 
 
-def _word(prefix: str, value: str, locale: str) -> str:
-    code = f"{prefix}.{value}"
-    return t(code, locale) if code in TEXT else value
+def _word(prefix: str, value: str, locale: str, known: tuple[str, ...]) -> str:
+    return t(f"{prefix}.{value}", locale) if value in known else value
+
+
+def severity_word(severity: str, locale: str) -> str:
+    """A severity as a person reads it."""
+    return _word("severity", severity, locale, tuple(SEVERITY_MARK))
+
+
+def alert_title(alert: Mapping[str, Any], locale: str) -> str:
+    """The alert's title in ``locale``: from its title code when it has one."""
+    code = alert.get("title_code")
+    if code:
+        try:
+            message = from_json({"code": code, "params": alert.get("title_params") or {}})
+            text = render(message, locale)
+        except (KeyError, ValueError, TypeError, IndexError):
+            text = ""
+        if text and text != code:
+            return text
+    return str(alert.get("title") or "")
+
+
+def scope_name(
+    scope: str | None, locale: str, names: Mapping[str, str], given: str | None = None
+) -> str:
+    """A scope by name: the snapshot's ``scope_name``, the message's names, else the id."""
+    if given:
+        return given
+    if not scope or scope == "company":
+        return t("scope.company", locale)
+    return names.get(scope) or scope
+
+
+def dashboard_link(
+    base: str | None, *, tenant: str, alert: Mapping[str, Any] | None = None, kind: str = ""
+) -> str | None:
+    """The dashboard view of an alert (rep or team/company, its KPI and period), or the
+    alert list (of a kind) when ``alert`` is None; None without a dashboard address."""
+    if not base:
+        return None
+    query = "?" + urlencode({"tenant": tenant}) if tenant else ""
+    root = base if base.endswith("/") else base + "/"
+    if alert is None:
+        view = "alerts"
+        params = {"status": "open", **({"kind": kind} if kind else {})}
+    else:
+        detail = alert.get("detail") or {}
+        scope = str(alert.get("scope") or "company")
+        params = {
+            k: str(detail[k]) for k in ("kpi", "period") if isinstance(detail.get(k), str | int)
+        }
+        if scope.startswith("rep:"):
+            view, params = "rep", {"rep": scope[4:], **params}
+        else:
+            view, params = "overview", {"scope": scope, **params}
+    return f"{root}{query}#/{view}?{urlencode(params)}"
 
 
 @dataclass(slots=True)
 class Item:
-    """One alert in a message: a head line and its details."""
+    """One alert in a message."""
 
-    head: str
+    title: str
     severity: str
+    action: str = ""  # the action word in the locale ("" for a digest line)
+    resolved: bool = False
+    changes: int = 1
     details: list[str] = field(default_factory=list)
-    short: str = ""  # the alert's scope, for the compact tail
+    short: str = ""  # the alert's scope by name, for the compact tail
+    link: str | None = None
 
 
 @dataclass(slots=True)
@@ -82,99 +131,197 @@ class Message:
 
     title: str
     items: list[Item]
+    severity: str = "info"  # the highest of its open alerts; "resolved" if all resolved
+    link: str | None = None  # the button: the dashboard view
+    mention: dict[str, list[str]] = field(default_factory=dict)  # mobiles, user_ids
 
 
-def _group_name(labels: dict[str, str], locale: str) -> str:
+def _group_name(labels: Mapping[str, str], locale: str, names: Mapping[str, str]) -> str:
     if not labels:
         return t("group.all", locale)
     parts = []
     for label, value in labels.items():
-        shown = _word(label, value, locale) if label in ("kind", "severity", "action") else value
-        parts.append(t(f"label.{label}", locale, value=shown))
+        if label == "team":
+            shown = names.get(f"team:{value}") or value
+        elif label == "scope":
+            shown = scope_name(value, locale, names)
+        elif label == "kind":
+            shown = _word("kind", value, locale, KINDS)
+        elif label == "severity":
+            shown = severity_word(value, locale)
+        elif label == "action":
+            shown = _word("action", value, locale, ACTIONS)
+        else:
+            shown = value
+        parts.append(shown)
     return " · ".join(parts)
 
 
-def _item(entry: dict[str, Any], locale: str) -> Item:
+def _item(
+    entry: Mapping[str, Any],
+    locale: str,
+    names: Mapping[str, str],
+    *,
+    base: str | None,
+    tenant: str,
+) -> Item:
     alert = entry.get("alert", {})
     action = str(entry.get("event", {}).get("action", ""))
     severity = str(alert.get("severity", "info"))
-    head = f"{SEVERITY_MARK.get(severity, '')} [{_word('action', action, locale)}] " + str(
-        alert.get("title", "")
-    )
-    if int(entry.get("changes", 1)) > 1:
-        head += t("item.changes", locale, count=entry["changes"])
+    scope = scope_name(alert.get("scope"), locale, names, alert.get("scope_name"))
     details = [
-        f"{_word('kind', str(alert.get('kind')), locale)}/{alert.get('type')} · "
-        f"{_word('severity', severity, locale)} · {alert.get('scope')}"
+        t(
+            "item.detail",
+            locale,
+            kind=_word("kind", str(alert.get("kind")), locale, KINDS),
+            severity=severity_word(severity, locale),
+            scope=scope,
+        )
     ]
     covers = entry.get("covers") or []
     if covers:
-        names = ", ".join(str(c.get("scope")) for c in covers)
-        details.append(t("item.covers", locale, count=len(covers), names=names))
+        covered = [scope_name(c.get("scope"), locale, names, c.get("scope_name")) for c in covers]
+        details.append(t("item.covers", locale, count=len(covers), names=covered))
     return Item(
-        head=head.strip(), severity=severity, details=details, short=str(alert.get("scope"))
+        title=alert_title(alert, locale),
+        severity=severity,
+        action=_word("action", action, locale, ACTIONS),
+        resolved=action == "resolved" or alert.get("status") == "resolved",
+        changes=int(entry.get("changes", 1)),
+        details=details,
+        short=scope,
+        link=dashboard_link(base, tenant=tenant, alert=alert),
     )
 
 
-def compose(payload: dict[str, Any]) -> Message:
-    """The parts of a message for a payload (a group of alerts, one alert, or a digest)."""
+def _message_severity(items: list[Item]) -> str:
+    open_items = [i for i in items if not i.resolved]
+    if items and not open_items:
+        return "resolved"
+    return max(
+        (i.severity for i in open_items), key=lambda s: SEVERITY_RANK.get(s, 0), default="info"
+    )
+
+
+def compose(payload: Mapping[str, Any], *, dashboard_url: str | None = None) -> Message:
+    """The parts of a message for a payload (a group of alerts, one alert, a digest or a
+    ping), in the payload's locale; links to the dashboard at ``dashboard_url``."""
     data = payload.get("data", {})
+    tenant = str(payload.get("tenant") or "")
     if "group" in data:
         g = data["group"]
         locale = str(g.get("locale") or "zh-CN")
-        items = [_item(e, locale) for e in g.get("alerts", [])]
-        what = _group_name(dict(g.get("labels") or {}), locale)
-        if len(items) == 1 and not g.get("alerts", [{}])[0].get("covers"):
-            title = t("group.title.one", locale, what=what, title=g["alerts"][0]["alert"]["title"])
+        names = dict(g.get("names") or {})
+        entries = list(g.get("alerts", []))
+        items = [_item(e, locale, names, base=dashboard_url, tenant=tenant) for e in entries]
+        labels = dict(g.get("labels") or {})
+        what = _group_name(labels, locale, names)
+        if len(items) == 1 and not entries[0].get("covers"):
+            title = t("group.title_one", locale, what=what, title=items[0].title)
         else:
             title = t("group.title", locale, what=what, count=int(g.get("count", len(items))))
-        return Message(title=title, items=items)
-    if "alert" in data:
-        locale = str(data.get("locale") or "en")
-        item = _item({"alert": data["alert"], "event": data.get("event", {})}, locale)
-        detail = data["alert"].get("detail") or {}
-        item.details += [f"{k}: {detail[k]}" for k in list(detail)[:8] if k != "events"]
+        if len(items) == 1:
+            link = items[0].link
+        else:
+            link = dashboard_link(
+                dashboard_url, tenant=tenant, kind=str(labels.get("kind", "")).strip("-")
+            )
+        mention = {k: list(v) for k, v in dict(g.get("mention") or {}).items() if v}
         return Message(
-            title=item.head, items=[Item(head="", severity=item.severity, details=item.details)]
+            title=title,
+            items=items,
+            severity=_message_severity(items),
+            link=link,
+            mention=mention,
+        )
+    if "alert" in data:
+        locale = str(data.get("locale") or "zh-CN")
+        item = _item(
+            {"alert": data["alert"], "event": data.get("event", {})},
+            locale,
+            {},
+            base=dashboard_url,
+            tenant=tenant,
+        )
+        return Message(
+            title=item.title, items=[item], severity=_message_severity([item]), link=item.link
+        )
+    locale = str(data.get("locale") or "zh-CN")
+    if payload.get("type") == "ping":
+        return Message(
+            title=t("ping.title", locale),
+            items=[Item(title="", severity="info", details=[t("ping.body", locale)])],
         )
     d = data.get("digest", {})
-    title = f"📋 {d.get('title', payload.get('type', 'digest'))}"
+    title = alert_title(d, locale) or t("digest.title", locale)
+    summary = [
+        render(from_json(x), locale) if isinstance(x, dict) and "code" in x else str(x)
+        for x in d.get("summary", [])
+    ]
     return Message(
-        title=title,
-        items=[Item(head="", severity="info", details=[str(x) for x in d.get("summary", [])])],
+        title=f"📋 {title}",
+        items=[Item(title="", severity="info", details=summary)],
+        link=dashboard_link(dashboard_url, tenant=tenant),
     )
 
 
-def layout(message: Message, fmt: str, locale: str = "zh-CN") -> tuple[str, str]:
-    """(title, body) in the vendor's markup, within its size; every alert at least named."""
-    limit = MAX_BYTES.get(fmt, 30_000)
+def head(item: Item, fmt: str, locale: str) -> str:
+    """An alert's first line in a vendor's markup (colour where the vendor has it)."""
+    if not item.title and not item.action:
+        return ""
+    mark = RESOLVED_MARK if item.resolved else SEVERITY_MARK.get(item.severity, "")
+    action = item.action
+    if fmt == "wecom" and action:
+        colour = "info" if item.resolved else WECOM_COLOUR.get(item.severity, "comment")
+        action = f'<font color="{colour}">{action}</font>'
+    elif fmt == "feishu" and action:
+        # Card markdown (lark_md) colours: green, red and grey.
+        colour = "green" if item.resolved else FEISHU_FONT.get(item.severity, "grey")
+        action = f"<font color='{colour}'>{action}</font>"
+    line = t("item.head", locale, mark=mark, action=action, title=item.title)
+    if item.changes > 1:
+        line += t("item.changes", locale, count=item.changes)
+    return line.strip()
+
+
+def _link(text: str, url: str, fmt: str) -> str:
+    if fmt == "slack":
+        return f"<{url}|{text}>"
+    return f"[{text}]({url})"
+
+
+def layout(
+    message: Message, fmt: str, locale: str = "zh-CN", *, reserve: int = 0
+) -> tuple[str, str]:
+    """(title, body) in the vendor's markup, within its size less ``reserve`` bytes;
+    every alert at least named."""
+    limit = MAX_BYTES.get(fmt, 16_000) - reserve
 
     def strong(text: str) -> str:
         if not text:
             return text
-        if fmt in ("wecom", "dingtalk"):
-            return f"**{text}**"
-        if fmt == "slack":
-            return f"*{text}*"
-        return text  # feishu text: no markup
+        return f"*{text}*" if fmt == "slack" else f"**{text}**"
 
     def quote(text: str) -> str:
-        return f"> {text}" if fmt in ("wecom", "dingtalk", "slack") else f"  {text}"
+        return f"> {text}" if fmt in ("wecom", "dingtalk", "slack") else text
 
-    def tail_size(items: list[Item]) -> int:
-        names = ", ".join(i.short for i in items)
-        return len(t("tail.more", locale, count=len(items), names=names).encode()) + 1
+    def tail(names: list[str]) -> str:
+        return t("tail.more", locale, count=len(names), names=names)
 
     lines: list[str] = []
     size = 0
     shown = 0
     for n, item in enumerate(message.items):
-        block = ([strong(item.head)] if item.head else []) + [quote(d) for d in item.details]
+        first = strong(head(item, fmt, locale))
+        if first and item.link and len(message.items) > 1:
+            first += " " + _link(t("link.item", locale), item.link, fmt)
+        block = ([first] if first else []) + [quote(d) for d in item.details]
         if fmt == "dingtalk":
             block.append("")  # DingTalk markdown needs blank lines between paragraphs
         grown = size + len("\n".join(block).encode()) + 1
         # Full lines while the rest can still be named after them.
-        if grown + tail_size(message.items[n + 1 :]) > limit:
+        rest_names = [i.short for i in message.items[n + 1 :]]
+        if grown + (len(tail(rest_names).encode()) + 1 if rest_names else 0) > limit:
             break
         lines += block
         size = grown
@@ -184,12 +331,30 @@ def layout(message: Message, fmt: str, locale: str = "zh-CN") -> tuple[str, str]
         names: list[str] = []
         for item in rest:
             candidate = [*names, item.short]
-            tail = t("tail.more", locale, count=len(candidate), names=", ".join(candidate))
-            if size + len(tail.encode()) > limit:
+            if size + len(tail(candidate).encode()) > limit:
                 break
             names = candidate
         if names:
-            lines.append(t("tail.more", locale, count=len(names), names=", ".join(names)))
+            lines.append(tail(names))
         if len(names) < len(rest):
             lines.append(t("tail.cut", locale, count=len(rest) - len(names)))
     return message.title, "\n".join(lines)
+
+
+def mention_line(message: Message, fmt: str, locale: str) -> str:
+    """The @-mention line in the vendor's syntax ("" when nobody or not supported)."""
+    mobiles = message.mention.get("mobiles", [])
+    ids = message.mention.get("user_ids", [])
+    if fmt == "dingtalk":
+        tags = [f"@{m}" for m in mobiles] + [f"@{u}" for u in ids]
+    elif fmt == "wecom":
+        tags = [f"<@{u}>" for u in ids]
+    elif fmt == "feishu":
+        tags = [f"<at id={u}></at>" for u in ids]
+    elif fmt == "slack":
+        tags = [f"<@{u}>" for u in ids]
+    else:
+        tags = []
+    if not tags:
+        return ""
+    return t("mention.line", locale, who=" ".join(tags))

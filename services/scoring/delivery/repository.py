@@ -11,9 +11,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from paceline.scoring.delivery.grouping import budget, group_key
+from paceline.scoring.delivery.grouping import Change, budget, group_key
 from paceline.shared.db.lifecycle import SEVERITY_RANK
-from paceline.shared.db.models import Alert, Tenant
+from paceline.shared.db.models import Alert, Rep, Team, Tenant
 from paceline.shared.db.models_alerts import AlertEvent, Delivery, DeliveryAttempt, Subscription
 from paceline.shared.db.upsert import insert_for
 from paceline.shared.delivery_options import VENDOR_LIMITS, delivery_options
@@ -424,6 +424,34 @@ async def open_lag_alerts(session: AsyncSession, *, tenant_id: str) -> list[Aler
             )
         ).all()
     )
+
+
+async def scope_names(
+    session: AsyncSession, *, tenant_id: str, changes: Sequence[Change]
+) -> dict[str, str]:
+    """Names of the teams and reps a message shows (``team:north`` -> 华北区), by scope."""
+    teams: set[str] = set()
+    reps: set[str] = set()
+    for c in changes:
+        scope = str(c.alert.get("scope") or "")
+        if scope.startswith("team:"):
+            teams.add(scope[5:])
+        elif scope.startswith("rep:"):
+            reps.add(scope[4:])
+        if c.alert.get("team"):
+            teams.add(str(c.alert["team"]))
+    out: dict[str, str] = {}
+    if teams:
+        rows = await session.execute(
+            select(Team.id, Team.name).where(Team.tenant_id == tenant_id, Team.id.in_(teams))
+        )
+        out |= {f"team:{tid}": name for tid, name in rows.all()}
+    if reps:
+        rows = await session.execute(
+            select(Rep.id, Rep.name).where(Rep.tenant_id == tenant_id, Rep.id.in_(reps))
+        )
+        out |= {f"rep:{rid}": name for rid, name in rows.all()}
+    return out
 
 
 async def get_tenant(session: AsyncSession, *, tenant_id: str) -> Tenant | None:

@@ -38,3 +38,42 @@ async def test_defaults_updates_and_validation(embedded_stack: Stack) -> None:
         resp = await s.client.patch(path, json=body, headers=s.auth())
         assert resp.status_code == 422, (body, resp.text)
         assert field in resp.text, (body, resp.text)
+
+
+async def test_dashboard_address_and_mentions_are_kept_and_checked(embedded_stack: Stack) -> None:
+    s = embedded_stack
+    mentions = {"north": {"mobiles": ["13800000003"], "user_ids": ["ou_wangjun"]}}
+    made = await s.client.post(
+        "/v1/subscriptions",
+        json={
+            "name": "north bot",
+            "url": "https://oapi.dingtalk.example/robot/send?access_token=t",
+            "format": "dingtalk",
+            "dashboard_url": "https://paceline.example.com/dashboard/",
+            "mentions": mentions,
+        },
+        headers=s.auth(),
+    )
+    assert made.status_code == 201, made.text
+    out = made.json()
+    assert out["dashboard_url"] == "https://paceline.example.com/dashboard/"
+    assert out["mentions"] == mentions
+    path = f"/v1/subscriptions/{out['id']}"
+    kept = await s.client.patch(path, json={"group_wait_s": 10}, headers=s.auth())
+    assert kept.json()["mentions"] == mentions
+    for body, field in [
+        ({"dashboard_url": "ftp://x.example/"}, "dashboard_url"),
+        ({"dashboard_url": "https://x.example/#/rep"}, "dashboard_url"),
+        ({"mentions": {"north": {"emails": ["a@b.c"]}}}, "mentions"),
+    ]:
+        resp = await s.client.patch(
+            path, json=body, headers={**s.auth(), "Accept-Language": "zh-CN"}
+        )
+        assert resp.status_code == 422, (body, resp.text)
+        assert field in resp.text, (body, resp.text)
+    bad = await s.client.patch(
+        path,
+        json={"dashboard_url": "ftp://x.example/"},
+        headers={**s.auth(), "Accept-Language": "zh-CN"},
+    )
+    assert "须为 http(s) 网址" in bad.text, bad.text

@@ -1,6 +1,8 @@
 """A demo-sized burst (182 alert changes in 60 s) against local bots that enforce the
-vendors' published limits, on a pinned clock: nothing rejected, every alert in some
-message, the per-minute caps kept, quiet hours respected."""
+vendors' published limits and check their documented message shapes, on a pinned clock:
+nothing rejected, every alert in some message (grouped and folded), the per-minute caps
+kept, quiet hours respected; zh-CN words, the dashboard button and the @-mention of a
+critical alert in each vendor's native format."""
 
 from __future__ import annotations
 
@@ -21,10 +23,13 @@ from paceline.shared.clock import FixedClock
 from paceline.shared.db import lifecycle
 from paceline.shared.delivery_options import VENDOR_LIMITS
 from tests.infra import free_port
+from tests.scoring.delivery.vendor_shapes import button_url, check, text_of
 from tests.support import Stack, embedded_settings, running_stack
 
 START = datetime(2026, 8, 3, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai
 VENDORS = ("wecom", "dingtalk", "feishu", "slack")
+BASE = "https://paceline.example.com/dashboard/"
+MENTIONS = {"company": {"mobiles": ["13800000001"], "user_ids": ["mgr_zhang"]}}
 # How each vendor answers a bot that goes over its limit (status, body, blocked seconds).
 OVER = {
     "wecom": (200, {"errcode": 45009, "errmsg": "api freq out of limit"}, 60),
@@ -45,7 +50,9 @@ class Bot:
     vendor: str
     clock: FixedClock
     accepted: list[tuple[datetime, str]] = field(default_factory=list)
+    bodies: list[dict[str, Any]] = field(default_factory=list)
     rejected: list[datetime] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
     blocked_until: datetime | None = None
 
     def receive(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -61,6 +68,8 @@ class Bot:
                 self.blocked_until = now + timedelta(seconds=blocked)
                 self.rejected.append(now)
                 return status, answer
+        self.problems += check(self.vendor, body)
+        self.bodies.append(body)
         self.accepted.append((now, json.dumps(body, ensure_ascii=False)))
         return 200, {"errcode": 0, "errmsg": "ok"} if self.vendor != "feishu" else {"code": 0}
 
@@ -151,6 +160,8 @@ async def test_a_burst_of_182_changes_reaches_every_bot_within_its_limits(
                 "name": vendor,
                 "url": f"http://127.0.0.1:{port}/{vendor}",
                 "format": vendor,
+                "dashboard_url": BASE,
+                "mentions": MENTIONS,
             }
             if vendor in ("dingtalk", "feishu"):
                 body["secret"] = "SECtest"
@@ -175,8 +186,15 @@ async def test_a_burst_of_182_changes_reaches_every_bot_within_its_limits(
             for lim in VENDOR_LIMITS[vendor].limits:
                 assert max_in_window(bot, lim.window_s) <= lim.count, vendor
             assert 1 <= len(bot.accepted) <= 20, (vendor, len(bot.accepted))
-        # Feishu's text message carries no markdown.
-        assert "**" not in named(by_vendor["feishu"])
+            # The vendor's documented shape, zh-CN words, a button to the alert list;
+            # warnings that are not lag alerts call nobody.
+            assert bot.problems == [], vendor
+            for body in bot.bodies:
+                text = text_of(vendor, body)
+                assert "条告警变化" in text or "【新增】" in text, text[:200]
+                assert (button_url(vendor, body) or "").startswith(BASE), vendor
+                assert "13800000001" not in text
+                assert "mgr_zhang" not in text
 
         # Quiet hours: at 22:00 only the critical alert goes out; the rest in the morning.
         before = {v: len(b.accepted) for v, b in by_vendor.items()}
@@ -196,6 +214,25 @@ async def test_a_burst_of_182_changes_reaches_every_bot_within_its_limits(
         for vendor, bot in by_vendor.items():
             night = "\n".join(text for _, text in bot.accepted[before[vendor] :])
             assert "rep:night-crit" in night, vendor
+            # The critical alert calls the manager, in the vendor's syntax, and its button
+            # opens the rep's view.
+            last = bot.bodies[-1]
+            shown = text_of(vendor, last)
+            assert {
+                "wecom": "<@mgr_zhang>",
+                "dingtalk": "@13800000001",
+                "feishu": "<at id=mgr_zhang></at>",
+                "slack": "<@mgr_zhang>",
+            }[vendor] in shown, (vendor, shown)
+            assert "严重" in shown
+            assert "系统" in shown
+            assert button_url(vendor, last) == f"{BASE}?tenant=default#/rep?rep=night-crit"
+            if vendor == "dingtalk":
+                assert last["at"] == {
+                    "atMobiles": ["13800000001"],
+                    "atUserIds": ["mgr_zhang"],
+                    "isAtAll": False,
+                }
             assert "rep:night-1" not in night, vendor
             assert "rep:night-2" not in night, vendor
         clock.set(datetime(2026, 8, 4, 1, 0, 30, tzinfo=UTC))  # Tuesday 09:00:30
@@ -206,3 +243,4 @@ async def test_a_burst_of_182_changes_reaches_every_bot_within_its_limits(
             assert "rep:night-1" in named(bot), vendor
             assert "rep:night-2" in named(bot), vendor
             assert bot.rejected == [], vendor
+            assert bot.problems == [], vendor
