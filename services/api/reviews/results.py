@@ -10,6 +10,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Literal
 
 from paceline.api.reviews.schemas import AttainmentRow, Distribution, ReviewFinding
 from paceline.shared.db.models import TargetVersion
@@ -125,11 +126,16 @@ def distribution(kpi: str, rows: Sequence[AttainmentRow]) -> Distribution:
     )
 
 
-def _finding(dist: Distribution, kind: str, message: Msg, locale: str) -> ReviewFinding:
+def _finding(
+    dist: Distribution,
+    kind: Literal["missed_by_most", "beaten_by_all"],
+    message: Msg,
+    locale: str,
+) -> ReviewFinding:
     assert dist.share_met is not None
     return ReviewFinding(
         kpi=dist.kpi,
-        finding=kind,  # type: ignore[arg-type]
+        finding=kind,
         share_met=dist.share_met,
         message=render(message, locale),
         message_code=message.code,

@@ -130,7 +130,8 @@ async def test_review_table_findings_drivers(s: Stack) -> None:
     assert nexts[("rep:r1", "deals_won")]["period"] == "2026-12"
     note = nexts[("rep:r1", "deals_won")]
     assert note["note"] == (
-        "2026-11：实际 12，目标 10（达成 120%）；所有人都超额完成，建议值以历史数据为准，而不是原目标"
+        "2026-11：实际 12，目标 10（达成 120%）；"
+        "所有人都超额完成，建议值以历史数据为准，而不是原目标"
     )
     assert (note["note_code"], note["note_params"]["result"]["$msg"]) == (
         "reviews.note.beaten_by_all",
