@@ -14,6 +14,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Literal
 
+from paceline.shared.i18n import Invalid
+
 BUILTIN_CALENDARS = ("cn", "none")
 
 
@@ -99,7 +101,7 @@ def builtin_calendar_data(name: str) -> dict[str, Any]:
     if name == "none":
         return {"name": "Monday to Friday", "years": {}}
     if name not in BUILTIN_CALENDARS:
-        raise ValueError(f"unknown calendar {name!r}; built-in: {', '.join(BUILTIN_CALENDARS)}")
+        raise Invalid("calendar.unknown", name=name, builtin=", ".join(BUILTIN_CALENDARS))
     text = (
         resources.files("paceline.shared.kpi.calendars")
         .joinpath(f"{name}.json")

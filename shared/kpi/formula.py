@@ -41,6 +41,7 @@ from lark import Lark, Token, Transformer, Tree, UnexpectedInput, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
 
 from paceline.shared.events import EVENT_TYPES, TYPE_FIELDS
+from paceline.shared.i18n import Invalid, Msg, msg
 
 _GRAMMAR: Final[str] = r"""
 ?start: formula
@@ -102,12 +103,17 @@ COMMON_READABLE: Final[frozenset[str]] = frozenset(
 Scalar = str | Decimal | bool | None
 
 
-class FormulaError(ValueError):
-    """A formula that does not parse or does not make sense, with where and why."""
+class FormulaError(Invalid):
+    """A formula that does not parse or does not make sense, with where and why.
 
-    def __init__(self, reason: str, *, position: int, formula: str) -> None:
-        super().__init__(f"{reason} (at position {position})")
-        self.reason = reason
+    ``problem`` is the catalog message (``formula.*``) of why; ``msg`` (what a pydantic
+    validator's refusal shows) says why and where; ``reason`` is the English of why, for
+    logs."""
+
+    def __init__(self, problem: Msg, *, position: int, formula: str) -> None:
+        super().__init__("formula.at_position", reason=problem, position=position)
+        self.problem = problem
+        self.reason = str(problem)
         self.position = position  # 1-based character offset
         self.formula = formula
 
@@ -224,24 +230,32 @@ def _fields_of(source: str) -> frozenset[str]:
     )
 
 
-def _describe_expected(expected: set[str]) -> str:
-    names = {
-        "LPAR": '"("',
-        "RPAR": '")"',
-        "COMMA": '","',
-        "DOT": '"."',
-        "STAR": '"*"',
-        "FIELD": "a field name",
-        "SOURCE": "an event type",
-        "OP": "a comparison",
-        "ESCAPED_STRING": "a string",
-        "SIGNED_NUMBER": "a number",
-        "NUMBER": "a number",
-        "AGG_FIELD": "sum/avg/distinct",
-        "$END": "the end of the formula",
-    }
-    shown = sorted({names.get(e, e.lower().strip('"')) for e in expected})
-    return ", ".join(shown[:8])
+# What the parser expected, as a person reads it: a literal token as itself, a kind of
+# token by its catalog word (formula.expected.*).
+_TOKENS: Final[dict[str, str]] = {
+    "LPAR": '"("',
+    "RPAR": '")"',
+    "COMMA": '","',
+    "DOT": '"."',
+    "STAR": '"*"',
+    "AGG_FIELD": "sum/avg/distinct",
+}
+_WORDS: Final[dict[str, str]] = {
+    "FIELD": "formula.expected.field",
+    "SOURCE": "formula.expected.event_type",
+    "OP": "formula.expected.comparison",
+    "ESCAPED_STRING": "formula.expected.string",
+    "SIGNED_NUMBER": "formula.expected.number",
+    "NUMBER": "formula.expected.number",
+    "$END": "formula.expected.end",
+}
+
+
+def _describe_expected(expected: set[str]) -> list[str | Msg]:
+    tokens = sorted({_TOKENS.get(e, e.lower().strip('"')) for e in expected if e not in _WORDS})
+    words = sorted({_WORDS[e] for e in expected if e in _WORDS})
+    shown: list[str | Msg] = [*tokens, *(Msg(w) for w in words)]
+    return shown[:8]
 
 
 @v_args(inline=True)
@@ -303,16 +317,17 @@ def _check_field(name: str, source: str, tok: Token | Tree[Any] | None, text: st
     if name.startswith("attributes."):
         return
     if name not in _fields_of(source):
-        hint = (
-            ""
+        problem = (
+            msg("formula.unknown_field_any", field=name)
             if source == "any"
-            else f"; {source} events have: " + ", ".join(sorted(_fields_of(source)))
+            else msg(
+                "formula.unknown_field",
+                field=name,
+                source=source,
+                fields=", ".join(sorted(_fields_of(source))),
+            )
         )
-        raise FormulaError(
-            f"unknown field {name!r} for {source} events{hint}",
-            position=_pos(tok),
-            formula=text,
-        )
+        raise FormulaError(problem, position=_pos(tok), formula=text)
 
 
 def _pos(tok: Token | Tree[Any] | None) -> int:
@@ -332,26 +347,23 @@ ENUMS: Final[dict[str, frozenset[str]]] = {
 }
 
 
-def _literal_problem(field: str, value: Scalar) -> str | None:
+def _literal_problem(field: str, value: Scalar) -> Msg | None:
     """Why a literal can never match a field, or None if it can."""
     if field.startswith("attributes."):
         return None
     if field in DATE_FIELDS:
-        return (
-            f"{field} is a date and cannot be compared with a literal; "
-            "choose the day with 'by', or test 'is null'"
-        )
+        return msg("formula.literal.date", field=field)
     if field in NUMERIC_FIELDS:
-        return (
-            None if isinstance(value, Decimal) else f"{field} is a number; compare it with a number"
-        )
+        return None if isinstance(value, Decimal) else msg("formula.literal.number", field=field)
     if field in BOOL_FIELDS:
-        return None if isinstance(value, bool) else f"{field} is true or false"
+        return None if isinstance(value, bool) else msg("formula.literal.bool", field=field)
     if not isinstance(value, str):
-        return f"{field} is text; compare it with a string in double quotes"
+        return msg("formula.literal.text", field=field)
     allowed = ENUMS.get(field)
     if allowed is not None and value not in allowed:
-        return f"{field} is one of {', '.join(sorted(allowed))}, never {value!r}"
+        return msg(
+            "formula.literal.enum", field=field, allowed=", ".join(sorted(allowed)), value=value
+        )
     return None
 
 
@@ -412,7 +424,7 @@ def _measure(tree: Tree[Any], text: str) -> tuple[list[Measure], bool]:
             and not field.startswith("attributes.")
         ):
             raise FormulaError(
-                f"{agg}() needs a numeric field; {field!r} is not numeric",
+                msg("formula.not_numeric", agg=agg, field=field),
                 position=_pos(field_tok),
                 formula=text,
             )
@@ -429,15 +441,11 @@ def _measure(tree: Tree[Any], text: str) -> tuple[list[Measure], bool]:
     by = str(by_tok) if by_tok is not None else None
     if by is not None:
         if source == "any":
-            raise FormulaError(
-                "'by' needs a single event type, not any", position=_pos(by_tok), formula=text
-            )
+            raise FormulaError(msg("formula.by_any"), position=_pos(by_tok), formula=text)
         _check_field(by, source, by_tok, text)
         if by not in DATE_FIELDS:
             raise FormulaError(
-                f"'by' needs a date field such as occurred_at; {by!r} is not a date",
-                position=_pos(by_tok),
-                formula=text,
+                msg("formula.by_not_date", field=by), position=_pos(by_tok), formula=text
             )
     if agg == "avg":
         assert field is not None
@@ -457,22 +465,20 @@ def _measure(tree: Tree[Any], text: str) -> tuple[list[Measure], bool]:
 def parse_formula(text: str) -> Formula:
     """Parse and check a formula; raise FormulaError with position and reason."""
     if not text or not text.strip():
-        raise FormulaError("the formula is empty", position=1, formula=text)
+        raise FormulaError(msg("formula.empty"), position=1, formula=text)
     if len(text) > 2000:
-        raise FormulaError(
-            "the formula is longer than 2000 characters", position=2001, formula=text
-        )
+        raise FormulaError(msg("formula.too_long", max="2000"), position=2001, formula=text)
     try:
         tree = _parser().parse(text)
     except UnexpectedCharacters as exc:
         raise FormulaError(
-            f"unexpected character {text[exc.pos_in_stream or 0]!r}",
+            msg("formula.unexpected_character", character=text[exc.pos_in_stream or 0]),
             position=(exc.pos_in_stream or 0) + 1,
             formula=text,
         ) from None
     except UnexpectedEOF as exc:
         raise FormulaError(
-            f"the formula ends too early; expected {_describe_expected(set(exc.expected))}",
+            msg("formula.ends_early", expected=_describe_expected(set(exc.expected))),
             position=len(text) + 1,
             formula=text,
         ) from None
@@ -480,19 +486,19 @@ def parse_formula(text: str) -> Formula:
         expected = _describe_expected(set(exc.expected))
         if exc.token.type == "$END":
             raise FormulaError(
-                f"the formula ends too early; expected {expected}",
+                msg("formula.ends_early", expected=expected),
                 position=len(text) + 1,
                 formula=text,
             ) from None
         start = exc.token.start_pos if exc.token.start_pos is not None else len(text)
         raise FormulaError(
-            f"unexpected {str(exc.token)!r}; expected {expected}",
+            msg("formula.unexpected_token", token=str(exc.token), expected=expected),
             position=start + 1,
             formula=text,
         ) from None
     except UnexpectedInput as exc:  # pragma: no cover - the three above are exhaustive
         raise FormulaError(
-            "cannot parse the formula", position=(exc.pos_in_stream or 0) + 1, formula=text
+            msg("formula.cannot_parse"), position=(exc.pos_in_stream or 0) + 1, formula=text
         ) from None
 
     formula_tree: Tree[Any] = tree
@@ -501,10 +507,10 @@ def parse_formula(text: str) -> Formula:
         try:
             factor = Decimal(str(formula_tree.children[1]))
         except InvalidOperation:  # pragma: no cover - the grammar only lets numbers through
-            raise FormulaError("bad factor", position=1, formula=text) from None
+            raise FormulaError(msg("formula.bad_factor"), position=1, formula=text) from None
         if factor == 0:
             raise FormulaError(
-                "the factor must not be zero", position=_pos(formula_tree.children[1]), formula=text
+                msg("formula.zero_factor"), position=_pos(formula_tree.children[1]), formula=text
             )
     term = cast(Tree[Any], formula_tree.children[0])
     if term.data == "ratio":
@@ -513,7 +519,7 @@ def parse_formula(text: str) -> Formula:
         if num_avg or den_avg:
             offending = term.children[0] if num_avg else term.children[1]
             raise FormulaError(
-                "avg() cannot be used inside ratio(); use sum() and count()",
+                msg("formula.avg_in_ratio"),
                 position=_pos(offending.children[0]),
                 formula=text,
             )

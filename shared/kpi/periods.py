@@ -18,6 +18,8 @@ from datetime import date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from paceline.shared.i18n import Invalid
+
 PeriodKind = Literal["year", "quarter", "month", "week"]
 
 
@@ -57,13 +59,14 @@ MIN_YEAR, MAX_YEAR = 1900, 2999
 
 
 def parse_period(key: str, *, fiscal_year_start_month: int = 1) -> Period:
-    """Parse a period key; raise ValueError naming what is wrong."""
+    """Parse a period key; raise :class:`~paceline.shared.i18n.Invalid` (a ValueError
+    with a catalog message, ``periods.*``) naming what is wrong."""
     if not 1 <= fiscal_year_start_month <= 12:
-        raise ValueError("fiscal_year_start_month must be between 1 and 12")
+        raise Invalid("periods.fiscal_start_month", month=str(fiscal_year_start_month))
     text = key.strip()
     year_text = text[:4]
     if year_text.isascii() and year_text.isdigit() and not MIN_YEAR <= int(year_text) <= MAX_YEAR:
-        raise ValueError(f"the year of {key!r} must be between {MIN_YEAR} and {MAX_YEAR}")
+        raise Invalid("periods.year_range", key=key, min=str(MIN_YEAR), max=str(MAX_YEAR))
     if m := re.fullmatch(r"(\d{4})", text):
         year = int(m[1])
         start = date(year, fiscal_year_start_month, 1)
@@ -76,7 +79,7 @@ def parse_period(key: str, *, fiscal_year_start_month: int = 1) -> Period:
     if m := re.fullmatch(r"(\d{4})-(\d{2})", text):
         year, month = int(m[1]), int(m[2])
         if not 1 <= month <= 12:
-            raise ValueError(f"month must be 01 to 12 in {key!r}")
+            raise Invalid("periods.month_range", key=key)
         start = date(year, month, 1)
         return Period(text, "month", start, _add_months(year, month, 1))
     if m := re.fullmatch(r"(\d{4})-W(\d{2})", text, flags=re.IGNORECASE):
@@ -84,9 +87,9 @@ def parse_period(key: str, *, fiscal_year_start_month: int = 1) -> Period:
         try:
             start = date.fromisocalendar(year, week, 1)
         except ValueError:
-            raise ValueError(f"{year} has no ISO week {week}") from None
+            raise Invalid("periods.no_iso_week", year=str(year), week=str(week)) from None
         return Period(f"{year}-W{week:02d}", "week", start, start + timedelta(days=7))
-    raise ValueError(f"{key!r} is not a period; use 2026, 2026-Q4, 2026-11 or 2026-W48")
+    raise Invalid("periods.not_a_period", key=key)
 
 
 def period_of(day: date, kind: PeriodKind, *, fiscal_year_start_month: int = 1) -> Period:

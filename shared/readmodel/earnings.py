@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from paceline.shared.db.context import close_book, find_kpi, tenant_calendar
 from paceline.shared.db.models import Tenant
 from paceline.shared.db.models_incentives import IncentiveAssignment
+from paceline.shared.i18n import Invalid
 from paceline.shared.kpi.calendar import WorkCalendar
 from paceline.shared.kpi.catalog import KpiDefinition
 from paceline.shared.kpi.incentives.earnings import (
@@ -175,7 +176,7 @@ def month_of(key: str, tenant: Tenant) -> Period:
     """A month of the tenant's calendar (ValueError for anything else)."""
     period = parse_period(key, fiscal_year_start_month=tenant.fiscal_year_start_month)
     if period.kind != "month":
-        raise ValueError("incentives are earned by month (e.g. 2026-12)")
+        raise Invalid("periods.month_only")
     return period
 
 

@@ -9,6 +9,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from zoneinfo import ZoneInfo
 
 from paceline.shared.errors import FieldError, InvalidInput
+from paceline.shared.i18n import msg
 from paceline.shared.kpi.catalog import KpiDefinition
 from paceline.shared.kpi.pace import PaceResult, Thresholds, cumulative_pace, ratio_pace
 from paceline.shared.kpi.periods import Period
@@ -86,11 +87,13 @@ def check_as_of(as_of: datetime) -> None:
     """422 unless ``as_of`` has an offset and a year Paceline can count in."""
     if as_of.tzinfo is None or as_of.utcoffset() is None:
         raise InvalidInput(
-            "as_of needs an offset", fields=[FieldError("as_of", "must include a UTC offset")]
+            msg("progress.as_of.no_offset"),
+            fields=[FieldError("as_of", msg("progress.as_of.no_offset_reason"))],
         )
     if not 1990 <= as_of.year <= 2100:
         raise InvalidInput(
-            "as_of is out of range", fields=[FieldError("as_of", "year must be 1990 to 2100")]
+            msg("progress.as_of.out_of_range"),
+            fields=[FieldError("as_of", msg("progress.as_of.year_range"))],
         )
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.shared.db.models import Rep, RepMembership, RepRoleSpan, Team
 from paceline.shared.errors import NotFound
+from paceline.shared.i18n import msg
 from paceline.shared.readmodel.scopes import Scope, subtree
 
 
@@ -26,7 +27,7 @@ async def team_ids(session: AsyncSession, *, tenant_id: str, scope: Scope) -> li
     assert scope.id is not None
     parents = await team_parents(session, tenant_id=tenant_id)
     if scope.id not in parents:
-        raise NotFound(f"no team {scope.id!r}")
+        raise NotFound(msg("scopes.no_team", team=scope.id))
     return subtree(parents, scope.id)
 
 
@@ -37,7 +38,7 @@ async def require_known(session: AsyncSession, *, tenant_id: str, scope: Scope) 
     elif scope.kind == "rep":
         assert scope.id is not None
         if await session.get(Rep, (tenant_id, scope.id)) is None:
-            raise NotFound(f"no rep {scope.id!r} in the org chart")
+            raise NotFound(msg("scopes.no_rep", rep=scope.id))
 
 
 async def rep_names(

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from paceline.shared.db.context import close_book, find_kpi, tenant_calendar, tenant_thresholds
 from paceline.shared.db.models import TargetVersion, Tenant
 from paceline.shared.errors import FieldError, InvalidInput, NotFound
+from paceline.shared.i18n import Invalid, msg
 from paceline.shared.kpi.calendar import WorkCalendar
 from paceline.shared.kpi.catalog import KpiDefinition
 from paceline.shared.kpi.closes import CloseBook
@@ -51,15 +52,17 @@ def parse_period_or_422(key: str, tenant: Tenant, field: str = "period") -> Peri
     """A period of the tenant's calendar, or 422 naming the field."""
     try:
         return parse_period(key, fiscal_year_start_month=tenant.fiscal_year_start_month)
-    except ValueError as exc:
-        raise InvalidInput(str(exc), fields=[FieldError(field, str(exc))]) from None
+    except Invalid as exc:
+        raise InvalidInput(
+            msg("periods.invalid", reason=exc.msg), fields=[FieldError(field, exc.msg)]
+        ) from None
 
 
 async def kpi_or_404(session: AsyncSession, tenant_id: str, key: str) -> KpiDefinition:
     """A KPI the tenant can use, or 404."""
     kpi = await find_kpi(session, tenant_id=tenant_id, key=key)
     if kpi is None:
-        raise NotFound(f"unknown KPI {key!r}; GET /v1/kpis lists them")
+        raise NotFound(msg("progress.unknown_kpi", kpi=key))
     return kpi
 
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from paceline.shared.errors import FieldError, InvalidInput
+from paceline.shared.i18n import msg
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +29,8 @@ def parse_scope(text: str, *, field: str = "scope") -> Scope:
     if sep and kind in {"team", "rep"} and ident.strip():
         return Scope(kind, ident.strip())
     raise InvalidInput(
-        f"{text!r} is not a scope", fields=[FieldError(field, "use company, team:ID or rep:ID")]
+        msg("scopes.not_a_scope", text=text),
+        fields=[FieldError(field, msg("scopes.use_forms"))],
     )
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from paceline.api.audit import repository
 from paceline.api.audit.schemas import AuditEntryOut, AuditPage
 from paceline.shared.errors import FieldError, InvalidInput
+from paceline.shared.i18n import msg
 
 
 async def audit_page(
@@ -26,13 +27,14 @@ async def audit_page(
 ) -> AuditPage:
     """The tenant's admin actions, newest first; ``action`` ending in ``*`` is a prefix."""
     if start is not None and end is not None and end <= start:
-        raise InvalidInput("to is not after from", fields=[FieldError("to", "must be after from")])
+        raise InvalidInput(
+            msg("audit.to_not_after_from"), fields=[FieldError("to", msg("audit.after_from"))]
+        )
     before_id = None
     if cursor is not None:
         if re.fullmatch(r"[0-9]{1,18}", cursor) is None:  # ASCII digits ("²".isdigit() holds)
             raise InvalidInput(
-                "the cursor is not valid",
-                fields=[FieldError("cursor", "use next_cursor of the previous page")],
+                msg("audit.bad_cursor"), fields=[FieldError("cursor", msg("audit.use_next_cursor"))]
             )
         before_id = int(cursor)
     prefix = action[:-1] if action is not None and action.endswith("*") else None

@@ -15,10 +15,11 @@ from paceline.api.calendar.schemas import (
     CalendarDayOut,
     CalendarOut,
 )
-from paceline.api.deps import TenantDep
+from paceline.api.deps import LocaleDep, TenantDep
 from paceline.shared.db import tenants as tenant_repo
 from paceline.shared.db.models import Tenant
 from paceline.shared.errors import NotFound
+from paceline.shared.i18n import msg
 from paceline.shared.web.deps import (
     AdminPrincipal,
     AuditDep,
@@ -39,7 +40,7 @@ async def _change(session: WriteSessionDep, tenant_id: str, day: date) -> dict[s
 async def _tenant(session: WriteSessionDep, principal: AdminPrincipal) -> Tenant:
     tenant = await tenant_repo.get_tenant(session, tenant_id=principal.tenant_id)
     if tenant is None:
-        raise NotFound("the tenant of this key no longer exists")
+        raise NotFound(msg("errors.tenant.gone"))
     return tenant
 
 
@@ -58,15 +59,16 @@ async def get_calendar(
     tenant: TenantDep,
     start: Annotated[date, Query(alias="from", description="First day (inclusive).")],
     end: Annotated[date, Query(alias="to", description="Last day (exclusive).")],
+    locale: LocaleDep,
 ) -> CalendarOut:
-    """The tenant's calendar over [from, to)."""
-    return await service.calendar(session, tenant=tenant, start=start, end=end)
+    """The tenant's calendar over [from, to) (built-in day names in the caller's language)."""
+    return await service.calendar(session, tenant=tenant, start=start, end=end, locale=locale)
 
 
 @router.get("/calendar/base", response_model=CalendarBaseOut, summary="The built-in calendar")
-async def get_calendar_base(tenant: TenantDep) -> CalendarBaseOut:
+async def get_calendar_base(tenant: TenantDep, locale: LocaleDep) -> CalendarBaseOut:
     """The built-in calendar the tenant uses: its years, their status and their source."""
-    return service.calendar_base_info(tenant)
+    return service.calendar_base_info(tenant, locale)
 
 
 @router.put(
@@ -96,12 +98,16 @@ async def put_calendar_day(
     "/calendar/days/{day}", response_model=CalendarDayOut, summary="Remove the tenant's change"
 )
 async def delete_calendar_day(
-    day: date, principal: AdminPrincipal, session: WriteSessionDep, audit: AuditDep
+    day: date,
+    principal: AdminPrincipal,
+    session: WriteSessionDep,
+    audit: AuditDep,
+    locale: LocaleDep,
 ) -> CalendarDayOut:
     """Remove the tenant's change to a day; answers the day as the base calendar has it."""
     tenant = await _tenant(session, principal)
     before = await _change(session, tenant.id, day)
-    out = await service.delete_day(session, tenant=tenant, day=day)
+    out = await service.delete_day(session, tenant=tenant, day=day, locale=locale)
     await audit.record(
         "calendar.delete_day",
         target=f"day:{day}",

@@ -46,7 +46,7 @@ class CalendarOut(BaseModel):
                         {
                             "day": "2026-10-01",
                             "kind": "holiday",
-                            "name": "国庆节 National Day",
+                            "name": "国庆节",
                             "source": "builtin",
                         }
                     ],
@@ -78,7 +78,8 @@ class CalendarBaseOut(BaseModel):
             "examples": [
                 {
                     "name": "cn",
-                    "title": "Mainland China (CN)",
+                    "title": "中国大陆法定节假日",
+                    "title_code": "calendar.base.cn",
                     "years": [
                         {
                             "year": 2026,
@@ -111,7 +112,8 @@ class CalendarBaseOut(BaseModel):
     )
 
     name: Literal["cn", "none"]
-    title: str
+    title: str = Field(description="In the caller's language.")
+    title_code: str = Field(description="The title's catalog code.")
     years: list[BaseYearOut] = Field(
         description="Years with public holidays; other years follow the Monday-to-Friday rule."
     )

@@ -12,6 +12,7 @@ from paceline.api.deps import TenantDep
 from paceline.shared.db import tenants as tenant_repo
 from paceline.shared.db.models import Tenant
 from paceline.shared.errors import NotFound
+from paceline.shared.i18n import msg
 from paceline.shared.web.deps import (
     AdminPrincipal,
     AuditDep,
@@ -27,7 +28,7 @@ router = APIRouter(prefix="/v1", tags=["closes"])
 async def _tenant(session: WriteSessionDep, principal: AdminPrincipal) -> Tenant:
     tenant = await tenant_repo.get_tenant(session, tenant_id=principal.tenant_id)
     if tenant is None:
-        raise NotFound("the tenant of this key no longer exists")
+        raise NotFound(msg("errors.tenant.gone"))
     return tenant
 
 

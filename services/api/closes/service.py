@@ -29,6 +29,7 @@ from paceline.shared.db.locks import lock_facts
 from paceline.shared.db.models import Tenant
 from paceline.shared.db.models_history import FactAdjustment, PeriodClose
 from paceline.shared.errors import Conflict, FieldError, InvalidInput, NotFound
+from paceline.shared.i18n import msg
 from paceline.shared.kpi.closes import Close
 from paceline.shared.kpi.periods import Period
 from paceline.shared.money import from_units
@@ -58,9 +59,12 @@ def month_or_422(tenant: Tenant, key: str, field: str = "period") -> Period:
     period = parse_period_or_422(key, tenant, field)
     if period.kind != "month":
         raise InvalidInput(
-            "only months are closed",
+            msg("closes.months_only"),
             fields=[
-                FieldError(field, f"{key!r} is a {period.kind}; close its months, e.g. 2026-11")
+                FieldError(
+                    field,
+                    msg("closes.not_a_month", key=key, kind=msg(f"periods.kind.{period.kind}")),
+                )
             ],
         )
     return period
@@ -81,15 +85,15 @@ async def close(
     period = month_or_422(tenant, body.period)
     if now < period.end_instant(ZoneInfo(tenant.timezone)):
         raise InvalidInput(
-            "the month has not ended",
-            fields=[FieldError("period", f"{period.key} ends at {period.end.isoformat()} 00:00")],
+            msg("closes.not_ended"),
+            fields=[FieldError("period", msg("closes.ends_at", period=period.key, end=period.end))],
         )
     # Alone on the tenant's facts: no scoring batch is between reading the closes and
     # committing, so every change known after ``now`` meets this close.
     await lock_facts(session, tenant_ids=[tenant.id], exclusive=True)
     await session.refresh(tenant)
     if await repo.open_close(session, tenant_id=tenant.id, period=period.key) is not None:
-        raise Conflict(f"{period.key} is closed already; reopen it first to close it again")
+        raise Conflict(msg("closes.closed_already", period=period.key))
     policy = close_policy(tenant)
     row = await repo.add_close(
         session,
@@ -129,7 +133,7 @@ async def reopen(
     await session.refresh(tenant)
     row = await repo.open_close(session, tenant_id=tenant.id, period=period.key)
     if row is None:
-        raise NotFound(f"{period.key} is not closed")
+        raise NotFound(msg("closes.not_closed", period=period.key))
     before = _out(row).model_dump(mode="json")
     row.reopened_at = now
     row.reopened_by = auditor.actor

@@ -34,6 +34,7 @@ from paceline.api.dashboard.schemas import (
 )
 from paceline.api.deps import KpiDep, MomentDep, PeriodDep, ScopeDep, TenantDep
 from paceline.shared.errors import NotFound
+from paceline.shared.i18n import msg
 from paceline.shared.web.app import api_routes
 from paceline.shared.web.deps import ReadPrincipal, ReadSessionDep, StateDep, within_reach
 
@@ -89,7 +90,7 @@ def _assets() -> dict[str, Asset]:
 def _serve(request: Request, name: str) -> Response:
     asset = _assets().get(name)
     if asset is None:
-        raise NotFound(f"no dashboard file {name!r}")
+        raise NotFound(msg("dashboard.no_file", name=name))
     headers = {"ETag": asset.etag, "Cache-Control": "no-cache"}
     if request.headers.get("if-none-match") == asset.etag:
         return Response(status_code=304, headers=headers)

@@ -13,6 +13,7 @@ from paceline.api.deps import AuthDep, MomentDep, TenantDep, check_visible
 from paceline.api.facts import service
 from paceline.shared.db.context import tenant_calendar
 from paceline.shared.errors import FieldError, InvalidInput
+from paceline.shared.i18n import msg
 from paceline.shared.readmodel.progress import kpi_or_404
 from paceline.shared.readmodel.scopes import parse_scope
 from paceline.shared.web.csv_out import ExcelQuery, csv_response, csv_text
@@ -140,11 +141,13 @@ class DrilldownPage(BaseModel):
 def _span(start: date, to: date) -> tuple[date, date]:
     if to < start:
         raise InvalidInput(
-            "to is before from", fields=[FieldError("to", "must not be before from")]
+            msg("facts.to_before_from"),
+            fields=[FieldError("to", msg("facts.not_before_from"))],
         )
     if (to - start).days >= MAX_DAYS:
         raise InvalidInput(
-            "span too long", fields=[FieldError("to", f"at most {MAX_DAYS} days after from")]
+            msg("facts.span_too_long"),
+            fields=[FieldError("to", msg("facts.at_most_days", days=MAX_DAYS))],
         )
     return start, to + timedelta(days=1)
 

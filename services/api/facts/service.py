@@ -21,6 +21,7 @@ from paceline.shared.db.context import tenant_context
 from paceline.shared.db.models import Record, Tenant
 from paceline.shared.errors import FieldError, InvalidInput
 from paceline.shared.events import CanonicalEvent
+from paceline.shared.i18n import msg
 from paceline.shared.kpi.calendar import WorkCalendar
 from paceline.shared.kpi.catalog import KpiDefinition
 from paceline.shared.kpi.records import (
@@ -61,8 +62,7 @@ def decode_cursor(text: str, kinds: Sequence[str]) -> list[Any]:
         ]
     except (ValueError, TypeError, orjson.JSONDecodeError):
         raise InvalidInput(
-            "the cursor is not valid",
-            fields=[FieldError("cursor", "use next_cursor from a previous page")],
+            msg("facts.bad_cursor"), fields=[FieldError("cursor", msg("facts.use_next_cursor"))]
         ) from None
 
 
@@ -72,8 +72,8 @@ def parse_group_by(text: str) -> list[str]:
     bad = [g for g in wanted if g not in GROUPS]
     if bad:
         raise InvalidInput(
-            "bad group_by",
-            fields=[FieldError("group_by", f"unknown {', '.join(bad)}; use any of team, rep, day")],
+            msg("facts.bad_group_by"),
+            fields=[FieldError("group_by", msg("facts.unknown_groups", groups=", ".join(bad)))],
         )
     return [g for g in GROUPS if g in wanted]
 

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from paceline.api.deps import LocaleDep
 from paceline.api.kpis import service
 from paceline.api.kpis.schemas import (
     FormulaCheck,
@@ -20,6 +21,7 @@ from paceline.api.kpis.schemas import (
 from paceline.shared.db import tenants as tenant_repo
 from paceline.shared.db.models import Tenant
 from paceline.shared.errors import NotFound
+from paceline.shared.i18n import msg
 from paceline.shared.web.deps import (
     AdminPrincipal,
     AuditDep,
@@ -37,7 +39,7 @@ KpiKeyPath = Annotated[str, Path(min_length=1, max_length=64)]
 async def _tenant(session: AsyncSession, tenant_id: str) -> Tenant:
     tenant = await tenant_repo.get_tenant(session, tenant_id=tenant_id)
     if tenant is None:
-        raise NotFound("the tenant of this key no longer exists")
+        raise NotFound(msg("errors.tenant.gone"))
     return tenant
 
 
@@ -122,9 +124,12 @@ async def retire_kpi(
 
 
 @router.post("/kpis/check-formula", response_model=FormulaCheck, summary="Check a formula")
-async def check_formula(body: FormulaCheckIn, _principal: ReadPrincipal) -> FormulaCheck:
-    """Parse a formula: its measures, or the position and reason of the first problem."""
-    return service.check_formula(body.formula)
+async def check_formula(
+    body: FormulaCheckIn, _principal: ReadPrincipal, locale: LocaleDep
+) -> FormulaCheck:
+    """Parse a formula: its measures, or the position and reason of the first problem (in
+    the caller's language, with its catalog code and parameters)."""
+    return service.check_formula(body.formula, locale)
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, summary="A background job")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -149,10 +149,26 @@ class FormulaCheckIn(BaseModel):
 
 
 class FormulaProblem(BaseModel):
-    """Where and why a formula is wrong (position is 1-based)."""
+    """Where and why a formula is wrong (position is 1-based); ``reason`` in the caller's
+    language, ``reason_code``/``reason_params`` its catalog message for machines."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "position": 16,
+                    "reason": '公式提前结束；此处应为以下之一：")"、by和where',
+                    "reason_code": "formula.ends_early",
+                    "reason_params": {"expected": ['")"', "by", "where"]},
+                }
+            ]
+        }
+    )
 
     position: int
     reason: str
+    reason_code: str
+    reason_params: dict[str, Any]
 
 
 class MeasureOut(BaseModel):

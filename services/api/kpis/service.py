@@ -25,6 +25,7 @@ from paceline.shared.db.context import definition_from_row
 from paceline.shared.db.jobs import enqueue_job, get_job
 from paceline.shared.db.models import Job, KpiDefinitionRow, Tenant
 from paceline.shared.errors import Conflict, FieldError, InvalidInput, NotFound
+from paceline.shared.i18n import msg, params_json, render
 from paceline.shared.kpi.catalog import BUILTIN_BY_KEY, BUILTIN_KPIS, KpiDefinition
 from paceline.shared.kpi.formula import FormulaError, parse_formula
 
@@ -48,13 +49,19 @@ def kpi_out(k: KpiDefinition, *, active: bool = True) -> KpiOut:
     )
 
 
-def check_formula(text: str) -> FormulaCheck:
-    """Parse a formula and say what it keeps, or where and why it is wrong."""
+def check_formula(text: str, locale: str = "zh-CN") -> FormulaCheck:
+    """Parse a formula and say what it keeps, or where and why it is wrong (in ``locale``)."""
     try:
         formula = parse_formula(text)
     except FormulaError as exc:
         return FormulaCheck(
-            valid=False, error=FormulaProblem(position=exc.position, reason=exc.reason)
+            valid=False,
+            error=FormulaProblem(
+                position=exc.position,
+                reason=render(exc.problem, locale),
+                reason_code=exc.problem.code,
+                reason_params=params_json(exc.problem.params),
+            ),
         )
     return FormulaCheck(
         valid=True,
@@ -71,8 +78,7 @@ def _parse_or_422(text: str) -> None:
         parse_formula(text)
     except FormulaError as exc:
         raise InvalidInput(
-            f"the formula is not valid: {exc}",
-            fields=[FieldError("formula", f"{exc.reason} (at position {exc.position})")],
+            msg("kpis.formula_invalid", reason=exc.msg), fields=[FieldError("formula", exc.msg)]
         ) from None
 
 
@@ -92,7 +98,7 @@ async def get_kpi(session: AsyncSession, *, tenant_id: str, key: str) -> KpiOut:
         return kpi_out(BUILTIN_BY_KEY[key])
     row = await session.get(KpiDefinitionRow, (tenant_id, key))
     if row is None:
-        raise NotFound(f"unknown KPI {key!r}")
+        raise NotFound(msg("kpis.unknown", kpi=key))
     return kpi_out(definition_from_row(row), active=row.active)
 
 
@@ -106,11 +112,11 @@ async def create_kpi(
 ) -> KpiChange:
     """Create a custom KPI and backfill its facts."""
     if kpi.key in BUILTIN_BY_KEY:
-        raise Conflict(f"{kpi.key!r} is a built-in KPI; choose another key")
+        raise Conflict(msg("kpis.builtin_key", kpi=kpi.key))
     _parse_or_422(kpi.formula)
     existing = await session.get(KpiDefinitionRow, (tenant.id, kpi.key))
     if existing is not None and existing.active:
-        raise Conflict(f"KPI {kpi.key!r} exists; change it with PUT /v1/kpis/{kpi.key}")
+        raise Conflict(msg("kpis.exists", kpi=kpi.key))
     if existing is not None:  # re-creating a retired KPI revives it as a new version
         row = existing
         row.version += 1
@@ -143,10 +149,10 @@ async def update_kpi(
 ) -> KpiChange:
     """Change a custom KPI; a new formula gets a new version and recomputed facts."""
     if key in BUILTIN_BY_KEY:
-        raise Conflict(f"{key!r} is a built-in KPI and cannot be changed; create a custom one")
+        raise Conflict(msg("kpis.builtin_unchangeable", kpi=key))
     row = await session.get(KpiDefinitionRow, (tenant.id, key))
     if row is None or not row.active:
-        raise NotFound(f"unknown KPI {key!r}")
+        raise NotFound(msg("kpis.unknown", kpi=key))
     job_id = None
     if update.formula is not None and update.formula != row.formula:
         _parse_or_422(update.formula)
@@ -178,10 +184,10 @@ async def retire_kpi(
 ) -> KpiChange:
     """Retire a custom KPI: it leaves the catalog and its facts are removed."""
     if key in BUILTIN_BY_KEY:
-        raise Conflict(f"{key!r} is a built-in KPI and cannot be removed")
+        raise Conflict(msg("kpis.builtin_unremovable", kpi=key))
     row = await session.get(KpiDefinitionRow, (tenant.id, key))
     if row is None or not row.active:
-        raise NotFound(f"unknown KPI {key!r}")
+        raise NotFound(msg("kpis.unknown", kpi=key))
     row.active = False
     row.updated_at = now
     job = await _touch(session, tenant, now)
@@ -195,5 +201,5 @@ async def job_status(session: AsyncSession, *, tenant_id: str, job_id: int) -> J
     """A tenant's job, or 404."""
     job = await get_job(session, tenant_id=tenant_id, job_id=job_id)
     if job is None:
-        raise NotFound(f"no job {job_id}")
+        raise NotFound(msg("kpis.no_job", job=str(job_id)))
     return job

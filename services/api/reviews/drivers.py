@@ -21,6 +21,7 @@ from paceline.api.reviews.results import missed_driver_rows
 from paceline.api.reviews.schemas import AttainmentRow, DriverOut, MissOut
 from paceline.api.reviews.steps import ReviewContext
 from paceline.shared.db.context import find_kpi
+from paceline.shared.i18n import Msg, msg, params_json, render
 from paceline.shared.kpi.planning.drivers import DriverEffect, deals_drivers, revenue_drivers
 from paceline.shared.readmodel import targets as targets_repo
 from paceline.shared.readmodel.evaluation import q4, round4
@@ -42,25 +43,51 @@ class DriverData:
     actual: Figures
     history: Figures
     planned: dict[tuple[str, str], Decimal]  # (kpi, scope) -> target in force
+    locale: str = "zh-CN"  # the language of the misses' words
 
-    def whose(self, scope: str) -> str:
+    def whose(self, scope: str) -> Msg:
         """``the rep's`` or ``the team's``."""
-        return "the rep's" if scope.startswith("rep:") else "the team's"
+        return msg("reviews.whose.rep") if scope.startswith("rep:") else msg("reviews.whose.team")
 
-    def ratio(self, scope: str, num: str, den: str) -> tuple[Decimal | None, str]:
+    def ratio(self, scope: str, num: str, den: str) -> tuple[Decimal | None, Msg]:
         """num / den from the scope's last 12 months, else the team's, else this period's;
         and which one it is (``unknown``: None)."""
         sources = (
-            (self.history, scope, f"{self.whose(scope)} last 12 months"),
-            (self.history, self.team, "the team's last 12 months"),
-            (self.actual, scope, "this period (no history)"),
+            (self.history, scope, msg("reviews.source.last_12_months", whose=self.whose(scope))),
+            (self.history, self.team, msg("reviews.source.last_12_months", whose=self.whose(""))),
+            (self.actual, scope, msg("reviews.source.this_period")),
         )
         for figures, whom, label in sources:
             n = figures[num].get(whom, Decimal(0))
             d = figures[den].get(whom, Decimal(0))
             if d:
                 return n / d, label
-        return None, "unknown"
+        return None, msg("reviews.source.unknown")
+
+    def miss(
+        self,
+        *,
+        scope: str,
+        kpi: str,
+        gap: Decimal,
+        formula: Msg,
+        drivers: list[DriverOut],
+        sources: dict[str, Msg],
+    ) -> MissOut:
+        """A miss with its words in this data's language (codes and parameters beside)."""
+        return MissOut(
+            scope=scope,
+            kpi=kpi,
+            gap=round4(gap),
+            formula=render(formula, self.locale),
+            formula_code=formula.code,
+            drivers=drivers,
+            planned_from={k: render(v, self.locale) for k, v in sources.items()},
+            planned_from_codes={
+                k: {"code": v.code, "params": params_json(v.params)} for k, v in sources.items()
+            },
+            largest=min(drivers, key=lambda x: x.effect).driver,
+        )
 
     def planned_target(self, scope: str, kpi: str) -> Decimal | None:
         """The scope's target for a driver KPI (deals_won, quotes), if it has one."""
@@ -86,16 +113,20 @@ def revenue_miss(data: DriverData, *, scope: str, target: Decimal) -> MissOut:
     r = data.actual["revenue"][scope]
     d = data.actual["deals_won"][scope]
     q = data.actual["quotes"][scope]
-    sources = {}
+    sources: dict[str, Msg] = {}
     planned_d = data.planned_target(scope, "deals_won")
     if planned_d is not None:
-        sources["deals_won"] = f"{data.whose(scope)} deals_won target"
+        sources["deals_won"] = msg("reviews.planned.deals_target", whose=data.whose(scope))
     else:
         size, src = data.ratio(scope, "revenue", "deals_won")
         planned_d = target / size if size else d
-        sources["deals_won"] = f"target / average deal of {src}"
+        sources["deals_won"] = msg("reviews.planned.deals_from_average_deal", source=src)
     planned_q, sources["quotes"] = _planned_quotes(
-        data, scope=scope, deals=planned_d, deals_label="planned deals", actual=q
+        data,
+        scope=scope,
+        deals=planned_d,
+        deals_label=msg("reviews.planned.planned_deals"),
+        actual=q,
     )
     effects = revenue_drivers(
         revenue=r,
@@ -105,48 +136,45 @@ def revenue_miss(data: DriverData, *, scope: str, target: Decimal) -> MissOut:
         planned_deals=planned_d,
         planned_quotes=planned_q,
     )
-    drivers = quantized(effects, r - target)
-    return MissOut(
+    return data.miss(
         scope=scope,
         kpi="revenue",
-        gap=round4(r - target),
-        formula="revenue = quotes x win rate (deals won / quotes) x average deal",
-        drivers=drivers,
-        planned_from=sources,
-        largest=min(drivers, key=lambda x: x.effect).driver,
+        gap=r - target,
+        formula=msg("reviews.formula.revenue"),
+        drivers=quantized(effects, r - target),
+        sources=sources,
     )
 
 
 def _planned_quotes(
-    data: DriverData, *, scope: str, deals: Decimal, deals_label: str, actual: Decimal
-) -> tuple[Decimal, str]:
+    data: DriverData, *, scope: str, deals: Decimal, deals_label: Msg, actual: Decimal
+) -> tuple[Decimal, Msg]:
     """The quotes a miss is measured against, and where the number came from: the scope's
     quotes target, else the planned deals over the win rate (the actual quotes without one)."""
     planned = data.planned_target(scope, "quotes")
     if planned is not None:
-        return planned, f"{data.whose(scope)} quotes target"
+        return planned, msg("reviews.planned.quotes_target", whose=data.whose(scope))
     rate, src = data.ratio(scope, "deals_won", "quotes")
-    return (deals / rate if rate else actual), f"{deals_label} / win rate of {src}"
+    label = msg("reviews.planned.quotes_from_win_rate", deals=deals_label, source=src)
+    return (deals / rate if rate else actual), label
 
 
 def deals_miss(data: DriverData, *, scope: str, target: Decimal) -> MissOut:
     """A deals_won miss split into quotes and win rate."""
     d = data.actual["deals_won"][scope]
     q = data.actual["quotes"][scope]
-    sources = {}
+    sources: dict[str, Msg] = {}
     planned_q, sources["quotes"] = _planned_quotes(
-        data, scope=scope, deals=target, deals_label="target", actual=q
+        data, scope=scope, deals=target, deals_label=msg("reviews.planned.the_target"), actual=q
     )
     effects = deals_drivers(deals=d, quotes=q, planned_deals=target, planned_quotes=planned_q)
-    drivers = quantized(effects, d - target)
-    return MissOut(
+    return data.miss(
         scope=scope,
         kpi="deals_won",
-        gap=round4(d - target),
-        formula="deals won = quotes x win rate (deals won / quotes)",
-        drivers=drivers,
-        planned_from=sources,
-        largest=min(drivers, key=lambda x: x.effect).driver,
+        gap=d - target,
+        formula=msg("reviews.formula.deals_won"),
+        drivers=quantized(effects, d - target),
+        sources=sources,
     )
 
 
@@ -204,7 +232,9 @@ async def load_driver_data(session: AsyncSession, *, ctx: ReviewContext) -> Driv
         at=ctx.as_of,
     )
     planned = {key: Decimal(v.target) for key, v in versions.items()}
-    return DriverData(team=str(ctx.team), actual=actual, history=history, planned=planned)
+    return DriverData(
+        team=str(ctx.team), actual=actual, history=history, planned=planned, locale=ctx.locale
+    )
 
 
 async def miss_drivers(

@@ -10,9 +10,11 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Literal
 
 from paceline.api.reviews.schemas import AttainmentRow, Distribution, ReviewFinding
 from paceline.shared.db.models import TargetVersion
+from paceline.shared.i18n import L10n, Money, Msg, Pct, msg, params_json, render
 from paceline.shared.kpi.catalog import KpiDefinition
 from paceline.shared.kpi.scorecards import UNCAPPED, attainment, kpi_tier
 from paceline.shared.kpi.values import KpiValue
@@ -32,6 +34,7 @@ class KpiResult:
     kpi: str
     reps: list[AttainmentRow]
     team: AttainmentRow
+    label: L10n | None = None  # the KPI's name in both languages (None: its key)
 
     @property
     def rows(self) -> list[AttainmentRow]:
@@ -123,39 +126,67 @@ def distribution(kpi: str, rows: Sequence[AttainmentRow]) -> Distribution:
     )
 
 
-def findings(dist: Distribution) -> list[ReviewFinding]:
-    """A KPI more than half of the scored reps missed, or every one met (two reps at least)."""
+def _finding(
+    dist: Distribution,
+    kind: Literal["missed_by_most", "beaten_by_all"],
+    message: Msg,
+    locale: str,
+) -> ReviewFinding:
+    assert dist.share_met is not None
+    return ReviewFinding(
+        kpi=dist.kpi,
+        finding=kind,
+        share_met=dist.share_met,
+        message=render(message, locale),
+        message_code=message.code,
+        message_params=params_json(message.params),
+    )
+
+
+def findings(
+    dist: Distribution,
+    *,
+    label: L10n | None = None,
+    missed_by: Sequence[str] = (),
+    locale: str = "zh-CN",
+) -> list[ReviewFinding]:
+    """A KPI more than half of the scored reps missed, or every one met (two reps at least);
+    the message (in ``locale``) names the KPI (``label``) and the reps who missed it."""
     if dist.reps < MIN_REPS_FOR_FINDINGS or dist.share_met is None:
         return []
+    name = label or L10n(dist.kpi, dist.kpi)
     if dist.missed * 2 > dist.reps:
-        return [
-            ReviewFinding(
-                kpi=dist.kpi,
-                finding="missed_by_most",
-                share_met=dist.share_met,
-                message=f"{dist.missed} of {dist.reps} reps missed {dist.kpi}: "
-                "was the target too high, or did something block the team?",
-            )
-        ]
+        message = msg(
+            "reviews.finding.missed_by_most",
+            missed=dist.missed,
+            reps=dist.reps,
+            kpi=name,
+            who=list(missed_by),
+            share=Pct(dist.share_met),
+        )
+        return [_finding(dist, "missed_by_most", message, locale)]
     if dist.met == dist.reps:
-        return [
-            ReviewFinding(
-                kpi=dist.kpi,
-                finding="beaten_by_all",
-                share_met=dist.share_met,
-                message=f"all {dist.reps} reps met {dist.kpi}: was the target too low?",
-            )
-        ]
+        message = msg("reviews.finding.beaten_by_all", reps=dist.reps, kpi=name)
+        return [_finding(dist, "beaten_by_all", message, locale)]
     return []
 
 
+def who(row: AttainmentRow) -> str:
+    """How a person reads a row's scope: the rep's name, else the id."""
+    return row.name or row.scope.partition(":")[2] or row.scope
+
+
 def distributions_and_findings(
-    results: Sequence[KpiResult],
+    results: Sequence[KpiResult], locale: str = "zh-CN"
 ) -> tuple[list[Distribution], list[ReviewFinding]]:
     """Each KPI's distribution over its members' rows (the team's own row aside), and the
-    findings they raise, in KPI order."""
+    findings they raise (in ``locale``), in KPI order."""
     dists = [distribution(r.kpi, r.reps) for r in results]
-    return dists, [f for d in dists for f in findings(d)]
+    out = []
+    for r, d in zip(results, dists, strict=True):
+        missed = [who(row) for row in r.reps if row.status == "scored" and row.met is False]
+        out += findings(d, label=r.label, missed_by=missed, locale=locale)
+    return dists, out
 
 
 def missed_driver_rows(rows: Sequence[AttainmentRow]) -> list[AttainmentRow]:
@@ -163,13 +194,36 @@ def missed_driver_rows(rows: Sequence[AttainmentRow]) -> list[AttainmentRow]:
     return [r for r in rows if r.met is False and r.kpi in DRIVER_SPLIT_KPIS]
 
 
-def suggestion_note(row: AttainmentRow, *, period: str, finding: str | None) -> str | None:
+def amount(value: Decimal, unit: str, currency: str) -> Decimal | Money | Pct:
+    """A KPI's value as a message parameter: money in the tenant's currency, a ratio as a
+    percentage, anything else a number."""
+    if unit == "currency":
+        return Money(value, currency)
+    if unit == "ratio":
+        return Pct(value)
+    return value
+
+
+def suggestion_note(
+    row: AttainmentRow,
+    *,
+    period: str,
+    finding: str | None,
+    unit: str = "count",
+    currency: str = "CNY",
+) -> Msg | None:
     """What this period's result says about next period's suggestion (None if not scored)."""
-    if row.status != "scored":
+    if row.status != "scored" or row.actual is None or row.target is None:
         return None
-    note = f"{period}: {row.actual} of {row.target} ({(row.raw_attainment or 0) * 100:.1f}%)"
+    note = msg(
+        "reviews.note.result",
+        period=period,
+        actual=amount(row.actual, unit, currency),
+        target=amount(row.target, unit, currency),
+        attainment=Pct(row.raw_attainment or 0),
+    )
     if finding == "missed_by_most":
-        note += "; most of the team missed it: the suggestion follows history"
-    elif finding == "beaten_by_all":
-        note += "; everybody beat it: the suggestion follows history, not the target"
+        return msg("reviews.note.missed_by_most", result=note)
+    if finding == "beaten_by_all":
+        return msg("reviews.note.beaten_by_all", result=note)
     return note

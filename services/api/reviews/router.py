@@ -9,7 +9,14 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from paceline.api.deps import AuthDep, MomentDep, PeriodDep, TenantDep, check_visible
+from paceline.api.deps import (
+    AuthDep,
+    LocaleDep,
+    MomentDep,
+    PeriodDep,
+    TenantDep,
+    check_visible,
+)
 from paceline.api.reviews import service, table
 from paceline.api.reviews.schemas import ReviewOut
 from paceline.shared.readmodel.org import require_known
@@ -29,8 +36,11 @@ router = APIRouter(prefix="/v1", tags=["reviews"])
         "distribution, the KPIs most reps missed (target too high?) or every rep beat (too "
         "low?), each missed revenue or deals target split into its drivers (revenue = quotes "
         "x win rate x average deal), and suggested targets for the next period with their "
-        "reasoning. JSON, or CSV (`Accept: text/csv` or `format=csv`): one line per scope "
-        "and KPI with the stable header `" + ",".join(table.CSV_HEADER) + "`."
+        "reasoning. Findings, notes and the drivers' sources in the caller's language "
+        "(`Accept-Language`, else the tenant's locale), each with its catalog code and "
+        "parameters. JSON, or CSV (`Accept: text/csv` or `format=csv`) for people: one line "
+        "per scope and KPI, the columns `" + ",".join(table.CSV_HEADER) + "` titled, and "
+        "KPI names, tiers and statuses written, in the caller's language."
     ),
     responses={200: {"content": {"text/csv": {}}}},
 )
@@ -41,6 +51,7 @@ async def get_review(
     state: StateDep,
     tenant: TenantDep,
     principal: AuthDep,
+    locale: LocaleDep,
     team: Annotated[str, Query(min_length=1, max_length=200)],
     p: PeriodDep,
     moment: MomentDep,
@@ -67,13 +78,14 @@ async def get_review(
         template_key=template,
         growth=growth,
         known=moment.known,
+        locale=locale,
     )
     wants_csv = format == "csv" or (
         format is None and "text/csv" in request.headers.get("accept", "")
     )
     if wants_csv:
         return csv_response(
-            table.csv_text(out),
+            table.csv_text(out, locale),
             excel=excel,
             locale=tenant.locale,
             for_people=True,

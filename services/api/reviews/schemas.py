@@ -60,7 +60,9 @@ class ReviewFinding(BaseModel):
     kpi: str
     finding: Literal["missed_by_most", "beaten_by_all"]
     share_met: Decimal
-    message: str
+    message: str = Field(description="In the caller's language: the KPI's name, who missed it.")
+    message_code: str
+    message_params: dict[str, Any]
 
 
 class DriverOut(BaseModel):
@@ -78,9 +80,16 @@ class MissOut(BaseModel):
     scope: str
     kpi: str
     gap: Decimal = Field(description="actual - target (negative: short of it).")
-    formula: str
+    formula: str = Field(description="How the KPI splits, in the caller's language.")
+    formula_code: str
     drivers: list[DriverOut]
-    planned_from: dict[str, str] = Field(description="Where each planned driver came from.")
+    planned_from: dict[str, str] = Field(
+        description="Where each planned driver came from, in the caller's language."
+    )
+    planned_from_codes: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="The same as catalog messages: driver -> {code, params}.",
+    )
     largest: str = Field(description="The driver that cost the most.")
 
 
@@ -94,8 +103,12 @@ class NextTarget(BaseModel):
     target: Decimal | None
     stretch: Decimal | None
     steps: list[str]
-    flags: list[dict[str, str]]
-    note: str | None = None
+    flags: list[dict[str, Any]]
+    note: str | None = Field(
+        default=None, description="This period's result, in the caller's language."
+    )
+    note_code: str | None = None
+    note_params: dict[str, Any] | None = None
     reasoning: dict[str, Any]
 
 

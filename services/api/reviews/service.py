@@ -49,18 +49,19 @@ async def review(
     template_key: str | None,
     growth: Decimal | None,
     known: datetime | None = None,
+    locale: str = "zh-CN",
 ) -> ReviewOut:
     """The team's review of a period at ``as_of`` (see the module docstring); ``known``
-    reads the facts as Paceline knew them then."""
+    reads the facts as Paceline knew them then; its words are in ``locale``."""
     ctx = await steps.gather_team(
-        session, tenant=tenant, team=team, period=period, as_of=as_of, known=known
+        session, tenant=tenant, team=team, period=period, as_of=as_of, known=known, locale=locale
     )
     kpis = await steps.reviewed_kpis(session, ctx=ctx, template_key=template_key)
     versions = await steps.targets_in_force(session, ctx=ctx, kpis=kpis)
     results = await steps.attainment_results(
         session, ctx=ctx, kpis=kpis, versions=versions, cap=attainment_cap(tenant)
     )
-    distribution, findings = distributions_and_findings(results)
+    distribution, findings = distributions_and_findings(results, locale)
     misses = await miss_drivers(session, ctx=ctx, rows=[row for r in results for row in r.rows])
     closed, adjustments = await steps.closes_and_adjustments(session, ctx=ctx, kpis=kpis)
     following = steps.following_period(ctx)

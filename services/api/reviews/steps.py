@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,6 +37,7 @@ from paceline.api.reviews.schemas import (
 from paceline.shared.db.context import close_book, find_kpi, tenant_calendar
 from paceline.shared.db.models import TargetVersion, Tenant
 from paceline.shared.errors import NotFound
+from paceline.shared.i18n import L10n, Msg, msg, params_json, render
 from paceline.shared.kpi.calendar import WorkCalendar
 from paceline.shared.kpi.catalog import KpiDefinition
 from paceline.shared.kpi.periods import Period, period_of
@@ -67,6 +69,7 @@ class ReviewContext:
     reps: list[str]  # reps in those teams during the period, sorted
     names: dict[str, str]  # display names of the reps in the org chart
     known: datetime | None = None  # the knowledge cut: an explicit as_of (None: now)
+    locale: str = "zh-CN"  # the language of the review's words
 
     @property
     def team(self) -> Scope:
@@ -92,6 +95,7 @@ async def gather_team(
     period: Period,
     as_of: datetime,
     known: datetime | None = None,
+    locale: str = "zh-CN",
 ) -> ReviewContext:
     """The team's reps during the period (sub-teams included), their names, the counted
     days and the work calendar; 404 for an unknown team."""
@@ -115,6 +119,7 @@ async def gather_team(
         reps=reps,
         names=names,
         known=known,
+        locale=locale,
     )
 
 
@@ -133,7 +138,7 @@ async def reviewed_kpis(
             session, tenant_id=tenant_id, key=template_key or DEFAULT_TEMPLATE
         )
         if template is None:
-            raise NotFound(f"no template {template_key!r}")
+            raise NotFound(msg("scorecards.no_template", template=template_key or DEFAULT_TEMPLATE))
         keys = [i.kpi for i in template.items]
     kpis = [await find_kpi(session, tenant_id=tenant_id, key=k) for k in keys]
     return [k for k in kpis if k]
@@ -221,7 +226,24 @@ async def attainment_results(
             version=versions.get((kpi.key, str(ctx.team))),
             cap=cap,
         )
-        out.append(KpiResult(kpi=kpi.key, reps=reps, team=team))
+        out.append(
+            KpiResult(kpi=kpi.key, reps=reps, team=team, label=L10n(kpi.name_zh, kpi.name_en))
+        )
+    return out
+
+
+def _text(value: object, locale: str) -> str:
+    """A suggestion's words (planning's: a catalog message, or text) in ``locale``."""
+    return render(value, locale) if isinstance(value, Msg) else str(value)
+
+
+def _flag(code: str, message: object, locale: str) -> dict[str, Any]:
+    """A suggestion's flag: its code and message in ``locale`` (with the message's catalog
+    code and parameters when planning gives one)."""
+    out: dict[str, Any] = {"code": code, "message": _text(message, locale)}
+    if isinstance(message, Msg):
+        out["message_code"] = message.code
+        out["message_params"] = params_json(message.params)
     return out
 
 
@@ -264,6 +286,13 @@ async def next_period_suggestions(
                 today=today,
                 calendar=ctx.calendar,
             )
+            note = suggestion_note(
+                row,
+                period=ctx.period.key,
+                finding=found.get(kpi.key),
+                unit=kpi.unit,
+                currency=ctx.tenant.currency,
+            )
             out.append(
                 NextTarget(
                     scope=row.scope,
@@ -272,9 +301,11 @@ async def next_period_suggestions(
                     baseline=sg.baseline,
                     target=sg.target,
                     stretch=sg.stretch,
-                    steps=sg.steps,
-                    flags=[{"code": f.code, "message": f.message} for f in sg.flags],
-                    note=suggestion_note(row, period=ctx.period.key, finding=found.get(kpi.key)),
+                    steps=[_text(step, ctx.locale) for step in sg.steps],
+                    flags=[_flag(f.code, f.message, ctx.locale) for f in sg.flags],
+                    note=render(note, ctx.locale) if note else None,
+                    note_code=note.code if note else None,
+                    note_params=params_json(note.params) if note else None,
                     reasoning=sg.reasoning,
                 )
             )

@@ -11,6 +11,7 @@ from paceline.api.scorecards import service
 from paceline.api.scorecards.schemas import LeaderboardOut, ScorecardOut
 from paceline.shared.db.context import tenant_calendar
 from paceline.shared.errors import FieldError, Forbidden
+from paceline.shared.i18n import msg
 from paceline.shared.readmodel.org import require_known
 from paceline.shared.web.deps import ReadSessionDep, within_reach
 
@@ -74,8 +75,8 @@ async def get_leaderboard(
     figures: ``rep_sees_team``)."""
     if not principal.sees(f"team:{team}"):
         raise Forbidden(
-            f"team {team} is outside what this {principal.role}'s access covers",
-            fields=[FieldError("team", "outside your teams")],
+            msg("scorecards.team_outside", team=team),
+            fields=[FieldError("team", msg("scorecards.outside_your_teams"))],
         )
     calendar = await tenant_calendar(session, tenant=tenant)
     return await service.leaderboard(

@@ -24,6 +24,7 @@ from paceline.api.scorecards.schemas import LeaderboardOut, LeaderRow, Scorecard
 from paceline.shared.db.context import find_kpi
 from paceline.shared.db.models import TargetVersion, Tenant
 from paceline.shared.errors import FieldError, InvalidInput, NotFound
+from paceline.shared.i18n import msg
 from paceline.shared.kpi.calendar import WorkCalendar
 from paceline.shared.kpi.catalog import KpiDefinition
 from paceline.shared.kpi.periods import Period
@@ -126,7 +127,8 @@ async def _template_for(session: AsyncSession, tenant_id: str, key: str) -> Role
     template = await find_template(session, tenant_id=tenant_id, key=key)
     if template is None:
         raise InvalidInput(
-            "unknown template", fields=[FieldError("template", f"no template {key!r}")]
+            msg("scorecards.unknown_template"),
+            fields=[FieldError("template", msg("scorecards.no_template", template=key))],
         )
     return template
 
@@ -152,7 +154,8 @@ async def rep_scorecards(
             found = await find_template(session, tenant_id=tenant.id, key=key)
             if found is None and template_key is not None:
                 raise InvalidInput(
-                    "unknown template", fields=[FieldError("template", f"no template {key!r}")]
+                    msg("scorecards.unknown_template"),
+                    fields=[FieldError("template", msg("scorecards.no_template", template=key))],
                 )
             # A role without a template of its name is scored as an account manager.
             templates[key] = found or await _template_for(session, tenant.id, "account_manager")
@@ -311,7 +314,7 @@ async def leaderboard(
     if kpi_key is not None:
         ranking_kpi = await find_kpi(session, tenant_id=tenant.id, key=kpi_key)
         if ranking_kpi is None:
-            raise NotFound(f"unknown KPI {kpi_key!r}")
+            raise NotFound(msg("progress.unknown_kpi", kpi=kpi_key))
         kpi_actuals = await _actuals_by_rep(
             session,
             tenant=tenant,

@@ -185,7 +185,8 @@ async def test_base_none_is_monday_to_friday(embedded_stack: Stack) -> None:
     resp = await s.client.get("/v1/calendar/base", headers=s.auth())
     assert resp.json() == {
         "name": "none",
-        "title": "Monday to Friday",
+        "title": "周一至周五工作",
+        "title_code": "calendar.base.none",
         "years": [],
         "available": ["cn", "none"],
     }
@@ -195,6 +196,14 @@ async def test_base_none_is_monday_to_friday(embedded_stack: Stack) -> None:
     days = by_day(await get_calendar(s, "2026-10-01", "2026-10-03"))
     assert days["2026-10-01"]["source"] == "tenant"
     assert days["2026-10-02"]["kind"] == "holiday"
+    # A built-in day's name: its Chinese part for a zh-CN reader, the whole name in English.
+    assert days["2026-10-02"]["name"] == "国庆节"
+    resp = await s.client.get(
+        "/v1/calendar",
+        params={"from": "2026-10-02", "to": "2026-10-03"},
+        headers={**s.auth(), "Accept-Language": "en"},
+    )
+    assert resp.json()["days"][0]["name"] == "国庆节 National Day"
     assert_invalid(
         await s.client.put("/v1/settings", json={"calendar": "us"}, headers=s.auth()), "calendar"
     )

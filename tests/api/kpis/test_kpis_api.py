@@ -256,39 +256,52 @@ async def test_check_formula_lists_the_measures_of_good_formulas(embedded_stack:
 
 
 @pytest.mark.parametrize(
-    ("formula", "position", "in_reason"),
+    ("formula", "position", "code", "in_reason"),
     [
         # s u m ( d e a l . a -> "amont" starts at character 10
-        ("sum(deal.amont)", 10, "'amont'"),
+        ("sum(deal.amont)", 10, "formula.unknown_field", "“amont”"),
         # 15 characters, the closing parenthesis is missing: position 16 is the end
-        ("sum(deal.amount", 16, "ends too early"),
+        ("sum(deal.amount", 16, "formula.ends_early", "公式提前结束"),
         # "stag" starts after 'sum(deal.amount where ' (22 characters)
-        ('sum(deal.amount where stag == "won")', 23, "'stag'"),
+        ('sum(deal.amount where stag == "won")', 23, "formula.unknown_field", "“stag”"),
         # the single quote after 'sum(deal.amount where stage == ' (31 characters)
-        ("sum(deal.amount where stage == 'won')", 32, "unexpected character"),
-        ("sum(deal.stage)", 10, "not numeric"),
-        ("max(deal.amount)", 1, "unexpected 'max'"),
-        ("count(deal) * 0", 15, "must not be zero"),
-        ("sum(deal.amount by product_line)", 20, "not a date"),
-        ("count(deals)", 11, "unexpected 's'"),
-        ("   ", 1, "empty"),
+        ("sum(deal.amount where stage == 'won')", 32, "formula.unexpected_character", "“'”"),
+        ("sum(deal.stage)", 10, "formula.not_numeric", "不是数值"),
+        ("max(deal.amount)", 1, "formula.unexpected_token", "“max”"),
+        ("count(deal) * 0", 15, "formula.zero_factor", "不能为零"),
+        ("sum(deal.amount by product_line)", 20, "formula.by_not_date", "不是日期"),
+        ("count(deals)", 11, "formula.unexpected_token", "“s”"),
+        ("   ", 1, "formula.empty", "公式为空"),
     ],
 )
 async def test_check_formula_gives_position_and_reason(
-    embedded_stack: Stack, formula: str, position: int, in_reason: str
+    embedded_stack: Stack, formula: str, position: int, code: str, in_reason: str
 ) -> None:
     body = await check_formula(embedded_stack, formula)
     assert body["valid"] is False
     assert body["shape"] is None
     assert body["measures"] == []
     assert body["error"]["position"] == position, body
-    assert in_reason in body["error"]["reason"], body
+    assert body["error"]["reason_code"] == code, body
+    assert in_reason in body["error"]["reason"], body  # the tenant's zh-CN
+
+
+async def test_check_formula_in_english(embedded_stack: Stack) -> None:
+    s = embedded_stack
+    resp = await s.client.post(
+        "/v1/kpis/check-formula",
+        json={"formula": "sum(deal.amont)"},
+        headers={**s.auth(), "Accept-Language": "en"},
+    )
+    error = resp.json()["error"]
+    assert error["reason"].startswith("unknown field 'amont' for deal events; deal events have:")
+    assert error["reason_params"]["field"] == "amont"
 
 
 async def test_check_formula_points_at_avg_inside_ratio(embedded_stack: Stack) -> None:
     body = await check_formula(embedded_stack, "ratio(avg(deal.amount), count(quote))")
     assert body["valid"] is False
-    assert "avg() cannot be used inside ratio()" in body["error"]["reason"]
+    assert body["error"]["reason"] == "ratio() 中不能使用 avg()；请改用 sum() 和 count()"
     assert body["error"]["position"] == 7  # r a t i o ( -> "avg" starts at 7
 
 
@@ -413,8 +426,10 @@ async def test_bad_formula_on_post_answers_422_with_the_position(embedded_stack:
     )
     err = assert_error(resp, 422, "invalid_input")
     assert [f["field"] for f in err["fields"]] == ["formula"]
-    assert "'amont'" in err["fields"][0]["reason"]
-    assert "position 10" in err["fields"][0]["reason"]
+    assert "“amont”" in err["fields"][0]["reason"]
+    assert "（第 10 个字符处）" in err["fields"][0]["reason"]
+    assert err["fields"][0]["reason_code"] == "formula.at_position"
+    assert err["fields"][0]["reason_params"]["position"] == 10
     assert "typo_kpi" not in await catalog(s, include_inactive=True)
     # A bad new formula on PUT is refused the same way and changes nothing.
     resp = await s.client.post(
@@ -426,7 +441,7 @@ async def test_bad_formula_on_post_answers_422_with_the_position(embedded_stack:
     )
     err = assert_error(resp, 422, "invalid_input")
     assert [f["field"] for f in err["fields"]] == ["formula"]
-    assert "position 12" in err["fields"][0]["reason"]  # "count(visit" has 11 characters
+    assert "第 12 个字符" in err["fields"][0]["reason"]  # "count(visit" has 11 characters
     kept = (await catalog(s))["good_kpi"]
     assert (kept["formula"], kept["version"]) == ("count(visit)", 1)
 

@@ -14,6 +14,7 @@ from paceline.api.reviews.drivers import (
     split_misses,
 )
 from paceline.api.reviews.schemas import AttainmentRow, MissOut
+from paceline.shared.i18n import render
 from paceline.shared.kpi.planning.drivers import DriverEffect
 
 D = Decimal
@@ -27,6 +28,7 @@ def _data(
     actual: dict[str, dict[str, str]],
     history: dict[str, dict[str, str]] | None = None,
     planned: dict[tuple[str, str], str] | None = None,
+    locale: str = "en",
 ) -> DriverData:
     def figures(src: dict[str, dict[str, str]]) -> dict[str, dict[str, Decimal]]:
         return {k: {s: D(v) for s, v in src.get(k, {}).items()} for k in DRIVER_KEYS}
@@ -36,6 +38,7 @@ def _data(
         actual=figures(actual),
         history=figures(history or {}),
         planned={k: D(v) for k, v in (planned or {}).items()},
+        locale=locale,
     )
 
 
@@ -100,7 +103,8 @@ def test_ratio_falls_back(
     source: str,
 ) -> None:
     data = _data(actual, history)
-    assert data.ratio(scope, "deals_won", "quotes") == (ratio, source)
+    got, label = data.ratio(scope, "deals_won", "quotes")
+    assert (got, render(label, "en")) == (ratio, source)
 
 
 def test_revenue_miss_against_the_driver_targets() -> None:
@@ -114,10 +118,29 @@ def test_revenue_miss_against_the_driver_targets() -> None:
         "average_deal": (D("10000.0000"), D("5000.0000"), D("-60000.0000")),
     }
     assert miss.planned_from == {
-        "deals_won": "the rep's deals_won target",
+        "deals_won": "the rep's deals won target",
         "quotes": "the rep's quotes target",
     }
+    assert miss.planned_from_codes["deals_won"] == {
+        "code": "reviews.planned.deals_target",
+        "params": {"whose": {"$msg": "reviews.whose.rep", "params": {}}},
+    }
+    assert miss.formula_code == "reviews.formula.revenue"
     assert miss.largest == "average_deal"
+
+
+def test_a_miss_in_chinese() -> None:
+    history = {
+        "revenue": {"rep:r1": "160000"},
+        "deals_won": {"rep:r1": "20"},
+        "quotes": {"rep:r1": "50"},
+    }
+    miss = revenue_miss(_data(R1_NOW, history, locale="zh-CN"), scope="rep:r1", target=D("1e5"))
+    assert miss.formula == "销售额 = 报价单数 × 赢单率（签单数 ÷ 报价单数）× 平均单笔金额"
+    assert miss.planned_from == {
+        "deals_won": "目标 ÷ 该销售近 12 个月的平均单笔金额",
+        "quotes": "计划签单数 ÷ 该销售近 12 个月的赢单率",
+    }
 
 
 def test_revenue_miss_planned_from_history() -> None:

@@ -18,6 +18,7 @@ from paceline.api.reviews.results import (
 )
 from paceline.api.reviews.schemas import AttainmentRow, Distribution
 from paceline.shared.db.models import TargetVersion
+from paceline.shared.i18n import L10n, render
 from paceline.shared.kpi.catalog import builtin
 from paceline.shared.kpi.values import KpiValue
 
@@ -232,12 +233,47 @@ def test_findings(reps: int, met: int, finding: str | None) -> None:
 
 
 def test_finding_messages() -> None:
-    [most] = findings(_dist(3, 1))
+    name = L10n("签单数", "Deals won")
+    [most] = findings(_dist(3, 1), label=name, missed_by=["Ann", "Bo"], locale="en")
     assert most.message == (
-        "2 of 3 reps missed deals_won: was the target too high, or did something block the team?"
+        "2 of 3 reps missed Deals won (Ann and Bo); only 33% met it: was the target too "
+        "high, or did something block the team?"
     )
-    [all_] = findings(_dist(2, 2))
-    assert all_.message == "all 2 reps met deals_won: was the target too low?"
+    assert most.message_code == "reviews.finding.missed_by_most"
+    assert most.message_params["who"] == ["Ann", "Bo"]
+    assert most.message_params["share"] == {"$pct": str(D(1) / 3)}
+    [all_] = findings(_dist(2, 2), label=name, locale="en")
+    assert all_.message == "all 2 reps met Deals won: was the target too low?"
+
+
+def test_finding_messages_in_chinese_name_the_reps_and_the_kpi() -> None:
+    name = L10n("签单数", "Deals won")
+    [most] = findings(_dist(7, 3), label=name, missed_by=["张伟", "李娜", "王芳", "赵敏"])
+    assert most.message == (
+        "7 名销售中有 4 名未达成“签单数”目标（张伟、李娜、王芳和赵敏），达成比例仅 43%："
+        "是目标定得太高，还是有什么阻碍了团队？"
+    )
+    [all_] = findings(_dist(2, 2), label=name)
+    assert all_.message == "全部 2 名销售都达成了“签单数”目标：目标是否定得太低？"
+
+
+def test_findings_name_who_missed_from_the_rows() -> None:
+    results = [
+        KpiResult(
+            kpi="deals_won",
+            reps=[
+                _row("rep:a", "0.5", kpi="deals_won", tier="below_baseline", met=False),
+                _row("rep:b", "0.6", kpi="deals_won", tier="below_baseline", met=False),
+                _row("rep:c", "1.1", kpi="deals_won", tier="target_met", met=True),
+            ],
+            team=_row("team:t", "0.7", kpi="deals_won", tier="below_baseline", met=False),
+            label=L10n("签单数", "Deals won"),
+        )
+    ]
+    results[0].reps[0].name = "张伟"
+    _dists, [found] = distributions_and_findings(results)
+    assert found.message_params["who"] == ["张伟", "b"]  # a rep without a name: the id
+    assert "张伟和b" in found.message
 
 
 def test_distribution_leaves_the_team_row_out() -> None:
@@ -283,15 +319,15 @@ def test_missed_driver_rows() -> None:
 @pytest.mark.parametrize(
     ("finding", "note"),
     [
-        (None, "2026-11: 60000.0000 of 100000.0000 (60.0%)"),
+        (None, "2026-11: CN¥60,000.00 of CN¥100,000.00 (60%)"),
         (
             "missed_by_most",
-            "2026-11: 60000.0000 of 100000.0000 (60.0%); most of the team missed it: "
+            "2026-11: CN¥60,000.00 of CN¥100,000.00 (60%); most of the team missed it: "
             "the suggestion follows history",
         ),
         (
             "beaten_by_all",
-            "2026-11: 60000.0000 of 100000.0000 (60.0%); everybody beat it: "
+            "2026-11: CN¥60,000.00 of CN¥100,000.00 (60%); everybody beat it: "
             "the suggestion follows history, not the target",
         ),
     ],
@@ -305,7 +341,25 @@ def test_suggestion_note(finding: str | None, note: str) -> None:
         version=_version("100000"),
         cap=CAP,
     )
-    assert suggestion_note(row, period="2026-11", finding=finding) == note
+    made = suggestion_note(row, period="2026-11", finding=finding, unit="currency")
+    assert made is not None
+    assert render(made, "en") == note
+
+
+def test_suggestion_note_in_chinese_with_wan_and_percent() -> None:
+    row = attainment_row(
+        scope="rep:r1",
+        name="王芳",
+        kpi=builtin("revenue"),
+        value=_value("1995583.33"),
+        version=_version("2500000"),
+        cap=CAP,
+    )
+    made = suggestion_note(row, period="2026-11", finding="missed_by_most", unit="currency")
+    assert made is not None
+    assert render(made, "zh-CN") == (
+        "2026-11：实际 ¥199.56万，目标 ¥250万（达成 80%）；团队多数人未达成，建议值以历史数据为准"
+    )
 
 
 def test_no_note_without_a_score() -> None:

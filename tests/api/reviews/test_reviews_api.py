@@ -103,6 +103,11 @@ async def test_review_table_findings_drivers(s: Stack) -> None:
     assert dists["csat"]["reps"] == 0
     # Every rep beat deals_won: too low? Revenue: one of two missed, no finding.
     assert [(f["kpi"], f["finding"]) for f in out["findings"]] == [("deals_won", "beaten_by_all")]
+    # A zh-CN tenant reads the words in Chinese, with the KPI's name (not its key).
+    [found] = out["findings"]
+    assert found["message"] == "全部 2 名销售都达成了“签单数”目标：目标是否定得太低？"
+    assert found["message_code"] == "reviews.finding.beaten_by_all"
+    assert found["message_params"]["kpi"] == {"$l10n": {"zh-CN": "签单数", "en": "Deals won"}}
     [miss] = out["misses"]
     # Planned: 40 quotes (target) -> 10 deals (target) -> 10,000 a deal (100,000 / 10).
     # Actual: 30 quotes, 12 deals (40%), 5,000 a deal. Quotes: (30-40) x 0.25 x 10,000;
@@ -115,13 +120,25 @@ async def test_review_table_findings_drivers(s: Stack) -> None:
         "average_deal": "-60000.0000",
     }
     assert miss["planned_from"] == {
-        "deals_won": "the rep's deals_won target",
-        "quotes": "the rep's quotes target",
+        "deals_won": "该销售的签单数目标",
+        "quotes": "该销售的报价单数目标",
     }
+    assert miss["formula_code"] == "reviews.formula.revenue"
+    assert miss["planned_from_codes"]["quotes"]["code"] == "reviews.planned.quotes_target"
     assert miss["largest"] == "average_deal"
     nexts = {(n["scope"], n["kpi"]): n for n in out["suggestions"]}
     assert nexts[("rep:r1", "deals_won")]["period"] == "2026-12"
-    assert "everybody beat it" in nexts[("rep:r1", "deals_won")]["note"]
+    note = nexts[("rep:r1", "deals_won")]
+    assert note["note"] == (
+        "2026-11：实际 12，目标 10（达成 120%）；"
+        "所有人都超额完成，建议值以历史数据为准，而不是原目标"
+    )
+    assert (note["note_code"], note["note_params"]["result"]["$msg"]) == (
+        "reviews.note.beaten_by_all",
+        "reviews.note.result",
+    )
+    revenue_note = nexts[("rep:r1", "revenue")]["note"]
+    assert revenue_note.startswith("2026-11：实际 ¥6万，目标 ¥10万（达成 60%）"), revenue_note
     text = await s.client.get(
         "/v1/reviews",
         params={"team": "north", "period": "2026-11", "format": "csv"},
@@ -130,20 +147,74 @@ async def test_review_table_findings_drivers(s: Stack) -> None:
     assert text.status_code == 200
     assert text.content.startswith(b"\xef\xbb\xbf")  # a zh-CN tenant: a BOM for Excel
     lines = text.content.decode("utf-8-sig").splitlines()
+    # For people: the column titles, KPI names, tiers and yes/no in the tenant's language.
     assert lines[0] == (
-        "scope,name,kpi,actual,target,baseline,stretch,attainment,raw_attainment,tier,met,"
-        "status,gap,driver_quotes,driver_win_rate,driver_average_deal,next_period,"
-        "next_baseline,next_target,next_stretch"
+        "范围,姓名,指标,实际,目标,保底目标,挑战目标,达成率,达成率（不封顶）,档位,是否达成,"
+        "状态,差距,报价单数影响,赢单率影响,平均单笔金额影响,下期,下期保底目标,下期目标,"
+        "下期挑战目标"
     )
     table = list(csv.DictReader(io.StringIO(text.content.decode("utf-8-sig"))))
     assert len(table) == 4 * 3  # (r1, r2, team) x 4 KPIs
-    r1 = next(r for r in table if r["scope"] == "rep:r1" and r["kpi"] == "revenue")
-    assert (r1["name"], r1["gap"], r1["driver_average_deal"], r1["tier"]) == (
+    r1 = next(r for r in table if r["范围"] == "rep:r1" and r["指标"] == "销售额")
+    assert (r1["姓名"], r1["差距"], r1["平均单笔金额影响"], r1["档位"], r1["是否达成"]) == (
         "Ann",
         "-40000.0000",
         "-60000.0000",
-        "below_baseline",
+        "低于保底目标",
+        "否",
     )
+    # Accept-Language: en — the same review in English.
+    en = await s.client.get(
+        "/v1/reviews",
+        params={"team": "north", "period": "2026-11", "format": "csv"},
+        headers={**s.auth(), "Accept-Language": "en"},
+    )
+    assert en.content.decode("utf-8-sig").splitlines()[0].startswith("Scope,Name,KPI,Actual,")
+
+
+async def test_review_in_english_with_accept_language(s: Stack) -> None:
+    resp = await s.client.get(
+        "/v1/reviews",
+        params={"team": "north", "period": "2026-11"},
+        headers={**s.auth(), "Accept-Language": "en-US,en;q=0.9"},
+    )
+    assert resp.status_code == 200, resp.text
+    out = resp.json()
+    [found] = out["findings"]
+    assert found["message"] == "all 2 reps met Deals won: was the target too low?"
+    [miss] = out["misses"]
+    assert miss["formula"] == "revenue = quotes x win rate (deals won / quotes) x average deal"
+    assert miss["planned_from"] == {
+        "deals_won": "the rep's deals won target",
+        "quotes": "the rep's quotes target",
+    }
+    nexts = {(n["scope"], n["kpi"]): n for n in out["suggestions"]}
+    assert nexts[("rep:r1", "revenue")]["note"].startswith(
+        "2026-11: CN¥60,000.00 of CN¥100,000.00 (60%)"
+    )
+
+
+async def test_review_errors_in_chinese(s: Stack) -> None:
+    bad = await s.client.get(
+        "/v1/reviews", params={"team": "north", "period": "2026-13"}, headers=s.auth()
+    )
+    assert bad.status_code == 422
+    err = bad.json()["error"]
+    assert err["message_code"] == "periods.invalid"
+    assert err["message"] == "期间无效：“2026-13”中的月份必须是 01 到 12"
+    assert err["fields"][0]["reason"] == "“2026-13”中的月份必须是 01 到 12"
+    assert err["fields"][0]["reason_code"] == "periods.month_range"
+    gone = await s.client.get(
+        "/v1/reviews", params={"team": "nowhere", "period": "2026-11"}, headers=s.auth()
+    )
+    assert gone.status_code == 404
+    assert gone.json()["error"]["message"] == "没有团队“nowhere”"
+    en = await s.client.get(
+        "/v1/reviews",
+        params={"team": "north", "period": "2026-W54"},
+        headers={**s.auth(), "Accept-Language": "en"},
+    )
+    assert en.json()["error"]["fields"][0]["reason"] == "2026 has no ISO week 54"
 
 
 async def test_review_without_targets_uses_the_template(s: Stack) -> None:

@@ -14,9 +14,10 @@ from paceline.api.reviews.schemas import (
     DriverOut,
     MissOut,
     NextTarget,
+    ReviewKpi,
     ReviewOut,
 )
-from paceline.api.reviews.table import CSV_HEADER, csv_rows, csv_text, neutralise
+from paceline.api.reviews.table import CSV_HEADER, csv_rows, csv_text, header, neutralise
 from tests.support import Stack
 
 D = Decimal
@@ -43,6 +44,7 @@ def _review(name: str | None) -> ReviewOut:
         kpi="revenue",
         gap=D("-40000.0000"),
         formula="revenue = quotes x win rate x average deal",
+        formula_code="reviews.formula.revenue",
         drivers=[
             DriverOut(driver="quotes", planned=None, actual=None, effect=D("-25000.0000")),
             DriverOut(driver="win_rate", planned=None, actual=None, effect=D("45000.0000")),
@@ -68,7 +70,15 @@ def _review(name: str | None) -> ReviewOut:
         next_period="2026-12",
         as_of=datetime.fromisoformat("2026-12-01T00:00:00+08:00"),
         members=[{"rep_id": "r1", "name": name}],
-        kpis=[],
+        kpis=[
+            ReviewKpi(
+                kpi="revenue",
+                names={"zh-CN": "销售额", "en": "Revenue"},
+                unit="currency",
+                direction="higher",
+                category="result",
+            )
+        ],
         rows=[row],
         distribution=[],
         findings=[],
@@ -78,20 +88,21 @@ def _review(name: str | None) -> ReviewOut:
 
 
 def test_one_line_per_row() -> None:
-    header, line = csv_rows(_review("Ann"))
-    assert header == CSV_HEADER
-    assert dict(zip(header, line, strict=True)) == {
+    title, line = csv_rows(_review("Ann"), "en")
+    assert title == header("en")
+    assert title[:4] == ["Scope", "Name", "KPI", "Actual"]
+    assert dict(zip(CSV_HEADER, line, strict=True)) == {
         "scope": "rep:r1",
         "name": "Ann",
-        "kpi": "revenue",
+        "kpi": "Revenue",
         "actual": "60000.0000",
         "target": "100000.0000",
         "baseline": "",
         "stretch": "",
         "attainment": "0.6000",
         "raw_attainment": "0.6000",
-        "tier": "below_baseline",
-        "met": "false",
+        "tier": "below baseline",
+        "met": "no",
         "status": "scored",
         "gap": "-40000.0000",  # a negative number stays a number
         "driver_quotes": "-25000.0000",
@@ -122,10 +133,23 @@ def test_neutralise(text: str, cell: str) -> None:
     assert neutralise(text) == cell
 
 
+def test_the_table_in_chinese() -> None:
+    title, line = csv_rows(_review("王芳"))  # zh-CN unless told
+    row = dict(zip(CSV_HEADER, line, strict=True))
+    assert title[:4] == ["范围", "姓名", "指标", "实际"]
+    assert (row["name"], row["kpi"], row["tier"], row["met"], row["status"]) == (
+        "王芳",
+        "销售额",
+        "低于保底目标",
+        "否",
+        "已评分",
+    )
+
+
 def test_a_formula_in_a_name_is_written_as_text() -> None:
-    text = csv_text(_review('=HYPERLINK("http://evil.example","x")'))
-    header, line = list(csv.reader(io.StringIO(text)))
-    row = dict(zip(header, line, strict=True))
+    text = csv_text(_review('=HYPERLINK("http://evil.example","x")'), "en")
+    _title, line = list(csv.reader(io.StringIO(text)))
+    row = dict(zip(CSV_HEADER, line, strict=True))
     assert row["name"] == '\'=HYPERLINK("http://evil.example","x")'
     assert (row["gap"], row["driver_average_deal"]) == ("-40000.0000", "-60000.0000")
 
@@ -145,5 +169,5 @@ async def test_the_api_neutralises_a_name(embedded_stack: Stack) -> None:
     )
     assert resp.status_code == 200, resp.text
     text = resp.content.decode("utf-8-sig")  # a zh-CN tenant: Excel's BOM first
-    names = {r["name"] for r in csv.DictReader(io.StringIO(text)) if r["scope"] == "rep:r1"}
+    names = {r["姓名"] for r in csv.DictReader(io.StringIO(text)) if r["范围"] == "rep:r1"}
     assert names == {"'=1+2"}

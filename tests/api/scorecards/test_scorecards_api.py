@@ -207,9 +207,9 @@ async def test_builtin_templates_mix_60_30_10(clocked: Clocked) -> None:
 @pytest.mark.parametrize(
     ("items", "field", "reason"),
     [
-        ((("revenue", 50), ("visits", 40)), "items", "weights sum to 90, not 100"),
-        ((("revenue", 60), ("visits", 50)), "items", "weights sum to 110, not 100"),
-        ((("revenue", 50), ("revenue", 50)), "items", "more than once"),
+        ((("revenue", 50), ("visits", 40)), "items", "权重合计为 90，应为 100"),
+        ((("revenue", 60), ("visits", 50)), "items", "权重合计为 110，应为 100"),
+        ((("revenue", 50), ("revenue", 50)), "items", "不止一次"),
         ((("revenue", 50), ("happiness", 50)), "items[1].kpi", "happiness"),
         ((("revenue", 100), ("visits", 0)), "items[1].weight", ""),
     ],
