@@ -12,7 +12,7 @@ from paceline.shared.auth import Principal
 from paceline.shared.db import tenants as tenant_repo
 from paceline.shared.db.models import Tenant
 from paceline.shared.errors import FieldError, Forbidden, NotFound
-from paceline.shared.i18n import locale_of, msg
+from paceline.shared.i18n import Msg, locale_of, msg
 from paceline.shared.kpi.catalog import KpiDefinition
 from paceline.shared.kpi.periods import Period
 from paceline.shared.readmodel.evaluation import check_as_of
@@ -64,12 +64,16 @@ def _period(tenant: TenantDep, period: PeriodQuery) -> Period:
     return parse_period_or_422(period, tenant)
 
 
+def _role(principal: Principal) -> Msg:
+    return msg(f"errors.role.{principal.role or 'service'}")
+
+
 def check_visible(principal: Principal, scope: Scope, field: str = "scope") -> Scope:
     """The scope, if the caller may read its figures (403 naming the field otherwise)."""
     if not principal.sees(str(scope)):
         raise Forbidden(
-            f"{scope} is outside what this {principal.role}'s access covers",
-            fields=[FieldError(field, "outside your teams")],
+            msg("errors.reach.outside", scope=str(scope), role=_role(principal)),
+            fields=[FieldError(field, msg("errors.reach.outside_field"))],
         )
     return scope
 
@@ -81,9 +85,8 @@ def narrowed(principal: Principal, value: str | None, field: str, kind: str) -> 
         return value
     if value is None:
         raise Forbidden(
-            f"name a {field} within your teams: a {principal.role}'s access does not cover "
-            "the whole tenant",
-            fields=[FieldError(field, "required for a manager's or rep's access")],
+            msg("errors.reach.name_one", field=field, role=_role(principal)),
+            fields=[FieldError(field, msg("errors.reach.name_one_field"))],
         )
     check_visible(principal, parse_scope(value if kind == "scope" else f"team:{value}"), field)
     return value
