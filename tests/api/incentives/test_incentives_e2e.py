@@ -394,6 +394,13 @@ async def test_a_month_of_every_component_equals_the_hand_computation(
     assert denied.status_code == 403
     early_pay = await s.client.post(f"/v1/statements/{sid}/pay", json={}, headers=s.auth())
     assert early_pay.status_code == 409
+    assert early_pay.json()["error"]["message"] == (
+        f"结算单 {sid} 当前状态为“草稿”，只有已审批的结算单可以发放"
+    )
+    assert early_pay.json()["error"]["message_params"]["status"] == {
+        "$msg": "incentives.status.draft",
+        "params": {},
+    }
     approved = await _ok(
         await s.client.post(f"/v1/statements/{sid}/approve", json={"note": "ok"}, headers=s.auth())
     )

@@ -274,6 +274,15 @@ async def test_assignments_name_a_rep_or_a_role_and_never_double_up(clocked: Clo
     assert first.status_code == 201, first.text
     overlap = await assign({"plan": "am", "rep": "r1", "valid_from": "2026-12-15"})
     assert overlap.status_code == 409
+    # The rep by name, in the tenant's language; the code and ids for machines.
+    error = overlap.json()["error"]
+    assert error["message"] == (
+        f"分配 {first.json()['id']} 已在其中部分日期把激励方案“am”分配给Ann"
+    )
+    assert error["message_code"] == "incentives.assignment.overlap"
+    assert error["message_params"]["plan"] == "am"
+    gone_rep = await assign({"plan": "am", "rep": "ghost", "valid_from": "2026-12-01"})
+    assert gone_rep.json()["error"]["fields"][0]["reason"] == "组织架构中没有销售“ghost”"
     after = await assign({"plan": "am", "rep": "r1", "valid_from": "2026-12-16"})
     assert after.status_code == 201
     listed = (
