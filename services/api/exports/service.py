@@ -26,6 +26,7 @@ from paceline.api.scorecards.service import rep_scorecards
 from paceline.shared.db.context import tenant_calendar
 from paceline.shared.db.models import Tenant
 from paceline.shared.errors import FieldError, InvalidInput
+from paceline.shared.i18n import msg
 from paceline.shared.kpi.periods import Period
 from paceline.shared.readmodel import rollups
 from paceline.shared.readmodel import targets as targets_repo
@@ -57,8 +58,8 @@ def _target_cursor(cursor: str) -> int:
     value = decode_cursor(cursor, ["id"])[0]
     if not isinstance(value, int) or isinstance(value, bool):
         raise InvalidInput(
-            "the cursor is not valid",
-            fields=[FieldError("cursor", "use next_cursor from a previous page")],
+            msg("exports.cursor.invalid"),
+            fields=[FieldError("cursor", msg("exports.cursor.use_next"))],
         )
     return value
 

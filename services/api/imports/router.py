@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from paceline.shared.db import import_runs as repo
 from paceline.shared.db import tenants as tenant_repo
 from paceline.shared.errors import NotFound
+from paceline.shared.i18n import msg
 from paceline.shared.import_report import ImportOut, RowIssue, issue_out, run_out
 from paceline.shared.web.csv_out import ExcelQuery, csv_lines, csv_response
 from paceline.shared.web.deps import ReadPrincipal, ReadSessionDep, StateDep
@@ -110,7 +111,7 @@ async def get_import(
     """A run with its counts, warnings, first 1,000 row issues, and ``applied``."""
     run = await repo.get_run(session, tenant_id=principal.tenant_id, run_id=import_id)
     if run is None:
-        raise NotFound(f"no import {import_id}")
+        raise NotFound(msg("exports.import.not_found", id=str(import_id)))
     applied = await repo.applied_positions(
         session, group_id=state.settings.consumer_group, topic=state.settings.topic
     )
@@ -148,7 +149,7 @@ async def get_import_rows(
     problem: ``line,status,event_id,field,reason``."""
     run = await repo.get_run(session, tenant_id=principal.tenant_id, run_id=import_id)
     if run is None:
-        raise NotFound(f"no import {import_id}")
+        raise NotFound(msg("exports.import.not_found", id=str(import_id)))
     rows = await repo.issues(
         session,
         tenant_id=principal.tenant_id,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from paceline.api.deps import AuthDep, MomentDep, TenantDep, check_visible
-from paceline.api.incentives import page, service, text
+from paceline.api.incentives import page, service
 from paceline.api.incentives.schemas import (
     AssignmentIn,
     AssignmentOut,
@@ -25,8 +26,10 @@ from paceline.api.incentives.schemas import (
     WhatIfOut,
 )
 from paceline.shared.db import tenants as tenant_repo
+from paceline.shared.db.context import tenant_kpis
 from paceline.shared.db.models import Tenant
 from paceline.shared.errors import NotFound
+from paceline.shared.i18n import L10n, locale_of, msg
 from paceline.shared.readmodel.scopes import parse_scope
 from paceline.shared.web.csv_out import ExcelQuery, csv_response, csv_text
 from paceline.shared.web.deps import (
@@ -50,7 +53,7 @@ CSV: dict[int | str, dict[str, Any]] = {
 async def _tenant(session: WriteSessionDep, principal: AdminPrincipal) -> Tenant:
     tenant = await tenant_repo.get_tenant(session, tenant_id=principal.tenant_id)
     if tenant is None:
-        raise NotFound("the tenant of this key no longer exists")
+        raise NotFound(msg("errors.tenant.gone"))
     return tenant
 
 
@@ -288,11 +291,15 @@ async def get_statement(
             excel=excel,
         )
     if format == "html":
-        locale = text.locale_of(
-            lang or text.accept_language(request.headers.get("accept-language")), tenant.locale
-        )
+        locale = locale_of(lang or request.headers.get("accept-language"), tenant.locale)
+        kpis = await tenant_kpis(session, tenant_id=tenant.id)
         return Response(
-            page.statement_html(s, locale=locale),
+            page.statement_html(
+                s,
+                locale=locale,
+                tz=ZoneInfo(tenant.timezone),
+                kpi_names={k.key: L10n(k.name_zh, k.name_en) for k in kpis},
+            ),
             media_type="text/html",
             headers={"Content-Security-Policy": page.POLICY},
         )

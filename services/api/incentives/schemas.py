@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -299,15 +299,49 @@ class LineOut(BaseModel):
     facts: FactsRef | None = None
 
 
+_MESSAGE = (
+    'The message in both languages, {"zh-CN": ..., "en": ...} (money in 万 from ten '
+    "thousand up in zh-CN prose); `message_code` and `message_params` are the same for "
+    "machines (docs/I18N.md)."
+)
+
+
 class NextTierOut(BaseModel):
     """How much more of a KPI reaches the next tier, and what it adds."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "component": "revenue-commission",
+                    "kpi": "revenue",
+                    "attainment": "1.0000",
+                    "more": "10000.0000",
+                    "gain": "200.00",
+                    "message": {
+                        "zh-CN": "再完成 ¥1万 收入，即达 100% 档：+¥200.00",
+                        "en": "CN¥10,000.00 more Revenue reaches the 100% tier: +CN¥200.00",
+                    },
+                    "message_code": "incentives.next_tier",
+                    "message_params": {
+                        "more": {"$money": "10000.0000", "currency": "CNY"},
+                        "kpi": {"$l10n": {"zh-CN": "收入", "en": "Revenue"}},
+                        "at": {"$pct": "1.0000"},
+                        "gain": {"$money": "200.00", "currency": "CNY"},
+                    },
+                }
+            ]
+        }
+    )
 
     component: str
     kpi: str
     attainment: Decimal
     more: Decimal
     gain: Decimal
-    message: dict[str, str]
+    message: dict[str, str] = Field(description=_MESSAGE)
+    message_code: str = Field(description="The catalog code of `message`.")
+    message_params: dict[str, Any] = Field(description="The parameters of `message`.")
 
 
 class ComponentOut(BaseModel):
@@ -559,6 +593,11 @@ class WhatIfOut(BaseModel):
                             "(CN¥5,000.00 in all)"
                         ),
                     },
+                    "message_code": "incentives.what_if",
+                    "message_params": {
+                        "gain": {"$money": "5000.00", "currency": "CNY"},
+                        "total": {"$money": "5000.00", "currency": "CNY"},
+                    },
                 }
             ]
         }
@@ -575,7 +614,9 @@ class WhatIfOut(BaseModel):
     projected_with: Decimal
     components: list[ComponentOut]
     lines: list[LineOut]
-    message: dict[str, str]
+    message: dict[str, str] = Field(description=_MESSAGE)
+    message_code: str = Field(description="The catalog code of `message`.")
+    message_params: dict[str, Any] = Field(description="The parameters of `message`.")
 
 
 class StatementsIn(BaseModel):

@@ -19,7 +19,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.api.incentives import repository as repo
-from paceline.api.incentives import text
 from paceline.api.incentives.schemas import (
     AppliedOut,
     AssignmentIn,
@@ -54,10 +53,11 @@ from paceline.shared.db.models_incentives import (
 )
 from paceline.shared.errors import Conflict, FieldError, InvalidInput, NotFound
 from paceline.shared.events import CanonicalEvent
+from paceline.shared.i18n import Invalid, L10n, Money, Msg, Pct, both, msg, params_json
 from paceline.shared.kpi.incentives.earnings import Earnings, Line, add_deltas, rep_earnings
 from paceline.shared.kpi.incentives.payout import to_decimal
 from paceline.shared.kpi.incentives.plans import PlanBody, Spiff, check_plan
-from paceline.shared.kpi.periods import Period
+from paceline.shared.kpi.periods import Period, parse_period
 from paceline.shared.kpi.records import contributions, fold
 from paceline.shared.kpi.values import MeasureTotal, measure_value
 from paceline.shared.readmodel import earnings as reader
@@ -74,17 +74,27 @@ MAX_REPS = 5000  # reps one earnings read may cover
 
 
 async def _check(session: AsyncSession, tenant_id: str, body: PlanBody) -> None:
+    defs = await tenant_kpis(session, tenant_id=tenant_id)
     kpis = {
         k.key: "additive"
         if is_additive(k)
         else "distinct"
         if k.formula.shape == "value"
         else "ratio"
-        for k in await tenant_kpis(session, tenant_id=tenant_id)
+        for k in defs
     }
-    problems = check_plan(body, known_kpis=kpis)
+    names = {k.key: L10n(k.name_zh, k.name_en) for k in defs}
+    problems = check_plan(body, known_kpis=kpis, kpi_names=names)
     if problems:
-        raise InvalidInput("the plan is not valid", fields=problems)
+        raise InvalidInput(
+            msg(
+                "incentives.plan.invalid",
+                fields=[
+                    msg("errors.field_reason", field=p.field, reason=p.reason) for p in problems[:3]
+                ],
+            ),
+            fields=problems,
+        )
 
 
 def _version_out(v: IncentivePlanVersion) -> PlanVersionOut:
@@ -123,7 +133,7 @@ async def create_plan(
     doc = PlanBody(name_zh=body.name_zh, name_en=body.name_en, components=body.components)
     await _check(session, tenant.id, doc)
     if await repo.get_plan(session, tenant_id=tenant.id, key=body.key) is not None:
-        raise Conflict(f"a plan {body.key!r} exists; PUT /v1/incentive-plans/{body.key} revises it")
+        raise Conflict(msg("incentives.plan.exists", key=body.key))
     plan = IncentivePlan(
         tenant_id=tenant.id,
         key=body.key,
@@ -165,7 +175,7 @@ async def revise_plan(
     """A new version of a plan, in force from now on (earlier reads keep the old one)."""
     plan = await repo.get_plan(session, tenant_id=tenant.id, key=key)
     if plan is None:
-        raise NotFound(f"no plan {key!r}")
+        raise NotFound(msg("incentives.plan.not_found", key=key))
     doc = PlanBody(name_zh=body.name_zh, name_en=body.name_en, components=body.components)
     await _check(session, tenant.id, doc)
     before = await _plan_out(session, plan)
@@ -203,7 +213,7 @@ async def get_plan(session: AsyncSession, *, tenant: Tenant, key: str) -> PlanOu
     """A plan with every version."""
     plan = await repo.get_plan(session, tenant_id=tenant.id, key=key)
     if plan is None:
-        raise NotFound(f"no plan {key!r}")
+        raise NotFound(msg("incentives.plan.not_found", key=key))
     return await _plan_out(session, plan, versions=True)
 
 
@@ -235,28 +245,38 @@ async def create_assignment(
     assignment of the same rep or role."""
     if (body.rep is None) == (body.role is None):
         raise InvalidInput(
-            "name a rep or a role", fields=[FieldError("rep", "give exactly one of rep and role")]
+            msg("incentives.assignment.rep_or_role"),
+            fields=[FieldError("rep", msg("incentives.assignment.rep_xor_role"))],
         )
     if body.valid_to is not None and body.valid_to <= body.valid_from:
         raise InvalidInput(
-            "the assignment ends before it starts",
-            fields=[FieldError("valid_to", "must be after valid_from")],
+            msg("incentives.assignment.ends_before_start"),
+            fields=[FieldError("valid_to", msg("incentives.assignment.after_valid_from"))],
         )
     if await repo.get_plan(session, tenant_id=tenant.id, key=body.plan) is None:
-        raise InvalidInput("unknown plan", fields=[FieldError("plan", f"no plan {body.plan!r}")])
+        raise InvalidInput(
+            msg("incentives.plan.unknown"),
+            fields=[FieldError("plan", msg("incentives.plan.not_found", key=body.plan))],
+        )
+    names: dict[str, str] = {}
     if body.rep is not None:
         names = await org.rep_names(session, tenant_id=tenant.id, rep_ids=[body.rep])
         if body.rep not in names:
             raise InvalidInput(
-                "unknown rep", fields=[FieldError("rep", f"no rep {body.rep!r} in the org chart")]
+                msg("incentives.rep.unknown"),
+                fields=[FieldError("rep", msg("incentives.rep.not_in_org", rep=body.rep))],
             )
     for other in await repo.assignments(session, tenant_id=tenant.id, plan=body.plan):
         if (other.rep_id, other.role) != (body.rep, body.role):
             continue
         if _overlap(other.valid_from, other.valid_to, body.valid_from, body.valid_to):
+            who = (
+                msg("incentives.assignment.to_rep", name=names.get(body.rep, body.rep))
+                if body.rep is not None
+                else msg("incentives.assignment.to_role", role=str(body.role))
+            )
             raise Conflict(
-                f"assignment {other.id} already gives plan {body.plan!r} to "
-                f"{body.rep or 'role ' + str(body.role)} on some of these days"
+                msg("incentives.assignment.overlap", id=str(other.id), plan=body.plan, who=who)
             )
     row = IncentiveAssignment(
         tenant_id=tenant.id,
@@ -295,7 +315,7 @@ async def delete_assignment(
     """Remove an assignment (audited)."""
     row = await repo.get_assignment(session, tenant_id=tenant.id, assignment_id=assignment_id)
     if row is None:
-        raise NotFound(f"no assignment {assignment_id}")
+        raise NotFound(msg("incentives.assignment.not_found", id=str(assignment_id)))
     before = _assignment_out(row).model_dump(mode="json")
     await session.delete(row)
     await auditor.record("incentives.unassign", target=f"assignment:{assignment_id}", before=before)
@@ -306,10 +326,19 @@ async def delete_assignment(
 
 def month_or_422(key: str, tenant: Tenant, field: str = "period") -> Period:
     """A month of the tenant's calendar, or 422 naming the field."""
+    reason: Msg | None = None
     try:
-        return reader.month_of(key, tenant)
+        period = parse_period(key, fiscal_year_start_month=tenant.fiscal_year_start_month)
     except ValueError as exc:
-        raise InvalidInput(str(exc), fields=[FieldError(field, str(exc))]) from None
+        # The period parser's own catalog message when it has one, else ours.
+        reason = (
+            exc.msg if isinstance(exc, Invalid) else msg("incentives.period.invalid", period=key)
+        )
+    else:
+        if period.kind == "month":
+            return period
+        reason = msg("incentives.period.not_month")
+    raise InvalidInput(reason, fields=[FieldError(field, reason)])
 
 
 async def _scope_reps(
@@ -325,8 +354,8 @@ async def _scope_reps(
     )
     if len(reps) > MAX_REPS:
         raise InvalidInput(
-            "too many reps in scope",
-            fields=[FieldError("scope", f"at most {MAX_REPS} reps per read; name a team")],
+            msg("incentives.scope.too_many_reps"),
+            fields=[FieldError("scope", msg("incentives.scope.max_reps", max=MAX_REPS))],
         )
     return reps
 
@@ -416,11 +445,11 @@ def _components(earned: Earnings, projected: Earnings) -> list[ComponentOut]:
     return out
 
 
-def _kpi_label(month: reader.MonthEarnings, rep: str, key: str, locale: str) -> str:
+def _kpi_label(month: reader.MonthEarnings, rep: str, key: str) -> L10n | str:
     kpi = month.reps[rep].kpis.get(key)
     if kpi is None:
         return key
-    return kpi.name_zh if locale == "zh-CN" else kpi.name_en
+    return L10n(kpi.name_zh, kpi.name_en)
 
 
 def _rep_out(
@@ -429,17 +458,14 @@ def _rep_out(
     r = month.reps[rep]
     nexts = []
     for n in r.next:
-        params = {
-            loc: {
-                "more": text.number(n.more, loc)
-                if not _is_money(month, rep, n.kpi)
-                else text.money(n.more, currency, loc),
-                "kpi": _kpi_label(month, rep, n.kpi, loc),
-                "at": text.percent(n.at, loc),
-                "gain": text.money(n.gain, currency, loc),
-            }
-            for loc in text.LOCALES
-        }
+        # Prose: money in 万 from ten thousand up in zh-CN (再完成 ¥1.5万 收入…).
+        message = msg(
+            "incentives.next_tier",
+            more=Money(n.more, currency) if _is_money(month, rep, n.kpi) else n.more,
+            kpi=_kpi_label(month, rep, n.kpi),
+            at=Pct(n.at),
+            gain=Money(n.gain, currency),
+        )
         nexts.append(
             NextTierOut(
                 component=n.component,
@@ -447,7 +473,9 @@ def _rep_out(
                 attainment=_q(n.at),
                 more=_q(n.more),
                 gain=n.gain,
-                message=text.both("next_tier", params),
+                message=both(message),
+                message_code=message.code,
+                message_params=params_json(message.params),
             )
         )
     return RepEarningsOut(
@@ -542,7 +570,10 @@ async def what_if(
     period = month_or_422(body.period, tenant)
     as_of = body.as_of or now
     if as_of.tzinfo is None:
-        raise InvalidInput("as_of needs an offset", fields=[FieldError("as_of", "add an offset")])
+        raise InvalidInput(
+            msg("incentives.what_if.as_of_offset"),
+            fields=[FieldError("as_of", msg("incentives.what_if.add_offset"))],
+        )
     scope = parse_scope(f"rep:{body.rep}", field="rep")
     await org.require_known(session, tenant_id=tenant.id, scope=scope)
     month = await reader.read_earnings(
@@ -557,8 +588,12 @@ async def what_if(
         day = deal.day or as_of.astimezone(tz).date()
         if not period.contains(day):
             raise InvalidInput(
-                "the deal is outside the month",
-                fields=[FieldError(f"deals[{i}].day", f"must be in {period.key}")],
+                msg("incentives.what_if.deal_outside"),
+                fields=[
+                    FieldError(
+                        f"deals[{i}].day", msg("incentives.what_if.day_in_month", period=period.key)
+                    )
+                ],
             )
         occurred = datetime.combine(day, datetime.min.time(), tz).replace(hour=12)
         event = CanonicalEvent.model_validate(
@@ -596,13 +631,11 @@ async def what_if(
     with_deals = rep_earnings(inputs)
     gain = with_deals.total - r.earned.total
     # The projection with the deals: today's projection plus what they add.
-    locale_params = {
-        loc: {
-            "gain": text.money(gain, tenant.currency, loc),
-            "total": text.money(with_deals.total, tenant.currency, loc),
-        }
-        for loc in text.LOCALES
-    }
+    message = msg(
+        "incentives.what_if",
+        gain=Money(gain, tenant.currency),
+        total=Money(with_deals.total, tenant.currency),
+    )
     return WhatIfOut(
         rep=body.rep,
         period=period.key,
@@ -615,7 +648,9 @@ async def what_if(
         projected_with=r.projected.total + gain,
         components=_components(with_deals, r.projected),
         lines=[line_out(ln, rep=body.rep, period=period.key) for ln in with_deals.lines],
-        message=text.both("what_if", locale_params),
+        message=both(message),
+        message_code=message.code,
+        message_params=params_json(message.params),
     )
 
 
@@ -660,8 +695,8 @@ async def generate_statements(
     close = book.closed_now(period.key) if book else None
     if close is None:
         raise InvalidInput(
-            "the month is not closed",
-            fields=[FieldError("period", "close the month first (POST /v1/closes)")],
+            msg("incentives.statements.not_closed"),
+            fields=[FieldError("period", msg("incentives.statements.close_first"))],
         )
     reps = body.reps
     if reps is None:
@@ -671,12 +706,12 @@ async def generate_statements(
     else:
         known = await org.rep_names(session, tenant_id=tenant.id, rep_ids=reps)
         unknown = [
-            FieldError(f"reps[{i}]", f"no rep {rep!r} in the org chart")
+            FieldError(f"reps[{i}]", msg("incentives.rep.not_in_org", rep=rep))
             for i, rep in enumerate(reps)
             if rep not in known
         ]
         if unknown:
-            raise InvalidInput("unknown reps", fields=unknown[:20])
+            raise InvalidInput(msg("incentives.rep.unknowns"), fields=unknown[:20])
         reps = sorted(set(reps))
     as_of = datetime.combine(period.end, datetime.min.time(), ZoneInfo(tenant.timezone))
     month = await reader.read_earnings(
@@ -749,12 +784,17 @@ async def get_statement(
     """One statement."""
     row = await repo.get_statement(session, tenant_id=tenant.id, statement_id=statement_id)
     if row is None:
-        raise NotFound(f"no statement {statement_id}")
+        raise NotFound(msg("incentives.statement.not_found", id=str(statement_id)))
     names = await org.rep_names(session, tenant_id=tenant.id, rep_ids=[row.rep_id])
     return _statement_out(row, names)
 
 
 _NEXT = {"approve": ("draft", "approved"), "pay": ("approved", "paid")}
+
+
+def status_label(status: str) -> Msg:
+    """A statement's status as people read it (草稿, 已审批, 已发放)."""
+    return msg(f"incentives.status.{status}")
 
 
 async def advance_statement(
@@ -772,10 +812,15 @@ async def advance_statement(
         session, tenant_id=tenant.id, statement_id=statement_id, for_update=True
     )
     if row is None:
-        raise NotFound(f"no statement {statement_id}")
+        raise NotFound(msg("incentives.statement.not_found", id=str(statement_id)))
     src, dst = _NEXT[action]
     if row.status != src:
-        raise Conflict(f"statement {statement_id} is {row.status}; only a {src} one can {action}")
+        params = {"id": str(statement_id), "status": status_label(row.status)}
+        raise Conflict(
+            msg("incentives.statement.approve_needs_draft", **params)
+            if action == "approve"
+            else msg("incentives.statement.pay_needs_approved", **params)
+        )
     before = {"status": row.status}
     row.status = dst
     if action == "approve":

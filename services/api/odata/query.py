@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -30,6 +30,7 @@ import orjson
 
 from paceline.api.odata.model import EntitySet, Prop
 from paceline.shared.errors import BadRequest, FieldError
+from paceline.shared.i18n import Msg, msg
 
 MAX_FILTER_CHARS: Final = 1000
 MAX_TERMS: Final = 16
@@ -60,13 +61,12 @@ class ODataError(BadRequest):
 
     code = "invalid_query_option"
 
-    def __init__(self, target: str, reason: str, message: str | None = None) -> None:
-        super().__init__(message or f"{target}: {reason}", fields=[FieldError(target, reason)])
+    def __init__(self, target: str, reason: Msg) -> None:
+        super().__init__(
+            msg("odata.error", target=target, reason=reason), fields=[FieldError(target, reason)]
+        )
         self.target = target
         self.reason = reason
-
-
-Translate = Callable[..., str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +107,7 @@ _TOKEN = re.compile(
 )
 
 
-def _tokens(text: str, t: Translate) -> list[tuple[str, str]]:
+def _tokens(text: str) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     pos = 0
     text = text.rstrip()
@@ -115,7 +115,7 @@ def _tokens(text: str, t: Translate) -> list[tuple[str, str]]:
         m = _TOKEN.match(text, pos)
         if m is None or m.end() == pos:
             near = text[pos : pos + 20].strip()
-            raise ODataError("$filter", t("filter_syntax", near=near))
+            raise ODataError("$filter", msg("odata.filter_syntax", near=near))
         kind = m.lastgroup or ""
         out.append((kind, m.group(kind)))
         pos = m.end()
@@ -123,11 +123,10 @@ def _tokens(text: str, t: Translate) -> list[tuple[str, str]]:
 
 
 class _Parser:
-    def __init__(self, tokens: list[tuple[str, str]], entity: EntitySet, t: Translate) -> None:
+    def __init__(self, tokens: list[tuple[str, str]], entity: EntitySet) -> None:
         self.tokens = tokens
         self.i = 0
         self.entity = entity
-        self.t = t
         self.terms: list[Comparison] = []
 
     def peek(self) -> tuple[str, str] | None:
@@ -136,13 +135,13 @@ class _Parser:
     def take(self) -> tuple[str, str]:
         tok = self.peek()
         if tok is None:
-            raise ODataError("$filter", self.t("filter_end"))
+            raise ODataError("$filter", msg("odata.filter_end"))
         self.i += 1
         return tok
 
     def expr(self, depth: int) -> None:
         if depth > MAX_DEPTH:
-            raise ODataError("$filter", self.t("filter_depth", max=MAX_DEPTH))
+            raise ODataError("$filter", msg("odata.filter_depth", max=MAX_DEPTH))
         self.term(depth)
         while (tok := self.peek()) is not None and tok == ("word", "and"):
             self.i += 1
@@ -153,36 +152,36 @@ class _Parser:
         if kind == "lp":
             self.expr(depth + 1)
             if self.take()[0] != "rp":
-                raise ODataError("$filter", self.t("filter_paren"))
+                raise ODataError("$filter", msg("odata.filter_paren"))
             return
         if kind != "word":
-            raise ODataError("$filter", self.t("filter_property", near=text))
+            raise ODataError("$filter", msg("odata.filter_property", near=text))
         if text in {"or", "not"}:
-            raise ODataError("$filter", self.t("filter_operator", op=text))
+            raise ODataError("$filter", msg("odata.filter_operator", op=text))
         prop = self.entity.prop(text)
         if prop is None or not prop.filter:
-            allowed = ", ".join(p.name for p in self.entity.props if p.filter)
-            raise ODataError("$filter", self.t("filter_field", name=text, allowed=allowed))
+            allowed = [p.name for p in self.entity.props if p.filter]
+            raise ODataError("$filter", msg("odata.filter_field", name=text, allowed=allowed))
         if (nxt := self.peek()) is not None and nxt[0] == "lp":
-            raise ODataError("$filter", self.t("filter_function", name=text))
+            raise ODataError("$filter", msg("odata.filter_function", name=text))
         op_kind, op = self.take()
         if op_kind != "word" or op not in OPERATORS:
-            raise ODataError("$filter", self.t("filter_operator", op=op))
+            raise ODataError("$filter", msg("odata.filter_operator", op=op))
         value = self.literal(prop, op)
         self.terms.append(Comparison(prop.name, op, value))
         if len(self.terms) > MAX_TERMS:
-            raise ODataError("$filter", self.t("filter_terms", max=MAX_TERMS))
+            raise ODataError("$filter", msg("odata.filter_terms", max=MAX_TERMS))
 
     def literal(self, prop: Prop, op: str) -> Any:
         kind, text = self.take()
         if kind == "word" and text == "null":
             if op not in {"eq", "ne"}:
-                raise ODataError("$filter", self.t("filter_null", op=op))
+                raise ODataError("$filter", msg("odata.filter_null", op=op))
             return None
         value = _literal(kind, text)
         if not _fits(prop.edm, value):
             raise ODataError(
-                "$filter", self.t("filter_type", name=prop.name, type=prop.edm, value=text)
+                "$filter", msg("odata.filter_type", name=prop.name, type=prop.edm, value=text)
             )
         if isinstance(value, datetime) and prop.edm == "Edm.DateTimeOffset":
             return value
@@ -241,20 +240,20 @@ def _fits(edm: str, value: Any) -> bool:
     return False
 
 
-def parse_filter(text: str, entity: EntitySet, t: Translate) -> tuple[Comparison, ...]:
+def parse_filter(text: str, entity: EntitySet) -> tuple[Comparison, ...]:
     """``$filter`` -> its comparisons (all joined by ``and``); 400 naming ``$filter``."""
     if len(text) > MAX_FILTER_CHARS:
-        raise ODataError("$filter", t("filter_long", max=MAX_FILTER_CHARS))
+        raise ODataError("$filter", msg("odata.filter_long", max=MAX_FILTER_CHARS))
     if not text.strip():
-        raise ODataError("$filter", t("filter_empty"))
-    parser = _Parser(_tokens(text, t), entity, t)
+        raise ODataError("$filter", msg("odata.filter_empty"))
+    parser = _Parser(_tokens(text), entity)
     parser.expr(0)
     if parser.peek() is not None:
-        raise ODataError("$filter", t("filter_operator", op=parser.peek()[1]))  # type: ignore[index]
+        raise ODataError("$filter", msg("odata.filter_operator", op=parser.peek()[1]))  # type: ignore[index]
     return tuple(parser.terms)
 
 
-def parse_select(text: str, entity: EntitySet, t: Translate) -> tuple[str, ...] | None:
+def parse_select(text: str, entity: EntitySet) -> tuple[str, ...] | None:
     """``$select`` -> property names (None: all); 400 naming ``$select``."""
     names = [n.strip() for n in text.split(",")]
     if names == ["*"]:
@@ -262,36 +261,36 @@ def parse_select(text: str, entity: EntitySet, t: Translate) -> tuple[str, ...] 
     out: list[str] = []
     for name in names:
         if entity.prop(name) is None:
-            raise ODataError("$select", t("select_field", name=name, entity=entity.name))
+            raise ODataError("$select", msg("odata.select_field", name=name, entity=entity.name))
         if name not in out:
             out.append(name)
     return tuple(out)
 
 
-def parse_orderby(text: str, entity: EntitySet, t: Translate) -> tuple[tuple[str, bool], ...]:
+def parse_orderby(text: str, entity: EntitySet) -> tuple[tuple[str, bool], ...]:
     """``$orderby`` -> (property, descending) pairs; 400 naming ``$orderby``."""
     parts = [p.strip() for p in text.split(",")]
     if len(parts) > MAX_ORDER:
-        raise ODataError("$orderby", t("orderby_many", max=MAX_ORDER))
+        raise ODataError("$orderby", msg("odata.orderby_many", max=MAX_ORDER))
     out: list[tuple[str, bool]] = []
     for part in parts:
         words = part.split()
         if not words or len(words) > 2 or (len(words) == 2 and words[1] not in {"asc", "desc"}):
-            raise ODataError("$orderby", t("orderby_syntax", near=part))
+            raise ODataError("$orderby", msg("odata.orderby_syntax", near=part))
         prop = entity.prop(words[0])
         if prop is None or not prop.sort:
-            allowed = ", ".join(p.name for p in entity.props if p.sort)
-            raise ODataError("$orderby", t("orderby_field", name=words[0], allowed=allowed))
+            allowed = [p.name for p in entity.props if p.sort]
+            raise ODataError("$orderby", msg("odata.orderby_field", name=words[0], allowed=allowed))
         out.append((prop.name, len(words) == 2 and words[1] == "desc"))
     return tuple(out)
 
 
-def _count_of(option: str, text: str, t: Translate, *, limit: int) -> int:
+def _count_of(option: str, text: str, *, limit: int) -> int:
     if not re.fullmatch(r"\d{1,12}", text.strip()):
-        raise ODataError(option, t("not_count", option=option))
+        raise ODataError(option, msg("odata.not_count", option=option))
     value = int(text)
     if value > limit:
-        raise ODataError(option, t("too_large", option=option, max=limit))
+        raise ODataError(option, msg("odata.too_large", option=option, max=limit))
     return value
 
 
@@ -301,18 +300,17 @@ def encode_token(value: Any) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_token(text: str, t: Translate) -> Any:
+def decode_token(text: str) -> Any:
     """A ``$skiptoken`` back to its value; 400 naming ``$skiptoken`` if it is not ours."""
     try:
         return orjson.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
     except (ValueError, TypeError, orjson.JSONDecodeError):
-        raise ODataError("$skiptoken", t("bad_token")) from None
+        raise ODataError("$skiptoken", msg("odata.bad_token")) from None
 
 
 def parse_query(
     params: Iterable[tuple[str, str]],
     entity: EntitySet,
-    t: Translate,
     *,
     max_skip: int,
     custom: Sequence[str] = (),
@@ -329,28 +327,28 @@ def parse_query(
                 passthrough[name] = value
             continue
         if name in UNSUPPORTED:
-            raise ODataError(name, t("unsupported", option=name))
+            raise ODataError(name, msg("odata.unsupported", option=name))
         if name not in SYSTEM_OPTIONS:
-            raise ODataError(name, t("unknown", option=name))
+            raise ODataError(name, msg("odata.unknown", option=name))
         if name in seen:
-            raise ODataError(name, t("repeated", option=name))
+            raise ODataError(name, msg("odata.repeated", option=name))
         seen[name] = value
     if "$format" in seen and seen["$format"].split(";")[0].strip().lower() not in {
         "json",
         "application/json",
     }:
-        raise ODataError("$format", t("format"))
-    filt = parse_filter(seen["$filter"], entity, t) if "$filter" in seen else ()
-    select = parse_select(seen["$select"], entity, t) if "$select" in seen else None
-    orderby = parse_orderby(seen["$orderby"], entity, t) if "$orderby" in seen else ()
-    top = _count_of("$top", seen["$top"], t, limit=MAX_TOP) if "$top" in seen else None
-    skip = _count_of("$skip", seen["$skip"], t, limit=max_skip) if "$skip" in seen else 0
+        raise ODataError("$format", msg("odata.format"))
+    filt = parse_filter(seen["$filter"], entity) if "$filter" in seen else ()
+    select = parse_select(seen["$select"], entity) if "$select" in seen else None
+    orderby = parse_orderby(seen["$orderby"], entity) if "$orderby" in seen else ()
+    top = _count_of("$top", seen["$top"], limit=MAX_TOP) if "$top" in seen else None
+    skip = _count_of("$skip", seen["$skip"], limit=max_skip) if "$skip" in seen else 0
     count = False
     if "$count" in seen:
         if seen["$count"] not in {"true", "false"}:
-            raise ODataError("$count", t("count"))
+            raise ODataError("$count", msg("odata.count"))
         count = seen["$count"] == "true"
-    token = decode_token(seen["$skiptoken"], t) if "$skiptoken" in seen else None
+    token = decode_token(seen["$skiptoken"]) if "$skiptoken" in seen else None
     for name in ("$filter", "$select", "$orderby", "$count", "$format"):
         if name in seen:
             passthrough[name] = seen[name]

@@ -24,13 +24,13 @@ from fastapi.responses import JSONResponse, Response
 from paceline.api.odata import service
 from paceline.api.odata.model import ENTITY_SETS, FACTS, EntitySet, metadata_xml
 from paceline.api.odata.query import ODataError, encode_token, parse_query
-from paceline.api.odata.text import translator
 from paceline.shared.auth import Principal
 from paceline.shared.db import tenants as tenant_repo
 from paceline.shared.db.models import Tenant
 from paceline.shared.errors import NotFound, error_body
+from paceline.shared.i18n import locale_of, msg
 from paceline.shared.web.deps import FEED_KEY_PARAM, ReadSessionDep, StateDep, require_feed
-from paceline.shared.web.errors import request_id_of
+from paceline.shared.web.errors import request_id_of, request_locale
 
 PREFIX: Final = "/odata/v4"
 VERSION_HEADERS: Final = {"OData-Version": "4.0"}
@@ -41,10 +41,13 @@ router = APIRouter(prefix=PREFIX, tags=["odata"])
 FeedPrincipal = Annotated[Principal, Depends(require_feed("read"))]
 
 
-async def _tenant(principal: FeedPrincipal, session: ReadSessionDep) -> Tenant:
+async def _tenant(request: Request, principal: FeedPrincipal, session: ReadSessionDep) -> Tenant:
     tenant = await tenant_repo.get_tenant(session, tenant_id=principal.tenant_id)
     if tenant is None:
-        raise NotFound("the tenant of this key no longer exists")
+        raise NotFound(msg("errors.tenant.gone"))
+    # Every answer of the set, errors too, in the caller's language (Accept-Language),
+    # else the tenant's.
+    request.state.locale = locale_of(request.headers.get("accept-language"), tenant.locale)
     return tenant
 
 
@@ -95,10 +98,11 @@ def _odata_error(request: Request, exc: ODataError) -> JSONResponse:
     body = error_body(
         status=exc.status,
         code=exc.code,
-        message=exc.message,
+        message=exc.text if exc.text is not None else exc.message,
         fields=exc.fields,
         request_id=request_id_of(request),
         target=exc.target,
+        locale=request_locale(request),
     )
     return JSONResponse(body, status_code=exc.status, headers=VERSION_HEADERS)
 
@@ -156,16 +160,16 @@ def _page_size(request: Request, entity: EntitySet) -> tuple[int, str | None]:
     return entity.page_size, None
 
 
-def _changed_since(request: Request, t: Callable[..., str]) -> datetime | None:
+def _changed_since(request: Request) -> datetime | None:
     text = request.query_params.get("changed_since")
     if text is None:
         return None
     try:
         value = datetime.fromisoformat(text.strip().replace(" ", "+"))
     except ValueError:
-        raise ODataError("changed_since", t("changed_since")) from None
+        raise ODataError("changed_since", msg("odata.changed_since")) from None
     if value.tzinfo is None:
-        raise ODataError("changed_since", t("changed_since"))
+        raise ODataError("changed_since", msg("odata.changed_since"))
     return value
 
 
@@ -189,13 +193,11 @@ def _set_endpoint(entity: EntitySet) -> Callable[..., Awaitable[Response]]:
             str | None, Query(alias="$skiptoken", description="from @odata.nextLink")
         ] = None,
     ) -> Response:
-        t = translator(request.headers.get("accept-language"), tenant.locale)
         try:
             custom = ("changed_since",) if entity is FACTS else ()
             q = parse_query(
                 request.query_params.multi_items(),
                 entity,
-                t,
                 max_skip=service.MAX_FACT_SKIP if entity is FACTS else service.MAX_SKIP,
                 custom=custom,
             )
@@ -207,8 +209,7 @@ def _set_endpoint(entity: EntitySet) -> Callable[..., Awaitable[Response]]:
                 q=q,
                 now=state.clock.now(),
                 page_size=size,
-                t=t,
-                changed_since=_changed_since(request, t) if entity is FACTS else None,
+                changed_since=_changed_since(request) if entity is FACTS else None,
             )
         except ODataError as exc:
             return _odata_error(request, exc)

@@ -45,12 +45,12 @@ from paceline.api.org import repository as org_repo
 from paceline.api.progress.service import progress as progress_of
 from paceline.shared.db.context import tenant_calendar, tenant_kpis
 from paceline.shared.db.models import RepMembership, Target, Tenant
+from paceline.shared.i18n import msg
 from paceline.shared.readmodel import targets as targets_repo
 from paceline.shared.readmodel.progress import kpi_or_404, parse_period_or_422
 from paceline.shared.readmodel.scopes import parse_scope
 
 Row = dict[str, Any]
-Translate = Callable[..., str]
 
 SCAN_FACTOR: Final = 10
 MAX_FACT_SKIP: Final = 50_000
@@ -245,7 +245,7 @@ SOURCES: Final[dict[str, Source]] = {
 }
 
 
-def _position(token: Any, t: Translate) -> tuple[int, int | None]:
+def _position(token: Any) -> tuple[int, int | None]:
     """(offset, rows $top still allows) of a whole-read set's token."""
     if token is None:
         return 0, None
@@ -256,17 +256,15 @@ def _position(token: Any, t: Translate) -> tuple[int, int | None]:
         and (token.get("l") is None or (isinstance(token["l"], int) and token["l"] > 0))
     ):
         return int(token["p"]), token.get("l")
-    raise ODataError("$skiptoken", t("bad_token"))
+    raise ODataError("$skiptoken", msg("odata.bad_token"))
 
 
-def slice_rows(
-    rows: list[Row], entity: EntitySet, q: Query, *, page_size: int, t: Translate
-) -> Page:
+def slice_rows(rows: list[Row], entity: EntitySet, q: Query, *, page_size: int) -> Page:
     """Filter, order, count and cut one page out of a whole set."""
     kept = [r for r in rows if matches(r, q.filter)]
     sort_rows(kept, q.orderby or tuple((k, False) for k in entity.key))
     if q.token is not None:
-        start, left = _position(q.token, t)
+        start, left = _position(q.token)
     else:
         start, left = q.skip, q.top
     size = page_size if left is None else min(page_size, left)
@@ -280,25 +278,25 @@ def slice_rows(
 # -- progress ------------------------------------------------------------------------------
 
 
-def _pinned(token: Any, t: Translate) -> datetime | None:
+def _pinned(token: Any) -> datetime | None:
     """The instant the first page of a progress feed read (its next links carry it)."""
     if token is None or not isinstance(token, dict) or "a" not in token:
         return None
     try:
         at = datetime.fromisoformat(str(token["a"]))
     except ValueError:
-        raise ODataError("$skiptoken", t("bad_token")) from None
+        raise ODataError("$skiptoken", msg("odata.bad_token")) from None
     if at.tzinfo is None:
-        raise ODataError("$skiptoken", t("bad_token"))
+        raise ODataError("$skiptoken", msg("odata.bad_token"))
     return at
 
 
 async def _progress_page(
-    session: AsyncSession, *, tenant: Tenant, q: Query, now: datetime, page_size: int, t: Translate
+    session: AsyncSession, *, tenant: Tenant, q: Query, now: datetime, page_size: int
 ) -> Page:
     # Every page of one read stands at the first page's instant, with what was known then
     # (as the progress export's pages do).
-    pinned = _pinned(q.token, t)
+    pinned = _pinned(q.token)
     at = pinned or now
     today = at.astimezone(ZoneInfo(tenant.timezone)).date()
     current = [tg for tg in await _all_targets(session, tenant) if tg.start <= today < tg.end]
@@ -307,7 +305,7 @@ async def _progress_page(
         {"target_id": tg.id, "kpi": tg.kpi, "scope": tg.scope, "period": tg.period}
         for tg in current
     ]
-    page = slice_rows(heads, PROGRESS, q, page_size=page_size, t=t)
+    page = slice_rows(heads, PROGRESS, q, page_size=page_size)
     rows = []
     for head in page.rows:
         tg = by_id[head["target_id"]]
@@ -344,7 +342,7 @@ def _team_on(memberships: Sequence[RepMembership], day: date) -> str | None:
     return found.team_id if found is not None else None
 
 
-def _fact_position(token: Any, t: Translate) -> tuple[tuple[str, str, date] | None, int | None]:
+def _fact_position(token: Any) -> tuple[tuple[str, str, date] | None, int | None]:
     if token is None:
         return None, None
     try:
@@ -356,7 +354,7 @@ def _fact_position(token: Any, t: Translate) -> tuple[tuple[str, str, date] | No
             raise TypeError("left")
         return (kpi, rep, date.fromisoformat(day)), left
     except (KeyError, TypeError, ValueError, AttributeError):
-        raise ODataError("$skiptoken", t("bad_token")) from None
+        raise ODataError("$skiptoken", msg("odata.bad_token")) from None
 
 
 async def _facts_page(
@@ -365,16 +363,15 @@ async def _facts_page(
     tenant: Tenant,
     q: Query,
     page_size: int,
-    t: Translate,
     changed_since: datetime | None,
 ) -> Page:
     if (
         q.orderby
         and q.orderby != (("kpi", False), ("rep_id", False), ("day", False))[: len(q.orderby)]
     ):
-        raise ODataError("$orderby", t("orderby_facts"))
+        raise ODataError("$orderby", msg("odata.orderby_facts"))
     if q.count:
-        raise ODataError("$count", t("count_facts"))
+        raise ODataError("$count", msg("odata.count_facts"))
     terms = q.filter
     if changed_since is not None:
         terms = (*terms, Comparison("changed_at", "ge", changed_since))
@@ -391,7 +388,7 @@ async def _facts_page(
     teams = eq_values(terms, "team_id")
     if teams is not None and None in teams:
         teams = None  # reps in no team: checked row by row
-    after_key, left = _fact_position(q.token, t)
+    after_key, left = _fact_position(q.token)
     if q.token is None:
         left = q.top
     if not kpis or reps == [] or teams == [] or left == 0:
@@ -515,18 +512,17 @@ async def read_set(
     q: Query,
     now: datetime,
     page_size: int,
-    t: Translate,
     changed_since: datetime | None = None,
 ) -> Page:
     """One page of an entity set for the query."""
     if entity is FACTS:
         return await _facts_page(
-            session, tenant=tenant, q=q, page_size=page_size, t=t, changed_since=changed_since
+            session, tenant=tenant, q=q, page_size=page_size, changed_since=changed_since
         )
     if entity is PROGRESS:
-        return await _progress_page(session, tenant=tenant, q=q, now=now, page_size=page_size, t=t)
+        return await _progress_page(session, tenant=tenant, q=q, now=now, page_size=page_size)
     if entity.name == "Alerts":
         rows = await _alerts(session, tenant, q.filter)
     else:
         rows = await SOURCES[entity.name](session, tenant)
-    return slice_rows(rows, entity, q, page_size=page_size, t=t)
+    return slice_rows(rows, entity, q, page_size=page_size)

@@ -21,7 +21,8 @@ attainments and rates are fractions (``1`` = 100%, ``0.05`` = 5%):
 
 :func:`check_plan` is every rule beyond the field types: tiers ordered, curve points
 ordered, the cap above the thresholds, references that exist. Each finding names its
-field the way the API's 422 does (``components[1].tiers[2].from``).
+field the way the API's 422 does (``components[1].tiers[2].from``) and says why with a
+catalog message (``incentives.plan.*``: a code and its parameters, no words of its own).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from paceline.shared.errors import FieldError
+from paceline.shared.i18n import L10n, msg
 
 _MAX_AMOUNT = Decimal(10) ** 12
 Key = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_\-]*$")]
@@ -200,81 +202,97 @@ def default_targets(c: Gate | Modifier) -> Callable[[Commission | Bonus | Spiff 
 
 def _curve_findings(c: Curve, at: str) -> Iterable[FieldError]:
     if c.threshold is not None and c.threshold >= 1:
-        yield FieldError(f"{at}.threshold", "must be below the target (1)")
+        yield FieldError(f"{at}.threshold", msg("incentives.plan.threshold_below_target"))
     if c.stretch is not None and c.stretch <= 1:
-        yield FieldError(f"{at}.stretch", "must be above the target (1)")
+        yield FieldError(f"{at}.stretch", msg("incentives.plan.stretch_above_target"))
     if c.threshold_payout is not None and c.threshold_payout > 1:
-        yield FieldError(f"{at}.threshold_payout", "must not exceed the payout at target (1)")
+        yield FieldError(f"{at}.threshold_payout", msg("incentives.plan.threshold_payout_max"))
     if c.stretch_payout is not None and c.stretch_payout < 1:
-        yield FieldError(f"{at}.stretch_payout", "must not be below the payout at target (1)")
+        yield FieldError(f"{at}.stretch_payout", msg("incentives.plan.stretch_payout_min"))
     if c.cap is not None:
         floor = max(
             Decimal(1),
             c.threshold_payout or Decimal(0),
         )
         if c.cap < floor:
-            yield FieldError(
-                f"{at}.cap", f"must be at least the payout at target and threshold ({floor})"
-            )
+            yield FieldError(f"{at}.cap", msg("incentives.plan.cap_min", floor=floor))
         if c.stretch_payout is not None and c.cap < c.stretch_payout:
-            yield FieldError(f"{at}.cap", "must not be below the stretch payout")
+            yield FieldError(f"{at}.cap", msg("incentives.plan.cap_below_stretch"))
 
 
-def check_plan(body: PlanBody, *, known_kpis: Mapping[str, str]) -> list[FieldError]:
+def check_plan(
+    body: PlanBody,
+    *,
+    known_kpis: Mapping[str, str],
+    kpi_names: Mapping[str, L10n] | None = None,
+) -> list[FieldError]:
     """Every rule a plan breaks beyond field types (``known_kpis``: key → ``additive``
-    (sums and counts), ``distinct`` (other single values) or ``ratio``)."""
+    (sums and counts), ``distinct`` (other single values) or ``ratio``; ``kpi_names``:
+    key → the KPI's name in both languages, for the reasons people read). Each reason
+    is a catalog message (``incentives.plan.*``), rendered where it is answered."""
+    names = kpi_names or {}
+
+    def named(kpi: str) -> dict[str, object]:
+        return {"kpi": kpi, "name": names.get(kpi, kpi)}
+
     out: list[FieldError] = []
     keys = [c.key for c in body.components]
     paying_keys = {c.key for c in body.paying()}
     for i, c in enumerate(body.components):
         at = f"components[{i}]"
         if keys.count(c.key) > 1 and keys.index(c.key) != i:
-            out.append(FieldError(f"{at}.key", f"{c.key!r} is used by an earlier component"))
+            out.append(FieldError(f"{at}.key", msg("incentives.plan.key_taken", key=c.key)))
         kpi = c.basis if isinstance(c, Bonus | Pool) else c.kpi
         kpi_field = f"{at}.basis" if isinstance(c, Bonus | Pool) else f"{at}.kpi"
         if kpi == "scorecard":
             if not isinstance(c, Bonus):
-                out.append(FieldError(kpi_field, "only a bonus can be paid on the scorecard"))
+                out.append(FieldError(kpi_field, msg("incentives.plan.scorecard_only_bonus")))
             elif c.scope == "team":
-                out.append(FieldError(f"{at}.scope", "a scorecard bonus is the rep's own"))
+                out.append(FieldError(f"{at}.scope", msg("incentives.plan.scorecard_rep_only")))
         elif kpi not in known_kpis:
-            out.append(FieldError(kpi_field, f"no KPI {kpi!r}; GET /v1/kpis lists them"))
+            out.append(FieldError(kpi_field, msg("incentives.plan.unknown_kpi", kpi=kpi)))
         elif isinstance(c, Commission) and known_kpis[kpi] != "additive":
-            out.append(FieldError(kpi_field, f"{kpi!r} is not a sum or count KPI"))
+            out.append(FieldError(kpi_field, msg("incentives.plan.not_additive", **named(kpi))))
         elif isinstance(c, Spiff) and known_kpis[kpi] == "ratio":
-            out.append(FieldError(kpi_field, f"{kpi!r} is a ratio, not a count"))
+            out.append(FieldError(kpi_field, msg("incentives.plan.ratio_not_count", **named(kpi))))
         if isinstance(c, Commission):
             if c.tiers[0].start != 0:
-                out.append(FieldError(f"{at}.tiers[0].from", "the first tier starts at 0"))
+                out.append(
+                    FieldError(f"{at}.tiers[0].from", msg("incentives.plan.first_tier_zero"))
+                )
             for j in range(1, len(c.tiers)):
                 if c.tiers[j].start <= c.tiers[j - 1].start:
                     out.append(
-                        FieldError(f"{at}.tiers[{j}].from", "tiers must start in increasing order")
+                        FieldError(f"{at}.tiers[{j}].from", msg("incentives.plan.tiers_increasing"))
                     )
                 if c.mode == "retroactive" and c.tiers[j].rate < c.tiers[j - 1].rate:
                     # The whole amount at a lower rate would pay less for more.
                     out.append(
                         FieldError(
-                            f"{at}.tiers[{j}].rate",
-                            "a retroactive table's rates must not decrease",
+                            f"{at}.tiers[{j}].rate", msg("incentives.plan.retroactive_rates")
                         )
                     )
         elif isinstance(c, Bonus | Pool):
             out.extend(_curve_findings(c, at))
             if isinstance(c, Pool) and c.split != "weights" and c.weights:
-                out.append(FieldError(f"{at}.weights", "weights need split: weights"))
+                out.append(FieldError(f"{at}.weights", msg("incentives.plan.weights_need_split")))
         elif isinstance(c, Gate):
             if (c.min is None) == (c.max is None):
-                out.append(FieldError(f"{at}.min", "give exactly one of min and max"))
+                out.append(FieldError(f"{at}.min", msg("incentives.plan.gate_one_bound")))
             if c.effect == "scale" and c.factor > 1:
-                out.append(FieldError(f"{at}.factor", "a gate scales down: at most 1"))
+                out.append(FieldError(f"{at}.factor", msg("incentives.plan.gate_factor")))
         elif isinstance(c, Modifier):
             if c.ceiling is not None and c.ceiling < c.floor:
-                out.append(FieldError(f"{at}.ceiling", "must not be below the floor"))
+                out.append(FieldError(f"{at}.ceiling", msg("incentives.plan.ceiling_below_floor")))
         elif isinstance(c, Spiff) and c.end < c.start:
-            out.append(FieldError(f"{at}.end", "must not be before start"))
+            out.append(FieldError(f"{at}.end", msg("incentives.plan.end_before_start")))
         if isinstance(c, Gate | Modifier) and c.applies_to is not None:
             for j, key in enumerate(c.applies_to):
                 if key not in paying_keys:
-                    out.append(FieldError(f"{at}.applies_to[{j}]", f"no paying component {key!r}"))
+                    out.append(
+                        FieldError(
+                            f"{at}.applies_to[{j}]",
+                            msg("incentives.plan.no_paying_component", key=key),
+                        )
+                    )
     return out

@@ -336,8 +336,13 @@ async def test_a_month_of_every_component_equals_the_hand_computation(
     tiers = {(t["component"], Decimal(t["more"]), Decimal(t["gain"])) for t in bob["next_tiers"]}
     assert ("rev", Decimal("10000"), Decimal("200.00")) in tiers
     rev_tier = next(t for t in bob["next_tiers"] if t["component"] == "rev")
-    assert "100%" in rev_tier["message"]["zh-CN"]
-    assert "¥200.00" in rev_tier["message"]["en"]
+    # The message names the KPI (销售额, not revenue), money in 万 in Chinese prose.
+    assert rev_tier["message"] == {
+        "zh-CN": "再完成 ¥1万 销售额，即达 100% 档：+¥200.00",
+        "en": "CN¥10,000.00 more Revenue reaches the 100% tier: +CN¥200.00",
+    }
+    assert rev_tier["message_code"] == "incentives.next_tier"
+    assert rev_tier["message_params"]["kpi"] == {"$l10n": {"zh-CN": "销售额", "en": "Revenue"}}
 
     # What if Bob wins a ¥20,000 deal: +¥700 of commission (2,000 + 500 − 1,800).
     what = await _ok(
@@ -356,6 +361,14 @@ async def test_a_month_of_every_component_equals_the_hand_computation(
         Decimal("1800.00"),
         Decimal("2500.00"),
         Decimal("700.00"),
+    )
+    assert what["message"] == {
+        "zh-CN": "这些成交将使本月激励增加 ¥700.00（合计 ¥2,500.00）",
+        "en": "These deals would add CN¥700.00 to this month's earnings (CN¥2,500.00 in all)",
+    }
+    assert (what["message_code"], what["message_params"]["gain"]) == (
+        "incentives.what_if",
+        {"$money": "700.00", "currency": "CNY"},
     )
 
     # Statements: not before the close; then drafts, approval, payment, payroll.
@@ -381,6 +394,13 @@ async def test_a_month_of_every_component_equals_the_hand_computation(
     assert denied.status_code == 403
     early_pay = await s.client.post(f"/v1/statements/{sid}/pay", json={}, headers=s.auth())
     assert early_pay.status_code == 409
+    assert early_pay.json()["error"]["message"] == (
+        f"结算单 {sid} 当前状态为“草稿”，只有已审批的结算单可以发放"
+    )
+    assert early_pay.json()["error"]["message_params"]["status"] == {
+        "$msg": "incentives.status.draft",
+        "params": {},
+    }
     approved = await _ok(
         await s.client.post(f"/v1/statements/{sid}/approve", json={"note": "ok"}, headers=s.auth())
     )
@@ -416,8 +436,17 @@ async def test_a_month_of_every_component_equals_the_hand_computation(
         f"/v1/statements/{sid}", params={"format": "html", "lang": "zh-CN"}, headers=s.auth()
     )
     assert "激励结算单" in page.text
-    assert "¥24,510.00" in page.text
+    assert "¥24,510.00" in page.text  # a statement keeps every digit (no 万)
     assert "已发放" in page.text
+    # Names, not ids (the rep, the plan, the KPI); dates and percentages in Chinese.
+    assert '<dd id="rep">Ann（r1）</dd>' in page.text
+    assert (
+        "<td>提成</td><td>rev</td><td>客户经理激励（第 1 版）</td>"
+        "<td>2026年12月1日 至 2026年12月31日</td><td>销售额</td>"
+        "<td class=n>130,000</td><td class=n>130%</td>"
+    ) in page.text
+    assert "<td class=n>500</td>" in page.text  # the spiff's amount per unit, not 5E+2
+    assert "2027年1月2日 10:00:00" in page.text  # closed at, in the tenant's time zone
     page_en = await s.client.get(
         f"/v1/statements/{sid}",
         params={"format": "html"},
@@ -425,6 +454,8 @@ async def test_a_month_of_every_component_equals_the_hand_computation(
     )
     assert "Incentive statement" in page_en.text
     assert "Paid" in page_en.text
+    assert "<td>Account managers (v1)</td><td>Dec 1, 2026 – Dec 31, 2026</td>" in page_en.text
+    assert "CN¥24,510.00" in page_en.text
     # Regenerating keeps the paid statement as it was.
     again = await _ok(
         await s.client.post("/v1/statements", json={"period": "2026-12"}, headers=s.auth())

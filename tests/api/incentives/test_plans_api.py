@@ -95,6 +95,47 @@ async def test_a_plan_that_breaks_a_rule_is_refused_naming_the_field(
     assert (await s.client.get("/v1/incentive-plans", headers=s.auth())).json()["plans"] == []
 
 
+async def test_a_plan_refusal_is_in_the_callers_language(clocked: Clocked) -> None:
+    """The reason names the field and the KPI by its name: in the tenant's zh-CN, in
+    English with Accept-Language; the code and parameters are the same for machines."""
+    s, _clock = clocked
+    plan = broken(("components", 0, "kpi"), "win_rate")
+    zh = await s.client.post("/v1/incentive-plans", json=plan, headers=s.auth())
+    assert zh.status_code == 422, zh.text
+    error = zh.json()["error"]
+    (field,) = error["fields"]
+    assert field["field"] == "components[0].kpi"
+    assert field["reason"] == "签单转化率（win_rate）不是求和或计数类 KPI，不能计提成"
+    assert field["reason_code"] == "incentives.plan.not_additive"
+    assert field["reason_params"] == {
+        "kpi": "win_rate",
+        "name": {"$l10n": {"zh-CN": "签单转化率", "en": "Win rate"}},
+    }
+    assert error["message_code"] == "incentives.plan.invalid"
+    assert error["message"] == (
+        "激励方案不符合规则：components[0].kpi："
+        "签单转化率（win_rate）不是求和或计数类 KPI，不能计提成"
+    )
+    en = await s.client.post(
+        "/v1/incentive-plans", json=plan, headers={**s.auth(), "Accept-Language": "en-US"}
+    )
+    (field_en,) = en.json()["error"]["fields"]
+    assert field_en["reason"] == "Win rate (win_rate) is not a sum or count KPI"
+    assert field_en["reason_code"] == field["reason_code"]
+    assert en.json()["error"]["message"].startswith("the plan is not valid: components[0].kpi: ")
+
+    # A tier out of order: the reason in Chinese, naming the tier's field.
+    tiers = [{"from": "0", "rate": "0.02"}, {"from": "0", "rate": "0.05"}]
+    resp = await s.client.post(
+        "/v1/incentive-plans", json=broken(("components", 0, "tiers"), tiers), headers=s.auth()
+    )
+    (field,) = resp.json()["error"]["fields"]
+    assert (field["field"], field["reason"]) == (
+        "components[0].tiers[1].from",
+        "各档的起点须逐档递增",
+    )
+
+
 async def test_negative_rates_and_unknown_component_types_are_422(clocked: Clocked) -> None:
     s, _clock = clocked
     for plan in (
@@ -233,6 +274,15 @@ async def test_assignments_name_a_rep_or_a_role_and_never_double_up(clocked: Clo
     assert first.status_code == 201, first.text
     overlap = await assign({"plan": "am", "rep": "r1", "valid_from": "2026-12-15"})
     assert overlap.status_code == 409
+    # The rep by name, in the tenant's language; the code and ids for machines.
+    error = overlap.json()["error"]
+    assert error["message"] == (
+        f"分配 {first.json()['id']} 已在其中部分日期把激励方案“am”分配给Ann"
+    )
+    assert error["message_code"] == "incentives.assignment.overlap"
+    assert error["message_params"]["plan"] == "am"
+    gone_rep = await assign({"plan": "am", "rep": "ghost", "valid_from": "2026-12-01"})
+    assert gone_rep.json()["error"]["fields"][0]["reason"] == "组织架构中没有销售“ghost”"
     after = await assign({"plan": "am", "rep": "r1", "valid_from": "2026-12-16"})
     assert after.status_code == 201
     listed = (

@@ -25,6 +25,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from paceline.shared.i18n import L10n, Msg, render
+from paceline.shared.i18n.catalogs import catalog
 from paceline.shared.kpi.incentives.earnings import (
     Figure,
     RepInputs,
@@ -491,7 +493,29 @@ def test_check_plan_names_each_broken_rule(
 ) -> None:
     findings = check_plan(body_of(*components), known_kpis=KNOWN_KPIS)
     assert [f.field for f in findings] == fields, findings
-    assert all(f.reason for f in findings)
+    # Each reason is a catalog message (pure: a code and parameters), with text in both
+    # languages, Chinese in zh-CN.
+    for f in findings:
+        assert isinstance(f.reason, Msg), f
+        assert f.reason.code in catalog("zh-CN"), f.reason.code
+        zh = render(f.reason, "zh-CN")
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in zh), zh
+        assert render(f.reason, "en") != zh
+
+
+def test_a_kpi_of_the_wrong_kind_is_named_by_its_name() -> None:
+    """The reason names the KPI as people know it (收入), the key beside it."""
+    names = {"revenue": L10n("收入", "Revenue")}
+    (finding,) = check_plan(
+        body_of({**COMMISSION, "tiers": [{"from": "0", "rate": "0.1"}]}),
+        known_kpis={**KNOWN_KPIS, "revenue": "ratio"},
+        kpi_names=names,
+    )
+    assert finding.field == "components[0].kpi"
+    assert isinstance(finding.reason, Msg)
+    assert finding.reason.code == "incentives.plan.not_additive"
+    assert render(finding.reason, "zh-CN") == "收入（revenue）不是求和或计数类 KPI，不能计提成"
+    assert render(finding.reason, "en") == "Revenue (revenue) is not a sum or count KPI"
 
 
 def test_a_retroactive_table_may_keep_its_rate() -> None:
