@@ -11,10 +11,14 @@ by KPI, scope and period) or name a stored parent, and those of the stored targe
 plan's scope and period (for the plan's KPIs, or all when it names none). The plan's
 values stand in for the stored ones they match; a plan target not stored yet is not a
 child of anything (one rep's plan is not the team's whole split).
+
+Findings name KPIs, reps and teams as people read them and are answered in the caller's
+language (``message``/``fix`` with their catalog codes and parameters beside them).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -23,10 +27,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from paceline.api.planning import repository as repo
 from paceline.api.planning.history import History, additive, shift_years, tenant_today
 from paceline.api.planning.schemas import PlanCheckOut, PlanIn, PlanTargetIn
-from paceline.api.targets.sums import finding_out, tree_mismatches
+from paceline.api.targets.names import kpi_name, names_of
+from paceline.api.targets.sums import finding_out, mismatch_findings, tree_mismatches
 from paceline.shared.db.context import find_kpi, tenant_calendar
 from paceline.shared.db.models import Target, Tenant
 from paceline.shared.errors import FieldError, InvalidInput
+from paceline.shared.i18n import msg
 from paceline.shared.kpi.calendar import WorkCalendar
 from paceline.shared.kpi.catalog import KpiDefinition
 from paceline.shared.kpi.periods import Period, parse_period
@@ -37,7 +43,6 @@ from paceline.shared.kpi.planning.smart import (
     PlanKpi,
     PlanTarget,
     check_plan,
-    plan_mismatch,
 )
 from paceline.shared.kpi.planning.suggestions import seasonal_model
 from paceline.shared.readmodel import targets as targets_repo
@@ -61,9 +66,9 @@ RULES = (
 
 
 async def check(
-    session: AsyncSession, *, tenant: Tenant, body: PlanIn, now: datetime
+    session: AsyncSession, *, tenant: Tenant, body: PlanIn, now: datetime, locale: str
 ) -> PlanCheckOut:
-    """Findings of the SMART rules and the pitfalls for a plan."""
+    """Findings of the SMART rules and the pitfalls for a plan, in ``locale``."""
     items = await _template_items(session, tenant_id=tenant.id, body=body)
     keys = list(dict.fromkeys([k for k, _w in items] + [t.kpi for t in body.targets]))
     kpis: dict[str, PlanKpi] = {}
@@ -74,7 +79,13 @@ async def check(
             kpis[key] = PlanKpi(key, known=False, category=None)
         else:
             defs[key] = found
-            kpis[key] = PlanKpi(key, True, found.category, tuple(sorted(found.formula.event_types)))
+            kpis[key] = PlanKpi(
+                key,
+                True,
+                found.category,
+                tuple(sorted(found.formula.event_types)),
+                name=kpi_name(found),
+            )
     today = tenant_today(tenant, now)
     since = now - timedelta(days=body.lookback_days)
     calendar = await tenant_calendar(session, tenant=tenant)
@@ -92,6 +103,10 @@ async def check(
         )
         for index, t in enumerate(body.targets)
     ]
+    names = await names_of(
+        session, tenant_id=tenant.id, scopes={t.scope for t in targets}, currency=tenant.currency
+    )
+    targets = [replace(t, scope_name=names.scope(t.scope)) for t in targets]
     findings = check_plan(
         PlanFacts(
             items=tuple(items),
@@ -102,7 +117,7 @@ async def check(
         )
     )
     findings += await _mismatches(session, tenant=tenant, body=body, keys=keys)
-    return _check_out(body, items, findings)
+    return _check_out(body, items, findings, locale)
 
 
 def _period_or_none(text: str | None, tenant: Tenant) -> Period | None:
@@ -158,7 +173,7 @@ async def _mismatches(
     found = await tree_mismatches(
         session, tenant_id=tenant.id, seeds=list(seeds.values()), overrides=overrides
     )
-    return [plan_mismatch(m, target_index=index_of.get(m.parent.id)) for m in found]
+    return await mismatch_findings(session, tenant_id=tenant.id, found=found, index_of=index_of)
 
 
 async def _template_items(
@@ -172,8 +187,12 @@ async def _template_items(
     template = await find_template(session, tenant_id=tenant_id, key=body.template)
     if template is None:
         raise InvalidInput(
-            "unknown template",
-            fields=[FieldError("template", f"no template {body.template!r}")],
+            msg("planning.errors.unknown_template", template=body.template),
+            fields=[
+                FieldError(
+                    "template", msg("planning.errors.unknown_template", template=body.template)
+                )
+            ],
         )
     return [(i.kpi, i.weight) for i in template.items]
 
@@ -263,12 +282,12 @@ async def _has_parent(
 
 
 def _check_out(
-    body: PlanIn, items: list[tuple[str, Decimal]], findings: list[Finding]
+    body: PlanIn, items: list[tuple[str, Decimal]], findings: list[Finding], locale: str
 ) -> PlanCheckOut:
-    """The answer: ok unless an error, every finding, and what was checked."""
+    """The answer: ok unless an error, every finding (in ``locale``), and what was checked."""
     return PlanCheckOut(
         ok=not any(f.severity == "error" for f in findings),
-        findings=[finding_out(f) for f in findings],
+        findings=[finding_out(f, locale) for f in findings],
         checked={
             "template_items": [{"kpi": k, "weight": str(w)} for k, w in items],
             "targets": len(body.targets),

@@ -3,7 +3,8 @@
 The maths is pure (:mod:`paceline.shared.kpi.planning.decomposition`); this module gathers
 what it needs (the org tree on the period's first day, the weights of each split from
 history, headcount, given weights or the calendar) and, with ``preview: false``, saves
-every target with its parent in the request's transaction.
+every target with its parent in the request's transaction. Its notes and errors name
+KPIs, reps and teams as people read them, in the caller's language.
 """
 
 from __future__ import annotations
@@ -24,15 +25,17 @@ from paceline.api.planning.history import (
 )
 from paceline.api.planning.schemas import DecomposeIn, DecomposeOut, PlannedOut
 from paceline.api.targets import repository as writes
+from paceline.api.targets.names import Names, kpi_name, names_of
 from paceline.api.targets.repository import as_text
-from paceline.api.targets.service import check_order
+from paceline.api.targets.service import check_order, out_of_order, unknown_kpi
 from paceline.shared.db.context import find_kpi, tenant_calendar
 from paceline.shared.db.models import Target, TargetVersion, Tenant
 from paceline.shared.errors import Conflict, FieldError, InvalidInput
+from paceline.shared.i18n import DEFAULT_LOCALE, Msg, msg, params_json, render
 from paceline.shared.kpi.calendar import WorkCalendar
 from paceline.shared.kpi.catalog import KpiDefinition
 from paceline.shared.kpi.periods import Period
-from paceline.shared.kpi.planning.common import places_for
+from paceline.shared.kpi.planning.common import period_name, places_for
 from paceline.shared.kpi.planning.decomposition import (
     OrgNode,
     PlannedTarget,
@@ -53,22 +56,29 @@ from paceline.shared.web.deps import Auditor
 
 
 async def decompose_goal(
-    session: AsyncSession, *, tenant: Tenant, body: DecomposeIn, auditor: Auditor, now: datetime
+    session: AsyncSession,
+    *,
+    tenant: Tenant,
+    body: DecomposeIn,
+    auditor: Auditor,
+    now: datetime,
+    locale: str = DEFAULT_LOCALE,
 ) -> DecomposeOut:
-    """The whole plan; with ``preview: false`` every target saved with its parent (and the
-    audit entry ``targets.decompose`` recorded by ``auditor``, whose actor authors them)."""
+    """The whole plan (its notes in ``locale``); with ``preview: false`` every target saved
+    with its parent (and the audit entry ``targets.decompose`` recorded by ``auditor``,
+    whose actor authors them)."""
     kpi, root, period, ttree = await _read_request(session, tenant=tenant, body=body)
     is_additive = additive(kpi)
     places = places_for(kpi, tenant.currency)
-    notes: list[str] = []
+    notes: list[Msg] = []
     if not is_additive:
-        notes.append(
-            f"{kpi.key} is a ratio or an average: it does not add up, so every scope and "
-            "period gets the goal's value"
-        )
+        notes.append(msg("planning.note.not_additive", kpi=kpi_name(kpi)))
     today = tenant_today(tenant, now)
     otree, heads = await org_tree(
         session, tenant_id=tenant.id, root=root, down_to=body.org.down_to, day=period.start
+    )
+    names = await names_of(
+        session, tenant_id=tenant.id, scopes=list(heads), currency=tenant.currency
     )
     calendar = await tenant_calendar(session, tenant=tenant)
     window_end = body.org.history_to or min(period.start, today)
@@ -83,6 +93,7 @@ async def decompose_goal(
         window=(window_start, window_end),
         heads=heads,
         notes=notes,
+        names=names,
     )
     history = History(
         session,
@@ -93,7 +104,13 @@ async def decompose_goal(
         calendar=calendar,
     )
     time_w, time_record = await _time_weights(
-        tenant=tenant, body=body, tree=ttree, calendar=calendar, history=history, notes=notes
+        tenant=tenant,
+        body=body,
+        tree=ttree,
+        calendar=calendar,
+        history=history,
+        notes=notes,
+        names=names,
     )
     plan = decompose(
         goal=_goal(body, places=places, additive=is_additive),
@@ -117,6 +134,7 @@ async def decompose_goal(
             auditor=auditor,
             now=now,
             today=today,
+            names=names,
         )
     return DecomposeOut(
         kpi=kpi.key,
@@ -134,7 +152,9 @@ async def decompose_goal(
             else None,
             "time": time_record,
         },
-        notes=notes,
+        notes=[render(n, locale) for n in notes],
+        notes_code=[n.code for n in notes],
+        notes_params=[params_json(n.params) for n in notes],
         targets=outs,
     )
 
@@ -145,7 +165,7 @@ async def _read_request(
     """The request's KPI, root scope, period and time tree, or 422 (404 for an unknown scope)."""
     kpi = await find_kpi(session, tenant_id=tenant.id, key=body.kpi)
     if kpi is None:
-        raise InvalidInput("unknown KPI", fields=[FieldError("kpi", f"unknown KPI {body.kpi!r}")])
+        raise unknown_kpi(body.kpi)
     root = parse_scope(body.scope)
     await require_known(session, tenant_id=tenant.id, scope=root)
     period = parse_period_or_422(body.period, tenant)
@@ -153,13 +173,15 @@ async def _read_request(
         direction=kpi.direction, target=body.target, baseline=body.baseline, stretch=body.stretch
     )
     if errors:
-        raise InvalidInput("baseline, target and stretch are out of order", fields=errors)
+        raise InvalidInput(out_of_order(), fields=errors)
     try:
         ttree = time_tree(
             period, body.time.levels, fiscal_year_start_month=tenant.fiscal_year_start_month
         )
     except ValueError as exc:
-        raise InvalidInput(str(exc), fields=[FieldError("time.levels", str(exc))]) from None
+        own = getattr(exc, "msg", None)
+        reason = own if isinstance(own, Msg) else msg("planning.errors.levels_not_finer")
+        raise InvalidInput(reason, fields=[FieldError("time.levels", reason)]) from None
     return kpi, root, period, ttree
 
 
@@ -238,7 +260,8 @@ async def _org_weights(
     calendar: WorkCalendar,
     window: tuple[date, date],
     heads: dict[str, int],
-    notes: list[str],
+    notes: list[Msg],
+    names: Names,
 ) -> tuple[dict[tuple[str, str], Decimal], dict[str, Any]]:
     """(parent scope, child scope) -> weight for every split of the tree; and the record."""
     method = body.org.method
@@ -272,16 +295,21 @@ async def _org_weights(
             elif method == "weights":
                 if c.scope not in body.org.weights:
                     missing.append(
-                        FieldError(f"org.weights.{c.scope}", f"needs a weight ({node.scope})")
+                        FieldError(
+                            f"org.weights.{c.scope}",
+                            msg("planning.errors.needs_weight", parent=names.scope(node.scope)),
+                        )
                     )
                 raw[c.scope] = body.org.weights.get(c.scope, Decimal(0))
             else:
                 raw[c.scope] = await history_of(c.scope)
         if method == "historical_share":
-            used, raw = _fill_history_gaps(node, raw, heads=heads, window=window, notes=notes)
+            used, raw = _fill_history_gaps(
+                node, raw, heads=heads, window=window, notes=notes, names=names
+            )
         if method == "headcount" and not any(raw.values()):
             raw = {c.scope: Decimal(1) for c in node.children}
-            notes.append(f"{node.scope}: nobody under it: split evenly")
+            notes.append(msg("planning.note.nobody_under", scope=names.scope(node.scope)))
         total = sum(raw.values(), Decimal(0))
         record[node.scope] = {
             "method": used,
@@ -295,7 +323,7 @@ async def _org_weights(
 
     await walk(tree)
     if missing:
-        raise InvalidInput("every child needs a weight", fields=missing)
+        raise InvalidInput(msg("planning.errors.weights_missing"), fields=missing)
     return out, record
 
 
@@ -305,7 +333,8 @@ def _fill_history_gaps(
     *,
     heads: dict[str, int],
     window: tuple[date, date],
-    notes: list[str],
+    notes: list[Msg],
+    names: Names,
 ) -> tuple[str, dict[str, Decimal]]:
     """Historical shares with their gaps filled: a child without history weighs like the
     average sibling with some; no history under the node: headcount, else even. Returns
@@ -318,7 +347,13 @@ def _fill_history_gaps(
             used = "even"
             filled = {c.scope: Decimal(1) for c in node.children}
         notes.append(
-            f"{node.scope}: no history under it in {window[0]}..{window[1]}: split by {used}"
+            msg(
+                "planning.note.no_history_under",
+                scope=names.scope(node.scope),
+                start=window[0],
+                end=window[1] - timedelta(days=1),
+                method=msg(f"planning.split_method.{used}"),
+            )
         )
         return used, filled
     filled = dict(raw)
@@ -328,8 +363,11 @@ def _fill_history_gaps(
         for s in new:
             filled[s] = avg
         notes.append(
-            f"{node.scope}: no history for {', '.join(new)}: planned like the average "
-            "of their siblings"
+            msg(
+                "planning.note.no_history_for",
+                scope=names.scope(node.scope),
+                children=[names.scope(c) for c in new],
+            )
         )
     return "historical_share", filled
 
@@ -341,7 +379,8 @@ async def _time_weights(
     tree: TimeNode,
     calendar: WorkCalendar,
     history: History,
-    notes: list[str],
+    notes: list[Msg],
+    names: Names,
 ) -> tuple[dict[tuple[str, str], Decimal], dict[str, Any]]:
     """(parent period, child period) -> weight for every split in time; and the record."""
     method = body.time.method
@@ -371,8 +410,12 @@ async def _time_weights(
             else:
                 used = "working_days"
                 notes.append(
-                    f"{node.period.key}: no history of {history.scope} in the "
-                    f"{body.time.history_years} years before: split by working days"
+                    msg(
+                        "planning.note.no_seasonal_history",
+                        period=period_name(node.period.key),
+                        scope=names.scope(str(history.scope)),
+                        years=body.time.history_years,
+                    )
                 )
             record[node.period.key] = {"method": used, "history": years_used}
         else:
@@ -449,11 +492,12 @@ async def _save(
     auditor: Auditor,
     now: datetime,
     today: date,
+    names: Names,
 ) -> None:
     """Create (or revise) every target, parents first, each with its parent's id."""
     author = auditor.actor
     existing = await _existing_targets(
-        session, tenant_id=tenant.id, kpi=kpi, body=body, plan=plan, today=today
+        session, tenant_id=tenant.id, kpi=kpi, body=body, plan=plan, today=today, names=names
     )
     ids: dict[tuple[str, str], int] = {}
     created = revised = 0
@@ -526,6 +570,7 @@ async def _existing_targets(
     body: DecomposeIn,
     plan: Sequence[PlannedTarget],
     today: date,
+    names: Names,
 ) -> dict[tuple[str, str], Target]:
     """The plan's targets that exist, locked; 409 unless ``on_existing: revise``, and 422
     without a reason when one's period has started."""
@@ -538,16 +583,29 @@ async def _existing_targets(
         if (t.scope, t.period) in {p.key for p in plan}
     }
     if existing and body.on_existing == "error":
-        shown = ", ".join(f"{s} {p}" for s, p in sorted(existing)[:5])
+        shown = [
+            msg("planning.scope_period", scope=names.scope(s), period=period_name(p))
+            for s, p in sorted(existing)[:5]
+        ]
         raise Conflict(
-            f"{len(existing)} targets of this plan exist ({shown}{'…' if len(existing) > 5 else ''}"
-            "); send on_existing: revise to make new versions of them"
+            msg(
+                "planning.errors.targets_exist_more"
+                if len(existing) > 5
+                else "planning.errors.targets_exist",
+                count=len(existing),
+                shown=shown,
+            )
         )
     started = [k for k, t in existing.items() if t.start <= today]
     if started and not body.reason:
         raise InvalidInput(
-            "some periods have started: say why their targets change",
-            fields=[FieldError("reason", f"is required: {started[0][1]} has started")],
+            msg("planning.errors.reason_needed"),
+            fields=[
+                FieldError(
+                    "reason",
+                    msg("planning.errors.period_started", period=period_name(started[0][1])),
+                )
+            ],
         )
     return existing
 

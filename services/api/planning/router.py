@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from paceline.api.deps import KpiDep, PeriodDep, RequiredScopeDep, TenantDep
+from paceline.api.deps import KpiDep, LocaleDep, PeriodDep, RequiredScopeDep, TenantDep
 from paceline.api.planning import check, decomposition, suggestions
 from paceline.api.planning.schemas import (
     DecomposeIn,
@@ -49,10 +49,11 @@ async def decompose(
     state: StateDep,
     tenant: TenantDep,
     audit: AuditDep,
+    locale: LocaleDep,
 ) -> DecomposeOut:
     """Preview or save a decomposition."""
     return await decomposition.decompose_goal(
-        session, tenant=tenant, body=body, auditor=audit, now=state.clock.now()
+        session, tenant=tenant, body=body, auditor=audit, now=state.clock.now(), locale=locale
     )
 
 
@@ -70,6 +71,7 @@ async def get_suggestions(
     kpi: KpiDep,
     scope: RequiredScopeDep,
     period: PeriodDep,
+    locale: LocaleDep,
     growth: Annotated[
         Decimal | None,
         Query(ge=-1, le=100, description="The team's growth goal over last year (0.15 = +15%)."),
@@ -98,6 +100,7 @@ async def get_suggestions(
         margin=margin,
         uplift=uplift,
         now=state.clock.now(),
+        locale=locale,
     )
 
 
@@ -108,6 +111,9 @@ async def check_plan(
     session: ReadSessionDep,
     state: StateDep,
     tenant: TenantDep,
+    locale: LocaleDep,
 ) -> PlanCheckOut:
     """Findings (severity, message, fix) for each SMART rule and known pitfall."""
-    return await check.check(session, tenant=tenant, body=body, now=state.clock.now())
+    return await check.check(
+        session, tenant=tenant, body=body, now=state.clock.now(), locale=locale
+    )

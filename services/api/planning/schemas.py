@@ -204,14 +204,26 @@ class DecomposeOut(BaseModel):
                         },
                     },
                     "notes": [
-                        (
-                            "company: no history under it in 2025-12-03..2026-12-03: split by "
-                            "headcount"
-                        ),
-                        (
-                            "team:north: no history under it in 2025-12-03..2026-12-03: split by "
-                            "headcount"
-                        ),
+                        "全公司：2025年12月3日至2026年12月2日期间下属没有历史数据，改为按人数拆分",
+                        "华北区：2025年12月3日至2026年12月2日期间下属没有历史数据，改为按人数拆分",
+                    ],
+                    "notes_code": [
+                        "planning.note.no_history_under",
+                        "planning.note.no_history_under",
+                    ],
+                    "notes_params": [
+                        {
+                            "scope": {"$msg": "planning.scope.company", "params": {}},
+                            "start": {"$date": "2025-12-03"},
+                            "end": {"$date": "2026-12-02"},
+                            "method": {"$msg": "planning.split_method.headcount", "params": {}},
+                        },
+                        {
+                            "scope": "华北区",
+                            "start": {"$date": "2025-12-03"},
+                            "end": {"$date": "2026-12-02"},
+                            "method": {"$msg": "planning.split_method.headcount", "params": {}},
+                        },
                     ],
                     "targets": [
                         {
@@ -261,8 +273,19 @@ class DecomposeOut(BaseModel):
     org_method: str
     time_method: str
     weights: dict[str, Any] = Field(description="The weights used, per parent, with notes.")
-    notes: list[str]
+    notes: list[str] = Field(description="How the split fell back, in the caller's language.")
+    notes_code: list[str] = Field(description="Each note's catalog code (one per note).")
+    notes_params: list[dict[str, Any]] = Field(description="Each note's parameters.")
     targets: list[PlannedOut]
+
+
+class SuggestionFlagOut(BaseModel):
+    """Something the planner should know about a suggestion."""
+
+    code: str = Field(description="What it is, for machines (no_history, growth_above_cap…).")
+    message: str = Field(description="What it says, in the caller's language.")
+    message_code: str
+    message_params: dict[str, Any]
 
 
 class SuggestionOut(BaseModel):
@@ -282,10 +305,7 @@ class SuggestionOut(BaseModel):
                     "stretch": "11000.00",
                     "growth": None,
                     "reasoning": {
-                        "method": (
-                            "seasonal model: level x trend x seasonal index (ratio to moving "
-                            "average)"
-                        ),
+                        "method": "seasonal_model",
                         "history": {
                             "from": "2025-03-01",
                             "to": "2026-11-30",
@@ -303,7 +323,7 @@ class SuggestionOut(BaseModel):
                         "trend": {
                             "growth": None,
                             "applied": "0.0000",
-                            "basis": "last 12 months over the 12 months before",
+                            "basis": "last_12_months_over_previous_12",
                         },
                         "last_year": {
                             "months": ["2026-01"],
@@ -315,12 +335,49 @@ class SuggestionOut(BaseModel):
                         "caps": {"growth_cap": "0.5", "history_margin": "0.2", "applied": []},
                     },
                     "steps": [
-                        "history 2025-03..2026-11 (21 months); last 12 months 120000.0000",
-                        "seasonality: not enough history (13+ months): every month weighs the same",
-                        "trend: under 24 months of history, no growth assumed",
-                        "baseline: history projects 10000.00 for 2027-01",
-                        "target: no growth goal given, the baseline",
-                        "stretch: 10000.00 +10.0% = 11000.00",
+                        "历史：2025年3月至2026年11月（21 个月）；近 12 个月合计¥12万",
+                        "季节性：历史不足 13 个月，各月权重相同",
+                        "趋势：历史不足 24 个月，不假设增长",
+                        "基准：按历史推算，2027年1月为¥1万",
+                        "目标：未设增长目标，取基准值",
+                        "挑战：¥1万再提高10%，即¥1.1万",
+                    ],
+                    "steps_code": [
+                        "suggestions.step.history",
+                        "suggestions.step.seasonality_none",
+                        "suggestions.step.trend_none",
+                        "suggestions.step.baseline",
+                        "suggestions.step.target_no_goal",
+                        "suggestions.step.stretch_up",
+                    ],
+                    "steps_params": [
+                        {
+                            "start": {
+                                "$msg": "planning.period.month",
+                                "params": {"year": "2025", "month": "3"},
+                            },
+                            "end": {
+                                "$msg": "planning.period.month",
+                                "params": {"year": "2026", "month": "11"},
+                            },
+                            "months": 21,
+                            "last12": {"$money": "120000.0000", "currency": "CNY"},
+                        },
+                        {},
+                        {},
+                        {
+                            "value": {"$money": "10000.00", "currency": "CNY"},
+                            "period": {
+                                "$msg": "planning.period.month",
+                                "params": {"year": "2027", "month": "1"},
+                            },
+                        },
+                        {},
+                        {
+                            "value": {"$money": "10000.00", "currency": "CNY"},
+                            "uplift": {"$pct": "0.1"},
+                            "stretch": {"$money": "11000.00", "currency": "CNY"},
+                        },
                     ],
                     "flags": [],
                 }
@@ -338,8 +395,10 @@ class SuggestionOut(BaseModel):
     stretch: Decimal | None
     growth: Decimal | None
     reasoning: dict[str, Any]
-    steps: list[str]
-    flags: list[dict[str, str]]
+    steps: list[str] = Field(description="The reasoning, step by step, in the caller's language.")
+    steps_code: list[str] = Field(description="Each step's catalog code (one per step).")
+    steps_params: list[dict[str, Any]] = Field(description="Each step's parameters.")
+    flags: list[SuggestionFlagOut]
 
 
 class TemplateItemIn(BaseModel):
@@ -416,14 +475,22 @@ class PlanCheckOut(BaseModel):
                             "rule": "not_measurable",
                             "code": "not_measurable",
                             "severity": "warning",
-                            "message": (
-                                "no deal events for team:north in the last 90 days: revenue "
-                                "cannot be measured from what is logged"
-                            ),
+                            "message": "华北区近 90 天没有成交事件：无法用已记录的数据衡量销售额",
+                            "message_code": "planning.finding.not_measurable",
+                            "message_params": {
+                                "types": [{"$msg": "planning.event_type.deal", "params": {}}],
+                                "scope": "华北区",
+                                "days": 90,
+                                "kpi": {"$l10n": {"zh-CN": "销售额", "en": "Revenue"}},
+                            },
                             "fix": (
-                                "send deal events (CRM webhook, POST /v1/events) or import "
-                                "history (POST /v1/imports) before setting this target"
+                                "设定此目标前，请先接入成交事件（客户管理系统回调或事件接口），"
+                                "或导入历史数据"
                             ),
+                            "fix_code": "planning.fix.not_measurable",
+                            "fix_params": {
+                                "types": [{"$msg": "planning.event_type.deal", "params": {}}]
+                            },
                             "kpi": "revenue",
                             "target_index": 0,
                             "params": {},
@@ -432,13 +499,15 @@ class PlanCheckOut(BaseModel):
                             "rule": "not_relevant",
                             "code": "not_relevant",
                             "severity": "warning",
-                            "message": (
-                                "the revenue target for team:north is not linked to a parent goal"
-                            ),
-                            "fix": (
-                                "set parent_id to the team or company target it contributes to "
-                                "(POST /v1/targets/decompose links them for you)"
-                            ),
+                            "message": "华北区的销售额目标没有关联上级目标",
+                            "message_code": "planning.finding.not_relevant",
+                            "message_params": {
+                                "kpi": {"$l10n": {"zh-CN": "销售额", "en": "Revenue"}},
+                                "scope": "华北区",
+                            },
+                            "fix": "请把它关联到它所支撑的团队或公司目标（用目标分解会自动关联）",
+                            "fix_code": "planning.fix.not_relevant",
+                            "fix_params": {},
                             "kpi": "revenue",
                             "target_index": 0,
                             "params": {},

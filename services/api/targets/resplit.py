@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from paceline.api.targets.sums import plan_node
 from paceline.shared.db.models import Target, TargetVersion
 from paceline.shared.errors import FieldError, InvalidInput
+from paceline.shared.i18n import L10n, msg
 from paceline.shared.kpi.catalog import KpiDefinition
 from paceline.shared.kpi.planning.decomposition import Values, split_values
 from paceline.shared.kpi.planning.sums import SplitKind, child_groups
@@ -52,21 +53,16 @@ def _dec(value: str | None) -> Decimal | None:
 def check_resplit(kpi: KpiDefinition, values: Values, *, places: int) -> None:
     """422 unless the KPI adds up and the values fit its planned unit (so the parts can
     sum exactly to them)."""
+    name = L10n(kpi.name_zh, kpi.name_en)
     if not is_additive(kpi):
         raise InvalidInput(
-            "only sum and count KPIs split into parts that add up",
-            fields=[
-                FieldError(
-                    "children",
-                    f"{kpi.key} is a ratio, average or distinct count: its children do not "
-                    "add up; keep them and revise each",
-                )
-            ],
+            msg("targets.errors.resplit_not_additive"),
+            fields=[FieldError("children", msg("targets.errors.children_do_not_add_up", kpi=name))],
         )
     quantum = Decimal(1).scaleb(-places)
     errors = [
-        FieldError(name, f"must be a multiple of {quantum} to split exactly ({places} decimals)")
-        for name, v in (
+        FieldError(field, msg("targets.errors.multiple_of", quantum=str(quantum), places=places))
+        for field, v in (
             ("target", values.target),
             ("baseline", values.baseline),
             ("stretch", values.stretch),
@@ -74,7 +70,7 @@ def check_resplit(kpi: KpiDefinition, values: Values, *, places: int) -> None:
         if v is not None and v != v.quantize(quantum)
     ]
     if errors:
-        raise InvalidInput("the values have more decimals than the KPI's unit", fields=errors)
+        raise InvalidInput(msg("targets.errors.too_many_decimals", kpi=name), fields=errors)
 
 
 async def plan_resplit(

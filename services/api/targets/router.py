@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from paceline.api.deps import TenantDep
+from paceline.api.deps import LocaleDep, TenantDep
 from paceline.api.targets import service
 from paceline.api.targets.schemas import (
     Acknowledgement,
@@ -16,7 +16,6 @@ from paceline.api.targets.schemas import (
     TargetRevisedOut,
     TargetRevision,
 )
-from paceline.shared.errors import NotFound
 from paceline.shared.web.deps import (
     ActingPrincipal,
     AdminPrincipal,
@@ -59,6 +58,7 @@ async def list_targets(
     response: Response,
     principal: ReadPrincipal,
     session: ReadSessionDep,
+    locale: LocaleDep,
     kpi: str | None = None,
     scope: str | None = None,
     period: str | None = None,
@@ -87,6 +87,7 @@ async def list_targets(
         parent_id=parent_id,
         after_id=int_cursor(cursor, after_id),
         limit=limit,
+        locale=locale,
     )
     set_next_page(request, response, next_cursor)
     return targets
@@ -95,12 +96,14 @@ async def list_targets(
 @router.get("/targets/{target_id}", response_model=TargetOut, summary="A target and its versions")
 @within_reach("filtered")
 async def get_target(
-    target_id: TargetId, principal: ReadPrincipal, session: ReadSessionDep
+    target_id: TargetId, principal: ReadPrincipal, session: ReadSessionDep, locale: LocaleDep
 ) -> TargetOut:
     """A target with every version (who, when, why, values)."""
-    out = await service.get_target(session, tenant_id=principal.tenant_id, target_id=target_id)
+    out = await service.get_target(
+        session, tenant_id=principal.tenant_id, target_id=target_id, locale=locale
+    )
     if not principal.sees(out.scope):
-        raise NotFound(f"no target {target_id}")
+        raise service.not_found(target_id)
     return out
 
 
@@ -126,9 +129,12 @@ async def revise_target(
     state: StateDep,
     tenant: TenantDep,
     audit: AuditDep,
+    locale: LocaleDep,
 ) -> TargetRevisedOut:
     """New values as a new version, the children kept or re-split."""
-    before = await service.get_target(session, tenant_id=tenant.id, target_id=target_id)
+    before = await service.get_target(
+        session, tenant_id=tenant.id, target_id=target_id, locale=locale
+    )
     out = await service.revise_target(
         session,
         tenant=tenant,
@@ -136,6 +142,7 @@ async def revise_target(
         body=body,
         author=principal.actor,
         now=state.clock.now(),
+        locale=locale,
     )
     await audit.record(
         "targets.revise",
@@ -175,10 +182,16 @@ async def preview_revision(
     session: ReadSessionDep,
     state: StateDep,
     tenant: TenantDep,
+    locale: LocaleDep,
 ) -> RevisionPreviewOut:
     """What the revision would do, saving nothing."""
     return await service.preview_revision(
-        session, tenant=tenant, target_id=target_id, body=body, now=state.clock.now()
+        session,
+        tenant=tenant,
+        target_id=target_id,
+        body=body,
+        now=state.clock.now(),
+        locale=locale,
     )
 
 

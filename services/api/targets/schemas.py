@@ -89,15 +89,19 @@ class FindingOut(BaseModel):
     rule: str
     code: str = Field(description="The rule, for machines (the same as rule).")
     severity: Literal["error", "warning", "info"]
-    message: str
-    fix: str
+    message: str = Field(description="What is wrong, in the caller's language.")
+    message_code: str = Field(description="The message's catalog code, for machines.")
+    message_params: dict[str, Any] = Field(description="The message's parameters.")
+    fix: str = Field(description="What to do about it, in the caller's language.")
+    fix_code: str = Field(description="The fix's catalog code, for machines.")
+    fix_params: dict[str, Any] = Field(description="The fix's parameters.")
     kpi: str | None = None
     target_index: int | None = None
     params: dict[str, Any] = Field(
         default_factory=dict,
         description="The values the finding is about (plan_mismatch: target_id, scope, "
         "period, split, children_period_kind, children, parent_value, children_sum, "
-        "difference), for message catalogs.",
+        "difference), for machines.",
     )
 
 

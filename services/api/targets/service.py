@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.api.targets import repository as writes
+from paceline.api.targets.names import kpi_name, names_of
 from paceline.api.targets.resplit import ChildChange, check_resplit, old_values, plan_resplit
 from paceline.api.targets.schemas import (
     Acknowledgement,
@@ -35,15 +36,20 @@ from paceline.api.targets.schemas import (
     TargetRevision,
     TargetVersionOut,
 )
-from paceline.api.targets.sums import finding_out, parent_findings, tree_mismatches
+from paceline.api.targets.sums import (
+    finding_out,
+    mismatch_findings,
+    parent_findings,
+    tree_mismatches,
+)
 from paceline.shared.auth import Principal, Reach, reach_scopes
 from paceline.shared.db.context import find_kpi
 from paceline.shared.db.models import Target, TargetVersion, Tenant
 from paceline.shared.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
-from paceline.shared.kpi.periods import parse_period
-from paceline.shared.kpi.planning.common import places_for
+from paceline.shared.i18n import DEFAULT_LOCALE, Msg, msg
+from paceline.shared.kpi.periods import Period, parse_period
+from paceline.shared.kpi.planning.common import period_name, places_for
 from paceline.shared.kpi.planning.decomposition import Values
-from paceline.shared.kpi.planning.smart import plan_mismatch
 from paceline.shared.readmodel import targets as repo
 from paceline.shared.readmodel.org import require_known
 from paceline.shared.readmodel.scopes import parse_scope
@@ -57,6 +63,34 @@ def _dec(value: str | None) -> Decimal | None:
     return None if value is None else Decimal(value)
 
 
+def unknown_kpi(key: str) -> InvalidInput:
+    """422: the request names a KPI the tenant does not have."""
+    return InvalidInput(
+        msg("targets.errors.unknown_kpi", kpi=key),
+        fields=[FieldError("kpi", msg("targets.errors.unknown_kpi", kpi=key))],
+    )
+
+
+def period_or_422(text: str, *, fiscal_year_start_month: int = 1, field: str = "period") -> Period:
+    """A period key, or 422 naming the field (the parser's own message when it has one)."""
+    try:
+        return parse_period(text, fiscal_year_start_month=fiscal_year_start_month)
+    except ValueError as exc:
+        own = getattr(exc, "msg", None)
+        reason = own if isinstance(own, Msg) else msg("targets.errors.bad_period", period=text)
+        raise InvalidInput(reason, fields=[FieldError(field, reason)]) from None
+
+
+def not_found(target_id: int) -> NotFound:
+    """404: no such target (or not the caller's to see)."""
+    return NotFound(msg("targets.not_found", id=str(target_id)))
+
+
+def out_of_order() -> Msg:
+    """The message of a 422 for values out of the KPI direction's order."""
+    return msg("targets.errors.out_of_order")
+
+
 def check_order(
     *, direction: str, target: Decimal, baseline: Decimal | None, stretch: Decimal | None
 ) -> list[FieldError]:
@@ -67,18 +101,18 @@ def check_order(
         errors.append(
             FieldError(
                 "baseline",
-                "must be at most the target"
+                msg("targets.order.baseline_at_most")
                 if higher
-                else "must be at least the target (lower is better)",
+                else msg("targets.order.baseline_at_least"),
             )
         )
     if stretch is not None and (stretch < target if higher else stretch > target):
         errors.append(
             FieldError(
                 "stretch",
-                "must be at least the target"
+                msg("targets.order.stretch_at_least")
                 if higher
-                else "must be at most the target (lower is better)",
+                else msg("targets.order.stretch_at_most"),
             )
         )
     return errors
@@ -138,28 +172,36 @@ async def create_target(
     """Create a target (version 1)."""
     kpi = await find_kpi(session, tenant_id=tenant.id, key=body.kpi)
     if kpi is None:
-        raise InvalidInput("unknown KPI", fields=[FieldError("kpi", f"unknown KPI {body.kpi!r}")])
+        raise unknown_kpi(body.kpi)
     scope = parse_scope(body.scope)
     await require_known(session, tenant_id=tenant.id, scope=scope)
-    try:
-        period = parse_period(body.period, fiscal_year_start_month=tenant.fiscal_year_start_month)
-    except ValueError as exc:
-        raise InvalidInput(str(exc), fields=[FieldError("period", str(exc))]) from None
+    period = period_or_422(body.period, fiscal_year_start_month=tenant.fiscal_year_start_month)
     errors = check_order(
         direction=kpi.direction, target=body.target, baseline=body.baseline, stretch=body.stretch
     )
     if errors:
-        raise InvalidInput("baseline, target and stretch are out of order", fields=errors)
+        raise InvalidInput(out_of_order(), fields=errors)
     if (
         body.parent_id is not None
         and await repo.get(session, tenant_id=tenant.id, target_id=body.parent_id) is None
     ):
-        raise InvalidInput("unknown parent", fields=[FieldError("parent_id", "no such target")])
+        raise InvalidInput(
+            msg("targets.errors.unknown_parent", id=str(body.parent_id)),
+            fields=[FieldError("parent_id", msg("targets.errors.no_such_target"))],
+        )
     if await repo.find(
         session, tenant_id=tenant.id, kpi=kpi.key, scope=str(scope), period=period.key
     ):
+        names = await names_of(
+            session, tenant_id=tenant.id, scopes=[str(scope)], currency=tenant.currency
+        )
         raise Conflict(
-            f"a target for {kpi.key} / {scope} / {period.key} exists; revise it with PUT"
+            msg(
+                "targets.errors.exists",
+                kpi=kpi_name(kpi),
+                scope=names.scope(str(scope)),
+                period=period_name(period.key),
+            )
         )
     row = writes.new_target(
         session,
@@ -179,13 +221,15 @@ async def create_target(
     return target_out(row, version, kpi.direction, [version])
 
 
-async def get_target(session: AsyncSession, *, tenant_id: str, target_id: int) -> TargetOut:
-    """A target with all its versions, or 404."""
+async def get_target(
+    session: AsyncSession, *, tenant_id: str, target_id: int, locale: str
+) -> TargetOut:
+    """A target with all its versions (its findings in ``locale``), or 404."""
     row = await repo.get(session, tenant_id=tenant_id, target_id=target_id)
     if row is None:
-        raise NotFound(f"no target {target_id}")
+        raise not_found(target_id)
     versions = (await repo.versions(session, tenant_id=tenant_id, target_ids=[row.id]))[row.id]
-    findings = await parent_findings(session, tenant_id=tenant_id, parents=[row])
+    findings = await parent_findings(session, tenant_id=tenant_id, parents=[row], locale=locale)
     return target_out(
         row, versions[-1], await _direction(session, tenant_id, row.kpi), versions, findings[row.id]
     )
@@ -202,17 +246,15 @@ async def list_targets(
     parent_id: int | None,
     after_id: int | None,
     limit: int,
+    locale: str,
 ) -> tuple[list[TargetOut], str | None]:
     """Targets matching the filters (current values, no history), in id order, after
     ``after_id``; with a ``reach``, only the targets of scopes within it; and the cursor of
     the next page (the last id of this one) when there is one."""
     if scope is not None:
         scope = str(parse_scope(scope))
-    if period is not None:
-        try:  # the key as stored: 2026-q4 -> 2026-Q4, 2026-w5 -> 2026-W05
-            period = parse_period(period).key
-        except ValueError as exc:
-            raise InvalidInput(str(exc), fields=[FieldError("period", str(exc))]) from None
+    if period is not None:  # the key as stored: 2026-q4 -> 2026-Q4, 2026-w5 -> 2026-W05
+        period = period_or_422(period).key
     rows = await repo.search(
         session,
         tenant_id=tenant_id,
@@ -227,7 +269,7 @@ async def list_targets(
     next_cursor = str(rows[limit - 1].id) if len(rows) > limit else None
     rows = rows[:limit]
     versions = await repo.versions(session, tenant_id=tenant_id, target_ids=[r.id for r in rows])
-    findings = await parent_findings(session, tenant_id=tenant_id, parents=rows)
+    findings = await parent_findings(session, tenant_id=tenant_id, parents=rows, locale=locale)
     directions: dict[str, str] = {}
     out = []
     for r in rows:
@@ -254,30 +296,30 @@ async def _checked_revision(
     of the split, once the revision is valid (404, 422 otherwise)."""
     row = await repo.get(session, tenant_id=tenant.id, target_id=target_id, lock=lock)
     if row is None:
-        raise NotFound(f"no target {target_id}")
+        raise not_found(target_id)
     kpi = await find_kpi(session, tenant_id=tenant.id, key=row.kpi)
     direction = kpi.direction if kpi is not None else "higher"
     errors = check_order(
         direction=direction, target=body.target, baseline=body.baseline, stretch=body.stretch
     )
-    message = "baseline, target and stretch are out of order" if errors else "invalid revision"
+    message = out_of_order() if errors else msg("targets.errors.invalid_revision")
     if body.recursive and body.children != "resplit":
-        errors.append(FieldError("recursive", "needs children: resplit"))
+        errors.append(FieldError("recursive", msg("targets.errors.recursive_needs_resplit")))
     if errors:
         raise InvalidInput(message, fields=errors)
     today = _today(tenant, now)
     if row.start <= today and not body.reason:
         raise InvalidInput(
-            "the period has started: say why the target changes",
-            fields=[FieldError("reason", "is required once the period has started")],
+            msg("targets.errors.reason_needed", period=period_name(row.period)),
+            fields=[FieldError("reason", msg("targets.errors.reason_required"))],
         )
     changes: list[ChildChange] = []
     places = 0
     if body.children == "resplit":
         if kpi is None:
             raise InvalidInput(
-                "the target's KPI is gone",
-                fields=[FieldError("children", f"{row.kpi} has no definition to split by")],
+                msg("targets.errors.kpi_gone", kpi=row.kpi),
+                fields=[FieldError("children", msg("targets.errors.kpi_gone", kpi=row.kpi))],
             )
         places = places_for(kpi, tenant.currency)
         values = Values(body.target, body.baseline, body.stretch)
@@ -323,9 +365,16 @@ def _change_out(c: ChildChange, version: int | None) -> ChildRevisionOut:
 
 
 async def preview_revision(
-    session: AsyncSession, *, tenant: Tenant, target_id: int, body: TargetRevision, now: datetime
+    session: AsyncSession,
+    *,
+    tenant: Tenant,
+    target_id: int,
+    body: TargetRevision,
+    now: datetime,
+    locale: str,
 ) -> RevisionPreviewOut:
-    """What a revision would do (new values below it, findings left), saving nothing."""
+    """What a revision would do (new values below it, findings left in ``locale``), saving
+    nothing."""
     row, _, changes, places = await _checked_revision(
         session, tenant=tenant, target_id=target_id, body=body, now=now, lock=False
     )
@@ -350,7 +399,10 @@ async def preview_revision(
         old_baseline=old.baseline,
         old_stretch=old.stretch,
         changes=[_change_out(c, None) for c in changes],
-        findings=[finding_out(plan_mismatch(m)) for m in remaining],
+        findings=[
+            finding_out(f, locale)
+            for f in await mismatch_findings(session, tenant_id=tenant.id, found=remaining)
+        ],
     )
 
 
@@ -362,6 +414,7 @@ async def revise_target(
     body: TargetRevision,
     author: str,
     now: datetime,
+    locale: str = DEFAULT_LOCALE,
 ) -> TargetRevisedOut:
     """Record new values as a new version (and, with ``children: resplit``, the re-split
     values of the targets below it as new versions of them, with the same reason)."""
@@ -380,7 +433,7 @@ async def revise_target(
         revised.append(_change_out(c, v.version))
     await session.flush()
     versions = (await repo.versions(session, tenant_id=tenant.id, target_ids=[row.id]))[row.id]
-    findings = await parent_findings(session, tenant_id=tenant.id, parents=[row])
+    findings = await parent_findings(session, tenant_id=tenant.id, parents=[row], locale=locale)
     out = target_out(row, version, direction, versions, findings[row.id])
     return TargetRevisedOut(**out.model_dump(), children_revised=revised)
 
@@ -400,12 +453,10 @@ async def acknowledge_target(
     tenant_id = principal.tenant_id
     row = await repo.get(session, tenant_id=tenant_id, target_id=target_id)
     if row is None or not principal.sees(row.scope):
-        raise NotFound(f"no target {target_id}")
+        raise not_found(target_id)
+    names = await names_of(session, tenant_id=tenant_id, scopes=[row.scope], currency="CNY")
     if not principal.may_act_on(row.scope):
-        raise Forbidden(
-            f"acknowledging {row.scope}'s target is not within this "
-            f"{principal.role or 'key'}'s rights (the rep, their manager or an admin)"
-        )
+        raise Forbidden(msg("targets.errors.ack_forbidden", scope=names.scope(row.scope)))
     kind, _, ident = row.scope.partition(":")
     by = body.by
     if kind == "rep":
@@ -413,13 +464,13 @@ async def acknowledge_target(
             by = ident
         elif by != ident:
             raise InvalidInput(
-                f"target {target_id} is {ident}'s: only {ident} acknowledges it",
-                fields=[FieldError("by", f"must be {ident}")],
+                msg("targets.errors.ack_not_theirs", id=str(target_id), rep=names.scope(row.scope)),
+                fields=[FieldError("by", msg("targets.errors.ack_must_be", rep=ident))],
             )
     elif by is None:
         raise InvalidInput(
-            "name who acknowledges a team or company target",
-            fields=[FieldError("by", "required for a team or company target")],
+            msg("targets.errors.ack_who"),
+            fields=[FieldError("by", msg("targets.errors.ack_by_required"))],
         )
     row.acknowledged_at = now
     row.acknowledged_by = by

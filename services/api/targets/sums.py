@@ -5,7 +5,8 @@ SMART check, a revision's preview).
 The rule is pure (:mod:`paceline.shared.kpi.planning.sums`); this module loads the
 targets, their current values and which KPIs add up (sums and counts:
 :func:`paceline.shared.readmodel.evaluation.is_additive`; ratios, averages and distinct
-counts are never flagged).
+counts are never flagged). A finding names the KPI, the scope and the period as people
+read them (:mod:`paceline.api.targets.names`) and is answered in the caller's language.
 """
 
 from __future__ import annotations
@@ -15,23 +16,29 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from paceline.api.targets.names import names_of
 from paceline.api.targets.schemas import FindingOut
 from paceline.shared.db.context import find_kpi
 from paceline.shared.db.models import Target, TargetVersion
+from paceline.shared.i18n import params_json, render
 from paceline.shared.kpi.planning.smart import Finding, plan_mismatch
 from paceline.shared.kpi.planning.sums import Mismatch, PlanNode, mismatches
 from paceline.shared.readmodel import targets as repo
 from paceline.shared.readmodel.evaluation import is_additive
 
 
-def finding_out(f: Finding) -> FindingOut:
-    """A finding as the API answers it (its rule is its code)."""
+def finding_out(f: Finding, locale: str) -> FindingOut:
+    """A finding as the API answers it (its rule is its code), its words in ``locale``."""
     return FindingOut(
         rule=f.rule,
         code=f.rule,
         severity=f.severity,
-        message=f.message,
-        fix=f.fix,
+        message=render(f.message, locale),
+        message_code=f.message.code,
+        message_params=params_json(f.message.params),
+        fix=render(f.fix, locale),
+        fix_code=f.fix.code,
+        fix_params=params_json(f.fix.params),
         kpi=f.kpi,
         target_index=f.target_index,
         params=dict(f.params),
@@ -74,8 +81,37 @@ async def _mismatches_of(
     return mismatches(nodes, additive=additive.__contains__)
 
 
+async def mismatch_findings(
+    session: AsyncSession,
+    *,
+    tenant_id: str,
+    found: Sequence[Mismatch],
+    index_of: Mapping[int, int] | None = None,
+) -> list[Finding]:
+    """``plan_mismatch`` findings of mismatches, with the names of their KPIs and scopes
+    (``index_of``: parent target id -> the index of the plan's target it is)."""
+    if not found:
+        return []
+    names = await names_of(
+        session,
+        tenant_id=tenant_id,
+        kpis={m.parent.kpi for m in found},
+        scopes={m.parent.scope for m in found},
+    )
+    return [
+        plan_mismatch(
+            m,
+            target_index=(index_of or {}).get(m.parent.id),
+            kpi_name=names.kpi(m.parent.kpi),
+            scope_name=names.scope(m.parent.scope),
+            currency=names.currency_of(m.parent.kpi),
+        )
+        for m in found
+    ]
+
+
 async def parent_findings(
-    session: AsyncSession, *, tenant_id: str, parents: Sequence[Target]
+    session: AsyncSession, *, tenant_id: str, parents: Sequence[Target], locale: str
 ) -> dict[int, list[FindingOut]]:
     """target id -> the ``plan_mismatch`` findings of its own children (one level down)."""
     out: dict[int, list[FindingOut]] = {p.id: [] for p in parents}
@@ -83,11 +119,15 @@ async def parent_findings(
         return out
     children = await repo.children_of(session, tenant_id=tenant_id, parent_ids=list(out))
     known = {t.id: t for t in [*parents, *children]}
-    for m in await _mismatches_of(
-        session, tenant_id=tenant_id, targets=list(known.values()), overrides={}
-    ):
-        if m.parent.id in out:
-            out[m.parent.id].append(finding_out(plan_mismatch(m)))
+    found = [
+        m
+        for m in await _mismatches_of(
+            session, tenant_id=tenant_id, targets=list(known.values()), overrides={}
+        )
+        if m.parent.id in out
+    ]
+    for f in await mismatch_findings(session, tenant_id=tenant_id, found=found):
+        out[int(f.params["target_id"] or 0)].append(finding_out(f, locale))
     return out
 
 

@@ -7,9 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from paceline.api.deps import LocaleDep
 from paceline.api.templates import service
 from paceline.api.templates.schemas import TemplateIn, TemplateOut
-from paceline.shared.errors import NotFound
 from paceline.shared.readmodel.templates import find_template
 from paceline.shared.web.deps import (
     AdminPrincipal,
@@ -25,18 +25,22 @@ Key = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{1,63}$")]
 
 
 @router.get("/role-templates", response_model=list[TemplateOut], summary="List role templates")
-async def list_templates(principal: ReadPrincipal, session: ReadSessionDep) -> list[TemplateOut]:
+async def list_templates(
+    principal: ReadPrincipal, session: ReadSessionDep, locale: LocaleDep
+) -> list[TemplateOut]:
     """Built-in (account manager, channel manager, presales) and custom templates."""
-    return await service.list_templates(session, tenant_id=principal.tenant_id)
+    return await service.list_templates(session, tenant_id=principal.tenant_id, locale=locale)
 
 
 @router.get("/role-templates/{key}", response_model=TemplateOut, summary="A role template")
-async def get_template(key: Key, principal: ReadPrincipal, session: ReadSessionDep) -> TemplateOut:
+async def get_template(
+    key: Key, principal: ReadPrincipal, session: ReadSessionDep, locale: LocaleDep
+) -> TemplateOut:
     """KPIs, weights and category mix of a template."""
     t = await find_template(session, tenant_id=principal.tenant_id, key=key)
     if t is None:
-        raise NotFound(f"no template {key!r}")
-    return await service.template_out(session, principal.tenant_id, t)
+        raise service.not_found(key)
+    return await service.template_out(session, principal.tenant_id, t, locale)
 
 
 @router.put(
@@ -49,11 +53,17 @@ async def put_template(
     session: WriteSessionDep,
     state: StateDep,
     audit: AuditDep,
+    locale: LocaleDep,
 ) -> TemplateOut:
     """KPIs that exist, weights summing to 100."""
     before = await _template_or_none(session, principal.tenant_id, key)
     out = await service.put_template(
-        session, tenant_id=principal.tenant_id, key=key, body=body, now=state.clock.now()
+        session,
+        tenant_id=principal.tenant_id,
+        key=key,
+        body=body,
+        now=state.clock.now(),
+        locale=locale,
     )
     await audit.record(
         "role_templates.put",

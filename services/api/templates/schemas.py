@@ -51,6 +51,7 @@ class TemplateOut(BaseModel):
             "examples": [
                 {
                     "key": "account_manager",
+                    "name": "客户经理",
                     "names": {"zh-CN": "客户经理", "en": "Account manager"},
                     "builtin": True,
                     "items": [
@@ -67,6 +68,7 @@ class TemplateOut(BaseModel):
     )
 
     key: str
+    name: str = Field(description="The template's name in the caller's language.")
     names: dict[str, str]
     builtin: bool
     items: list[TemplateItemIO]

@@ -8,5 +8,6 @@ Import from the module that holds what you need; this package re-exports nothing
   from history, with the reasoning as data.
 * :mod:`.smart` — the SMART check of a plan (findings with a severity and a fix).
 * :mod:`.drivers` — a revenue or deals miss split into its drivers' effects.
-* :mod:`.common` — what they share: the default caps, month arithmetic, percent text.
+* :mod:`.common` — what they share: the default caps, month arithmetic, the names of
+  periods, amounts and event types in messages.
 """

@@ -24,6 +24,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
 from typing import Final, Literal
 
+from paceline.shared.i18n import Invalid, msg
 from paceline.shared.kpi.periods import Period, PeriodKind, parse_period
 from paceline.shared.money import split_largest_remainder
 
@@ -164,7 +165,11 @@ def _months(start: date, end: date) -> list[Period]:
 def sub_periods(period: Period, kind: PeriodKind, *, fiscal_year_start_month: int) -> list[Period]:
     """The periods of a finer kind that make up a period (weeks: those whose Thursday is in it)."""
     if KIND_ORDER[kind] <= KIND_ORDER[period.kind]:
-        raise ValueError(f"{kind} is not finer than {period.kind}")
+        raise Invalid(
+            "planning.errors.level_not_finer",
+            kind=msg(f"planning.period_kind.{kind}"),
+            period=msg(f"planning.period_kind.{period.kind}"),
+        )
     if kind == "quarter":
         fy = period.key[:4]
         quarters = [
@@ -188,11 +193,13 @@ def sub_periods(period: Period, kind: PeriodKind, *, fiscal_year_start_month: in
 def time_tree(
     period: Period, levels: Sequence[PeriodKind], *, fiscal_year_start_month: int
 ) -> TimeNode:
-    """A period split level by level (e.g. year -> quarter -> month -> week)."""
+    """A period split level by level (e.g. year -> quarter -> month -> week);
+    :class:`~paceline.shared.i18n.Invalid` (a ValueError with a catalog message) unless
+    each level is finer than the one before."""
     previous = KIND_ORDER[period.kind]
     for kind in levels:
         if KIND_ORDER[kind] <= previous:
-            raise ValueError("time levels must each be finer than the one before")
+            raise Invalid("planning.errors.levels_not_finer")
         previous = KIND_ORDER[kind]
 
     def build(p: Period, rest: Sequence[PeriodKind]) -> TimeNode:

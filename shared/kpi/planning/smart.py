@@ -6,8 +6,9 @@ about them (:class:`PlanFacts`). :func:`check_plan` applies the SMART rules to e
 template (too many core KPIs, weights not summing to 100, results without process or the
 reverse, duplicates). :func:`plan_mismatch` words a parent whose children do not add up
 (:mod:`paceline.shared.kpi.planning.sums`) as a finding. Every finding carries its rule as
-a code and the numbers it is about as ``params``, for machines and message catalogs.
-Pure: no I/O, no clock.
+a code, its message and fix as catalog messages (:class:`~paceline.shared.i18n.Msg`: a code
+and parameters, rendered in the reader's language by the service), with the names of KPIs,
+scopes and periods people read. Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
@@ -15,9 +16,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
-from paceline.shared.kpi.planning.common import DEFAULT_MARGIN, pct
+from paceline.shared.i18n import Msg, Pct, msg
+from paceline.shared.kpi.planning.common import (
+    DEFAULT_MARGIN,
+    amount,
+    event_type_names,
+    period_name,
+)
 from paceline.shared.kpi.planning.sums import Mismatch
 
 Severity = Literal["error", "warning", "info"]
@@ -30,8 +37,8 @@ class Finding:
 
     rule: str
     severity: Severity
-    message: str
-    fix: str
+    message: Msg
+    fix: Msg
     kpi: str | None = None
     target_index: int | None = None
     params: Mapping[str, str | int | None] = field(default_factory=dict)
@@ -45,6 +52,7 @@ class PlanKpi:
     known: bool  # has a definition (a formula)
     category: str | None  # result | process | capability
     event_types: tuple[str, ...] = ()
+    name: Any = None  # what people read (an L10n of the definition's names); None: the key
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +70,7 @@ class PlanTarget:
     recent_events: bool | None  # None: unknown KPI
     required_growth: Decimal | None  # over the same period last year; None: no basis
     history_growth: Decimal | None  # trend growth of the scope's history
+    scope_name: Any = None  # what people read (a rep's or team's name); None: the scope
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +82,15 @@ class PlanFacts:
     targets: tuple[PlanTarget, ...]
     lookback_days: int = 90
     margin: Decimal = DEFAULT_MARGIN
+
+    def kpi_name(self, key: str) -> Any:
+        """A KPI as people read it: its name when known, else its key."""
+        info = self.kpis.get(key)
+        return info.name if info is not None and info.name is not None else key
+
+
+def _scope(t: PlanTarget) -> Any:
+    return t.scope_name if t.scope_name is not None else t.scope
 
 
 def check_plan(plan: PlanFacts) -> list[Finding]:
@@ -86,13 +104,13 @@ def check_plan(plan: PlanFacts) -> list[Finding]:
         for rule in (
             _measurable(plan, t, info),
             _achievable(plan, t),
-            _relevant(t),
-            _time_bound(t),
+            _relevant(plan, t),
+            _time_bound(plan, t),
         ):
             if rule is not None:
                 out.append(rule)
     out += _template_pitfalls(plan, keys)
-    out += _duplicated_targets(plan.targets)
+    out += _duplicated_targets(plan, plan.targets)
     return out
 
 
@@ -104,8 +122,8 @@ def _unspecified(plan: PlanFacts, keys: Sequence[str]) -> Iterator[Finding]:
             yield Finding(
                 "not_specific",
                 "error",
-                f"{key!r} has no definition: nobody can say what counts",
-                "use a catalog KPI or define it with a formula (POST /v1/kpis)",
+                msg("planning.finding.not_specific", kpi=key),
+                msg("planning.fix.not_specific"),
                 kpi=key,
             )
 
@@ -114,14 +132,18 @@ def _measurable(plan: PlanFacts, t: PlanTarget, info: PlanKpi) -> Finding | None
     """Measurable: events of the formula's types arrived recently."""
     if t.recent_events is not False:
         return None
-    types = ", ".join(info.event_types) or "any"
+    types = event_type_names(info.event_types)
     return Finding(
         "not_measurable",
         "warning",
-        f"no {types} events for {t.scope} in the last {plan.lookback_days} days: "
-        f"{t.kpi} cannot be measured from what is logged",
-        f"send {types} events (CRM webhook, POST /v1/events) or import history "
-        "(POST /v1/imports) before setting this target",
+        msg(
+            "planning.finding.not_measurable",
+            types=types,
+            scope=_scope(t),
+            days=plan.lookback_days,
+            kpi=plan.kpi_name(t.kpi),
+        ),
+        msg("planning.fix.not_measurable", types=types),
         kpi=t.kpi,
         target_index=t.index,
     )
@@ -134,42 +156,48 @@ def _achievable(plan: PlanFacts, t: PlanTarget) -> Finding | None:
     history = t.history_growth if t.history_growth is not None else Decimal(0)
     if t.required_growth - max(history, Decimal(0)) <= plan.margin:
         return None
+    common = {"kpi": plan.kpi_name(t.kpi), "scope": _scope(t), "needed": Pct(t.required_growth)}
+    if t.history_growth is None:
+        message = msg("planning.finding.not_achievable_no_trend", **common)
+    else:
+        message = msg("planning.finding.not_achievable", **common, history=Pct(t.history_growth))
     return Finding(
         "not_achievable",
         "warning",
-        f"{t.kpi} for {t.scope} needs {pct(t.required_growth)} over last "
-        f"year; history grew {pct(t.history_growth)} a year",
-        f"lower the target toward {pct(max(history, Decimal(0)) + plan.margin)}"
-        " growth (GET /v1/targets/suggestions), or plan what changes "
-        "(headcount, territory, product) to justify it",
+        message,
+        msg("planning.fix.not_achievable", growth=Pct(max(history, Decimal(0)) + plan.margin)),
         kpi=t.kpi,
         target_index=t.index,
     )
 
 
-def _relevant(t: PlanTarget) -> Finding | None:
+def _relevant(plan: PlanFacts, t: PlanTarget) -> Finding | None:
     """Relevant: the target is linked to a parent goal."""
     if t.has_parent:
         return None
     return Finding(
         "not_relevant",
         "warning",
-        f"the {t.kpi} target for {t.scope} is not linked to a parent goal",
-        "set parent_id to the team or company target it contributes to "
-        "(POST /v1/targets/decompose links them for you)",
+        msg("planning.finding.not_relevant", kpi=plan.kpi_name(t.kpi), scope=_scope(t)),
+        msg("planning.fix.not_relevant"),
         kpi=t.kpi,
         target_index=t.index,
     )
 
 
-def _time_bound(t: PlanTarget) -> Finding | None:
+def _time_bound(plan: PlanFacts, t: PlanTarget) -> Finding | None:
     """Time-bound: a valid period that has not ended."""
     if t.period is None or not t.period_valid:
+        message = (
+            msg("planning.finding.invalid_period", kpi=plan.kpi_name(t.kpi), period=t.period)
+            if t.period
+            else msg("planning.finding.no_period", kpi=plan.kpi_name(t.kpi))
+        )
         return Finding(
             "not_time_bound",
             "error",
-            f"the {t.kpi} target has no valid period" + (f" ({t.period!r})" if t.period else ""),
-            "give a period: 2027, 2027-Q1, 2027-03 or 2027-W09",
+            message,
+            msg("planning.fix.no_period"),
             kpi=t.kpi,
             target_index=t.index,
         )
@@ -177,8 +205,12 @@ def _time_bound(t: PlanTarget) -> Finding | None:
         return Finding(
             "not_time_bound",
             "warning",
-            f"the period {t.period} of the {t.kpi} target has already ended",
-            "set the target for a current or future period",
+            msg(
+                "planning.finding.period_ended",
+                period=period_name(t.period),
+                kpi=plan.kpi_name(t.kpi),
+            ),
+            msg("planning.fix.period_ended"),
             kpi=t.kpi,
             target_index=t.index,
         )
@@ -192,32 +224,31 @@ def _template_pitfalls(plan: PlanFacts, keys: Sequence[str]) -> Iterator[Finding
         yield Finding(
             "too_many_core_kpis",
             "warning",
-            f"{len(set(keys))} core KPIs: attention spreads thin beyond {MAX_CORE_KPIS}",
-            f"keep at most {MAX_CORE_KPIS} weighted KPIs; track the others without weight",
+            msg("planning.finding.too_many_core_kpis", count=len(set(keys)), most=MAX_CORE_KPIS),
+            msg("planning.fix.too_many_core_kpis", most=MAX_CORE_KPIS),
         )
     total = sum((w for _k, w in plan.items), Decimal(0))
     if plan.items and total != 100:
         yield Finding(
             "weights_not_100",
             "error",
-            f"the weights sum to {total.normalize():f}, not 100",
-            "rescale the weights so they sum to 100 (default mix result 60 / process 30 / "
-            "capability 10)",
+            msg("planning.finding.weights_not_100", total=total.normalize()),
+            msg("planning.fix.weights_not_100"),
         )
     categories = {plan.kpis[k].category for k in keys if k in plan.kpis and plan.kpis[k].known}
     if categories and "process" not in categories and "result" in categories:
         yield Finding(
             "result_only",
             "warning",
-            "only result KPIs: nothing says what to do to get there",
-            "add process KPIs (visits, quotes, win rate) that lead to the results",
+            msg("planning.finding.result_only"),
+            msg("planning.fix.result_only"),
         )
     if categories and "result" not in categories and "process" in categories:
         yield Finding(
             "process_only",
             "warning",
-            "only process KPIs: activity without the outcome it is for",
-            "add the result KPI the activity should produce (revenue, deals won)",
+            msg("planning.finding.process_only"),
+            msg("planning.fix.process_only"),
         )
     seen: set[str] = set()
     for key in keys:
@@ -225,14 +256,14 @@ def _template_pitfalls(plan: PlanFacts, keys: Sequence[str]) -> Iterator[Finding
             yield Finding(
                 "duplicated_kpi",
                 "error",
-                f"{key} appears more than once in the template",
-                "keep one entry per KPI and merge the weights",
+                msg("planning.finding.duplicated_template_kpi", kpi=plan.kpi_name(key)),
+                msg("planning.fix.duplicated_template_kpi"),
                 kpi=key,
             )
         seen.add(key)
 
 
-def _duplicated_targets(targets: Sequence[PlanTarget]) -> Iterator[Finding]:
+def _duplicated_targets(plan: PlanFacts, targets: Sequence[PlanTarget]) -> Iterator[Finding]:
     """Two targets for one KPI, scope and period."""
     seen: set[tuple[str, str, str | None]] = set()
     for t in targets:
@@ -241,8 +272,13 @@ def _duplicated_targets(targets: Sequence[PlanTarget]) -> Iterator[Finding]:
             yield Finding(
                 "duplicated_kpi",
                 "error",
-                f"two targets for {t.kpi} / {t.scope} / {t.period}",
-                "keep one target per KPI, scope and period",
+                msg(
+                    "planning.finding.duplicated_target",
+                    kpi=plan.kpi_name(t.kpi),
+                    scope=_scope(t),
+                    period=period_name(t.period) or "",
+                ),
+                msg("planning.fix.duplicated_target"),
                 kpi=t.kpi,
                 target_index=t.index,
             )
@@ -253,22 +289,41 @@ def _text(value: Decimal) -> str:
     return format(value.normalize(), "f") if value else "0"
 
 
-def plan_mismatch(m: Mismatch, *, target_index: int | None = None) -> Finding:
-    """A parent target whose children (of one split) do not add up to it."""
+def plan_mismatch(
+    m: Mismatch,
+    *,
+    target_index: int | None = None,
+    kpi_name: Any = None,
+    scope_name: Any = None,
+    currency: str | None = None,
+) -> Finding:
+    """A parent target whose children (of one split) do not add up to it; ``kpi_name`` and
+    ``scope_name`` are what people read (default: the keys), ``currency`` the KPI's when it
+    counts an amount."""
     p, n = m.parent, len(m.group.children)
     children = (
-        f"{n} org children (the scopes under it)"
+        msg("planning.mismatch.org_children", count=n)
         if m.group.split == "org"
-        else f"{n} {m.group.period_kind} children"
+        else msg(
+            "planning.mismatch.time_children",
+            count=n,
+            kind=msg(f"planning.period_kind.{m.group.period_kind}"),
+        )
     )
     return Finding(
         "plan_mismatch",
         "warning",
-        f"the {p.kpi} target of {p.scope} for {p.period} is {_text(p.target)}, but its "
-        f"{children} sum to {_text(m.children_sum)} (difference {_text(m.difference)})",
-        f"re-split the children: PUT /v1/targets/{p.id} with children: resplit (see the "
-        f"values first with POST /v1/targets/{p.id}/revision-preview), or revise the parent "
-        "or the children until they add up",
+        msg(
+            "planning.finding.plan_mismatch",
+            kpi=p.kpi if kpi_name is None else kpi_name,
+            scope=p.scope if scope_name is None else scope_name,
+            period=period_name(p.period),
+            value=amount(p.target, currency),
+            children=children,
+            total=amount(m.children_sum, currency),
+            difference=amount(m.difference, currency),
+        ),
+        msg("planning.fix.plan_mismatch", target_id=str(p.id)),
         kpi=p.kpi,
         target_index=target_index,
         params={

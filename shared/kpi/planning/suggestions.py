@@ -4,7 +4,10 @@ Sum and count KPIs (:func:`suggest_additive`) use a multiplicative seasonal mode
 monthly history (:func:`seasonal_model`: seasonal index = ratio to the centred 12-month
 moving average; trend = last 12 months over the 12 before), the same period last year,
 the team's growth goal and caps. Ratio and average KPIs (:func:`suggest_ratio`) start
-from the last 12 months' value. Pure: no I/O, no clock.
+from the last 12 months' value. The steps and flags are catalog messages
+(:class:`~paceline.shared.i18n.Msg`) with the numbers as parameters (amounts as
+:class:`~paceline.shared.i18n.Money` when the KPI counts money), rendered by the service in
+the reader's language. Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
@@ -17,14 +20,16 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
 from typing import Any
 
+from paceline.shared.i18n import Msg, Pct, msg
 from paceline.shared.kpi.periods import Period
 from paceline.shared.kpi.planning.common import (
     DEFAULT_CAP,
     DEFAULT_MARGIN,
     DEFAULT_UPLIFT,
+    amount,
     month_index,
     month_start,
-    pct,
+    period_name,
 )
 
 
@@ -119,7 +124,7 @@ class Flag:
     """Something the planner should know about a suggestion or a plan."""
 
     code: str
-    message: str
+    message: Msg
 
 
 @dataclass
@@ -130,7 +135,7 @@ class Suggestion:
     target: Decimal | None
     stretch: Decimal | None
     reasoning: dict[str, Any]
-    steps: list[str]
+    steps: list[Msg]
     flags: list[Flag] = field(default_factory=list)
 
 
@@ -150,8 +155,13 @@ class _Account:
     """What a suggestion says about itself while it is worked out: reasoning, steps, flags."""
 
     reasoning: dict[str, Any]
-    steps: list[str] = field(default_factory=list)
+    currency: str | None = None
+    steps: list[Msg] = field(default_factory=list)
     flags: list[Flag] = field(default_factory=list)
+
+    def value(self, v: Decimal) -> Any:
+        """A value of the KPI as a message shows it (money when it counts an amount)."""
+        return amount(v, self.currency)
 
     def capped(self, what: str) -> None:
         """Record that a cap was applied to ``what``."""
@@ -170,6 +180,7 @@ def suggest_additive(
     cap: Decimal = DEFAULT_CAP,
     margin: Decimal = DEFAULT_MARGIN,
     uplift: Decimal = DEFAULT_UPLIFT,
+    currency: str | None = None,
 ) -> Suggestion:
     """Suggest values for a sum or count KPI from monthly history (see the module docstring).
 
@@ -179,7 +190,8 @@ def suggest_additive(
     * stretch: the better of baseline and target, ``uplift`` further (within the cap).
 
     ``week_share`` is the week's share of its month (working days) for week periods.
-    Lower-is-better KPIs apply growth as a reduction.
+    Lower-is-better KPIs apply growth as a reduction. ``currency``: the KPI's values are
+    amounts of it (the steps show them as money).
     """
     sign = Decimal(-1) if direction == "lower" else Decimal(1)
     model = seasonal_model(history, cutoff=cutoff)
@@ -187,27 +199,34 @@ def suggest_additive(
     factor = week_share if period.kind == "week" and week_share is not None else Decimal(1)
     account = _Account(
         reasoning={
-            "method": "seasonal model: level x trend x seasonal index (ratio to moving average)",
+            "method": "seasonal_model",  # level x trend x seasonal index (ratio to moving avg)
             "history": None,
             "seasonality": None,
             "trend": None,
             "last_year": None,
             "growth_goal": None,
             "caps": {"growth_cap": str(cap), "history_margin": str(margin), "applied": []},
-        }
+        },
+        currency=currency,
     )
     if model is None:
-        account.flags.append(
-            Flag("no_history", "no history for this KPI and scope: nothing to suggest")
+        account.flags.append(Flag("no_history", msg("suggestions.flag.no_history")))
+        return Suggestion(
+            None, None, None, account.reasoning, [msg("suggestions.step.no_history")], account.flags
         )
-        return Suggestion(None, None, None, account.reasoning, ["no history"], account.flags)
     _explain_history(model, account)
     _explain_seasonality(model, period, months, factor, account)
     applied_trend = _trend(model.growth, cap, account)
     projected = sum((model.estimate(m, applied_trend) for m in months), Decimal(0)) * factor
     basis = _last_year(model, history, months, applied_trend, factor, places, account)
     baseline = projected
-    account.steps.append(f"baseline: history projects {_round(projected, places)} for {period.key}")
+    account.steps.append(
+        msg(
+            "suggestions.step.baseline",
+            value=account.value(_round(projected, places)),
+            period=period_name(period.key),
+        )
+    )
     target = baseline
     if growth is not None:
         target = _growth_goal(
@@ -221,7 +240,7 @@ def suggest_additive(
             account=account,
         )
     else:
-        account.steps.append("target: no growth goal given, the baseline")
+        account.steps.append(msg("suggestions.step.target_no_goal"))
     stretch = _stretch(
         baseline,
         target,
@@ -255,11 +274,19 @@ def _explain_history(model: SeasonalModel, account: _Account) -> None:
     }
     if model.months < 12:
         account.flags.append(
-            Flag("insufficient_history", f"only {model.months} months of history (12+ needed)")
+            Flag(
+                "insufficient_history",
+                msg("suggestions.flag.insufficient_history", months=model.months),
+            )
         )
     account.steps.append(
-        f"history {month_start(model.first):%Y-%m}..{month_start(model.cutoff - 1):%Y-%m} "
-        f"({model.months} months); last 12 months {model.last12}"
+        msg(
+            "suggestions.step.history",
+            start=period_name(f"{month_start(model.first):%Y-%m}"),
+            end=period_name(f"{month_start(model.cutoff - 1):%Y-%m}"),
+            months=model.months,
+            last12=account.value(model.last12),
+        )
     )
 
 
@@ -278,16 +305,24 @@ def _explain_seasonality(
         "learned": bool(model.indices),
     }
     if model.indices:
-        shown = ", ".join(
-            f"{month_start(m):%m}={_round(model.indices[m % 12 + 1], 2)}" for m in months
-        )
+        shown = [
+            msg(
+                "suggestions.season_index",
+                month=period_name(f"{month_start(m):%Y-%m}"),
+                index=_round(model.indices[m % 12 + 1], 2),
+            )
+            for m in months
+        ]
         account.steps.append(
-            f"seasonality: {period.key} is {_round(share * 100, 1)}% of a year (index {shown})"
+            msg(
+                "suggestions.step.seasonality",
+                period=period_name(period.key),
+                share=Pct(share),
+                indices=shown,
+            )
         )
     else:
-        account.steps.append(
-            "seasonality: not enough history (13+ months): every month weighs the same"
-        )
+        account.steps.append(msg("suggestions.step.seasonality_none"))
 
 
 def _trend(trend: Decimal | None, cap: Decimal, account: _Account) -> Decimal:
@@ -302,15 +337,22 @@ def _trend(trend: Decimal | None, cap: Decimal, account: _Account) -> Decimal:
     account.reasoning["trend"] = {
         "growth": None if trend is None else str(_round(trend, 4)),
         "applied": str(_round(applied_trend, 4)),
-        "basis": "last 12 months over the 12 months before",
+        "basis": "last_12_months_over_previous_12",
     }
-    account.steps.append(
-        f"trend: {pct(trend)} a year"
-        + (f", capped at {pct(applied_trend)}" if applied_trend != (trend or 0) else "")
-        if trend is not None
-        else "trend: under 24 months of history, no growth assumed"
-    )
+    account.steps.append(_trend_step(trend, applied_trend))
     return applied_trend
+
+
+def _trend_step(trend: Decimal | None, applied: Decimal) -> Msg:
+    """The trend as a step: growth or decline a year, and the cap when one applied."""
+    if trend is None:
+        return msg("suggestions.step.trend_none")
+    way = "up" if trend >= 0 else "down"
+    if applied != trend:
+        return msg(
+            f"suggestions.step.trend_{way}_capped", trend=Pct(abs(trend)), cap=Pct(abs(applied))
+        )
+    return msg(f"suggestions.step.trend_{way}", trend=Pct(abs(trend)))
 
 
 def _last_year(
@@ -361,8 +403,7 @@ def _growth_goal(
         account.flags.append(
             Flag(
                 "growth_above_cap",
-                f"the growth goal {pct(growth)} is above the cap {pct(cap)}: "
-                f"the target uses {pct(cap)}",
+                msg("suggestions.flag.growth_above_cap", growth=Pct(growth), cap=Pct(cap)),
             )
         )
     target = basis * (1 + sign * applied_growth)
@@ -372,17 +413,29 @@ def _growth_goal(
         "on": str(_round(basis, places)),
     }
     account.steps.append(
-        f"target: last year's {_round(basis, places)} {'-' if sign < 0 else '+'}"
-        f"{_round(applied_growth * 100, 1)}% goal = {_round(target, places)}"
+        msg(
+            "suggestions.step.target_down"
+            if sign * applied_growth < 0
+            else "suggestions.step.target_up",
+            basis=account.value(_round(basis, places)),
+            growth=Pct(abs(applied_growth)),
+            target=account.value(_round(target, places)),
+        )
     )
     beyond = growth - max(trend or Decimal(0), Decimal(0))
     if beyond > margin:
+        points = {"points": _round(beyond * 100, 1), "margin": _round(margin * 100, 1)}
         account.flags.append(
             Flag(
                 "growth_beyond_history",
-                f"the goal needs {pct(growth)} but history grew {pct(trend)} a year: "
-                f"{_round(beyond * 100, 1)} points beyond it (more than "
-                f"{_round(margin * 100, 1)})",
+                msg(
+                    "suggestions.flag.growth_beyond_history",
+                    growth=Pct(growth),
+                    trend=Pct(trend),
+                    **points,
+                )
+                if trend is not None
+                else msg("suggestions.flag.growth_beyond_no_trend", growth=Pct(growth), **points),
             )
         )
     return target
@@ -407,8 +460,12 @@ def _stretch(
         stretch = ceiling
         account.capped("stretch")
     account.steps.append(
-        f"stretch: {_round(better, places)} {'-' if sign < 0 else '+'}"
-        f"{_round(uplift * 100, 1)}% = {_round(stretch, places)}"
+        msg(
+            "suggestions.step.stretch_down" if sign < 0 else "suggestions.step.stretch_up",
+            value=account.value(_round(better, places)),
+            uplift=Pct(uplift),
+            stretch=account.value(_round(stretch, places)),
+        )
     )
     return stretch
 
@@ -431,7 +488,7 @@ def suggest_ratio(
     better); ratios stay within [0, 1].
     """
     reasoning: dict[str, Any] = {
-        "method": "ratio: value over the last 12 months (numerator and denominator summed)",
+        "method": "last_12_months",  # numerator and denominator summed over 12 months
         "last_12_months": None if trailing is None else str(_round(trailing, 4)),
         "sample": trailing_sample,
         "last_year_same_period": None if last_year is None else str(_round(last_year, 4)),
@@ -444,8 +501,8 @@ def suggest_ratio(
             None,
             None,
             reasoning,
-            ["no history"],
-            [Flag("no_history", "no history for this KPI and scope: nothing to suggest")],
+            [msg("suggestions.step.no_history")],
+            [Flag("no_history", msg("suggestions.flag.no_history"))],
         )
     sign = Decimal(-1) if direction == "lower" else Decimal(1)
     applied = growth if growth is not None else Decimal(0)
@@ -453,15 +510,26 @@ def suggest_ratio(
     if applied > cap:
         applied = cap
         reasoning["caps"]["applied"].append("growth_goal")
-        flags.append(Flag("growth_above_cap", f"the goal is above the cap {pct(cap)}"))
+        flags.append(
+            Flag("growth_above_cap", msg("suggestions.flag.ratio_above_cap", cap=Pct(cap)))
+        )
     target = trailing * (1 + sign * applied)
     stretch = target * (1 + sign * uplift)
     if unit == "ratio":
         target, stretch = min(target, Decimal(1)), min(stretch, Decimal(1))
+
+    def shown(v: Decimal) -> Any:
+        return Pct(v) if unit == "ratio" else _round(v, 4)
+
+    way = "down" if sign * applied < 0 else "up"
     steps = [
-        f"baseline: the last 12 months' value {_round(trailing, 4)} ({trailing_sample} records)",
-        f"target: {pct(sign * applied)} relative = {_round(target, 4)}",
-        f"stretch: {pct(sign * uplift)} further = {_round(stretch, 4)}",
+        msg("suggestions.step.ratio_baseline", value=shown(trailing), sample=trailing_sample),
+        msg(f"suggestions.step.ratio_target_{way}", growth=Pct(abs(applied)), target=shown(target)),
+        msg(
+            f"suggestions.step.ratio_stretch_{'down' if sign < 0 else 'up'}",
+            uplift=Pct(uplift),
+            stretch=shown(stretch),
+        ),
     ]
     return Suggestion(
         _round(trailing, 4), _round(target, 4), _round(stretch, 4), reasoning, steps, flags

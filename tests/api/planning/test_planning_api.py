@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
@@ -143,7 +144,10 @@ async def test_preview_by_history_then_save_with_parents_and_audit(s: Stack) -> 
         "team:north": "0.8000",
         "team:south": "0.2000",
     }
-    assert any("rep:r4" in n and "average" in n for n in out["notes"])
+    # Notes in the tenant's language (zh-CN), with names, not ids; codes for machines.
+    assert "North：Di没有历史数据，按同级的平均水平规划" in out["notes"]
+    note = out["notes_code"].index("planning.note.no_history_for")
+    assert out["notes_params"][note]["children"] == ["Di"]
     assert (await s.client.get("/v1/targets", headers=s.auth())).json() == []
     saved = await decompose(s, {**goal, "preview": False, "reason": "plan 2027"})
     st = by_key(saved)
@@ -172,7 +176,11 @@ async def test_preview_by_history_then_save_with_parents_and_audit(s: Stack) -> 
     assert (entries[0].after["created"], entries[0].after["target"]) == (119, "1000")
     # Again: the targets exist.
     conflict = await decompose(s, {**goal, "preview": False}, status=409)
-    assert "119 targets of this plan exist" in conflict["error"]["message"]
+    assert conflict["error"]["message"].startswith(
+        "本计划中已有 119 个目标（全公司（2027年）、全公司（2027年1月）"
+    )
+    assert conflict["error"]["message_code"] == "planning.errors.targets_exist_more"
+    assert conflict["error"]["message_params"]["count"] == 119
     revised = await decompose(
         s, {**goal, "target": "1200", "preview": False, "on_existing": "revise"}
     )
@@ -268,10 +276,29 @@ async def test_working_days_seasonality_headcount_and_ratios(s: Stack) -> None:
     )
     ft = by_key(fallback)
     assert [ft[("rep:r3", k)]["target"] for k, _a, _b in months] == [f"{d}.00" for d in days]
-    assert fallback["notes"][-1] == (
-        "2027-Q1: no history of team:south in the 2 years before: split by working days"
+    assert fallback["notes"][-1] == "2027年第1季度：South此前 2 年没有历史数据，按工作日拆分"
+    assert fallback["notes"][0] == (
+        "South：2025年11月26日至2026年11月25日期间下属没有历史数据，改为按人数拆分"
     )
-    assert fallback["notes"][0].startswith("team:south: no history under it in 2025-11-26..")
+    english = await s.client.post(
+        "/v1/targets/decompose",
+        json={
+            "kpi": "revenue",
+            "scope": "team:south",
+            "period": "2027-Q1",
+            "target": "100",
+            "time": {"method": "seasonality", "levels": ["month"]},
+        },
+        headers={**s.auth(), "Accept-Language": "en-US,en;q=0.9"},
+    )
+    assert english.json()["notes"] == [
+        "South: no history under it from Nov 26, 2025 to Nov 25, 2026: split by headcount",
+        "Q1 2027: no history of South in the 2 years before: split by working days",
+    ]
+    assert english.json()["notes_code"] == [
+        "planning.note.no_history_under",
+        "planning.note.no_seasonal_history",
+    ]
     head = await decompose(
         s,
         {
@@ -308,7 +335,14 @@ async def test_decompose_validation_and_scopes(s: Stack) -> None:
     )
     assert order["error"]["fields"][0]["field"] == "baseline"
     unknown = await decompose(s, {"kpi": "nope", "period": "2027", "target": "1"}, 422)
-    assert unknown["error"]["fields"][0] == {"field": "kpi", "reason": "unknown KPI 'nope'"}
+    assert unknown["error"]["fields"][0] == {
+        "field": "kpi",
+        "reason": "未知的 KPI“nope”",
+        "reason_code": "targets.errors.unknown_kpi",
+        "reason_params": {"kpi": "nope"},
+    }
+    assert bad["error"]["fields"][0]["reason_code"] == "planning.errors.levels_not_finer"
+    assert bad["error"]["fields"][0]["reason"] == "时间层级必须一级比一级更细（例如季度、月度、周）"
     key = generate_key()
     async with s.db.transaction() as session:
         await tenant_repo.add_key(
@@ -374,6 +408,41 @@ async def test_suggestions_recover_a_synthetic_seasonal_history(s: Stack) -> Non
     )
     out = resp.json()
     assert {f["code"] for f in out["flags"]} == {"growth_beyond_history", "growth_above_cap"}
+    # The reasoning in the tenant's language (zh-CN): months, ¥ and 万, percentages.
+    assert out["steps_code"] == [
+        "suggestions.step.history",
+        "suggestions.step.seasonality",
+        "suggestions.step.trend_up",
+        "suggestions.step.baseline",
+        "suggestions.step.target_up",
+        "suggestions.step.stretch_up",
+    ]
+    assert re.fullmatch(
+        r"历史：2024年11月至2026年10月（24 个月）；近 12 个月合计¥\d+\.\d\d万", out["steps"][0]
+    ), out["steps"][0]
+    assert out["steps_params"][0]["last12"]["currency"] == "CNY"
+    assert out["steps"][1].startswith("季节性：2027年3月约占全年的")
+    assert out["steps"][2] == "趋势：每年增长20%"
+    assert re.fullmatch(r"目标：去年同期¥\d+\.\d\d万，增长50%，即¥\d+\.\d\d万", out["steps"][4]), (
+        out["steps"][4]
+    )
+    flags = {f["code"]: f for f in out["flags"]}
+    assert flags["growth_above_cap"]["message"] == "增长目标60%超过上限50%：目标按50%计算"
+    assert flags["growth_above_cap"]["message_code"] == "suggestions.flag.growth_above_cap"
+    assert flags["growth_beyond_history"]["message"] == (
+        "目标需要增长60%，但历史年增长为20%：超出 40 个百分点（允许 20 个百分点）"
+    )
+    english = await s.client.get(
+        "/v1/targets/suggestions",
+        params={"kpi": "revenue", "scope": "rep:r1", "period": "2027-03", "growth": "0.6"},
+        headers={**s.auth(), "Accept-Language": "en"},
+    )
+    assert english.json()["steps"][2] == "trend: +20% a year"
+    assert english.json()["steps"][0].startswith("history 11/2024 to 10/2026 (24 months)")
+    assert "CN¥" in english.json()["steps"][0]
+    assert {f["message"] for f in english.json()["flags"]} >= {
+        "the growth goal 60% is above the cap 50%: the target uses 50%"
+    }
     last_year = Decimal(f"{_truth(16):.2f}")  # 2026-03
     assert Decimal(out["target"]) == (last_year * Decimal("1.5")).quantize(Decimal("0.01"))
     assert out["reasoning"]["last_year"]["actual"] == str(last_year)
@@ -541,12 +610,31 @@ async def test_each_crafted_plan_gets_exactly_its_finding(s: Stack) -> None:
         headers=s.auth(),
     )
     finding = resp.json()["findings"][0]
-    assert finding["message"] == (
-        "revenue for rep:r1 needs +100.0% over last year; history grew n/a a year"
+    # zh-CN (the tenant's language): the rep's and the KPI's names, a percentage.
+    assert (
+        finding["message"] == "Ann的销售额目标需要比去年同期增长100%，而历史数据不足以算出增长趋势"
+    )
+    assert finding["message_code"] == "planning.finding.not_achievable_no_trend"
+    assert finding["message_params"]["needed"] == {"$pct": "1"}
+    assert finding["fix"] == (
+        "把目标降到增长约20%（可参考目标建议），或说明有哪些变化（人员、区域、产品）能支撑这个目标"
+    )
+    assert (finding["fix_code"], finding["fix_params"]) == (
+        "planning.fix.not_achievable",
+        {"growth": {"$pct": "0.2"}},
     )
     assert finding["target_index"] == 0
-    assert "GET /v1/targets/suggestions" in finding["fix"]
     assert resp.json()["ok"] is True
+    english = await s.client.post(
+        "/v1/plans/check",
+        json=crafted["far above history"][0],
+        headers={**s.auth(), "Accept-Language": "en"},
+    )
+    finding = english.json()["findings"][0]
+    assert finding["message"] == (
+        "Revenue for Ann needs 100% over last year; history is too short to show a trend"
+    )
+    assert "GET /v1/targets/suggestions" in finding["fix"]
     assert (
         await s.client.post("/v1/plans/check", json=crafted["no period"][0], headers=s.auth())
     ).json()["ok"] is False

@@ -219,7 +219,9 @@ async def test_bad_templates_answer_422(
 ) -> None:
     s, _clock = clocked
     resp = await s.client.put(
-        "/v1/role-templates/hunter", json=template_body(*items), headers=s.auth()
+        "/v1/role-templates/hunter",
+        json=template_body(*items),
+        headers={**s.auth(), "Accept-Language": "en"},  # the English words are the point
     )
     err = assert_error(resp, 422, "invalid_input")
     named = {f["field"]: f["reason"] for f in err["fields"]}

@@ -167,8 +167,21 @@ async def test_keep_children_raises_plan_mismatch_everywhere(clocked_both: Clock
     assert by_id[ids["2026-Q4"]] == {ids["2026-Q4"]: q4}
     assert all(not v for k, v in by_id.items() if k not in (ids["2026"], ids["2026-Q4"]))
     [finding] = (await get(s, ids["2026"]))["findings"]
-    assert "13140000" in finding["message"]
-    assert "-1140000" in finding["message"]
+    # In the tenant's language (zh-CN): the company, the KPI's name, ¥ with 万.
+    assert finding["message"] == (
+        "全公司在2026年的销售额目标为¥1200万，但其 4 个季度子目标合计为¥1314万（差额-¥114万）"
+    )
+    assert finding["message_code"] == "planning.finding.plan_mismatch"
+    assert finding["message_params"]["difference"] == {"$money": "-1140000", "currency": "CNY"}
+    assert finding["fix_code"] == "planning.fix.plan_mismatch"
+    english = await s.client.get(
+        f"/v1/targets/{ids['2026']}", headers={**s.auth(), "Accept-Language": "en"}
+    )
+    [finding] = english.json()["findings"]
+    assert finding["message"] == (
+        "the Revenue target of the company for 2026 is CN¥12,000,000.00, but its 4 quarter "
+        "children sum to CN¥13,140,000.00 (difference -CN¥1,140,000.00)"
+    )
 
     # The SMART check reports both, by the plan's scope and period or by its targets.
     found = await check(s, scope="company", period="2026")

@@ -201,8 +201,16 @@ async def test_lower_is_better_orders_the_other_way(clocked: Clocked) -> None:
     )
     err = assert_invalid(resp, "baseline", "stretch")
     reasons = {f["field"]: f["reason"] for f in err["fields"]}
-    assert "at least the target" in reasons["baseline"]
-    assert "at most the target" in reasons["stretch"]
+    assert reasons == {
+        "baseline": "不能低于目标值（越低越好）",
+        "stretch": "不能高于目标值（越低越好）",
+    }
+    codes = {f["field"]: f["reason_code"] for f in err["fields"]}
+    assert codes == {
+        "baseline": "targets.order.baseline_at_least",
+        "stretch": "targets.order.stretch_at_most",
+    }
+    assert err["message_code"] == "targets.errors.out_of_order"
 
 
 @pytest.mark.parametrize(
@@ -227,7 +235,8 @@ async def test_duplicate_answers_409(clocked: Clocked) -> None:
     first = await create(s, body())
     resp = await s.client.post("/v1/targets", json=body(target="5"), headers=s.auth())
     err = assert_error(resp, 409, "conflict")
-    assert "revenue" in err["message"]
+    assert err["message_code"] == "targets.errors.exists"
+    assert err["message"].startswith("Ann在2026年12月的销售额目标已存在")
     # The same period written differently is the same target.
     resp = await s.client.post(
         "/v1/targets", json=body(scope=" rep:r1 ", period="2026-12"), headers=s.auth()
@@ -284,7 +293,9 @@ async def test_revise_before_the_period_starts_needs_no_reason(clocked: Clocked)
     # 00:00 on 1 December in Beijing (still 30 November in UTC): December has started.
     clock.set(datetime.fromisoformat("2026-11-30T16:00:00+00:00"))
     resp = await revise(s, t["id"], {"target": "12000"})
-    assert "started" in assert_invalid(resp, "reason")["message"]
+    err = assert_invalid(resp, "reason")
+    assert err["message"] == "2026年12月已经开始：请说明目标为何变更"
+    assert err["fields"][0]["reason_code"] == "targets.errors.reason_required"
     assert (await get_target(s, t["id"]))["version"] == 2
 
 
@@ -623,3 +634,44 @@ async def test_a_read_key_cannot_create_or_revise(clocked: Clocked) -> None:
     )
     assert_error(resp, 403, "forbidden")
     assert "admin" in resp.json()["error"]["message"]
+
+
+# -- words ---------------------------------------------------------------------------------
+
+
+async def test_errors_in_the_callers_language_with_names(clocked: Clocked) -> None:
+    """zh-CN (the tenant's default) with the rep's name and the period as people write it;
+    en through Accept-Language; the catalog code and parameters beside each text."""
+    s, _clock = clocked
+    missing = assert_error(
+        await s.client.get("/v1/targets/99999", headers=s.auth()), 404, "not_found"
+    )
+    assert (missing["message"], missing["message_code"]) == ("没有目标 #99999", "targets.not_found")
+    rep = await create(s, body())
+    team = await create(s, body(scope="team:north"))
+    post = s.client.post
+    resp = await post(f"/v1/targets/{rep['id']}/acknowledge", json={"by": "r2"}, headers=s.auth())
+    err = assert_invalid(resp, "by")
+    assert err["message"] == f"目标 #{rep['id']} 属于Ann：只能由Ann本人确认"
+    assert (err["fields"][0]["reason"], err["fields"][0]["reason_code"]) == (
+        "必须是 r1",
+        "targets.errors.ack_must_be",
+    )
+    resp = await post(f"/v1/targets/{team['id']}/acknowledge", json={}, headers=s.auth())
+    assert assert_invalid(resp, "by")["message"] == "团队或公司目标需要写明由谁确认"
+    resp = await post(
+        f"/v1/targets/{team['id']}/acknowledge",
+        json={},
+        headers={**s.auth(), "Accept-Language": "en"},
+    )
+    assert assert_invalid(resp, "by")["message"] == "name who acknowledges a team or company target"
+    resp = await revise(s, rep["id"], {"target": "1", "recursive": True})
+    err = assert_invalid(resp, "recursive")
+    assert err["message"] == "修订无效"
+    assert err["fields"][0]["reason"] == "需要同时设置 children: resplit"
+    resp = await post("/v1/targets", json=body(parent_id=99999, period="2027-01"), headers=s.auth())
+    err = assert_invalid(resp, "parent_id")
+    assert (err["message"], err["fields"][0]["reason"]) == (
+        "上级目标 #99999 不存在",
+        "没有这个目标",
+    )
