@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Final, Literal
 
-from paceline.shared.i18n import Msg, msg
-
 Tier = Literal["stretch_met", "target_met", "baseline_met", "below_baseline"]
 DEFAULT_CAP: Final = Decimal("1.5")
 # "No cap": the uncapped attainments that decide tiers (a stretch beyond the cap is not
@@ -218,18 +216,3 @@ def weighted_score(items: Sequence[ScoredItem]) -> Score:
     else:
         tier = "below_baseline"
     return Score(score, tier, coverage)
-
-
-def check_weights(items: Sequence[TemplateItem]) -> list[Msg]:
-    """Problems with a template's items (catalog messages): duplicates, weights not
-    summing to 100, weights not positive."""
-    problems = []
-    keys = [i.kpi for i in items]
-    if len(set(keys)) != len(keys):
-        problems.append(msg("scorecards.weights.duplicate_kpi"))
-    total = sum((i.weight for i in items), Decimal(0))
-    if total != 100:
-        problems.append(msg("scorecards.weights.sum", total=total))
-    if any(i.weight <= 0 for i in items):
-        problems.append(msg("scorecards.weights.positive"))
-    return problems

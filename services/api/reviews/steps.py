@@ -285,6 +285,7 @@ async def next_period_suggestions(
                 uplift=DEFAULT_UPLIFT,
                 today=today,
                 calendar=ctx.calendar,
+                locale=ctx.locale,
             )
             note = suggestion_note(
                 row,
