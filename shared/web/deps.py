@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import Headers
 
 from paceline.shared import metrics
-from paceline.shared.auth import Principal, Scope, hash_key
+from paceline.shared.auth import ROLES, Principal, Scope, hash_key
 from paceline.shared.clock import Clock
 from paceline.shared.crypto import SecretBox
 from paceline.shared.db import audit
@@ -27,7 +27,7 @@ from paceline.shared.db import users as users_repo
 from paceline.shared.db.session import Database
 from paceline.shared.errors import Forbidden, RateLimited, Unauthorized
 from paceline.shared.eventlog import EventLog
-from paceline.shared.i18n import locale_of
+from paceline.shared.i18n import L10n, Msg, locale_of, msg
 from paceline.shared.settings import Settings
 from paceline.shared.web import sessions as signin
 from paceline.shared.web.ratelimit import RateLimiter
@@ -81,7 +81,7 @@ class KeyStore:
         found = await self._lookup(digest, self._load)
         if found is None:
             metrics.AUTH_FAILURES.labels(reason="invalid_key").inc()
-            raise Unauthorized("the API key is not valid (unknown, expired or revoked)")
+            raise Unauthorized(msg("web.auth.key_invalid"))
         now_mono = time.monotonic()
         if now_mono - self._touched.get(found.key_id, 0.0) > _TOUCH_EVERY_S:
             self._touched[found.key_id] = now_mono
@@ -98,7 +98,7 @@ class KeyStore:
         found = await self._lookup("s:" + digest, lambda _key: self._load_session(digest))
         if found is None:
             metrics.AUTH_FAILURES.labels(reason="invalid_session").inc()
-            raise Unauthorized("the sign-in is not valid (expired or signed out): sign in again")
+            raise Unauthorized(msg("web.auth.session_invalid"))
         return found
 
     async def _lookup(
@@ -152,10 +152,7 @@ class KeyStore:
         wait_s = self.limiter.acquire(principal.key_id)
         if wait_s is not None:
             metrics.RATE_LIMITED.inc()
-            raise RateLimited(
-                f"too many requests with this API key; retry after {wait_s} s",
-                retry_after_s=wait_s,
-            )
+            raise RateLimited(msg("web.auth.rate_limited", seconds=wait_s), retry_after_s=wait_s)
 
     async def _load(self, digest: str) -> tuple[Principal | None, datetime | None]:
         async with self.db.transaction(write=False) as session:
@@ -305,7 +302,7 @@ async def principal_of_session(state: AppState, request: Request, token: str) ->
     PATCH, DELETE) without the matching ``X-CSRF-Token`` header and cookie."""
     if len(token) > 512:
         metrics.AUTH_FAILURES.labels(reason="invalid_session").inc()
-        raise Unauthorized("the sign-in is not valid: sign in again")
+        raise Unauthorized(msg("web.auth.session_invalid"))
     principal = await state.keys.session_principal(token)
     state.keys.check_rate(principal)
     if request.method not in signin.SAFE_METHODS and not signin.csrf_matches(
@@ -315,8 +312,12 @@ async def principal_of_session(state: AppState, request: Request, token: str) ->
     ):
         metrics.AUTH_FAILURES.labels(reason="csrf").inc()
         raise Forbidden(
-            f"a signed-in {request.method} needs the {signin.CSRF_HEADER} header "
-            f"(the value of the {signin.CSRF_COOKIE} cookie)"
+            msg(
+                "web.auth.csrf_missing",
+                method=request.method,
+                header=signin.CSRF_HEADER,
+                cookie=signin.CSRF_COOKIE,
+            )
         )
     return principal
 
@@ -341,6 +342,17 @@ def within_reach(how: ReachHow) -> Callable[[F], F]:
     return mark
 
 
+def role_name(role: str | None) -> Msg | str:
+    """A role as people read it (经理, manager); an unknown one as its code."""
+    return msg(f"users.role.{role}") if role in ROLES else str(role)
+
+
+def either(scopes: tuple[str, ...] | list[str]) -> L10n:
+    """Scope codes as alternatives: 'read' 或 'ingest' / 'read' or 'ingest'."""
+    quoted = [repr(s) for s in scopes]
+    return L10n(zh=" 或 ".join(quoted), en=" or ".join(quoted))
+
+
 def check_reach(principal: Principal, request: Request) -> None:
     """403 for a caller with a bounded reach on a route not marked for it."""
     if principal.reach is None:
@@ -348,19 +360,16 @@ def check_reach(principal: Principal, request: Request) -> None:
     endpoint = getattr(request.scope.get("route"), "endpoint", None)
     if getattr(endpoint, REACH_MARK, None) is None:
         metrics.AUTH_FAILURES.labels(reason="out_of_reach").inc()
-        raise Forbidden(
-            f"a {principal.role}'s access covers only their teams' figures; "
-            "this route shows the whole tenant"
-        )
+        raise Forbidden(msg("web.auth.out_of_reach", role=role_name(principal.role)))
 
 
 async def principal_of_key(state: AppState, raw: str | None) -> Principal:
     """The principal behind a presented key, rate limit taken; 401 or 429 otherwise."""
     if not raw:
-        raise Unauthorized("an API key is required: send 'Authorization: Bearer <key>'")
+        raise Unauthorized(msg("web.auth.key_required"))
     if len(raw) > 512:
         metrics.AUTH_FAILURES.labels(reason="invalid_key").inc()
-        raise Unauthorized("the API key is not valid")
+        raise Unauthorized(msg("web.auth.key_invalid"))
     principal = await state.keys.principal(raw)
     state.keys.check_rate(principal)
     return principal
@@ -382,7 +391,7 @@ def check_scope(principal: Principal, scope: Scope, *alternatives: Scope) -> Pri
     scopes = (scope, *alternatives)
     if not any(principal.allows(s) for s in scopes):
         metrics.AUTH_FAILURES.labels(reason="missing_scope").inc()
-        raise Forbidden(f"this API key lacks the {' or '.join(map(repr, scopes))} scope")
+        raise Forbidden(msg("web.auth.missing_scope", scopes=either(scopes)))
     return principal
 
 
@@ -428,10 +437,7 @@ def require_acting() -> Callable[..., Awaitable[Principal]]:
         if principal.acts:
             return principal
         metrics.AUTH_FAILURES.labels(reason="missing_scope").inc()
-        raise Forbidden(
-            "this API key lacks the 'admin' scope: acknowledging is acting (an admin key, "
-            "or a person whose role acts: admin, manager, rep)"
-        )
+        raise Forbidden(msg("web.auth.not_acting"))
 
     dependency.__name__ = "require_acting"
     setattr(dependency, SCOPE_MARK, "admin")
@@ -488,7 +494,7 @@ def require_feed(scope: Scope) -> Callable[..., Awaitable[Principal]]:
         except FeedUnauthorized:
             raise
         except Unauthorized as exc:
-            raise FeedUnauthorized(exc.message) from None
+            raise FeedUnauthorized(exc.text or exc.message) from None
         check_reach(principal, request)  # feed routes are whole-tenant: bounded reach 403
         return check_scope(principal, scope)
 

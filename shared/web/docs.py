@@ -21,6 +21,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from paceline.shared.errors import NotFound
+from paceline.shared.i18n import msg
 
 DOCS_URL = "/docs"
 REDOC_URL = "/redoc"
@@ -135,7 +136,7 @@ def docs_router(*, title: str, openapi_url: str = "/openapi.json") -> APIRouter:
         """A script, stylesheet or icon of the docs pages."""
         found = assets().get(name)
         if found is None:
-            raise NotFound(f"no docs file {name!r}")
+            raise NotFound(msg("web.docs.not_found", name=repr(name)))
         headers = {"ETag": found.etag, "Cache-Control": "no-cache"}
         if request.headers.get("if-none-match") == found.etag:
             return Response(status_code=304, headers=headers)

@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paceline.shared import metrics
 from paceline.shared.errors import error_body
+from paceline.shared.i18n import Msg, locale_of, msg
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
@@ -46,20 +47,37 @@ class RequestIdMiddleware:
         await self.app(scope, receive, send_with_id)
 
 
+def too_large(limit: int) -> Msg:
+    """The 413 message of a body past ``limit`` bytes."""
+    return msg("web.body.too_large", limit=limit)
+
+
+def scope_locale(scope: Scope) -> str:
+    """The language of a raw ASGI answer (no route, no tenant yet): the request's
+    ``Accept-Language`` when it names zh or en, else zh-CN."""
+    for name, value in scope.get("headers", ()):
+        if name == b"accept-language":
+            return locale_of(value.decode("latin-1"))
+    return locale_of(None)
+
+
 class BodyTooLarge(HTTPException):
-    """Raised while a body streams in past the limit; rendered as 413."""
+    """Raised while a body streams in past the limit; rendered as 413 (the error handler
+    renders a :class:`Msg` detail in the request's language)."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(413, f"the request body is larger than {limit} bytes")
+        super().__init__(413, str(too_large(limit)))
+        self.detail = too_large(limit)  # type: ignore[assignment]
 
 
-async def _reject_too_large(send: Send, limit: int, request_id: str | None) -> None:
+async def _reject_too_large(send: Send, limit: int, request_id: str | None, locale: str) -> None:
     body = orjson.dumps(
         error_body(
             status=413,
             code="payload_too_large",
-            message=f"the request body is larger than {limit} bytes",
+            message=too_large(limit),
             request_id=request_id,
+            locale=locale,
         )
     )
     await send(
@@ -95,7 +113,7 @@ class BodyLimitMiddleware:
                 except ValueError:
                     declared = 0
                 if declared > self.max_bytes:
-                    await _reject_too_large(send, self.max_bytes, request_id)
+                    await _reject_too_large(send, self.max_bytes, request_id, scope_locale(scope))
                     return
         received = 0
         response_started = False
@@ -119,7 +137,7 @@ class BodyLimitMiddleware:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not response_started:
-                await _reject_too_large(send, self.max_bytes, request_id)
+                await _reject_too_large(send, self.max_bytes, request_id, scope_locale(scope))
 
 
 access_log = logging.getLogger("paceline.access")

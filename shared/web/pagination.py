@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 from fastapi import Query, Request, Response
 
 from paceline.shared.errors import FieldError, InvalidInput
+from paceline.shared.i18n import msg
 
 CURSOR_DESCRIPTION = (
     "Opaque: the `next_cursor` (or `X-Next-Cursor` header) of the previous page; "
@@ -93,7 +94,7 @@ def int_cursor(
         return legacy
     if not cursor.isascii() or not cursor.isdigit() or int(cursor) > maximum:
         raise InvalidInput(
-            "the cursor is not valid",
-            fields=[FieldError("cursor", "use next_cursor from a previous page")],
+            msg("web.cursor.invalid"),
+            fields=[FieldError("cursor", msg("web.cursor.use_next"))],
         )
     return int(cursor)

@@ -15,11 +15,15 @@ and a blob: worker (``DOCS_POLICIES``).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paceline.shared.errors import error_body
+from paceline.shared.i18n import L10n, Msg, msg
+from paceline.shared.outbound import literal_private_host, url_problem
+from paceline.shared.web.middleware import scope_locale
 
 # The API docs pages (shared/web/docs.py) load only this process's files, and no inline
 # script. Swagger UI's stylesheet draws icons as data: images; ReDoc styles itself by adding
@@ -112,13 +116,14 @@ def _looks_utf16_or_32(head: bytes) -> bool:
     return head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head[:4]
 
 
-async def _refuse(send: Send, scope: Scope, status: int, code: str, message: str) -> None:
+async def _refuse(send: Send, scope: Scope, status: int, code: str, message: Msg) -> None:
     body = orjson.dumps(
         error_body(
             status=status,
             code=code,
             message=message,
             request_id=scope.get("state", {}).get("request_id"),
+            locale=scope_locale(scope),
         )
     )
     await send(
@@ -153,18 +158,15 @@ class RequestGuardMiddleware:
             await self.app(scope, receive, send)
             return
         if _has_nul(scope):
-            nul = "the path or query string contains a NUL character (%00)"
-            await _refuse(send, scope, 400, "bad_request", nul)
+            await _refuse(send, scope, 400, "bad_request", msg("web.request.nul"))
             return
         charset = _json_charset(scope)
         if charset is None:
             await self.app(scope, receive, send)
             return
-        not_utf8 = "send JSON bodies as UTF-8 (RFC 8259)"
         if charset not in ("", "utf-8", "utf8"):
-            await _refuse(
-                send, scope, 415, "unsupported_media_type", f"{not_utf8}, not {charset[:40]!r}"
-            )
+            refusal = msg("web.body.not_utf8", charset=repr(charset[:40]))
+            await _refuse(send, scope, 415, "unsupported_media_type", refusal)
             return
         buffered: list[Message] = []
         head = b""
@@ -177,9 +179,7 @@ class RequestGuardMiddleware:
             head += bytes(received.get("body", b""))
             more = bool(received.get("more_body", False))
         if _looks_utf16_or_32(head):
-            await _refuse(
-                send, scope, 415, "unsupported_media_type", f"{not_utf8}, not UTF-16 or UTF-32"
-            )
+            await _refuse(send, scope, 415, "unsupported_media_type", msg("web.body.utf16_or_32"))
             return
 
         async def replay() -> Message:
@@ -204,3 +204,43 @@ CORS_EXPOSE: Sequence[str] = (
     "ETag",
     "Location",
 )
+
+
+# -- URLs a tenant gives Paceline to call ----------------------------------------------------
+#
+# shared/outbound.py says why a URL is refused in English words (for logs); the caller
+# reads the reason from the catalog (``web.url.*``), the outbound module's words kept in
+# the message's ``detail`` parameter for machines.
+
+_URL_REASONS: Final = (
+    ("must not contain control characters", "web.url.control_characters"),
+    ("has unbalanced or repeated brackets", "web.url.brackets"),
+    ("the port must be in", "web.url.port_range"),
+    ("has an empty port", "web.url.port_range"),
+    ("has characters after the IPv6 address", "web.url.port_range"),
+    ("must be an ", "web.url.scheme"),
+    ("has no host", "web.url.no_host"),
+    ("host ", "web.url.bad_host"),
+)
+
+
+def url_refusal(
+    url: str, *, allow_private: bool, schemes: tuple[str, ...] = ("http", "https")
+) -> Msg | None:
+    """Why Paceline must not call ``url`` as a catalog message (None if it may): not a
+    well-formed absolute URL of ``schemes``, or (unless private destinations are allowed)
+    a host that is never public (in any spelling)."""
+    problem = url_problem(url, schemes=schemes)
+    if problem is not None:
+        code = next(
+            (c for start, c in _URL_REASONS if problem.startswith(start)), "web.url.invalid"
+        )
+        prefixes = [f"{s}://" for s in schemes]
+        either = L10n(zh=" 或 ".join(prefixes), en=" or ".join(prefixes))
+        return msg(code, schemes=either, detail=problem)
+    if allow_private:
+        return None
+    host = literal_private_host(url)
+    if host is not None:
+        return msg("web.url.not_public", host=repr(host))
+    return None

@@ -35,8 +35,10 @@ from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 
-from paceline.shared.outbound import destination_problem, outbound_client
+from paceline.shared.i18n import Msg, msg
+from paceline.shared.outbound import outbound_client
 from paceline.shared.settings import Settings
+from paceline.shared.web.security import url_refusal
 
 # Seconds of clock skew allowed between the provider and us on exp, iat and nbf.
 LEEWAY_S: Final = 60
@@ -50,7 +52,12 @@ _MAX_BODY: Final = 1_000_000
 
 
 class ProviderError(Exception):
-    """The provider is unreachable or does not answer as OpenID Connect says."""
+    """The provider is unreachable or does not answer as OpenID Connect says: ``reason``
+    in the catalog's words (``auth.oidc.provider.*``); ``str()`` in English for the log."""
+
+    def __init__(self, reason: Msg | str) -> None:
+        super().__init__(str(reason))
+        self.reason = reason if isinstance(reason, Msg) else None
 
 
 class TokenRefused(Exception):
@@ -100,21 +107,25 @@ class Provider:
             allow_private=self.settings.outbound_private_allowed,
         )
 
-    async def _get_json(self, client: httpx.AsyncClient, url: str, what: str) -> dict[str, Any]:
+    async def _get_json(self, client: httpx.AsyncClient, url: str, what: Msg) -> dict[str, Any]:
         try:
             resp = await client.get(url, headers={"Accept": "application/json"})
         except httpx.HTTPError as exc:
-            raise ProviderError(f"{what} could not be fetched: {type(exc).__name__}") from None
+            raise ProviderError(
+                msg("auth.oidc.provider.unreachable", what=what, error=type(exc).__name__)
+            ) from None
         if resp.status_code != 200:
-            raise ProviderError(f"{what} answered HTTP {resp.status_code}")
+            raise ProviderError(
+                msg("auth.oidc.provider.http_status", what=what, status=str(resp.status_code))
+            )
         if len(resp.content) > _MAX_BODY:
-            raise ProviderError(f"{what} is larger than {_MAX_BODY} bytes")
+            raise ProviderError(msg("auth.oidc.provider.too_large", what=what, limit=_MAX_BODY))
         try:
             body = resp.json()
         except ValueError:
-            raise ProviderError(f"{what} is not JSON") from None
+            raise ProviderError(msg("auth.oidc.provider.not_json", what=what)) from None
         if not isinstance(body, dict):
-            raise ProviderError(f"{what} is not a JSON object")
+            raise ProviderError(msg("auth.oidc.provider.not_object", what=what))
         return body
 
     async def discover(self, issuer: str, *, fresh: bool = False) -> Metadata:
@@ -124,7 +135,7 @@ class Provider:
             return entry.metadata
         url = issuer.rstrip("/") + "/.well-known/openid-configuration"
         async with self._client() as client:
-            doc = await self._get_json(client, url, "the discovery document")
+            doc = await self._get_json(client, url, msg("auth.oidc.doc.discovery"))
         metadata = self._metadata(issuer, doc)
         self._cache[issuer] = _Entry(metadata, None, time.monotonic() + _METADATA_TTL_S)
         return metadata
@@ -132,31 +143,30 @@ class Provider:
     def _metadata(self, issuer: str, doc: Mapping[str, Any]) -> Metadata:
         if doc.get("issuer") != issuer:
             raise ProviderError(
-                f"the discovery document names the issuer {str(doc.get('issuer'))[:200]!r}, "
-                "not the configured one (they must be equal, OpenID Connect Discovery 4.3)"
+                msg("auth.oidc.provider.issuer_mismatch", found=repr(str(doc.get("issuer"))[:200]))
             )
         endpoints = {}
         for name in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
             value = doc.get(name)
             if not isinstance(value, str):
-                raise ProviderError(f"the discovery document has no {name}")
-            problem = destination_problem(
-                value, allow_private=self.settings.outbound_private_allowed
-            )
+                raise ProviderError(msg("auth.oidc.provider.missing_endpoint", name=name))
+            problem = url_refusal(value, allow_private=self.settings.outbound_private_allowed)
             if problem is not None:
-                raise ProviderError(f"the discovery document's {name} {problem}")
+                raise ProviderError(
+                    msg("auth.oidc.provider.bad_endpoint", name=name, reason=problem)
+                )
             endpoints[name] = value
         response_types = doc.get("response_types_supported") or ["code"]
         if "code" not in response_types:
-            raise ProviderError("the provider does not support the authorization code flow")
+            raise ProviderError(msg("auth.oidc.provider.no_code_flow"))
         methods = doc.get("code_challenge_methods_supported")
         if isinstance(methods, list) and methods and "S256" not in methods:
-            raise ProviderError("the provider does not support PKCE with S256")
+            raise ProviderError(msg("auth.oidc.provider.no_pkce"))
         announced = doc.get("id_token_signing_alg_values_supported") or ["RS256"]
         algorithms = tuple(a for a in announced if a in ALGORITHMS)
         if not algorithms:
             raise ProviderError(
-                "the provider signs ID tokens with none of " + ", ".join(sorted(ALGORITHMS))
+                msg("auth.oidc.provider.no_algorithm", algorithms=", ".join(sorted(ALGORITHMS)))
             )
         auth_methods = doc.get("token_endpoint_auth_methods_supported") or ["client_secret_basic"]
         userinfo = doc.get("userinfo_endpoint")
@@ -175,7 +185,7 @@ class Provider:
         if entry is not None and entry.jwks is not None and not fresh:
             return entry.jwks
         async with self._client() as client:
-            jwks = await self._get_json(client, metadata.jwks_uri, "the JWKS")
+            jwks = await self._get_json(client, metadata.jwks_uri, msg("auth.oidc.doc.jwks"))
         if not isinstance(jwks.get("keys"), list):
             raise ProviderError("the JWKS has no keys")
         if entry is not None:

@@ -33,6 +33,7 @@ from paceline.shared.errors import (
     Unauthorized,
     Unavailable,
 )
+from paceline.shared.i18n import locale_of, msg
 from paceline.shared.web import sessions as signin
 from paceline.shared.web.deps import (
     AdminPrincipal,
@@ -58,7 +59,7 @@ AnyPrincipal = Annotated[Principal, Depends(require_any("read", "ingest"))]
 
 def _box(state: AppState) -> SecretBox:
     if state.box is None:
-        raise Unavailable("secrets cannot be encrypted: no secret key is configured")
+        raise Unavailable(msg("web.secrets.no_key"))
     return state.box
 
 
@@ -94,7 +95,7 @@ async def get_oidc(
     tenant = await session.get(Tenant, principal.tenant_id)
     stored = service.stored_config(tenant) if tenant is not None else None
     if stored is None:
-        raise NotFound("no OpenID Connect provider is configured for this tenant")
+        raise NotFound(msg("auth.oidc.not_configured"))
     return service.config_out(
         stored, base_url=_base_url(state, request), tenant_id=principal.tenant_id
     )
@@ -114,7 +115,7 @@ async def put_oidc(
     be left out to keep the stored one."""
     tenant = await session.get(Tenant, principal.tenant_id)
     if tenant is None:
-        raise NotFound(f"tenant {principal.tenant_id!r} not found")
+        raise NotFound(msg("errors.tenant.gone"))
     stored, before = await service.save_config(
         tenant=tenant,
         body=body,
@@ -147,7 +148,7 @@ async def delete_oidc(
     tenant = await session.get(Tenant, principal.tenant_id)
     before = service.remove_config(tenant, state.clock.now()) if tenant is not None else None
     if before is None:
-        raise NotFound("no OpenID Connect provider is configured for this tenant")
+        raise NotFound(msg("auth.oidc.not_configured"))
     await audit.record("auth.oidc.delete", target="oidc", before=service.shown(before))
     return Response(status_code=204)
 
@@ -211,11 +212,14 @@ _ERRORS: dict[int, type[PacelineError]] = {
 }
 
 
-def _refused(request: Request, code: str, status: int, locale: str) -> HTMLResponse:
+def _refused(request: Request, code: str, status: int, tenant_locale: str | None) -> HTMLResponse:
     """A refused sign-in: a page saying why for a browser (it asks for HTML), else the
-    error shape of the API."""
+    error shape of the API; in the caller's language (``Accept-Language``, else the
+    tenant's locale)."""
+    locale = locale_of(request.headers.get("accept-language"), tenant_locale)
     if "text/html" not in request.headers.get("accept", ""):
-        raise _ERRORS[status](text.message(code, locale))
+        request.state.locale = locale  # the error handler's language
+        raise _ERRORS[status](text.refusal(code))
     response = HTMLResponse(text.refusal_page(code, locale), status_code=status)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -253,7 +257,7 @@ async def login(
     row = await session.get(Tenant, tenant) if len(tenant) <= 64 else None
     stored = service.stored_config(row) if row is not None else None
     if row is None or stored is None:
-        return _refused(request, "not_configured", 404, row.locale if row else "en")
+        return _refused(request, "not_configured", 404, row.locale if row else None)
     redirect_to = service.redirect_uri(_base_url(state, request), tenant)
     try:
         auth, flow = await service.begin(
@@ -296,7 +300,7 @@ async def callback(
     row = await session.get(Tenant, tenant) if len(tenant) <= 64 else None
     stored = service.stored_config(row) if row is not None else None
     if row is None or stored is None:
-        return _refused(request, "not_configured", 404, row.locale if row else "en")
+        return _refused(request, "not_configured", 404, row.locale if row else None)
     locale = row.locale
     box = _box(state)
     now = state.clock.now()
@@ -399,8 +403,11 @@ async def logout(request: Request, session: WriteSessionDep, state: StateDep) ->
             request.cookies.get(signin.CSRF_COOKIE),
         ):
             raise Forbidden(
-                f"signing out needs the {signin.CSRF_HEADER} header "
-                f"(the value of the {signin.CSRF_COOKIE} cookie)"
+                msg(
+                    "auth.signout.csrf_missing",
+                    header=signin.CSRF_HEADER,
+                    cookie=signin.CSRF_COOKIE,
+                )
             )
         digest = signin.token_hash(token)
         row = await session_repo.session_by_hash(session, token_hash=digest)

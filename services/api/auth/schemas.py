@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from paceline.shared.i18n import Invalid
+
 _SCOPE = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]{1,100}$")  # RFC 6749 3.3 scope-token
 _CLAIM = re.compile(r"^[A-Za-z0-9_.:/-]{1,100}$")
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -68,9 +70,9 @@ class OidcConfigIn(BaseModel):
     def _scopes(cls, value: list[str]) -> list[str]:
         for scope in value:
             if not _SCOPE.match(scope):
-                raise ValueError(f"{scope[:100]!r} is not a valid scope")
+                raise Invalid("auth.oidc.scope_invalid", scope=repr(scope[:100]))
         if "openid" not in value:
-            raise ValueError("must include 'openid'")
+            raise Invalid("auth.oidc.scope_openid")
         return list(dict.fromkeys(value))
 
     @field_validator("allowed_email_domains")
@@ -80,7 +82,7 @@ class OidcConfigIn(BaseModel):
         for domain in value:
             clean = domain.strip().lower().lstrip("@")
             if not _DOMAIN.match(clean):
-                raise ValueError(f"{domain[:100]!r} is not a domain name such as example.com")
+                raise Invalid("auth.oidc.domain_invalid", domain=repr(domain[:100]))
             out.append(clean)
         return list(dict.fromkeys(out))
 
@@ -88,7 +90,7 @@ class OidcConfigIn(BaseModel):
     @classmethod
     def _claim(cls, value: str) -> str:
         if not _CLAIM.match(value):
-            raise ValueError("must be a claim name (letters, digits, _ . : / -)")
+            raise Invalid("auth.oidc.claim_invalid")
         return value
 
 

@@ -30,9 +30,10 @@ from paceline.shared.db import users as users_repo
 from paceline.shared.db.models import Tenant
 from paceline.shared.db.models_users import User
 from paceline.shared.errors import FieldError, InvalidInput
-from paceline.shared.outbound import destination_problem
+from paceline.shared.i18n import Msg, msg
 from paceline.shared.web import sessions as signin
 from paceline.shared.web.deps import REDACTED
+from paceline.shared.web.security import url_refusal
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +48,10 @@ def stored_config(tenant: Tenant) -> dict[str, Any] | None:
     return value if isinstance(value, dict) and value.get("issuer") else None
 
 
-def _invalid(field: str, reason: str) -> InvalidInput:
-    return InvalidInput(f"{field}: {reason}", fields=[FieldError(field, reason)])
+def _invalid(field: str, reason: Msg) -> InvalidInput:
+    return InvalidInput(
+        msg("errors.field_reason", field=field, reason=reason), fields=[FieldError(field, reason)]
+    )
 
 
 async def save_config(
@@ -62,11 +65,11 @@ async def save_config(
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """Check the configuration (the issuer's discovery document is fetched) and store it;
     (the new stored form, the old one). 422 naming the field that is wrong."""
-    problem = destination_problem(body.issuer, allow_private=allow_private)
+    problem = url_refusal(body.issuer, allow_private=allow_private)
     if problem is None and not allow_private and not body.issuer.startswith("https://"):
-        problem = "must be an https:// URL"
+        problem = msg("auth.oidc.issuer_not_https")
     if problem is None and ("?" in body.issuer or "#" in body.issuer):
-        problem = "must have no query or fragment (OpenID Connect Discovery 2)"
+        problem = msg("auth.oidc.issuer_query")
     if problem is not None:
         raise _invalid("issuer", problem)
     before = stored_config(tenant)
@@ -75,11 +78,13 @@ async def save_config(
     elif before is not None and before.get("client_secret_enc"):
         secret_enc = str(before["client_secret_enc"])
     else:
-        raise _invalid("client_secret", "is required (none is stored yet)")
+        raise _invalid("client_secret", msg("auth.oidc.secret_required"))
     try:
         await provider.discover(body.issuer, fresh=True)
     except ProviderError as exc:
-        raise _invalid("issuer", str(exc)) from None
+        raise _invalid(
+            "issuer", exc.reason or msg("auth.oidc.provider_failed", detail=str(exc))
+        ) from None
     stored = {
         "issuer": body.issuer,
         "client_id": body.client_id,

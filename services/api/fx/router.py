@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
+from paceline.api.deps import LocaleDep
 from paceline.api.fx import service
 from paceline.api.fx.schemas import (
     MAX_RATES,
@@ -119,6 +120,7 @@ async def import_rates(
     session: WriteSessionDep,
     state: StateDep,
     audit: AuditDep,
+    locale: LocaleDep,
 ) -> FxImportOut:
     """Store the good rows of a CSV file and name the bad ones."""
     tenant = await service.tenant_for_update(session, tenant_id=principal.tenant_id)
@@ -128,6 +130,7 @@ async def import_rates(
         body=body,
         content_type=request.headers.get("content-type"),
         now=state.clock.now(),
+        locale=locale,
     )
     await audit.record("fx_rates.import", target="fx-rates", after=out.model_dump(mode="json"))
     return out

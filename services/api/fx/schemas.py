@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from paceline.shared.i18n import Invalid, Msg, params_json, render
 from paceline.shared.money import is_currency
 
 MAX_RATES = 10_000
@@ -25,32 +27,32 @@ def check_currency(value: Any) -> str:
     """An ISO 4217 code, upper-cased; ValueError if it is not one."""
     code = str(value).strip().upper() if isinstance(value, str) else ""
     if not is_currency(code):
-        raise ValueError("must be an ISO 4217 code such as USD")
+        raise Invalid("fx.currency_invalid")
     return code
 
 
 def check_rate(value: Any) -> str:
     """A positive finite decimal with at most 10 decimal places, as normalised text."""
     if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
-        raise ValueError("must be a decimal number such as 7.1234")
+        raise Invalid("fx.rate_not_decimal")
     text = str(value).strip()
     try:
         rate = Decimal(text)
     except InvalidOperation:
-        raise ValueError("must be a decimal number such as 7.1234") from None
+        raise Invalid("fx.rate_not_decimal") from None
     if not rate.is_finite():
-        raise ValueError("must be a finite number")
+        raise Invalid("fx.rate_not_finite")
     if not _DECIMAL.fullmatch(text):
-        raise ValueError("must be a decimal number such as 7.1234")
+        raise Invalid("fx.rate_not_decimal")
     if rate <= 0:
-        raise ValueError("must be greater than 0")
+        raise Invalid("fx.rate_not_positive")
     if rate >= MAX_RATE:
-        raise ValueError(f"must be less than {MAX_RATE:,.0f}")
+        raise Invalid("fx.rate_too_large", max=MAX_RATE)
     normal = rate.normalize()
     exponent = normal.as_tuple().exponent
     assert isinstance(exponent, int)  # finite decimals have an integer exponent
     if -exponent > MAX_DECIMAL_PLACES:
-        raise ValueError(f"must have at most {MAX_DECIMAL_PLACES} decimal places")
+        raise Invalid("fx.rate_places", places=MAX_DECIMAL_PLACES)
     return format(normal, "f")
 
 
@@ -60,11 +62,11 @@ def check_day(value: Any) -> date:
         return value
     m = _DAY.fullmatch(value.strip()) if isinstance(value, str) else None
     if m is None:
-        raise ValueError("must be a date such as 2026-11-02")
+        raise Invalid("fx.day_format")
     try:
         return date(int(m[1]), int(m[2]), int(m[3]))
     except ValueError:
-        raise ValueError("is not a day of the calendar") from None
+        raise Invalid("fx.day_not_in_calendar") from None
 
 
 Currency = Annotated[str, Field(description="ISO 4217 code (upper-cased).", examples=["USD"])]
@@ -152,7 +154,28 @@ class RejectedRow(BaseModel):
 
     row: int = Field(description="1-based line number in the file (the header is line 1).")
     field: str
-    reason: str
+    reason: str = Field(description="Why, in the caller's language.")
+    reason_code: str = Field(description="The catalog code of the reason (fx.*).")
+    reason_params: dict[str, Any] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A CSV row's problem, before it is put in the caller's words."""
+
+    row: int
+    field: str
+    reason: Msg
+
+    def out(self, locale: str) -> RejectedRow:
+        """The row as the API answers it."""
+        return RejectedRow(
+            row=self.row,
+            field=self.field,
+            reason=render(self.reason, locale),
+            reason_code=self.reason.code,
+            reason_params=params_json(self.reason.params),
+        )
 
 
 class FxImportOut(FxUpsertOut):

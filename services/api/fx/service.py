@@ -30,7 +30,7 @@ from paceline.api.fx.schemas import (
     FxRateOut,
     FxRatesIn,
     FxUpsertOut,
-    RejectedRow,
+    Rejection,
     check_currency,
 )
 from paceline.shared.db import tenants as tenant_repo
@@ -44,6 +44,8 @@ from paceline.shared.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
+from paceline.shared.i18n import Invalid, Msg, msg
+from paceline.shared.web.errors import reason_of
 
 MAX_IMPORT_ROWS = 100_000
 CSV_MEDIA_TYPE = "text/csv"
@@ -60,7 +62,7 @@ async def tenant_for_update(session: AsyncSession, *, tenant_id: str) -> Tenant:
     """The caller's tenant, loaded in the write transaction."""
     tenant = await tenant_repo.get_tenant(session, tenant_id=tenant_id)
     if tenant is None:
-        raise NotFound("the tenant of this key no longer exists")
+        raise NotFound(msg("errors.tenant.gone"))
     return tenant
 
 
@@ -68,8 +70,11 @@ def parse_currency(value: str, *, field: str = "currency") -> str:
     """A currency from a path or query parameter; 422 naming ``field`` if it is not one."""
     try:
         return check_currency(value)
-    except ValueError as exc:
-        raise InvalidInput(f"{field}: {exc}", fields=[FieldError(field, str(exc))]) from None
+    except Invalid as exc:
+        raise InvalidInput(
+            msg("errors.field_reason", field=field, reason=exc.msg),
+            fields=[FieldError(field, exc.msg)],
+        ) from None
 
 
 def _out(row: object) -> FxRateOut:
@@ -86,7 +91,10 @@ async def list_rates(
 ) -> list[FxRateOut]:
     """A tenant's rates by currency and day, optionally of one currency and in [start, end)."""
     if start is not None and end is not None and end <= start:
-        raise InvalidInput("to must be after from", fields=[FieldError("to", "must be after from")])
+        reason = msg("fx.to_after_from")
+        raise InvalidInput(
+            msg("errors.field_reason", field="to", reason=reason), fields=[FieldError("to", reason)]
+        )
     code = parse_currency(currency) if currency is not None else None
     rows = await repo.list_rates(session, tenant_id=tenant_id, currency=code, start=start, end=end)
     return [_out(r) for r in rows]
@@ -135,8 +143,8 @@ async def _store(
     return FxUpsertOut(upserted=len(changed), unchanged=unchanged, rebuild_job_id=job_id)
 
 
-def _tenant_currency_reason(currency: str) -> str:
-    return f"is the tenant currency ({currency}); it needs no rate"
+def _tenant_currency_reason(currency: str) -> Msg:
+    return msg("fx.tenant_currency", currency=currency)
 
 
 async def put_rates(
@@ -152,11 +160,18 @@ async def put_rates(
             )
         key = (r.currency, r.day)
         if key in first:
-            errors.append(FieldError(f"rates[{i}].day", f"duplicates rates[{first[key]}]"))
+            errors.append(
+                FieldError(f"rates[{i}].day", msg("fx.duplicate", field=f"rates[{first[key]}]"))
+            )
         first.setdefault(key, i)
     if errors:
         raise InvalidInput(
-            "the rates are not valid: " + "; ".join(f"{e.field}: {e.reason}" for e in errors[:3]),
+            msg(
+                "fx.rates_invalid",
+                fields=[
+                    msg("errors.field_reason", field=e.field, reason=e.reason) for e in errors[:3]
+                ],
+            ),
             fields=errors,
         )
     return await _store(session, tenant=tenant, rates=body.rates, now=now)
@@ -167,9 +182,7 @@ def decode_csv(body: bytes, content_type: str | None) -> str:
     charset is given."""
     media, _, params = (content_type or "").partition(";")
     if media.strip().lower() != CSV_MEDIA_TYPE:
-        raise UnsupportedMediaType(
-            "send the rates as Content-Type text/csv (a header row with currency, day, rate)"
-        )
+        raise UnsupportedMediaType(msg("fx.csv_media_type"))
     charset = "utf-8"
     for param in params.split(";"):
         name, _, value = param.partition("=")
@@ -178,15 +191,14 @@ def decode_csv(body: bytes, content_type: str | None) -> str:
     try:
         codec = codecs.lookup(charset).name
     except LookupError:
-        raise UnsupportedMediaType(f"unknown charset {charset!r}; send UTF-8") from None
+        raise UnsupportedMediaType(msg("fx.unknown_charset", charset=repr(charset))) from None
     try:
         text = body.decode("utf-8-sig" if codec == "utf-8" else codec)
     except UnicodeDecodeError as exc:
-        reason = (
-            f"is not valid {charset} text (byte {exc.start}); save the sheet as "
-            "'CSV UTF-8', or name the encoding, e.g. text/csv; charset=gb18030"
-        )
-        raise InvalidInput(f"the file {reason}", fields=[FieldError("(body)", reason)]) from None
+        reason = msg("fx.file_encoding", charset=charset, byte=str(exc.start))
+        raise InvalidInput(
+            msg("fx.file_invalid", reason=reason), fields=[FieldError("(body)", reason)]
+        ) from None
     return text.removeprefix("\ufeff")
 
 
@@ -211,45 +223,50 @@ def _records(text: str) -> Iterator[tuple[int, list[str] | csv.Error]]:
 
 def parse_csv(
     text: str, *, tenant_currency: str, max_rows: int = MAX_IMPORT_ROWS
-) -> tuple[list[FxRateIn], list[RejectedRow]]:
+) -> tuple[list[FxRateIn], list[Rejection]]:
     """Rates from CSV text, and the rows rejected (by line, field and reason)."""
     records = _records(text)
     header: list[str] | None = None
     for _line, rec in records:
         if isinstance(rec, csv.Error):
             raise InvalidInput(
-                f"the header is not valid CSV: {rec}", fields=[FieldError("header", str(rec))]
+                msg("fx.header_not_csv", error=str(rec)),
+                fields=[FieldError("header", msg("fx.row_not_csv", error=str(rec)))],
             )
         if any(cell.strip() for cell in rec):
             header = [cell.strip().lower() for cell in rec]
             break
     if header is None:
         raise InvalidInput(
-            "the file is empty", fields=[FieldError("(body)", "has no header and no rows")]
+            msg("fx.file_empty"), fields=[FieldError("(body)", msg("fx.no_header_no_rows"))]
         )
     columns: dict[str, int] = {}
     for name, aliases in _COLUMNS.items():
         found = next((header.index(a) for a in aliases if a in header), None)
         if found is None:
-            reason = f"has no {name!r} column (the header needs currency, day and rate)"
-            raise InvalidInput(f"the header {reason}", fields=[FieldError("header", reason)])
+            reason = msg("fx.header_missing_column", column=repr(name))
+            raise InvalidInput(
+                msg("fx.header_invalid", reason=reason), fields=[FieldError("header", reason)]
+            )
         columns[name] = found
 
     good: list[FxRateIn] = []
-    rejected: list[RejectedRow] = []
+    rejected: list[Rejection] = []
     first_line: dict[tuple[str, date], int] = {}
     rows = 0
     for line, rec in records:
         if isinstance(rec, csv.Error):
-            rejected.append(RejectedRow(row=line, field="(row)", reason=f"not valid CSV: {rec}"))
+            rejected.append(Rejection(line, "(row)", msg("fx.row_not_csv", error=str(rec))))
             continue
         if not any(cell.strip() for cell in rec):
             continue  # blank lines and the empty rows spreadsheets leave at the end
         rows += 1
         if rows > max_rows:
-            raise PayloadTooLarge(f"an import holds at most {max_rows} rows; split the file")
+            raise PayloadTooLarge(msg("fx.too_many_rows", max=max_rows))
         values = {n: rec[i].strip() if i < len(rec) else "" for n, i in columns.items()}
-        problems = [(n, "is empty") for n, v in values.items() if not v]
+        problems: list[tuple[str, Msg]] = [
+            (n, msg("fx.cell_empty")) for n, v in values.items() if not v
+        ]
         item: FxRateIn | None = None
         try:
             item = FxRateIn.model_validate(values)
@@ -258,13 +275,23 @@ def parse_csv(
                 name = str(e["loc"][0]) if e["loc"] else "(row)"
                 if not values.get(name):
                     continue  # already reported as empty
-                problems.append((name, str(e["msg"]).removeprefix("Value error, ")))
+                problems.append((name, reason_of(e)))
         if item is not None and item.currency == tenant_currency:
             problems.append(("currency", _tenant_currency_reason(tenant_currency)))
         if item is not None and not problems:
             key = (item.currency, item.day)
             if key in first_line:
-                problems.append(("day", f"{item.currency} {item.day} is on line {first_line[key]}"))
+                problems.append(
+                    (
+                        "day",
+                        msg(
+                            "fx.day_duplicate",
+                            currency=item.currency,
+                            day=item.day,
+                            line=str(first_line[key]),
+                        ),
+                    )
+                )
             else:
                 first_line[key] = line
         if problems:
@@ -272,32 +299,43 @@ def parse_csv(
             for name, reason in sorted(
                 problems, key=lambda p: order.index(p[0]) if p[0] in order else len(order)
             ):
-                rejected.append(RejectedRow(row=line, field=name, reason=reason))
+                rejected.append(Rejection(line, name, reason))
             continue
         assert item is not None
         good.append(item)
     if rows == 0:
         raise InvalidInput(
-            "the file has no rows after its header",
-            fields=[FieldError("(body)", "has a header but no rows")],
+            msg("fx.no_rows"), fields=[FieldError("(body)", msg("fx.header_no_rows"))]
         )
     return good, rejected
 
 
 async def import_csv(
-    session: AsyncSession, *, tenant: Tenant, body: bytes, content_type: str | None, now: datetime
+    session: AsyncSession,
+    *,
+    tenant: Tenant,
+    body: bytes,
+    content_type: str | None,
+    now: datetime,
+    locale: str,
 ) -> FxImportOut:
-    """Store the good rows of a CSV file and name the bad ones; 422 if none is good."""
+    """Store the good rows of a CSV file and name the bad ones (their reasons in
+    ``locale``); 422 if none is good."""
     good, rejected = parse_csv(decode_csv(body, content_type), tenant_currency=tenant.currency)
     if not good:
         fields = [FieldError(f"line[{r.row}].{r.field}", r.reason) for r in rejected]
         raise InvalidInput(
-            "no row of the file is valid: "
-            + "; ".join(f"line {r.row} {r.field}: {r.reason}" for r in rejected[:3]),
+            msg(
+                "fx.no_valid_row",
+                rows=[
+                    msg("fx.line_reason", line=str(r.row), field=r.field, reason=r.reason)
+                    for r in rejected[:3]
+                ],
+            ),
             fields=fields,
         )
     stored = await _store(session, tenant=tenant, rates=good, now=now)
-    return FxImportOut(**stored.model_dump(), rejected=rejected)
+    return FxImportOut(**stored.model_dump(), rejected=[r.out(locale) for r in rejected])
 
 
 async def delete_rate(
@@ -306,6 +344,6 @@ async def delete_rate(
     """Remove one rate (404 if absent) and rebuild the facts that used it."""
     code = parse_currency(currency)
     if not await repo.delete_rate(session, tenant_id=tenant.id, currency=code, day=day):
-        raise NotFound(f"no {code} rate is stored for {day.isoformat()}")
+        raise NotFound(msg("fx.not_found", currency=code, day=day))
     job_id = await _facts_moved(session, tenant=tenant, resolve=(), now=now)
     return FxDeleteOut(currency=code, day=day, rebuild_job_id=job_id)

@@ -39,7 +39,8 @@ from paceline.shared.db import tenants as tenant_repo
 from paceline.shared.db import users as users_repo
 from paceline.shared.db.models import ApiKey
 from paceline.shared.errors import Conflict, FieldError, InvalidInput, NotFound
-from paceline.shared.web.deps import Auditor
+from paceline.shared.i18n import msg
+from paceline.shared.web.deps import Auditor, role_name
 
 
 def status_of(row: ApiKey, now: datetime) -> KeyStatus:
@@ -77,7 +78,7 @@ def target_tenant(principal: Principal, requested: str | None) -> str:
     if principal.allows("platform"):
         return requested or principal.tenant_id
     if requested is not None and requested != principal.tenant_id:
-        raise NotFound(f"no tenant {requested!r}")
+        raise NotFound(msg("keys.no_tenant", tenant=repr(requested)))
     return principal.tenant_id
 
 
@@ -85,13 +86,13 @@ def _check_scopes(tenant_id: str, scopes: list[str]) -> list[str]:
     wanted = sorted(set(scopes))
     if tenant_id == PLATFORM_TENANT and wanted != ["platform"]:
         raise InvalidInput(
-            "an operator's key has the platform scope only; name tenant_id for a tenant's key",
-            fields=[FieldError("scopes", "must be exactly ['platform'] for the operator")],
+            msg("keys.operator_scope"),
+            fields=[FieldError("scopes", msg("keys.operator_scope_reason"))],
         )
     if tenant_id != PLATFORM_TENANT and not set(wanted) <= set(TENANT_SCOPES):
         raise InvalidInput(
-            "the platform scope belongs to the operator's keys, not a tenant's",
-            fields=[FieldError("scopes", "use ingest, read or admin for a tenant's key")],
+            msg("keys.platform_scope"),
+            fields=[FieldError("scopes", msg("keys.platform_scope_reason"))],
         )
     return wanted
 
@@ -103,20 +104,23 @@ async def _check_user(
     user = await users_repo.get_user(session, tenant_id=tenant_id, user_id=user_id)
     if user is None or not user.active:
         raise InvalidInput(
-            f"no active user {user_id!r}", fields=[FieldError("user_id", "no such active user")]
+            msg("keys.no_active_user", user=repr(user_id)),
+            fields=[FieldError("user_id", msg("keys.no_such_active_user"))],
         )
     beyond = sorted(set(scopes) - ROLE_SCOPES.get(user.role, frozenset()))
     if beyond:
+        role, listed = role_name(user.role), ", ".join(beyond)
         raise InvalidInput(
-            f"a {user.role}'s key cannot have {', '.join(beyond)}",
-            fields=[FieldError("scopes", f"beyond the {user.role} role: {', '.join(beyond)}")],
+            msg("keys.beyond_role", role=role, scopes=listed),
+            fields=[FieldError("scopes", msg("keys.beyond_role_reason", role=role, scopes=listed))],
         )
 
 
 def _future(expires_at: datetime | None, now: datetime, field: str) -> datetime | None:
     if expires_at is not None and expires_at <= now:
         raise InvalidInput(
-            f"{field} is not in the future", fields=[FieldError(field, "must be in the future")]
+            msg("keys.not_in_future", field=field),
+            fields=[FieldError(field, msg("keys.must_be_future"))],
         )
     return expires_at
 
@@ -135,7 +139,7 @@ async def create_key(
     if tenant_id == PLATFORM_TENANT:
         await tenant_repo.ensure_tenant(session, tenant_id=tenant_id, name="Platform", now=now)
     elif await tenant_repo.get_tenant(session, tenant_id=tenant_id) is None:
-        raise NotFound(f"no tenant {tenant_id!r}")
+        raise NotFound(msg("keys.no_tenant", tenant=repr(tenant_id)))
     if body.user_id is not None:
         await _check_user(session, tenant_id, body.user_id, scopes)
     key = generate_key()
@@ -166,7 +170,7 @@ async def key_for(
         and not principal.allows("platform")
         and row.tenant_id != principal.tenant_id
     ):
-        raise NotFound(f"no API key {key_id!r}")
+        raise NotFound(msg("keys.not_found", key=repr(key_id)))
     return row
 
 
@@ -181,7 +185,7 @@ async def list_keys(
 ) -> KeyPage:
     """A page of a tenant's keys, oldest first; 404 for an unknown tenant."""
     if await tenant_repo.get_tenant(session, tenant_id=tenant_id) is None:
-        raise NotFound(f"no tenant {tenant_id!r}")
+        raise NotFound(msg("keys.no_tenant", tenant=repr(tenant_id)))
     after = _decode_cursor(cursor) if cursor is not None else None
     rows = await repository.page(
         session,
@@ -225,7 +229,7 @@ async def rotate_key(
     grace period. A revoked or expired key cannot be rotated (409): create a new one."""
     state = status_of(row, now)
     if state != "active":
-        raise Conflict(f"the key is {state}; create a new key instead of rotating it")
+        raise Conflict(msg("keys.cannot_rotate", state=msg(f"keys.state.{state}")))
     new_expiry = _future(body.expires_at, now, "expires_at")
     if new_expiry is None and row.expires_at is not None:
         try:
@@ -271,7 +275,6 @@ def _decode_cursor(text: str) -> tuple[datetime, str]:
             raise ValueError("bad cursor")
     except (ValueError, TypeError, orjson.JSONDecodeError):
         raise InvalidInput(
-            "the cursor is not valid",
-            fields=[FieldError("cursor", "use next_cursor of the previous page")],
+            msg("web.cursor.invalid"), fields=[FieldError("cursor", msg("web.cursor.use_next"))]
         ) from None
     return parsed, key_id

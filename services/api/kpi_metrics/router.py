@@ -8,7 +8,6 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4
 
 from paceline.api.deps import NowDep, TenantDep
-from paceline.api.incentives.text import accept_language
 from paceline.api.kpi_metrics import service
 from paceline.shared.web.deps import ReadSessionDep, StateDep
 
@@ -42,7 +41,7 @@ async def get_kpi_metrics(
     """Actual, target, expected and pace of every company and team target of the current
     periods, as ``GET /v1/progress`` answers them now (docs/OPERATIONS.md, "KPI exporter").
     Off unless the tenant's setting ``kpi_exporter`` is true: 404 ``kpi_exporter_off``."""
-    service.require_enabled(tenant, locale=accept_language(request.headers.get("accept-language")))
+    service.require_enabled(tenant)
     snap = await service.snapshot(
         session, tenant=tenant, now=now, max_targets=state.settings.kpi_exporter_max_targets
     )

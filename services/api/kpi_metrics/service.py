@@ -34,14 +34,13 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from paceline.api.incentives.text import locale_of
 from paceline.api.kpi_metrics import repository as repo
-from paceline.api.kpi_metrics import text
 from paceline.api.progress.service import progress as progress_of
 from paceline.api.settings.service import kpi_exporter_on
 from paceline.shared.db.context import find_kpi
 from paceline.shared.db.models import Target, Tenant
 from paceline.shared.errors import NotFound
+from paceline.shared.i18n import msg
 from paceline.shared.kpi.periods import PeriodKind, parse_period, period_of
 from paceline.shared.readmodel.scopes import parse_scope
 
@@ -85,10 +84,11 @@ class Snapshot:
     dropped: int = 0
 
 
-def require_enabled(tenant: Tenant, *, locale: str | None) -> None:
-    """404 with the catalog's message in the tenant's (or the asked) language when off."""
+def require_enabled(tenant: Tenant) -> None:
+    """404 ``kpi_exporter_off`` when off (its message in the caller's language: the error
+    handler renders it, ``Accept-Language`` else the tenant's locale)."""
     if not kpi_exporter_on(tenant):
-        raise KpiExporterOff(text.message("exporter_off", locale_of(locale, tenant.locale)))
+        raise KpiExporterOff(msg("settings.kpi_exporter_off"))
 
 
 def _order(t: Target) -> tuple[int, int, str, str]:

@@ -28,6 +28,7 @@ from paceline.api.org.schemas import (
 from paceline.shared.db.lifecycle import resolve_alerts
 from paceline.shared.db.models import Rep, RepMembership, RepRoleSpan, Team
 from paceline.shared.errors import Conflict, FieldError, InvalidInput, NotFound
+from paceline.shared.i18n import msg
 
 # The start of a rep's first membership when no effective date is given.
 BEGINNING = date(1970, 1, 1)
@@ -60,32 +61,40 @@ def validate_org(org: OrgIn) -> list[FieldError]:
     team_ids: dict[str, int] = {}
     for i, t in enumerate(org.teams):
         if t.id in team_ids:
-            errors.append(FieldError(f"teams[{i}].id", f"duplicates teams[{team_ids[t.id]}]"))
+            errors.append(
+                FieldError(f"teams[{i}].id", msg("org.duplicate", field=f"teams[{team_ids[t.id]}]"))
+            )
         team_ids.setdefault(t.id, i)
     parents = {t.id: t.parent_id for t in org.teams}
     for i, t in enumerate(org.teams):
         if t.parent_id is None:
             continue
         if t.parent_id == t.id:
-            errors.append(FieldError(f"teams[{i}].parent_id", "a team cannot be its own parent"))
+            errors.append(FieldError(f"teams[{i}].parent_id", msg("org.team.own_parent")))
         elif t.parent_id not in parents:
-            errors.append(FieldError(f"teams[{i}].parent_id", f"unknown team {t.parent_id!r}"))
+            errors.append(
+                FieldError(f"teams[{i}].parent_id", msg("org.team.unknown", team=repr(t.parent_id)))
+            )
     for i, t in enumerate(org.teams):
         seen = {t.id}
         cur = parents.get(t.id)
         while cur is not None and cur in parents:
             if cur in seen:
-                errors.append(FieldError(f"teams[{i}].parent_id", "the parents form a cycle"))
+                errors.append(FieldError(f"teams[{i}].parent_id", msg("org.team.cycle")))
                 break
             seen.add(cur)
             cur = parents[cur]
     rep_ids: dict[str, int] = {}
     for i, r in enumerate(org.reps):
         if r.id in rep_ids:
-            errors.append(FieldError(f"reps[{i}].id", f"duplicates reps[{rep_ids[r.id]}]"))
+            errors.append(
+                FieldError(f"reps[{i}].id", msg("org.duplicate", field=f"reps[{rep_ids[r.id]}]"))
+            )
         rep_ids.setdefault(r.id, i)
         if r.team_id is not None and r.team_id not in parents:
-            errors.append(FieldError(f"reps[{i}].team_id", f"unknown team {r.team_id!r}"))
+            errors.append(
+                FieldError(f"reps[{i}].team_id", msg("org.team.unknown", team=repr(r.team_id)))
+            )
     return errors
 
 
@@ -169,8 +178,12 @@ async def replace_org(
     errors = validate_org(org)
     if errors:
         raise InvalidInput(
-            "the org chart is not valid: "
-            + "; ".join(f"{e.field}: {e.reason}" for e in errors[:3]),
+            msg(
+                "org.invalid",
+                fields=[
+                    msg("errors.field_reason", field=e.field, reason=e.reason) for e in errors[:3]
+                ],
+            ),
             fields=errors,
         )
     changes = OrgChanges()
@@ -276,7 +289,7 @@ async def get_team(session: AsyncSession, *, tenant_id: str, team_id: str) -> Te
     """One team, or 404."""
     team = await session.get(Team, (tenant_id, team_id))
     if team is None:
-        raise NotFound(f"no team {team_id!r}")
+        raise NotFound(msg("org.team.not_found", team=repr(team_id)))
     return _team_out(team)
 
 
@@ -286,21 +299,24 @@ async def put_team(
     """Create or update one team."""
     if team.id != team_id:
         raise InvalidInput(
-            "the body's id differs from the path", fields=[FieldError("id", f"must be {team_id!r}")]
+            msg("org.id_differs"),
+            fields=[FieldError("id", msg("org.id_must_be", id=repr(team_id)))],
         )
     if team.parent_id is not None:
         known = {t.id: t.parent_id for t in await repo.teams(session, tenant_id=tenant_id)}
         if team.parent_id not in known:
             raise InvalidInput(
-                "unknown parent team",
-                fields=[FieldError("parent_id", f"unknown team {team.parent_id!r}")],
+                msg("org.team.unknown_parent"),
+                fields=[
+                    FieldError("parent_id", msg("org.team.unknown", team=repr(team.parent_id)))
+                ],
             )
         cur: str | None = team.parent_id
         while cur is not None:
             if cur == team_id:
                 raise InvalidInput(
-                    "the parents would form a cycle",
-                    fields=[FieldError("parent_id", "the parents form a cycle")],
+                    msg("org.team.would_cycle"),
+                    fields=[FieldError("parent_id", msg("org.team.cycle"))],
                 )
             cur = known.get(cur)
     row = await session.get(Team, (tenant_id, team_id))
@@ -326,7 +342,7 @@ async def deactivate_team(
     """Mark a team inactive; refused while active reps or teams are under it."""
     row = await session.get(Team, (tenant_id, team_id))
     if row is None:
-        raise NotFound(f"no team {team_id!r}")
+        raise NotFound(msg("org.team.not_found", team=repr(team_id)))
     children = [
         t
         for t in await repo.teams(session, tenant_id=tenant_id)
@@ -338,7 +354,7 @@ async def deactivate_team(
         if m.team_id == team_id and m.valid_to is None
     ]
     if children or members:
-        raise Conflict(f"team {team_id!r} still has active sub-teams or reps; move them first")
+        raise Conflict(msg("org.team.busy", team=row.name))
     row.active, row.updated_at = False, now
     await session.flush()
     return _team_out(row)
@@ -353,7 +369,7 @@ async def get_rep(session: AsyncSession, *, tenant_id: str, rep_id: str) -> RepO
     """One rep with their membership history, or 404."""
     rep = await session.get(Rep, (tenant_id, rep_id))
     if rep is None:
-        raise NotFound(f"no rep {rep_id!r}")
+        raise NotFound(msg("org.rep.not_found", rep=repr(rep_id)))
     ms = await repo.memberships(session, tenant_id=tenant_id, rep_ids=[rep_id])
     return _rep_out(rep, ms, with_history=True)
 
@@ -371,11 +387,12 @@ async def put_rep(
     """Create or update one rep; a new team applies from ``effective_from`` (default today)."""
     if rep.id != rep_id:
         raise InvalidInput(
-            "the body's id differs from the path", fields=[FieldError("id", f"must be {rep_id!r}")]
+            msg("org.id_differs"), fields=[FieldError("id", msg("org.id_must_be", id=repr(rep_id)))]
         )
     if rep.team_id is not None and await session.get(Team, (tenant_id, rep.team_id)) is None:
         raise InvalidInput(
-            "unknown team", fields=[FieldError("team_id", f"unknown team {rep.team_id!r}")]
+            msg("org.rep.unknown_team"),
+            fields=[FieldError("team_id", msg("org.team.unknown", team=repr(rep.team_id)))],
         )
     row = await session.get(Rep, (tenant_id, rep_id))
     if row is None:
@@ -428,7 +445,7 @@ async def deactivate_rep(
     """Mark a rep inactive and end their team membership."""
     row = await session.get(Rep, (tenant_id, rep_id))
     if row is None:
-        raise NotFound(f"no rep {rep_id!r}")
+        raise NotFound(msg("org.rep.not_found", rep=repr(rep_id)))
     row.active, row.updated_at = False, now
     history = await repo.memberships(session, tenant_id=tenant_id, rep_ids=[rep_id])
     await _set_team(

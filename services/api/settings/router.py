@@ -8,6 +8,7 @@ from paceline.api.settings import service
 from paceline.api.settings.schemas import SettingsChange, TenantSettings, TenantSettingsUpdate
 from paceline.shared.db import tenants as tenant_repo
 from paceline.shared.errors import NotFound
+from paceline.shared.i18n import msg
 from paceline.shared.web.deps import (
     AdminPrincipal,
     AuditDep,
@@ -25,7 +26,7 @@ async def get_settings(principal: ReadPrincipal, session: ReadSessionDep) -> Ten
     """Time zone, currency, fiscal year start, locale and pace thresholds."""
     tenant = await tenant_repo.get_tenant(session, tenant_id=principal.tenant_id)
     if tenant is None:
-        raise NotFound("the tenant of this key no longer exists")
+        raise NotFound(msg("errors.tenant.gone"))
     return service.settings_of(tenant)
 
 
@@ -40,7 +41,7 @@ async def put_settings(
     """Change the given fields. A new time zone or currency recomputes the facts."""
     tenant = await tenant_repo.get_tenant(session, tenant_id=principal.tenant_id)
     if tenant is None:
-        raise NotFound("the tenant of this key no longer exists")
+        raise NotFound(msg("errors.tenant.gone"))
     before = service.settings_of(tenant).model_dump(mode="json")
     out = await service.update_settings(
         session, tenant=tenant, update=update, now=state.clock.now()

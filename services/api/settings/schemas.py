@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from paceline.shared.i18n import Invalid
 from paceline.shared.money import is_currency
 
 
@@ -25,7 +26,7 @@ class PaceThresholds(BaseModel):
     @model_validator(mode="after")
     def _ordered(self) -> PaceThresholds:
         if not (self.ahead > self.on_track > self.behind):
-            raise ValueError("thresholds must satisfy ahead > on_track > behind")
+            raise Invalid("settings.thresholds_order")
         return self
 
 
@@ -47,14 +48,14 @@ def _check_timezone(value: str) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"{value!r} is not an IANA time zone such as Asia/Shanghai") from None
+        raise Invalid("settings.timezone_invalid", value=repr(value)) from None
     return value
 
 
 def _check_currency(value: str) -> str:
     code = value.upper()
     if not is_currency(code):
-        raise ValueError("must be an ISO 4217 code such as CNY")
+        raise Invalid("settings.currency_invalid")
     return code
 
 

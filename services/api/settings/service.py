@@ -19,6 +19,8 @@ from paceline.shared.db.context import calendar_base, close_policy
 from paceline.shared.db.jobs import enqueue_job
 from paceline.shared.db.models import Tenant
 from paceline.shared.errors import FieldError, InvalidInput
+from paceline.shared.i18n import msg
+from paceline.shared.web.errors import reason_of
 
 
 def pace_thresholds(tenant: Tenant) -> PaceThresholds:
@@ -76,9 +78,10 @@ async def update_settings(
         try:
             thresholds = PaceThresholds.model_validate(merged)
         except ValidationError as exc:
-            reason = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+            reason = reason_of(exc.errors()[0])
             raise InvalidInput(
-                f"pace thresholds: {reason}", fields=[FieldError("pace_thresholds", reason)]
+                msg("errors.field_reason", field="pace_thresholds", reason=reason),
+                fields=[FieldError("pace_thresholds", reason)],
             ) from None
         tenant.options = {
             **(tenant.options or {}),

@@ -18,7 +18,7 @@ from paceline.api.subscriptions.schemas import (
 )
 from paceline.shared.crypto import SecretBox
 from paceline.shared.errors import FieldError, InvalidInput, Unavailable
-from paceline.shared.outbound import destination_problem
+from paceline.shared.i18n import msg
 from paceline.shared.web.deps import (
     AdminPrincipal,
     AppState,
@@ -29,6 +29,7 @@ from paceline.shared.web.deps import (
     WriteSessionDep,
 )
 from paceline.shared.web.pagination import CursorQuery, int_cursor, page_limit, set_next_page
+from paceline.shared.web.security import url_refusal
 
 router = APIRouter(prefix="/v1", tags=["subscriptions"])
 
@@ -42,14 +43,17 @@ def _check_destination(state: AppState, url: str | None) -> None:
     """
     if url is None:
         return
-    reason = destination_problem(url, allow_private=state.settings.outbound_private_allowed)
+    reason = url_refusal(url, allow_private=state.settings.outbound_private_allowed)
     if reason is not None:
-        raise InvalidInput(f"url: {reason}", fields=[FieldError("url", reason)])
+        raise InvalidInput(
+            msg("errors.field_reason", field="url", reason=reason),
+            fields=[FieldError("url", reason)],
+        )
 
 
 def _box(state: AppState) -> SecretBox:
     if state.box is None:
-        raise Unavailable("secrets cannot be encrypted: no secret key is configured")
+        raise Unavailable(msg("web.secrets.no_key"))
     return state.box
 
 

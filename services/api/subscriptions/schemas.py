@@ -8,7 +8,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from paceline.shared.delivery_options import GroupLabel, Mention, check_dashboard_url
-from paceline.shared.outbound import url_problem
+from paceline.shared.i18n import Invalid
+from paceline.shared.web.security import url_refusal
 
 Format = Literal["standard", "slack", "wecom", "dingtalk", "feishu"]
 Kind = Literal["lag", "anomaly", "data_quality", "system"]
@@ -25,9 +26,9 @@ def _check_url(value: str | None) -> str | None:
     """Strictly an absolute http(s) URL: no control characters, a valid host and port."""
     if value is None:
         return None
-    problem = url_problem(value)
+    problem = url_refusal(value, allow_private=True)
     if problem is not None:
-        raise ValueError(problem)
+        raise Invalid(problem.code, **problem.params)
     return value
 
 

@@ -29,6 +29,7 @@ from paceline.shared.db import lifecycle
 from paceline.shared.db.models_alerts import Delivery, Subscription
 from paceline.shared.delivery_options import BOT_FORMATS, delivery_options
 from paceline.shared.errors import Conflict, FieldError, InvalidInput, NotFound
+from paceline.shared.i18n import msg
 from paceline.shared.outbound import VENDOR_SECRET_FORMATS, new_secret, redact_url
 from paceline.shared.readmodel.org import team_parents
 
@@ -58,10 +59,8 @@ def _options(
             out[field] = list(value) if isinstance(value, list) else value
     if fmt in BOT_FORMATS and out.get("grouping") is False:
         raise InvalidInput(
-            "a chat bot's alerts are always grouped",
-            fields=[
-                FieldError("grouping", "only the standard format can send one message per change")
-            ],
+            msg("subscriptions.bot_always_grouped"),
+            fields=[FieldError("grouping", msg("subscriptions.grouping_standard_only"))],
         )
     return out
 
@@ -109,8 +108,10 @@ async def _check_teams(session: AsyncSession, *, tenant_id: str, teams: list[str
     known = await team_parents(session, tenant_id=tenant_id)
     unknown = [t for t in teams if t not in known]
     if unknown:
+        team = repr(unknown[0])
         raise InvalidInput(
-            f"unknown team {unknown[0]!r}", fields=[FieldError("teams", f"no team {unknown[0]!r}")]
+            msg("subscriptions.unknown_team", team=team),
+            fields=[FieldError("teams", msg("subscriptions.no_team", team=team))],
         )
 
 
@@ -119,15 +120,15 @@ def _secret_for(fmt: str, given: str | None) -> tuple[str | None, str | None]:
     if fmt == "standard":
         if given is not None:
             raise InvalidInput(
-                "the standard format's secret is made by Paceline",
-                fields=[FieldError("secret", "leave it out: it is generated and returned once")],
+                msg("subscriptions.standard_secret"),
+                fields=[FieldError("secret", msg("subscriptions.standard_secret_reason"))],
             )
         made = new_secret()
         return made, made
     if given is not None and fmt not in VENDOR_SECRET_FORMATS:
         raise InvalidInput(
-            f"the {fmt} format takes no secret",
-            fields=[FieldError("secret", "only dingtalk and feishu bots have a signing secret")],
+            msg("subscriptions.no_secret", format=fmt),
+            fields=[FieldError("secret", msg("subscriptions.no_secret_reason"))],
         )
     return given, None
 
@@ -175,7 +176,7 @@ async def get_or_404(
     """A subscription, or 404."""
     sub = await repo.get(session, tenant_id=tenant_id, subscription_id=subscription_id, lock=lock)
     if sub is None:
-        raise NotFound(f"no subscription {subscription_id}")
+        raise NotFound(msg("subscriptions.not_found", subscription=str(subscription_id)))
     return sub
 
 
@@ -218,8 +219,10 @@ async def update(
     if body.rotate_secret:
         if sub.format != "standard":
             raise InvalidInput(
-                "only the standard format's secret is made by Paceline",
-                fields=[FieldError("rotate_secret", "set the bot's secret with secret instead")],
+                msg("subscriptions.rotate_standard_only"),
+                fields=[
+                    FieldError("rotate_secret", msg("subscriptions.rotate_standard_only_reason"))
+                ],
             )
         shown = new_secret()
         if body.rotation_overlap_s > 0 and sub.secret_enc is not None:
@@ -314,7 +317,13 @@ async def delivery_detail(
         session, tenant_id=tenant_id, subscription_id=subscription_id, delivery_id=delivery_id
     )
     if d is None:
-        raise NotFound(f"no delivery {delivery_id} of subscription {subscription_id}")
+        raise NotFound(
+            msg(
+                "subscriptions.delivery_not_found",
+                delivery=str(delivery_id),
+                subscription=str(subscription_id),
+            )
+        )
     attempts = await repo.attempts(session, delivery_id=d.id)
     return DeliveryDetail(
         **delivery_out(d).model_dump(),
@@ -343,9 +352,15 @@ async def redeliver(
         session, tenant_id=tenant_id, subscription_id=subscription_id, delivery_id=delivery_id
     )
     if original is None:
-        raise NotFound(f"no delivery {delivery_id} of subscription {subscription_id}")
+        raise NotFound(
+            msg(
+                "subscriptions.delivery_not_found",
+                delivery=str(delivery_id),
+                subscription=str(subscription_id),
+            )
+        )
     if original.status == "pending":
-        raise Conflict(f"delivery {delivery_id} is still being retried")
+        raise Conflict(msg("subscriptions.delivery_retrying", delivery=str(delivery_id)))
     n = await repo.redeliveries(session, delivery_id=original.id) + 1
     d = repo.add_delivery(
         session,

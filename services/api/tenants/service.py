@@ -12,6 +12,7 @@ from paceline.shared.auth import PLATFORM_TENANT
 from paceline.shared.db import tenants as tenant_repo
 from paceline.shared.db.models import Tenant
 from paceline.shared.errors import Conflict, NotFound
+from paceline.shared.i18n import msg
 from paceline.shared.web.deps import Auditor
 
 
@@ -35,7 +36,7 @@ async def create_tenant(
 ) -> TenantOut:
     """A new tenant with its settings; 409 if the id is taken."""
     if await tenant_repo.get_tenant(session, tenant_id=body.id) is not None:
-        raise Conflict(f"a tenant {body.id!r} exists already")
+        raise Conflict(msg("tenants.exists", tenant=repr(body.id)))
     tenant = await tenant_repo.ensure_tenant(session, tenant_id=body.id, name=body.name, now=now)
     tenant.timezone = body.timezone
     tenant.currency = body.currency
@@ -58,7 +59,7 @@ async def get_tenant(session: AsyncSession, *, tenant_id: str, now: datetime) ->
     if tenant_id != PLATFORM_TENANT:
         tenant = await tenant_repo.get_tenant(session, tenant_id=tenant_id)
     if tenant is None:
-        raise NotFound(f"no tenant {tenant_id!r}")
+        raise NotFound(msg("tenants.not_found", tenant=repr(tenant_id)))
     counts = await repository.active_key_counts(session, tenant_ids=[tenant.id], now=now)
     return tenant_out(tenant, active_keys=counts.get(tenant.id, 0))
 

@@ -12,6 +12,7 @@ from paceline.shared.db import users as repo
 from paceline.shared.db.models import Rep, Team
 from paceline.shared.db.models_users import User
 from paceline.shared.errors import Conflict, FieldError, InvalidInput, NotFound
+from paceline.shared.i18n import msg
 from paceline.shared.web.deps import Auditor
 
 
@@ -37,20 +38,24 @@ async def _check(session: AsyncSession, tenant_id: str, body: UserIn) -> None:
     if body.role == "manager":
         if not body.team_id:
             raise InvalidInput(
-                "a manager needs a team", fields=[FieldError("team_id", "required for a manager")]
+                msg("users.manager_needs_team"),
+                fields=[FieldError("team_id", msg("users.required_for_manager"))],
             )
         if await session.get(Team, (tenant_id, body.team_id)) is None:
             raise InvalidInput(
-                f"no team {body.team_id!r}", fields=[FieldError("team_id", "no such team")]
+                msg("users.no_team", team=repr(body.team_id)),
+                fields=[FieldError("team_id", msg("users.no_such_team"))],
             )
     if body.role == "rep":
         if not body.rep_id:
             raise InvalidInput(
-                "a rep user needs their rep id", fields=[FieldError("rep_id", "required for a rep")]
+                msg("users.rep_needs_rep"),
+                fields=[FieldError("rep_id", msg("users.required_for_rep"))],
             )
         if await session.get(Rep, (tenant_id, body.rep_id)) is None:
             raise InvalidInput(
-                f"no rep {body.rep_id!r}", fields=[FieldError("rep_id", "no such rep")]
+                msg("users.no_rep", rep=repr(body.rep_id)),
+                fields=[FieldError("rep_id", msg("users.no_such_rep"))],
             )
 
 
@@ -66,7 +71,8 @@ async def create_user(
     email = body.email.lower()
     if await repo.user_by_email(session, tenant_id=tenant_id, email=email) is not None:
         raise Conflict(
-            f"a user with e-mail {email} exists", fields=[FieldError("email", "already used")]
+            msg("users.email_taken", email=email),
+            fields=[FieldError("email", msg("users.already_used"))],
         )
     row = User(
         tenant_id=tenant_id,
@@ -90,7 +96,7 @@ async def get_user(session: AsyncSession, *, tenant_id: str, user_id: str) -> Us
     """A user of the tenant, or 404."""
     row = await repo.get_user(session, tenant_id=tenant_id, user_id=user_id)
     if row is None:
-        raise NotFound(f"no user {user_id!r}")
+        raise NotFound(msg("users.not_found", user=repr(user_id)))
     return row
 
 
@@ -111,7 +117,8 @@ async def update_user(
     other = await repo.user_by_email(session, tenant_id=tenant_id, email=email)
     if other is not None and other.id != row.id:
         raise Conflict(
-            f"a user with e-mail {email} exists", fields=[FieldError("email", "already used")]
+            msg("users.email_taken", email=email),
+            fields=[FieldError("email", msg("users.already_used"))],
         )
     before = _audited(row)
     row.email = email

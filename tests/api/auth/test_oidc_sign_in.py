@@ -202,11 +202,11 @@ async def test_configuration_is_checked_and_its_secret_never_shown(
 @pytest.mark.parametrize(
     ("change", "field", "reason"),
     [
-        ({"issuer": "http://127.0.0.1:1"}, "issuer", "could not be fetched"),
-        ({"issuer": "ftp://example.com"}, "issuer", "http"),
+        ({"issuer": "http://127.0.0.1:1"}, "issuer", "无法获取发现文档"),
+        ({"issuer": "ftp://example.com"}, "issuer", "http:// 或 https://"),
         ({"scopes": ["email"]}, "scopes", "openid"),
-        ({"allowed_email_domains": ["not a domain"]}, "allowed_email_domains", "domain"),
-        ({"email_claim": "e mail"}, "email_claim", "claim name"),
+        ({"allowed_email_domains": ["not a domain"]}, "allowed_email_domains", "不是域名"),
+        ({"email_claim": "e mail"}, "email_claim", "声明（claim）名称"),
         ({"client_id": ""}, "client_id", ""),
     ],
 )
@@ -226,6 +226,14 @@ async def test_an_issuer_the_discovery_document_does_not_name_is_refused(
     assert resp.status_code == 422
     [problem] = resp.json()["error"]["fields"]
     assert problem["field"] == "issuer"
+    assert "与配置的不一致" in problem["reason"]  # the tenant's locale, zh-CN
+    assert problem["reason_code"] == "auth.oidc.provider.issuer_mismatch"
+    resp = await stack.client.put(
+        "/v1/auth/oidc",
+        json={"issuer": provider.issuer + "/", "client_id": CLIENT_ID},
+        headers=stack.auth() | {"Accept-Language": "en"},
+    )
+    [problem] = resp.json()["error"]["fields"]
     assert "not the configured one" in problem["reason"]
 
 
@@ -512,7 +520,8 @@ async def test_sessions_expire_and_stop_with_their_user(
         stack.app.state.paceline.keys.forget()  # the cache's 5 s have passed
         resp = await client.get("/v1/me")
         assert resp.status_code == 401
-        assert "sign in again" in resp.json()["error"]["message"]
+        assert resp.json()["error"]["message_code"] == "web.auth.session_invalid"
+        assert "请重新登录" in resp.json()["error"]["message"]
 
 
 async def test_a_managers_session_reads_only_their_teams(

@@ -267,7 +267,7 @@ async def test_every_keyed_route_refuses_a_wrong_scope_and_an_exhausted_key(edge
             failures.append(f"{route} with an exhausted {right_scope} key: {resp.status_code}")
             continue
         err = assert_error_shape(resp, 429, "rate_limited")
-        if resp.headers.get("retry-after") != "1" or "retry after 1 s" not in err["message"]:
+        if resp.headers.get("retry-after") != "1" or err["message_params"] != {"seconds": 1}:
             failures.append(f"{route}: 429 without Retry-After 1: {resp.headers} {err}")
     assert not failures, "\n".join(failures)
 
@@ -294,11 +294,11 @@ async def test_a_webhook_key_gets_the_same_answers_as_on_events(edge: Edge) -> N
             answers[url].append((resp.status_code, resp.json()["error"]["message"]))
     assert answers["/v1/webhooks/crm9"] == answers["/v1/events"]
     assert answers["/v1/events"] == [
-        (403, "this API key lacks the 'ingest' scope"),
-        (403, "this API key lacks the 'ingest' scope"),
-        (401, "the API key is not valid"),
-        (401, "the API key is not valid (unknown, expired or revoked)"),
-        (429, "too many requests with this API key; retry after 1 s"),
+        (403, "此 API 密钥没有 'ingest' 权限范围"),
+        (403, "此 API 密钥没有 'ingest' 权限范围"),
+        (401, "API 密钥无效（未知、已过期或已吊销）"),
+        (401, "API 密钥无效（未知、已过期或已吊销）"),
+        (429, "此 API 密钥的请求过于频繁，请在 1 秒后重试"),
     ]
     # A right key gets past the edge: the webhook route then finds no connector of that
     # name in the key's tenant.

@@ -58,7 +58,8 @@ async def test_a_key_over_its_budget_gets_429_with_retry_after(
     resp = await stack.client.get("/v1/org", headers=stack.auth(key))
     err = assert_error_shape(resp, 429, "rate_limited")
     assert resp.headers["retry-after"] == "1"
-    assert "retry after 1 s" in err["message"]
+    assert err["message"] == "此 API 密钥的请求过于频繁，请在 1 秒后重试"
+    assert (err["message_code"], err["message_params"]) == ("web.auth.rate_limited", {"seconds": 1})
     # Another key has its own budget.
     resp = await stack.client.get("/v1/org", headers=stack.auth(other))
     assert resp.status_code == 200, resp.text
@@ -246,12 +247,12 @@ async def test_malformed_json_bodies_answer_400(
 @pytest.mark.parametrize(
     ("body", "content_type", "why"),
     [
-        ('{"teams": []}'.encode("utf-16"), "application/json", "not UTF-16 or UTF-32"),
-        ('{"teams": []}'.encode("utf-16-le"), "application/json", "not UTF-16 or UTF-32"),
-        ('{"teams": []}'.encode("utf-16-be"), "application/json", "not UTF-16 or UTF-32"),
-        ('{"teams": []}'.encode("utf-32"), "application/json", "not UTF-16 or UTF-32"),
-        (b'{"teams": []}', "application/json; charset=utf-16", "not 'utf-16'"),
-        (b'{"teams": []}', "application/json; charset=latin-1", "not 'latin-1'"),
+        ('{"teams": []}'.encode("utf-16"), "application/json", "UTF-16 或 UTF-32"),
+        ('{"teams": []}'.encode("utf-16-le"), "application/json", "UTF-16 或 UTF-32"),
+        ('{"teams": []}'.encode("utf-16-be"), "application/json", "UTF-16 或 UTF-32"),
+        ('{"teams": []}'.encode("utf-32"), "application/json", "UTF-16 或 UTF-32"),
+        (b'{"teams": []}', "application/json; charset=utf-16", "'utf-16'"),
+        (b'{"teams": []}', "application/json; charset=latin-1", "'latin-1'"),
     ],
     ids=["utf16-bom", "utf16-le", "utf16-be", "utf32", "charset-utf16", "charset-latin1"],
 )
@@ -266,7 +267,15 @@ async def test_json_bodies_are_utf8_only(
             method, path, content=body, headers={**s.auth(), "Content-Type": content_type}
         )
         err = assert_error_shape(resp, 415, "unsupported_media_type")
-        assert err["message"] == f"send JSON bodies as UTF-8 (RFC 8259), {why}", path
+        # Refused before any route or key is read: Accept-Language, else zh-CN.
+        assert err["message"] == f"JSON 请求体须使用 UTF-8 编码（RFC 8259），而不是 {why}", path
+    resp = await s.client.put(
+        "/v1/org",
+        content=body,
+        headers={**s.auth(), "Content-Type": content_type, "Accept-Language": "en-US,en;q=0.9"},
+    )
+    err = assert_error_shape(resp, 415, "unsupported_media_type")
+    assert err["message"].startswith("send JSON bodies as UTF-8 (RFC 8259), not "), err
     org = await s.client.get("/v1/org", headers=s.auth())
     assert org.json()["teams"] == []
     utf8 = await s.client.put(
@@ -300,7 +309,7 @@ async def test_a_key_without_ingest_gets_403_on_every_webhook_route(
         for headers in ({"Authorization": f"Bearer {read}"}, {"X-API-Key": read}):
             resp = await s.client.post(path, content=b"{}", headers={**headers, **JSON})
             err = assert_error_shape(resp, 403, "forbidden")
-            assert err["message"] == "this API key lacks the 'ingest' scope", path
+            assert err["message"] == "此 API 密钥没有 'ingest' 权限范围", path
         unknown = await s.client.post(
             path, content=b"{}", headers={"X-API-Key": "pl_00000000_" + "x" * 43, **JSON}
         )
@@ -343,7 +352,16 @@ async def test_huge_bodies_answer_413_on_every_route(tmp_path: Path) -> None:
         for method, path in (("PUT", "/v1/org"), ("POST", "/v1/keys"), ("PUT", "/v1/fx-rates")):
             resp = await stack.client.request(method, path, json=big, headers=stack.auth())
             err = assert_error_shape(resp, 413, "payload_too_large")
-            assert "4096" in err["message"]
+            assert err["message"] == "请求体超过 4,096 字节"
+            assert (err["message_code"], err["message_params"]) == (
+                "web.body.too_large",
+                {"limit": 4096},
+            )
+        resp = await stack.client.put(
+            "/v1/org", json=big, headers=stack.auth() | {"Accept-Language": "en"}
+        )
+        err = assert_error_shape(resp, 413, "payload_too_large")
+        assert err["message"] == "the request body is larger than 4,096 bytes"
 
 
 @pytest.mark.parametrize(

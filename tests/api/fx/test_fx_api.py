@@ -412,9 +412,18 @@ async def test_csv_import_keeps_good_rows_and_names_bad_lines(embedded_stack: St
         (10, "day"),
     ]
     reasons = {r["row"]: r["reason"] for r in body["rejected"]}
-    assert "tenant currency" in reasons[4]
-    assert reasons[9] == "is empty"
-    assert "line 2" in reasons[10]
+    codes = {r["row"]: r["reason_code"] for r in body["rejected"]}
+    assert codes == {
+        3: "fx.rate_not_decimal",
+        4: "fx.tenant_currency",
+        7: "fx.day_not_in_calendar",
+        9: "fx.cell_empty",
+        10: "fx.day_duplicate",
+    }
+    # In the tenant's language (zh-CN): the currency, the day as Chinese readers write it.
+    assert reasons[4] == "是租户的本位币（CNY），不需要汇率"
+    assert reasons[9] == "为空"
+    assert reasons[10] == "USD 2026年11月1日 已在第 2 行出现"
     rows = await list_rates(s)
     assert [(r["currency"], r["day"], r["rate"]) for r in rows] == [
         ("EUR", "2026-11-01", "7.7"),

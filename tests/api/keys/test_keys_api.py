@@ -146,7 +146,8 @@ async def test_scopes_decide_what_a_key_may_do(embedded_stack: Stack) -> None:
     for key in (keys["read"], keys["ingest"], both):
         resp = await stack.client.get("/v1/keys", headers=stack.auth(key))
         err = assert_error_shape(resp, 403, "forbidden")
-        assert "'admin' or 'platform'" in err["message"]
+        assert err["message"] == "此 API 密钥没有 'admin' 或 'platform' 权限范围"
+        assert err["message_code"] == "web.auth.missing_scope"
 
 
 # -- expiry, rotation, revocation, last use --------------------------------------------------
@@ -163,7 +164,7 @@ async def test_a_key_stops_working_when_it_expires(clocked: Clocked) -> None:
     clock.advance(timedelta(minutes=1))
     resp = await stack.client.get("/v1/org", headers=stack.auth(made["key"]))
     err = assert_error_shape(resp, 401, "unauthorized")
-    assert "expired" in err["message"]
+    assert "已过期" in err["message"]
     one = await stack.client.get(f"/v1/keys/{made['id']}", headers=stack.auth())
     assert one.json()["status"] == "expired"
     active = await stack.client.get("/v1/keys?include_inactive=false", headers=stack.auth())
@@ -228,7 +229,8 @@ async def test_rotation_gives_a_new_key_and_the_old_one_a_grace_period(clocked: 
     # An expired (or revoked) key cannot be rotated.
     resp = await stack.client.post(f"/v1/keys/{old['id']}/rotate", headers=stack.auth())
     err = assert_error_shape(resp, 409, "conflict")
-    assert "expired" in err["message"]
+    assert err["message"] == "该密钥已过期，无法轮换；请创建新的密钥"
+    assert err["message_params"] == {"state": {"$msg": "keys.state.expired", "params": {}}}
 
 
 async def test_rotation_without_grace_stops_the_old_key_at_once(clocked: Clocked) -> None:

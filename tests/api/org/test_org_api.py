@@ -199,7 +199,7 @@ async def test_put_org_counts_updates(embedded_stack: Stack) -> None:
     [
         (
             {"teams": [{"id": "a", "name": "A", "parent_id": "nope"}]},
-            [("teams[0].parent_id", "unknown team 'nope'")],
+            [("teams[0].parent_id", "团队 'nope' 不存在")],
         ),
         (
             {
@@ -209,24 +209,24 @@ async def test_put_org_counts_updates(embedded_stack: Stack) -> None:
                 ]
             },
             [
-                ("teams[0].parent_id", "the parents form a cycle"),
-                ("teams[1].parent_id", "the parents form a cycle"),
+                ("teams[0].parent_id", "上级团队关系形成了循环"),
+                ("teams[1].parent_id", "上级团队关系形成了循环"),
             ],
         ),
         (
             {"teams": [{"id": "a", "name": "A"}, {"id": "a", "name": "A again"}]},
-            [("teams[1].id", "duplicates teams[0]")],
+            [("teams[1].id", "与 teams[0] 重复")],
         ),
         (
             {"reps": [{"id": "x", "name": "X"}, {"id": "x", "name": "X again"}]},
-            [("reps[1].id", "duplicates reps[0]")],
+            [("reps[1].id", "与 reps[0] 重复")],
         ),
         (
             {
                 "teams": [{"id": "a", "name": "A"}],
                 "reps": [{"id": "x", "name": "X", "team_id": "z"}],
             },
-            [("reps[0].team_id", "unknown team 'z'")],
+            [("reps[0].team_id", "团队 'z' 不存在")],
         ),
     ],
     ids=["unknown-parent", "cycle", "duplicate-team", "duplicate-rep", "unknown-team"],
@@ -236,7 +236,10 @@ async def test_invalid_org_answers_422_naming_fields(
 ) -> None:
     resp = await put_org(embedded_stack, body)
     err = assert_error(resp, 422, "invalid_input")
+    # The reasons in the tenant's language (zh-CN), each naming its field.
     assert [(f["field"], f["reason"]) for f in err["fields"]] == expected
+    assert all(f["reason_code"].startswith("org.") for f in err["fields"])
+    assert err["message"].startswith("组织架构无效：" + expected[0][0] + "：")
     # Nothing was stored.
     assert (await get(embedded_stack, "/v1/teams")).json() == []
 
@@ -256,7 +259,7 @@ async def test_longer_cycle_is_reported(embedded_stack: Stack) -> None:
         "teams[1].parent_id",
         "teams[2].parent_id",
     ]
-    assert all("cycle" in f["reason"] for f in err["fields"])
+    assert all(f["reason_code"] == "org.team.cycle" for f in err["fields"])
 
 
 async def test_schema_errors_name_the_field(embedded_stack: Stack) -> None:
@@ -389,7 +392,10 @@ async def test_deleting_a_team_with_active_reps_or_sub_teams_answers_409(
     await put_org(s, org())
     for team in ("north", "hq"):
         resp = await s.client.delete(f"/v1/teams/{team}", headers=s.auth())
-        assert_error(resp, 409, "conflict")
+        err = assert_error(resp, 409, "conflict")
+        # The team by its name, in the tenant's language.
+        name = (await get(s, f"/v1/teams/{team}")).json()["name"]
+        assert err["message"] == f"团队“{name}”下仍有在职的子团队或销售代表，请先将其调走"
         assert (await get(s, f"/v1/teams/{team}")).json()["active"] is True
     # Move the reps out: then north can go.
     for rep in ("r-n", "r-m"):

@@ -155,6 +155,74 @@ async def test_invalid_settings_answer_422_naming_the_field(
     assert pick(await get_settings(embedded_stack), DEFAULTS) == DEFAULTS
 
 
+async def test_validation_reasons_are_in_the_tenants_language_naming_the_field(
+    embedded_stack: Stack,
+) -> None:
+    """The tenant's locale (zh-CN) decides the words; Accept-Language overrides them; the
+    catalog code and its parameters stay for machines."""
+    s = embedded_stack
+    resp = await put_settings(s, {"timezone": "Mars/Olympus_Mons"})
+    assert resp.status_code == 422, resp.text
+    err = resp.json()["error"]
+    [field] = err["fields"]
+    assert field["field"] == "timezone"
+    assert field["reason"] == "'Mars/Olympus_Mons' 不是 IANA 时区（例如 Asia/Shanghai）"
+    assert field["reason_code"] == "settings.timezone_invalid"
+    assert field["reason_params"] == {"value": "'Mars/Olympus_Mons'"}
+    assert err["message"].startswith("请求无效：timezone：")
+
+    bad = {"pace_thresholds": {"ahead": "1.10", "on_track": "0.80", "behind": "0.90"}}
+    err = (await put_settings(s, bad)).json()["error"]
+    assert err["fields"][0]["field"] == "pace_thresholds"
+    assert err["fields"][0]["reason"] == "阈值必须满足 ahead > on_track > behind"
+    merged = await put_settings(s, {"pace_thresholds": {"on_track": "1.20"}})
+    err = merged.json()["error"]
+    assert err["message"] == "pace_thresholds：阈值必须满足 ahead > on_track > behind"
+    assert err["fields"][0]["reason_code"] == "settings.thresholds_order"
+
+    resp = await s.client.put(
+        "/v1/settings", json={"currency": "ZZZ"}, headers=s.auth() | {"Accept-Language": "en"}
+    )
+    [field] = resp.json()["error"]["fields"]
+    assert (field["field"], field["reason"]) == ("currency", "must be an ISO 4217 code such as CNY")
+
+
+async def test_auth_refusals_in_zh_cn_and_in_english_on_request(embedded_stack: Stack) -> None:
+    """401 before any key is known: Accept-Language, else zh-CN; 403 and 422 after it:
+    Accept-Language, else the tenant's locale."""
+    s = embedded_stack
+    none = await s.client.get("/v1/settings")
+    assert none.status_code == 401
+    err = none.json()["error"]
+    assert err["message"] == "需要 API 密钥：请发送请求头 'Authorization: Bearer <密钥>'"
+    assert (err["message_code"], err["message_params"]) == ("web.auth.key_required", {})
+    english = await s.client.get("/v1/settings", headers={"Accept-Language": "en-GB"})
+    assert english.json()["error"]["message"] == (
+        "an API key is required: send 'Authorization: Bearer <key>'"
+    )
+    wrong = await s.client.get("/v1/settings", headers={"Authorization": "Bearer nope"})
+    assert wrong.json()["error"]["message"] == "API 密钥无效（未知、已过期或已吊销）"
+
+    key = generate_key()
+    async with s.db.transaction() as session:
+        await tenant_repo.add_key(
+            session,
+            tenant_id=s.settings.default_tenant,
+            key=key,
+            name="reader",
+            scopes=["read"],
+            now=s.now(),
+        )
+    headers = s.auth(key.plaintext)
+    refused = await s.client.put("/v1/settings", json={"name": "x"}, headers=headers)
+    assert refused.status_code == 403
+    assert refused.json()["error"]["message"] == "此 API 密钥没有 'admin' 权限范围"
+    refused = await s.client.put(
+        "/v1/settings", json={"name": "x"}, headers=headers | {"Accept-Language": "en"}
+    )
+    assert refused.json()["error"]["message"] == "this API key lacks the 'admin' scope"
+
+
 async def test_read_key_reads_but_cannot_change_settings(embedded_stack: Stack) -> None:
     key = generate_key()
     async with embedded_stack.db.transaction() as session:

@@ -222,7 +222,9 @@ async def test_a_manager_reads_their_subtree_only(org: dict[str, Any]) -> None:
     # Whole-tenant routes are refused, not cut silently.
     digests = await _get(s, key, "/v1/alerts/digests")
     assert digests.status_code == 403
-    assert "whole tenant" in digests.json()["error"]["message"]
+    refused = digests.json()["error"]
+    assert refused["message"] == "经理只能查看自己团队范围内的数据；此接口显示的是整个租户的数据"
+    assert refused["message_params"] == {"role": {"$msg": "users.role.manager", "params": {}}}
 
 
 async def test_a_rep_reads_themselves_and_their_team(org: dict[str, Any]) -> None:
@@ -365,12 +367,12 @@ async def test_every_route_not_marked_for_a_reach_refuses_a_manager(
         walked += 1
         if "x-reach" not in op:
             assert resp.status_code == 403, (path, resp.status_code, resp.text[:200])
-            assert "whole tenant" in resp.json()["error"]["message"], path
+            assert resp.json()["error"]["message_code"] == "web.auth.out_of_reach", path
             refused += 1
         else:
             assert resp.status_code < 500, (path, resp.text[:200])
             if resp.status_code == 403:
-                assert "whole tenant" not in resp.text, path
+                assert "web.auth.out_of_reach" not in resp.text, path
     assert walked >= 40
     assert refused >= 20
 
