@@ -373,7 +373,11 @@ class Alert(Base):
     scope: Mapped[str] = mapped_column(String(210))
     severity: Mapped[str] = mapped_column(String(16))  # info | warning | critical
     status: Mapped[str] = mapped_column(String(16))  # open | acknowledged | resolved
+    # The title in the tenant's locale (BI views, older readers); ``message`` is the same
+    # title as a catalog message ({"code", "params"}, paceline.shared.i18n.to_json) that
+    # readers render in their own language (None on rows from before it existed).
     title: Mapped[str] = mapped_column(String(400))
+    message: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     occurrences: Mapped[int] = mapped_column(BigInteger, default=1)
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -58,6 +58,9 @@ class AlertEvent(Base):
     status: Mapped[str] = mapped_column(String(16))  # the alert's status after the change
     team_id: Mapped[str | None] = mapped_column(String(EXT_ID), nullable=True)
     note: Mapped[str] = mapped_column(Text, default="")
+    # A note the system wrote, as a catalog message ({"code", "params"}); ``note`` holds it
+    # in the tenant's locale. None for people's notes (their own words).
+    note_message: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     # The alert as it was after the change (what subscribers receive).
     snapshot: Mapped[dict[str, Any]] = mapped_column(JSONType)
     fanned_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -10,11 +10,12 @@ from fastapi import APIRouter, Body, Query, Request, Response
 
 from paceline.api.alerts import service
 from paceline.api.alerts.schemas import AlertAction, AlertsPage, AlertWithHistory, DigestOut
-from paceline.api.deps import TenantDep
+from paceline.api.deps import LocaleDep, TenantDep
 from paceline.shared.alert_options import AlertOptions
 from paceline.shared.auth import Principal
 from paceline.shared.db import tenants as tenant_repo
 from paceline.shared.errors import NotFound
+from paceline.shared.i18n import msg
 from paceline.shared.web.deps import (
     ActingPrincipal,
     AdminPrincipal,
@@ -37,6 +38,7 @@ async def list_alerts(
     response: Response,
     principal: ReadPrincipal,
     session: ReadSessionDep,
+    locale: LocaleDep,
     kind: Annotated[
         str | None, Query(description="lag, anomaly, data_quality, system (comma-separated)")
     ] = None,
@@ -58,7 +60,10 @@ async def list_alerts(
     cursor: CursorQuery = None,
     limit: Annotated[int, page_limit(500)] = 100,
 ) -> AlertsPage:
-    """Alerts, newest first, filtered by kind, status, type, severity, scope or team and time."""
+    """Alerts, newest first, filtered by kind, status, type, severity, scope or team and time.
+
+    `title` is in the caller's language (`Accept-Language`, else the tenant's locale), with
+    `title_code` and `title_params` for machines; `scope_name` names the rep or team."""
     page = await service.list_alerts(
         session,
         tenant_id=principal.tenant_id,
@@ -73,6 +78,7 @@ async def list_alerts(
         until=until,
         cursor=cursor,
         limit=limit,
+        locale=locale,
     )
     set_next_page(request, response, page.next_cursor)
     return page
@@ -106,7 +112,7 @@ async def put_alert_settings(
     """Change some alert settings (validated as a whole)."""
     tenant = await tenant_repo.get_tenant(session, tenant_id=principal.tenant_id)
     if tenant is None:
-        raise NotFound("the tenant of this key no longer exists")
+        raise NotFound(msg("errors.tenant.gone"))
     before = service.options_of(tenant).model_dump(mode="json")
     options = service.update_options(tenant, changes=changes, now=state.clock.now())
     await audit.record(
@@ -124,6 +130,7 @@ async def list_digests(
     response: Response,
     principal: ReadPrincipal,
     session: ReadSessionDep,
+    locale: LocaleDep,
     kind: Annotated[str | None, Query(pattern="^(weekly|month_end)$")] = None,
     team: str | None = None,
     cursor: CursorQuery = None,
@@ -139,7 +146,8 @@ async def list_digests(
     limit: Annotated[int, page_limit(200)] = 50,
 ) -> list[DigestOut]:
     """Weekly and month-end digests made so far, newest first. A page is a JSON array; the
-    next page's cursor is in `X-Next-Cursor` and `Link`."""
+    next page's cursor is in `X-Next-Cursor` and `Link`. Titles and summary lines are in
+    the caller's language."""
     digests = await service.list_digests(
         session,
         tenant_id=principal.tenant_id,
@@ -147,6 +155,7 @@ async def list_digests(
         team=team,
         cursor=int_cursor(cursor, before_id),
         limit=limit + 1,
+        locale=locale,
     )
     set_next_page(request, response, str(digests[limit - 1].id) if len(digests) > limit else None)
     return digests[:limit]
@@ -154,10 +163,12 @@ async def list_digests(
 
 @router.get("/alerts/digests/{digest_id}", response_model=DigestOut, summary="A digest")
 async def get_digest(
-    digest_id: int, principal: ReadPrincipal, session: ReadSessionDep
+    digest_id: int, principal: ReadPrincipal, session: ReadSessionDep, locale: LocaleDep
 ) -> DigestOut:
-    """One digest, as it was sent."""
-    return await service.get_digest(session, tenant_id=principal.tenant_id, digest_id=digest_id)
+    """One digest, as it was sent, its words in the caller's language."""
+    return await service.get_digest(
+        session, tenant_id=principal.tenant_id, digest_id=digest_id, locale=locale
+    )
 
 
 @router.get(
@@ -165,10 +176,10 @@ async def get_digest(
 )
 @within_reach("filtered")
 async def get_alert(
-    alert_id: int, principal: ReadPrincipal, session: ReadSessionDep
+    alert_id: int, principal: ReadPrincipal, session: ReadSessionDep, locale: LocaleDep
 ) -> AlertWithHistory:
     """An alert with every change it went through (404 outside the caller's teams)."""
-    return await service.get_alert(session, principal=principal, alert_id=alert_id)
+    return await service.get_alert(session, principal=principal, alert_id=alert_id, locale=locale)
 
 
 async def _change(
@@ -179,6 +190,7 @@ async def _change(
     session: WriteSessionDep,
     state: StateDep,
     audit: AuditDep,
+    locale: str,
 ) -> AlertWithHistory:
     note = body.note if body is not None else ""
     out, before, changed = await service.change_alert(
@@ -188,6 +200,7 @@ async def _change(
         action=action,
         note=note,
         now=state.clock.now(),
+        locale=locale,
     )
     if changed:
         await audit.record(
@@ -211,13 +224,14 @@ async def acknowledge_alert(
     session: WriteSessionDep,
     state: StateDep,
     audit: AuditDep,
+    locale: LocaleDep,
     body: AlertAction | None = None,
 ) -> AlertWithHistory:
     """open -> acknowledged (someone is on it); an alert in another state is returned as it is.
 
     Acknowledging is acting, not reading: an admin (or a service key with the admin
     scope), a manager on their teams' alerts, a rep on their own; viewers and BI never."""
-    return await _change("acknowledge", alert_id, body, principal, session, state, audit)
+    return await _change("acknowledge", alert_id, body, principal, session, state, audit, locale)
 
 
 @router.post(
@@ -230,7 +244,8 @@ async def resolve_alert(
     session: WriteSessionDep,
     state: StateDep,
     audit: AuditDep,
+    locale: LocaleDep,
     body: AlertAction | None = None,
 ) -> AlertWithHistory:
     """open or acknowledged -> resolved; the evaluator raises it again if the cause returns."""
-    return await _change("resolve", alert_id, body, principal, session, state, audit)
+    return await _change("resolve", alert_id, body, principal, session, state, audit, locale)

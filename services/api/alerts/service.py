@@ -23,8 +23,10 @@ from paceline.shared.auth import Principal, Reach, reach_scopes
 from paceline.shared.db import lifecycle
 from paceline.shared.db.models import Alert, Tenant
 from paceline.shared.errors import FieldError, Forbidden, InvalidInput, NotFound
+from paceline.shared.i18n import DEFAULT_LOCALE, Msg, from_json, msg, render
 from paceline.shared.readmodel.org import team_parents
 from paceline.shared.readmodel.scopes import parse_scope, subtree
+from paceline.shared.web.errors import reason_of
 
 ALLOWED = {
     "kind": lifecycle.KINDS,
@@ -43,8 +45,8 @@ def parse_list(value: str | None, field: str) -> list[str]:
         bad = [v for v in items if v not in allowed]
         if bad:
             raise InvalidInput(
-                f"unknown {field} {bad[0]!r}",
-                fields=[FieldError(field, f"use any of {', '.join(allowed)}, comma-separated")],
+                msg("alerts.errors.unknown_value", field=field, value=bad[0]),
+                fields=[FieldError(field, msg("alerts.errors.use_any_of", values=list(allowed)))],
             )
     return items
 
@@ -64,30 +66,51 @@ def decode_cursor(text: str) -> int:
         return int(value)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InvalidInput(
-            "the cursor is not valid",
-            fields=[FieldError("cursor", "use next_cursor from a previous page")],
+            msg("alerts.errors.bad_cursor"),
+            fields=[FieldError("cursor", msg("alerts.errors.use_next_cursor"))],
         ) from None
 
 
 def _check_time(value: datetime | None, field: str) -> None:
     if value is not None and (value.tzinfo is None or value.utcoffset() is None):
         raise InvalidInput(
-            f"{field} needs an offset", fields=[FieldError(field, "must include a UTC offset")]
+            msg("alerts.errors.needs_offset", field=field),
+            fields=[FieldError(field, msg("alerts.errors.include_offset"))],
         )
 
 
-def alert_out(alert: Alert, team: str | None) -> AlertOut:
-    """The API shape of an alert."""
+def _title(alert: Alert, locale: str) -> tuple[str, str | None, dict[str, Any] | None]:
+    """The title in ``locale`` with its code and parameters; an alert from before titles
+    were messages keeps its stored title (and has neither)."""
+    stored = alert.message or None
+    if not stored:
+        return alert.title, None, None
+    return render(from_json(stored), locale), str(stored["code"]), dict(stored.get("params") or {})
+
+
+def alert_out(
+    alert: Alert,
+    team: str | None,
+    *,
+    locale: str = DEFAULT_LOCALE,
+    scope_name: str | Msg | None = None,
+) -> AlertOut:
+    """The API shape of an alert, its words in ``locale``."""
+    title, code, params = _title(alert, locale)
+    name = scope_name if scope_name is not None else alert.scope
     return AlertOut(
         id=alert.id,
         kind=alert.kind,
         type=alert.type,
         dedup_key=alert.dedup_key,
         scope=alert.scope,
+        scope_name=render(name, locale) if isinstance(name, Msg) else name,
         team=team,
         severity=alert.severity,
         status=alert.status,
-        title=alert.title,
+        title=title,
+        title_code=code,
+        title_params=params,
         detail=alert.detail or {},
         occurrences=int(alert.occurrences),
         first_seen_at=alert.first_seen_at,
@@ -113,8 +136,10 @@ async def list_alerts(
     until: datetime | None,
     cursor: str | None,
     limit: int,
+    locale: str = DEFAULT_LOCALE,
 ) -> AlertsPage:
-    """Alerts by kind, status, type, severity, scope or team and time, newest first."""
+    """Alerts by kind, status, type, severity, scope or team and time, newest first; their
+    words in ``locale``."""
     _check_time(since, "since")
     _check_time(until, "until")
     scopes: list[str] | None = None
@@ -123,7 +148,7 @@ async def list_alerts(
     if team is not None:
         parents = await team_parents(session, tenant_id=tenant_id)
         if team not in parents:
-            raise NotFound(f"no team {team!r}")
+            raise NotFound(msg("alerts.errors.no_team", team=team))
         teams = subtree(parents, team)
         reps = await repo.reps_of_teams(session, tenant_id=tenant_id, teams=teams)
         in_team = [f"team:{t}" for t in teams] + [f"rep:{r}" for r in reps]
@@ -148,11 +173,14 @@ async def list_alerts(
     )
     more = len(rows) > limit
     rows = rows[:limit]
-    teams_of = await repo.teams_of_scopes(
-        session, tenant_id=tenant_id, scopes=sorted({a.scope for a in rows})
-    )
+    scopes_seen = sorted({a.scope for a in rows})
+    teams_of = await repo.teams_of_scopes(session, tenant_id=tenant_id, scopes=scopes_seen)
+    names = await lifecycle.scope_names(session, tenant_id=tenant_id, scopes=scopes_seen)
     return AlertsPage(
-        items=[alert_out(a, teams_of.get(a.scope)) for a in rows],
+        items=[
+            alert_out(a, teams_of.get(a.scope), locale=locale, scope_name=names.get(a.scope))
+            for a in rows
+        ],
         next_cursor=encode_cursor(rows[-1].id) if more and rows else None,
     )
 
@@ -162,23 +190,42 @@ async def _alert_or_404(
 ) -> Alert:
     alert = await repo.get(session, tenant_id=tenant_id, alert_id=alert_id, lock=lock)
     if alert is None:
-        raise NotFound(f"no alert {alert_id}")
+        raise NotFound(_no_alert(alert_id))
     return alert
 
 
+def _no_alert(alert_id: int) -> Msg:
+    return msg("alerts.errors.no_alert", id=str(alert_id))
+
+
+def _note(note: str, stored: dict[str, Any] | None, locale: str) -> tuple[str, str | None, Any]:
+    """A history note in ``locale`` with its code and parameters (a person's note: their
+    words, without a code)."""
+    if not stored:
+        return note, None, None
+    return render(from_json(stored), locale), str(stored["code"]), dict(stored.get("params") or {})
+
+
 async def get_alert(
-    session: AsyncSession, *, principal: Principal, alert_id: int
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    alert_id: int,
+    locale: str = DEFAULT_LOCALE,
 ) -> AlertWithHistory:
-    """An alert with its history; 404 when it concerns a scope the caller does not see."""
+    """An alert with its history, its words in ``locale``; 404 when it concerns a scope
+    the caller does not see."""
     tenant_id = principal.tenant_id
     alert = await _alert_or_404(session, tenant_id=tenant_id, alert_id=alert_id)
     if not principal.sees(alert.scope):
-        raise NotFound(f"no alert {alert_id}")
+        raise NotFound(_no_alert(alert_id))
     events = await repo.history(session, tenant_id=tenant_id, alert_id=alert_id)
     teams_of = await repo.teams_of_scopes(session, tenant_id=tenant_id, scopes=[alert.scope])
-    return AlertWithHistory(
-        **alert_out(alert, teams_of.get(alert.scope)).model_dump(),
-        history=[
+    name = await lifecycle.scope_name(session, tenant_id=tenant_id, scope=alert.scope)
+    history = []
+    for e in events:
+        note, code, params = _note(e.note, e.note_message, locale)
+        history.append(
             AlertEventOut(
                 id=e.id,
                 action=e.action,
@@ -186,10 +233,14 @@ async def get_alert(
                 actor=e.actor,
                 severity=e.severity,
                 status=e.status,
-                note=e.note,
+                note=note,
+                note_code=code,
+                note_params=params,
             )
-            for e in events
-        ],
+        )
+    return AlertWithHistory(
+        **alert_out(alert, teams_of.get(alert.scope), locale=locale, scope_name=name).model_dump(),
+        history=history,
     )
 
 
@@ -201,6 +252,7 @@ async def change_alert(
     action: str,
     note: str,
     now: datetime,
+    locale: str = DEFAULT_LOCALE,
 ) -> tuple[AlertWithHistory, dict[str, Any], bool]:
     """Acknowledge or resolve an alert; the alert, its state before, and whether it changed.
 
@@ -208,11 +260,14 @@ async def change_alert(
     tenant_id, actor = principal.tenant_id, principal.actor
     alert = await _alert_or_404(session, tenant_id=tenant_id, alert_id=alert_id, lock=True)
     if not principal.sees(alert.scope):
-        raise NotFound(f"no alert {alert_id}")
+        raise NotFound(_no_alert(alert_id))
     if not principal.may_act_on(alert.scope):
         raise Forbidden(
-            f"acknowledging or resolving {alert.scope}'s alerts is not within this "
-            f"{principal.role or 'key'}'s rights (an admin, the scope's manager, or the rep)"
+            msg(
+                "alerts.errors.may_not_act",
+                scope=await lifecycle.scope_name(session, tenant_id=tenant_id, scope=alert.scope),
+                role=principal.role or "key",
+            )
         )
     before = {"status": alert.status}
     if action == "acknowledge":
@@ -223,7 +278,8 @@ async def change_alert(
         changed = await lifecycle.resolve_alert(
             session, alert=alert, actor=actor, now=now, note=note
         )
-    return await get_alert(session, principal=principal, alert_id=alert_id), before, changed
+    out = await get_alert(session, principal=principal, alert_id=alert_id, locale=locale)
+    return out, before, changed
 
 
 def options_of(tenant: Tenant) -> AlertOptions:
@@ -239,9 +295,9 @@ def update_options(tenant: Tenant, *, changes: dict[str, Any], now: datetime) ->
     except ValidationError as exc:
         errors = exc.errors()
         raise InvalidInput(
-            "invalid alert settings",
+            msg("alerts.errors.invalid_settings"),
             fields=[
-                FieldError(".".join(str(p) for p in e["loc"]) or "body", str(e["msg"]))
+                FieldError(".".join(str(p) for p in e["loc"]) or "body", reason_of(e))
                 for e in errors
             ],
         ) from None
@@ -259,8 +315,9 @@ async def list_digests(
     team: str | None,
     cursor: int | None,
     limit: int,
+    locale: str = DEFAULT_LOCALE,
 ) -> list[DigestOut]:
-    """Digests, newest first."""
+    """Digests, newest first, their words in ``locale``."""
     rows = await repo.digests(
         session, tenant_id=tenant_id, kind=kind, team=team, before_id=cursor, limit=limit
     )
@@ -271,17 +328,59 @@ async def list_digests(
             kind=d.kind,
             period=d.period,
             created_at=d.created_at,
-            body=d.body,
+            body=render_body(d.body, locale),
         )
         for d in rows
     ]
 
 
-async def get_digest(session: AsyncSession, *, tenant_id: str, digest_id: int) -> DigestOut:
-    """A digest by id, or 404."""
+async def get_digest(
+    session: AsyncSession, *, tenant_id: str, digest_id: int, locale: str = DEFAULT_LOCALE
+) -> DigestOut:
+    """A digest by id with its words in ``locale``, or 404."""
     d = await repo.digest(session, tenant_id=tenant_id, digest_id=digest_id)
     if d is None:
-        raise NotFound(f"no digest {digest_id}")
+        raise NotFound(msg("alerts.errors.no_digest", id=str(digest_id)))
     return DigestOut(
-        id=d.id, team=d.team_id, kind=d.kind, period=d.period, created_at=d.created_at, body=d.body
+        id=d.id,
+        team=d.team_id,
+        kind=d.kind,
+        period=d.period,
+        created_at=d.created_at,
+        body=render_body(d.body, locale),
     )
+
+
+def render_body(body: dict[str, Any], locale: str) -> dict[str, Any]:
+    """A stored digest body with its words in ``locale``: the title, the summary lines
+    and the open alerts' titles, rendered again from their messages (a body from before
+    digests kept messages is returned as it is)."""
+    out = dict(body)
+    if body.get("title_code"):
+        out["title"] = render(
+            from_json({"code": body["title_code"], "params": body.get("title_params") or {}}),
+            locale,
+        )
+    if isinstance(body.get("summary_messages"), list):
+        out["summary"] = [render(from_json(m), locale) for m in body["summary_messages"]]
+    if isinstance(body.get("open_alerts"), list):
+        out["open_alerts"] = [
+            {
+                **a,
+                "title": render(
+                    from_json({"code": a["title_code"], "params": a.get("title_params") or {}}),
+                    locale,
+                ),
+                **(
+                    {"scope_name": render(lifecycle.COMPANY, locale)}
+                    if a.get("scope") == "company"
+                    else {}
+                ),
+            }
+            if isinstance(a, dict) and a.get("title_code")
+            else a
+            for a in body["open_alerts"]
+        ]
+    if "locale" in body:
+        out["locale"] = locale
+    return out

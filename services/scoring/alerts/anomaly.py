@@ -44,9 +44,12 @@ from paceline.scoring.alerts.stats import (
     poisson_sf,
     robust_rate,
 )
+from paceline.scoring.alerts.words import kpi_name, number, period_label
 from paceline.shared.alert_options import AlertOptions
 from paceline.shared.db import lifecycle
+from paceline.shared.db.context import find_kpi
 from paceline.shared.db.models import Tenant
+from paceline.shared.i18n import msg
 from paceline.shared.kpi.calendar import WorkCalendar
 
 HISTORY_CALENDAR_DAYS = 120  # at least: silence, complaint and surge baselines fit in it
@@ -160,7 +163,12 @@ async def _silent_reps(
             dedup_key=key,
             scope=f"rep:{rep}",
             severity="warning",
-            title=f"{rep} has logged nothing for {run} working days (since {since.isoformat()})",
+            title=msg(
+                "alerts.anomaly.rep_silent",
+                rep=await lifecycle.rep_name(session, tenant_id=tenant.id, rep_id=rep),
+                days=run,
+                since=since,
+            ),
             detail={
                 "rep_id": rep,
                 "idle_working_days": run,
@@ -172,7 +180,11 @@ async def _silent_reps(
             count=False,
         )
     await lifecycle.resolve_alerts(
-        session, tenant_id=tenant.id, dedup_keys=back, now=now, note="the rep logs again"
+        session,
+        tenant_id=tenant.id,
+        dedup_keys=back,
+        now=now,
+        note=msg("alerts.note.rep_logs_again"),
     )
 
 
@@ -185,7 +197,7 @@ async def resolve_silent(
         tenant_id=tenant_id,
         dedup_keys=[f"rep_silent:{r}" for r in sorted(reps)],
         now=now,
-        note="the rep logs again",
+        note=msg("alerts.note.rep_logs_again"),
     )
 
 
@@ -259,7 +271,7 @@ async def _alert_direction(
             tenant_id=tenant.id,
             dedup_keys=list(keys.values()),
             now=now,
-            note="back to usual",
+            note=msg("alerts.note.back_to_usual"),
         )
         return
     other = "high" if direction == "low" else "low"
@@ -268,7 +280,13 @@ async def _alert_direction(
         direction == "high" and "burst" in explained
     ):
         return
-    word = "unusually low" if direction == "low" else "unusually high"
+    params = {
+        "rep": await lifecycle.rep_name(session, tenant_id=tenant.id, rep_id=rep),
+        "kpi": kpi_name(await find_kpi(session, tenant_id=tenant.id, key=kpi), kpi),
+        "observed": evidence.get("observed") or 0,
+        "window": evidence.get("window_days") or 0,
+        "expected": number(float(evidence.get("expected") or 0)),
+    }
     await lifecycle.raise_alert(
         session,
         tenant_id=tenant.id,
@@ -277,9 +295,11 @@ async def _alert_direction(
         dedup_key=keys[direction],
         scope=f"rep:{rep}",
         severity="warning",
-        title=f"{rep}: {kpi} {word} — {evidence.get('observed')} in the last "
-        f"{evidence.get('window_days')} working days, "
-        f"{float(evidence.get('expected') or 0):.1f} expected",
+        title=(
+            msg("alerts.anomaly.low", **params)
+            if direction == "low"
+            else msg("alerts.anomaly.high", **params)
+        ),
         detail={"rep_id": rep, "kpi": kpi, **evidence},
         now=now,
         count=False,
@@ -314,8 +334,12 @@ async def _complaint_spike(
             dedup_key=key,
             scope="company",
             severity="critical",
-            title=f"Complaint spike: {obs} complaints in the last {w} working days, "
-            f"{mu:.1f} expected",
+            title=msg(
+                "alerts.anomaly.complaint_spike",
+                observed=obs,
+                window=w,
+                expected=number(mu),
+            ),
             detail={
                 "kpi": "complaint_rate",
                 "observed": obs,
@@ -329,7 +353,11 @@ async def _complaint_spike(
         )
     elif obs < 1.5 * mu or obs < options.complaint_min:
         await lifecycle.resolve_alerts(
-            session, tenant_id=tenant.id, dedup_keys=[key], now=now, note="back to usual"
+            session,
+            tenant_id=tenant.id,
+            dedup_keys=[key],
+            now=now,
+            note=msg("alerts.note.back_to_usual"),
         )
 
 
@@ -368,8 +396,14 @@ async def _period_end_surge(
                 dedup_key=f"period_end_surge:{rep}:{month}",
                 scope=f"rep:{rep}",
                 severity="warning",
-                title=f"{rep} won {obs} deals in the last {k} working days of {month}, "
-                f"{mu:.1f} usual (冲单?)",
+                title=msg(
+                    "alerts.anomaly.period_end_surge",
+                    rep=await lifecycle.rep_name(session, tenant_id=tenant.id, rep_id=rep),
+                    observed=obs,
+                    days=k,
+                    month=period_label(month),
+                    expected=number(mu),
+                ),
                 detail={
                     "rep_id": rep,
                     "kpi": "deals_won",

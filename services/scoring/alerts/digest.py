@@ -9,12 +9,19 @@ way, who is behind, the team's open alerts, and what changed since the previous 
 of the same kind (statuses that moved, alerts opened and resolved since). A digest is
 made once per team, kind and period (unique row); its deliveries are persisted in the
 same transaction, for the subscriptions that ask for that kind and team.
+
+Words: the title and each summary line are catalog messages (names, not ids: the team's,
+the reps' and the KPIs' names; paces as percentages). The body holds them rendered in the
+tenant's locale (``title``, ``summary``, ``locale``) and as messages for machines and other
+languages (``title_code``, ``title_params``, ``summary_messages``: a list of
+``{"code", "params"}``); the API renders a stored body in the caller's language.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,11 +29,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.scoring.alerts import digest_repository as digests
 from paceline.scoring.alerts import repository as repo
+from paceline.scoring.alerts.words import kpi_name, period_label
 from paceline.scoring.delivery import repository as delivery_repo
 from paceline.shared.alert_options import AlertOptions
+from paceline.shared.db import lifecycle
 from paceline.shared.db.context import find_kpi
 from paceline.shared.db.models import Tenant
 from paceline.shared.db.models_alerts import Digest
+from paceline.shared.i18n import L10n, Msg, Pct, msg, params_json, render, to_json
 from paceline.shared.kpi.calendar import WorkCalendar
 from paceline.shared.kpi.periods import parse_period
 from paceline.shared.readmodel.evaluation import fmt4
@@ -147,6 +157,9 @@ async def build(
         if t in teams
     }
     scopes = {f"team:{t}" for t in teams} | {f"rep:{r}" for r in members}
+    locale = await lifecycle.tenant_locale(session, tenant_id=tenant.id)
+    names = await lifecycle.scope_names(session, tenant_id=tenant.id, scopes=sorted(scopes))
+    kpi_names: dict[str, L10n] = {}
     targets: list[dict[str, Any]] = []
     for target in await repo.current_targets(session, tenant_id=tenant.id, day=today):
         if target.scope not in scopes:
@@ -165,11 +178,14 @@ async def build(
             calendar=calendar,
         )
         pace = result.pace
+        kpi_names[target.kpi] = kpi_name(kpi, target.kpi)
         targets.append(
             {
                 "target_id": target.id,
                 "kpi": target.kpi,
+                "kpi_name": {"zh-CN": kpi_names[target.kpi].zh, "en": kpi_names[target.kpi].en},
                 "scope": target.scope,
+                "scope_name": _name(names.get(target.scope, target.scope), locale),
                 "period": target.period,
                 "actual": fmt4(result.value.value),
                 "target": result.version.target if result.version is not None else None,
@@ -208,24 +224,68 @@ async def build(
                 opened.append(alert_id)
             elif action == "resolved":
                 resolved.append(alert_id)
-    label = "Weekly" if kind == "weekly" else "Month-end"
-    summary = [
-        f"{len(targets)} targets: "
-        + ", ".join(
-            f"{s} {sum(1 for t in targets if t['status'] == s)}"
-            for s in ("ahead", "on_track", "behind", "at_risk")
+
+    def who(t: dict[str, Any]) -> str | Msg:
+        scope = str(t["scope"])
+        return names.get(scope, scope)
+
+    def what(t: dict[str, Any]) -> L10n:
+        return kpi_names.get(t["kpi"]) or L10n(zh=t["kpi"], en=t["kpi"])
+
+    def count(status: str) -> int:
+        return sum(1 for t in targets if t["status"] == status)
+
+    lines = [
+        msg(
+            "digest.summary.targets",
+            count=len(targets),
+            ahead=count("ahead"),
+            on_track=count("on_track"),
+            behind=count("behind"),
+            at_risk=count("at_risk"),
         ),
-        "Behind: "
-        + (", ".join(f"{t['scope']} {t['kpi']} (pace {t['pace']})" for t in behind) or "nobody"),
-        f"Open alerts: {len(alerts)}",
+        msg(
+            "digest.summary.behind",
+            items=[
+                msg(
+                    "digest.summary.behind_item",
+                    scope=who(t),
+                    kpi=what(t),
+                    pace=Pct(Decimal(t["pace"])),
+                )
+                if t["pace"] is not None
+                else msg("digest.summary.behind_item_no_pace", scope=who(t), kpi=what(t))
+                for t in behind
+            ],
+        )
+        if behind
+        else msg("digest.summary.behind_none"),
+        msg("digest.summary.open_alerts", count=len(alerts)),
     ]
     if since is not None:
-        summary.append(
-            f"Since {since.astimezone(tz):%Y-%m-%d}: {len(moved)} statuses moved, "
-            f"{len(set(opened))} alerts opened, {len(set(resolved))} resolved"
+        lines.append(
+            msg(
+                "digest.summary.changes",
+                since=since.astimezone(tz).date(),
+                moved=len(moved),
+                opened=len(set(opened)),
+                resolved=len(set(resolved)),
+            )
         )
+    team_name_or_id = team_name or team_id
+    title = (
+        msg("digest.title.weekly", team=team_name_or_id, period=period_label(period))
+        if kind == "weekly"
+        else msg("digest.title.month_end", team=team_name_or_id, period=period_label(period))
+    )
+    alert_names = await lifecycle.scope_names(
+        session, tenant_id=tenant.id, scopes=sorted({a.scope for a in alerts})
+    )
     return {
-        "title": f"{label} digest {period} — {team_name}",
+        "title": render(title, locale),
+        "title_code": title.code,
+        "title_params": params_json(title.params),
+        "locale": locale,
         "kind": kind,
         "period": period,
         "team": team_id,
@@ -241,6 +301,9 @@ async def build(
                 "severity": a.severity,
                 "status": a.status,
                 "title": a.title,
+                "title_code": a.message["code"] if a.message else None,
+                "title_params": dict(a.message.get("params") or {}) if a.message else None,
+                "scope_name": _name(alert_names.get(a.scope, a.scope), locale),
             }
             for a in alerts
         ],
@@ -250,5 +313,10 @@ async def build(
             "alerts_opened": sorted(set(opened)),
             "alerts_resolved": sorted(set(resolved)),
         },
-        "summary": summary,
+        "summary": [render(line, locale) for line in lines],
+        "summary_messages": [to_json(line) for line in lines],
     }
+
+
+def _name(name: str | Msg, locale: str) -> str:
+    return render(name, locale) if isinstance(name, Msg) else name

@@ -15,7 +15,8 @@ actions. Nothing is raised before ``min_elapsed_share`` of the period's working 
 passed. A count KPI is not judged while its expected-to-date is below
 ``lag_min_expected``, and counts as on track while its shortfall is within
 ``lag_noise_z`` counting-noise deviations. Alerts of periods that ended are resolved
-(note ``period ended``) with their final numbers.
+(note ``alerts.note.period_ended``) with their final numbers. Titles are catalog messages
+with the rep's or team's name, the KPI's name, the period, the amounts and the pace.
 """
 
 from __future__ import annotations
@@ -31,11 +32,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.scoring.alerts import repository as repo
 from paceline.scoring.alerts.lag_machine import LagState, observe
+from paceline.scoring.alerts.words import kpi_name, period_label, value_of
 from paceline.shared.alert_options import AlertOptions
 from paceline.shared.db import lifecycle
 from paceline.shared.db.context import find_kpi
 from paceline.shared.db.models import Target, Tenant
 from paceline.shared.errors import NotFound
+from paceline.shared.i18n import Msg, Pct, msg
 from paceline.shared.kpi.calendar import WorkCalendar
 from paceline.shared.kpi.catalog import KpiDefinition
 from paceline.shared.kpi.periods import parse_period
@@ -79,13 +82,51 @@ def _detail(target: Target, result: ProgressResult, level: int) -> dict[str, Any
     }
 
 
-def _title(target: Target, result: ProgressResult, level: int) -> str:
-    # Pace is direction-aware (below 100% is worse than expected for every KPI); a
-    # lower-is-better KPI back at 0 has none to show.
-    pace = result.pace.pace if result.pace is not None else None
-    pct = f": {pace:.0%} of the expected pace" if pace is not None else ""
-    word = {1: "is behind", 2: "is at risk", 0: "is back on track"}[level]
-    return f"{target.scope} {word} on {result.kpi.name_en} for {target.period}{pct}"
+def _title(
+    target: Target,
+    result: ProgressResult,
+    level: int,
+    *,
+    scope: str | Msg | None = None,
+    currency: str = "CNY",
+) -> Msg:
+    """The warning's title: who (``scope``: the rep's or team's name), which KPI (its
+    name), which period, and how far behind — done so far against the expected-to-date,
+    and the pace. Pace is direction-aware (below 100% is worse than expected for every
+    KPI); a lower-is-better KPI back at 0 has none to show."""
+    pace = result.pace
+    params: dict[str, Any] = {
+        "scope": scope if scope is not None else target.scope,
+        "kpi": kpi_name(result.kpi, target.kpi),
+        "period": period_label(target.period),
+    }
+    if pace is None or pace.pace is None:
+        if level == 2:
+            return msg("alerts.lag.at_risk_no_pace", **params)
+        if level == 1:
+            return msg("alerts.lag.behind_no_pace", **params)
+        return msg("alerts.lag.on_track", **params)
+    params["pace"] = Pct(pace.pace)
+    actual = value_of(result.kpi, result.value.value, currency)
+    expected = value_of(result.kpi, pace.expected, currency)
+    if actual is None or expected is None:
+        if level == 2:
+            return msg("alerts.lag.at_risk_pace", **params)
+        if level == 1:
+            return msg("alerts.lag.behind_pace", **params)
+        return msg("alerts.lag.on_track_pace", **params)
+    params.update(actual=actual, expected=expected)
+    if result.kpi.direction == "lower":  # a ceiling: "5 hours, at most 4 by now"
+        if level == 2:
+            return msg("alerts.lag.at_risk_lower", **params)
+        if level == 1:
+            return msg("alerts.lag.behind_lower", **params)
+        return msg("alerts.lag.on_track_lower", **params)
+    if level == 2:
+        return msg("alerts.lag.at_risk", **params)
+    if level == 1:
+        return msg("alerts.lag.behind", **params)
+    return msg("alerts.lag.on_track_numbers", **params)
 
 
 @dataclass(slots=True)
@@ -218,7 +259,11 @@ async def _observe(
     change = None
     if step.action == "resolve":
         await lifecycle.resolve_alerts(
-            session, tenant_id=tenant.id, dedup_keys=[key], now=now, note="back on track"
+            session,
+            tenant_id=tenant.id,
+            dedup_keys=[key],
+            now=now,
+            note=msg("alerts.note.back_on_track"),
         )
         change = "resolved"
     elif step.action == "raise":
@@ -231,7 +276,13 @@ async def _observe(
             dedup_key=key,
             scope=target.scope,
             severity=SEVERITY[new],
-            title=_title(target, result, new),
+            title=_title(
+                target,
+                result,
+                new,
+                scope=await lifecycle.scope_name(session, tenant_id=tenant.id, scope=target.scope),
+                currency=tenant.currency,
+            ),
             detail=_detail(target, result, new),
             now=now,
             count=False,
@@ -253,7 +304,11 @@ async def close_ended(session: AsyncSession, *, tenant: Tenant, now: datetime) -
         if end is not None and date.fromisoformat(str(end)) <= today:
             keys.append(alert.dedup_key)
     await lifecycle.resolve_alerts(
-        session, tenant_id=tenant.id, dedup_keys=keys, now=now, note="period ended"
+        session,
+        tenant_id=tenant.id,
+        dedup_keys=keys,
+        now=now,
+        note=msg("alerts.note.period_ended"),
     )
     for key in keys:
         await repo.put_state(session, tenant_id=tenant.id, key=key, state={}, now=now)

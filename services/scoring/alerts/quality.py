@@ -14,16 +14,18 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.scoring.alerts import repository as repo
+from paceline.scoring.alerts.words import number
 from paceline.shared.alert_options import AlertOptions
 from paceline.shared.db import lifecycle
 from paceline.shared.db.models import Event, Tenant
+from paceline.shared.i18n import Msg, msg
 from paceline.shared.import_report import IMPORT_SOURCE_PREFIX
 from paceline.shared.kpi.calendar import WorkCalendar
 
@@ -43,7 +45,7 @@ async def _episode(
     type: str,
     key: str,
     scope: str,
-    title: str,
+    title: Msg,
     detail: dict[str, Any],
     ids: Sequence[str],
     now: datetime,
@@ -117,11 +119,20 @@ async def check_events(
         if ev.type == "visit" and customer:
             visits.add((ev.rep_id, str(customer), ev.occurred_at.astimezone(tz).date().isoformat()))
     for (kind, source, day), found in sorted(dated.items()):
-        words = "back-dated" if kind == "backdated" else "future-dated"
-        limit = (
-            f"more than {options.backdated_days} days before"
+        title = (
+            msg(
+                "alerts.quality.backdated",
+                source=source,
+                day=date.fromisoformat(day),
+                days=options.backdated_days,
+            )
             if kind == "backdated"
-            else f"more than {options.future_minutes} minutes after"
+            else msg(
+                "alerts.quality.future_dated",
+                source=source,
+                day=date.fromisoformat(day),
+                minutes=options.future_minutes,
+            )
         )
         await _episode(
             session,
@@ -129,8 +140,7 @@ async def check_events(
             type=kind,
             key=f"{kind}:{source}:{day}",
             scope="company",
-            title=f"{words.capitalize()} events from {source!r} on {day}: event times {limit} "
-            "their arrival",
+            title=title,
             detail={"source": source, "day": day, "count": len(found)},
             ids=[e.event_id for e in found],
             now=now,
@@ -226,8 +236,14 @@ async def _check_burst(
         type="burst",
         key=f"burst:{rep}:{type_}:{day}",
         scope=f"rep:{rep}",
-        title=f"{len(best)} {type_}s by {rep} logged within {options.burst_minutes} minutes "
-        f"on {day} (padding?)",
+        title=msg(
+            "alerts.quality.burst",
+            rep=await lifecycle.rep_name(session, tenant_id=tenant.id, rep_id=rep),
+            count=len(best),
+            type=_event_noun(type_),
+            minutes=options.burst_minutes,
+            day=date.fromisoformat(day),
+        ),
         detail={
             "rep_id": rep,
             "type": type_,
@@ -264,11 +280,27 @@ async def _check_duplicates(
         type="duplicate_visit",
         key=f"duplicate_visit:{rep}:{customer}:{day}",
         scope=f"rep:{rep}",
-        title=f"{len(live)} visits by {rep} to customer {customer} on {day}",
+        title=msg(
+            "alerts.quality.duplicate_visit",
+            rep=await lifecycle.rep_name(session, tenant_id=tenant.id, rep_id=rep),
+            customer=customer,
+            count=len(live),
+            day=date.fromisoformat(day),
+        ),
         detail={"rep_id": rep, "customer_id": customer, "day": day, "count": len(live)},
         ids=[e.event_id for e in live],
         now=now,
     )
+
+
+def _event_noun(type_: str) -> Msg | str:
+    """What a burst is made of (拜访记录 / visits); another event type by its name."""
+    nouns = {
+        "visit": msg("alerts.event.visits"),
+        "lead": msg("alerts.event.leads"),
+        "quote": msg("alerts.event.quotes"),
+    }
+    return nouns.get(type_, type_)
 
 
 def working_hours_between(
@@ -341,8 +373,12 @@ async def check_stale_sources(
                 dedup_key=key,
                 scope="company",
                 severity="warning",
-                title=f"No events from {source!r} for {hours:.1f} working hours "
-                f"(since {at.astimezone(tz):%Y-%m-%d %H:%M})",
+                title=msg(
+                    "alerts.quality.stale_source",
+                    source=source,
+                    hours=number(hours),
+                    since=at.astimezone(tz).replace(second=0, microsecond=0),
+                ),
                 detail={
                     "source": source,
                     "last_received_at": at.isoformat(),
@@ -354,7 +390,11 @@ async def check_stale_sources(
         elif key in open_keys:
             back.append(key)
     await lifecycle.resolve_alerts(
-        session, tenant_id=tenant.id, dedup_keys=back, now=now, note="events arrive again"
+        session,
+        tenant_id=tenant.id,
+        dedup_keys=back,
+        now=now,
+        note=msg("alerts.note.events_arrive_again"),
     )
 
 
@@ -378,13 +418,20 @@ async def check_pipeline_lag(
             dedup_key=key,
             scope="company",
             severity="critical" if stuck else "warning",
-            title=f"Scoring is {lag_records} events behind the event log"
-            + (" and not advancing" if stuck else ""),
+            title=(
+                msg("alerts.quality.pipeline_stuck", count=lag_records)
+                if stuck
+                else msg("alerts.quality.pipeline_lag", count=lag_records)
+            ),
             detail={"lag_records": lag_records, "stuck": stuck},
             now=now,
             count=False,
         )
     elif lag_records < options.pipeline_lag_records // 2:
         await lifecycle.resolve_alerts(
-            session, tenant_id=tenant.id, dedup_keys=[key], now=now, note="caught up"
+            session,
+            tenant_id=tenant.id,
+            dedup_keys=[key],
+            now=now,
+            note=msg("alerts.note.caught_up"),
         )

@@ -35,6 +35,7 @@ from paceline.shared.db import lifecycle
 from paceline.shared.db.models import Tenant
 from paceline.shared.eventlog import ConsumedRecord
 from paceline.shared.events import Envelope
+from paceline.shared.i18n import msg
 from paceline.shared.kpi.catalog import KpiDefinition
 from paceline.shared.kpi.closes import CloseBook
 from paceline.shared.kpi.records import (
@@ -261,7 +262,7 @@ async def _flag_missing_rates(
             dedup_key=f"missing_fx_rate:{currency}",
             scope="company",
             severity="warning",
-            title=f"No exchange rate for {currency}: amounts in {currency} are not counted",
+            title=msg("alerts.quality.missing_fx_rate", currency=currency),
             detail={"currency": currency, "days": sorted(set(days))[:50]},
             now=now,
         )
@@ -324,7 +325,7 @@ async def _flag_data_quality(
                 dedup_key=f"unknown_rep:{rep_id}",
                 scope=f"rep:{rep_id}",
                 severity="warning",
-                title=f"Events for rep {rep_id!r}, who is not in the org chart",
+                title=msg("alerts.quality.unknown_rep", rep=rep_id),
                 detail={"rep_id": rep_id},
                 now=now,
             )

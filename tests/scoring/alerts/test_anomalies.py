@@ -36,6 +36,7 @@ from tests.support import Stack, distributed_settings, embedded_settings, runnin
 TZ = ZoneInfo("Asia/Shanghai")
 CAL = builtin_calendar("cn")
 REPS = ("r1", "r2", "r3", "r4")
+NAMES = {"r1": "张伟", "r2": "李娜", "r3": "王芳", "r4": "刘洋"}  # titles name them (zh-CN)
 HISTORY_FROM = date(2026, 3, 2)
 # Tuesday 7 July 2026, 09:00 in Shanghai: Monday 6 July is the last closed day.
 NOW = datetime(2026, 7, 7, 9, 0, tzinfo=TZ)
@@ -118,8 +119,8 @@ async def _started(
     clock = FixedClock(NOW)
     async with running_stack(mode, _settings(mode, tmp_path, request), clock=clock) as s:
         org = {
-            "teams": [{"id": "north", "name": "North"}],
-            "reps": [{"id": r, "name": r.upper(), "team_id": "north"} for r in REPS],
+            "teams": [{"id": "north", "name": "华北一组"}],
+            "reps": [{"id": r, "name": NAMES[r], "team_id": "north"} for r in REPS],
             "effective_from": HISTORY_FROM.isoformat(),
         }
         resp = await s.client.put("/v1/org", json=org, headers=s.auth())
@@ -158,9 +159,11 @@ async def tick(s: Stack) -> None:
     await alerting.engine.tick()
 
 
-async def alerts(s: Stack, **params: Any) -> list[dict[str, Any]]:
-    """GET /v1/alerts (one page is enough here)."""
-    resp = await s.client.get("/v1/alerts", params={"limit": 200, **params}, headers=s.auth())
+async def alerts(s: Stack, *, language: str | None = None, **params: Any) -> list[dict[str, Any]]:
+    """GET /v1/alerts (one page is enough here); the tenant's locale (zh-CN) unless
+    ``language`` is sent as Accept-Language."""
+    headers = s.auth() | ({"Accept-Language": language} if language else {})
+    resp = await s.client.get("/v1/alerts", params={"limit": 200, **params}, headers=headers)
     assert resp.status_code == 200, resp.text
     items: list[dict[str, Any]] = resp.json()["items"]
     return items
@@ -220,7 +223,17 @@ async def test_a_sustained_drop_in_sparse_counts_is_flagged_on_the_first_tick(
     assert 30 < detail["expected"] < 40  # 1.2 x 30 working days, give or take the weekdays
     assert detail["baseline_days"] == 57  # 2 March to the window: fewer than 60
     assert detail["p_value"] < 0.001
-    assert found[0]["title"].startswith("r3: visits unusually low — 12 in the last 30 working")
+    # The title names the rep and the KPI (not r3, visits), in the tenant's zh-CN; the
+    # caller's Accept-Language: en gets it in English; the code and its parameters stay.
+    assert found[0]["title_code"] == "alerts.anomaly.low"
+    assert found[0]["title"].startswith("王芳的拜访次数异常偏低：近 30 个工作日为 12，预期约 3")
+    assert found[0]["scope_name"] == "王芳"
+    params = found[0]["title_params"]
+    assert (params["rep"], params["observed"], params["window"]) == ("王芳", 12, 30)
+    assert params["kpi"] == {"$l10n": {"zh-CN": "拜访次数", "en": "Visits"}}
+    (english,) = await alerts(s, kind="anomaly", language="en")
+    assert english["title"].startswith("王芳: Visits unusually low — 12 in the last 30 working")
+    assert english["title_params"] == params
 
 
 async def test_a_spike_is_flagged_as_anomaly_high(clocked_both: Clocked) -> None:
@@ -237,6 +250,7 @@ async def test_a_spike_is_flagged_as_anomaly_high(clocked_both: Clocked) -> None
     window = detail["window_days"]
     assert detail["observed"] == (10 * window if window <= 4 else 10 * 4 + 3 * (window - 4))
     assert detail["observed"] >= 2 * detail["expected"]
+    assert found[0]["title"].startswith(f"李娜的拜访次数异常偏高：近 {window} 个工作日为 ")
     # Nothing else explains it: no burst or duplicate visits were flagged.
     assert await alerts(s, type="burst,duplicate_visit") == []
 
@@ -259,6 +273,11 @@ async def test_a_complaint_spike_is_flagged_for_the_company(clocked_both: Clocke
     assert detail["expected"] < 1.5
     assert detail["day"] == LAST_CLOSED.isoformat()
     assert found[0]["severity"] == "critical"
+    assert found[0]["title"].startswith("投诉激增：近 3 个工作日共 9 起投诉，预期约 ")
+    assert found[0]["scope_name"] == "公司"
+    (english,) = await alerts(s, kind="anomaly", language="en")
+    assert english["title"].startswith("Complaint spike: 9 complaints in the last 3 working days")
+    assert english["scope_name"] == "Company"
 
 
 def _complaint(event_id: str, rep: str, day: date, hour: int) -> Event:
@@ -302,6 +321,9 @@ async def test_a_month_end_surge_of_won_deals_is_flagged(clocked_both: Clocked) 
     assert alert["detail"]["observed"] == 6 + usual
     assert alert["detail"]["expected"] < 1.0
     assert alert["detail"]["month"] == "2026-06"
+    observed = alert["detail"]["observed"]
+    assert alert["title"].startswith(f"刘洋在2026年6月的最后 3 个工作日赢单 {observed} 笔，平时约 ")
+    assert alert["title"].endswith(" 笔（冲单？）")
 
 
 def _deal(deal_id: str, rep: str, day: date, hour: int) -> Event:
@@ -327,6 +349,10 @@ async def test_a_silent_rep_is_flagged_at_once(clocked_both: Clocked) -> None:
     detail = found[0]["detail"]
     assert (detail["since"], detail["idle_working_days"]) == (idle[0].isoformat(), 5)
     assert detail["usual_active_share"] > 0.95
+    since = idle[0]
+    assert found[0]["title"] == (
+        f"李娜已连续 5 个工作日没有任何记录（自{since.year}年{since.month}月{since.day}日起）"
+    )
 
 
 async def test_normal_history_flags_nothing_and_a_second_tick_changes_nothing(

@@ -10,11 +10,14 @@ from decimal import Decimal
 from types import SimpleNamespace
 from typing import cast
 
+import orjson
 import pytest
 
 from paceline.scoring.alerts.lag import LEVELS, _detail, _title, _too_few, _within_noise
+from paceline.scoring.alerts.words import period_label
 from paceline.shared.alert_options import AlertOptions
 from paceline.shared.db.models import Target
+from paceline.shared.i18n import Msg, from_json, render, to_json
 from paceline.shared.kpi.catalog import builtin
 from paceline.shared.kpi.pace import PaceResult, Thresholds
 from paceline.shared.kpi.periods import parse_period
@@ -103,17 +106,39 @@ def test_the_noise_band_is_a_tenant_option() -> None:
 
 
 @pytest.mark.parametrize(
-    ("kpi", "actual", "sample", "level", "pace", "title_end"),
+    ("kpi", "actual", "sample", "level", "pace", "code", "zh_end"),
     [
         # 5 hours against a ceiling of 4: pace 4 / 5, behind (it read 125% before issue 13).
-        ("response_hours", "5", 3, 1, "0.8000", ": 80% of the expected pace"),
-        ("response_hours", "3.2", 3, 0, "1.2500", ": 125% of the expected pace"),
+        (
+            "response_hours",
+            "5",
+            3,
+            1,
+            "0.8000",
+            "alerts.lag.behind_lower",
+            "进度落后：当前为 5 小时，按进度应不高于 4 小时，为预期进度的 80%",
+        ),
+        (
+            "response_hours",
+            "3.2",
+            3,
+            0,
+            "1.2500",
+            "alerts.lag.on_track_lower",
+            "已回到正常进度：当前为 3.2 小时，按进度应不高于 4 小时，为预期进度的 125%",
+        ),
         # No complaints at all: no pace to show, and on track (ahead).
-        ("complaint_rate", "0", 12, 0, None, ""),
+        ("complaint_rate", "0", 12, 0, None, "alerts.lag.on_track", "已回到正常进度"),
     ],
 )
 def test_lag_of_a_lower_is_better_kpi_reads_the_direction_aware_pace(
-    kpi: str, actual: str, sample: int, level: int, pace: str | None, title_end: str
+    kpi: str,
+    actual: str,
+    sample: int,
+    level: int,
+    pace: str | None,
+    code: str,
+    zh_end: str,
 ) -> None:
     definition = builtin(kpi)
     value = KpiValue(value=Decimal(actual), numerator=None, denominator=None, sample=sample)
@@ -132,4 +157,67 @@ def test_lag_of_a_lower_is_better_kpi_reads_the_direction_aware_pace(
         SimpleNamespace(id=7, kpi=kpi, scope="rep:r1", period="2026-11", end=date(2026, 12, 1)),
     )
     assert _detail(target, progress, level)["pace"] == pace
-    assert _title(target, progress, level).endswith(f"for 2026-11{title_end}")
+    title = _title(target, progress, level, scope="张伟")
+    assert title.code == code
+    assert render(title, "zh-CN") == f"张伟的{definition.name_zh}（2026年11月）{zh_end}"
+    english = render(title, "en")
+    assert english.startswith(f"张伟 is {'behind' if level else 'back on track'} on ")
+    assert (pace is None) == ("% of the expected pace" not in english)
+
+
+def _money_progress(actual: str, expected: str, pace: str) -> ProgressResult:
+    judged = PaceResult(
+        expected=Decimal(expected),
+        expected_method="working_days",
+        elapsed_share=Decimal("0.5"),
+        pace=Decimal(pace),
+        projection_linear=None,
+        projection_seasonal=None,
+        status="at_risk",
+    )
+    value = KpiValue(value=Decimal(actual), numerator=None, denominator=None, sample=1)
+    return replace(result("revenue", expected, actual), value=value, pace=judged)
+
+
+def test_a_lag_title_names_the_rep_the_kpi_and_the_money_in_each_language() -> None:
+    """Names, not ids; money in ¥ with 万 in zh-CN prose; the pace as a percentage; the
+    period as people say it. The message round-trips through its stored JSON."""
+    target = cast(
+        Target,
+        SimpleNamespace(
+            id=7, kpi="revenue", scope="rep:r1", period="2026-11", end=date(2026, 12, 1)
+        ),
+    )
+    progress = _money_progress("180000", "452380.9524", "0.3979")
+    title = _title(target, progress, 2, scope="张伟", currency="CNY")
+    assert title.code == "alerts.lag.at_risk"
+    zh = (
+        "张伟的销售额（2026年11月）有完不成的风险："
+        "已完成 ¥18万，按进度应完成 ¥45.24万，仅为预期进度的 40%"
+    )
+    assert render(title, "zh-CN") == zh
+    assert render(title, "en") == (
+        "张伟 is at risk on Revenue for Nov 2026: CN¥180,000.00 of CN¥452,380.95 expected "
+        "(40% of the expected pace)"
+    )
+    stored = orjson.loads(orjson.dumps(to_json(title)))  # as the alerts.message column keeps it
+    assert stored["params"]["actual"] == {"$money": "180000", "currency": "CNY"}
+    assert stored["params"]["kpi"] == {"$l10n": {"zh-CN": "销售额", "en": "Revenue"}}
+    assert render(from_json(stored), "zh-CN") == zh
+    behind = _title(target, progress, 1, scope="张伟", currency="CNY")
+    assert render(behind, "zh-CN").startswith("张伟的销售额（2026年11月）进度落后：已完成 ¥18万")
+
+
+@pytest.mark.parametrize(
+    ("period", "zh", "en"),
+    [
+        ("2026", "2026年度", "2026"),
+        ("2026-Q4", "2026年第4季度", "Q4 2026"),
+        ("2026-03", "2026年3月", "Mar 2026"),
+        ("2026-W48", "2026年第48周", "week 48 of 2026"),
+    ],
+)
+def test_periods_are_named_as_people_say_them(period: str, zh: str, en: str) -> None:
+    label = period_label(period)
+    assert isinstance(label, Msg)
+    assert (render(label, "zh-CN"), render(label, "en")) == (zh, en)

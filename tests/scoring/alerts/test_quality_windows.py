@@ -106,3 +106,11 @@ async def test_bursts_and_duplicates_across_batches(stack: Stack) -> None:
     grown = (await _flags(s, "burst"))["burst:pad:visit:2026-08-19"]["detail"]
     assert grown["count"] == 9
     assert "c-in" in grown["events"]
+
+    # The titles, in the tenant's zh-CN: the reps are not in the org chart, so their ids
+    # stand for their names; the day as a date, the count as it grew.
+    burst = (await _flags(s, "burst"))["burst:pad:visit:2026-08-19"]
+    assert burst["title"] == "pad于2026年8月19日在 5 分钟内录入了 9 条拜访记录（是否凑数？）"
+    assert burst["title_params"]["day"] == {"$date": "2026-08-19"}
+    dup = dups["duplicate_visit:dup:c1:2026-08-19"]
+    assert dup["title"] == "dup于2026年8月19日拜访客户 c1 共 2 次（重复录入？）"

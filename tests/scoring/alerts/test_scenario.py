@@ -29,6 +29,7 @@ pytestmark = pytest.mark.dates
 
 TZ = ZoneInfo("Asia/Shanghai")
 REPS = ("alice", "bob", "carol", "dave")
+NAMES = {"alice": "王芳", "bob": "李娜", "carol": "张伟", "dave": "刘洋"}  # zh-CN titles name them
 CAL = builtin_calendar("cn")
 
 
@@ -85,8 +86,8 @@ async def month(tmp_path: Path) -> AsyncIterator[tuple[Stack, FixedClock]]:
     settings = embedded_settings(tmp_path / "data", alerts_tick_s=0, delivery_poll_s=0)
     async with running_stack("embedded", settings, clock=clock) as s:
         org = {
-            "teams": [{"id": "north", "name": "North"}],
-            "reps": [{"id": r, "name": r.title(), "team_id": "north"} for r in REPS],
+            "teams": [{"id": "north", "name": "华北一组"}],
+            "reps": [{"id": r, "name": NAMES[r], "team_id": "north"} for r in REPS],
         }
         resp = await s.client.put("/v1/org", json=org, headers=s.auth())
         assert resp.status_code == 200, resp.text
@@ -201,3 +202,65 @@ async def test_a_month_raises_exactly_the_expected_alerts_each_delivered_once(
         assert behind == ["rep:alice", "rep:carol"]
         assert {t["scope"]: t["status"] for t in final["targets"]}["rep:dave"] == "on_track"
         assert len(final["open_alerts"]) == 3
+
+        # Words: the tenant's zh-CN with names, not ids; ¥ with 万; percentages; dates. The
+        # silence's title counts the idle days of its last evaluation (the 14th: five).
+        assert carol["title_code"] == "alerts.lag.at_risk"
+        assert carol["scope_name"] == "张伟"
+        assert carol["title"].startswith("张伟的销售额（2026年8月）有完不成的风险：已完成 ¥")
+        assert "万，按进度应完成 ¥" in carol["title"]
+        assert carol["title"].endswith("%")
+        assert carol["title_params"]["expected"]["currency"] == "CNY"
+        assert silent["title"] == "王芳已连续 5 个工作日没有任何记录（自2026年8月10日起）"
+        assert burst["title"] == "李娜于2026年8月19日在 5 分钟内录入了 12 条拜访记录（是否凑数？）"
+        english = (
+            await s.client.get(
+                f"/v1/alerts/{carol['id']}", headers={**s.auth(), "Accept-Language": "en"}
+            )
+        ).json()
+        assert english["title"].startswith("张伟 is at risk on Revenue for Aug 2026: CN¥")
+        assert english["title_params"] == carol["title_params"]
+        history = (await s.client.get(f"/v1/alerts/{silent['id']}", headers=s.auth())).json()
+        resolved = history["history"][-1]
+        assert (resolved["note"], resolved["note_code"]) == (
+            "该销售已重新开始录入",
+            "alerts.note.rep_logs_again",
+        )
+        # Subscribers get the title in the tenant's locale, its code and parameters to
+        # render it in another, and the scope's name.
+        opened = next(
+            r.json["data"]["alert"]
+            for r in sub.delivered()
+            if r.json["type"] == "alert.opened"
+            and r.json["data"]["alert"]["dedup_key"] == f"lag:{targets['carol']}"
+        )
+        assert opened["scope_name"] == "张伟"
+        assert opened["title_code"] == "alerts.lag.at_risk"
+        assert opened["title"].startswith("张伟的销售额（2026年8月）")
+        assert set(opened["title_params"]) == {
+            "scope",
+            "kpi",
+            "period",
+            "actual",
+            "expected",
+            "pace",
+        }
+        assert final["title"] == "华北一组月末进度简报（2026年8月）"
+        assert final["title_code"] == "digest.title.month_end"
+        assert final["summary"][0] == "共 4 个目标：超前 0 个，正常 2 个，落后 0 个，有风险 2 个"
+        assert final["summary"][1].startswith("进度落后：王芳的销售额（进度 ")
+        assert "和张伟的销售额（进度 " in final["summary"][1]
+        assert [m["code"] for m in final["summary_messages"]][:3] == [
+            "digest.summary.targets",
+            "digest.summary.behind",
+            "digest.summary.open_alerts",
+        ]
+        stored = (
+            await s.client.get(
+                "/v1/alerts/digests",
+                params={"kind": "month_end"},
+                headers={**s.auth(), "Accept-Language": "en"},
+            )
+        ).json()[0]
+        assert stored["body"]["title"] == "Month-end digest Aug 2026 — 华北一组"
+        assert stored["body"]["summary"][0] == "4 targets: 0 ahead, 2 on track, 0 behind, 2 at risk"

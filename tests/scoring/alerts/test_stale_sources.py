@@ -80,6 +80,12 @@ async def test_a_silent_feed_is_stale_and_an_import_never_is(
     # 15:00: 5.5 working hours without the CRM; the import is one-off and stays unflagged.
     clock.set(START.replace(hour=15, minute=0))
     assert await stale(s) == {"crm": "open"}
+    flagged = await s.client.get("/v1/alerts", params={"type": "stale_source"}, headers=s.auth())
+    (alert,) = flagged.json()["items"]
+    assert (
+        alert["title"] == "“crm”已有 5.5 个工作小时没有发来事件（最后一次：2026年12月1日 09:30:00）"
+    )
+    assert alert["title_params"]["hours"] == {"$num": "5.5"}
     # The CRM sends again: resolved.
     later = START.replace(hour=15, minute=5)
     clock.set(later)
