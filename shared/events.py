@@ -30,6 +30,8 @@ from pydantic import (
 )
 
 from paceline.shared.errors import FieldError
+from paceline.shared.i18n import Invalid, Msg, msg
+from paceline.shared.i18n.catalogs import catalog
 from paceline.shared.money import is_currency
 
 EventType = Literal["visit", "lead", "quote", "deal", "payment", "complaint", "training", "survey"]
@@ -94,7 +96,7 @@ def _decimal(value: Any) -> Any:
     if value is None or isinstance(value, Decimal):
         return value
     if isinstance(value, bool):
-        raise ValueError("must be a decimal number, not a boolean")
+        raise Invalid("events.decimal.boolean")
     if isinstance(value, int):
         return Decimal(value)
     if isinstance(value, float):
@@ -104,9 +106,9 @@ def _decimal(value: Any) -> Any:
         try:
             d = Decimal(value.strip())
         except InvalidOperation:
-            raise ValueError(f"must be a decimal number as a string, got {value!r}") from None
+            raise Invalid("events.decimal.bad_text", value=value[:100]) from None
         return d
-    raise ValueError("must be a decimal number as a string")
+    raise Invalid("events.decimal.wrong_type")
 
 
 def _checked_decimal(value: Any) -> Decimal | None:
@@ -114,12 +116,12 @@ def _checked_decimal(value: Any) -> Decimal | None:
     if d is None:
         return None
     if not d.is_finite():
-        raise ValueError("must be a finite number")
+        raise Invalid("events.decimal.not_finite")
     if abs(d) >= _MAX_AMOUNT:
-        raise ValueError("is too large (at most 15 integer digits)")
+        raise Invalid("events.decimal.too_large", digits=15)
     exponent = d.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -10:
-        raise ValueError("has more than 10 decimal places")
+        raise Invalid("events.decimal.too_many_places", places=10)
     result: Decimal = d
     return result
 
@@ -147,7 +149,9 @@ def wrong_type_fields(raw: Mapping[str, Any]) -> list[FieldError]:
     for name in FOREIGN_FIELDS[event_type]:
         if raw.get(name) is not None:
             owners = "/".join(sorted(t for t, fs in TYPE_FIELDS.items() if name in fs))
-            out.append(FieldError(name, f"is not a field of {event_type} events ({owners} only)"))
+            out.append(
+                FieldError(name, msg("events.field.wrong_type", type=event_type, owners=owners))
+            )
     return out
 
 
@@ -164,9 +168,9 @@ def contains_nul(value: Any) -> bool:
 
 def _aware(value: datetime, name: str = "") -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError("must include a UTC offset, e.g. 2026-11-26T09:30:00+08:00")
+        raise Invalid("events.time.no_offset")
     if not (_MIN_YEAR <= value.year <= _MAX_YEAR):
-        raise ValueError(f"year must be between {_MIN_YEAR} and {_MAX_YEAR}")
+        raise Invalid("events.time.year_range", low=str(_MIN_YEAR), high=str(_MAX_YEAR))
     return value
 
 
@@ -259,18 +263,16 @@ class CanonicalEvent(BaseModel):
     @classmethod
     def _timestamps_are_iso_text(cls, value: Any) -> Any:
         if value is not None and not isinstance(value, str | datetime):
-            raise ValueError(
-                "must be an ISO 8601 timestamp with offset, e.g. 2026-11-26T09:30:00+08:00"
-            )
+            raise Invalid("events.time.not_text")
         return value
 
     @field_validator("attributes")
     @classmethod
     def _attributes_bounded(cls, value: dict[str, Any]) -> dict[str, Any]:
         if _depth(value) > ATTRIBUTES_MAX_DEPTH:
-            raise ValueError(f"is nested deeper than {ATTRIBUTES_MAX_DEPTH} levels")
+            raise Invalid("events.attributes.too_deep", levels=ATTRIBUTES_MAX_DEPTH)
         if len(orjson.dumps(value, default=str)) > ATTRIBUTES_MAX_BYTES:
-            raise ValueError(f"is larger than {ATTRIBUTES_MAX_BYTES // 1024} KiB as JSON")
+            raise Invalid("events.attributes.too_large", kib=ATTRIBUTES_MAX_BYTES // 1024)
         return value
 
     @field_validator(
@@ -286,18 +288,18 @@ class CanonicalEvent(BaseModel):
     @classmethod
     def _version_int_or_time(cls, value: Any) -> Any:
         if isinstance(value, bool):
-            raise ValueError("must be an integer or a timestamp with offset")
+            raise Invalid("events.version.wrong_type")
         if isinstance(value, str) and re.fullmatch(r"\d{1,18}", value.strip()):
             return int(value)
         if isinstance(value, float):
-            raise ValueError("must be an integer or a timestamp with offset, not a fraction")
+            raise Invalid("events.version.fraction")
         return value
 
     @field_validator("version")
     @classmethod
     def _version_range(cls, value: int | datetime | None) -> int | datetime | None:
         if isinstance(value, int) and not (0 <= value < 10**18):
-            raise ValueError("must be an integer between 0 and 10^18")
+            raise Invalid("events.version.range")
         if isinstance(value, datetime):
             return _aware(value)
         return value
@@ -309,14 +311,14 @@ class CanonicalEvent(BaseModel):
             return None
         code = value.upper()
         if not is_currency(code):
-            raise ValueError("must be an ISO 4217 code such as CNY or USD")
+            raise Invalid("events.currency.unknown", value=value[:20])
         return code
 
     @field_validator("duration_min", "amount_due", "amount_paid")
     @classmethod
     def _not_negative(cls, value: Decimal | None) -> Decimal | None:
         if value is not None and value < 0:
-            raise ValueError("must not be negative")
+            raise Invalid("events.decimal.negative")
         return value
 
     @model_validator(mode="after")
@@ -331,12 +333,17 @@ class CanonicalEvent(BaseModel):
             owners = {
                 name: sorted(t for t, fs in TYPE_FIELDS.items() if name in fs) for name in wrong
             }
-            detail = "; ".join(f"{n} belongs to {'/'.join(owners[n])} events" for n in wrong)
-            raise ValueError(f"fields not valid for a {self.type} event: {detail}")
+            raise Invalid(
+                "events.fields.wrong_type",
+                type=self.type,
+                fields=[
+                    msg("events.fields.belongs", field=n, owners="/".join(owners[n])) for n in wrong
+                ],
+            )
         if self.type == "deal" and self.stage is None and not self.deleted:
-            raise ValueError("stage is required for deal events (open, won or lost)")
+            raise Invalid("events.deal.stage_required")
         if self.type == "survey" and self.score is not None and not (1 <= self.score <= 5):
-            raise ValueError("score must be between 1 and 5 for survey events")
+            raise Invalid("events.survey.score_range")
         return self
 
     # -- derived, used by the log and the KPI code ------------------------------------
@@ -385,21 +392,35 @@ def split_unknown_fields(raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[s
     return data, unknown
 
 
+def _reason(err: Mapping[str, Any]) -> Msg:
+    """A pydantic error of the canonical event as a catalog message (its validators raise
+    :class:`Invalid`; pydantic's own error types have ``errors.validation.<type>``)."""
+    ctx = err.get("ctx") or {}
+    refusal = ctx.get("error")
+    if isinstance(refusal, Invalid):
+        return refusal.msg
+    kind = str(err.get("type", ""))
+    if kind == "extra_forbidden":
+        return msg("events.field.unknown")
+    if kind == "missing":
+        return msg("events.field.required")
+    if kind in ("value_error", "assertion_error"):
+        return msg("errors.validation.value_error", reason=str(refusal or err.get("msg", "")))
+    code = f"errors.validation.{kind}"
+    if code not in catalog("en"):
+        return msg("errors.validation.invalid")
+    return Msg(code, {str(k): str(v) for k, v in ctx.items()})
+
+
 def field_errors(exc: ValidationError, *, prefix: str = "") -> list[FieldError]:
-    """Turn pydantic errors into FieldErrors that name the field and the reason."""
+    """Turn pydantic errors into FieldErrors that name the field and the reason (a Msg)."""
     out: list[FieldError] = []
     for err in exc.errors(include_url=False):
         loc = [str(p) for p in err["loc"]]
         # Union members appear in loc ("int", "datetime"): keep only the field path.
         loc = [p for p in loc if p not in {"int", "datetime", "function-after[_aware()]"}]
         name = ".".join(loc) if loc else "(event)"
-        reason = str(err["msg"])
-        reason = reason.removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            reason = "is not a field of canonical events"
-        elif err["type"] == "missing":
-            reason = "is required"
-        out.append(FieldError(field=f"{prefix}{name}", reason=reason))
+        out.append(FieldError(field=f"{prefix}{name}", reason=_reason(err)))
     # Union failures repeat the same field once per member: keep the first per field.
     seen: set[str] = set()
     unique = []

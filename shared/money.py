@@ -15,6 +15,8 @@ from typing import Final
 
 from babel.numbers import list_currencies
 
+from paceline.shared.i18n import Invalid
+
 SCALE: Final[int] = 10_000
 _QUANTUM: Final[Decimal] = Decimal("0.0001")
 
@@ -125,7 +127,10 @@ _CODE: Final = re.compile(r"^([A-Za-z]{3})\s*(.+)$|^(.+?)\s*([A-Za-z]{3})$")
 def parse_amount(text: str, decimal_separator: str = ".") -> tuple[Decimal, str | None]:
     """An amount as people write it — a history file's cell, a CRM's text field: thousands
     separators, a currency code or symbol, (negatives), a Chinese magnitude (``5万``,
-    ``1.2亿元``). The one parser of the history import and the webhook mappings."""
+    ``1.2亿元``). The one parser of the history import and the webhook mappings.
+
+    Text that is not an amount raises :class:`~paceline.shared.i18n.Invalid` (a
+    ValueError) with a catalog message (``money.not_a_number``)."""
     value = text.strip()
     negative = value.startswith("(") and value.endswith(")")
     if negative:
@@ -153,8 +158,8 @@ def parse_amount(text: str, decimal_separator: str = ".") -> tuple[Decimal, str 
     try:
         amount = Decimal(value)
     except InvalidOperation:
-        raise ValueError(f"{text!r} is not a number") from None
+        raise Invalid("money.not_a_number", text=text[:100]) from None
     if not amount.is_finite():
-        raise ValueError(f"{text!r} is not a finite number")
+        raise Invalid("money.not_finite", text=text[:100])
     amount *= factor
     return (-amount if negative else amount), currency

@@ -169,7 +169,10 @@ async def test_unknown_top_level_fields_are_kept_in_attributes_with_a_warning(
     assert resp.status_code == 202, resp.text
     result = resp.json()["results"][0]
     assert result["status"] == "accepted"
-    assert result["warnings"] == ["unknown field 'crm_stage_label' kept in attributes"]
+    assert result["warnings"] == ["unknown field crm_stage_label kept in attributes"]
+    assert result["warning_codes"] == [
+        {"code": "events.unknown_field", "params": {"name": "crm_stage_label"}}
+    ]
     await embedded_stack.wait_scored()
     async with embedded_stack.db.transaction(write=False) as session:
         payload = (
@@ -251,7 +254,14 @@ async def test_a_non_object_event_is_rejected(embedded_stack: Stack, raw: Any) -
     assert resp.status_code == 202, resp.text
     first = resp.json()["results"][0]
     assert first["status"] == "rejected"
-    assert first["errors"] == [{"field": "(event)", "reason": "must be a JSON object"}]
+    assert first["errors"] == [
+        {
+            "field": "(event)",
+            "reason": "must be a JSON object",
+            "reason_code": "events.not_an_object",
+            "reason_params": {},
+        }
+    ]
 
 
 # -- malformed bodies ----------------------------------------------------------------------

@@ -42,6 +42,12 @@ CRM_MAPPING: dict[str, Any] = {
 }
 
 
+def texts(problems: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Field and reason of each problem (each also has reason_code and reason_params)."""
+    assert all("reason_code" in p and "reason_params" in p for p in problems), problems
+    return [{"field": p["field"], "reason": p["reason"]} for p in problems]
+
+
 async def _progress(s: Stack, kpi: str, scope: str, period: str = "2025-03") -> str:
     resp = await s.client.get(
         "/v1/progress",
@@ -103,7 +109,7 @@ async def test_mapping_report_and_reimport(stack: Stack) -> None:
     issues = {i["line"]: i for i in out["issues"]}
     assert sorted(issues) == [4, 5, 6, 7, 8]
     # "2025-03-16" is not day/month/year: the format is per field, strictly.
-    assert issues[4]["errors"] == [
+    assert texts(issues[4]["errors"]) == [
         {
             "field": "occurred_at",
             "reason": "occurred_at (column 'Won on'): '2025-03-16' does not match the format "
@@ -111,14 +117,21 @@ async def test_mapping_report_and_reimport(stack: Stack) -> None:
         }
     ]
     assert issues[5]["status"] == "rejected"
-    assert issues[5]["errors"] == [
+    assert texts(issues[5]["errors"]) == [
         {"field": "amount", "reason": "amount (column 'Amount'): 'abc' is not a number"}
     ]
     assert issues[6] == {
         "line": 6,
         "status": "duplicate",
         "event_id": "deal:D1@i00000000000000000001",
-        "errors": [{"field": "event_id", "reason": "repeats line 2"}],
+        "errors": [
+            {
+                "field": "event_id",
+                "reason": "repeats line 2",
+                "reason_code": "imports.row.repeats",
+                "reason_params": {"line": 2},
+            }
+        ],
         "row": {
             "Deal ID": "D1",
             "Owner": "r1",
@@ -128,7 +141,7 @@ async def test_mapping_report_and_reimport(stack: Stack) -> None:
             "City": "上海",
         },
     }
-    assert issues[7]["errors"] == [{"field": "rep_id", "reason": "is required"}]
+    assert texts(issues[7]["errors"]) == [{"field": "rep_id", "reason": "is required"}]
     assert issues[8]["errors"][0]["field"] == "stage"
     assert "Won?" in issues[8]["row"]["Stage"]
     await s.wait_scored()
@@ -190,7 +203,7 @@ async def test_fields_without_offset_use_the_tenant_zone_and_amount_marks(
     out = resp.json()
     assert out["rows_accepted"] == 1
     assert out["issues"][0]["line"] == 3
-    assert out["issues"][0]["errors"] == [
+    assert texts(out["issues"][0]["errors"]) == [
         {"field": "currency", "reason": "the currency column says USD but amount is in EUR"}
     ]
     await s.wait_scored()
@@ -253,7 +266,7 @@ async def test_bad_requests_name_the_problem(embedded_stack: Stack) -> None:
         "/v1/imports", content=b"a\n1\n", headers={**s.auth(), "Content-Type": "text/csv"}
     )
     assert no_name.status_code == 422
-    assert no_name.json()["error"]["fields"] == [{"field": "name", "reason": "is required"}]
+    assert texts(no_name.json()["error"]["fields"]) == [{"field": "name", "reason": "is required"}]
     bad_type = await s.client.post(
         "/v1/imports?name=x", content=b"a", headers={**s.auth(), "Content-Type": "image/png"}
     )
@@ -289,8 +302,8 @@ async def test_a_wide_header_is_refused_at_once(embedded_stack: Stack, columns: 
     assert resp.status_code == 413, resp.text
     error = resp.json()["error"]
     assert error["code"] == "payload_too_large"
-    assert error["fields"] == [
-        {"field": "content", "reason": f"the header has {columns} columns; at most 500"}
+    assert texts(error["fields"]) == [
+        {"field": "content", "reason": f"the header has {columns:,} columns; at most 500"}
     ]
     runs = await s.client.get("/v1/imports", headers=s.auth())
     assert runs.json() == []  # refused before a run exists
@@ -307,7 +320,7 @@ async def test_repeated_columns_are_found_in_linear_time_and_long_cells_named(
         headers={**s.auth(), "Content-Type": "text/csv"},
     )
     assert dup.status_code == 422, dup.text
-    assert dup.json()["error"]["fields"] == [
+    assert texts(dup.json()["error"]["fields"]) == [
         {"field": "content", "reason": "column 'c7' appears more than once"}
     ]
     long_name = await s.client.post(
@@ -331,10 +344,10 @@ async def test_repeated_columns_are_found_in_linear_time_and_long_cells_named(
     assert long_cell.status_code == 201, long_cell.text
     run = long_cell.json()
     assert (run["rows_accepted"], run["rows_rejected"]) == (1, 1)
-    assert run["issues"][0]["errors"] == [
+    assert texts(run["issues"][0]["errors"]) == [
         {
             "field": "(row)",
-            "reason": "line 2 has a cell longer than 10000 characters (column 'customer_id')",
+            "reason": "line 2 has a cell longer than 10,000 characters (column 'customer_id')",
         }
     ]
 
@@ -360,10 +373,11 @@ async def test_cli_import_prints_the_report_and_is_idempotent(
     assert lines[0].endswith(
         "completed; 7 rows: 2 appended, 0 already imported, 1 repeated in the file, 4 rejected"
     )
-    assert "warning: column 'City' is not a canonical field: kept in attributes.City" in lines
-    assert "line 5: rejected: amount: amount (column 'Amount'): 'abc' is not a number" in lines
-    assert "line 6: duplicate: event_id: repeats line 2" in lines
-    assert "line 7: rejected: rep_id: is required" in lines
+    # The CLI writes the report in zh-CN (the default locale), for Chinese operators.
+    assert "warning: 列“City”不是标准字段：已保存在 attributes.City 中" in lines
+    assert "line 5: rejected: amount: amount（列“Amount”）：“abc”不是数字" in lines
+    assert "line 6: duplicate: event_id: 与第 2 行重复" in lines
+    assert "line 7: rejected: rep_id: 必填" in lines
     await s.wait_scored()
     assert await _progress(s, "revenue", "rep:r1") == "1200.5000"
     again = await asyncio.to_thread(_invoke, [*args, "--wait", "--timeout", "60"], env)
@@ -447,7 +461,9 @@ async def test_gbk_csv_and_chinese_amounts(
     assert issue["line"] == 7
     column = "金额" if declared == "json" else "amount"
     label = "amount" if column == "amount" else "amount (column '金额')"
-    assert issue["errors"] == [{"field": "amount", "reason": f"{label}: '五万' is not a number"}]
+    assert texts(issue["errors"]) == [
+        {"field": "amount", "reason": f"{label}: '五万' is not a number"}
+    ]
     assert issue["row"]["城市"] == "苏州"  # the Chinese text intact in the report
     detected = [w for w in out["warnings"] if "not UTF-8" in w]
     assert len(detected) == (1 if declared == "undeclared" else 0)
@@ -504,7 +520,7 @@ async def test_a_utf8_bom_and_bad_charsets(embedded_stack: Stack) -> None:
         headers=s.auth(),
     )
     assert not_b64.status_code == 422
-    assert not_b64.json()["error"]["fields"] == [
+    assert texts(not_b64.json()["error"]["fields"]) == [
         {"field": "content_base64", "reason": "is not valid base64"}
     ]
 
@@ -540,17 +556,15 @@ async def test_cli_imports_a_gbk_file(embedded_stack: Stack, tmp_path: Any) -> N
     result = await asyncio.to_thread(_invoke, args, env)
     assert result.exit_code == 0, result.output
     assert "5 appended" in result.output.splitlines()[0]
-    assert any(
-        line.startswith("warning: the file is not UTF-8") for line in result.output.splitlines()
-    )
-    assert "line 7: rejected: amount: amount (column '金额'): '五万' is not a number" in (
+    assert any(line.startswith("warning: 文件不是 UTF-8") for line in result.output.splitlines())
+    assert "line 7: rejected: amount: amount（列“金额”）：“五万”不是数字" in (
         result.output.splitlines()
     )
     await s.wait_scored()
     assert await _progress(s, "revenue", "rep:r1") == "120050000.0000"
     declared = await asyncio.to_thread(_invoke, [*args, "--charset", "gbk"], env)
     assert declared.exit_code == 0, declared.output
-    assert "warning: the file is not UTF-8" not in declared.output
+    assert "warning: 文件不是 UTF-8" not in declared.output
     assert "0 appended, 5 already imported" in declared.output.splitlines()[0]
     wrong = await asyncio.to_thread(_invoke, [*args, "--charset", "utf-8"], env)
     assert wrong.exit_code != 0

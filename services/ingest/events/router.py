@@ -16,6 +16,7 @@ from paceline.ingest.events.schemas import IngestResponse
 from paceline.ingest.events.service import ingest_events, parse_body
 from paceline.shared.auth import Principal
 from paceline.shared.events import CanonicalEvent
+from paceline.shared.i18n import locale_of
 from paceline.shared.web.deps import AppState, IngestPrincipal, StateDep, principal_of_request
 from paceline.shared.web.errors import request_id_of
 
@@ -132,6 +133,11 @@ async def post_events(
 
 async def _ingest(request: Request, state: AppState, principal: Principal, source: str) -> Response:
     assert state.eventlog is not None
+    # The answer's language (Accept-Language, else the tenant's): once per request, for
+    # the reasons of rejected events and for the error handler.
+    locale = request.state.locale = locale_of(
+        request.headers.get("accept-language"), principal.locale
+    )
     items = parse_body(
         await request.body(),
         request.headers.get("content-type"),
@@ -144,6 +150,7 @@ async def _ingest(request: Request, state: AppState, principal: Principal, sourc
         eventlog=state.eventlog,
         now=state.clock.now(),
         request_id=request_id_of(request),
+        locale=locale,
     )
     return Response(
         orjson.dumps(result.model_dump()), status_code=202, media_type="application/json"

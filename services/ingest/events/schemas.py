@@ -2,16 +2,47 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from paceline.shared.i18n import Msg, from_json, params_json, render, to_json
+
 
 class FieldProblem(BaseModel):
-    """One field of one event that failed validation."""
+    """One field of one event that failed validation: the reason in the caller's language,
+    and for machines its catalog code and parameters."""
 
     field: str
     reason: str
+    reason_code: str = Field(description="The reason's catalog code (stable).")
+    reason_params: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def of(cls, field: str, reason: Msg, locale: str) -> FieldProblem:
+        """A problem with its reason rendered in ``locale``."""
+        return cls(
+            field=field,
+            reason=render(reason, locale),
+            reason_code=reason.code,
+            reason_params=params_json(reason.params),
+        )
+
+    def msg(self) -> Msg:
+        """The reason as a message again (to render in another locale or store)."""
+        return from_json({"code": self.reason_code, "params": self.reason_params})
+
+
+class MessageOut(BaseModel):
+    """A message for machines: its catalog code and parameters."""
+
+    code: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def of(cls, message: Msg) -> MessageOut:
+        """The code and parameters of a message."""
+        return cls(**to_json(message))
 
 
 class EventResult(BaseModel):
@@ -27,7 +58,13 @@ class EventResult(BaseModel):
         )
     )
     errors: list[FieldProblem] = Field(default_factory=list)
-    warnings: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(
+        default_factory=list, description="In the caller's language (see warning_codes)."
+    )
+    warning_codes: list[MessageOut] = Field(
+        default_factory=list,
+        description="The warnings' catalog codes and parameters, in the same order.",
+    )
 
 
 class IngestResponse(BaseModel):
@@ -47,13 +84,17 @@ class IngestResponse(BaseModel):
                             "status": "accepted",
                             "errors": [],
                             "warnings": [],
+                            "warning_codes": [],
                         },
                         {
                             "index": 1,
                             "event_id": "deal-2-v1",
                             "status": "accepted",
                             "errors": [],
-                            "warnings": [],
+                            "warnings": ["未知字段 region 已保存在 attributes 中"],
+                            "warning_codes": [
+                                {"code": "events.unknown_field", "params": {"name": "region"}}
+                            ],
                         },
                     ],
                 }

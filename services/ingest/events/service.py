@@ -19,7 +19,7 @@ from typing import Any, Final
 import orjson
 from pydantic import ValidationError
 
-from paceline.ingest.events.schemas import EventResult, FieldProblem, IngestResponse
+from paceline.ingest.events.schemas import EventResult, FieldProblem, IngestResponse, MessageOut
 from paceline.shared import metrics
 from paceline.shared.errors import (
     BadRequest,
@@ -39,6 +39,7 @@ from paceline.shared.events import (
     split_unknown_fields,
     wrong_type_fields,
 )
+from paceline.shared.i18n import DEFAULT_LOCALE, Msg, msg, render
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ MAX_FUTURE: Final = timedelta(days=366)
 class _Item:
     index: int
     raw: Any
-    parse_error: str | None = None
+    parse_error: Msg | None = None
     # True when the body it came from cannot hold a NUL character (no ``\u0000`` escape):
     # the per-field NUL scan is then skipped. Callers that do not know leave it False.
     nul_free: bool = False
@@ -72,18 +73,16 @@ def parse_body(body: bytes, content_type: str | None, *, max_events: int) -> lis
     nul_free = b"\\u0000" not in body
     if media in JSON_TYPES:
         if not body.strip():
-            raise BadRequest("the body is empty; send one event, a JSON array or NDJSON")
+            raise BadRequest(msg("events.body.empty"))
         try:
             data = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
-            raise BadRequest(f"the body is not valid JSON: {exc}") from None
+            raise BadRequest(msg("errors.body.bad_json", reason=str(exc))) from None
         if isinstance(data, list):
             if len(data) > max_events:
-                raise PayloadTooLarge(
-                    f"a batch holds at most {max_events} events; this one has {len(data)}"
-                )
+                raise PayloadTooLarge(msg("events.batch.too_many", max=max_events, count=len(data)))
             if not data:
-                raise BadRequest("the array is empty")
+                raise BadRequest(msg("events.body.empty_array"))
             return [_Item(i, raw, nul_free=nul_free) for i, raw in enumerate(data)]
         return [_Item(0, data, nul_free=nul_free)]
     if media in NDJSON_TYPES:
@@ -92,54 +91,56 @@ def parse_body(body: bytes, content_type: str | None, *, max_events: int) -> lis
             if not line.strip():
                 continue
             if len(items) >= max_events:
-                raise PayloadTooLarge(f"a batch holds at most {max_events} events")
+                raise PayloadTooLarge(msg("events.batch.too_many_lines", max=max_events))
             try:
                 items.append(_Item(i, orjson.loads(line), nul_free=nul_free))
             except orjson.JSONDecodeError as exc:
-                items.append(_Item(i, None, f"line {i + 1} is not valid JSON: {exc}"))
+                items.append(
+                    _Item(i, None, msg("events.line.bad_json", line=i + 1, reason=str(exc)))
+                )
         if not items:
-            raise BadRequest("the body has no events")
+            raise BadRequest(msg("events.body.no_events"))
         return items
-    raise UnsupportedMediaType(
-        "send Content-Type application/json (one event or an array) "
-        "or application/x-ndjson (one event per line)"
-    )
+    raise UnsupportedMediaType(msg("events.body.media_type"))
 
 
-def validate_item(item: _Item, *, now: datetime) -> tuple[CanonicalEvent | None, EventResult]:
-    """Validate one raw item into a canonical event, or say why not."""
+def validate_item(
+    item: _Item, *, now: datetime, locale: str = DEFAULT_LOCALE
+) -> tuple[CanonicalEvent | None, EventResult]:
+    """Validate one raw item into a canonical event, or say why not (reasons and warnings
+    in ``locale``, with their codes; only a failing or warned item builds a message)."""
     if item.parse_error is not None:
         return None, EventResult(
             index=item.index,
             status="rejected",
-            errors=[FieldProblem(field="(event)", reason=item.parse_error)],
+            errors=[FieldProblem.of("(event)", item.parse_error, locale)],
         )
     raw = item.raw
     if not isinstance(raw, dict):
         return None, EventResult(
             index=item.index,
             status="rejected",
-            errors=[FieldProblem(field="(event)", reason="must be a JSON object")],
+            errors=[FieldProblem.of("(event)", msg("events.not_an_object"), locale)],
         )
     event_id = raw.get("event_id") if isinstance(raw.get("event_id"), str) else None
     problems = (
         []
         if item.nul_free
         else [
-            FieldProblem(
-                field=str(k), reason="contains a NUL character (\\u0000), which cannot be stored"
-            )
+            FieldProblem.of(str(k), msg("events.field.nul"), locale)
             for k, v in raw.items()
             if contains_nul(k) or contains_nul(v)
         ]
     )
-    problems += [FieldProblem(field=e.field, reason=e.reason) for e in wrong_type_fields(raw)]
+    problems += [_problem(e, locale) for e in wrong_type_fields(raw)]
     if problems:
         return None, EventResult(
             index=item.index, event_id=event_id, status="rejected", errors=problems
         )
     data, unknown = split_unknown_fields(raw)
-    warnings = [f"unknown field {name!r} kept in attributes" for name in unknown]
+    notes = [msg("events.unknown_field", name=name) for name in unknown]
+    warnings = [render(n, locale) for n in notes]
+    codes = [MessageOut.of(n) for n in notes]
     try:
         event = CanonicalEvent.model_validate(data)
     except ValidationError as exc:
@@ -147,20 +148,33 @@ def validate_item(item: _Item, *, now: datetime) -> tuple[CanonicalEvent | None,
             index=item.index,
             event_id=event_id,
             status="rejected",
-            errors=[FieldProblem(field=e.field, reason=e.reason) for e in field_errors(exc)],
+            errors=[_problem(e, locale) for e in field_errors(exc)],
             warnings=warnings,
+            warning_codes=codes,
         )
     if event.occurred_at > now + MAX_FUTURE:
         return None, EventResult(
             index=item.index,
             event_id=event.event_id,
             status="rejected",
-            errors=[FieldProblem(field="occurred_at", reason="is more than a year in the future")],
+            errors=[FieldProblem.of("occurred_at", msg("events.time.too_far_ahead"), locale)],
             warnings=warnings,
+            warning_codes=codes,
         )
     return event, EventResult(
-        index=item.index, event_id=event.event_id, status="accepted", warnings=warnings
+        index=item.index,
+        event_id=event.event_id,
+        status="accepted",
+        warnings=warnings,
+        warning_codes=codes,
     )
+
+
+def _problem(error: FieldError, locale: str) -> FieldProblem:
+    reason = (
+        error.reason if isinstance(error.reason, Msg) else msg("events.reason", text=error.reason)
+    )
+    return FieldProblem.of(error.field, reason, locale)
 
 
 # What :func:`validate_item` gives for one item: the event (None if invalid) and its result.
@@ -175,10 +189,12 @@ async def ingest_events(
     eventlog: EventLog,
     now: datetime,
     request_id: str | None,
+    locale: str = DEFAULT_LOCALE,
 ) -> IngestResponse:
-    """Validate items and append the valid ones to the log; per-event results."""
+    """Validate items and append the valid ones to the log; per-event results (reasons
+    and warnings in ``locale``)."""
     return await append_checked(
-        checked=[validate_item(item, now=now) for item in items],
+        checked=[validate_item(item, now=now, locale=locale) for item in items],
         tenant_id=tenant_id,
         source=source,
         eventlog=eventlog,
@@ -229,14 +245,18 @@ async def append_checked(
         fields = [
             FieldError(
                 field=(f"[{r.index}]." if len(results) > 1 else "") + e.field,
-                reason=e.reason,
+                reason=e.msg(),
             )
             for r in rejected
             for e in r.errors
         ]
         raise InvalidInput(
-            "no event in the request is valid: "
-            + "; ".join(f"{f.field}: {f.reason}" for f in fields[:3]),
+            msg(
+                "events.none_valid",
+                fields=[
+                    msg("errors.field_reason", field=f.field, reason=f.reason) for f in fields[:3]
+                ],
+            ),
             fields=fields,
         )
     try:

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import Final
 
 from paceline.shared.errors import FieldError, InvalidInput
+from paceline.shared.i18n import Msg, msg
 
 # Accepted names -> the codec that reads them. GBK and GB2312 files are read as GB18030,
 # their superset (it also knows the euro sign and the characters GBK lacks).
@@ -37,21 +38,23 @@ def codec_of(charset: str | None) -> str | None:
     codec = CHARSETS.get(charset.strip().strip('"').lower())
     if codec is None:
         raise InvalidInput(
-            f"unsupported charset {charset!r}",
-            fields=[FieldError("charset", f"{charset!r} is not one of {', '.join(CHARSETS)}")],
+            msg("imports.charset.unsupported", charset=charset[:40]),
+            fields=[
+                FieldError(
+                    "charset",
+                    msg("imports.charset.not_one_of", charset=charset[:40], known=list(CHARSETS)),
+                )
+            ],
         )
     return codec
 
 
-def detection_warning(codec: str) -> str:
+def detection_warning(codec: str) -> Msg:
     """The report's warning for a file whose charset was guessed."""
-    return (
-        f"the file is not UTF-8 and no charset was declared: read as {codec.upper()} "
-        "(GBK, the default of Chinese Excel); declare charset=... if that is wrong"
-    )
+    return msg("imports.charset.detected", codec=codec.upper())
 
 
-def decode(body: bytes, charset: str | None) -> tuple[str, str | None]:
+def decode(body: bytes, charset: str | None) -> tuple[str, Msg | None]:
     """The file's text (BOM removed) and a warning if its charset was detected, or 422."""
     codec = codec_of(charset)
     if codec is not None:
@@ -59,8 +62,12 @@ def decode(body: bytes, charset: str | None) -> tuple[str, str | None]:
             return body.decode(codec).removeprefix("\ufeff"), None
         except UnicodeDecodeError as exc:
             raise InvalidInput(
-                f"the file is not {charset}",
-                fields=[FieldError("content", f"not {charset}: {exc}")],
+                msg("imports.charset.not_it", charset=charset),
+                fields=[
+                    FieldError(
+                        "content", msg("imports.charset.not_it_why", charset=charset, why=str(exc))
+                    )
+                ],
             ) from None
     try:
         return body.decode("utf-8-sig"), None
@@ -69,12 +76,17 @@ def decode(body: bytes, charset: str | None) -> tuple[str, str | None]:
             return body.decode(DETECTED), detection_warning(DETECTED)
         except UnicodeDecodeError:
             raise InvalidInput(
-                "the file is neither UTF-8 nor GB18030: declare its charset",
-                fields=[FieldError("content", f"not UTF-8: {utf8_error}")],
+                msg("imports.charset.neither"),
+                fields=[
+                    FieldError(
+                        "content",
+                        msg("imports.charset.not_it_why", charset="UTF-8", why=str(utf8_error)),
+                    )
+                ],
             ) from None
 
 
-def detect_chunks(chunks: Iterable[bytes], charset: str | None) -> tuple[str, str | None]:
+def detect_chunks(chunks: Iterable[bytes], charset: str | None) -> tuple[str, Msg | None]:
     """The codec for a file read in chunks (as :func:`decode` would choose), and the
     warning if detected; 422 if the declared (or every candidate) charset fails."""
     declared = codec_of(charset)
@@ -98,8 +110,18 @@ def detect_chunks(chunks: Iterable[bytes], charset: str | None) -> tuple[str, st
     for c in candidates:
         if c not in failed:
             return c, (detection_warning(c) if declared is None and c == DETECTED else None)
-    what = f"not {charset}" if declared is not None else "neither UTF-8 nor GB18030"
     raise InvalidInput(
-        f"the file is {what}" + ("" if declared else ": declare its charset"),
-        fields=[FieldError("content", failed[candidates[0]])],
+        msg("imports.charset.not_it", charset=charset)
+        if declared is not None
+        else msg("imports.charset.neither"),
+        fields=[
+            FieldError(
+                "content",
+                msg(
+                    "imports.charset.not_it_why",
+                    charset=charset if declared is not None else "UTF-8",
+                    why=failed[candidates[0]],
+                ),
+            )
+        ],
     )

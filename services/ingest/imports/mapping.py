@@ -22,6 +22,7 @@ import orjson
 from paceline.ingest.imports.schemas import ImportMapping
 from paceline.shared.errors import FieldError, InvalidInput, PayloadTooLarge
 from paceline.shared.events import EVENT_TYPES, KNOWN_FIELDS, CanonicalEvent
+from paceline.shared.i18n import Invalid, Msg, msg
 from paceline.shared.money import parse_amount
 
 KINDS: Final[dict[str, str]] = {
@@ -61,7 +62,7 @@ class Row:
 
     line: int
     raw: Mapping[str, Any]
-    parse_error: str | None = None
+    parse_error: Msg | None = None
 
 
 def csv_rows(lines: Iterable[str], *, delimiter: str) -> tuple[list[str], Iterator[Row]]:
@@ -71,11 +72,13 @@ def csv_rows(lines: Iterable[str], *, delimiter: str) -> tuple[list[str], Iterat
         header = next(reader)
     except StopIteration:
         raise InvalidInput(
-            "the file is empty", fields=[FieldError("content", "needs a header row")]
+            msg("imports.file.empty"),
+            fields=[FieldError("content", msg("imports.file.needs_header"))],
         ) from None
     except csv.Error as exc:
         raise InvalidInput(
-            "the header is not valid CSV", fields=[FieldError("content", f"header: {exc}")]
+            msg("imports.header.bad_csv"),
+            fields=[FieldError("content", msg("imports.header.bad_csv_why", why=str(exc)))],
         ) from None
     header = check_header(header)
 
@@ -91,7 +94,7 @@ def csv_rows(lines: Iterable[str], *, delimiter: str) -> tuple[list[str], Iterat
                     yield Row(
                         start,
                         {},
-                        f"has {len(cells)} cells, the header has {len(header)}",
+                        msg("imports.row.cells", cells=len(cells), columns=len(header)),
                     )
                     continue
                 long = next((i for i, c in enumerate(cells) if len(c) > MAX_CELL_CHARS), None)
@@ -99,13 +102,12 @@ def csv_rows(lines: Iterable[str], *, delimiter: str) -> tuple[list[str], Iterat
                     yield Row(
                         start,
                         {},
-                        f"has a cell longer than {MAX_CELL_CHARS} characters "
-                        f"(column {header[long]!r})",
+                        msg("imports.row.long_cell", max=MAX_CELL_CHARS, column=header[long]),
                     )
                     continue
                 yield Row(start, dict(zip(header, cells, strict=True)))
         except csv.Error as exc:
-            yield Row(previous + 1, {}, f"is not valid CSV: {exc}")
+            yield Row(previous + 1, {}, msg("imports.row.bad_csv", why=str(exc)))
 
     return header, rows()
 
@@ -114,19 +116,19 @@ def check_header(cells: list[str]) -> list[str]:
     """The header's column names (BOM and spaces stripped), or 413/422 naming ``content``:
     at most 500 columns of at most 200 characters, none repeated (checked in linear time)."""
     if len(cells) > MAX_COLUMNS:
-        reason = f"the header has {len(cells)} columns; at most {MAX_COLUMNS}"
+        reason = msg("imports.header.columns", count=len(cells), max=MAX_COLUMNS)
         raise PayloadTooLarge(
-            f"the file has too many columns: {reason}", fields=[FieldError("content", reason)]
+            msg("imports.header.too_many", reason=reason), fields=[FieldError("content", reason)]
         )
     header = [h.strip().lstrip("\ufeff").strip() for h in cells]
     long = [h for h in header if len(h) > MAX_HEADER_CHARS]
     if long:
         raise InvalidInput(
-            "the header has a column name that is too long",
+            msg("imports.header.long_name"),
             fields=[
                 FieldError(
                     "content",
-                    f"column {long[0][:40]!r}... is longer than {MAX_HEADER_CHARS} characters",
+                    msg("imports.header.long_name_why", column=long[0][:40], max=MAX_HEADER_CHARS),
                 )
             ],
         )
@@ -134,11 +136,14 @@ def check_header(cells: list[str]) -> list[str]:
     dupes = sorted(h for h, n in counts.items() if n > 1)
     if dupes:
         raise InvalidInput(
-            "the header repeats columns",
-            fields=[FieldError("content", f"column {h!r} appears more than once") for h in dupes],
+            msg("imports.header.repeats"),
+            fields=[FieldError("content", msg("imports.header.repeated", column=h)) for h in dupes],
         )
     if not any(header):
-        raise InvalidInput("the header is empty", fields=[FieldError("content", "no columns")])
+        raise InvalidInput(
+            msg("imports.header.empty"),
+            fields=[FieldError("content", msg("imports.header.no_columns"))],
+        )
     return header
 
 
@@ -150,13 +155,13 @@ def ndjson_rows(lines: Iterable[str]) -> Iterator[Row]:
         try:
             value = orjson.loads(line)
         except orjson.JSONDecodeError as exc:
-            yield Row(n, {}, f"is not valid JSON: {exc}")
+            yield Row(n, {}, msg("imports.row.bad_json", why=str(exc)))
             continue
         if not isinstance(value, dict):
-            yield Row(n, {}, "must be a JSON object")
+            yield Row(n, {}, msg("imports.row.not_object"))
             continue
         if len(value) > MAX_COLUMNS:
-            yield Row(n, {}, f"has {len(value)} fields; at most {MAX_COLUMNS}")
+            yield Row(n, {}, msg("imports.row.fields", count=len(value), max=MAX_COLUMNS))
             continue
         yield Row(n, value)
 
@@ -175,37 +180,42 @@ def check_mapping(mapping: ImportMapping, *, default_tz: str) -> ZoneInfo:
             errors.append(
                 FieldError(
                     f"mapping.columns.{header}",
-                    f"{target!r} is not a canonical field (or attributes.<name>)",
+                    msg("imports.mapping.not_field_or_attribute", target=target),
                 )
             )
     for name in mapping.constants:
         if not _target_ok(name):
-            errors.append(FieldError(f"mapping.constants.{name}", "is not a canonical field"))
+            errors.append(FieldError(f"mapping.constants.{name}", msg("imports.mapping.not_field")))
     for name, table in mapping.values.items():
         if name not in KNOWN_FIELDS:
-            errors.append(FieldError(f"mapping.values.{name}", "is not a canonical field"))
+            errors.append(FieldError(f"mapping.values.{name}", msg("imports.mapping.not_field")))
         for file_value, canonical in table.items():
             if isinstance(canonical, dict):  # one file value setting several fields
                 errors.extend(
                     FieldError(
-                        f"mapping.values.{name}.{file_value}.{key}", "is not a canonical field"
+                        f"mapping.values.{name}.{file_value}.{key}",
+                        msg("imports.mapping.not_field"),
                     )
                     for key in canonical
                     if not _target_ok(str(key))
                 )
     for name, fmt in mapping.date_formats.items():
         if name != "*" and KINDS.get(name) not in {"datetime", "date", "version"}:
-            errors.append(FieldError(f"mapping.date_formats.{name}", "is not a date field"))
+            errors.append(
+                FieldError(f"mapping.date_formats.{name}", msg("imports.mapping.not_date_field"))
+            )
         if "%" not in fmt:
-            errors.append(FieldError(f"mapping.date_formats.{name}", "needs strptime codes"))
+            errors.append(
+                FieldError(f"mapping.date_formats.{name}", msg("imports.mapping.needs_strptime"))
+            )
     tz_name = mapping.timezone or default_tz
     try:
         tz = ZoneInfo(tz_name)
     except (ZoneInfoNotFoundError, ValueError):
-        errors.append(FieldError("mapping.timezone", f"unknown time zone {tz_name!r}"))
+        errors.append(FieldError("mapping.timezone", msg("imports.mapping.timezone", tz=tz_name)))
         tz = ZoneInfo("UTC")
     if errors:
-        raise InvalidInput("the mapping cannot be used", fields=errors)
+        raise InvalidInput(msg("imports.mapping.unusable"), fields=errors)
     return tz
 
 
@@ -215,7 +225,7 @@ class RowMapper:
     def __init__(self, mapping: ImportMapping, *, tz: ZoneInfo) -> None:
         self.mapping = mapping
         self.tz = tz
-        self.warnings: dict[str, str] = {}
+        self.warnings: dict[str, Msg] = {}
         self._lower_values = {
             f: {str(k).strip().lower(): v for k, v in vm.items()}
             for f, vm in mapping.values.items()
@@ -226,9 +236,8 @@ class RowMapper:
             return self.mapping.columns[column]
         if column in KNOWN_FIELDS or column.startswith("attributes."):
             return column
-        self.warnings.setdefault(
-            column, f"column {column!r} is not a canonical field: kept in attributes.{column}"
-        )
+        if column not in self.warnings:
+            self.warnings[column] = msg("imports.column.kept", column=column)
         return f"attributes.{column}"
 
     def map(self, raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[FieldError]]:
@@ -246,7 +255,7 @@ class RowMapper:
                 if isinstance(value, dict):
                     attributes.update(value)
                 else:
-                    problems.append(FieldError("attributes", "must be a JSON object"))
+                    problems.append(FieldError("attributes", msg("imports.row.not_object")))
                 continue
             if target.startswith("attributes."):
                 attributes[target.removeprefix("attributes.")] = value
@@ -260,19 +269,28 @@ class RowMapper:
                 if name.startswith("attributes."):
                     attributes[name.removeprefix("attributes.")] = item
                     continue
-                label = name if column == name else f"{name} (column {column!r})"
+                label = (
+                    name
+                    if column == name
+                    else msg("imports.label.column", name=name, column=column)
+                )
                 try:
                     converted, mark = self._convert(name, item)
                 except ValueError as exc:
-                    problems.append(FieldError(name, f"{label}: {exc}"))
+                    problems.append(FieldError(name, _labelled(label, exc)))
                     continue
                 if mark is not None:
                     if currency_mark is not None and currency_mark[0] != mark:
                         problems.append(
                             FieldError(
                                 name,
-                                f"{label}: currency {mark} differs from {currency_mark[0]} "
-                                f"in {currency_mark[1]}",
+                                msg(
+                                    "imports.currency.differs",
+                                    label=label,
+                                    currency=mark,
+                                    other=currency_mark[0],
+                                    field=currency_mark[1],
+                                ),
                             )
                         )
                     currency_mark = (mark, name)
@@ -284,14 +302,20 @@ class RowMapper:
                 try:
                     data[name] = self._convert(name, value)[0]
                 except ValueError as exc:
-                    problems.append(FieldError(name, f"{name} (constant): {exc}"))
+                    label = msg("imports.label.constant", name=name)
+                    problems.append(FieldError(name, _labelled(label, exc)))
         if "type" not in data and self.mapping.type is not None:
             data["type"] = self.mapping.type
         if isinstance(data.get("type"), str):
             data["type"] = data["type"].strip().lower()
             if data["type"] not in EVENT_TYPES:
                 problems.append(
-                    FieldError("type", f"{data['type']!r} is not one of {', '.join(EVENT_TYPES)}")
+                    FieldError(
+                        "type",
+                        msg(
+                            "imports.type.unknown", type=data["type"][:50], types=list(EVENT_TYPES)
+                        ),
+                    )
                 )
         if currency_mark is not None:
             given = data.get("currency")
@@ -301,8 +325,12 @@ class RowMapper:
                 problems.append(
                     FieldError(
                         "currency",
-                        f"the currency column says {given} but {currency_mark[1]} is in "
-                        f"{currency_mark[0]}",
+                        msg(
+                            "imports.currency.column_differs",
+                            given=str(given)[:20],
+                            field=currency_mark[1],
+                            currency=currency_mark[0],
+                        ),
                     )
                 )
         if attributes:
@@ -342,14 +370,14 @@ class RowMapper:
             try:
                 return int(value), None
             except ValueError:
-                raise ValueError(f"{value!r} is not a whole number") from None
+                raise Invalid("imports.value.not_whole", value=value[:100]) from None
         if kind == "bool":
             low = value.lower()
             if low in _TRUE:
                 return True, None
             if low in _FALSE:
                 return False, None
-            raise ValueError(f"{value!r} is not true/false (also yes/no, 1/0, 是/否)")
+            raise Invalid("imports.value.not_bool", value=value[:100])
         return value, None
 
     def _datetime(self, text: str, fmt: str | None) -> datetime:
@@ -357,7 +385,7 @@ class RowMapper:
             try:
                 parsed = datetime.strptime(text, fmt)  # noqa: DTZ007  # zone added below
             except ValueError:
-                raise ValueError(f"{text!r} does not match the format {fmt!r}") from None
+                raise Invalid("imports.value.format", value=text[:100], format=fmt) from None
         else:
             parsed = _iso_datetime(text)
         if parsed.tzinfo is None:
@@ -369,7 +397,7 @@ class RowMapper:
             try:
                 return datetime.strptime(text, fmt).date()  # noqa: DTZ007  # a calendar date
             except ValueError:
-                raise ValueError(f"{text!r} does not match the format {fmt!r}") from None
+                raise Invalid("imports.value.format", value=text[:100], format=fmt) from None
         return _iso_datetime(text).date()
 
 
@@ -383,10 +411,14 @@ def _iso_datetime(text: str) -> datetime:
         try:
             parsed = datetime.combine(date.fromisoformat(value), time(0))
         except ValueError:
-            raise ValueError(
-                f"{text!r} is not a date or time (ISO 8601, or give mapping.date_formats)"
-            ) from None
+            raise Invalid("imports.value.not_a_time", value=text[:100]) from None
     return parsed
+
+
+def _labelled(label: str | Msg, exc: ValueError) -> Msg:
+    """A cell's problem, named by its field (and column)."""
+    reason = exc.msg if isinstance(exc, Invalid) else str(exc)
+    return msg("imports.cell.problem", label=label, reason=reason)
 
 
 def derived_event_id(event: CanonicalEvent) -> str:

@@ -17,8 +17,10 @@ from paceline.ingest.imports.schemas import NAME_PATTERN, ImportMapping, ImportR
 from paceline.ingest.imports.service import run_import
 from paceline.shared.errors import FieldError, InvalidInput, UnsupportedMediaType
 from paceline.shared.events import EventType
+from paceline.shared.i18n import Msg, msg
 from paceline.shared.import_report import ImportOut
 from paceline.shared.web.deps import AuditDep, IngestPrincipal, StateDep
+from paceline.shared.web.errors import reason_of, request_locale
 
 router = APIRouter(prefix="/v1", tags=["imports"])
 
@@ -67,7 +69,7 @@ _JSON_EXAMPLE: dict[str, Any] = {
 
 def _pydantic_fields(exc: ValidationError) -> list[FieldError]:
     return [
-        FieldError(".".join(str(p) for p in e["loc"]) or "(body)", str(e["msg"]))
+        FieldError(".".join(str(p) for p in e["loc"]) or "(body)", reason_of(e))
         for e in exc.errors(include_url=False)
     ]
 
@@ -143,13 +145,14 @@ async def post_import(
     assert state.eventlog is not None
     media = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
     body = await request.body()
-    warnings: list[str] = []
+    warnings: list[Msg] = []
+    locale = request_locale(request)
     if media == "application/json":
         try:
             req = ImportRequest.model_validate_json(body)
         except ValidationError as exc:
             fields = _pydantic_fields(exc)
-            raise InvalidInput("the import request is not valid", fields=fields) from None
+            raise InvalidInput(msg("imports.request.invalid"), fields=fields) from None
         fmt, mapping = req.format, req.mapping
         name, file_name = req.name, req.file_name or file_name
         if req.content_base64 is not None:
@@ -157,8 +160,8 @@ async def post_import(
                 raw = base64.b64decode(req.content_base64, validate=True)
             except (ValueError, binascii.Error):
                 raise InvalidInput(
-                    "content_base64 is not base64",
-                    fields=[FieldError("content_base64", "is not valid base64")],
+                    msg("imports.request.not_base64"),
+                    fields=[FieldError("content_base64", msg("imports.request.bad_base64"))],
                 ) from None
             content, detected = decode(raw, req.charset)
             if detected is not None:
@@ -168,14 +171,17 @@ async def post_import(
             assert req.content is not None  # exactly one of the two (the model checks)
             if req.charset is not None:
                 raise InvalidInput(
-                    "charset applies to content_base64",
-                    fields=[FieldError("charset", "give the file as content_base64")],
+                    msg("imports.request.charset_needs_base64"),
+                    fields=[FieldError("charset", msg("imports.request.give_base64"))],
                 )
             content = req.content
             sha256 = hashlib.sha256(content.encode()).hexdigest()
     elif media in CSV_TYPES or media in NDJSON_TYPES:
         if name is None:
-            raise InvalidInput("name the import", fields=[FieldError("name", "is required")])
+            raise InvalidInput(
+                msg("imports.request.name"),
+                fields=[FieldError("name", msg("events.field.required"))],
+            )
         content, detected = decode(body, charset or _charset_param(request))
         sha256 = hashlib.sha256(body).hexdigest()  # the file as sent, as the CLI hashes it
         if detected is not None:
@@ -183,10 +189,7 @@ async def post_import(
         fmt = "ndjson" if media in NDJSON_TYPES else "csv"
         mapping = ImportMapping(type=type)
     else:
-        raise UnsupportedMediaType(
-            "send text/csv or application/x-ndjson (the file), or application/json "
-            "({name, format, mapping, content})"
-        )
+        raise UnsupportedMediaType(msg("imports.request.media_type"))
     out = await run_import(
         db=state.db,
         eventlog=state.eventlog,
@@ -200,5 +203,6 @@ async def post_import(
         auditor=auditor,
         clock=state.clock,
         warnings=warnings,
+        locale=locale,
     )
     return JSONResponse(out.model_dump(mode="json"), status_code=201)

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from paceline.shared.events import EventType
+from paceline.shared.i18n import Invalid
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_.\-]{0,56}$"
 ImportName = Annotated[
@@ -75,5 +76,5 @@ class ImportRequest(BaseModel):
     @model_validator(mode="after")
     def _one_content(self) -> ImportRequest:
         if (self.content is None) == (self.content_base64 is None):
-            raise ValueError("give exactly one of content and content_base64")
+            raise Invalid("imports.request.one_content")
         return self

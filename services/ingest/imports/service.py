@@ -47,7 +47,15 @@ from paceline.shared.db.session import Database
 from paceline.shared.errors import EventLogUnavailable, NotFound
 from paceline.shared.eventlog import EventLog, LogRecord
 from paceline.shared.events import CanonicalEvent, Envelope
-from paceline.shared.import_report import ImportOut, import_source, run_out
+from paceline.shared.i18n import DEFAULT_LOCALE, Msg, msg
+from paceline.shared.import_report import (
+    ImportOut,
+    import_source,
+    msg_of_text,
+    problem,
+    run_out,
+    stored_text,
+)
 from paceline.shared.web.deps import Auditor
 
 BATCH_SIZE: Final = 5000
@@ -95,19 +103,24 @@ def _row_for_report(raw: Any) -> dict[str, Any]:
 
 def _event_for(
     row: Row, mapper: RowMapper, *, now: datetime
-) -> tuple[CanonicalEvent | None, list[dict[str, str]]]:
-    """The row's canonical event, or its problems (field and reason each)."""
+) -> tuple[CanonicalEvent | None, list[dict[str, Any]]]:
+    """The row's canonical event, or its problems (field and reason each: a catalog code
+    and parameters, and the English text for logs and older readers)."""
     if row.parse_error is not None:
-        return None, [{"field": "(row)", "reason": f"line {row.line} {row.parse_error}"}]
+        reason = msg("imports.row.line", line=row.line, reason=row.parse_error)
+        return None, [problem("(row)", reason)]
     data, problems = mapper.map(row.raw)
     if problems:
-        return None, [{"field": p.field, "reason": str(p.reason)} for p in problems]
+        return None, [
+            problem(p.field, p.reason if isinstance(p.reason, Msg) else msg_of_text(p.reason))
+            for p in problems
+        ]
     placeholder = data.get("event_id") is None
     if placeholder:
         data["event_id"] = _PLACEHOLDER_ID
     event, result = validate_item(_Item(row.line, data), now=now)
     if event is None:
-        return None, [{"field": e.field, "reason": e.reason} for e in result.errors]
+        return None, [problem(e.field, e.msg()) for e in result.errors]
     if placeholder:
         event = event.model_copy(update={"event_id": derived_event_id(event)})
     return event, []
@@ -179,7 +192,8 @@ async def run_import(
     auditor: Auditor,
     clock: Clock,
     batch_size: int = BATCH_SIZE,
-    warnings: Sequence[str] = (),
+    locale: str = DEFAULT_LOCALE,
+    warnings: Sequence[Msg] = (),
 ) -> ImportOut:
     """Import a file's rows; the stored run with its report (see the module docstring).
 
@@ -190,7 +204,7 @@ async def run_import(
     async with db.transaction(write=False) as session:
         tenant = await tenant_repo.get_tenant(session, tenant_id=tenant_id)
     if tenant is None:
-        raise NotFound(f"no tenant {tenant_id!r}")
+        raise NotFound(msg("imports.no_tenant", tenant=tenant_id))
     tz = check_mapping(mapping, default_tz=tenant.timezone)
     rows = rows_of(fmt, lines, mapping)  # a bad header is refused before the run exists
     source = import_source(name)
@@ -222,7 +236,7 @@ async def run_import(
     progress = _Progress()
     seen: dict[str, tuple[int, str]] = {}
     batch: list[tuple[int, CanonicalEvent]] = []
-    error: str | None = None
+    error: Msg | None = None
     failure: EventLogUnavailable | None = None
     try:
         for row in rows:
@@ -250,11 +264,12 @@ async def run_import(
                     status="duplicate",
                     event_id=event.event_id,
                     errors=[
-                        {
-                            "field": "event_id",
-                            "reason": f"repeats line {first[0]}"
-                            + ("" if same else " with other content: the first one counts"),
-                        }
+                        problem(
+                            "event_id",
+                            msg("imports.row.repeats", line=first[0])
+                            if same
+                            else msg("imports.row.repeats_other", line=first[0]),
+                        )
                     ],
                     row=_row_for_report(row.raw),
                 )
@@ -285,13 +300,12 @@ async def run_import(
                 now=now,
             )
     except EventLogUnavailable as exc:
-        error = f"the event log refused an append after {progress.accepted} events: {exc}"
+        error = msg("imports.log_refused", count=progress.accepted, reason=str(exc))
         failure = exc
     all_warnings = [*warnings, *mapper.warnings.values()]
     if progress.dropped_issues:
         all_warnings.append(
-            f"{progress.dropped_issues} more row issues were not stored "
-            f"(at most {MAX_STORED_ISSUES} per import)"
+            msg("imports.issues_dropped", count=progress.dropped_issues, max=MAX_STORED_ISSUES)
         )
     for result, count in (
         ("accepted", progress.accepted),
@@ -310,10 +324,10 @@ async def run_import(
         stored.rows_unchanged = progress.unchanged
         stored.rows_duplicate = progress.duplicate
         stored.rows_rejected = progress.rejected
-        stored.warnings = all_warnings
+        stored.warnings = [stored_text(w) for w in all_warnings]
         stored.positions = {str(p): o for p, o in sorted(progress.positions.items())}
         stored.finished_at = clock.now()
-        stored.error = error
+        stored.error = stored_text(error) if error is not None else None
         await repo.add_issues(
             session,
             [{"import_id": run_id, "tenant_id": tenant_id, **i} for i in progress.issues],
@@ -334,7 +348,7 @@ async def run_import(
             tenant_id=tenant_id,
         )
         first_issues = await repo.issues(session, tenant_id=tenant_id, run_id=run_id, limit=1000)
-        out = run_out(stored, issues=first_issues)
+        out = run_out(stored, issues=first_issues, locale=locale)
     if failure is not None:
         raise failure
     return out

@@ -28,6 +28,7 @@ from fastapi import Response
 
 from paceline.ingest.webhooks.mapping import Mapping as FieldMapping
 from paceline.ingest.webhooks.vendor_records import VendorRecord
+from paceline.shared.i18n import Msg
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +75,8 @@ class Item:
 
 @dataclass(frozen=True, slots=True)
 class Hint:
-    """What would fix an item, as a catalog code and its parameters (webhooks/text.py):
-    ``credential_missing`` / ``credential_rejected`` with ``vendor`` and ``credential``."""
+    """What would fix an item: ``credential_missing`` / ``credential_rejected`` with
+    ``vendor`` and ``credential`` (the catalog's ``webhooks.fix.<code>``)."""
 
     code: str
     params: Mapping[str, str]
@@ -84,18 +85,27 @@ class Hint:
         """JSON form."""
         return {"code": self.code, "params": dict(self.params)}
 
+    def msg(self) -> Msg:
+        """The hint as a catalog message."""
+        return hint_msg(self.code, self.params)
+
+
+def hint_msg(code: str, params: Mapping[str, Any]) -> Msg:
+    """The catalog message of a hint's code (``credential_missing`` ...)."""
+    return Msg(f"webhooks.fix.{code}", dict(params))
+
 
 @dataclass(slots=True)
 class AdapterContext:
     """What adapters may use while reading items: the clock's time and an HTTP client.
 
-    ``notes`` (text, English) and ``hints`` (codes) are per item; ``extras`` lasts for the
+    ``notes`` (catalog messages) and ``hints`` (codes) are per item; ``extras`` lasts for the
     request (the enrichment's rate-limit wait budget).
     """
 
     now: datetime
     http: httpx.AsyncClient | None = None
-    notes: list[str] = field(default_factory=list)
+    notes: list[Msg] = field(default_factory=list)
     hints: list[Hint] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
     cache: Any = None  # the process's enrichment.RecordCache (None: no caching)
@@ -107,12 +117,12 @@ class ItemError(Exception):
     def __init__(
         self,
         code: str,
-        reason: str,
+        reason: Msg,
         *,
         object_type: str | None = None,
         record_id: str | None = None,
     ) -> None:
-        super().__init__(reason)
+        super().__init__(str(reason))
         self.code = code
         self.reason = reason
         self.object_type = object_type
@@ -121,6 +131,10 @@ class ItemError(Exception):
 
 class Unparseable(Exception):
     """A verified body that cannot be split into items (quarantined whole)."""
+
+    def __init__(self, reason: Msg) -> None:
+        super().__init__(str(reason))
+        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)

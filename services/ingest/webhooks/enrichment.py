@@ -27,7 +27,7 @@ the answer):
   waits give up at once (the item waits in the quarantine and is replayed later) and the
   connector is left alone until the vendor's reset time.
 - **Errors**: unreachable, refused by the outbound guard, another status or an unreadable
-  body: a note from the catalog (text.py) — the item ends in the quarantine as
+  body: a note from the catalog (``webhooks.note.*``) — the item ends in the quarantine as
   ``enrichment_failed`` with that reason, or maps anyway when the webhook had enough.
 
 Other adapters (the generic connector's presets) can use it: implement
@@ -48,10 +48,10 @@ from typing import Any, Final, Protocol
 
 import httpx
 
-from paceline.ingest.webhooks import text
 from paceline.ingest.webhooks.base import AdapterContext, Connector, Hint
 from paceline.ingest.webhooks.mapping import FieldSpec, ObjectMapping
 from paceline.ingest.webhooks.vendor_records import VendorRecord, parse_time, us_of
+from paceline.shared.i18n import Msg, msg
 
 log = logging.getLogger(__name__)
 
@@ -297,8 +297,8 @@ def merge(record: VendorRecord, fetched: Fetched) -> VendorRecord:
     )
 
 
-def _note(ctx: AdapterContext, code: str, **params: str) -> None:
-    ctx.notes.append(text.render(code, "en", **params))
+def _note(ctx: AdapterContext, code: str, **params: str | Msg) -> None:
+    ctx.notes.append(Msg(f"webhooks.note.{code}", params))
 
 
 @dataclass(slots=True)
@@ -408,7 +408,7 @@ class _Session:
 
     def _unreachable(self, exc: httpx.HTTPError, rid: str) -> None:
         refused = "not a public address" in str(exc)  # the outbound guard (SSRF)
-        why = "its address is not a public address" if refused else type(exc).__name__
+        why: str | Msg = msg("webhooks.note.not_public") if refused else type(exc).__name__
         _note(self.ctx, "api_unreachable", vendor=self.api.title, record=rid, why=why)
         log.warning("%s enrichment failed: %s", self.api.title, type(exc).__name__)
 

@@ -73,6 +73,7 @@ from paceline.ingest.webhooks.vendor_records import (
     parse_time,
     us_of,
 )
+from paceline.shared.i18n import msg
 
 SCHEMES: Final = ("standard_webhooks", "jiandaoyun", "twenty", "token")
 FORMATS: Final = ("canonical", "records")
@@ -158,7 +159,7 @@ class GenericAdapter(Adapter):
         """The configured scheme."""
         secret = conn.secret("secret")
         if secret is None:
-            raise SignatureError("the connector has no secret")
+            raise SignatureError(msg("webhooks.sig.no_secret", name="secret"))
         scheme = str(conn.settings.get("signature") or "standard_webhooks")
         if scheme == "standard_webhooks":
             verify_standard_webhook(req.headers, body=req.body, secret=secret, now=now)
@@ -170,7 +171,7 @@ class GenericAdapter(Adapter):
             header = str(conn.settings.get("token_header") or "X-Paceline-Token").lower()
             verify_token(req.headers.get(header) or req.query.get("token"), expected=secret)
         else:
-            raise SignatureError(f"unknown signature scheme {scheme!r}")
+            raise SignatureError(msg("webhooks.sig.scheme", scheme=scheme[:50]))
 
     def items(self, req: InboundRequest, conn: Connector) -> list[Item]:
         """Canonical events, or records, one item each."""
@@ -180,13 +181,13 @@ class GenericAdapter(Adapter):
         try:
             data = orjson.loads(req.body)
         except orjson.JSONDecodeError as exc:
-            raise Unparseable(f"the body is not JSON: {exc}") from None
+            raise Unparseable(msg("webhooks.body.not_json", reason=str(exc))) from None
         items_path = conn.settings.get("items_path")
         rows = lookup(data, str(items_path)) if items_path and isinstance(data, dict) else data
         if isinstance(rows, dict):
             rows = [rows]
         if not isinstance(rows, list):
-            raise Unparseable("the records are not JSON objects")
+            raise Unparseable(msg("webhooks.body.not_objects"))
         query_name = conn.settings.get("object_type_query")
         from_query = req.query.get(str(query_name)) if query_name else None
         out = []
@@ -212,15 +213,15 @@ class GenericAdapter(Adapter):
                 data = orjson.loads(req.body)
                 raw = data if isinstance(data, list) else [data]
         except orjson.JSONDecodeError as exc:
-            raise Unparseable(f"the body is not JSON or NDJSON: {exc}") from None
-        msg = standard_webhook_id(req.headers) or ""
+            raise Unparseable(msg("webhooks.body.not_json", reason=str(exc))) from None
+        message_id = standard_webhook_id(req.headers) or ""
         out = []
         for i, ev in enumerate(raw):
             if not isinstance(ev, dict):
                 out.append(_not_an_object(ev, i, what="event"))
                 continue
             ident = ev.get("event_id")
-            key = f"gen-{ident}" if isinstance(ident, str) and ident else f"gen-{msg}-{i}"
+            key = f"gen-{ident}" if isinstance(ident, str) and ident else f"gen-{message_id}-{i}"
             out.append(
                 Item(
                     key=key[:400],
@@ -254,7 +255,8 @@ class GenericAdapter(Adapter):
         """A canonical event as it is, or a record read with the configured paths."""
         if NOT_AN_OBJECT in item.data:
             raise ItemError(
-                "unparseable", f"element [{item.data.get('index')}] is not a JSON object"
+                "unparseable",
+                msg("webhooks.item.not_object", index=str(item.data.get("index"))),
             )
         if "__canonical__" in item.data:
             ev = item.data["__canonical__"]
@@ -269,7 +271,7 @@ class GenericAdapter(Adapter):
             ]
         otype, rid, version = self._ids(item.data, conn)
         if rid is None:
-            raise ItemError("invalid_event", "the record has no id at record_id_path")
+            raise ItemError("invalid_event", msg("webhooks.item.missing", fields="record_id_path"))
         try:
             at = _version_time(version, conn.settings.get("version_tz"))
         except ValueError:

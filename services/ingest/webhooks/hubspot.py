@@ -50,6 +50,7 @@ from paceline.ingest.webhooks.enrichment import (
 from paceline.ingest.webhooks.mapping import ObjectMapping
 from paceline.ingest.webhooks.signatures import SignatureError, verify_hubspot
 from paceline.ingest.webhooks.vendor_records import VendorRecord, parse_time, us_of
+from paceline.shared.i18n import msg
 
 log = logging.getLogger(__name__)
 
@@ -242,7 +243,7 @@ class HubSpotAdapter(Adapter):
         """X-HubSpot-Signature-v3, or v1/v2 unless require_v3."""
         secret = conn.secret("client_secret")
         if secret is None:
-            raise SignatureError("the connector has no client_secret")
+            raise SignatureError(msg("webhooks.sig.no_secret", name="client_secret"))
         uri = str(conn.settings.get("signature_url") or req.url)
         verify_hubspot(
             req.headers,
@@ -259,7 +260,7 @@ class HubSpotAdapter(Adapter):
         try:
             data = orjson.loads(req.body)
         except orjson.JSONDecodeError as exc:
-            raise Unparseable(f"the body is not JSON: {exc}") from None
+            raise Unparseable(msg("webhooks.body.not_json", reason=str(exc))) from None
         events = data if isinstance(data, list) else [data]
         out = []
         for i, raw in enumerate(events):
@@ -270,7 +271,7 @@ class HubSpotAdapter(Adapter):
                 out.append(
                     Item(
                         key=f"hs-invalid-{digest.hexdigest()[:32]}",
-                        data={INVALID: f"event [{i}] is not a HubSpot webhook event", "event": raw},
+                        data={INVALID: i, "event": raw},
                     )
                 )
                 continue
@@ -288,7 +289,9 @@ class HubSpotAdapter(Adapter):
         """The record states an event holds (enriched through the CRM API when possible)."""
         ev = item.data
         if INVALID in ev:
-            raise ItemError("unparseable", str(ev[INVALID]))
+            raise ItemError(
+                "unparseable", msg("webhooks.hubspot.not_an_event", index=str(ev[INVALID])[:100])
+            )
         name, type_id = _object_of(ev)
         action = str(ev.get("subscriptionType", "")).partition(".")[2]
         try:
@@ -296,7 +299,9 @@ class HubSpotAdapter(Adapter):
         except ValueError:
             at = None
         if at is None or ("objectId" not in ev and action != "merge"):
-            raise ItemError("invalid_event", "the event has no objectId or occurredAt")
+            raise ItemError(
+                "invalid_event", msg("webhooks.item.missing", fields="objectId / occurredAt")
+            )
         at_us = us_of(at)
         base_id = f"hs-{type_id or name}"
         suffix = f"{ev.get('occurredAt')}-{ev.get('eventId')}"
@@ -336,7 +341,10 @@ class HubSpotAdapter(Adapter):
         elif action == "propertyChange":
             prop = ev.get("propertyName")
             if not isinstance(prop, str) or not prop:
-                raise ItemError("invalid_event", "a propertyChange event without propertyName")
+                raise ItemError(
+                    "invalid_event",
+                    msg("webhooks.item.missing", fields="propertyName (propertyChange)"),
+                )
             record = VendorRecord(
                 name,
                 object_id,
@@ -348,7 +356,10 @@ class HubSpotAdapter(Adapter):
         else:
             raise ItemError(
                 "unknown_object",
-                f"unknown subscription type {ev.get('subscriptionType')!r}",
+                msg(
+                    "webhooks.hubspot.subscription",
+                    subscription=str(ev.get("subscriptionType"))[:100],
+                ),
                 object_type=name,
                 record_id=object_id,
             )

@@ -48,6 +48,7 @@ from paceline.ingest.webhooks.vendor_records import (
     parse_time,
 )
 from paceline.shared.events import COMMON_FIELDS, EVENT_TYPES, TYPE_FIELDS
+from paceline.shared.i18n import Invalid, Msg, msg
 from paceline.shared.money import parse_amount
 
 CanonicalType = Literal[
@@ -122,27 +123,27 @@ class FieldSpec(BaseModel):
     @classmethod
     def _finite_factor(cls, value: Decimal | None) -> Decimal | None:
         if value is not None and (not value.is_finite() or value == 0):
-            raise ValueError("must be a finite, non-zero number")
+            raise Invalid("webhooks.mapping.factor")
         return value
 
-    def problems(self, name: str) -> list[str]:
+    def problems(self, name: str) -> list[Msg]:
         """Why this spec cannot fill canonical field ``name`` (empty when it can)."""
         out = []
         if (self.path is None) == (self.const is None):
-            out.append("give either path or const")
+            out.append(msg("webhooks.mapping.path_or_const"))
         numeric = [k for k in ("scale", "multiply", "divide") if getattr(self, k) is not None]
         if numeric and name not in DECIMAL_FIELDS:
-            out.append(f"{', '.join(numeric)} applies to numbers only")
+            out.append(msg("webhooks.mapping.numbers_only", options=", ".join(numeric)))
         timed = [k for k in ("format", "tz", "epoch") if getattr(self, k) is not None]
         if timed and name not in TIME_FIELDS | DATE_FIELDS:
-            out.append(f"{', '.join(timed)} applies to times and dates only")
+            out.append(msg("webhooks.mapping.times_only", options=", ".join(timed)))
         if self.format is not None and "%" not in self.format:
-            out.append(f"format {self.format!r} has no strptime directive (e.g. %Y-%m-%d)")
+            out.append(msg("webhooks.mapping.format_directive", format=self.format))
         if self.tz is not None:
             try:
                 ZoneInfo(self.tz)
             except (ZoneInfoNotFoundError, ValueError):
-                out.append(f"tz {self.tz!r} is not an IANA time zone (e.g. Asia/Shanghai)")
+                out.append(msg("webhooks.mapping.tz", tz=self.tz))
         return out
 
 
@@ -176,18 +177,21 @@ class ObjectMapping(BaseModel):
         ):
             wrong = sorted(set(names) - allowed)
             if wrong:
-                raise ValueError(
-                    f"{group}: {', '.join(wrong)} not a field of {self.type} events "
-                    f"(allowed: {', '.join(sorted(allowed))})"
+                raise Invalid(
+                    "webhooks.mapping.not_fields",
+                    group=group,
+                    fields=", ".join(wrong),
+                    type=self.type,
+                    allowed=", ".join(sorted(allowed)),
                 )
         for name, spec in self.fields.items():
             if isinstance(spec, FieldSpec) and (problems := spec.problems(name)):
-                raise ValueError(f"fields.{name}: {'; '.join(problems)}")
+                raise Invalid("webhooks.mapping.field_problems", name=name, problems=problems)
         for name, policy in self.unmatched.items():
             if policy not in {"quarantine", "skip", "null"} and name not in self.values:
-                raise ValueError(f"unmatched.{name}: {policy!r} needs values.{name}")
+                raise Invalid("webhooks.mapping.unmatched_needs_values", name=name, policy=policy)
         if "rep_id" not in self.fields:
-            raise ValueError("fields.rep_id is required: the vendor field holding the owner")
+            raise Invalid("webhooks.mapping.rep_required")
         return self
 
 
@@ -246,7 +250,7 @@ class Mapped:
 class Skipped:
     """Not an event (ignored object, draft, activity that is not a visit...)."""
 
-    reason: str
+    reason: Msg
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,7 +258,7 @@ class Failed:
     """Cannot be mapped with the current mapping: quarantine it with this reason."""
 
     code: str
-    reason: str
+    reason: Msg
 
 
 Outcome = Mapped | Skipped | Failed
@@ -314,7 +318,7 @@ def _number(value: Any) -> str | None:
         try:
             return format(parse_amount(value)[0], "f")
         except ValueError:
-            raise ValueError(f"{value!r} is not a number") from None
+            raise Invalid("webhooks.value.not_a_number", value=value[:100]) from None
     return decimal_text(value)
 
 
@@ -327,12 +331,12 @@ def _time(value: Any, spec: FieldSpec | None) -> datetime | None:
         try:
             at = datetime.strptime(value.strip(), spec.format)  # noqa: DTZ007  # zone below
         except ValueError:
-            raise ValueError(f"{value!r} does not match the format {spec.format!r}") from None
+            raise Invalid("webhooks.value.format", value=value[:100], format=spec.format) from None
     elif spec.epoch is not None and not isinstance(value, bool):
         try:
             number = Decimal(str(value).strip())
         except InvalidOperation:
-            raise ValueError(f"{value!r} is not Unix {spec.epoch}") from None
+            raise Invalid("webhooks.value.epoch", value=str(value)[:100], unit=spec.epoch) from None
         seconds = number / 1000 if spec.epoch == "ms" else number
         return from_us(int(seconds * 1_000_000))
     elif isinstance(value, str) and zone is not None:
@@ -377,7 +381,7 @@ def _convert(name: str, value: Any, spec: FieldSpec | None = None) -> Any:
             return True
         if text in {"false", "0", "no", "否"}:
             return False
-        raise ValueError(f"{value!r} is not a yes/no value")
+        raise Invalid("webhooks.value.not_yes_no", value=str(value)[:100])
     if name in ID_FIELDS or name in {"source", "severity", "product_line", "course"}:
         return id_text(value)
     if name == "currency":
@@ -401,7 +405,9 @@ def map_record(
         bool(objmap.deleted_when) and _condition(data, objmap.deleted_when)
     )
     if not deleted and objmap.skip_when and _condition(data, objmap.skip_when):
-        return Skipped(f"{record.object_type} {record.record_id}: skipped by skip_when")
+        return Skipped(
+            msg("webhooks.skip.skip_when", object=record.object_type, id=record.record_id)
+        )
     incomplete = "incomplete" if record.partial else None
     event: dict[str, Any] = {}
 
@@ -413,7 +419,12 @@ def map_record(
         if not deleted:
             return Failed(
                 incomplete or "no_owner",
-                f"{record.object_type} {record.record_id}: no owner in {owner_path!r}",
+                msg(
+                    "webhooks.map.no_owner",
+                    object=record.object_type,
+                    id=record.record_id,
+                    path=owner_path,
+                ),
             )
         rep_id = UNASSIGNED
     elif owner in mapping.owners:
@@ -421,8 +432,12 @@ def map_record(
     elif mapping.unknown_owner == "quarantine" and not deleted:
         return Failed(
             "unknown_owner",
-            f"{record.object_type} {record.record_id}: owner {owner!r} is not in the "
-            "mapping's owners",
+            msg(
+                "webhooks.map.unknown_owner",
+                object=record.object_type,
+                id=record.record_id,
+                owner=owner,
+            ),
         )
     else:
         rep_id = owner
@@ -444,14 +459,25 @@ def map_record(
                     continue
                 if policy == "skip":
                     return Skipped(
-                        f"{record.object_type} {record.record_id}: {name} {_norm(raw)!r} "
-                        "is not mapped (skip)"
+                        msg(
+                            "webhooks.skip.unmapped_value",
+                            object=record.object_type,
+                            id=record.record_id,
+                            field=name,
+                            value=str(_norm(raw))[:200],
+                        )
                     )
                 if policy == "quarantine":
                     return Failed(
                         "unknown_value",
-                        f"{record.object_type} {record.record_id}: unknown {name} "
-                        f"{_norm(raw)!r} in {path!r}; add it to values.{name}",
+                        msg(
+                            "webhooks.map.unknown_value",
+                            object=record.object_type,
+                            id=record.record_id,
+                            field=name,
+                            value=str(_norm(raw))[:200],
+                            path=path,
+                        ),
                     )
                 found = policy
             raw = found
@@ -461,7 +487,14 @@ def map_record(
             value = _convert(name, raw, spec if isinstance(spec, FieldSpec) else None)
         except (ValueError, ArithmeticError) as exc:
             return Failed(
-                "invalid_event", f"{record.object_type} {record.record_id}: {name}: {exc}"
+                "invalid_event",
+                msg(
+                    "webhooks.map.bad_value",
+                    object=record.object_type,
+                    id=record.record_id,
+                    field=name,
+                    reason=exc.msg if isinstance(exc, Invalid) else str(exc),
+                ),
             )
         if value is not None:
             event[name] = value
@@ -476,7 +509,12 @@ def map_record(
     if objmap.type == "deal" and "stage" not in event and not deleted:
         return Failed(
             incomplete or "unknown_value",
-            f"{record.object_type} {record.record_id}: no stage in {objmap.fields.get('stage')!r}",
+            msg(
+                "webhooks.map.no_stage",
+                object=record.object_type,
+                id=record.record_id,
+                path=str(objmap.fields.get("stage")),
+            ),
         )
 
     attributes: dict[str, Any] = {}
@@ -512,9 +550,11 @@ def map_canonical(raw: MappingABC[str, Any], *, mapping: Mapping) -> Outcome:
         and mapping.unknown_owner == "quarantine"
         and not event.get("deleted")
     ):
-        return Failed("unknown_owner", f"owner {rep!r} is not in the mapping's owners")
+        return Failed("unknown_owner", msg("webhooks.map.unknown_owner_canonical", owner=rep))
     if mapping.default_currency and "currency" not in event and "amount" in event:
         event["currency"] = mapping.default_currency
     if event.get("type") not in EVENT_TYPES:
-        return Failed("invalid_event", f"type {event.get('type')!r} is not a canonical type")
+        return Failed(
+            "invalid_event", msg("webhooks.map.bad_type", type=str(event.get("type"))[:100])
+        )
     return Mapped(event)

@@ -48,6 +48,7 @@ from paceline.ingest.webhooks.enrichment import (
 from paceline.ingest.webhooks.mapping import ObjectMapping
 from paceline.ingest.webhooks.signatures import SignatureError, verify_basic_auth
 from paceline.ingest.webhooks.vendor_records import VendorRecord, parse_time, us_of
+from paceline.shared.i18n import msg
 
 API_BASE: Final = "https://api.pipedrive.com"
 _PD_ID: Final = re.compile(r"^[0-9A-Za-z-]{1,64}$")
@@ -184,7 +185,7 @@ class PipedriveAdapter(Adapter):
         username = str(conn.settings.get("username") or "")
         password = conn.secret("password")
         if not username or password is None:
-            raise SignatureError("the connector has no username/password")
+            raise SignatureError(msg("webhooks.sig.no_secret", name="username / password"))
         verify_basic_auth(req.headers.get("authorization"), username=username, password=password)
 
     def items(self, req: InboundRequest, conn: Connector) -> list[Item]:
@@ -192,9 +193,9 @@ class PipedriveAdapter(Adapter):
         try:
             data = orjson.loads(req.body)
         except orjson.JSONDecodeError as exc:
-            raise Unparseable(f"the body is not JSON: {exc}") from None
+            raise Unparseable(msg("webhooks.body.not_json", reason=str(exc))) from None
         if not isinstance(data, dict) or not isinstance(data.get("meta"), dict):
-            raise Unparseable("not a Pipedrive webhook (no meta object)")
+            raise Unparseable(msg("webhooks.body.not_vendor", vendor="Pipedrive", fields="meta"))
         meta = data["meta"]
         if "current" in data or "event" in data or meta.get("v") == 1:
             entity = str(meta.get("object") or str(data.get("event", ".")).split(".")[-1])
@@ -229,7 +230,7 @@ class PipedriveAdapter(Adapter):
             ident = meta.get("entity_id") or obj.get("id")
             event_id = f"pd-{entity}-{ident}-{meta.get('id') or meta.get('timestamp')}"
         if ident is None:
-            raise ItemError("invalid_event", "the delivery names no object id")
+            raise ItemError("invalid_event", msg("webhooks.item.missing", fields="id"))
         deleted = action == "delete"
         fields = {} if deleted else obj
         record = VendorRecord(
@@ -250,7 +251,7 @@ class PipedriveAdapter(Adapter):
         except ValueError:
             at = None
         if at is None:
-            raise ItemError("invalid_event", "the delivery has no timestamp")
+            raise ItemError("invalid_event", msg("webhooks.item.missing", fields="timestamp"))
         return us_of(at)
 
 

@@ -19,6 +19,7 @@ from paceline.ingest.webhooks.signatures import SignatureError
 from paceline.shared import metrics
 from paceline.shared.auth import KEY_PREFIX
 from paceline.shared.errors import PayloadTooLarge, Unauthorized
+from paceline.shared.i18n import locale_of, msg
 from paceline.shared.web.deps import AppState, StateDep, key_of_headers, principal_of_request
 from paceline.shared.web.errors import request_id_of
 
@@ -73,6 +74,8 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
                             "status": "accepted",
                             "event_ids": ["hs-0-3-1234-1764300000000-1"],
                             "reason": None,
+                            "reason_code": None,
+                            "reason_params": None,
                             "quarantine_id": None,
                         }
                     ],
@@ -112,10 +115,16 @@ async def _receive(
     assert state.box is not None
     endpoint_id = endpoint_id or request.headers.get("x-paceline-endpoint")
     tenant_id = None
+    # The answer's language: Accept-Language, else (with a key) the tenant's, else zh-CN.
+    locale = locale_of(request.headers.get("accept-language"))
     if not endpoint_id and key_of_headers(request.headers) is not None:
         # A key instead of the endpoint id: the one way in every keyed route takes
         # (length guard, 401, rate limit 429, scope 403; docs/SECURITY.md).
-        tenant_id = (await principal_of_request(state, request.headers, "ingest")).tenant_id
+        principal = await principal_of_request(state, request.headers, "ingest")
+        tenant_id = principal.tenant_id
+        locale = request.state.locale = locale_of(
+            request.headers.get("accept-language"), principal.locale
+        )
     body = await request.body()
     now = state.clock.now()
     async with state.db.transaction(write=False) as session:
@@ -140,13 +149,16 @@ async def _receive(
     except SignatureError as exc:
         metrics.WEBHOOK_REJECTED.labels(source=source).inc()
         log.info("webhook %s for tenant %s refused: %s", source, conn.tenant_id, exc.reason)
-        refused = Unauthorized(f"the webhook could not be authenticated: {exc.reason}")
+        refused = Unauthorized(msg("webhooks.sig.refused", reason=exc.reason))
         await _refuse(state, request, refused, key_checked=tenant_id is not None)
     prepared = service.split(adapter, req, conn)
     if len(prepared) > state.settings.max_batch_events:
         raise PayloadTooLarge(
-            f"a webhook holds at most {state.settings.max_batch_events} items; "
-            f"this one has {len(prepared)}"
+            msg(
+                "webhooks.batch.too_many_items",
+                max=state.settings.max_batch_events,
+                count=len(prepared),
+            )
         )
     await service.read_all(state, adapter, prepared, conn, now=now)
     # One item may hold many records (a Zoho notification lists ids): the limit is on
@@ -154,8 +166,11 @@ async def _receive(
     records = sum(len(p.records) for p in prepared)
     if records > state.settings.max_batch_events:
         raise PayloadTooLarge(
-            f"a webhook holds at most {state.settings.max_batch_events} records; "
-            f"this one has {records}"
+            msg(
+                "webhooks.batch.too_many_records",
+                max=state.settings.max_batch_events,
+                count=records,
+            )
         )
     async with state.db.transaction() as session:
         results = await service.apply(
@@ -166,7 +181,7 @@ async def _receive(
             now=now,
             request_id=request_id_of(request),
         )
-    summary = service.summary(conn.source, results)
+    summary = service.summary(conn.source, results, locale)
     custom = adapter.respond(summary, req)
     return custom if custom is not None else JSONResponse(summary, status_code=200)
 

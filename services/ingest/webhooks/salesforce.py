@@ -68,6 +68,7 @@ from paceline.ingest.webhooks.enrichment import (
 from paceline.ingest.webhooks.mapping import ObjectMapping
 from paceline.ingest.webhooks.signatures import SignatureError, verify_standard_webhook
 from paceline.ingest.webhooks.vendor_records import VendorRecord, parse_time, us_of
+from paceline.shared.i18n import msg
 
 API_VERSION: Final = "v62.0"
 _VERSION: Final = re.compile(r"^v\d{2,3}\.\d$")
@@ -205,10 +206,10 @@ def parse_outbound(body: bytes) -> dict[str, Any]:
     try:
         root = fromstring(body, forbid_dtd=True)
     except (ParseError, DefusedXmlException, ValueError) as exc:
-        raise Unparseable(f"not a readable SOAP message: {exc}") from None
+        raise Unparseable(msg("webhooks.salesforce.bad_soap", reason=str(exc))) from None
     notifications = root.find(f"{{{SOAP_NS}}}Body/{{{OUTBOUND_NS}}}notifications")
     if notifications is None:
-        raise Unparseable("no notifications element in the SOAP body")
+        raise Unparseable(msg("webhooks.item.missing", fields="notifications (SOAP Body)"))
     out: dict[str, Any] = {
         "OrganizationId": (notifications.findtext(f"{{{OUTBOUND_NS}}}OrganizationId") or ""),
         "ActionId": notifications.findtext(f"{{{OUTBOUND_NS}}}ActionId") or "",
@@ -217,7 +218,7 @@ def parse_outbound(body: bytes) -> dict[str, Any]:
     for notification in notifications.findall(f"{{{OUTBOUND_NS}}}Notification"):
         sobject = notification.find(f"{{{OUTBOUND_NS}}}sObject")
         if sobject is None:
-            raise Unparseable("a Notification without sObject")
+            raise Unparseable(msg("webhooks.item.missing", fields="Notification/sObject"))
         xsi_type = sobject.get(f"{{{XSI_NS}}}type") or ""
         out["notifications"].append(
             {
@@ -234,14 +235,14 @@ def _cdc_events(data: Any) -> list[dict[str, Any]]:
     if isinstance(data, list):
         return [ev for item in data for ev in _cdc_events(item)]
     if not isinstance(data, dict):
-        raise Unparseable("a change event must be a JSON object")
+        raise Unparseable(msg("webhooks.body.not_object"))
     if "ChangeEventHeader" in data:
         return [{"payload": data, "replayId": None}]
     nested = data.get("data")
     inner: dict[str, Any] = nested if isinstance(nested, dict) else data
     payload = inner.get("payload")
     if not isinstance(payload, dict) or "ChangeEventHeader" not in payload:
-        raise Unparseable("no ChangeEventHeader in the change event")
+        raise Unparseable(msg("webhooks.item.missing", fields="ChangeEventHeader"))
     found = inner.get("event")
     event: dict[str, Any] = found if isinstance(found, dict) else {}
     return [{"payload": payload, "replayId": event.get("replayId", inner.get("replayId"))}]
@@ -304,17 +305,19 @@ class SalesforceAdapter(Adapter):
         if req.media_type in {"text/xml", "application/xml", "application/soap+xml"}:
             org = str(conn.settings.get("organization_id") or "")
             if len(org) < 15:
-                raise SignatureError("the connector has no organization_id")
+                raise SignatureError(msg("webhooks.sig.no_secret", name="organization_id"))
             try:
                 parsed = parse_outbound(req.body)
             except Unparseable as exc:
-                raise SignatureError(f"the message cannot be authenticated: {exc}") from None
+                raise SignatureError(
+                    msg("webhooks.salesforce.unauthenticated", reason=exc.reason)
+                ) from None
             if parsed["OrganizationId"][:15] != org[:15]:
-                raise SignatureError("OrganizationId is not the connector's org")
+                raise SignatureError(msg("webhooks.sig.mismatch", what="OrganizationId"))
             return
         secret = conn.secret("cdc_secret")
         if secret is None:
-            raise SignatureError("the connector has no cdc_secret")
+            raise SignatureError(msg("webhooks.sig.no_secret", name="cdc_secret"))
         verify_standard_webhook(req.headers, body=req.body, secret=secret, now=now)
 
     def items(self, req: InboundRequest, conn: Connector) -> list[Item]:
@@ -333,7 +336,7 @@ class SalesforceAdapter(Adapter):
         try:
             data = orjson.loads(req.body)
         except orjson.JSONDecodeError as exc:
-            raise Unparseable(f"the body is not JSON: {exc}") from None
+            raise Unparseable(msg("webhooks.body.not_json", reason=str(exc))) from None
         out = []
         for ev in _cdc_events(data):
             header = ev["payload"]["ChangeEventHeader"]
@@ -364,7 +367,9 @@ class SalesforceAdapter(Adapter):
         record_id = str(fields.get("Id") or "")
         if not record_id:
             raise ItemError(
-                "invalid_event", "the sObject has no Id", object_type=data.get("object")
+                "invalid_event",
+                msg("webhooks.item.missing", fields="sObject Id"),
+                object_type=data.get("object"),
             )
         try:
             at = parse_time(fields.get("LastModifiedDate") or fields.get("SystemModstamp"))
@@ -391,19 +396,20 @@ class SalesforceAdapter(Adapter):
         if change.startswith("GAP_"):
             raise ItemError(
                 "gap",
-                f"{change} for {entity} {ids}: Salesforce sent no field values; "
-                "re-export these records (nightly reconciliation), then discard this item",
+                msg("webhooks.salesforce.gap", change=change, entity=entity, ids=", ".join(ids)),
                 object_type=entity,
                 record_id=ids[0] if len(ids) == 1 else None,
             )
         if not ids or any("*" in i for i in ids):
-            raise ItemError("invalid_event", f"no usable recordIds in a {change} event")
+            raise ItemError(
+                "invalid_event", msg("webhooks.salesforce.no_record_ids", change=change)
+            )
         try:
             commit = parse_time(header.get("commitTimestamp"))
         except ValueError:
             commit = None
         if commit is None:
-            raise ItemError("invalid_event", "the ChangeEventHeader has no commitTimestamp")
+            raise ItemError("invalid_event", msg("webhooks.item.missing", fields="commitTimestamp"))
         seq = int(header.get("sequenceNumber") or 0)
         at_us = us_of(commit) + min(max(seq, 0), 999)
         for name in header.get("nulledFields") or []:

@@ -39,8 +39,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.ingest.events.schemas import EventResult
 from paceline.ingest.events.service import Checked, _Item, append_checked, validate_item
+from paceline.ingest.webhooks import reasons
 from paceline.ingest.webhooks import repository as repo
-from paceline.ingest.webhooks import text
 from paceline.ingest.webhooks.adapters import adapter_for
 from paceline.ingest.webhooks.base import (
     Adapter,
@@ -72,6 +72,7 @@ from paceline.shared.db.models_webhooks import WebhookConnector, WebhookRecord
 from paceline.shared.errors import Unauthorized
 from paceline.shared.eventlog import EventLog
 from paceline.shared.events import CanonicalEvent
+from paceline.shared.i18n import DEFAULT_LOCALE, Msg, msg, params_json, render
 from paceline.shared.outbound import outbound_client
 from paceline.shared.settings import Settings
 from paceline.shared.web.deps import AppState
@@ -119,17 +120,15 @@ async def find_connector(
     elif tenant_id is not None:
         row = await repo.connector(session, tenant_id=tenant_id, source=source)
     else:
-        raise Unauthorized(
-            "name the connector's endpoint: ?endpoint=<id> (or /v1/webhooks/{source}/<id>)"
-        )
+        raise Unauthorized(msg("webhooks.endpoint.missing"))
     if row is None or row.source != source:
-        raise Unauthorized("unknown webhook endpoint for this source")
+        raise Unauthorized(msg("webhooks.endpoint.unknown"))
     if not row.enabled:
-        raise Unauthorized("this webhook endpoint is disabled")
+        raise Unauthorized(msg("webhooks.endpoint.disabled"))
     return row
 
 
-def raw_item(req: InboundRequest, reason: str) -> tuple[Item, ItemError]:
+def raw_item(req: InboundRequest, reason: Msg) -> tuple[Item, ItemError]:
     """A whole body the adapter could not read, as one quarantine item."""
     digest = hashlib.sha256(req.body).hexdigest()[:32]
     data = {
@@ -146,7 +145,7 @@ class Prepared:
     item: Item
     records: list[VendorRecord] = field(default_factory=list)
     error: ItemError | None = None
-    notes: list[str] = field(default_factory=list)
+    notes: list[Msg] = field(default_factory=list)
     hints: list[Hint] = field(default_factory=list)
 
 
@@ -155,7 +154,7 @@ def split(adapter: Adapter, req: InboundRequest, conn: Connector) -> list[Prepar
     try:
         return [Prepared(item) for item in adapter.items(req, conn)]
     except Unparseable as exc:
-        item, error = raw_item(req, str(exc))
+        item, error = raw_item(req, exc.reason)
         return [Prepared(item, error=error)]
 
 
@@ -206,16 +205,19 @@ class ItemResult:
     key: str
     status: str = "ignored"  # accepted | duplicate | quarantined | ignored
     event_ids: list[str] = field(default_factory=list)
-    reason: str | None = None
+    reason: Msg | None = None
     quarantine_id: int | None = None
 
-    def as_dict(self) -> dict[str, Any]:
-        """JSON form."""
+    def as_dict(self, locale: str = DEFAULT_LOCALE) -> dict[str, Any]:
+        """JSON form: the reason in ``locale``, with its code and parameters."""
+        reason = self.reason
         return {
             "item": self.key,
             "status": self.status,
             "event_ids": self.event_ids,
-            "reason": self.reason,
+            "reason": render(reason, locale) if reason is not None else None,
+            "reason_code": reason.code if reason is not None else None,
+            "reason_params": params_json(reason.params) if reason is not None else None,
             "quarantine_id": self.quarantine_id,
         }
 
@@ -238,8 +240,16 @@ def _validated(outcome: Outcome, *, index: int, now: datetime) -> _Valid | Skipp
         return outcome
     event, result = validate_item(_Item(index, outcome.event), now=now)
     if event is None:
-        reasons = "; ".join(f"{e.field}: {e.reason}" for e in result.errors)
-        return Failed("invalid_event", f"event {outcome.event.get('event_id')}: {reasons}")
+        return Failed(
+            "invalid_event",
+            msg(
+                "webhooks.map.invalid_event",
+                event_id=str(outcome.event.get("event_id")),
+                reasons=[
+                    msg("errors.field_reason", field=e.field, reason=e.msg()) for e in result.errors
+                ],
+            ),
+        )
     return _Valid(event, result)
 
 
@@ -249,12 +259,10 @@ def _object_mapping(mapping: Mapping, record: VendorRecord) -> ObjectMapping | O
     if record.object_type in mapping.ignore_objects or (
         objmap is not None and objmap.type == "ignore"
     ):
-        return Skipped(f"{record.object_type} is ignored by the mapping")
+        return Skipped(msg("webhooks.skip.ignored_object", object=record.object_type))
     if objmap is None:
         return Failed(
-            "unknown_object",
-            f"object type {record.object_type!r} is not in the mapping "
-            "(add it to objects or ignore_objects)",
+            "unknown_object", msg("webhooks.map.unknown_object", object=record.object_type)
         )
     return objmap
 
@@ -347,11 +355,7 @@ async def apply(
                 code = "enrichment_failed"
             # What would fix it: a credential to read the whole record through the API.
             hints = p.hints if code in FIXABLE_BY_CREDENTIAL else []
-            reason = "; ".join(
-                [f.reason for f in problems]
-                + p.notes
-                + [text.render(h.code, "en", **h.params) for h in hints]
-            )
+            why = [f.reason for f in problems] + p.notes + [h.msg() for h in hints]
             error = p.error
             row = await quarantine_repo.upsert(
                 session,
@@ -363,7 +367,7 @@ async def apply(
                 ),
                 record_id=(error.record_id if error and error.record_id else p.item.record_id),
                 reason_code=code,
-                reason=reason[:4000],
+                reason=reasons.stored(why),
                 item=p.item.data,
                 now=now,
                 request_id=request_id,
@@ -372,10 +376,10 @@ async def apply(
             if not count_occurrence and row.occurrences > 1:
                 row.occurrences -= 1
             res.status = "quarantined"
-            res.reason = reason
+            res.reason = reasons.joined(why)
             res.quarantine_id = row.id
         elif not p.records or not any(owner == len(results) - 1 for owner in owners):
-            res.reason = "nothing to count (ignored or skipped by the mapping)"
+            res.reason = msg("webhooks.result.nothing_to_count")
     # Replays across requests: ids scoring already stored (one indexed look-up in this
     # transaction) are answered ``duplicate`` and not appended again.
     known = await stored_event_ids(
@@ -423,15 +427,17 @@ async def apply(
     return results
 
 
-def summary(source: str, results: Sequence[ItemResult]) -> dict[str, Any]:
-    """The JSON answer of a webhook request or a replay."""
+def summary(
+    source: str, results: Sequence[ItemResult], locale: str = DEFAULT_LOCALE
+) -> dict[str, Any]:
+    """The JSON answer of a webhook request or a replay (reasons in ``locale``)."""
     return {
         "source": source,
         "accepted": sum(r.status == "accepted" for r in results),
         "duplicates": sum(r.status == "duplicate" for r in results),
         "quarantined": sum(r.status == "quarantined" for r in results),
         "ignored": sum(r.status == "ignored" for r in results),
-        "results": [r.as_dict() for r in results],
+        "results": [r.as_dict(locale) for r in results],
     }
 
 

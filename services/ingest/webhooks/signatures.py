@@ -39,7 +39,10 @@ from typing import Final
 
 from standardwebhooks import Webhook
 
+from paceline.shared.i18n import Msg, msg
+
 WINDOW: Final = timedelta(minutes=5)
+MINUTE: Final = timedelta(minutes=1)
 
 # HubSpot v3: "decode the URL-encoded characters" it lists before signing the URI.
 _HUBSPOT_DECODE: Final[dict[str, str]] = {
@@ -61,8 +64,8 @@ _HUBSPOT_DECODE: Final[dict[str, str]] = {
 class SignatureError(Exception):
     """The request's credentials or signature do not check out."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
+    def __init__(self, reason: Msg) -> None:
+        super().__init__(str(reason))
         self.reason = reason
 
 
@@ -72,9 +75,9 @@ def _same(a: str, b: str) -> bool:
 
 def _fresh(at: datetime, now: datetime, *, what: str, window: timedelta = WINDOW) -> None:
     if at < now - window:
-        raise SignatureError(f"stale: {what} is more than {window} old")
+        raise SignatureError(msg("webhooks.sig.stale", what=what, minutes=window // MINUTE))
     if at > now + window:
-        raise SignatureError(f"{what} is more than {window} in the future")
+        raise SignatureError(msg("webhooks.sig.future", what=what, minutes=window // MINUTE))
 
 
 def _epoch(text: str | None, *, per_second: int = 1) -> datetime | None:
@@ -139,26 +142,30 @@ def verify_hubspot(
         ts = _header(headers, "X-HubSpot-Request-Timestamp")
         sent = _epoch(ts, per_second=1000)
         if ts is None or sent is None:
-            raise SignatureError("X-HubSpot-Request-Timestamp is missing or not milliseconds")
-        _fresh(sent, now, what="the request timestamp")
+            raise SignatureError(
+                msg("webhooks.sig.not_milliseconds", header="X-HubSpot-Request-Timestamp")
+            )
+        _fresh(sent, now, what="X-HubSpot-Request-Timestamp")
         expected = hubspot_v3_signature(secret, method=method, uri=uri, body=body, timestamp=ts)
         if not _same(v3, expected):
-            raise SignatureError("X-HubSpot-Signature-v3 does not match")
+            raise SignatureError(msg("webhooks.sig.mismatch", what="X-HubSpot-Signature-v3"))
         return "v3"
     legacy = _header(headers, "X-HubSpot-Signature")
     if legacy is None:
-        raise SignatureError("no X-HubSpot-Signature-v3 (or X-HubSpot-Signature) header")
+        raise SignatureError(
+            msg("webhooks.sig.required", what="X-HubSpot-Signature-v3 / X-HubSpot-Signature")
+        )
     if not allow_legacy:
-        raise SignatureError("X-HubSpot-Signature-v3 is required by this connector")
+        raise SignatureError(msg("webhooks.sig.v3_required"))
     version = (_header(headers, "X-HubSpot-Signature-Version") or "v1").lower()
     if version == "v2":
         expected = hubspot_v2_signature(secret, method=method, uri=uri, body=body)
     elif version == "v1":
         expected = hubspot_v1_signature(secret, body=body)
     else:
-        raise SignatureError(f"unknown X-HubSpot-Signature-Version {version!r}")
+        raise SignatureError(msg("webhooks.sig.hubspot_version", version=version[:20]))
     if not _same(legacy.lower(), expected):
-        raise SignatureError(f"X-HubSpot-Signature ({version}) does not match")
+        raise SignatureError(msg("webhooks.sig.mismatch", what=f"X-HubSpot-Signature ({version})"))
     return version
 
 
@@ -208,22 +215,25 @@ def verify_standard_webhook(
     given = _header(headers, f"{prefix}-signature")
     if msg_id is None or ts is None or given is None:
         raise SignatureError(
-            "webhook-id, webhook-timestamp and webhook-signature (or Svix's svix-id, "
-            "svix-timestamp and svix-signature) are required"
+            msg(
+                "webhooks.sig.required",
+                what="webhook-id, webhook-timestamp, webhook-signature "
+                "(svix-id, svix-timestamp, svix-signature)",
+            )
         )
     at = _epoch(ts)
     if at is None:
-        raise SignatureError(f"{prefix}-timestamp must be Unix seconds")
+        raise SignatureError(msg("webhooks.sig.not_seconds", header=f"{prefix}-timestamp"))
     _fresh(at, now, what=f"{prefix}-timestamp")
     try:
         text = body.decode()
     except UnicodeDecodeError:
-        raise SignatureError("the body is not UTF-8, so it cannot be verified") from None
+        raise SignatureError(msg("webhooks.sig.not_utf8")) from None
     try:
         expected = Webhook(secret).sign(msg_id, at, text).split(",", 1)[1]
         expected_bytes = base64.b64decode(expected)
     except (ValueError, binascii.Error):
-        raise SignatureError("the connector's secret is not a valid whsec_ secret") from None
+        raise SignatureError(msg("webhooks.sig.bad_whsec")) from None
     for candidate in given.split():
         version, _, sig = candidate.partition(",")
         if version != "v1" or not sig:
@@ -234,7 +244,7 @@ def verify_standard_webhook(
             continue
         if hmac.compare_digest(expected_bytes, sig_bytes):
             return msg_id
-    raise SignatureError(f"{prefix}-signature does not match")
+    raise SignatureError(msg("webhooks.sig.mismatch", what=f"{prefix}-signature"))
 
 
 # -- HTTP Basic, tokens, Jiandaoyun --------------------------------------------------------
@@ -243,24 +253,24 @@ def verify_standard_webhook(
 def verify_basic_auth(authorization: str | None, *, username: str, password: str) -> None:
     """Check ``Authorization: Basic`` credentials."""
     if not authorization or not authorization.lower().startswith("basic "):
-        raise SignatureError("HTTP Basic credentials are required")
+        raise SignatureError(msg("webhooks.sig.required", what="HTTP Basic"))
     try:
         decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode()
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise SignatureError("the Basic credentials are not valid base64") from None
+        raise SignatureError(msg("webhooks.sig.basic_base64")) from None
     user, sep, pwd = decoded.partition(":")
     ok_user = _same(user, username)
     ok_pwd = _same(pwd, password)
     if not sep or not (ok_user and ok_pwd):
-        raise SignatureError("the Basic credentials do not match")
+        raise SignatureError(msg("webhooks.sig.mismatch", what="HTTP Basic"))
 
 
 def verify_token(given: str | None, *, expected: str, what: str = "token") -> None:
     """Check a static shared token."""
     if not given:
-        raise SignatureError(f"the {what} is missing")
+        raise SignatureError(msg("webhooks.sig.required", what=what))
     if not _same(given, expected):
-        raise SignatureError(f"the {what} does not match")
+        raise SignatureError(msg("webhooks.sig.mismatch", what=what))
 
 
 def jiandaoyun_signature(*, nonce: str, body: bytes, secret: str, timestamp: str) -> str:
@@ -283,11 +293,11 @@ def verify_jiandaoyun(
     ts = query.get("timestamp")
     sent = _epoch(ts)
     if given is None or not nonce or not ts or sent is None:
-        raise SignatureError("X-JDY-Signature and the nonce and timestamp parameters are required")
-    _fresh(sent, now, what="the timestamp parameter")
+        raise SignatureError(msg("webhooks.sig.required", what="X-JDY-Signature, nonce, timestamp"))
+    _fresh(sent, now, what="timestamp")
     expected = jiandaoyun_signature(nonce=nonce, body=body, secret=secret, timestamp=ts)
     if not _same(given.lower(), expected):
-        raise SignatureError("X-JDY-Signature does not match")
+        raise SignatureError(msg("webhooks.sig.mismatch", what="X-JDY-Signature"))
 
 
 # -- Twenty CRM ----------------------------------------------------------------------------
@@ -310,11 +320,16 @@ def verify_twenty(headers: Mapping[str, str], *, body: bytes, secret: str, now: 
     ts = _header(headers, "X-Twenty-Webhook-Timestamp")
     if given is None or ts is None:
         raise SignatureError(
-            "X-Twenty-Webhook-Signature and X-Twenty-Webhook-Timestamp are required"
+            msg(
+                "webhooks.sig.required",
+                what="X-Twenty-Webhook-Signature, X-Twenty-Webhook-Timestamp",
+            )
         )
     sent = _epoch(ts, per_second=1000 if len(ts) > 11 else 1)
     if sent is None:
-        raise SignatureError("X-Twenty-Webhook-Timestamp must be Unix milliseconds")
+        raise SignatureError(
+            msg("webhooks.sig.not_milliseconds", header="X-Twenty-Webhook-Timestamp")
+        )
     _fresh(sent, now, what="X-Twenty-Webhook-Timestamp")
     if not _same(given.lower(), twenty_signature(secret, timestamp=ts, body=body)):
-        raise SignatureError("X-Twenty-Webhook-Signature does not match")
+        raise SignatureError(msg("webhooks.sig.mismatch", what="X-Twenty-Webhook-Signature"))

@@ -21,6 +21,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from paceline.shared.i18n import Invalid
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _NAIVE_SPACE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
@@ -143,13 +145,13 @@ def parse_time(value: Any) -> datetime | None:
     if isinstance(value, date):
         return datetime.combine(value, time(12), tzinfo=UTC)
     if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a time")
+        raise Invalid("webhooks.value.not_a_time", value=str(value)[:100])
     if isinstance(value, int | float) or (isinstance(value, str) and _DIGITS.match(value)):
         number = Decimal(str(value))
         seconds = number / 1000 if abs(number) > 10**11 else number
         return _EPOCH + timedelta(seconds=float(seconds))
     if not isinstance(value, str):
-        raise ValueError(f"{value!r} is not a time")
+        raise Invalid("webhooks.value.not_a_time", value=str(value)[:100])
     text = value.strip()
     if _DATE_ONLY.match(text):
         return datetime.combine(date.fromisoformat(text), time(12), tzinfo=UTC)
@@ -158,7 +160,7 @@ def parse_time(value: Any) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise ValueError(f"{value!r} is not an ISO 8601 time or an epoch number") from None
+        raise Invalid("webhooks.value.not_a_time", value=str(value)[:100]) from None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
@@ -177,7 +179,7 @@ def decimal_text(value: Any) -> str | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a number")
+        raise Invalid("webhooks.value.not_a_number", value=str(value)[:100])
     if isinstance(value, float):
         return repr(value)
     if isinstance(value, Mapping):
@@ -187,7 +189,7 @@ def decimal_text(value: Any) -> str | None:
     try:
         Decimal(text)
     except InvalidOperation:
-        raise ValueError(f"{value!r} is not a number") from None
+        raise Invalid("webhooks.value.not_a_number", value=str(value)[:100]) from None
     return text
 
 

@@ -49,6 +49,7 @@ from paceline.ingest.webhooks.enrichment import (
 from paceline.ingest.webhooks.mapping import ObjectMapping
 from paceline.ingest.webhooks.signatures import SignatureError, verify_token
 from paceline.ingest.webhooks.vendor_records import VendorRecord, parse_time, us_of
+from paceline.shared.i18n import msg
 
 API_BASE: Final = "https://www.zohoapis.com"
 API_VERSION: Final = "v8"
@@ -228,26 +229,26 @@ class ZohoAdapter(Adapter):
         """The channel token in the body (and the channel id when configured)."""
         expected = conn.secret("token")
         if expected is None:
-            raise SignatureError("the connector has no token")
+            raise SignatureError(msg("webhooks.sig.no_secret", name="token"))
         try:
             data = orjson.loads(req.body)
         except orjson.JSONDecodeError:
-            raise SignatureError("the body is not JSON, so its token cannot be read") from None
+            raise SignatureError(msg("webhooks.sig.token_unreadable")) from None
         if not isinstance(data, dict):
-            raise SignatureError("the body is not a Zoho notification")
-        verify_token(str(data.get("token") or ""), expected=expected, what="notification token")
+            raise SignatureError(msg("webhooks.body.not_vendor", vendor="Zoho", fields="token"))
+        verify_token(str(data.get("token") or ""), expected=expected, what="token")
         channel = conn.settings.get("channel_id")
         if channel and str(data.get("channel_id")) != str(channel):
-            raise SignatureError("channel_id is not the connector's channel")
+            raise SignatureError(msg("webhooks.sig.mismatch", what="channel_id"))
 
     def items(self, req: InboundRequest, conn: Connector) -> list[Item]:
         """One item: the notification."""
         try:
             data = orjson.loads(req.body)
         except orjson.JSONDecodeError as exc:
-            raise Unparseable(f"the body is not JSON: {exc}") from None
+            raise Unparseable(msg("webhooks.body.not_json", reason=str(exc))) from None
         if not isinstance(data, dict) or "module" not in data or "ids" not in data:
-            raise Unparseable("not a Zoho notification (module and ids are required)")
+            raise Unparseable(msg("webhooks.body.not_vendor", vendor="Zoho", fields="module, ids"))
         ids = [str(i) for i in data.get("ids") or []]
         stored = {k: v for k, v in data.items() if k != "token"}  # the token is a secret
         key = (
@@ -273,7 +274,7 @@ class ZohoAdapter(Adapter):
         except ValueError:
             at = None
         if at is None:
-            raise ItemError("invalid_event", "the notification has no server_time")
+            raise ItemError("invalid_event", msg("webhooks.item.missing", fields="server_time"))
         values: dict[str, dict[str, Any]] = {}
         for entry in data.get("affected_values") or []:
             if isinstance(entry, dict) and isinstance(entry.get("values"), dict):

@@ -305,4 +305,4 @@ async def test_a_webhook_key_gets_the_same_answers_as_on_events(edge: Edge) -> N
     (ingest,) = await edge.keys(["ingest"])
     resp = await client.post("/v1/webhooks/crm9", content=b"[]", headers={"X-API-Key": ingest})
     assert resp.status_code == 401, resp.text
-    assert resp.json()["error"]["message"] == "unknown webhook endpoint for this source"
+    assert resp.json()["error"]["message_code"] == "webhooks.endpoint.unknown"

@@ -317,9 +317,7 @@ async def test_a_key_without_ingest_gets_403_on_every_webhook_route(
     for path in paths[1:]:
         resp = await s.client.post(path, content=b"{}", headers={"X-API-Key": ingest, **JSON})
         err = assert_error_shape(resp, 401, "unauthorized")
-        assert err["message"].startswith(
-            ("the webhook could not be authenticated", "unknown webhook endpoint")
-        ), err
+        assert err["message_code"] in ("webhooks.sig.refused", "webhooks.endpoint.unknown"), err
 
 
 def _nested(depth: int) -> Any:

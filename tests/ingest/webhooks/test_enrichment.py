@@ -185,7 +185,15 @@ async def test_zoho_missing_credential_is_named_then_retried_automatically(
     ), kept["reason"]
     assert kept["fix"]["code"] == "credential_missing"
     assert kept["fix"]["params"] == {"vendor": "Zoho CRM", "credential": "access_token"}
-    assert kept["fix"]["message"]["zh-CN"].startswith("连接器缺少凭据 access_token（Zoho CRM API）")
+    assert kept["fix"]["message"].startswith("set the connector's secret access_token")
+    zh = await s.client.get(
+        "/v1/quarantine",
+        params={"source": "zoho"},
+        headers={**s.auth(), "Accept-Language": "zh-CN"},
+    )
+    assert zh.json()["items"][0]["fix"]["message"].startswith(
+        "连接器缺少凭据 access_token（Zoho CRM API）"
+    )
     with mock_vendor("zoho") as api:
         api.records[("Deals", Z_DEAL)] = zoho_deal(Z_BEN, 2300, "Closed Won", 0)
         # Setting the credential retries the item (no replay call).

@@ -403,7 +403,10 @@ async def test_a_replay_never_reaches_a_private_api_base(tmp_path: Path) -> None
         refusing = embedded_settings(data, outbound_allow_private=False)
         async with running_stack("embedded", refusing) as s:
             kept = await quarantine(s, source="hubspot")
-            resp = await s.client.post(f"/v1/quarantine/{kept[0]['id']}/replay", headers=s.auth())
+            resp = await s.client.post(
+                f"/v1/quarantine/{kept[0]['id']}/replay",
+                headers={**s.auth(), "Accept-Language": "en"},
+            )
             assert resp.status_code == 200, resp.text
             body = resp.json()
             assert (body["replayed"], body["still_pending"]) == (0, 1)

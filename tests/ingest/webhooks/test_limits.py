@@ -120,8 +120,9 @@ async def test_more_items_than_the_limit_get_413_and_nothing_is_stored(
     assert resp.status_code == 413, resp.text
     error = resp.json()["error"]
     assert error["code"] == "payload_too_large"
-    assert f"at most {MAX_ITEMS} items" in error["message"]
-    assert f"this one has {MAX_ITEMS + 1}" in error["message"]
+    assert error["message_code"] == "webhooks.batch.too_many_items"
+    assert error["message_params"] == {"max": MAX_ITEMS, "count": MAX_ITEMS + 1}
+    assert f"at most {MAX_ITEMS:,} items" in error["message"]
     await assert_nothing_stored(s)
 
 
@@ -154,7 +155,7 @@ async def test_more_records_than_the_limit_in_one_item_get_413(embedded_stack: S
     )
     resp = await post_webhook(s, "zoho", endpoint, body)
     assert resp.status_code == 413, resp.text[:300]
-    assert f"at most {MAX_ITEMS} records; this one has {MAX_ITEMS + 1}" in resp.text
+    assert f"at most {MAX_ITEMS:,} records; this one has {MAX_ITEMS + 1:,}" in resp.text
     await assert_nothing_stored(s)
 
 

@@ -29,6 +29,7 @@ from paceline.ingest.imports.mapping import RowMapper, check_mapping
 from paceline.ingest.imports.schemas import ImportMapping
 from paceline.shared.db.models import Event, Record
 from paceline.shared.errors import FieldError, InvalidInput
+from paceline.shared.i18n import msg
 from tests.ingest.webhooks.support import (
     facts,
     fixture,
@@ -350,7 +351,7 @@ def test_a_value_standing_for_several_fields_names_only_canonical_ones() -> None
     with pytest.raises(InvalidInput) as refused:
         check_mapping(typo, default_tz="UTC")
     assert refused.value.fields == [
-        FieldError("mapping.values.stage.Deleted.deletd", "is not a canonical field")
+        FieldError("mapping.values.stage.Deleted.deletd", msg("imports.mapping.not_field"))
     ]
     tz = check_mapping(ImportMapping.model_validate(recipe_mapping()), default_tz="UTC")
     mapper = RowMapper(ImportMapping.model_validate(recipe_mapping()), tz=tz)

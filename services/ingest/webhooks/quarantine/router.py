@@ -4,26 +4,37 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from paceline.ingest.webhooks.quarantine import repository as repo
 from paceline.ingest.webhooks.quarantine import service
 from paceline.ingest.webhooks.quarantine.schemas import QuarantineOut, QuarantinePage, ReplayOut
 from paceline.ingest.webhooks.router import SOURCE_PATTERN
+from paceline.shared.auth import Principal
 from paceline.shared.errors import NotFound
+from paceline.shared.i18n import locale_of, msg
 from paceline.shared.web.deps import (
     AdminPrincipal,
     AuditDep,
     ReadPrincipal,
     ReadSessionDep,
     StateDep,
+    authenticate,
 )
 from paceline.shared.web.pagination import CursorQuery, int_cursor, page_limit, set_next_page
 
 router = APIRouter(prefix="/v1", tags=["quarantine"])
 
 ItemId = Annotated[int, Path(ge=1, le=2**62)]
+
+
+async def _locale(request: Request, principal: Annotated[Principal, Depends(authenticate)]) -> str:
+    """The answer's language: Accept-Language, else the tenant's locale."""
+    return locale_of(request.headers.get("accept-language"), principal.locale)
+
+
+Locale = Annotated[str, Depends(_locale)]
 
 
 class DiscardIn(BaseModel):
@@ -53,6 +64,7 @@ async def list_items(
         Query(ge=0, le=2**62, deprecated=True, description="next_after_id (older `cursor`)."),
     ] = None,
     limit: Annotated[int, page_limit(500)] = 100,
+    locale: Locale = "zh-CN",
 ) -> QuarantinePage:
     """Items by id (default: the pending ones), each with its reason; page with cursor."""
     rows = await repo.list_items(
@@ -69,19 +81,21 @@ async def list_items(
     next_cursor = None if next_id is None else str(next_id)
     set_next_page(request, response, next_cursor)
     return QuarantinePage(
-        items=[service.to_out(r) for r in page], next_after_id=next_id, next_cursor=next_cursor
+        items=[service.to_out(r, locale=locale) for r in page],
+        next_after_id=next_id,
+        next_cursor=next_cursor,
     )
 
 
 @router.get("/quarantine/{item_id}", response_model=QuarantineOut, summary="Get an item")
 async def get_item(
-    item_id: ItemId, principal: ReadPrincipal, session: ReadSessionDep
+    item_id: ItemId, principal: ReadPrincipal, session: ReadSessionDep, locale: Locale
 ) -> QuarantineOut:
     """One item with the vendor payload as received."""
     row = await repo.get(session, tenant_id=principal.tenant_id, item_id=item_id)
     if row is None:
-        raise NotFound(f"no quarantined item {item_id}")
-    return service.to_out(row, with_item=True)
+        raise NotFound(msg("quarantine.not_found", id=str(item_id)))
+    return service.to_out(row, with_item=True, locale=locale)
 
 
 @router.post(
@@ -99,6 +113,7 @@ async def replay_source(
     state: StateDep,
     auditor: AuditDep,
     source: Annotated[str, Query(pattern=SOURCE_PATTERN)],
+    locale: Locale,
 ) -> ReplayOut:
     """Replay a source's pending items."""
     return await service.replay(
@@ -106,12 +121,17 @@ async def replay_source(
         tenant_id=principal.tenant_id,
         source=source,
         auditor=auditor,
+        locale=locale,
     )
 
 
 @router.post("/quarantine/{item_id}/replay", response_model=ReplayOut, summary="Replay one item")
 async def replay_item(
-    item_id: ItemId, principal: AdminPrincipal, state: StateDep, auditor: AuditDep
+    item_id: ItemId,
+    principal: AdminPrincipal,
+    state: StateDep,
+    auditor: AuditDep,
+    locale: Locale,
 ) -> ReplayOut:
     """Re-map one pending item with the current mapping (409 if it is not pending)."""
     return await service.replay(
@@ -119,6 +139,7 @@ async def replay_item(
         tenant_id=principal.tenant_id,
         ids=[item_id],
         auditor=auditor,
+        locale=locale,
     )
 
 
@@ -131,6 +152,7 @@ async def discard_item(
     principal: AdminPrincipal,
     state: StateDep,
     auditor: AuditDep,
+    locale: Locale,
 ) -> QuarantineOut:
     """Give up a pending item (kept, marked discarded, audited)."""
     return await service.discard(
@@ -139,4 +161,5 @@ async def discard_item(
         item_id=item_id,
         auditor=auditor,
         note=body.note,
+        locale=locale,
     )

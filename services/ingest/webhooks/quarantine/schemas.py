@@ -9,11 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class FixOut(BaseModel):
-    """What would fix an item: a catalog code, its parameters, and the message."""
+    """What would fix an item: a code, its parameters, and the message (its catalog code
+    is ``webhooks.fix.<code>``)."""
 
     code: str = Field(description="credential_missing or credential_rejected")
     params: dict[str, str] = Field(description="vendor and credential (the secret's name)")
-    message: dict[str, str] = Field(description="the message in zh-CN and en")
+    message: str = Field(description="the message in the caller's language")
 
 
 class QuarantineOut(BaseModel):
@@ -29,9 +30,9 @@ class QuarantineOut(BaseModel):
                     "object_type": "deal",
                     "record_id": "1234",
                     "reason_code": "unknown_owner",
-                    "reason": (
-                        "owner 10002 is not in the mapping's owners and unknown_owner is quarantine"
-                    ),
+                    "reason": "deal 1234：负责人 10002 不在映射的 owners 中",
+                    "reason_message_code": "webhooks.map.unknown_owner",
+                    "reason_message_params": {"object": "deal", "id": "1234", "owner": "10002"},
                     "status": "pending",
                     "occurrences": 1,
                     "attempts": 1,
@@ -54,7 +55,14 @@ class QuarantineOut(BaseModel):
         description="unparseable, unknown_object, unknown_value, no_owner, unknown_owner, "
         "incomplete, invalid_event, enrichment_failed or gap"
     )
-    reason: str
+    reason: str = Field(description="why, in the caller's language")
+    reason_message_code: str = Field(
+        default="webhooks.reason.text",
+        description="the catalog code of `reason` (`reason_code` is the kind of problem)",
+    )
+    reason_message_params: dict[str, Any] = Field(
+        default_factory=dict, description="the parameters of `reason`"
+    )
     status: str = Field(description="pending, replayed, superseded or discarded")
     occurrences: int
     attempts: int
@@ -89,10 +97,13 @@ class QuarantinePage(BaseModel):
                             "object_type": "deal",
                             "record_id": "1234",
                             "reason_code": "unknown_owner",
-                            "reason": (
-                                "owner 10002 is not in the mapping's owners and unknown_owner is "
-                                "quarantine"
-                            ),
+                            "reason": "deal 1234：负责人 10002 不在映射的 owners 中",
+                            "reason_message_code": "webhooks.map.unknown_owner",
+                            "reason_message_params": {
+                                "object": "deal",
+                                "id": "1234",
+                                "owner": "10002",
+                            },
                             "status": "pending",
                             "occurrences": 1,
                             "attempts": 1,
@@ -134,10 +145,13 @@ class ReplayOut(BaseModel):
                             "object_type": "deal",
                             "record_id": "1234",
                             "reason_code": "unknown_owner",
-                            "reason": (
-                                "owner 10002 is not in the mapping's owners and unknown_owner is "
-                                "quarantine"
-                            ),
+                            "reason": "deal 1234：负责人 10002 不在映射的 owners 中",
+                            "reason_message_code": "webhooks.map.unknown_owner",
+                            "reason_message_params": {
+                                "object": "deal",
+                                "id": "1234",
+                                "owner": "10002",
+                            },
                             "status": "replayed",
                             "occurrences": 1,
                             "attempts": 2,

@@ -12,24 +12,29 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from paceline.ingest.webhooks import reasons
 from paceline.ingest.webhooks import repository as connector_repo
 from paceline.ingest.webhooks import service as webhooks
-from paceline.ingest.webhooks import text
-from paceline.ingest.webhooks.base import Connector, Item, ItemError, Unparseable
+from paceline.ingest.webhooks.base import Connector, Item, ItemError, Unparseable, hint_msg
 from paceline.ingest.webhooks.quarantine import repository as repo
 from paceline.ingest.webhooks.quarantine.schemas import FixOut, QuarantineOut, ReplayOut
 from paceline.shared import metrics
 from paceline.shared.db.models_webhooks import QuarantineItem
 from paceline.shared.errors import Conflict, NotFound
+from paceline.shared.i18n import DEFAULT_LOCALE, from_json, msg, params_json, render
 from paceline.shared.web.deps import AppState, Auditor
 
 log = logging.getLogger(__name__)
 
 MAX_REPLAY = 500
+FIX_CODES = ("credential_missing", "credential_rejected")
 
 
-def to_out(row: QuarantineItem, *, with_item: bool = False) -> QuarantineOut:
-    """The API form of an item."""
+def to_out(
+    row: QuarantineItem, *, with_item: bool = False, locale: str = DEFAULT_LOCALE
+) -> QuarantineOut:
+    """The API form of an item, its words in ``locale``."""
+    reason = reasons.read(row.reason)
     return QuarantineOut(
         id=row.id,
         source=row.source,
@@ -37,7 +42,9 @@ def to_out(row: QuarantineItem, *, with_item: bool = False) -> QuarantineOut:
         object_type=row.object_type,
         record_id=row.record_id,
         reason_code=row.reason_code,
-        reason=row.reason,
+        reason=render(reason, locale),
+        reason_message_code=reason.code,
+        reason_message_params=params_json(reason.params),
         status=row.status,
         occurrences=row.occurrences,
         attempts=row.attempts,
@@ -45,23 +52,39 @@ def to_out(row: QuarantineItem, *, with_item: bool = False) -> QuarantineOut:
         last_seen_at=row.last_seen_at,
         resolved_at=row.resolved_at,
         resolved_by=row.resolved_by,
-        result=row.result,
-        fix=_fix_of(row),
+        result=_result_of(row.result, locale),
+        fix=_fix_of(row, locale),
         item=row.item if with_item else None,
     )
 
 
-def _fix_of(row: QuarantineItem) -> FixOut | None:
-    """What would fix a pending item, in both locales."""
+def _fix_of(row: QuarantineItem, locale: str) -> FixOut | None:
+    """What would fix a pending item, in ``locale``."""
     fix = (row.result or {}).get("fix") if row.status == "pending" else None
-    if not isinstance(fix, dict) or fix.get("code") not in text.CATALOG:
+    if not isinstance(fix, dict) or fix.get("code") not in FIX_CODES:
         return None
     params = {str(k): str(v) for k, v in dict(fix.get("params") or {}).items()}
     try:
-        messages = text.both(str(fix["code"]), params)
+        message = render(hint_msg(str(fix["code"]), params), locale)
     except KeyError:  # parameters of another release
         return None
-    return FixOut(code=str(fix["code"]), params=params, message=messages)
+    return FixOut(code=str(fix["code"]), params=params, message=message)
+
+
+def _result_of(result: dict[str, Any] | None, locale: str) -> dict[str, Any] | None:
+    """What the last replay produced, each item's reason rendered in ``locale`` again
+    from its code and parameters."""
+    if not result or not isinstance(result.get("items"), list):
+        return result
+    items = []
+    for item in result["items"]:
+        if isinstance(item, dict) and isinstance(item.get("reason_code"), str):
+            reason = from_json(
+                {"code": item["reason_code"], "params": item.get("reason_params") or {}}
+            )
+            item = {**item, "reason": render(reason, locale)}
+        items.append(item)
+    return {**result, "items": items}
 
 
 async def replay(
@@ -71,6 +94,7 @@ async def replay(
     ids: list[int] | None = None,
     source: str | None = None,
     auditor: Auditor,
+    locale: str = DEFAULT_LOCALE,
 ) -> ReplayOut:
     """Replay items by id, or a source's pending items (oldest first, up to 500)."""
     assert state.box is not None
@@ -85,9 +109,9 @@ async def replay(
         for item_id in ids:
             row = await repo.get(session, tenant_id=tenant_id, item_id=item_id)
             if row is None:
-                raise NotFound(f"no quarantined item {item_id}")
+                raise NotFound(msg("quarantine.not_found", id=str(item_id)))
             if row.status != "pending" and len(ids) == 1:
-                raise Conflict(f"item {item_id} is {row.status}, not pending")
+                raise Conflict(msg("quarantine.not_pending", id=str(item_id), status=row.status))
             if row.status == "pending":
                 rows.append(row)
         connectors: dict[str, Connector | None] = {}
@@ -103,7 +127,7 @@ async def replay(
     replayed = 0
     for row in rows:
         conn = connectors.get(row.source)
-        out = await _replay_one(state, row=row, conn=conn, auditor=auditor)
+        out = await _replay_one(state, row=row, conn=conn, auditor=auditor, locale=locale)
         replayed += out.status == "replayed"
         outs.append(out)
     return ReplayOut(replayed=replayed, still_pending=len(outs) - replayed, results=outs)
@@ -115,6 +139,7 @@ async def _replay_one(
     row: QuarantineItem,
     conn: Connector | None,
     auditor: Auditor,
+    locale: str,
 ) -> QuarantineOut:
     assert state.eventlog is not None
     now = state.clock.now()
@@ -128,7 +153,8 @@ async def _replay_one(
         except Unparseable as exc:
             prepared = [
                 webhooks.Prepared(
-                    Item(key=row.item_key, data=row.item), error=ItemError("unparseable", str(exc))
+                    Item(key=row.item_key, data=row.item),
+                    error=ItemError("unparseable", exc.reason),
                 )
             ]
         # The guarded client, as for a webhook: the API base URL is the tenant's choice.
@@ -155,6 +181,8 @@ async def _replay_one(
         result: dict[str, Any] = {"event_ids": event_ids, "items": [r.as_dict() for r in results]}
         if conn is None:
             result["error"] = f"no connector for source {row.source!r}"
+            result["error_code"] = "quarantine.no_connector"
+            result["error_params"] = {"source": row.source}
         if still:
             fix = (fresh.result or {}).get("fix")
             fresh.result = {**result, "fix": fix} if fix is not None else result
@@ -172,20 +200,26 @@ async def _replay_one(
             tenant_id=row.tenant_id,
         )
         metrics.QUARANTINE_REPLAYS.labels(result="still_pending" if still else "replayed").inc()
-        return to_out(fresh)
+        return to_out(fresh, locale=locale)
 
 
 async def discard(
-    state: AppState, *, tenant_id: str, item_id: int, auditor: Auditor, note: str
+    state: AppState,
+    *,
+    tenant_id: str,
+    item_id: int,
+    auditor: Auditor,
+    note: str,
+    locale: str = DEFAULT_LOCALE,
 ) -> QuarantineOut:
     """Mark a pending item discarded (kept for the record, never replayed)."""
     now = state.clock.now()
     async with state.db.transaction() as session:
         row = await repo.get(session, tenant_id=tenant_id, item_id=item_id)
         if row is None:
-            raise NotFound(f"no quarantined item {item_id}")
+            raise NotFound(msg("quarantine.not_found", id=str(item_id)))
         if row.status != "pending":
-            raise Conflict(f"item {item_id} is {row.status}, not pending")
+            raise Conflict(msg("quarantine.not_pending", id=str(item_id), status=row.status))
         row.status = "discarded"
         row.resolved_at = now
         row.resolved_by = auditor.actor
@@ -198,7 +232,7 @@ async def discard(
             after={"status": "discarded", "note": note},
             tenant_id=tenant_id,
         )
-        return to_out(row)
+        return to_out(row, locale=locale)
 
 
 MAX_AUTO_RETRY = 200
