@@ -19,6 +19,7 @@ Python value         zh-CN                                        en
 ``Msg``              rendered in the same locale                  rendered likewise
 ``list``             ``张伟、李娜和王芳``                          ``a, b, and c``
 ``OneOf(list)``      ``'a'、'b'或'c'``                            ``'a', 'b', or 'c'``
+``Code("kpi")``      ``“kpi”`` (typed as it is: fields, values)    ``'kpi'``
 ``str``              as is (names of people and teams, ids)       as is
 ===================  ==========================================  ======================
 
@@ -82,6 +83,13 @@ class L10n:
     def get(self, locale: str) -> str:
         """The text in a locale."""
         return self.zh if locale == "zh-CN" else self.en
+
+
+@dataclass(frozen=True, slots=True)
+class Code:
+    """Something typed as it is (a field, a property, a value): quoted, “kpi” / 'kpi'."""
+
+    text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +167,8 @@ def fmt(value: Any, locale: str) -> str:
         return fmt_number(value, locale)
     if isinstance(value, date):
         return fmt_date(value, locale)
+    if isinstance(value, Code):
+        return f"“{value.text}”" if locale == "zh-CN" else f"'{value.text}'"
     if isinstance(value, OneOf):
         return format_list(
             [fmt(v, locale) for v in value.values], style="or", locale=babel_locale(locale)
@@ -202,6 +212,8 @@ def _param_json(value: Any) -> Any:
         return out
     if isinstance(value, OneOf):
         return {"$or": [_param_json(v) for v in value.values]}
+    if isinstance(value, Code):
+        return {"$code": value.text}
     if isinstance(value, Decimal):
         return {"$num": str(value)}
     if isinstance(value, float):
@@ -234,6 +246,8 @@ def _param_of(value: Any) -> Any:
         return Msg(str(value["$msg"]), {k: _param_of(v) for k, v in value["params"].items()})
     if "$l10n" in value:
         return L10n(zh=str(value["$l10n"]["zh-CN"]), en=str(value["$l10n"]["en"]))
+    if "$code" in value:
+        return Code(str(value["$code"]))
     if "$or" in value:
         return OneOf([_param_of(v) for v in value["$or"]])
     if "$pct" in value:

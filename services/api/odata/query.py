@@ -30,7 +30,7 @@ import orjson
 
 from paceline.api.odata.model import EntitySet, Prop
 from paceline.shared.errors import BadRequest, FieldError
-from paceline.shared.i18n import Msg, msg
+from paceline.shared.i18n import Code, Msg, msg
 
 MAX_FILTER_CHARS: Final = 1000
 MAX_TERMS: Final = 16
@@ -160,7 +160,7 @@ class _Parser:
             raise ODataError("$filter", msg("odata.filter_operator", op=text))
         prop = self.entity.prop(text)
         if prop is None or not prop.filter:
-            allowed = [p.name for p in self.entity.props if p.filter]
+            allowed = [Code(p.name) for p in self.entity.props if p.filter]
             raise ODataError("$filter", msg("odata.filter_field", name=text, allowed=allowed))
         if (nxt := self.peek()) is not None and nxt[0] == "lp":
             raise ODataError("$filter", msg("odata.filter_function", name=text))
@@ -261,7 +261,9 @@ def parse_select(text: str, entity: EntitySet) -> tuple[str, ...] | None:
     out: list[str] = []
     for name in names:
         if entity.prop(name) is None:
-            raise ODataError("$select", msg("odata.select_field", name=name, entity=entity.name))
+            raise ODataError(
+                "$select", msg("odata.select_field", name=name, entity=Code(entity.name))
+            )
         if name not in out:
             out.append(name)
     return tuple(out)
@@ -279,7 +281,7 @@ def parse_orderby(text: str, entity: EntitySet) -> tuple[tuple[str, bool], ...]:
             raise ODataError("$orderby", msg("odata.orderby_syntax", near=part))
         prop = entity.prop(words[0])
         if prop is None or not prop.sort:
-            allowed = [p.name for p in entity.props if p.sort]
+            allowed = [Code(p.name) for p in entity.props if p.sort]
             raise ODataError("$orderby", msg("odata.orderby_field", name=words[0], allowed=allowed))
         out.append((prop.name, len(words) == 2 and words[1] == "desc"))
     return tuple(out)

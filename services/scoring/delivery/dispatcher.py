@@ -70,6 +70,8 @@ from paceline.shared.db.models_alerts import Delivery, Subscription
 from paceline.shared.db.session import Database
 from paceline.shared.delivery_options import BOT_FORMATS, VENDOR_LIMITS, delivery_options
 from paceline.shared.eventlog import EventLog, LogRecord
+from paceline.shared.i18n import Code, Msg, msg
+from paceline.shared.i18n import render as render_text
 from paceline.shared.outbound import outbound_client, url_problem
 from paceline.shared.readmodel.org import team_parents
 
@@ -310,8 +312,8 @@ class Dispatcher:
         for index, members in enumerate(p.messages):
             covered: dict[str, list[Change]] = {}
             extra: list[int] = []
-            for change_id, (msg, key) in p.attached.items():
-                if msg == index:
+            for change_id, (message_index, key) in p.attached.items():
+                if message_index == index:
                     covered.setdefault(key, []).append(by_id[change_id])
                     extra.append(change_id)
             keys = {c.group_key for c in members}
@@ -494,14 +496,19 @@ class Dispatcher:
                 delivery.status = "dead"
                 delivery.dead_at = now
                 delivery.next_attempt_at = None
-                await self._disable(session, sub, "the endpoint answered 410 Gone", now)
+                await self._disable(session, sub, msg("delivery.disabled.gone"), now)
             elif outcome.permanent:
                 result = "dead"
                 delivery.status = "dead"
                 delivery.dead_at = now
                 delivery.next_attempt_at = None
                 sub.consecutive_dead += 1
-                await self._disable(session, sub, outcome.error or "the request is not valid", now)
+                await self._disable(
+                    session,
+                    sub,
+                    msg("delivery.disabled.refused", error=Code(outcome.error or "")),
+                    now,
+                )
             else:
                 if sub.failing_since is None:
                     sub.failing_since = now
@@ -516,8 +523,11 @@ class Dispatcher:
                         await self._disable(
                             session,
                             sub,
-                            f"no delivery succeeded for {self.policy.window_s / 3600:.0f} hours "
-                            f"(last: {outcome.error})",
+                            msg(
+                                "delivery.disabled.failing",
+                                hours=round(self.policy.window_s / 3600),
+                                error=Code(outcome.error or ""),
+                            ),
                             now,
                         )
                 else:
@@ -550,7 +560,7 @@ class Dispatcher:
             )
 
     async def _disable(
-        self, session: object, sub: Subscription, reason: str, now: datetime
+        self, session: object, sub: Subscription, reason: Msg, now: datetime
     ) -> None:
         from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -558,7 +568,10 @@ class Dispatcher:
         if not sub.enabled:
             return
         sub.enabled = False
-        sub.disabled_reason = reason
+        # Stored as the tenant's people read it; the alert keeps the message itself.
+        sub.disabled_reason = render_text(
+            reason, await lifecycle.tenant_locale(session, tenant_id=sub.tenant_id)
+        )
         sub.disabled_at = now
         await session.flush()
         await lifecycle.raise_alert(
@@ -569,8 +582,8 @@ class Dispatcher:
             dedup_key=f"subscription_disabled:{sub.id}",
             scope="company",
             severity="critical",
-            title=f"Subscription {sub.name!r} was disabled: {reason}",
-            detail={"subscription_id": sub.id, "name": sub.name, "reason": reason},
+            title=msg("alerts.system.subscription_disabled", name=sub.name, reason=reason),
+            detail={"subscription_id": sub.id, "name": sub.name, "reason": reason.code},
             now=now,
             count=False,
         )

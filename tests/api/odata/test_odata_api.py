@@ -534,10 +534,11 @@ async def test_messages_follow_the_language(clocked: tuple[Stack, FixedClock]) -
     en = await odata(s, "Facts?$filter=value gt 3", **{"Accept-Language": "en"})
     zh_error, en_error = zh.json()["error"], en.json()["error"]
     assert zh_error["message"] == (
-        "$filter：不能按“value”筛选；可用：kpi、day、rep_id、team_id和changed_at"
+        "$filter：不能按“value”筛选；可用：“kpi”、“day”、“rep_id”、“team_id”和“changed_at”"
     )
     assert en_error["message"] == (
-        "$filter: cannot filter on 'value'; use one of kpi, day, rep_id, team_id, and changed_at"
+        "$filter: cannot filter on 'value'; use one of 'kpi', 'day', 'rep_id', 'team_id', "
+        "and 'changed_at'"
     )
     # The same code and parameters for machines, whatever the language.
     assert zh_error["message_code"] == en_error["message_code"] == "odata.error"
@@ -546,9 +547,11 @@ async def test_messages_follow_the_language(clocked: tuple[Stack, FixedClock]) -
     assert (field["field"], field["reason_code"]) == ("$filter", "odata.filter_field")
     assert field["reason_params"] == {
         "name": "value",
-        "allowed": ["kpi", "day", "rep_id", "team_id", "changed_at"],
+        "allowed": [{"$code": c} for c in ("kpi", "day", "rep_id", "team_id", "changed_at")],
     }
-    assert field["reason"] == "不能按“value”筛选；可用：kpi、day、rep_id、team_id和changed_at"
+    assert field["reason"] == (
+        "不能按“value”筛选；可用：“kpi”、“day”、“rep_id”、“team_id”和“changed_at”"
+    )
     # Without Accept-Language: the tenant's language (zh-CN).
     default = await odata(s, "Facts?$filter=value gt 3")
     assert default.json()["error"]["message"] == zh_error["message"]
