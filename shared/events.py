@@ -31,7 +31,7 @@ from pydantic import (
 
 from paceline.shared.errors import FieldError
 from paceline.shared.i18n import Invalid, Msg, msg
-from paceline.shared.i18n.catalogs import catalog
+from paceline.shared.i18n.validation import reason_of
 from paceline.shared.money import is_currency
 
 EventType = Literal["visit", "lead", "quote", "deal", "payment", "complaint", "training", "survey"]
@@ -393,23 +393,15 @@ def split_unknown_fields(raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[s
 
 
 def _reason(err: Mapping[str, Any]) -> Msg:
-    """A pydantic error of the canonical event as a catalog message (its validators raise
-    :class:`Invalid`; pydantic's own error types have ``errors.validation.<type>``)."""
-    ctx = err.get("ctx") or {}
-    refusal = ctx.get("error")
-    if isinstance(refusal, Invalid):
-        return refusal.msg
+    """A pydantic error of the canonical event as a catalog message: the event's own words
+    for an unknown or a missing field, else the common translation
+    (:func:`paceline.shared.i18n.validation.reason_of`)."""
     kind = str(err.get("type", ""))
     if kind == "extra_forbidden":
         return msg("events.field.unknown")
     if kind == "missing":
         return msg("events.field.required")
-    if kind in ("value_error", "assertion_error"):
-        return msg("errors.validation.value_error", reason=str(refusal or err.get("msg", "")))
-    code = f"errors.validation.{kind}"
-    if code not in catalog("en"):
-        return msg("errors.validation.invalid")
-    return Msg(code, {str(k): str(v) for k, v in ctx.items()})
+    return reason_of(err)
 
 
 def field_errors(exc: ValidationError, *, prefix: str = "") -> list[FieldError]:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Mapping
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -15,7 +12,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from paceline.shared.errors import FieldError, PacelineError, error_body
-from paceline.shared.i18n import Invalid, Msg, OneOf, locale_of, msg
+from paceline.shared.i18n import Msg, locale_of, msg
+from paceline.shared.i18n.validation import reason_of
+
+__all__ = ["install_error_handlers", "reason_of", "request_id_of", "request_locale"]
 
 log = logging.getLogger(__name__)
 
@@ -153,88 +153,6 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         ),
         fields=fields,
     )
-
-
-# Pydantic's error types and the context each message needs; any other type is
-# "errors.validation.invalid" (a validator's own refusal carries its message: Invalid).
-_PYDANTIC: dict[str, tuple[str, ...]] = {
-    "missing": (),
-    "extra_forbidden": (),
-    "string_type": (),
-    "string_too_short": ("min_length",),
-    "string_too_long": ("max_length",),
-    "string_pattern_mismatch": ("pattern",),
-    "int_type": (),
-    "int_parsing": (),
-    "int_from_float": (),
-    "float_type": (),
-    "float_parsing": (),
-    "decimal_type": (),
-    "decimal_parsing": (),
-    "decimal_max_digits": ("max_digits",),
-    "decimal_max_places": ("decimal_places",),
-    "decimal_whole_digits": ("whole_digits",),
-    "finite_number": (),
-    "bool_type": (),
-    "bool_parsing": (),
-    "greater_than": ("gt",),
-    "greater_than_equal": ("ge",),
-    "less_than": ("lt",),
-    "less_than_equal": ("le",),
-    "multiple_of": ("multiple_of",),
-    "too_short": ("min_length",),
-    "too_long": ("max_length",),
-    "list_type": (),
-    "dict_type": (),
-    "model_type": (),
-    "model_attributes_type": (),
-    "literal_error": ("expected",),
-    "enum": ("expected",),
-    "date_type": (),
-    "date_parsing": (),
-    "date_from_datetime_parsing": (),
-    "date_from_datetime_inexact": (),
-    "datetime_type": (),
-    "datetime_parsing": (),
-    "datetime_from_date_parsing": (),
-    "timezone_aware": (),
-    "time_parsing": (),
-    "url_parsing": (),
-    "url_type": (),
-    "url_scheme": ("expected_schemes",),
-    "url_too_long": ("max_length",),
-    "value_error": (),
-    "assertion_error": (),
-    "union_tag_invalid": ("discriminator", "expected_tags"),
-    "union_tag_not_found": ("discriminator",),
-    "json_type": (),
-    "uuid_parsing": (),
-    "bytes_type": (),
-    "too_big": (),
-    "frozen_field": (),
-    "string_unicode": (),
-}
-
-
-def reason_of(error: Mapping[str, Any]) -> Msg:
-    """A pydantic error as a catalog message (a validator's :class:`Invalid` as itself)."""
-    ctx = error.get("ctx") or {}
-    refusal = ctx.get("error")
-    if isinstance(refusal, Invalid):
-        return refusal.msg
-    kind = str(error.get("type", ""))
-    if kind not in _PYDANTIC:
-        return msg("errors.validation.invalid")
-    if kind in ("value_error", "assertion_error"):
-        # A validator without a catalog message: its own words (a bug the leak test names).
-        return msg("errors.validation.value_error", reason=str(refusal or error.get("msg", "")))
-    params: dict[str, Any] = {k: str(ctx.get(k, "")) for k in _PYDANTIC[kind]}
-    if "expected" in params:  # pydantic's English "'a', 'b' or 'c'": the choices
-        params["expected"] = OneOf(_CHOICE.findall(params["expected"]) or [params["expected"]])
-    return msg(f"errors.validation.{kind}", **params)
-
-
-_CHOICE = re.compile(r"'[^']*'|\d+")
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

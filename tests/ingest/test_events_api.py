@@ -380,7 +380,8 @@ async def test_body_up_to_the_limit_is_accepted(small_stack: Stack) -> None:
 async def test_body_over_the_limit_answers_413(small_stack: Stack) -> None:
     resp = await post_raw(small_stack, _padded(2049), "application/json")
     err = assert_error_shape(resp, 413, "payload_too_large")
-    assert "2048" in err["message"]
+    assert (err["message_code"], err["message_params"]) == ("web.body.too_large", {"limit": 2048})
+    assert "2,048" in err["message"]  # the limit, written the locale's way
 
 
 async def test_streamed_body_over_the_limit_answers_413(small_stack: Stack) -> None:

@@ -24,7 +24,7 @@ from paceline.shared.i18n import (
     to_json,
 )
 from paceline.shared.i18n.catalogs import catalog, po_files
-from paceline.shared.web.errors import _PYDANTIC
+from paceline.shared.i18n.validation import PYDANTIC_TYPES
 
 ROOT = Path(__file__).resolve().parents[2]
 # Functions whose first argument is a catalog code.
@@ -109,7 +109,7 @@ def test_every_code_the_source_names_is_in_the_catalogs() -> None:
 
 def test_every_pydantic_error_type_we_translate_has_its_text() -> None:
     known = catalog("en")
-    assert [t for t in _PYDANTIC if f"errors.validation.{t}" not in known] == []
+    assert [t for t in PYDANTIC_TYPES if f"errors.validation.{t}" not in known] == []
 
 
 @pytest.mark.parametrize(

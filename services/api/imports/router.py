@@ -13,11 +13,12 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from paceline.api.deps import LocaleDep
 from paceline.shared.db import import_runs as repo
 from paceline.shared.db import tenants as tenant_repo
 from paceline.shared.errors import NotFound
 from paceline.shared.i18n import msg
-from paceline.shared.import_report import ImportOut, RowIssue, issue_out, run_out
+from paceline.shared.import_report import ImportOut, RowIssue, RowProblem, issue_out, run_out
 from paceline.shared.web.csv_out import ExcelQuery, csv_lines, csv_response
 from paceline.shared.web.deps import ReadPrincipal, ReadSessionDep, StateDep
 from paceline.shared.web.pagination import (
@@ -74,6 +75,7 @@ async def list_imports(
     principal: ReadPrincipal,
     session: ReadSessionDep,
     state: StateDep,
+    locale: LocaleDep,
     name: str | None = None,
     cursor: CursorQuery = None,
     before_id: Annotated[
@@ -101,12 +103,16 @@ async def list_imports(
     applied = await repo.applied_positions(
         session, group_id=state.settings.consumer_group, topic=state.settings.topic
     )
-    return [run_out(r, applied=repo.is_applied(r, applied)) for r in runs]
+    return [run_out(r, applied=repo.is_applied(r, applied), locale=locale) for r in runs]
 
 
 @router.get("/imports/{import_id}", response_model=ImportOut, summary="An import's report")
 async def get_import(
-    import_id: int, principal: ReadPrincipal, session: ReadSessionDep, state: StateDep
+    import_id: int,
+    principal: ReadPrincipal,
+    session: ReadSessionDep,
+    state: StateDep,
+    locale: LocaleDep,
 ) -> ImportOut:
     """A run with its counts, warnings, first 1,000 row issues, and ``applied``."""
     run = await repo.get_run(session, tenant_id=principal.tenant_id, run_id=import_id)
@@ -116,7 +122,7 @@ async def get_import(
         session, group_id=state.settings.consumer_group, topic=state.settings.topic
     )
     rows = await repo.issues(session, tenant_id=principal.tenant_id, run_id=run.id, limit=1000)
-    return run_out(run, issues=rows, applied=repo.is_applied(run, applied))
+    return run_out(run, issues=rows, applied=repo.is_applied(run, applied), locale=locale)
 
 
 @router.get(
@@ -130,6 +136,7 @@ async def get_import_rows(
     request: Request,
     principal: ReadPrincipal,
     session: ReadSessionDep,
+    locale: LocaleDep,
     status: Literal["rejected", "duplicate"] | None = None,
     cursor: CursorQuery = None,
     after_line: Annotated[
@@ -166,15 +173,17 @@ async def get_import_rows(
     wants_csv = format == "csv" or (
         format is None and "text/csv" in request.headers.get("accept", "")
     )
+    issues = [issue_out(r, locale) for r in rows]
     if wants_csv:
-        # Through csv_out: an event id or a reason quoting a cell is the file's text.
+        # Through csv_out: an event id or a reason quoting a cell is the file's text. The
+        # reasons in the caller's language; the header's names are the stable columns.
         text = csv_lines(
             [
                 ["line", "status", "event_id", "field", "reason"],
                 *(
-                    [r.line, r.status, r.event_id or "", e["field"], e["reason"]]
-                    for r in rows
-                    for e in r.errors or [{"field": "", "reason": ""}]
+                    [i.line, i.status, i.event_id or "", e.field, e.reason]
+                    for i in issues
+                    for e in i.errors or [RowProblem(field="", reason="")]
                 ),
             ]
         )
@@ -188,7 +197,7 @@ async def get_import_rows(
         )
     page = RowIssuesPage(
         import_id=run.id,
-        rows=[issue_out(r) for r in rows],
+        rows=issues,
         next_after_line=next_after,
         next_cursor=None if next_after is None else str(next_after),
     )
