@@ -29,7 +29,7 @@ from paceline.shared.db import lifecycle
 from paceline.shared.db.models_alerts import Delivery, Subscription
 from paceline.shared.delivery_options import BOT_FORMATS, delivery_options
 from paceline.shared.errors import Conflict, FieldError, InvalidInput, NotFound
-from paceline.shared.i18n import msg
+from paceline.shared.i18n import msg, render
 from paceline.shared.outbound import VENDOR_SECRET_FORMATS, new_secret, redact_url
 from paceline.shared.readmodel.org import team_parents
 
@@ -244,10 +244,13 @@ async def update(
                 tenant_id=tenant_id,
                 dedup_keys=[f"subscription_disabled:{sub.id}"],
                 now=now,
-                note="re-enabled",
+                note=msg("delivery.note.reenabled"),
             )
         else:
-            sub.disabled_reason = "disabled by an admin"
+            sub.disabled_reason = render(
+                msg("delivery.disabled.by_admin"),
+                await lifecycle.tenant_locale(session, tenant_id=tenant_id),
+            )
             sub.disabled_at = now
     sub.updated_at = now
     await session.flush()
