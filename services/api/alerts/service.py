@@ -23,7 +23,7 @@ from paceline.shared.auth import Principal, Reach, reach_scopes
 from paceline.shared.db import lifecycle
 from paceline.shared.db.models import Alert, Tenant
 from paceline.shared.errors import FieldError, Forbidden, InvalidInput, NotFound
-from paceline.shared.i18n import DEFAULT_LOCALE, Msg, from_json, msg, render
+from paceline.shared.i18n import DEFAULT_LOCALE, Code, Msg, from_json, msg, render
 from paceline.shared.readmodel.org import team_parents
 from paceline.shared.readmodel.scopes import parse_scope, subtree
 from paceline.shared.web.errors import reason_of
@@ -46,7 +46,11 @@ def parse_list(value: str | None, field: str) -> list[str]:
         if bad:
             raise InvalidInput(
                 msg("alerts.errors.unknown_value", field=field, value=bad[0]),
-                fields=[FieldError(field, msg("alerts.errors.use_any_of", values=list(allowed)))],
+                fields=[
+                    FieldError(
+                        field, msg("alerts.errors.use_any_of", values=[Code(v) for v in allowed])
+                    )
+                ],
             )
     return items
 

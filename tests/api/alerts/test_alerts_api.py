@@ -127,7 +127,7 @@ async def test_alert_words_follow_the_tenant_and_accept_language(embedded_stack:
         {"field": "status", "value": "closed"},
     )
     assert error["fields"][0]["reason_code"] == "alerts.errors.use_any_of"
-    assert error["fields"][0]["reason"].startswith("可选值：open、acknowledged")
+    assert error["fields"][0]["reason"].startswith("可选值：“open”、“acknowledged”")
     missing = await s.client.get("/v1/alerts/12345", headers={**s.auth(), "Accept-Language": "en"})
     assert missing.json()["error"]["message"] == "no alert 12345"
     missing = await s.client.get("/v1/alerts/12345", headers=s.auth())
