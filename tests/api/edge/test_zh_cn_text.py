@@ -282,7 +282,40 @@ async def _walk(stack: Stack, headers: dict[str, str]) -> tuple[list[str], int]:
                 f"{op.method} {op.path} {{}}",
                 await stack.client.request(op.method, op.path, json={}, headers=auth),
             )
+    # The operations that answer words about a body without changing anything (checks,
+    # previews, what-ifs): called with their documented example.
+    openapi = stack.app.openapi()
+    known = {k: v for values in ids.values() for k, v in values.items()}
+    for op in ops:
+        if op.method != "POST" or not any(w in op.path for w in PREVIEWS):
+            continue
+        example = _example(openapi, op)
+        names = [p["name"] for p in op.params("path")]
+        if example is None or any(n not in known for n in names):
+            continue
+        check(
+            f"POST {op.path} (example)",
+            await stack.client.post(
+                _url(op.path, ids.get(op.path, {})), json=example, headers=auth
+            ),
+        )
     return found, checked
+
+
+# Paths whose POST only reads (checks, previews, what-ifs).
+PREVIEWS = ("check", "decompose", "preview", "what-if")
+
+
+def _example(openapi: dict[str, Any], op: Operation) -> Any:
+    """The documented example body of an operation (its schema's first example)."""
+    content = op.spec.get("requestBody", {}).get("content", {}).get("application/json", {})
+    if "example" in content:
+        return content["example"]
+    schema = content.get("schema", {})
+    if "$ref" in schema:
+        schema = openapi["components"]["schemas"][schema["$ref"].split("/")[-1]]
+    examples = schema.get("examples") or []
+    return examples[0] if examples else None
 
 
 @pytest.mark.slow
