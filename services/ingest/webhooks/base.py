@@ -142,7 +142,7 @@ class SettingSpec:
     """A connector setting or secret an adapter understands."""
 
     name: str
-    description: str
+    description: Msg  # what it is, from the ingest catalog (webhooks.adapter.<adapter>.<name>)
     secret: bool = False
     required: bool = False
     generated: bool = False  # made up by Paceline when not given (returned once)
@@ -157,6 +157,10 @@ class Adapter:
     options: ClassVar[tuple[SettingSpec, ...]] = ()
     # The secrets that let the adapter read records through the vendor's API.
     enrichment_credentials: ClassVar[tuple[str, ...]] = ()
+
+    def title_msg(self) -> Msg:
+        """The adapter's title for people: a vendor's brand name stays as it is."""
+        return Msg("webhooks.adapter.vendor", {"vendor": self.title})
 
     def default_mapping(self) -> dict[str, Any]:
         """The mapping that works for a standard setup of the CRM."""

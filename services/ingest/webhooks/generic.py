@@ -73,10 +73,11 @@ from paceline.ingest.webhooks.vendor_records import (
     parse_time,
     us_of,
 )
-from paceline.shared.i18n import msg
+from paceline.shared.i18n import Code, Msg, OneOf, msg
 
 SCHEMES: Final = ("standard_webhooks", "jiandaoyun", "twenty", "token")
 FORMATS: Final = ("canonical", "records")
+_RECORDS: Final = Code("records")  # the format the record settings apply to
 NDJSON: Final = frozenset({"application/x-ndjson", "application/ndjson", "application/jsonl"})
 
 
@@ -117,38 +118,82 @@ class GenericAdapter(Adapter):
 
     name = "generic"
     title = "Generic (Standard Webhooks)"
+
+    def title_msg(self) -> Msg:
+        """通用（Standard Webhooks） / Generic (Standard Webhooks)."""
+        return msg("webhooks.adapter.generic.title")
+
     docs = (
         "https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md",
     )
     options = (
         SettingSpec(
             "secret",
-            "whsec_ secret (standard_webhooks), 简道云 secret or static token",
+            msg(
+                "webhooks.adapter.generic.secret",
+                prefix=Code("whsec_"),
+                scheme=Code("standard_webhooks"),
+            ),
             True,
             True,
             generated=True,
         ),
-        SettingSpec("signature", f"one of {', '.join(SCHEMES)} (default standard_webhooks)"),
-        SettingSpec("token_header", "header carrying the token (scheme token)"),
-        SettingSpec("format", f"one of {', '.join(FORMATS)} (default canonical)"),
-        SettingSpec("items_path", "records: dotted path to an array of records"),
-        SettingSpec("object_type", "records: the object type (a constant)"),
-        SettingSpec("object_type_path", "records: dotted path to the object type"),
+        SettingSpec(
+            "signature",
+            msg(
+                "webhooks.adapter.generic.signature",
+                schemes=OneOf([Code(s) for s in SCHEMES]),
+                default=Code("standard_webhooks"),
+            ),
+        ),
+        SettingSpec(
+            "token_header", msg("webhooks.adapter.generic.token_header", scheme=Code("token"))
+        ),
+        SettingSpec(
+            "format",
+            msg(
+                "webhooks.adapter.generic.format",
+                formats=OneOf([Code(f) for f in FORMATS]),
+                default=Code("canonical"),
+            ),
+        ),
+        SettingSpec("items_path", msg("webhooks.adapter.generic.items_path", format=_RECORDS)),
+        SettingSpec("object_type", msg("webhooks.adapter.generic.object_type", format=_RECORDS)),
+        SettingSpec(
+            "object_type_path",
+            msg("webhooks.adapter.generic.object_type_path", format=_RECORDS),
+        ),
         SettingSpec(
             "object_type_query",
-            "records: query parameter of the push URL naming the object type "
-            "(e.g. form: ...&form=opportunity)",
+            msg(
+                "webhooks.adapter.generic.object_type_query",
+                format=_RECORDS,
+                param=Code("form"),
+                url=Code("...&form=opportunity"),
+            ),
         ),
-        SettingSpec("preset", "a built-in preset's name (GET /v1/connector-adapters)"),
-        SettingSpec("record_id_path", "records: dotted path to the record id"),
-        SettingSpec("version_path", "records: dotted path to the update time or sequence"),
+        SettingSpec("preset", msg("webhooks.adapter.generic.preset")),
+        SettingSpec(
+            "record_id_path", msg("webhooks.adapter.generic.record_id_path", format=_RECORDS)
+        ),
+        SettingSpec("version_path", msg("webhooks.adapter.generic.version_path", format=_RECORDS)),
         SettingSpec(
             "version_tz",
-            "records: IANA zone of an update time written without an offset "
-            "(e.g. Asia/Shanghai; default UTC)",
+            msg(
+                "webhooks.adapter.generic.version_tz",
+                format=_RECORDS,
+                example=Code("Asia/Shanghai"),
+            ),
         ),
-        SettingSpec("deleted_path", "records: dotted path of the deletion marker"),
-        SettingSpec("deleted_values", "records: values of deleted_path meaning deleted"),
+        SettingSpec("deleted_path", msg("webhooks.adapter.generic.deleted_path", format=_RECORDS)),
+        SettingSpec(
+            "deleted_values",
+            msg(
+                "webhooks.adapter.generic.deleted_values",
+                format=_RECORDS,
+                path=Code("deleted_path"),
+            ),
+        ),
     )
 
     def generate_secret(self, name: str) -> str:

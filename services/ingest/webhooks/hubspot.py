@@ -50,7 +50,7 @@ from paceline.ingest.webhooks.enrichment import (
 from paceline.ingest.webhooks.mapping import ObjectMapping
 from paceline.ingest.webhooks.signatures import SignatureError, verify_hubspot
 from paceline.ingest.webhooks.vendor_records import VendorRecord, parse_time, us_of
-from paceline.shared.i18n import msg
+from paceline.shared.i18n import Code, OneOf, msg
 
 log = logging.getLogger(__name__)
 
@@ -221,18 +221,18 @@ class HubSpotAdapter(Adapter):
     )
     enrichment_credentials = ("access_token",)
     options = (
-        SettingSpec("client_secret", "the app's client secret (signs the webhooks)", True, True),
+        SettingSpec("client_secret", msg("webhooks.adapter.hubspot.client_secret"), True, True),
+        SettingSpec("access_token", msg("webhooks.adapter.hubspot.access_token"), secret=True),
+        SettingSpec("api_base", msg("webhooks.adapter.hubspot.api_base", default=Code(API_BASE))),
+        SettingSpec("signature_url", msg("webhooks.adapter.hubspot.signature_url")),
         SettingSpec(
-            "access_token",
-            "a private-app token: read each record's current properties through the CRM API",
-            secret=True,
+            "require_v3",
+            msg(
+                "webhooks.adapter.hubspot.require_v3",
+                header=Code("X-HubSpot-Signature-v3"),
+                values=OneOf([Code("true"), Code("false")]),
+            ),
         ),
-        SettingSpec("api_base", f"the CRM API's base URL (default {API_BASE})"),
-        SettingSpec(
-            "signature_url",
-            "the exact target URL configured in HubSpot, when a proxy changes the URL we see",
-        ),
-        SettingSpec("require_v3", "refuse requests without X-HubSpot-Signature-v3 (true/false)"),
     )
 
     def default_mapping(self) -> dict[str, Any]:

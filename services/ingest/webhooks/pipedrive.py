@@ -48,7 +48,7 @@ from paceline.ingest.webhooks.enrichment import (
 from paceline.ingest.webhooks.mapping import ObjectMapping
 from paceline.ingest.webhooks.signatures import SignatureError, verify_basic_auth
 from paceline.ingest.webhooks.vendor_records import VendorRecord, parse_time, us_of
-from paceline.shared.i18n import msg
+from paceline.shared.i18n import Code, msg
 
 API_BASE: Final = "https://api.pipedrive.com"
 _PD_ID: Final = re.compile(r"^[0-9A-Za-z-]{1,64}$")
@@ -156,23 +156,26 @@ class PipedriveAdapter(Adapter):
     )
     enrichment_credentials = ("api_token",)
     options = (
-        SettingSpec("username", "the webhook's HTTP Basic user (http_auth_user)", required=True),
+        SettingSpec(
+            "username",
+            msg("webhooks.adapter.pipedrive.username", field=Code("http_auth_user")),
+            required=True,
+        ),
         SettingSpec(
             "password",
-            "the webhook's HTTP Basic password (http_auth_password)",
+            msg("webhooks.adapter.pipedrive.password", field=Code("http_auth_password")),
             True,
             True,
             generated=True,
         ),
-        SettingSpec(
-            "api_token",
-            "a user's API token: read an object through the API when a delivery lacks a "
-            "field the mapping reads",
-            secret=True,
-        ),
+        SettingSpec("api_token", msg("webhooks.adapter.pipedrive.api_token"), secret=True),
         SettingSpec(
             "api_base",
-            f"the API's base URL (default {API_BASE}, or https://<company>.pipedrive.com)",
+            msg(
+                "webhooks.adapter.pipedrive.api_base",
+                default=Code(API_BASE),
+                company=Code("https://<company>.pipedrive.com"),
+            ),
         ),
     )
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from paceline.shared.i18n import Code, Msg, msg
+
 _OWNER_JDY: Final = "data.owner.username"  # a 成员 widget: {"name", "username", ...}
 _JDY_STAGES: Final = {
     "open": ["初步接洽", "需求确认", "方案/报价", "谈判审核"],
@@ -32,17 +34,18 @@ class Preset:
     """A named generic-connector setup for one CRM."""
 
     name: str
-    title: str
+    title: Msg  # from the ingest catalog (webhooks.preset.<name>.title)
     docs: tuple[str, ...]
     settings: dict[str, Any]
     mapping: dict[str, Any]
-    notes: str = ""
-    objects: dict[str, str] = field(default_factory=dict)  # object type -> what it is
+    notes: Msg | None = None
+    # object type -> the CRM's own name of the object or form (as its users see it)
+    objects: dict[str, str] = field(default_factory=dict)
 
 
 JIANDAOYUN_CRM = Preset(
     name="jiandaoyun-crm",
-    title="简道云CRM (数据推送, one push per form, ?form=<object>)",
+    title=msg("webhooks.preset.jiandaoyun_crm.title", query=Code("?form=<object>")),
     docs=(
         "https://hc.jiandaoyun.com/open/11507",
         "https://hc.jiandaoyun.com/open/10732",
@@ -162,12 +165,12 @@ JIANDAOYUN_CRM = Preset(
         },
         "default_currency": "CNY",
     },
-    notes="set the field aliases of each form (表单设置 → 字段别名) as in docs/CONNECTORS.md",
+    notes=msg("webhooks.preset.jiandaoyun_crm.notes"),
 )
 
 FXIAOKE_CRM = Preset(
     name="fxiaoke-crm",
-    title="纷享销客 (APL function posting object data with a static token)",
+    title=msg("webhooks.preset.fxiaoke_crm.title"),
     docs=("https://apifox.com/apidoc/docs-site/528859/doc-505837",),
     settings={
         "signature": "token",
@@ -226,12 +229,12 @@ FXIAOKE_CRM = Preset(
         },
         "default_currency": "CNY",
     },
-    notes="the APL function in docs/CONNECTORS.md posts {objectApiName, op, data}",
+    notes=msg("webhooks.preset.fxiaoke_crm.notes", body=Code("{objectApiName, op, data}")),
 )
 
 XIAOSHOUYI_CRM = Preset(
     name="xiaoshouyi-crm",
-    title="销售易 / Neocrm (workflow or relay posting the record with a static token)",
+    title=msg("webhooks.preset.xiaoshouyi_crm.title"),
     docs=(),
     settings={
         "signature": "token",
@@ -286,12 +289,12 @@ XIAOSHOUYI_CRM = Preset(
         },
         "default_currency": "CNY",
     },
-    notes="no public webhook format: the workflow or relay in docs/CONNECTORS.md composes it",
+    notes=msg("webhooks.preset.xiaoshouyi_crm.notes"),
 )
 
 KINGDEE_COSMIC = Preset(
     name="kingdee-cosmic",
-    title="金蝶云苍穹 CRM (operation plugin posting the bill, Standard Webhooks)",
+    title=msg("webhooks.preset.kingdee_cosmic.title"),
     docs=(
         "https://blog.csdn.net/qq_41816402/article/details/125500700",
         "https://gitee.com/sztinyhu/projects",
@@ -307,7 +310,7 @@ KINGDEE_COSMIC = Preset(
         "deleted_values": ["delete"],
     },
     objects={
-        "crm_opportunity": "商机 (your app's form id)",
+        "crm_opportunity": "商机",
         "crm_clue": "线索",
         "crm_followrecord": "跟进记录",
     },
@@ -371,8 +374,7 @@ KINGDEE_COSMIC = Preset(
         },
         "default_currency": "CNY",
     },
-    notes="form ids and field keys are your app's (开发平台 → 业务对象); the plugin is in "
-    "docs/CONNECTORS.md",
+    notes=msg("webhooks.preset.kingdee_cosmic.notes"),
 )
 
 PRESETS: Final[dict[str, Preset]] = {

@@ -68,7 +68,7 @@ from paceline.ingest.webhooks.enrichment import (
 from paceline.ingest.webhooks.mapping import ObjectMapping
 from paceline.ingest.webhooks.signatures import SignatureError, verify_standard_webhook
 from paceline.ingest.webhooks.vendor_records import VendorRecord, parse_time, us_of
-from paceline.shared.i18n import msg
+from paceline.shared.i18n import Code, msg
 
 API_VERSION: Final = "v62.0"
 _VERSION: Final = re.compile(r"^v\d{2,3}\.\d$")
@@ -261,32 +261,36 @@ class SalesforceAdapter(Adapter):
     options = (
         SettingSpec(
             "organization_id",
-            "the Salesforce org id outbound messages must come from",
+            msg("webhooks.adapter.salesforce.organization_id"),
             required=True,
         ),
         SettingSpec(
             "cdc_secret",
-            "Standard Webhooks secret (whsec_...) the CDC relay signs with",
+            msg("webhooks.adapter.salesforce.cdc_secret", example=Code("whsec_...")),
             True,
             generated=True,
         ),
         SettingSpec(
             "instance_url",
-            "the org's instance URL (https://yourdomain.my.salesforce.com): read records "
-            "through the REST API when a change event lacks fields",
+            msg(
+                "webhooks.adapter.salesforce.instance_url",
+                example=Code("https://yourdomain.my.salesforce.com"),
+            ),
         ),
+        SettingSpec("access_token", msg("webhooks.adapter.salesforce.access_token"), secret=True),
         SettingSpec(
-            "access_token",
-            "an OAuth access token of an integration user (API Enabled, read access)",
-            secret=True,
+            "api_version",
+            msg("webhooks.adapter.salesforce.api_version", default=Code(API_VERSION)),
         ),
-        SettingSpec("api_version", f"the REST API version (default {API_VERSION})"),
         SettingSpec(
             "client_id",
-            "instead of access_token: a connected app's consumer key (client credentials "
-            "flow, with client_secret; tokens are renewed by Paceline)",
+            msg(
+                "webhooks.adapter.salesforce.client_id",
+                token=Code("access_token"),
+                secret=Code("client_secret"),
+            ),
         ),
-        SettingSpec("client_secret", "the connected app's consumer secret", secret=True),
+        SettingSpec("client_secret", msg("webhooks.adapter.salesforce.client_secret"), secret=True),
     )
 
     def default_mapping(self) -> dict[str, Any]:

@@ -49,11 +49,12 @@ from paceline.ingest.webhooks.enrichment import (
 from paceline.ingest.webhooks.mapping import ObjectMapping
 from paceline.ingest.webhooks.signatures import SignatureError, verify_token
 from paceline.ingest.webhooks.vendor_records import VendorRecord, parse_time, us_of
-from paceline.shared.i18n import msg
+from paceline.shared.i18n import Code, msg
 
 API_BASE: Final = "https://www.zohoapis.com"
 API_VERSION: Final = "v8"
 ACCOUNTS_URL: Final = "https://accounts.zoho.com"
+_SCOPE: Final = "ZohoCRM.modules.READ"  # the OAuth scope the API reads need
 _VERSION: Final = re.compile(r"^v[2-9]$")
 _ID: Final = re.compile(r"^[0-9]{1,30}$")
 
@@ -181,37 +182,57 @@ class ZohoAdapter(Adapter):
     options = (
         SettingSpec(
             "token",
-            "the channel's verification token (up to 50 characters)",
+            msg("webhooks.adapter.zoho.token", max=50),
             True,
             True,
             generated=True,
         ),
-        SettingSpec("channel_id", "the channel id notifications must carry (optional)"),
+        SettingSpec("channel_id", msg("webhooks.adapter.zoho.channel_id")),
         SettingSpec(
             "access_token",
-            "an OAuth access token (scope ZohoCRM.modules.READ): read each record's current "
-            "fields through the CRM API when a notification lacks some",
+            msg("webhooks.adapter.zoho.access_token", scope=Code(_SCOPE)),
             secret=True,
         ),
         SettingSpec(
             "api_base",
-            f"the CRM API's base URL of your data center (default {API_BASE}; "
-            "https://www.zohoapis.eu, .in, .com.au, .jp, .ca, .sa, https://www.zohoapis.com.cn)",
+            msg(
+                "webhooks.adapter.zoho.api_base",
+                default=Code(API_BASE),
+                others="https://www.zohoapis.eu, .in, .com.au, .jp, .ca, .sa, "
+                "https://www.zohoapis.com.cn",
+            ),
         ),
-        SettingSpec("api_version", "the CRM API version: v2 to v8 (default v8)"),
+        SettingSpec(
+            "api_version",
+            msg(
+                "webhooks.adapter.zoho.api_version",
+                low=Code("v2"),
+                high=Code("v8"),
+                default=Code(API_VERSION),
+            ),
+        ),
         SettingSpec(
             "client_id",
-            "instead of access_token, which lasts an hour: the OAuth client id (with "
-            "client_secret and refresh_token, tokens are renewed by Paceline)",
+            msg(
+                "webhooks.adapter.zoho.client_id",
+                token=Code("access_token"),
+                secret=Code("client_secret"),
+                refresh=Code("refresh_token"),
+            ),
         ),
-        SettingSpec("client_secret", "the OAuth client secret", secret=True),
+        SettingSpec("client_secret", msg("webhooks.adapter.zoho.client_secret"), secret=True),
         SettingSpec(
-            "refresh_token", "an OAuth refresh token (scope ZohoCRM.modules.READ)", secret=True
+            "refresh_token",
+            msg("webhooks.adapter.zoho.refresh_token", scope=Code(_SCOPE)),
+            secret=True,
         ),
         SettingSpec(
             "accounts_url",
-            f"Zoho Accounts of your data center (default {ACCOUNTS_URL}; "
-            "https://accounts.zoho.eu, .in, .com.au, .jp, https://accounts.zoho.com.cn)",
+            msg(
+                "webhooks.adapter.zoho.accounts_url",
+                default=Code(ACCOUNTS_URL),
+                others="https://accounts.zoho.eu, .in, .com.au, .jp, https://accounts.zoho.com.cn",
+            ),
         ),
     )
 

@@ -695,6 +695,5 @@ async def test_a_private_vendor_url_is_refused_when_saved(
         assert resp.status_code == 422, resp.text
         fields = resp.json()["error"]["fields"]
         assert [f["field"] for f in fields] == [f"settings.{name}"]
-        assert fields[0]["reason"].endswith(
-            "is not a public address; Paceline calls only public addresses"
-        )
+        assert fields[0]["reason_code"] == "webhooks.config.url_private"
+        assert fields[0]["reason"].endswith("不是公网地址；Paceline 只访问公网地址")

@@ -436,9 +436,10 @@ async def test_a_private_api_base_is_refused_when_saved(tmp_path: Path, api_base
         assert resp.status_code == 422, resp.text
         fields = resp.json()["error"]["fields"]
         assert [f["field"] for f in fields] == ["settings.api_base"]
-        assert fields[0]["reason"].endswith(
-            "is not a public address; Paceline calls only public addresses"
-        )
+        # The tenant's language (zh-CN), the host quoted; the code for machines.
+        assert fields[0]["reason_code"] == "webhooks.config.url_private"
+        assert fields[0]["reason"].endswith("不是公网地址；Paceline 只访问公网地址")
+        assert fields[0]["reason"].startswith("“")
         bad_port = await s.client.put(
             "/v1/connectors/hubspot",
             json={
@@ -449,7 +450,12 @@ async def test_a_private_api_base_is_refused_when_saved(tmp_path: Path, api_base
         )
         assert bad_port.status_code == 422, bad_port.text
         assert bad_port.json()["error"]["fields"] == [
-            {"field": "settings.api_base", "reason": "the port must be in 1-65535"}
+            {
+                "field": "settings.api_base",
+                "reason": "“https://api.hubapi.com:99999” 不是有效的 http:// 或 https:// 网址",
+                "reason_code": "webhooks.config.url_malformed",
+                "reason_params": {"url": {"$code": "https://api.hubapi.com:99999"}},
+            }
         ]
         listed = await s.client.get("/v1/connectors", headers=s.auth())
         assert listed.json() == []

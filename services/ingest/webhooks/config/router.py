@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Path, Response
+from fastapi import APIRouter, BackgroundTasks, Path, Request, Response
 
 from paceline.ingest.webhooks import repository as repo
 from paceline.ingest.webhooks.adapters import adapter_for
@@ -13,6 +13,7 @@ from paceline.ingest.webhooks.config.schemas import AdapterOut, ConnectorIn, Con
 from paceline.ingest.webhooks.mapping import Mapping
 from paceline.ingest.webhooks.quarantine.service import retry_fixable
 from paceline.ingest.webhooks.router import SOURCE_PATTERN
+from paceline.shared.i18n import locale_of
 from paceline.shared.web.deps import (
     AdminPrincipal,
     AuditDep,
@@ -38,9 +39,10 @@ SourcePath = Annotated[
     response_model=list[AdapterOut],
     summary="List CRM adapters, their options and default mappings",
 )
-async def list_adapters(principal: ReadPrincipal) -> list[AdapterOut]:
-    """Every adapter: settings and secrets it takes, its docs, its default mapping."""
-    return service.adapters()
+async def list_adapters(request: Request, principal: ReadPrincipal) -> list[AdapterOut]:
+    """Every adapter: settings and secrets it takes, its docs, its default mapping; titles,
+    descriptions and notes in the request's language (Accept-Language, else the tenant's)."""
+    return service.adapters(locale_of(request.headers.get("accept-language"), principal.locale))
 
 
 @router.get("/connectors", response_model=list[ConnectorOut], summary="List connectors")

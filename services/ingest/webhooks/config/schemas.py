@@ -133,7 +133,9 @@ class AdapterOption(BaseModel):
     """A setting or secret an adapter understands."""
 
     name: str
-    description: str
+    description: str = Field(description="what it is, in the request's language")
+    description_code: str = Field(description="the description's catalog code")
+    description_params: dict[str, Any] = Field(default_factory=dict)
     secret: bool
     required: bool
     generated: bool
@@ -143,10 +145,16 @@ class PresetOut(BaseModel):
     """A built-in setup of the generic connector for one CRM (``settings.preset``)."""
 
     name: str
-    title: str
+    title: str = Field(description="in the request's language")
+    title_code: str
+    title_params: dict[str, Any] = Field(default_factory=dict)
     docs: list[str] = Field(description="the vendor documentation it was built from")
-    objects: dict[str, str] = Field(description="object type -> the CRM object or form")
-    notes: str
+    objects: dict[str, str] = Field(
+        description="object type -> the CRM's own name of the object or form"
+    )
+    notes: str = Field(description="what to set up in the CRM, in the request's language")
+    notes_code: str | None = None
+    notes_params: dict[str, Any] = Field(default_factory=dict)
     settings: dict[str, Any]
     mapping: Mapping
 
@@ -160,6 +168,8 @@ class AdapterOut(BaseModel):
                 {
                     "name": "hubspot",
                     "title": "HubSpot",
+                    "title_code": "webhooks.adapter.vendor",
+                    "title_params": {"vendor": "HubSpot"},
                     "docs": [
                         "https://developers.hubspot.com/docs/api/webhooks",
                         "https://developers.hubspot.com/docs/api/webhooks/validating-requests",
@@ -167,17 +177,18 @@ class AdapterOut(BaseModel):
                     "options": [
                         {
                             "name": "client_secret",
-                            "description": "the app's client secret (signs the webhooks)",
+                            "description": "应用的 Client Secret（用于 Webhook 签名）",
+                            "description_code": "webhooks.adapter.hubspot.client_secret",
+                            "description_params": {},
                             "secret": True,
                             "required": True,
                             "generated": False,
                         },
                         {
                             "name": "access_token",
-                            "description": (
-                                "a private-app token: read each record's current properties "
-                                "through the CRM API"
-                            ),
+                            "description": "私有应用令牌：通过 CRM API 读取每条记录的最新属性",
+                            "description_code": "webhooks.adapter.hubspot.access_token",
+                            "description_params": {},
                             "secret": True,
                             "required": False,
                             "generated": False,
@@ -311,7 +322,9 @@ class AdapterOut(BaseModel):
     )
 
     name: str
-    title: str
+    title: str = Field(description="in the request's language (vendor brand names as they are)")
+    title_code: str
+    title_params: dict[str, Any] = Field(default_factory=dict)
     docs: list[str]
     options: list[AdapterOption]
     default_mapping: Mapping

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets as pysecrets
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -20,13 +21,14 @@ from paceline.ingest.webhooks.config.schemas import (
     PresetOut,
     RotateIn,
 )
-from paceline.ingest.webhooks.generic import SCHEMES
+from paceline.ingest.webhooks.generic import FORMATS, SCHEMES
 from paceline.ingest.webhooks.mapping import Mapping
 from paceline.ingest.webhooks.presets import PRESETS, preset
 from paceline.shared.crypto import SecretBox
 from paceline.shared.db.models_webhooks import WebhookConnector
 from paceline.shared.errors import FieldError, InvalidInput, NotFound
-from paceline.shared.outbound import destination_problem
+from paceline.shared.i18n import Code, Msg, OneOf, msg, params_json, render
+from paceline.shared.outbound import destination_problem, literal_private_host, url_problem
 from paceline.shared.web.deps import REDACTED, Auditor
 
 
@@ -65,17 +67,21 @@ def _audit_view(row: WebhookConnector) -> dict[str, Any]:
     }
 
 
-def adapters() -> list[AdapterOut]:
-    """Every adapter with its options and default mapping."""
+def adapters(locale: str) -> list[AdapterOut]:
+    """Every adapter with its options and default mapping, its words in ``locale``."""
     return [
         AdapterOut(
             name=a.name,
-            title=a.title,
+            title=render(a.title_msg(), locale),
+            title_code=a.title_msg().code,
+            title_params=params_json(a.title_msg().params),
             docs=list(a.docs),
             options=[
                 AdapterOption(
                     name=o.name,
-                    description=o.description,
+                    description=render(o.description, locale),
+                    description_code=o.description.code,
+                    description_params=params_json(o.description.params),
                     secret=o.secret,
                     required=o.required,
                     generated=o.generated,
@@ -86,10 +92,14 @@ def adapters() -> list[AdapterOut]:
             presets=[
                 PresetOut(
                     name=p.name,
-                    title=p.title,
+                    title=render(p.title, locale),
+                    title_code=p.title.code,
+                    title_params=params_json(p.title.params),
                     docs=list(p.docs),
                     objects=p.objects,
-                    notes=p.notes,
+                    notes=render(p.notes, locale) if p.notes is not None else "",
+                    notes_code=p.notes.code if p.notes is not None else None,
+                    notes_params=params_json(p.notes.params) if p.notes is not None else {},
                     settings=p.settings,
                     mapping=Mapping.model_validate(p.mapping),
                 )
@@ -111,68 +121,98 @@ def _check(
 ) -> None:
     settings = {o.name for o in adapter.options if not o.secret}
     secret_names = {o.name for o in adapter.options if o.secret}
+    vendor = Code(adapter.name)
     errors = [
-        FieldError(f"settings.{k}", f"not a setting of the {adapter.name} adapter")
+        FieldError(f"settings.{k}", msg("webhooks.config.not_a_setting", adapter=vendor))
         for k in sorted(set(body.settings) - settings)
     ]
     errors += [
-        FieldError(f"secrets.{k}", f"not a secret of the {adapter.name} adapter")
+        FieldError(f"secrets.{k}", msg("webhooks.config.not_a_secret", adapter=vendor))
         for k in sorted(set(body.secrets) - secret_names)
     ]
     errors += [
-        FieldError(f"secrets.{k}", "must not be empty") for k, v in body.secrets.items() if not v
+        FieldError(f"secrets.{k}", msg("webhooks.config.empty"))
+        for k, v in body.secrets.items()
+        if not v
     ]
     for o in adapter.options:
         if not o.required or o.generated:
             continue
         if o.secret and o.name not in body.secrets and o.name not in stored_secrets:
-            errors.append(FieldError(f"secrets.{o.name}", "is required"))
+            errors.append(FieldError(f"secrets.{o.name}", msg("webhooks.config.required")))
         if not o.secret and body.settings.get(o.name) in (None, ""):
-            errors.append(FieldError(f"settings.{o.name}", "is required"))
+            errors.append(FieldError(f"settings.{o.name}", msg("webhooks.config.required")))
     for name in sorted(URL_SETTINGS & settings):
         value = body.settings.get(name)
         if value in (None, ""):
             continue
-        problem = (
-            "must be a URL"
-            if not isinstance(value, str)
-            else destination_problem(value, allow_private=allow_private)
-        )
+        problem = _url_problem(value, allow_private=allow_private)
         if problem is not None:
             errors.append(FieldError(f"settings.{name}", problem))
     if adapter.name == "generic":
         fmt = body.settings.get("format", "canonical")
-        if fmt not in {"canonical", "records"}:
-            errors.append(FieldError("settings.format", "must be canonical or records"))
+        if fmt not in FORMATS:
+            errors.append(FieldError("settings.format", _one_of(FORMATS)))
         scheme = body.settings.get("signature", "standard_webhooks")
         if scheme not in SCHEMES:
-            errors.append(FieldError("settings.signature", f"must be one of {', '.join(SCHEMES)}"))
+            errors.append(FieldError("settings.signature", _one_of(SCHEMES)))
         chosen = body.settings.get("preset")
         if chosen is not None and preset(str(chosen)) is None:
-            errors.append(
-                FieldError("settings.preset", f"must be one of {', '.join(sorted(PRESETS))}")
-            )
+            errors.append(FieldError("settings.preset", _one_of(sorted(PRESETS))))
         zone = body.settings.get("version_tz")
         if zone is not None:
             try:
                 ZoneInfo(str(zone))
             except (ZoneInfoNotFoundError, ValueError):
                 errors.append(
-                    FieldError("settings.version_tz", f"{zone!r} is not an IANA time zone")
+                    FieldError(
+                        "settings.version_tz",
+                        msg("webhooks.config.time_zone", zone=Code(str(zone)[:100])),
+                    )
                 )
     if errors:
-        raise InvalidInput(
-            "the connector is not valid: "
-            + "; ".join(f"{e.field}: {e.reason}" for e in errors[:3]),
-            fields=errors,
-        )
+        raise InvalidInput(_not_valid(errors), fields=errors)
+
+
+def _one_of(choices: Sequence[str]) -> Msg:
+    return msg("webhooks.config.one_of", choices=OneOf([Code(c) for c in choices]))
+
+
+def _url_problem(value: object, *, allow_private: bool) -> Msg | None:
+    """Why Paceline must not call the URL a setting names (None if it may), in words of
+    the catalog (shared.outbound says why in English; its verdict decides)."""
+    if not isinstance(value, str):
+        return msg("webhooks.config.url_not_text")
+    if destination_problem(value, allow_private=allow_private) is None:
+        return None
+    if url_problem(value) is None and (host := literal_private_host(value)) is not None:
+        return msg("webhooks.config.url_private", host=Code(host))
+    return msg("webhooks.config.url_malformed", url=Code(value[:200]))
+
+
+def _not_valid(errors: list[FieldError]) -> Msg:
+    """The error's message: the first problem, and how many more the fields list."""
+    first = errors[0]
+    reason = first.reason if isinstance(first.reason, Msg) else str(first.reason)
+    if len(errors) == 1:
+        return msg("webhooks.config.invalid", field=Code(first.field), reason=reason)
+    return msg(
+        "webhooks.config.invalid_more",
+        field=Code(first.field),
+        reason=reason,
+        more=len(errors) - 1,
+    )
+
+
+def _no_connector(source: str) -> NotFound:
+    return NotFound(msg("webhooks.config.not_found", source=Code(source)))
 
 
 async def get(session: AsyncSession, *, tenant_id: str, source: str) -> WebhookConnector:
     """A connector, or 404."""
     row = await repo.connector(session, tenant_id=tenant_id, source=source)
     if row is None:
-        raise NotFound(f"no connector for source {source!r}")
+        raise _no_connector(source)
     return row
 
 
@@ -193,8 +233,8 @@ async def put(
     name = body.adapter or (row.adapter if row is not None else default_adapter(source))
     if name not in ADAPTERS:
         raise InvalidInput(
-            f"unknown adapter {name!r}",
-            fields=[FieldError("adapter", f"must be one of {', '.join(sorted(ADAPTERS))}")],
+            msg("webhooks.config.unknown_adapter", adapter=Code(name[:100])),
+            fields=[FieldError("adapter", _one_of(sorted(ADAPTERS)))],
         )
     adapter = adapter_for(name)
     stored = dict(row.secrets or {}) if row is not None and row.adapter == name else {}
@@ -269,7 +309,7 @@ async def put_mapping(
     """Replace a connector's mapping (pending quarantine items can then be replayed)."""
     row = await repo.connector(session, tenant_id=tenant_id, source=source, for_update=True)
     if row is None:
-        raise NotFound(f"no connector for source {source!r}")
+        raise _no_connector(source)
     before = {"mapping": row.mapping, "revision": row.revision}
     row.mapping = mapping.model_dump(mode="json", exclude_none=True)
     row.revision += 1
@@ -298,14 +338,22 @@ async def rotate(
     """A new endpoint id and/or new generated secrets (returned once)."""
     row = await repo.connector(session, tenant_id=tenant_id, source=source, for_update=True)
     if row is None:
-        raise NotFound(f"no connector for source {source!r}")
+        raise _no_connector(source)
     adapter = adapter_for(row.adapter)
     generable = {o.name for o in adapter.options if o.secret and o.generated}
     wrong = sorted(set(body.secrets) - generable)
     if wrong:
         raise InvalidInput(
-            "only generated secrets can be rotated here",
-            fields=[FieldError(f"secrets.{w}", f"one of {sorted(generable)}") for w in wrong],
+            msg("webhooks.config.rotate_generated_only"),
+            fields=[
+                FieldError(
+                    f"secrets.{w}",
+                    _one_of(sorted(generable))
+                    if generable
+                    else msg("webhooks.config.none_generated", adapter=Code(adapter.name)),
+                )
+                for w in wrong
+            ],
         )
     before = _audit_view(row)
     if body.endpoint:
@@ -340,7 +388,7 @@ async def delete(
     """Delete a connector (its endpoint stops; snapshots and quarantine stay)."""
     row = await repo.connector(session, tenant_id=tenant_id, source=source, for_update=True)
     if row is None:
-        raise NotFound(f"no connector for source {source!r}")
+        raise _no_connector(source)
     before = _audit_view(row)
     await session.delete(row)
     await session.flush()
