@@ -209,6 +209,14 @@ class KeyStore:
         ]:
             self._cache.pop(digest, None)
 
+    def tenant_changed(self, tenant_id: str) -> None:
+        """Forget cached lookups of a tenant's keys (its locale, read with the key, changed);
+        other processes see it when their entries end (``KEY_CACHE_TTL_S``)."""
+        for digest in [
+            d for d, c in self._cache.items() if c.principal and c.principal.tenant_id == tenant_id
+        ]:
+            self._cache.pop(digest, None)
+
     def forget(self) -> None:
         """Drop every cached lookup."""
         self._cache.clear()

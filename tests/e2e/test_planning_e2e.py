@@ -32,6 +32,7 @@ from typing import Any
 import pytest
 
 from paceline.shared.clock import FixedClock
+from paceline.shared.i18n.catalogs import catalog
 from paceline.shared.settings import Settings
 from tests.support import Stack, running_stack
 
@@ -311,9 +312,9 @@ async def test_import_decompose_progress_review(clocked: tuple[Stack, FixedClock
         "win_rate": "68750.0000",
         "average_deal": "-2500.0000",
     }
-    assert misses["team:hq"]["planned_from"] == {
-        "deals_won": "target / average deal of the team's last 12 months",
-        "quotes": "planned deals / win rate of the team's last 12 months",
+    assert misses["team:hq"]["planned_from"] == {  # in the tenant's language (zh-CN)
+        "deals_won": "目标 ÷ 团队近 12 个月的平均单笔金额",
+        "quotes": "计划签单数 ÷ 团队近 12 个月的赢单率",
     }
     nexts = {(n["scope"], n["kpi"]): n for n in review["suggestions"]}
     # r1's last 12 months: Apr-Dec 2026 9 x 20,000 + Q1 2027 90,000 = 270,000 -> 22,500 a
@@ -324,7 +325,7 @@ async def test_import_decompose_progress_review(clocked: tuple[Stack, FixedClock
         "67500.00",
         "74250.00",
     )
-    assert "most of the team missed it" in r1_next["note"]
+    assert "团队多数人未达成" in r1_next["note"]  # most of the team missed it
     # The same review as CSV.
     resp = await s.client.get(
         "/v1/reviews",
@@ -333,12 +334,21 @@ async def test_import_decompose_progress_review(clocked: tuple[Stack, FixedClock
     )
     assert resp.status_code == 200
     assert resp.headers["content-type"].startswith("text/csv")
-    table = list(csv.DictReader(io.StringIO(resp.content.decode("utf-8-sig"))))
+    # Its columns are titled for people in the tenant's language: read them by their codes.
+    titles = {
+        v: k.removeprefix("reviews.csv.")
+        for k, v in catalog("zh-CN").items()
+        if k.startswith("reviews.csv.")
+    }
+    table = [
+        {titles.get(k, k): v for k, v in row.items()}
+        for row in csv.DictReader(io.StringIO(resp.content.decode("utf-8-sig")))
+    ]
     r1_line = next(r for r in table if r["scope"] == "rep:r1")
     assert (r1_line["actual"], r1_line["target"], r1_line["met"], r1_line["gap"]) == (
         "90000.0000",
         "120000.0000",
-        "false",
+        "否",  # not met, in the tenant's words
         "-30000.0000",
     )
     assert (r1_line["driver_quotes"], r1_line["next_baseline"]) == ("-45000.0000", "67500.00")

@@ -49,4 +49,7 @@ async def put_settings(
     await audit.record(
         "settings.update", target="settings", before=before, after=out.model_dump(mode="json")
     )
+    if update.locale is not None:
+        # The locale travels with the cached key lookup: the next request reads the new one.
+        state.keys.tenant_changed(principal.tenant_id)
     return out

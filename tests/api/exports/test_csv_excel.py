@@ -52,8 +52,9 @@ async def test_the_bom_follows_the_rule_and_chinese_names_round_trip(
     review = await _review(s)
     assert review.startswith(BOM)
     rows = list(csv.DictReader(io.StringIO(review.decode("utf-8-sig"))))
-    assert {r["name"] for r in rows if r["scope"].startswith("rep:")} == {"李娜", "王斌"}
-    assert next(iter(rows[0])) == "scope"  # the BOM is not glued to the first column's name
+    # The review is for people: its columns are titled in the tenant's language.
+    assert {r["姓名"] for r in rows if r["范围"].startswith("rep:")} == {"李娜", "王斌"}
+    assert next(iter(rows[0])) == "范围"  # the BOM is not glued to the first column's name
     assert not (await _review(s, excel="false")).startswith(BOM)
     # the BI feed: none by default, one when asked for
     assert (await _facts(s)).startswith(b"kpi,")
@@ -66,7 +67,7 @@ async def test_the_bom_follows_the_rule_and_chinese_names_round_trip(
     asked = await _review(s, excel="true")
     assert asked.startswith(BOM)
     rows = list(csv.DictReader(io.StringIO(asked.decode("utf-8-sig"))))
-    assert "李娜" in {r["name"] for r in rows}
+    assert "李娜" in {r["Name"] for r in rows}
 
 
 async def test_an_imports_rejected_rows_for_a_chinese_file(embedded_stack: Stack) -> None:

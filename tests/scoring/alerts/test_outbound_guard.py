@@ -17,7 +17,7 @@ from paceline.shared.outbound import (
     url_problem,
 )
 from tests.scoring.alerts.subscriber import subscriber
-from tests.support import embedded_settings, running_stack
+from tests.support import Stack, embedded_settings, running_stack
 
 
 @pytest.mark.parametrize(
@@ -138,6 +138,11 @@ async def test_a_guarded_client_never_reaches_a_loopback_subscriber() -> None:
         assert len(sub.received) == 1
 
 
+def english(s: Stack) -> dict[str, str]:
+    """The admin key's headers, the words in English (the refusals' wording is the point)."""
+    return {**s.auth(), "Accept-Language": "en"}
+
+
 async def test_subscriptions_to_private_hosts_are_refused_when_not_allowed(
     tmp_path: Path,
 ) -> None:
@@ -146,18 +151,18 @@ async def test_subscriptions_to_private_hosts_are_refused_when_not_allowed(
         resp = await s.client.post(
             "/v1/subscriptions",
             json={"name": "metadata", "url": "http://169.254.169.254/latest/meta-data/"},
-            headers=s.auth(),
+            headers=english(s),
         )
         assert resp.status_code == 422, resp.text
         error = resp.json()["error"]
         assert [f["field"] for f in error["fields"]] == ["url"]
         assert "not a public address" in error["fields"][0]["reason"]
-        listed = await s.client.get("/v1/subscriptions", headers=s.auth())
+        listed = await s.client.get("/v1/subscriptions", headers=english(s))
         assert listed.json() == []
         ok = await s.client.post(
             "/v1/subscriptions",
             json={"name": "ops", "url": "https://hooks.example.com/paceline"},
-            headers=s.auth(),
+            headers=english(s),
         )
         assert ok.status_code == 201, ok.text
 
@@ -175,7 +180,7 @@ async def test_subscription_urls_are_parsed_strictly_and_refused_with_422(tmp_pa
     async with running_stack("embedded", settings) as s:
         for url, reason in bad.items():
             resp = await s.client.post(
-                "/v1/subscriptions", json={"name": "x", "url": url}, headers=s.auth()
+                "/v1/subscriptions", json={"name": "x", "url": url}, headers=english(s)
             )
             assert resp.status_code == 422, (url, resp.text)
             fields = resp.json()["error"]["fields"]
@@ -184,17 +189,17 @@ async def test_subscription_urls_are_parsed_strictly_and_refused_with_422(tmp_pa
         ok = await s.client.post(
             "/v1/subscriptions",
             json={"name": "ok", "url": "https://hooks.example.com/paceline"},
-            headers=s.auth(),
+            headers=english(s),
         )
         assert ok.status_code == 201, ok.text
         patched = await s.client.patch(
             f"/v1/subscriptions/{ok.json()['id']}",
             json={"url": "http://hooks.example.com:99999/x"},
-            headers=s.auth(),
+            headers=english(s),
         )
         assert patched.status_code == 422, patched.text
         assert patched.json()["error"]["fields"][0]["field"] == "url"
-        listed = await s.client.get("/v1/subscriptions", headers=s.auth())
+        listed = await s.client.get("/v1/subscriptions", headers=english(s))
         assert [sub["url"] for sub in listed.json()] == ["https://hooks.example.com/paceline"]
 
 
@@ -207,11 +212,12 @@ async def test_every_spelling_of_loopback_is_refused_when_saved(tmp_path: Path, 
         resp = await s.client.post(
             "/v1/subscriptions",
             json={"name": "loop", "url": f"http://{host}:8080/hook"},
-            headers=s.auth(),
+            headers=english(s),
         )
         assert resp.status_code == 422, resp.text
         field = resp.json()["error"]["fields"][0]
-        assert field == {
+        assert field["reason_code"] == "web.url.not_public"
+        assert {k: field[k] for k in ("field", "reason")} == {
             "field": "url",
             "reason": f"{host.strip('[]')!r} is not a public address; "
             "Paceline calls only public addresses",
