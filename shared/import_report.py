@@ -14,11 +14,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from paceline.shared.db.models_import_runs import ImportRowIssue, ImportRun
-from paceline.shared.i18n import DEFAULT_LOCALE, Msg, from_json, msg, params_json, render, to_json
+from paceline.shared.i18n import (
+    DEFAULT_LOCALE,
+    Msg,
+    from_json,
+    msg,
+    params_json,
+    read_stored,
+    render,
+    stored,
+    to_json,
+)
 
 IMPORT_SOURCE_PREFIX = "import:"
 
@@ -145,19 +154,12 @@ def msg_of_text(text: str) -> Msg:
 
 def stored_text(message: Msg) -> str:
     """A message as a text column keeps it (JSON: its code and parameters)."""
-    return orjson.dumps(to_json(message)).decode()
+    return stored(message)
 
 
 def read_text(text: str) -> Msg:
     """A message a text column keeps (:func:`stored_text`; English text of older rows)."""
-    if text.startswith("{"):
-        try:
-            data = orjson.loads(text)
-            if isinstance(data, dict) and isinstance(data.get("code"), str):
-                return from_json(data)
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-            pass
-    return msg_of_text(text)
+    return read_stored(text, plain="imports.text")
 
 
 def _problem_out(stored: dict[str, Any], locale: str) -> RowProblem:

@@ -38,6 +38,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Final
 
+import orjson
 from babel.dates import format_date, format_datetime
 from babel.lists import format_list
 from babel.numbers import (
@@ -268,6 +269,24 @@ def from_json(data: Mapping[str, Any]) -> Msg:
     return Msg(
         str(data["code"]), {k: _param_of(v) for k, v in dict(data.get("params") or {}).items()}
     )
+
+
+def stored(message: Msg) -> str:
+    """A message as a text column keeps it: JSON of its code and parameters."""
+    return orjson.dumps(to_json(message)).decode()
+
+
+def read_stored(text: str, *, plain: str) -> Msg:
+    """A message a text column keeps (:func:`stored`); text of an older row (no JSON) as
+    the message ``plain`` (a code whose text is ``{text}``), shown as it was written."""
+    if text.startswith("{"):
+        try:
+            data = orjson.loads(text)
+            if isinstance(data, dict) and isinstance(data.get("code"), str):
+                return from_json(data)
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            pass
+    return Msg(plain, {"text": text})
 
 
 def locale_of(requested: str | None, default: str | None = None) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date
 
 from sqlalchemy import select
@@ -49,6 +49,18 @@ async def rep_names(
         select(Rep.id, Rep.name).where(Rep.tenant_id == tenant_id, Rep.id.in_(list(rep_ids)))
     )
     return {rid: name for rid, name in rows.all()}
+
+
+async def team_names(
+    session: AsyncSession, *, tenant_id: str, team_ids: Collection[str]
+) -> dict[str, str]:
+    """The display names of teams (those in the org chart)."""
+    if not team_ids:
+        return {}
+    rows = await session.execute(
+        select(Team.id, Team.name).where(Team.tenant_id == tenant_id, Team.id.in_(list(team_ids)))
+    )
+    return {tid: name for tid, name in rows.all()}
 
 
 async def rep_roles(

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from paceline.shared.db.models import Target, Team
+from paceline.shared.db.models import Target
 
 
 async def company_and_team_targets(
@@ -22,15 +22,3 @@ async def company_and_team_targets(
         or_(Target.scope == "company", Target.scope.startswith("team:", autoescape=True)),
     )
     return list((await session.scalars(stmt.order_by(Target.id))).all())
-
-
-async def team_names(
-    session: AsyncSession, *, tenant_id: str, team_ids: Sequence[str]
-) -> dict[str, str]:
-    """team id -> name, for the teams the org chart knows."""
-    if not team_ids:
-        return {}
-    rows = await session.execute(
-        select(Team.id, Team.name).where(Team.tenant_id == tenant_id, Team.id.in_(list(team_ids)))
-    )
-    return {tid: name for tid, name in rows.all()}

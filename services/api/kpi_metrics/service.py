@@ -42,6 +42,7 @@ from paceline.shared.db.models import Target, Tenant
 from paceline.shared.errors import NotFound
 from paceline.shared.i18n import msg
 from paceline.shared.kpi.periods import PeriodKind, parse_period, period_of
+from paceline.shared.readmodel.org import team_names
 from paceline.shared.readmodel.scopes import parse_scope
 
 KINDS: Final[tuple[PeriodKind, ...]] = ("year", "quarter", "month", "week")
@@ -142,7 +143,7 @@ async def snapshot(
             )
         )
     team_ids = sorted({t.scope.removeprefix("team:") for t, _ in kept if t.scope != "company"})
-    names = await repo.team_names(session, tenant_id=tenant.id, team_ids=team_ids)
+    names = await team_names(session, tenant_id=tenant.id, team_ids=team_ids)
     out.teams = {f"team:{tid}": name for tid, name in names.items()}
     return out
 

@@ -15,13 +15,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from paceline.api.targets.repository import team_names
 from paceline.shared.db.context import find_kpi
 from paceline.shared.db.models import Tenant
 from paceline.shared.i18n import L10n, msg
 from paceline.shared.kpi.catalog import KpiDefinition
 from paceline.shared.kpi.planning.common import amount, currency_of
-from paceline.shared.readmodel.org import rep_names
+from paceline.shared.readmodel.org import rep_names, team_names
 
 
 def kpi_name(kpi: KpiDefinition) -> L10n:

@@ -8,15 +8,13 @@ so the targets API, the decomposition and the demo record versions the same way.
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from paceline.shared.db.models import Target, TargetVersion, Team
+from paceline.shared.db.models import Target, TargetVersion
 from paceline.shared.kpi.periods import Period
 
 
@@ -89,15 +87,3 @@ def add_version(
     )
     session.add(version)
     return version
-
-
-async def team_names(
-    session: AsyncSession, *, tenant_id: str, team_ids: Collection[str]
-) -> dict[str, str]:
-    """The display names of teams (those in the org chart), for messages."""
-    if not team_ids:
-        return {}
-    rows = await session.execute(
-        select(Team.id, Team.name).where(Team.tenant_id == tenant_id, Team.id.in_(list(team_ids)))
-    )
-    return {tid: name for tid, name in rows.all()}

@@ -14,7 +14,7 @@ from typing import Final
 
 import orjson
 
-from paceline.shared.i18n import Msg, from_json, msg, to_json
+from paceline.shared.i18n import Msg, msg, read_stored, to_json
 
 MAX_STORED: Final = 4000  # characters of the reason column
 
@@ -46,11 +46,4 @@ def stored(messages: Sequence[Msg]) -> str:
 
 def read(text: str) -> Msg:
     """A stored reason as a message (English text of an older row: as it is)."""
-    if text.startswith("{"):
-        try:
-            data = orjson.loads(text)
-            if isinstance(data, dict) and isinstance(data.get("code"), str):
-                return from_json(data)
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-            pass
-    return msg("webhooks.reason.text", text=text)
+    return read_stored(text, plain="webhooks.reason.text")
