@@ -78,21 +78,13 @@ async def _record(quick: bool, tmp: Path, log: Any) -> tuple[list[Event], dict[s
     from paceline.shared.clock import FixedClock
     from paceline.shared.db.models_alerts import AlertEvent
     from paceline.shared.readmodel.org import team_parents
-    from paceline.shared.runtime import Runtime
     from tests.support import embedded_settings, running_stack
 
     clock = FixedClock(REFERENCE)
     settings = embedded_settings(tmp / "data", alerts_tick_s=0.0, delivery_poll_s=0.0)
     async with running_stack("embedded", settings, clock=clock) as stack:
         state = stack.app.state.paceline
-        runtime = Runtime(
-            settings=settings,
-            db=state.db,
-            clock=clock,
-            keys=state.keys,
-            eventlog=state.eventlog,
-            box=state.box,
-        )
+        runtime = stack.runtime()
         engine = state.extras["alerts"].engine
         _sent, since = await seed_demo(runtime, tenant_id="default")
         await stack.wait_scored(timeout_s=900)

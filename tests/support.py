@@ -37,6 +37,7 @@ from paceline.shared.db.session import Database
 from paceline.shared.events import CanonicalEvent, Envelope
 from paceline.shared.kpi.catalog import BUILTIN_KPIS, KpiDefinition
 from paceline.shared.kpi.records import RecordState, TenantContext, VersionSeen, contributions
+from paceline.shared.runtime import Runtime
 from paceline.shared.settings import Settings
 from tests.migrated import MIGRATED
 
@@ -154,6 +155,18 @@ class Stack:
         """The app's clock: a FixedClock where the test pins one, else the system clock."""
         now: datetime = self.app.state.paceline.clock.now()
         return now
+
+    def runtime(self) -> Runtime:
+        """The app's resources as the CLI's jobs take them (the demo's seeding and feed)."""
+        state = self.app.state.paceline
+        return Runtime(
+            settings=self.settings,
+            db=state.db,
+            clock=state.clock,
+            keys=state.keys,
+            eventlog=state.eventlog,
+            box=state.box,
+        )
 
     def auth(self, key: str | None = None) -> dict[str, str]:
         """Authorization header for a key (the admin key by default)."""

@@ -31,7 +31,6 @@ from paceline.shared.clock import FixedClock
 from paceline.shared.db.models import Event
 from paceline.shared.events import CanonicalEvent
 from paceline.shared.kpi.calendar import builtin_calendar
-from paceline.shared.runtime import Runtime
 from tests.support import embedded_settings, running_stack
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -172,15 +171,7 @@ def test_the_live_feed_is_the_history_as_time_passes() -> None:
 async def test_the_trickle_goes_through_the_pipeline(tmp_path: Path) -> None:
     clock = FixedClock(datetime(2026, 12, 1, 9, 0, tzinfo=TZ))
     async with running_stack("embedded", embedded_settings(tmp_path), clock=clock) as stack:
-        state = stack.app.state.paceline
-        runtime = Runtime(
-            settings=stack.settings,
-            db=state.db,
-            clock=clock,
-            keys=state.keys,
-            eventlog=state.eventlog,
-            box=state.box,
-        )
+        runtime = stack.runtime()
         since = clock.now()
         sent = 0
         for _ in range(8):  # a working day in hourly ticks

@@ -27,7 +27,6 @@ import pytest
 from paceline.cli.demo import LAGGARD, NEW_HIRE, STAR, seed_demo, trickle
 from paceline.scoring.alerting import Alerting
 from paceline.shared.clock import FixedClock
-from paceline.shared.runtime import Runtime
 from tests.support import Stack, embedded_settings, running_stack
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -65,14 +64,7 @@ async def test_the_demo_story_holds_through_a_simulated_day(tmp_path: Path) -> N
     settings = embedded_settings(tmp_path, alerts_tick_s=0.0, delivery_poll_s=0.0)
     async with running_stack("embedded", settings, clock=clock) as stack:
         state = stack.app.state.paceline
-        runtime = Runtime(
-            settings=settings,
-            db=state.db,
-            clock=clock,
-            keys=state.keys,
-            eventlog=state.eventlog,
-            box=state.box,
-        )
+        runtime = stack.runtime()
         alerting: Alerting = state.extras["alerts"]
         _sent, since = await seed_demo(runtime, tenant_id="default")
         await stack.wait_scored(timeout_s=600)

@@ -100,41 +100,8 @@ async def suggest_for(
     history: History | None = None,
     locale: str = DEFAULT_LOCALE,
 ) -> tuple[Suggested, int]:
-    """The suggestion for one KPI, scope and period (its words in ``locale``); and the
-    history's cutoff month."""
-    s, cutoff = await _suggest(
-        session,
-        tenant=tenant,
-        kpi=kpi,
-        scope=scope,
-        period=period,
-        growth=growth,
-        cap=cap,
-        margin=margin,
-        uplift=uplift,
-        today=today,
-        calendar=calendar,
-        history=history,
-    )
-    return worded(s, locale), cutoff
-
-
-async def _suggest(
-    session: AsyncSession,
-    *,
-    tenant: Tenant,
-    kpi: KpiDefinition,
-    scope: Scope,
-    period: Period,
-    growth: Decimal | None,
-    cap: Decimal,
-    margin: Decimal,
-    uplift: Decimal,
-    today: date,
-    calendar: WorkCalendar,
-    history: History | None,
-) -> tuple[Suggestion, int]:
-    """The pure suggestion from the scope's history; and the history's cutoff month."""
+    """The suggestion for one KPI, scope and period from the scope's history (its words in
+    ``locale``); and the history's cutoff month."""
     teams = await team_ids(session, tenant_id=tenant.id, scope=scope)
     history = history or History(
         session, tenant=tenant, kpi=kpi, scope=scope, teams=teams, calendar=calendar
@@ -162,19 +129,17 @@ async def _suggest(
             calendar=calendar,
             teams=teams,
         )
-        return (
-            suggest_ratio(
-                trailing=trailing.value,
-                trailing_sample=trailing.sample,
-                last_year=last_year.value,
-                growth=growth,
-                direction=kpi.direction,
-                unit=kpi.unit,
-                cap=cap,
-                uplift=uplift,
-            ),
-            cutoff,
+        ratio = suggest_ratio(
+            trailing=trailing.value,
+            trailing_sample=trailing.sample,
+            last_year=last_year.value,
+            growth=growth,
+            direction=kpi.direction,
+            unit=kpi.unit,
+            cap=cap,
+            uplift=uplift,
         )
+        return worded(ratio, locale), cutoff
     monthly = await history.monthly(cutoff=cutoff)
     week_share = None
     if period.kind == "week":
@@ -182,22 +147,20 @@ async def _suggest(
         total = calendar.working_days(month.start, month.end)
         mine = calendar.working_days(period.start, period.end)
         week_share = Decimal(mine) / Decimal(total) if total else Decimal(1) / 4
-    return (
-        suggest_additive(
-            history=monthly,
-            cutoff=cutoff,
-            period=period,
-            week_share=week_share,
-            growth=growth,
-            direction=kpi.direction,
-            places=places_for(kpi, tenant.currency),
-            cap=cap,
-            margin=margin,
-            uplift=uplift,
-            currency=currency_of(kpi, tenant.currency),
-        ),
-        cutoff,
+    additive_suggestion = suggest_additive(
+        history=monthly,
+        cutoff=cutoff,
+        period=period,
+        week_share=week_share,
+        growth=growth,
+        direction=kpi.direction,
+        places=places_for(kpi, tenant.currency),
+        cap=cap,
+        margin=margin,
+        uplift=uplift,
+        currency=currency_of(kpi, tenant.currency),
     )
+    return worded(additive_suggestion, locale), cutoff
 
 
 async def suggestions(

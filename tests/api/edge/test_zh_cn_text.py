@@ -31,7 +31,6 @@ import pytest
 from paceline.cli.demo import seed_demo
 from paceline.scoring.alerting import Alerting
 from paceline.shared.clock import FixedClock
-from paceline.shared.runtime import Runtime
 from tests.api.edge.test_route_rules import Operation, is_public, operations, schema_value
 from tests.support import Stack, embedded_settings, running_stack
 
@@ -326,14 +325,7 @@ async def test_a_zh_cn_tenant_reads_no_english(tmp_path: Path) -> None:
     settings = embedded_settings(tmp_path, alerts_tick_s=0.0, delivery_poll_s=0.0)
     async with running_stack("embedded", settings, clock=clock) as stack:
         state = stack.app.state.paceline
-        runtime = Runtime(
-            settings=settings,
-            db=state.db,
-            clock=clock,
-            keys=state.keys,
-            eventlog=state.eventlog,
-            box=state.box,
-        )
+        runtime = stack.runtime()
         alerting: Alerting = state.extras["alerts"]
         await seed_demo(runtime, tenant_id="default")
         await stack.wait_scored(timeout_s=600)
