@@ -452,6 +452,8 @@ def render_generated(data: dict[str, Any], titles: dict[str, str]) -> str:
         results = {k: v for k, v in data.get("results", {}).items() if v.get("benchmark") == name}
         tables: dict[str, list[tuple[str, Result]]] = {}
         for key, r in results.items():
+            if r.get("alias_of"):  # the same figure under a key kept for readers of old runs
+                continue
             tables.setdefault(r.get("table", name), []).append((key, r))
         for table, rows in tables.items():
             out.append(f"#### {table}")

@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +61,31 @@ wrk.headers["Content-Type"] = "{content_type}"
 wrk.headers["Authorization"] = "Bearer {key}"
 """
 
+# Unique bodies: every request replaces the marker in the template with "<run>-<n>" (n
+# counts this thread's requests), so no two requests of any run carry the same event ids.
+_LUA_UNIQUE = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "{content_type}"
+wrk.headers["Authorization"] = "Bearer {key}"
+local template = io.open("{body}", "rb"):read("*a")
+local threads = 0
+local n = 0
+local prefix = "{run}"
+setup = function(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+request = function()
+  n = n + 1
+  local id = prefix .. "t" .. tostring(tid) .. "n" .. tostring(n)
+  local body = template:gsub("{marker}", id)
+  return wrk.format(nil, nil, nil, body)
+end
+"""
+
+# The marker a unique-body template carries where each request's own id goes.
+MARKER = "@N@"
+
 
 def _ms(text: str) -> float:
     m = re.fullmatch(r"([\d.]+)(us|ms|s)", text)
@@ -78,14 +104,32 @@ def wrk(
     connections: int,
     threads: int = 1,
     content_type: str = "application/json",
+    unique: bool = False,
 ) -> WrkResult:
-    """Run wrk against ``url`` POSTing ``body``; requests/s and latency percentiles."""
+    """Run wrk against ``url`` POSTing ``body``; requests/s and latency percentiles.
+
+    ``unique``: ``body`` is a template; each request replaces every :data:`MARKER` in it
+    with an id of its own (the run's random prefix, the thread and a counter), so every
+    request carries new event ids, as real traffic does.
+    """
     binary = ensure_wrk()
     with tempfile.TemporaryDirectory(prefix="paceline-wrk-") as d:
         body_path = Path(d) / "body"
         body_path.write_bytes(body)
         script = Path(d) / "post.lua"
-        script.write_text(_LUA.format(body=body_path, content_type=content_type, key=key))
+        if unique:
+            if MARKER.encode() not in body:
+                raise LoadError(f"a unique-body template must contain {MARKER}")
+            lua = _LUA_UNIQUE.format(
+                body=body_path,
+                content_type=content_type,
+                key=key,
+                run=uuid.uuid4().hex[:8],
+                marker=MARKER,
+            )
+        else:
+            lua = _LUA.format(body=body_path, content_type=content_type, key=key)
+        script.write_text(lua)
         out = subprocess.run(
             [
                 binary,

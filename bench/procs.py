@@ -68,8 +68,9 @@ class Proc:
             self.popen.wait(10)
 
 
-def wait_http(url: str, *, timeout_s: float = 90) -> None:
-    """Wait until ``url`` answers 200."""
+def wait_http(url: str, *, timeout_s: float = 90, any_answer: bool = False) -> None:
+    """Wait until ``url`` answers 200 (``any_answer``: answers at all, e.g. 404 from an
+    app without a readiness route)."""
     deadline = time.monotonic() + timeout_s
     last = ""
     while time.monotonic() < deadline:
@@ -77,6 +78,10 @@ def wait_http(url: str, *, timeout_s: float = 90) -> None:
             with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310  # loopback URL
                 if resp.status == 200:
                     return
+        except urllib.error.HTTPError as exc:
+            if any_answer:
+                return
+            last = str(exc)
         except (urllib.error.URLError, OSError) as exc:
             last = str(exc)
         time.sleep(0.2)

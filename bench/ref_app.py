@@ -2,12 +2,16 @@
 
 It does what an ingest endpoint cannot skip — read the body, hand it to an idempotent
 ``acks=all`` producer with the same settings as Paceline's, wait for the acknowledgement,
-answer 202 — and nothing else (no auth, no validation). Run by bench/pipeline.py as its
+answer 202 — and nothing else (no auth, no validation). Records are keyed like the
+product's (one key per record, spread over the topic's partitions by the default murmur2
+partitioner): here a counter over 100,000 values, so the producer batches per partition
+as Paceline's does, instead of sending everything to one partition. Run by bench/pipeline.py as its
 own uvicorn process (uvloop, httptools), like ``paceline ingest``.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,13 +24,14 @@ from starlette.routing import Route
 
 TOPIC = os.environ.get("BENCH_TOPIC", "bench.ref")
 producer: AIOKafkaProducer | None = None
+_keys = itertools.cycle([str(i).encode() for i in range(100_000)])
 
 
 async def events(request: Request) -> Response:
     """Append the body to Kafka and answer once it is acknowledged."""
     body = await request.body()
     assert producer is not None
-    await producer.send_and_wait(TOPIC, body, key=b"ref")
+    await producer.send_and_wait(TOPIC, body, key=next(_keys))
     return Response(b'{"accepted":1}', status_code=202, media_type="application/json")
 
 
