@@ -70,16 +70,18 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# The quixstreams peer's venv (see the build/quix-venv/.installed rule below).
+QUIX_PY ?= python3.11
+QUIX_VENV := build/quix-venv
+QUIXSTREAMS_VERSION := 3.28.1
+
 ## bench: the benchmarks (writes docs/PERFORMANCE.md and bench/results/latest.json)
-bench: $(STAMP) services
+bench: $(STAMP) services $(QUIX_VENV)/.installed
 	$(BIN)/python -m bench
 
 ## build/quix-venv/.installed: a venv of its own for the quixstreams peer (bench/quix_app.py,
 ## run by bench/quix_peer.py as a subprocess): quixstreams pins a pydantic that ours conflicts
 ## with, so it cannot live in .venv. QUIX_PY must be a Python quixstreams supports (3.9+).
-QUIX_PY ?= python3.11
-QUIX_VENV := build/quix-venv
-QUIXSTREAMS_VERSION := 3.28.1
 $(QUIX_VENV)/.installed: Makefile
 	@test -x $(QUIX_VENV)/bin/python || $(QUIX_PY) -m venv $(QUIX_VENV)
 	@$(QUIX_VENV)/bin/python -m pip install -q --disable-pip-version-check \
