@@ -81,6 +81,8 @@ def build_app(
                 state.extras["worker"] = worker
                 # Each scoring process checks the events of the partitions it scores.
                 alerting.engine.follower.owned = worker.assignment
+                # ... between the worker's batches (the facts' freshness comes first).
+                alerting.engine.follower.before_page = worker.wait_idle
                 task = asyncio.create_task(worker.run(), name="scoring-worker")
             app.state.paceline = state
             yield

@@ -29,6 +29,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from paceline.scoring.facts import repository as repo
 from paceline.scoring.facts.service import (
@@ -99,6 +100,11 @@ class ScoringWorker:
         self._stopping = asyncio.Event()
         self._stale: dict[tuple[int, int], int] = {}
         self._flagged = FlagMemo()
+        # Set while no batch is being applied: work that shares this process's event loop
+        # and can wait (the alert follower) waits for it, so that it does not stretch a
+        # batch and with it the freshness of the facts (docs/PERFORMANCE.md).
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     async def _stored_positions(self, partitions: frozenset[int]) -> Mapping[int, int]:
         async with self.db.transaction(write=False) as session:
@@ -169,6 +175,14 @@ class ScoringWorker:
         """Ask the loop to finish after the current batch."""
         self._stopping.set()
 
+    async def wait_idle(self, max_wait_s: float = 0.5) -> None:
+        """Return when no batch is being applied, or after ``max_wait_s`` at most (so that
+        work which yields to the worker still progresses under continuous load)."""
+        if self._idle.is_set():
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), max_wait_s)
+
     async def process(self, batch: Sequence[ConsumedRecord]) -> BatchOutcome | None:
         """Apply one batch exactly once (see the module docstring for the order)."""
         assert self._consumer is not None
@@ -177,6 +191,20 @@ class ScoringWorker:
             self.stats.first_batch_started = started
         partitions = {r.partition for r in batch}
         now = self.clock.now()
+        self._idle.clear()
+        try:
+            return await self._process(batch, partitions, now, started)
+        finally:
+            self._idle.set()
+
+    async def _process(
+        self,
+        batch: Sequence[ConsumedRecord],
+        partitions: set[int],
+        now: datetime,
+        started: float,
+    ) -> BatchOutcome | None:
+        assert self._consumer is not None
         try:
             async with self.db.transaction() as session:
                 stored = await repo.lock_positions(

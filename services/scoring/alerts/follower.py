@@ -28,7 +28,7 @@ its targets.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -44,7 +44,9 @@ from paceline.shared.db.models import Event, Tenant
 from paceline.shared.db.session import Database
 
 CURSOR_KEY = "events_cursor"  # before per-partition cursors: {partition: next offset}
-PAGE = 2000
+# Events checked per transaction. Small enough that a page does not hold up a batch of
+# the scoring worker that shares the event loop for long (see ``before_page``).
+PAGE = 500
 
 
 def cursor_key(partition: int) -> str:
@@ -80,6 +82,9 @@ class EventFollower:
         # The partitions this process follows: its consumer's assignment (None before the
         # consumer joined: nothing yet); without a provider, every partition.
         self.owned = owned
+        # Awaited before each page: the scoring process passes its worker's wait_idle, so
+        # the checks run between batches and the facts' freshness does not wait for them.
+        self.before_page: Callable[[], Awaitable[None]] | None = None
         self._changed: dict[str, set[str]] = defaultdict(set)
         self._lag = Throttle(clock=clock, every_s=lag_debounce_s)
 
@@ -108,6 +113,8 @@ class EventFollower:
     async def _read_partition(self, p: int) -> int:
         done = 0
         while True:
+            if self.before_page is not None:
+                await self.before_page()
             async with self.db.transaction() as session:
                 key = cursor_key(p)
                 cursor = await repo.get_state(session, tenant_id=repo.GLOBAL, key=key, lock=True)
