@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -136,6 +137,46 @@ async def values_in_force(
         t = by_id[v.target_id]
         out[(t.kpi, t.scope)] = v
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Goal:
+    """The values of a target version: target, and baseline and stretch when set."""
+
+    target: str
+    baseline: str | None
+    stretch: str | None
+
+
+async def goals_in_force(
+    session: AsyncSession,
+    *,
+    tenant_id: str,
+    kpis: Sequence[str],
+    scopes: Sequence[str],
+    period: str,
+    at: datetime,
+) -> dict[tuple[str, str], Goal]:
+    """(kpi, scope) -> the values of the version in force at ``at`` (as
+    :func:`values_in_force`, in one statement of plain columns, for scorecards)."""
+    if not kpis or not scopes:
+        return {}
+    t, v = Target, TargetVersion
+    rows = await session.execute(
+        select(t.kpi, t.scope, v.target, v.baseline, v.stretch)
+        .join(v, v.target_id == t.id)
+        .where(
+            t.tenant_id == tenant_id,
+            t.kpi.in_(list(kpis)),
+            t.scope.in_(list(scopes)),
+            t.period == period,
+            v.tenant_id == tenant_id,
+            v.recorded_at <= at,
+        )
+        .order_by(t.id, v.version)
+    )
+    # Ascending versions: the last one per target wins.
+    return {(k, s): Goal(g, b, x) for k, s, g, b, x in rows.all()}
 
 
 async def of_scopes(
