@@ -15,4 +15,5 @@ BENCHMARKS: dict[str, str] = {
     "imports": "bench.imports",
     "earnings": "bench.earnings",
     "delivery_noise": "bench.delivery_noise",
+    "scaleout": "bench.scaleout",
 }

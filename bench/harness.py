@@ -57,6 +57,9 @@ HEADLINES = (
     "ingest_single_vs_starlette",
     "scoring_vs_reference_loop",
     "freshness_p99_s",
+    "scale_out_2_vs_1",
+    "scale_out_3_vs_1",
+    "alert_coverage_2_procs",
 )
 T = TypeVar("T")
 

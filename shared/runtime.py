@@ -30,6 +30,8 @@ def make_eventlog(settings: Settings) -> EventLog:
             partitions=settings.kafka_partitions,
             replication_factor=settings.kafka_replication_factor,
             append_timeout_s=settings.append_timeout_s,
+            session_timeout_ms=settings.kafka_session_timeout_ms,
+            heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
         )
     return EmbeddedEventLog(
         settings.embedded_log_path,

@@ -42,6 +42,22 @@ class Settings(BaseSettings):
     )
     kafka_partitions: int = Field(default=6, ge=1, le=1000)
     kafka_replication_factor: int = Field(default=1, ge=1, le=7)
+    # Consumer-group liveness (docs/OPERATIONS.md, "Rebalances and stalls").
+    kafka_session_timeout_ms: int = Field(
+        default=6_000,
+        ge=1_000,
+        le=1_800_000,
+        description="How long the group coordinator waits for a scoring consumer's heartbeat "
+        "before it gives the consumer's partitions to the others: the stall after a scoring "
+        "process dies. The broker refuses values outside group.min.session.timeout.ms "
+        "(6000 by default) .. group.max.session.timeout.ms.",
+    )
+    kafka_heartbeat_interval_ms: int = Field(
+        default=1_000,
+        ge=100,
+        description="How often a scoring consumer heartbeats; also how soon it notices that a "
+        "rebalance began. Below the session timeout (a third of it or less is advised).",
+    )
     topic: str = "paceline.events"
     embedded_partitions: int = Field(default=4, ge=1, le=64)
     consumer_group: str = "paceline-scoring"
@@ -197,6 +213,15 @@ class Settings(BaseSettings):
                         "(scheme://host[:port], no path)"
                     )
         return value
+
+    @model_validator(mode="after")
+    def _heartbeat_within_session(self) -> Settings:
+        if self.kafka_heartbeat_interval_ms >= self.kafka_session_timeout_ms:
+            raise ValueError(
+                "PACELINE_KAFKA_HEARTBEAT_INTERVAL_MS must be below "
+                "PACELINE_KAFKA_SESSION_TIMEOUT_MS (a third of it or less is advised)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _production_guards(self) -> Settings:

@@ -12,6 +12,15 @@ the scoring service ignores.
 
 Consumer: manual commits only; the scoring service keeps its true positions in its
 database (committed with the facts) and seeks to them whenever partitions are assigned.
+
+Group membership (docs/OPERATIONS.md, "Rebalances and stalls"): aiokafka 0.14 speaks
+only the classic, *eager* rebalance protocol (every member gives up all its partitions
+at each rebalance; no cooperative-sticky, no KIP-848 consumer protocol), so what can be
+tuned is how soon a rebalance starts. A member that stops cleanly sends LeaveGroup in
+:meth:`KafkaLogConsumer.close` and its peers rebalance at their next heartbeat; a member
+that dies is noticed only after ``session_timeout_ms``, and a rebalance started before
+that (a restarted or new member joining) waits for it as long. Both are settings
+(``PACELINE_KAFKA_SESSION_TIMEOUT_MS``, ``PACELINE_KAFKA_HEARTBEAT_INTERVAL_MS``).
 """
 
 from __future__ import annotations
@@ -76,6 +85,8 @@ class KafkaEventLog(EventLog):
         linger_ms: int = 2,
         append_timeout_s: float = 10.0,
         request_timeout_ms: int = 10_000,
+        session_timeout_ms: int = 6_000,
+        heartbeat_interval_ms: int = 1_000,
     ) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
@@ -85,6 +96,8 @@ class KafkaEventLog(EventLog):
         self.linger_ms = linger_ms
         self.append_timeout_s = append_timeout_s
         self.request_timeout_ms = request_timeout_ms
+        self.session_timeout_ms = session_timeout_ms
+        self.heartbeat_interval_ms = heartbeat_interval_ms
         self._producer: AIOKafkaProducer | None = None
         self._offsets: AIOKafkaConsumer | None = None  # reads log-end offsets (lag, audits)
         self._connecting: asyncio.Task[None] | None = None
@@ -305,8 +318,8 @@ class KafkaLogConsumer(LogConsumer):
             max_poll_records=2000,
             fetch_max_wait_ms=100,
             request_timeout_ms=max(self._log.request_timeout_ms, 40_000),
-            session_timeout_ms=10_000,
-            heartbeat_interval_ms=2_000,
+            session_timeout_ms=self._log.session_timeout_ms,
+            heartbeat_interval_ms=self._log.heartbeat_interval_ms,
         )
         self._consumer = consumer
         consumer.subscribe([self._log.topic], listener=_SeekOnAssign(self, positions))
@@ -357,7 +370,8 @@ class KafkaLogConsumer(LogConsumer):
             await self._consumer.commit(offsets)
 
     async def close(self) -> None:
-        """Leave the group."""
+        """Leave the group (LeaveGroup: the peers take the partitions at once)."""
         if self._consumer is not None:
+            # stop() ends the coordinator, which sends LeaveGroup while it is a member.
             await self._consumer.stop()
             self._consumer = None

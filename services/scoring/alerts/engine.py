@@ -11,7 +11,11 @@ It composes the parts and runs their loops; the parts hold the logic:
 
 **After each committed batch** (``ScoringWorker.after_commit``), :meth:`AlertEngine.after_commit`
 wakes :meth:`AlertEngine.follow` (a task of its own, so the worker never waits for the
-checks: freshness of the facts does not depend on them). **On the schedule**
+checks: freshness of the facts does not depend on them); it also checks at once when
+the process is given partitions it did not follow (every ``ownership_poll_s``): their
+last batches may be unchecked (their owner died, or lost them in a rebalance, before its
+checks ran), and a partition with no new events would otherwise wait for the next tick.
+**On the schedule**
 (:meth:`AlertEngine.tick`, every ``tick_s``, and explicitly in tests) the follower first
 catches up, then the scheduler runs what is due. One lock keeps the two apart.
 
@@ -53,8 +57,10 @@ class AlertEngine:
         lag_debounce_s: float = 30.0,
         on_change: Callable[[], None] | None = None,
         owned: Callable[[], frozenset[int] | None] | None = None,
+        ownership_poll_s: float = 1.0,
     ) -> None:
         self.clock = clock
+        self.ownership_poll_s = ownership_poll_s
         self.tick_s = tick_s
         self.on_change = on_change or (lambda: None)
         self.follower = EventFollower(
@@ -92,19 +98,29 @@ class AlertEngine:
         await self._check_new_events()
 
     async def follow(self) -> None:
-        """Check newly stored events whenever a batch was committed, until stopped."""
+        """Check newly stored events whenever a batch was committed or partitions were
+        gained, until stopped."""
         self._following = True
+        followed: frozenset[int] = frozenset()
         try:
             while not self._stopping.is_set():
                 waiter = asyncio.ensure_future(self._committed.wait())
                 stopper = asyncio.ensure_future(self._stopping.wait())
                 try:
-                    await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                    await asyncio.wait(
+                        {waiter, stopper},
+                        timeout=self.ownership_poll_s,
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
                 finally:
                     waiter.cancel()
                     stopper.cancel()
                 if self._stopping.is_set():
                     break
+                following = frozenset(self.follower.following())
+                gained, followed = following - followed, following
+                if not self._committed.is_set() and not gained:
+                    continue
                 self._committed.clear()
                 try:
                     await self._check_new_events()

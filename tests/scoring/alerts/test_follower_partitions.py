@@ -4,6 +4,7 @@ never wait on one cursor; a database with the old single cursor carries on from 
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 
 from paceline.scoring.alerts import repository as alert_repo
+from paceline.scoring.alerts.engine import AlertEngine
 from paceline.scoring.alerts.follower import (
     CURSOR_KEY,
     EventFollower,
@@ -125,3 +127,68 @@ async def test_each_follower_checks_only_its_partitions(tmp_path: Path) -> None:
             owned=lambda: frozenset({1, 2}),
         )
         assert await moved.read_new() == 0
+
+
+async def test_gained_partitions_are_checked_without_a_new_batch(tmp_path: Path) -> None:
+    """After a rebalance or a restart, a process checks the partitions it was given at
+    once: their last batches may be unchecked (the former owner died first), and with no
+    new events there no batch would wake the checks until the next tick."""
+    settings = embedded_settings(tmp_path / "data")  # 3 partitions
+    async with running_stack("embedded", settings) as s:
+        resp = await s.post_events([visit(n) for n in range(120)])
+        assert resp.status_code == 202, resp.text
+        await s.wait_scored()
+        async with s.db.transaction(write=False) as session:
+            last = dict(
+                (
+                    await session.execute(
+                        select(Event.log_partition, func.max(Event.log_offset)).group_by(
+                            Event.log_partition
+                        )
+                    )
+                ).all()
+            )
+        ends = {int(p): int(o) + 1 for p, o in last.items()}
+        assert sorted(ends) == [0, 1, 2]
+        # As a process killed after its commits and before its checks leaves them.
+        async with s.db.transaction() as session:
+            for p in range(3):
+                await alert_repo.put_state(
+                    session,
+                    tenant_id=alert_repo.GLOBAL,
+                    key=cursor_key(p),
+                    state={"next": 0},
+                    now=s.now(),
+                )
+        owned: dict[str, frozenset[int] | None] = {"now": None}
+        engine = AlertEngine(
+            db=s.db,
+            clock=s.app.state.paceline.clock,
+            partitions=3,
+            lag_debounce_s=0,
+            owned=lambda: owned["now"],
+            ownership_poll_s=0.02,
+        )
+
+        async def cursors() -> dict[int, int]:
+            async with s.db.transaction(write=False) as session:
+                return await checked_up_to(session)
+
+        async def until(want: dict[int, int]) -> None:
+            for _ in range(500):
+                if await cursors() == want:
+                    return
+                await asyncio.sleep(0.02)
+            raise AssertionError(f"cursors {await cursors()}, wanted {want}")
+
+        task = asyncio.create_task(engine.follow())
+        try:
+            await asyncio.sleep(0.2)  # not in the group yet: nothing to follow
+            assert await cursors() == {0: 0, 1: 0, 2: 0}
+            owned["now"] = frozenset({0})
+            await until({0: ends[0], 1: 0, 2: 0})
+            owned["now"] = frozenset({0, 1, 2})  # no batch committed meanwhile
+            await until(ends)
+        finally:
+            engine.stop()
+            await asyncio.wait_for(task, 10)

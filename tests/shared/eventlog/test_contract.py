@@ -12,7 +12,7 @@ import asyncio
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -513,6 +513,57 @@ async def test_kafka_producer_that_cannot_send_is_replaced(
     # Acknowledged records are there once, in order; the unacknowledged one at most once.
     assert [v for v in values if v != b"2-unacknowledged"] == [b"1-before", b"3-after"]
     assert values.count(b"2-unacknowledged") <= 1
+
+
+@pytest.mark.kafka
+async def test_kafka_member_that_closes_hands_its_partitions_over_at_once(
+    kafka_bootstrap: str,
+) -> None:
+    """A scoring consumer that stops cleanly leaves the group (LeaveGroup), so its peer
+    takes every partition at its next heartbeat, not after the session timeout (45 s
+    here: a handover that waited for it would fail the bound below)."""
+    log = KafkaEventLog(
+        kafka_bootstrap,
+        topic=unique("leave"),
+        partitions=PARTITIONS,
+        session_timeout_ms=45_000,
+        heartbeat_interval_ms=500,
+    )
+    await log.start()
+    group = unique("leave")
+    every = frozenset(range(PARTITIONS))
+
+    async def poll_until(ready: Callable[[], bool], *members: LogConsumer) -> float:
+        started = time.monotonic()
+        while not ready():
+            assert time.monotonic() - started < READ_TIMEOUT_S, "the group did not settle"
+            for member in members:  # as the scoring loop does: keep polling
+                await member.getmany(max_records=10, timeout_s=0.05)
+        return time.monotonic() - started
+
+    first = log.consumer(group)
+    second = log.consumer(group)
+    try:
+        await first.start(from_beginning)
+        await poll_until(lambda: first.assignment() == every, first)
+        await second.start(from_beginning)
+        await poll_until(
+            lambda: (
+                bool(second.assignment())
+                and first.assignment() | second.assignment() == every
+                and not first.assignment() & second.assignment()
+            ),
+            first,
+            second,
+        )
+        assert first.assignment() != every
+        await second.close()
+        handover_s = await poll_until(lambda: first.assignment() == every, first)
+        assert handover_s < 10, f"handover took {handover_s:.1f} s"
+    finally:
+        await second.close()
+        await first.close()
+        await log.close()
 
 
 # --------------------------------------------------------------------------------------------
