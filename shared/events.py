@@ -50,9 +50,9 @@ EVENT_TYPES: Final[tuple[str, ...]] = (
 _MAX_AMOUNT = Decimal(10) ** 15
 ATTRIBUTES_MAX_DEPTH: Final = 16
 ATTRIBUTES_MAX_BYTES: Final = 64 * 1024
-_MIN_YEAR = 1990
-_MAX_YEAR = 2100
-_ID_MAX = 200
+MIN_YEAR: Final = 1990
+MAX_YEAR: Final = 2100
+ID_MAX: Final = 200
 
 COMMON_FIELDS: Final[frozenset[str]] = frozenset(
     {
@@ -111,7 +111,9 @@ def _decimal(value: Any) -> Any:
     raise Invalid("events.decimal.wrong_type")
 
 
-def _checked_decimal(value: Any) -> Decimal | None:
+def checked_decimal(value: Any) -> Decimal | None:
+    """A decimal field's value (text, integer or JSON number) within the limits, or raise
+    :class:`Invalid` with the reason."""
     d = _decimal(value)
     if d is None:
         return None
@@ -126,7 +128,7 @@ def _checked_decimal(value: Any) -> Decimal | None:
     return result
 
 
-Amount = Annotated[Decimal | None, BeforeValidator(_checked_decimal)]
+Amount = Annotated[Decimal | None, BeforeValidator(checked_decimal)]
 
 
 def _depth(value: Any, level: int = 1) -> int:
@@ -166,15 +168,24 @@ def contains_nul(value: Any) -> bool:
     return False
 
 
-def _aware(value: datetime, name: str = "") -> datetime:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise Invalid("events.time.no_offset")
-    if not (_MIN_YEAR <= value.year <= _MAX_YEAR):
-        raise Invalid("events.time.year_range", low=str(_MIN_YEAR), high=str(_MAX_YEAR))
+def bounded_attributes(value: dict[str, Any]) -> dict[str, Any]:
+    """``attributes`` if within the depth and size limits; else raise :class:`Invalid`."""
+    if _depth(value) > ATTRIBUTES_MAX_DEPTH:
+        raise Invalid("events.attributes.too_deep", levels=ATTRIBUTES_MAX_DEPTH)
+    if len(orjson.dumps(value, default=str)) > ATTRIBUTES_MAX_BYTES:
+        raise Invalid("events.attributes.too_large", kib=ATTRIBUTES_MAX_BYTES // 1024)
     return value
 
 
-Id = Annotated[str, Field(min_length=1, max_length=_ID_MAX)]
+def _aware(value: datetime, name: str = "") -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise Invalid("events.time.no_offset")
+    if not (MIN_YEAR <= value.year <= MAX_YEAR):
+        raise Invalid("events.time.year_range", low=str(MIN_YEAR), high=str(MAX_YEAR))
+    return value
+
+
+Id = Annotated[str, Field(min_length=1, max_length=ID_MAX)]
 
 
 class CanonicalEvent(BaseModel):
@@ -214,17 +225,17 @@ class CanonicalEvent(BaseModel):
     )
     # visit
     channel: Literal["onsite", "phone", "video"] | None = None
-    duration_min: Annotated[Decimal | None, BeforeValidator(_checked_decimal)] = None
+    duration_min: Annotated[Decimal | None, BeforeValidator(checked_decimal)] = None
     # lead / deal
     is_new_customer: bool | None = None
-    source: Annotated[str, Field(max_length=_ID_MAX)] | None = None
+    source: Annotated[str, Field(max_length=ID_MAX)] | None = None
     # quote
     status: Literal["sent", "accepted", "rejected"] | None = None
     # deal
     stage: Literal["open", "won", "lost"] | None = None
     closed_at: datetime | None = None
     margin: Amount = None
-    product_line: Annotated[str, Field(max_length=_ID_MAX)] | None = None
+    product_line: Annotated[str, Field(max_length=ID_MAX)] | None = None
     # payment
     invoice_id: Id | None = None
     amount_due: Amount = None
@@ -237,10 +248,10 @@ class CanonicalEvent(BaseModel):
     first_response_at: datetime | None = None
     resolved_at: datetime | None = None
     # training
-    course: Annotated[str, Field(max_length=_ID_MAX)] | None = None
+    course: Annotated[str, Field(max_length=ID_MAX)] | None = None
     passed: bool | None = None
     # training score (0-100) or survey score (1-5)
-    score: Annotated[Decimal | None, BeforeValidator(_checked_decimal)] = None
+    score: Annotated[Decimal | None, BeforeValidator(checked_decimal)] = None
     # survey
     nps: Annotated[int, Field(ge=0, le=10, strict=True)] | None = None
     attributes: dict[str, Any] = Field(
@@ -269,11 +280,7 @@ class CanonicalEvent(BaseModel):
     @field_validator("attributes")
     @classmethod
     def _attributes_bounded(cls, value: dict[str, Any]) -> dict[str, Any]:
-        if _depth(value) > ATTRIBUTES_MAX_DEPTH:
-            raise Invalid("events.attributes.too_deep", levels=ATTRIBUTES_MAX_DEPTH)
-        if len(orjson.dumps(value, default=str)) > ATTRIBUTES_MAX_BYTES:
-            raise Invalid("events.attributes.too_large", kib=ATTRIBUTES_MAX_BYTES // 1024)
-        return value
+        return bounded_attributes(value)
 
     @field_validator(
         "occurred_at", "closed_at", "paid_at", "opened_at", "first_response_at", "resolved_at"
@@ -451,16 +458,26 @@ def envelope_encoder(
     The bytes equal ``Envelope(...).model_dump_json(exclude_none=True)``: the header is
     encoded once per request and each event is serialized once (ingest's hot path).
     """
-    header: dict[str, Any] = {"v": 1, "tenant_id": tenant_id, "source": source}
-    head = orjson.dumps(header)[:-1] + b',"received_at":' + _DATETIME_JSON.dump_json(received_at)
-    if request_id is not None:
-        head += b',"request_id":' + orjson.dumps(request_id)
-    head += b',"event":'
+    head = envelope_head(
+        tenant_id=tenant_id, source=source, received_at=received_at, request_id=request_id
+    )
 
     def encode(event: CanonicalEvent) -> bytes:
         return head + event.model_dump_json(exclude_none=True).encode() + b"}"
 
     return encode
+
+
+def envelope_head(
+    *, tenant_id: str, source: str, received_at: datetime, request_id: str | None
+) -> bytes:
+    """The bytes of an envelope before its event: ``head + event_json + b"}"`` is the
+    envelope of an event whose JSON is ``model_dump_json(exclude_none=True)``."""
+    header: dict[str, Any] = {"v": 1, "tenant_id": tenant_id, "source": source}
+    head = orjson.dumps(header)[:-1] + b',"received_at":' + _DATETIME_JSON.dump_json(received_at)
+    if request_id is not None:
+        head += b',"request_id":' + orjson.dumps(request_id)
+    return head + b',"event":'
 
 
 def partition_key(tenant_id: str, event_type: str, record_id: str) -> bytes:

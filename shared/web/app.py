@@ -9,27 +9,16 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
-from starlette.middleware.cors import CORSMiddleware
 
 from paceline import __version__
 from paceline.shared.auth import implies
 from paceline.shared.web.deps import ACTS_MARK, REACH_MARK, SCOPE_MARK
 from paceline.shared.web.docs import docs_router
+from paceline.shared.web.edge import EdgeMiddleware
 from paceline.shared.web.errors import install_error_handlers
 from paceline.shared.web.health import router as health_router
-from paceline.shared.web.middleware import (
-    AccessLogMiddleware,
-    BodyLimitMiddleware,
-    RequestIdMiddleware,
-)
 from paceline.shared.web.pagination import NEXT_PAGE_HEADERS
-from paceline.shared.web.security import (
-    CORS_EXPOSE,
-    CORS_HEADERS,
-    CORS_METHODS,
-    RequestGuardMiddleware,
-    SecurityHeadersMiddleware,
-)
+from paceline.shared.web.security import CORS_EXPOSE, CORS_HEADERS, CORS_METHODS
 
 API_DESCRIPTION = """\
 Paceline turns CRM activity into live sales-KPI facts, progress, pace, scorecards and
@@ -387,25 +376,27 @@ def create_app(
         generate_unique_id_function=operation_id,
     )
     install_error_handlers(app)
-    # Added innermost first: the request passes RequestId, AccessLog, SecurityHeaders,
-    # RequestGuard, CORS and BodyLimit in that order.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
-    if cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=list(cors_origins),
-            allow_methods=list(CORS_METHODS),
-            allow_headers=list(CORS_HEADERS),
-            expose_headers=list(CORS_EXPOSE),
-            allow_credentials=False,  # keys travel in headers, never in cookies
-            max_age=600,
-        )
-    app.add_middleware(RequestGuardMiddleware)
+    # One layer: request id, access log and metrics, security headers, request guard,
+    # CORS (Starlette's, only for configured origins) and body limit, in that order.
     app.add_middleware(
-        SecurityHeadersMiddleware, csp=content_security_policy, hsts_max_age_s=hsts_max_age_s
+        EdgeMiddleware,
+        max_body_bytes=max_body_bytes,
+        csp=content_security_policy,
+        hsts_max_age_s=hsts_max_age_s,
+        log_requests=access_log,
+        cors=(
+            {
+                "allow_origins": list(cors_origins),
+                "allow_methods": list(CORS_METHODS),
+                "allow_headers": list(CORS_HEADERS),
+                "expose_headers": list(CORS_EXPOSE),
+                "allow_credentials": False,  # keys travel in headers, never in cookies
+                "max_age": 600,
+            }
+            if cors_origins
+            else None
+        ),
     )
-    app.add_middleware(AccessLogMiddleware, log_requests=access_log)  # request log, metrics
-    app.add_middleware(RequestIdMiddleware)  # added last: runs first
     app.include_router(health_router)
     app.include_router(docs_router(title=title))
     for router in routers:

@@ -1,50 +1,22 @@
-"""ASGI middleware: request ids, request logs and HTTP metrics, request-size limits."""
+"""The request edge's parts: request ids, request logs and HTTP metrics, request-size
+limits (one ASGI layer does them all with the security headers and the request guard:
+shared/web/edge.py)."""
 
 from __future__ import annotations
 
 import logging
 import re
-import time
-import uuid
 from urllib.parse import parse_qsl, urlencode
 
 import orjson
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope, Send
 
-from paceline.shared import metrics
 from paceline.shared.errors import error_body
 from paceline.shared.i18n import Msg, locale_of, msg
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
-
-
-class RequestIdMiddleware:
-    """Take ``X-Request-ID`` from the caller (if sane) or make one; echo it back."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        given = ""
-        for name, value in scope.get("headers", ()):
-            if name == b"x-request-id":
-                given = value.decode("latin-1")
-                break
-        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", ()))
-                headers.append((b"x-request-id", request_id.encode()))
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, send_with_id)
+# An X-Request-ID the caller sends is kept if it looks like one; else a new id is made.
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
 def too_large(limit: int) -> Msg:
@@ -70,7 +42,8 @@ class BodyTooLarge(HTTPException):
         self.detail = too_large(limit)  # type: ignore[assignment]
 
 
-async def _reject_too_large(send: Send, limit: int, request_id: str | None, locale: str) -> None:
+async def reject_too_large(send: Send, limit: int, request_id: str | None, locale: str) -> None:
+    """Answer 413 for a body past ``limit`` bytes (the connection is closed after it)."""
     body = orjson.dumps(
         error_body(
             status=413,
@@ -92,52 +65,6 @@ async def _reject_too_large(send: Send, limit: int, request_id: str | None, loca
         }
     )
     await send({"type": "http.response.body", "body": body})
-
-
-class BodyLimitMiddleware:
-    """Answer 413 when a body is larger than ``max_bytes`` (declared or streamed)."""
-
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        request_id = scope.get("state", {}).get("request_id")
-        for name, value in scope.get("headers", ()):
-            if name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    declared = 0
-                if declared > self.max_bytes:
-                    await _reject_too_large(send, self.max_bytes, request_id, scope_locale(scope))
-                    return
-        received = 0
-        response_started = False
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise BodyTooLarge(self.max_bytes)
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal response_started
-            if message["type"] == "http.response.start":
-                response_started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge:
-            if not response_started:
-                await _reject_too_large(send, self.max_bytes, request_id, scope_locale(scope))
 
 
 access_log = logging.getLogger("paceline.access")
@@ -179,59 +106,3 @@ def redact_query(query: str) -> str:
     return urlencode(
         [(k, "REDACTED" if k.lower() in SECRET_PARAMS else v) for k, v in pairs], safe="/:,"
     )
-
-
-class AccessLogMiddleware:
-    """One log line per HTTP request (``paceline.access``), and the HTTP metrics.
-
-    The line carries the request id, method, path, the query with secrets redacted, the
-    status, the duration and the route template; in JSON logs these are fields. Keys never
-    appear: they travel in headers, and a ``key=`` in a query string is redacted.
-    """
-
-    def __init__(self, app: ASGIApp, *, log_requests: bool = True) -> None:
-        self.app = app
-        self.log_requests = log_requests
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def send_with_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_status)
-        finally:
-            elapsed = time.perf_counter() - started
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
-            method = scope.get("method", "")
-            metrics.HTTP_REQUESTS.labels(method=method, route=template, status=str(status)).inc()
-            metrics.HTTP_REQUEST_SECONDS.labels(method=method, route=template).observe(elapsed)
-            if self.log_requests and access_log.isEnabledFor(logging.INFO):
-                query = redact_query(scope.get("query_string", b"").decode("latin-1"))
-                path = redact_path(scope.get("path", ""), scope.get("path_params") or {})
-                access_log.info(
-                    "%s %s%s %d %.1fms",
-                    method,
-                    path,
-                    f"?{query}" if query else "",
-                    status,
-                    elapsed * 1000,
-                    extra={
-                        "request_id": scope.get("state", {}).get("request_id"),
-                        "method": method,
-                        "path": path,
-                        "query": query,
-                        "route": template,
-                        "status": status,
-                        "duration_ms": round(elapsed * 1000, 2),
-                    },
-                )

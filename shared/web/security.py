@@ -1,4 +1,5 @@
-"""ASGI middleware: security headers on every response, and requests the stores cannot hold.
+"""Security headers on every response, and requests the stores cannot hold (both applied
+by the request edge's one ASGI layer, shared/web/edge.py); URLs a tenant gives Paceline.
 
 Headers (docs/SECURITY.md): ``X-Content-Type-Options: nosniff``, ``X-Frame-Options: DENY``
 with ``frame-ancestors 'none'`` in the Content-Security-Policy, ``Referrer-Policy:
@@ -18,7 +19,7 @@ from collections.abc import Sequence
 from typing import Final
 
 import orjson
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope, Send
 
 from paceline.shared.errors import error_body
 from paceline.shared.i18n import L10n, Msg, msg
@@ -38,53 +39,43 @@ DOCS_POLICIES: dict[str, str] = {
 }
 
 
-class SecurityHeadersMiddleware:
-    """Add the security headers to every HTTP response."""
+Headers = list[tuple[bytes, bytes]]
 
-    def __init__(self, app: ASGIApp, *, csp: str, hsts_max_age_s: int = 0) -> None:
-        self.app = app
-        common: list[tuple[bytes, bytes]] = [
-            (b"x-content-type-options", b"nosniff"),
-            (b"x-frame-options", b"DENY"),
-            (b"referrer-policy", b"no-referrer"),
-            (b"cross-origin-opener-policy", b"same-origin"),
-        ]
-        if hsts_max_age_s > 0:
-            common.append(
-                (
-                    b"strict-transport-security",
-                    f"max-age={hsts_max_age_s}; includeSubDomains".encode(),
-                )
+
+def security_headers(*, csp: str, hsts_max_age_s: int = 0) -> tuple[Headers, dict[str, Headers]]:
+    """The headers every response gets (a header the route set itself is kept), and
+    those of the API docs pages by path."""
+    common: Headers = [
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"cross-origin-opener-policy", b"same-origin"),
+    ]
+    if hsts_max_age_s > 0:
+        common.append(
+            (
+                b"strict-transport-security",
+                f"max-age={hsts_max_age_s}; includeSubDomains".encode(),
             )
-        self._headers = [*common, (b"content-security-policy", csp.encode())]
-        self._docs_headers = {
-            path: [*common, (b"content-security-policy", policy.encode())]
-            for path, policy in DOCS_POLICIES.items()
-        }
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        extra = self._docs_headers.get(scope.get("path", ""), self._headers)
-        authenticated = any(
-            name in (b"authorization", b"x-api-key") for name, _ in scope.get("headers", ())
         )
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", ()))
-                present = {name.lower() for name, _ in headers}
-                headers += [(n, v) for n, v in extra if n not in present]
-                if authenticated and b"cache-control" not in present:
-                    headers.append((b"cache-control", b"no-store"))
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+    docs = {
+        path: [*common, (b"content-security-policy", policy.encode())]
+        for path, policy in DOCS_POLICIES.items()
+    }
+    return [*common, (b"content-security-policy", csp.encode())], docs
 
 
-def _has_nul(scope: Scope) -> bool:
+# The request guard (shared/web/edge.py applies it): 400 to a path or query string holding a
+# NUL character, and 415 to a JSON body that is not UTF-8. No route has a use for a NUL,
+# and PostgreSQL cannot store or even compare text that holds it: refusing it at the edge
+# keeps every lookup from failing deep inside the database. JSON exchanged between systems
+# is UTF-8 (RFC 8259); Python's parser would also read UTF-16 and UTF-32, so a body in
+# those (or a ``charset`` other than UTF-8) is refused before any route reads it: the
+# first bytes of the body are looked at, then handed on.
+
+
+def has_nul(scope: Scope) -> bool:
+    """Whether the path or the query string holds a NUL character (raw or %00)."""
     raw_path: bytes = scope.get("raw_path") or scope.get("path", "").encode("utf-8", "replace")
     query: bytes = scope.get("query_string", b"")
     return any(b"\x00" in part or b"%00" in part for part in (raw_path, query)) or (
@@ -92,31 +83,32 @@ def _has_nul(scope: Scope) -> bool:
     )
 
 
-def _json_charset(scope: Scope) -> str | None:
-    """The request's charset if its Content-Type is JSON ("" when JSON without one)."""
-    for name, value in scope.get("headers", ()):
-        if name == b"content-type":
-            media, _, params = value.decode("latin-1").partition(";")
-            media = media.strip().lower()
-            if media != "application/json" and not (
-                media.startswith("application/") and media.endswith("+json")
-            ):
-                return None
-            for param in params.split(";"):
-                key, _, val = param.partition("=")
-                if key.strip().lower() == "charset":
-                    return str(val).strip().strip('"').lower()
-            return ""
-    return None
+def json_charset(content_type: bytes | None) -> str | None:
+    """The charset of a JSON ``Content-Type`` ("" when JSON without one); None if the
+    request's body is not JSON."""
+    if content_type is None:
+        return None
+    media, _, params = content_type.decode("latin-1").partition(";")
+    media = media.strip().lower()
+    if media != "application/json" and not (
+        media.startswith("application/") and media.endswith("+json")
+    ):
+        return None
+    for param in params.split(";"):
+        key, _, val = param.partition("=")
+        if key.strip().lower() == "charset":
+            return str(val).strip().strip('"').lower()
+    return ""
 
 
-def _looks_utf16_or_32(head: bytes) -> bool:
+def looks_utf16_or_32(head: bytes) -> bool:
     """Whether a JSON body's first bytes are UTF-16 or UTF-32 (a BOM, or the NUL bytes that
     RFC 4627's encoding detection reads): valid UTF-8 JSON never starts with a NUL."""
     return head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head[:4]
 
 
-async def _refuse(send: Send, scope: Scope, status: int, code: str, message: Msg) -> None:
+async def refuse(send: Send, scope: Scope, status: int, code: str, message: Msg) -> None:
+    """Answer ``status`` in the error shape, in the request's language."""
     body = orjson.dumps(
         error_body(
             status=status,
@@ -137,55 +129,6 @@ async def _refuse(send: Send, scope: Scope, status: int, code: str, message: Msg
         }
     )
     await send({"type": "http.response.body", "body": body})
-
-
-class RequestGuardMiddleware:
-    """Answer 400 to a path or query string holding a NUL character, and 415 to a JSON
-    body that is not UTF-8.
-
-    No route has a use for a NUL, and PostgreSQL cannot store or even compare text that
-    holds it: refusing it here keeps every lookup from failing deep inside the database.
-    JSON exchanged between systems is UTF-8 (RFC 8259); Python's parser would also read
-    UTF-16 and UTF-32, so a body in those (or a ``charset`` other than UTF-8) is refused
-    before any route reads it: the first bytes of the body are looked at, then handed on.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        if _has_nul(scope):
-            await _refuse(send, scope, 400, "bad_request", msg("web.request.nul"))
-            return
-        charset = _json_charset(scope)
-        if charset is None:
-            await self.app(scope, receive, send)
-            return
-        if charset not in ("", "utf-8", "utf8"):
-            refusal = msg("web.body.not_utf8", charset=repr(charset[:40]))
-            await _refuse(send, scope, 415, "unsupported_media_type", refusal)
-            return
-        buffered: list[Message] = []
-        head = b""
-        more = True
-        while more and len(head) < 4:
-            received = await receive()
-            buffered.append(received)
-            if received["type"] != "http.request":
-                break
-            head += bytes(received.get("body", b""))
-            more = bool(received.get("more_body", False))
-        if _looks_utf16_or_32(head):
-            await _refuse(send, scope, 415, "unsupported_media_type", msg("web.body.utf16_or_32"))
-            return
-
-        async def replay() -> Message:
-            return buffered.pop(0) if buffered else await receive()
-
-        await self.app(scope, replay, send)
 
 
 CORS_METHODS: Sequence[str] = ("GET", "POST", "PUT", "PATCH", "DELETE")
