@@ -147,6 +147,13 @@ class Settings(BaseSettings):
     alerts_tick_s: float = Field(
         default=60.0, ge=0, description="How often the time-driven evaluation runs; 0: never."
     )
+    alerts_yield_s: float = Field(
+        default=0.5,
+        ge=0,
+        description="How long at most the alert checks of new events wait, before each "
+        "page, for the scoring worker to finish its batch (they share the event loop: "
+        "the facts' freshness first); 0: they do not wait.",
+    )
     delivery_poll_s: float = Field(
         default=1.0, ge=0, description="How often the dispatcher looks for due deliveries; 0: off."
     )

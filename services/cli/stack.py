@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import APIRouter, FastAPI
 
@@ -82,7 +83,10 @@ def build_app(
                 # Each scoring process checks the events of the partitions it scores.
                 alerting.engine.follower.owned = worker.assignment
                 # ... between the worker's batches (the facts' freshness comes first).
-                alerting.engine.follower.before_page = worker.wait_idle
+                if settings.alerts_yield_s > 0:
+                    alerting.engine.follower.before_page = partial(
+                        worker.wait_idle, settings.alerts_yield_s
+                    )
                 task = asyncio.create_task(worker.run(), name="scoring-worker")
             app.state.paceline = state
             yield

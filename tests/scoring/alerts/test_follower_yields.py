@@ -31,8 +31,9 @@ async def test_checks_wait_for_the_worker_to_be_idle(tmp_path: Path) -> None:
         extras = s.app.state.paceline.extras
         worker: ScoringWorker = extras["worker"]
         follower = extras["alerts"].engine.follower
-        # The scoring process wires the follower to its worker.
-        assert follower.before_page == worker.wait_idle
+        # The scoring process wires the follower to its worker (PACELINE_ALERTS_YIELD_S).
+        assert follower.before_page.func == worker.wait_idle
+        assert follower.before_page.args == (settings.alerts_yield_s,)
 
         # Hold the follower at its gate (as a batch in progress would) and score events.
         gate = asyncio.Event()
@@ -56,6 +57,12 @@ async def test_checks_wait_for_the_worker_to_be_idle(tmp_path: Path) -> None:
         gate.set()  # between batches again: the checks catch up
         await s.wait_scored()
         assert await _checked_and_stored(s) == (30, 30)
+
+
+async def test_no_yield_when_set_to_zero(tmp_path: Path) -> None:
+    settings = embedded_settings(tmp_path / "data", alerts_yield_s=0)
+    async with running_stack("embedded", settings) as s:
+        assert s.app.state.paceline.extras["alerts"].engine.follower.before_page is None
 
 
 async def test_wait_idle_waits_for_a_batch_and_no_longer_than_its_bound(tmp_path: Path) -> None:
