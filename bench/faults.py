@@ -59,8 +59,7 @@ from sqlalchemy import func, select
 from bench import procs
 from bench.servers import free_ports
 from bench.subscriber import Subscriber
-from paceline.scoring.alerts.follower import checked_up_to
-from paceline.shared.db.models import Event
+from paceline.scoring.alerts.follower import checked_up_to, stored_up_to
 from paceline.shared.db.models_alerts import AlertEvent, Delivery
 from paceline.shared.db.session import Database
 from paceline.shared.events import Envelope
@@ -566,14 +565,8 @@ class _Deliveries:
 async def _deliveries(db: Database, subscription_id: int) -> _Deliveries:
     async with db.transaction(write=False) as session:
         cursor = await checked_up_to(session)
-        last = (
-            await session.execute(
-                select(Event.log_partition, func.max(Event.log_offset)).group_by(
-                    Event.log_partition
-                )
-            )
-        ).all()
-        behind = any(cursor.get(int(p), 0) <= int(o) for p, o in last)
+        stored = await stored_up_to(session)
+        behind = any(cursor.get(p, 0) < end for p, end in stored.items())
         events = (await session.execute(select(AlertEvent.id, AlertEvent.fanned_out_at))).all()
         rows = (
             await session.execute(

@@ -1017,21 +1017,12 @@ def _register_reps_sqlite(path: Path) -> None:
 
 async def _unchecked(db: Database) -> int:
     """Events stored but not yet checked by the alert engine (its cursors per partition)."""
-    from sqlalchemy import func, select
-
-    from paceline.scoring.alerts.follower import checked_up_to
-    from paceline.shared.db.models import Event
+    from paceline.scoring.alerts.follower import checked_up_to, stored_up_to
 
     async with db.transaction(write=False) as session:
-        last = (
-            await session.execute(
-                select(Event.log_partition, func.max(Event.log_offset)).group_by(
-                    Event.log_partition
-                )
-            )
-        ).all()
+        stored = await stored_up_to(session)
         cursor = await checked_up_to(session)
-    return sum(max(0, int(o) + 1 - cursor.get(int(p), 0)) for p, o in last)
+    return sum(max(0, end - cursor.get(p, 0)) for p, end in stored.items())
 
 
 async def _wait_checked(db_url: str, timeout_s: float = 900) -> None:

@@ -24,15 +24,15 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from paceline.cli.stack import build_app
-from paceline.scoring.alerts.follower import checked_up_to
+from paceline.scoring.alerts.follower import checked_up_to, stored_up_to
 from paceline.shared.auth import generate_key
 from paceline.shared.clock import Clock
 from paceline.shared.db import tenants as tenant_repo
 from paceline.shared.db.migrate import upgrade
-from paceline.shared.db.models import ConsumerOffset, Event, Fact, FactMember
+from paceline.shared.db.models import ConsumerOffset, Fact, FactMember
 from paceline.shared.db.session import Database
 from paceline.shared.events import CanonicalEvent, Envelope
 from paceline.shared.kpi.catalog import BUILTIN_KPIS, KpiDefinition
@@ -214,15 +214,9 @@ class Stack:
         if self.app.state.paceline.extras.get("alerts") is None:
             return True
         async with self.db.transaction(write=False) as session:
-            stored = (
-                await session.execute(
-                    select(Event.log_partition, func.max(Event.log_offset)).group_by(
-                        Event.log_partition
-                    )
-                )
-            ).all()
+            stored = await stored_up_to(session)
             cursor = await checked_up_to(session)
-        return all(cursor.get(int(p), 0) > int(last) for p, last in stored)
+        return all(cursor.get(p, 0) >= end for p, end in stored.items())
 
 
 def embedded_settings(data_dir: Path, **extra: Any) -> Settings:

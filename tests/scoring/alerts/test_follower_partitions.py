@@ -18,6 +18,7 @@ from paceline.scoring.alerts.follower import (
     EventFollower,
     checked_up_to,
     cursor_key,
+    stored_up_to,
 )
 from paceline.shared.db.models import Event
 from paceline.shared.db.models_alerts import EvalState
@@ -52,17 +53,8 @@ async def test_each_follower_checks_only_its_partitions(tmp_path: Path) -> None:
                     ).all()
                 )
             )
-            last = dict(
-                (
-                    await session.execute(
-                        select(Event.log_partition, func.max(Event.log_offset)).group_by(
-                            Event.log_partition
-                        )
-                    )
-                ).all()
-            )
             # The stack's own follower (every partition in embedded mode) is done.
-            assert await checked_up_to(session) == {p: o + 1 for p, o in last.items()}
+            assert await checked_up_to(session) == await stored_up_to(session)
         assert sorted(per_partition) == [0, 1, 2], per_partition  # the reps spread
 
         # An upgraded database: only the old single cursor, at the start of every partition.
@@ -117,7 +109,7 @@ async def test_each_follower_checks_only_its_partitions(tmp_path: Path) -> None:
         assert first.changed_tenants() == {"default"}
         assert second.changed_tenants() == {"default"}
         async with s.db.transaction(write=False) as session:
-            assert await checked_up_to(session) == {p: o + 1 for p, o in last.items()}
+            assert await checked_up_to(session) == await stored_up_to(session)
         # A rebalance: partition 1 moves to the second process, which starts at its row.
         moved = EventFollower(
             db=s.db,
@@ -139,16 +131,7 @@ async def test_gained_partitions_are_checked_without_a_new_batch(tmp_path: Path)
         assert resp.status_code == 202, resp.text
         await s.wait_scored()
         async with s.db.transaction(write=False) as session:
-            last = dict(
-                (
-                    await session.execute(
-                        select(Event.log_partition, func.max(Event.log_offset)).group_by(
-                            Event.log_partition
-                        )
-                    )
-                ).all()
-            )
-        ends = {int(p): int(o) + 1 for p, o in last.items()}
+            ends = await stored_up_to(session)
         assert sorted(ends) == [0, 1, 2]
         # As a process killed after its commits and before its checks leaves them.
         async with s.db.transaction() as session:
