@@ -32,7 +32,6 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paceline.scoring.alerts import anomaly, lag, quality
@@ -68,10 +67,7 @@ async def checked_up_to(session: AsyncSession) -> dict[int, int]:
 async def stored_up_to(session: AsyncSession) -> dict[int, int]:
     """The next offset after the last stored event, per partition (what there is to
     check: compare with :func:`checked_up_to`)."""
-    rows = await session.execute(
-        select(Event.log_partition, func.max(Event.log_offset)).group_by(Event.log_partition)
-    )
-    return {int(p): int(o) + 1 for p, o in rows.all()}
+    return await repo.stored_up_to(session)
 
 
 class EventFollower:

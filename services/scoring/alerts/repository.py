@@ -152,6 +152,14 @@ async def scoring_positions(session: AsyncSession, *, group_id: str, topic: str)
     return {int(p): int(o) for p, o in rows.all()}
 
 
+async def stored_up_to(session: AsyncSession) -> dict[int, int]:
+    """The next offset after the last stored event, per log partition."""
+    rows = await session.execute(
+        select(Event.log_partition, func.max(Event.log_offset)).group_by(Event.log_partition)
+    )
+    return {int(p): int(o) + 1 for p, o in rows.all()}
+
+
 async def max_event_id(session: AsyncSession) -> int:
     """The highest event id so far (0 without events)."""
     return int(await session.scalar(select(func.max(Event.id))) or 0)
