@@ -201,3 +201,76 @@ def test_a_closed_month_holds_still_and_adjustments_lose_nothing(
     after = runner.run(_adjustments(db, tenant))
     # The same adjustments (cause and amounts); batching may merge none of them.
     assert sorted(a[:10] for a in after) == sorted(a[:10] for a in before)
+
+
+@pytest.mark.parametrize("cut", [None, 1])
+def test_adjustments_do_not_depend_on_where_a_batch_cut_the_log(
+    database: tuple[asyncio.Runner, Database],  # noqa: F811
+    cut: int | None,
+) -> None:
+    """A deal added and deleted again one second after November's close (both events
+    received at the same instant) lists the same two frozen active-day changes whether
+    the two events come in one batch or two, and a rebuild lists them again (hypothesis
+    found the per-knowledge-time steps listing them only when a batch cut between them)."""
+    runner, db = database
+    closed_at = START
+    late = START + timedelta(seconds=1)
+    day = "2026-11-29T12:00:00+00:00"
+    raw = [
+        {"event_id": "a", "type": "deal", "occurred_at": day, "rep_id": "r1",
+         "entity_id": "deal-3", "version": 1, "stage": "open"},
+        {"event_id": "b", "type": "deal", "occurred_at": day, "rep_id": "r1",
+         "entity_id": "deal-3", "deleted": True, "stage": "open"},
+    ]  # fmt: skip
+    tenant = runner.run(_new_tenant(db, "Asia/Shanghai"))
+    envs = [
+        Envelope(
+            tenant_id=tenant, source="api", received_at=late, event=CanonicalEvent.model_validate(r)
+        )
+        for r in raw
+    ]
+    records = [
+        ConsumedRecord(0, i, e.partition_key(), e.model_dump_json(exclude_none=True).encode(), 0)
+        for i, e in enumerate(envs)
+    ]
+
+    async def load_tenant(session: Any, t: Any) -> Any:
+        return TenantContext(t.id, ZoneInfo(t.timezone), t.currency), KPIS
+
+    async def scenario() -> None:
+        async with db.transaction() as session:
+            row = await tenant_repo.get_tenant(session, tenant_id=tenant)
+            assert row is not None
+            row.closes = [Close("2026-11", NOV[0], NOV[1], closed_at).to_json()]
+        for part in [records] if cut is None else [records[:cut], records[cut:]]:
+            async with db.transaction() as session:
+                await apply_batch(
+                    session, records=part, topic="t", now=START, load_tenant=load_tenant
+                )
+
+    async def rebuild() -> None:
+        async with db.transaction() as session:
+            row = await tenant_repo.get_tenant(session, tenant_id=tenant)
+            assert row is not None
+            await rebuild_tenant(session, tenant=row, now=START, load_tenant=load_tenant)
+
+    async def listed() -> list[tuple[Any, ...]]:
+        async with db.transaction(write=False) as session:
+            a = FactAdjustment
+            rows = await session.execute(
+                select(a.kind, a.kpi, a.rep_id, a.source_day, a.member, a.n, a.event_id).where(
+                    a.tenant_id == tenant
+                )
+            )
+            return sorted(tuple(r) for r in rows.all())
+
+    runner.run(scenario())
+    live = runner.run(listed())
+    member = date(2026, 11, 29).isoformat()
+    want = [
+        ("frozen", "crm_active_days", "r1", date(2026, 11, 29), member, -1, "b"),
+        ("frozen", "crm_active_days", "r1", date(2026, 11, 29), member, 1, "a"),
+    ]
+    assert [r for r in live if r[1] == "crm_active_days"] == want
+    runner.run(rebuild())
+    assert runner.run(listed()) == live

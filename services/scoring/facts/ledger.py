@@ -1,8 +1,7 @@
 """What a batch writes, with knowledge times and month closes applied (pure, no I/O).
 
-A record's events are applied in log order; each distinct knowledge time is one **step**:
-the record's contributions before and after the events known then. A step's net change
-per fact row is
+A record's events are applied in log order; each event is one **step**: the record's
+contributions before and after it. A step's net change per fact row is
 
 * added to the fact tables (the sum of all changes: what reads see today);
 * kept in the change log stamped with the knowledge time (what as-of reads subtract);
@@ -208,25 +207,16 @@ def apply_events(
     kpis: Sequence[KpiDefinition],
     ctx: TenantContext,
 ) -> Folded:
-    """Fold a record's new events (log order), booking one step per knowledge time."""
+    """Fold a record's new events (log order), booking one step per event."""
     issues: list[Issue] = []
-    pending: Applied | None = None  # the last event of the step being folded
-    step_known: datetime | None = None
     for item in events:
         known = item.received_at if known_at is None else max(item.received_at, known_at)
-        if pending is not None and known != step_known:
-            assert step_known is not None
-            new, issues = contributions(state, kpis, ctx)
-            ledger.step(record=record, known=step_known, old=current, new=new, cause=pending)
-            current = new
         before = state.rank if state is not None else None
         state = fold(state, item.event)
         if before is None or state.rank != before:
             event_pk = item.pk
-        pending, step_known, known_at = item, known, known
-    if pending is not None:
-        assert step_known is not None
+        known_at = known
         new, issues = contributions(state, kpis, ctx)
-        ledger.step(record=record, known=step_known, old=current, new=new, cause=pending)
+        ledger.step(record=record, known=known, old=current, new=new, cause=item)
         current = new
     return Folded(state, event_pk, known_at, current, issues)
