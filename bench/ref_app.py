@@ -3,10 +3,11 @@
 It does what an ingest endpoint cannot skip — read the body, hand it to an idempotent
 ``acks=all`` producer with the same settings as Paceline's, wait for the acknowledgement,
 answer 202 — and nothing else (no auth, no validation). Records are keyed like the
-product's (one key per record, spread over the topic's partitions by the default murmur2
-partitioner): here a counter over 100,000 values, so the producer batches per partition
-as Paceline's does, instead of sending everything to one partition. Run by bench/pipeline.py as its
-own uvicorn process (uvloop, httptools), like ``paceline ingest``.
+product's (one key per record, spread over the topic's partitions by Paceline's own
+partitioner, the compiled murmur2, so neither side gains from the hash): here a counter
+over 100,000 values, so the producer batches per partition as Paceline's does, instead of
+sending everything to one partition. Run by bench/pipeline.py as its own uvicorn process
+(uvloop, httptools), like ``paceline ingest``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from paceline.shared.eventlog.base import kafka_partitioner
 
 TOPIC = os.environ.get("BENCH_TOPIC", "bench.ref")
 producer: AIOKafkaProducer | None = None
@@ -44,6 +47,7 @@ async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         enable_idempotence=True,
         linger_ms=2,
         max_batch_size=256 * 1024,
+        partitioner=kafka_partitioner,
     )
     await producer.start()
     try:

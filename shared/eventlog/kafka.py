@@ -53,6 +53,7 @@ from paceline.shared.eventlog.base import (
     LogPosition,
     LogRecord,
     PositionsProvider,
+    kafka_partitioner,
 )
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,7 @@ class KafkaEventLog(EventLog):
             linger_ms=self.linger_ms,
             request_timeout_ms=self.request_timeout_ms,
             max_batch_size=256 * 1024,
+            partitioner=kafka_partitioner,
         )
 
     async def ensure_topic(self) -> None:
@@ -213,13 +215,14 @@ class KafkaEventLog(EventLog):
         if not records:
             return []
 
-        async def send_all() -> list[LogPosition]:
-            futures = [await producer.send(self.topic, value=r.value, key=r.key) for r in records]
-            metas = await asyncio.gather(*futures)
-            return [LogPosition(m.partition, m.offset) for m in metas]
-
         try:
-            return await asyncio.wait_for(send_all(), self.append_timeout_s)
+            # asyncio.timeout, not wait_for: no task per append (single-event requests).
+            async with asyncio.timeout(self.append_timeout_s):
+                futures = [
+                    await producer.send(self.topic, value=r.value, key=r.key) for r in records
+                ]
+                metas = [await futures[0]] if len(futures) == 1 else await asyncio.gather(*futures)
+            return [LogPosition(m.partition, m.offset) for m in metas]
         except (KafkaError, TimeoutError) as exc:
             log.warning("event log: append failed: %r", exc)
             if isinstance(exc, FATAL_PRODUCER_ERRORS) or self._sender_stopped(producer):

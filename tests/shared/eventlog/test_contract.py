@@ -19,6 +19,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]  # untyped upstream
+from aiokafka.partitioner import DefaultPartitioner  # type: ignore[import-untyped]  # untyped
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from paceline.shared.errors import EventLogUnavailable
 from paceline.shared.eventlog.base import (
@@ -28,6 +31,7 @@ from paceline.shared.eventlog.base import (
     LogPosition,
     LogRecord,
     PositionsProvider,
+    kafka_partitioner,
     partition_for,
 )
 from paceline.shared.eventlog.embedded import EmbeddedEventLog
@@ -180,6 +184,27 @@ async def committed_offsets(log: EventLog, group: str) -> dict[int, int]:
 def test_partition_for_matches_the_java_client(key: bytes, java_murmur2: int) -> None:
     for partitions in (1, 3, 4, 6, 7):
         assert partition_for(key, partitions) == (java_murmur2 & 0x7FFFFFFF) % partitions
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    key=st.one_of(st.binary(max_size=200), st.text(max_size=80).map(str.encode)),
+    partitions=st.lists(st.integers(0, 1000), min_size=1, max_size=64, unique=True).map(sorted),
+)
+def test_the_compiled_partitioner_places_keys_as_aiokafkas_default(
+    key: bytes, partitions: list[int]
+) -> None:
+    """The producer's partitioner (compiled murmur2) gives aiokafka's default partitioner's
+    answer for any key and partition list, and partition_for its index."""
+    want = DefaultPartitioner()(key, partitions, partitions)
+    assert kafka_partitioner(key, partitions, partitions) == want
+    assert partitions[partition_for(key, len(partitions))] == want
+
+
+def test_the_compiled_partitioner_without_a_key_picks_an_available_partition() -> None:
+    picks = {kafka_partitioner(None, [0, 1, 2, 3], [1, 3]) for _ in range(200)}
+    assert picks == {1, 3}
+    assert kafka_partitioner(None, [0, 1, 2], []) in {0, 1, 2}
 
 
 async def test_append_returns_positions_that_follow_the_partitioner(log: EventLog) -> None:
