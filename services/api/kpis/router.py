@@ -63,7 +63,13 @@ async def get_kpi(key: KpiKeyPath, principal: ReadPrincipal, session: ReadSessio
     return await service.get_kpi(session, tenant_id=principal.tenant_id, key=key)
 
 
-@router.post("/kpis", response_model=KpiChange, status_code=201, summary="Create a custom KPI")
+@router.post(
+    "/kpis",
+    response_model=KpiChange,
+    status_code=201,
+    summary="Create a custom KPI",
+    responses={409: {"description": "The key is a built-in KPI's or exists already"}},
+)
 async def create_kpi(
     kpi: KpiIn,
     principal: AdminPrincipal,
@@ -78,7 +84,12 @@ async def create_kpi(
     return out
 
 
-@router.put("/kpis/{key}", response_model=KpiChange, summary="Change a custom KPI")
+@router.put(
+    "/kpis/{key}",
+    response_model=KpiChange,
+    summary="Change a custom KPI",
+    responses={409: {"description": "A built-in KPI cannot be changed"}},
+)
 async def update_kpi(
     key: KpiKeyPath,
     update: KpiUpdate,
@@ -102,7 +113,12 @@ async def update_kpi(
     return out
 
 
-@router.delete("/kpis/{key}", response_model=KpiChange, summary="Retire a custom KPI")
+@router.delete(
+    "/kpis/{key}",
+    response_model=KpiChange,
+    summary="Retire a custom KPI",
+    responses={409: {"description": "A built-in KPI cannot be retired"}},
+)
 async def retire_kpi(
     key: KpiKeyPath,
     principal: AdminPrincipal,

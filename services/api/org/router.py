@@ -120,7 +120,12 @@ async def put_team(
     return out
 
 
-@router.delete("/teams/{team_id}", response_model=TeamOut, summary="Deactivate a team")
+@router.delete(
+    "/teams/{team_id}",
+    response_model=TeamOut,
+    summary="Deactivate a team",
+    responses={409: {"description": "The team still has active members or sub-teams"}},
+)
 async def delete_team(
     team_id: TeamId,
     principal: AdminPrincipal,

@@ -41,6 +41,7 @@ router = APIRouter(prefix="/v1", tags=["planning"])
         "`preview: true` (default) answers the whole tree and saves nothing; "
         "`preview: false` saves every target with its parent_id and records an audit entry."
     ),
+    responses={409: {"description": "Saving: some of these targets exist already"}},
 )
 async def decompose(
     body: DecomposeIn,

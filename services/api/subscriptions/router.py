@@ -211,6 +211,7 @@ async def get_delivery(
     response_model=DeliveryOut,
     status_code=202,
     summary="Redeliver",
+    responses={409: {"description": "The delivery is being retried already"}},
 )
 async def redeliver(
     subscription_id: int,

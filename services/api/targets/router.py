@@ -32,7 +32,13 @@ router = APIRouter(prefix="/v1", tags=["targets"])
 TargetId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
-@router.post("/targets", response_model=TargetOut, status_code=201, summary="Create a target")
+@router.post(
+    "/targets",
+    response_model=TargetOut,
+    status_code=201,
+    summary="Create a target",
+    responses={409: {"description": "A target for this KPI, scope and period exists: revise it"}},
+)
 async def create_target(
     body: TargetIn,
     principal: AdminPrincipal,

@@ -74,7 +74,12 @@ async def put_template(
     return out
 
 
-@router.delete("/role-templates/{key}", status_code=204, summary="Remove a custom template")
+@router.delete(
+    "/role-templates/{key}",
+    status_code=204,
+    summary="Remove a custom template",
+    responses={409: {"description": "A built-in template cannot be removed"}},
+)
 async def delete_template(
     key: Key, principal: AdminPrincipal, session: WriteSessionDep, audit: AuditDep
 ) -> Response:
