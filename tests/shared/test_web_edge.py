@@ -6,6 +6,8 @@ these pin where CORS sits among them, on a small app."""
 from __future__ import annotations
 
 import logging
+import os
+import re
 from collections.abc import AsyncIterator
 from typing import NamedTuple
 
@@ -14,8 +16,10 @@ import pytest
 from fastapi import FastAPI, Request
 from starlette.responses import JSONResponse
 
+from paceline.shared import metrics
 from paceline.shared.web.edge import EdgeMiddleware
 from paceline.shared.web.errors import install_error_handlers
+from paceline.shared.web.middleware import REQUEST_ID, new_request_id
 from paceline.shared.web.security import CORS_EXPOSE, CORS_HEADERS, CORS_METHODS
 
 ORIGIN = "https://bi.example.com"
@@ -118,3 +122,28 @@ async def test_the_guard_answers_before_cors(edge: Edge, caplog: pytest.LogCaptu
     (line,) = [r for r in caplog.records if r.name == "paceline.access"]
     assert line.getMessage().startswith("POST /echo 415 ")
     assert getattr(line, "request_id", None) == resp.headers["x-request-id"]
+
+
+def test_new_request_ids_are_unique_hex_and_differ_in_a_forked_child() -> None:
+    ids = [new_request_id() for _ in range(10_000)]
+    assert len(set(ids)) == len(ids)
+    assert all(re.fullmatch(r"[0-9a-f]{32}", i) and REQUEST_ID.match(i) for i in ids)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: an id of its own prefix, then exit at once
+        os.write(write, new_request_id().encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read, 64).decode()
+    os.close(read)
+    os.close(write)
+    assert child[:16] != ids[0][:16]  # another process's prefix: no id can repeat
+    assert new_request_id()[:16] == ids[0][:16]
+
+
+def test_a_kept_metric_child_is_the_labelled_child() -> None:
+    kept = metrics.child(metrics.HTTP_REQUESTS, "PATCH", "/test/kept", "418")
+    assert kept is metrics.child(metrics.HTTP_REQUESTS, "PATCH", "/test/kept", "418")
+    before = metrics.HTTP_REQUESTS.labels("PATCH", "/test/kept", "418")._value.get()
+    kept.inc(3)
+    assert metrics.HTTP_REQUESTS.labels("PATCH", "/test/kept", "418")._value.get() == before + 3

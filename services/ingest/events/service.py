@@ -343,7 +343,7 @@ async def append_answered(
         results.append(result)
     counts = Counter(r["status"] for r in results)
     if not records:
-        metrics.INGEST_EVENTS.labels(source=source, result="rejected").inc(counts["rejected"])
+        metrics.child(metrics.INGEST_EVENTS, source, "rejected").inc(counts["rejected"])
         fields = [
             FieldError(
                 field=(f"[{r['index']}]." if len(results) > 1 else "") + e["field"],
@@ -368,7 +368,7 @@ async def append_answered(
         metrics.INGEST_LOG_FAILURES.inc()
         raise
     for status, count in counts.items():
-        metrics.INGEST_EVENTS.labels(source=source, result=status).inc(count)
+        metrics.child(metrics.INGEST_EVENTS, source, status).inc(count)
     if log.isEnabledFor(logging.DEBUG):
         log.debug(
             "ingest: %d events appended to the log",
@@ -382,7 +382,7 @@ async def append_answered(
             },
         )
     for ev_type, count in Counter(types).items():
-        metrics.INGEST_EVENT_TYPES.labels(type=ev_type).inc(count)
+        metrics.child(metrics.INGEST_EVENT_TYPES, ev_type).inc(count)
     return {
         "accepted": counts["accepted"],
         "duplicates": counts["duplicate"],
