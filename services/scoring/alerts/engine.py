@@ -123,7 +123,10 @@ class AlertEngine:
                     continue
                 self._committed.clear()
                 try:
-                    await self._check_new_events()
+                    # Exactly the partitions now counted as followed: asking the consumer
+                    # again inside could get another answer mid-rebalance, and a partition
+                    # counted as followed but not read would wait for the next tick.
+                    await self._check_new_events(following)
                 except asyncio.CancelledError:
                     raise
                 except Exception:
@@ -134,10 +137,10 @@ class AlertEngine:
         finally:
             self._following = False
 
-    async def _check_new_events(self) -> None:
+    async def _check_new_events(self, partitions: frozenset[int] | None = None) -> None:
         try:
             async with self._lock:
-                await self.follower.read_new()
+                await self.follower.read_new(partitions)
                 await self.follower.judge_changed()
             metrics.ALERT_EVALUATIONS.labels(kind="events", result="ok").inc()
         except Exception:

@@ -28,7 +28,7 @@ its targets.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -109,10 +109,11 @@ class EventFollower:
         owned = self.owned()
         return sorted(owned) if owned is not None else []
 
-    async def read_new(self) -> int:
-        """Check the events stored since the cursors of the followed partitions; how many."""
+    async def read_new(self, partitions: Iterable[int] | None = None) -> int:
+        """Check the events stored since the cursors of ``partitions`` (default: those
+        followed now); how many."""
         done = 0
-        for p in self.following():
+        for p in self.following() if partitions is None else sorted(partitions):
             done += await self._read_partition(p)
         return done
 

@@ -175,3 +175,47 @@ async def test_gained_partitions_are_checked_without_a_new_batch(tmp_path: Path)
         finally:
             engine.stop()
             await asyncio.wait_for(task, 10)
+
+
+async def test_a_check_reads_every_partition_it_counts_as_followed(tmp_path: Path) -> None:
+    """The consumer's assignment can change between the poll that decides to check and
+    the check itself (a rebalance in flight). The check reads the partitions the poll
+    counted as followed; had it asked the consumer again and got fewer, the rest would
+    have waited for the next tick, since the next poll sees nothing gained."""
+    settings = embedded_settings(tmp_path / "data")  # 3 partitions
+    async with running_stack("embedded", settings) as s:
+        resp = await s.post_events([visit(n) for n in range(120)])
+        assert resp.status_code == 202, resp.text
+        await s.wait_scored()
+        async with s.db.transaction() as session:
+            ends = await stored_up_to(session)
+            for p in range(3):
+                await alert_repo.put_state(
+                    session,
+                    tenant_id=alert_repo.GLOBAL,
+                    key=cursor_key(p),
+                    state={"next": 0},
+                    now=s.now(),
+                )
+        # Every answer is all three partitions, but for the second: one, mid-rebalance.
+        answers = iter([frozenset({0, 1, 2}), frozenset({0})])
+        engine = AlertEngine(
+            db=s.db,
+            clock=s.app.state.paceline.clock,
+            partitions=3,
+            lag_debounce_s=0,
+            owned=lambda: next(answers, frozenset({0, 1, 2})),
+            ownership_poll_s=0.02,
+        )
+        task = asyncio.create_task(engine.follow())
+        try:
+            for _ in range(500):
+                async with s.db.transaction(write=False) as session:
+                    if await checked_up_to(session) == ends:
+                        break
+                await asyncio.sleep(0.02)
+            async with s.db.transaction(write=False) as session:
+                assert await checked_up_to(session) == ends
+        finally:
+            engine.stop()
+            await asyncio.wait_for(task, 10)
