@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,29 @@ def visit(n: int) -> dict[str, Any]:
         "customer_id": f"c-{n}",
         "channel": "onsite",
     }
+
+
+@asynccontextmanager
+async def _unchecked_stack(tmp_path: Path) -> AsyncIterator[tuple[Any, dict[int, int]]]:
+    """A stack (3 partitions) with 120 visits stored and, as a process killed after its
+    commits and before its checks leaves them, every partition's cursor back at 0; and
+    where each partition's stored events end."""
+    settings = embedded_settings(tmp_path / "data")
+    async with running_stack("embedded", settings) as s:
+        resp = await s.post_events([visit(n) for n in range(120)])
+        assert resp.status_code == 202, resp.text
+        await s.wait_scored()
+        async with s.db.transaction() as session:
+            ends = await stored_up_to(session)
+            for p in range(3):
+                await alert_repo.put_state(
+                    session,
+                    tenant_id=alert_repo.GLOBAL,
+                    key=cursor_key(p),
+                    state={"next": 0},
+                    now=s.now(),
+                )
+        yield s, ends
 
 
 async def test_each_follower_checks_only_its_partitions(tmp_path: Path) -> None:
@@ -125,24 +150,8 @@ async def test_gained_partitions_are_checked_without_a_new_batch(tmp_path: Path)
     """After a rebalance or a restart, a process checks the partitions it was given at
     once: their last batches may be unchecked (the former owner died first), and with no
     new events there no batch would wake the checks until the next tick."""
-    settings = embedded_settings(tmp_path / "data")  # 3 partitions
-    async with running_stack("embedded", settings) as s:
-        resp = await s.post_events([visit(n) for n in range(120)])
-        assert resp.status_code == 202, resp.text
-        await s.wait_scored()
-        async with s.db.transaction(write=False) as session:
-            ends = await stored_up_to(session)
+    async with _unchecked_stack(tmp_path) as (s, ends):
         assert sorted(ends) == [0, 1, 2]
-        # As a process killed after its commits and before its checks leaves them.
-        async with s.db.transaction() as session:
-            for p in range(3):
-                await alert_repo.put_state(
-                    session,
-                    tenant_id=alert_repo.GLOBAL,
-                    key=cursor_key(p),
-                    state={"next": 0},
-                    now=s.now(),
-                )
         owned: dict[str, frozenset[int] | None] = {"now": None}
         engine = AlertEngine(
             db=s.db,
@@ -182,21 +191,7 @@ async def test_a_check_reads_every_partition_it_counts_as_followed(tmp_path: Pat
     the check itself (a rebalance in flight). The check reads the partitions the poll
     counted as followed; had it asked the consumer again and got fewer, the rest would
     have waited for the next tick, since the next poll sees nothing gained."""
-    settings = embedded_settings(tmp_path / "data")  # 3 partitions
-    async with running_stack("embedded", settings) as s:
-        resp = await s.post_events([visit(n) for n in range(120)])
-        assert resp.status_code == 202, resp.text
-        await s.wait_scored()
-        async with s.db.transaction() as session:
-            ends = await stored_up_to(session)
-            for p in range(3):
-                await alert_repo.put_state(
-                    session,
-                    tenant_id=alert_repo.GLOBAL,
-                    key=cursor_key(p),
-                    state={"next": 0},
-                    now=s.now(),
-                )
+    async with _unchecked_stack(tmp_path) as (s, ends):
         # Every answer is all three partitions, but for the second: one, mid-rebalance.
         answers = iter([frozenset({0, 1, 2}), frozenset({0})])
         engine = AlertEngine(
