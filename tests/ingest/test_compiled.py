@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from paceline.ingest.events import compiled
@@ -32,6 +32,7 @@ from paceline.shared.events import (
     TYPE_FIELDS,
     CanonicalEvent,
     Envelope,
+    checked_decimal,
     envelope_head,
     split_unknown_fields,
 )
@@ -416,6 +417,27 @@ def test_which_spellings_the_compiled_path_takes(
     } | change
     assert (compiled_event(raw, latest=LATEST) is not None) is compiled_takes_it
     _assert_same_answer(raw, "en")
+
+
+@given(
+    decimal_texts()
+    | st.from_regex(r"[0-9]{1,17}(\.[0-9]{0,12})?", fullmatch=True)
+    # the limits: 15 and 16 whole digits, 10 and 11 places
+    | st.from_regex(r"[1-9][0-9]{14,15}(\.[0-9]{1,10})?", fullmatch=True)
+    | st.from_regex(r"[1-9][0-9]{0,3}\.[0-9]{10,11}", fullmatch=True)
+)
+@example("999999999999999.9999999999")  # the largest plain text
+@example("1000000000000000")  # 10^15: over the limit
+@example("1.00000000001")  # 11 places: over the limit
+@example("0.0000001")  # written 1E-7 by Decimal
+def test_decimal_text_kept_as_written_is_what_the_model_writes(text: str) -> None:
+    """The short path (no Decimal built) takes only text the model keeps as it is: valid,
+    positive, and written back unchanged (never with an exponent)."""
+    if compiled._PLAIN_DECIMAL(text):
+        number = checked_decimal(text)
+        assert number is not None
+        assert number > 0
+        assert str(number) == text
 
 
 def test_the_structs_mirror_the_model() -> None:

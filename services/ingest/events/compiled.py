@@ -57,6 +57,10 @@ _TIME = Annotated[str, Meta(pattern=_TIME_PATTERN)]
 _TIME_MATCH: Final = re.compile(_TIME_PATTERN).match
 _DATE = Annotated[str, Meta(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")]
 _DECIMAL = str | int | float | None
+# Decimal text the model keeps as it is (str(Decimal(text)) == text): positive, a whole
+# part of 1-15 digits without leading zeros (so never written with an exponent, and under
+# the 10^15 limit), at most 10 places. ASCII digits only: \d would match other scripts.
+_PLAIN_DECIMAL: Final = re.compile(r"[1-9][0-9]{0,14}(?:\.[0-9]{1,10})?\Z").match
 
 # The struct type of each field of the model (a field the model gains and this map lacks
 # fails at import: tests/ingest/test_compiled.py also compares the two field lists).
@@ -223,6 +227,8 @@ def compiled_event(raw: Any, *, latest: datetime) -> Compiled | None:
         for name, not_negative in spec.decimals:
             value = getattr(event, name)
             if value is not None:
+                if type(value) is str and name != "score" and _PLAIN_DECIMAL(value):
+                    continue  # positive, within the limits, and written as it is
                 number = checked_decimal(value)
                 if number is None or (not_negative and number < 0):
                     return None

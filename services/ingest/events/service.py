@@ -12,9 +12,8 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import orjson
 from pydantic import ValidationError
@@ -53,9 +52,8 @@ NDJSON_TYPES: Final = frozenset(
 MAX_FUTURE: Final = timedelta(days=366)
 
 
-@dataclass(frozen=True, slots=True)
-class _Item:
-    index: int
+class _Item(NamedTuple):  # immutable and cheap to build: one per event on the hot path
+    position: int  # in the request (the answer's ``index``)
     raw: Any
     parse_error: Msg | None = None
     # True when the body it came from cannot hold a NUL character (no ``\u0000`` escape):
@@ -113,14 +111,14 @@ def validate_item(
     builds a message). The complete check: :func:`check_item` answers the same, faster."""
     if item.parse_error is not None:
         return None, EventResult(
-            index=item.index,
+            index=item.position,
             status="rejected",
             errors=[FieldProblem.of("(event)", item.parse_error, locale)],
         )
     raw = item.raw
     if not isinstance(raw, dict):
         return None, EventResult(
-            index=item.index,
+            index=item.position,
             status="rejected",
             errors=[FieldProblem.of("(event)", msg("events.not_an_object"), locale)],
         )
@@ -137,7 +135,7 @@ def validate_item(
     problems += [_problem(e, locale) for e in wrong_type_fields(raw)]
     if problems:
         return None, EventResult(
-            index=item.index, event_id=event_id, status="rejected", errors=problems
+            index=item.position, event_id=event_id, status="rejected", errors=problems
         )
     data, unknown = split_unknown_fields(raw)
     notes = [msg("events.unknown_field", name=name) for name in unknown]
@@ -147,7 +145,7 @@ def validate_item(
         event = CanonicalEvent.model_validate(data)
     except ValidationError as exc:
         return None, EventResult(
-            index=item.index,
+            index=item.position,
             event_id=event_id,
             status="rejected",
             errors=[_problem(e, locale) for e in field_errors(exc)],
@@ -156,7 +154,7 @@ def validate_item(
         )
     if event.occurred_at > now + MAX_FUTURE:
         return None, EventResult(
-            index=item.index,
+            index=item.position,
             event_id=event.event_id,
             status="rejected",
             errors=[FieldProblem.of("occurred_at", msg("events.time.too_far_ahead"), locale)],
@@ -164,7 +162,7 @@ def validate_item(
             warning_codes=codes,
         )
     return event, EventResult(
-        index=item.index,
+        index=item.position,
         event_id=event.event_id,
         status="accepted",
         warnings=warnings,
@@ -213,7 +211,7 @@ def check_item(
         if event is not None:
             if not event.unknown:
                 return event, {
-                    "index": item.index,
+                    "index": item.position,
                     "event_id": event.event_id,
                     "status": "accepted",
                     "errors": [],
@@ -222,7 +220,7 @@ def check_item(
                 }
             notes = [msg("events.unknown_field", name=name) for name in event.unknown]
             return event, {
-                "index": item.index,
+                "index": item.position,
                 "event_id": event.event_id,
                 "status": "accepted",
                 "errors": [],
