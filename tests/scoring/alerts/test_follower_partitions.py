@@ -39,6 +39,19 @@ def visit(n: int) -> dict[str, Any]:
     }
 
 
+async def _stop_own_follower(s: Any) -> None:
+    """Stop the stack's own alert loops, so they cannot check pages behind the test's back.
+
+    ``wait_scored`` returns once every stored event is checked, but the stack's follower
+    may still be sweeping (its first ownership poll, up to a second after start, checks
+    every partition it gained): a cursor the test sets back would be moved on by it.
+    """
+    alerting = s.app.state.paceline.extras["alerts"]
+    alerting.engine.stop()
+    loops = [t for t in alerting.tasks if t.get_name() in {"alert-follower", "alert-engine"}]
+    await asyncio.wait_for(asyncio.gather(*loops), 15)
+
+
 @asynccontextmanager
 async def _unchecked_stack(tmp_path: Path) -> AsyncIterator[tuple[Any, dict[int, int]]]:
     """A stack (3 partitions) with 120 visits stored and, as a process killed after its
@@ -49,6 +62,7 @@ async def _unchecked_stack(tmp_path: Path) -> AsyncIterator[tuple[Any, dict[int,
         resp = await s.post_events([visit(n) for n in range(120)])
         assert resp.status_code == 202, resp.text
         await s.wait_scored()
+        await _stop_own_follower(s)
         async with s.db.transaction() as session:
             ends = await stored_up_to(session)
             for p in range(3):
@@ -81,6 +95,7 @@ async def test_each_follower_checks_only_its_partitions(tmp_path: Path) -> None:
             # The stack's own follower (every partition in embedded mode) is done.
             assert await checked_up_to(session) == await stored_up_to(session)
         assert sorted(per_partition) == [0, 1, 2], per_partition  # the reps spread
+        await _stop_own_follower(s)
 
         # An upgraded database: only the old single cursor, at the start of every partition.
         async with s.db.transaction() as session:
