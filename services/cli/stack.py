@@ -11,8 +11,6 @@ from functools import partial
 
 from fastapi import APIRouter, FastAPI
 
-from paceline.api.app import routers as api_routers
-from paceline.ingest.app import routers as ingest_routers
 from paceline.scoring.alerting import Alerting, start_alerting
 from paceline.scoring.worker import ScoringWorker
 from paceline.shared.clock import Clock
@@ -36,10 +34,17 @@ def build_app(
     unknown = set(parts) - PARTS
     if unknown:
         raise ValueError(f"unknown services: {sorted(unknown)}")
+    # Each service's routers are imported only by a process that serves them: a scoring
+    # or ingest process does not load the API (OIDC, reviews, exports: about a second of
+    # CPU and a quarter of the modules at start).
     routers: list[APIRouter] = []
     if "ingest" in parts:
+        from paceline.ingest.app import routers as ingest_routers
+
         routers += ingest_routers()
     if "api" in parts:
+        from paceline.api.app import routers as api_routers
+
         routers += api_routers()
 
     @asynccontextmanager
